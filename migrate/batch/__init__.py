@@ -1,0 +1,1 @@
+"""Conversion of whole script repositories."""

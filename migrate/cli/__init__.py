@@ -1,0 +1,107 @@
+"""`primus-migrate`: the command-line front door.
+
+Each subcommand lives in its own module of this package exposing
+`register(subparsers)`; the module's parser sets `func` to a `run(args) -> int`.
+Modules import their heavy dependencies inside `run`, so `--help` and the
+conversion path never import torch or megatron.
+
+`primus-migrate SCRIPT ...` (no subcommand) means `primus-migrate convert SCRIPT ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Sequence
+
+from migrate.diagnostics import MigrateError
+
+# (subcommand, module below migrate.cli). Order is the order shown in --help.
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("convert", "convert"),
+    ("inspect", "inspect_cmd"),
+    ("schema", "schema_cmd"),
+    ("resolve", "resolve_cmd"),
+    ("to-megatron", "to_megatron"),
+    ("train", "train_cmd"),
+    ("parity", "parity_cmd"),
+    ("compare-logs", "compare_logs"),
+    ("batch", "batch_cmd"),
+)
+
+EXIT_CODES = {
+    0: "success",
+    1: "internal error (a bug in primus-migrate; please report it)",
+    2: "bad input: the script, YAML, flags or paths could not be used",
+    3: "parity failed: the Primus config would not run like the legacy script",
+    4: "converted, but some flags have no Primus equivalent (see the report)",
+    5: "a training run failed",
+    130: "interrupted",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="primus-migrate",
+        description="Convert Megatron-LM launch scripts to Primus configs and prove parity.",
+        epilog="Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
+        allow_abbrev=False,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in COMMANDS:
+        try:
+            module = importlib.import_module(f"migrate.cli.{module_name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"migrate.cli.{module_name}":
+                continue  # that command is not part of this build
+            raise
+        module.register(sub)
+    return parser
+
+
+def _with_default_command(argv: list[str], known: set[str]) -> list[str]:
+    """`primus-migrate train_llama3.sh TP=1 -o out/` → `convert train_llama3.sh ...`."""
+    for i, word in enumerate(argv):
+        if word.startswith("-"):
+            if word in ("-h", "--help"):
+                return argv
+            continue
+        if word in known:
+            return argv
+        return argv[:i] + ["convert"] + argv[i:]
+    return argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser = build_parser()
+        known = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+        args = parser.parse_args(_with_default_command(args_list, known))
+        if not getattr(args, "func", None):
+            parser.print_help(sys.stderr)
+            return 2
+        return int(args.func(args) or 0)
+    except MigrateError as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into a message
+        if os.environ.get("PRIMUS_MIGRATE_DEBUG"):
+            raise
+        print(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "  this is a bug in primus-migrate; rerun with PRIMUS_MIGRATE_DEBUG=1 for a traceback and report it",
+            file=sys.stderr,
+        )
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Launch plan → Megatron effective arguments."""

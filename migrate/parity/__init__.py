@@ -1,0 +1,1 @@
+"""Proof that a migrated config runs like the legacy script."""

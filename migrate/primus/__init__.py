@@ -1,0 +1,1 @@
+"""Megatron arguments ↔ Primus configs: target profiles, loaders, emitter."""

@@ -1,0 +1,1 @@
+"""Script → launch plan: static evaluation of bash launch scripts."""
