@@ -500,7 +500,7 @@ class Evaluator:
         return status
 
     def cmd_FuncDecl(self, node: Node, stmt: Node) -> int:
-        self.state.functions[node["Name"]["Value"]] = node["Body"]
+        self.state.functions[node["Name"]["Value"]] = (node["Body"], self.source)
         return 0
 
     def cmd_ArithmCmd(self, node: Node, stmt: Node) -> int:
@@ -569,7 +569,13 @@ class Evaluator:
             return self.call_function(name, fields, prefix, node)
         handler = bi.BUILTINS.get(name)
         if handler is not None:
-            return handler(self, fields, node)
+            if not prefix:
+                return handler(self, fields, node)
+            self.state.scopes.append({p: Var(v, exported=True, origin=self.origin(a)) for p, v, a in prefix})
+            try:  # `IFS=, read ...`: the assignments hold for this builtin only
+                return handler(self, fields, node)
+            finally:
+                self.state.scopes.pop()
         if not self.in_substitution():
             tokens = self.tokens(fields, node)
             launch = find_launch(self.wrappers + tokens)
@@ -613,8 +619,9 @@ class Evaluator:
                 origin=self.origin(node),
                 hint="raise EvalOptions.max_call_depth if this recursion is intended",
             )
-        body = self.state.functions[name]
-        saved_positional = self.state.positional
+        body, source = self.state.functions[name]
+        saved_positional, saved_source = self.state.positional, self.source
+        self.source = source  # origins inside the body name the file the function was written in
         self.state.positional = list(fields[1:])
         self.state.scopes.append({})
         for pname, value, assign in prefix:
@@ -628,6 +635,7 @@ class Evaluator:
             self.state.call_depth -= 1
             self.state.scopes.pop()
             self.state.positional = saved_positional
+            self.source = saved_source
 
     # -- command substitution
     def command_subst(self, node: Node) -> Text:

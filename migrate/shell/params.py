@@ -62,7 +62,8 @@ def _values(ev: "Evaluator", node: dict) -> tuple[list[Text] | None, bool, str]:
         elems = var.value if isinstance(var.value, list) else [var.value]
         if i < 0:
             i += len(elems)
-        return ([elems[i]] if 0 <= i < len(elems) else None), False, ""
+        got = elems[i] if 0 <= i < len(elems) else None
+        return ([got] if got is not None else None), False, ""
     if var is None:
         return None, False, ""
     if var.external:  # a value from outside enters the script here: this line is its origin
