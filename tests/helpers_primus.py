@@ -100,3 +100,6 @@ def experiment(model: str = "m.yaml", overrides: str = "") -> str:
     if overrides:
         body = "    overrides:\n" + textwrap.indent(textwrap.dedent(overrides).strip("\n"), "      ") + "\n"
     return EXPERIMENT.format(model=model, overrides=body)
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures"
