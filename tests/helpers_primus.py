@@ -38,6 +38,8 @@ _COMMON = [
     OptionSpec(("--data-path",), "data_path", nargs="*", type="str"),
     OptionSpec(("--split",), "split", type="str"),
     OptionSpec(("--eval-interval",), "eval_interval", default=1000, type="int"),
+    OptionSpec(("--tokenizer-type",), "tokenizer_type", type="str"),
+    OptionSpec(("--vocab-size",), "vocab_size", type="int"),
 ]
 
 

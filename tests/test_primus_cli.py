@@ -51,7 +51,8 @@ def test_to_megatron(cli):
     argv = shlex.split(res.out)
     assert argv[argv.index("--rotary-base") + 1] == "500000"
     assert argv[argv.index("--lr-warmup-iters") + 1] == "40"
-    assert "--sequence-parallel" in argv and "--eval-iters" in argv
+    assert "--sequence-parallel" not in argv  # TP=1: the trainer turns it off
+    assert argv[argv.index("--eval-iters") + 1] == "0"
     assert "--mock-data" in argv
 
 

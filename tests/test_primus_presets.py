@@ -64,13 +64,13 @@ def test_inheritance_structure_kept():
 UPSTREAM_LLAMA3_8B = {
     "lr_warmup_iters": 40, "weight_decay": 0.0, "eval_iters": 0, "finetune": True,
     "use_distributed_optimizer": True, "exit_on_missing_checkpoint": True, "rotary_base": 500000,
-    "attention_softmax_in_fp32": True, "sequence_parallel": True, "num_layers": 32, "hidden_size": 4096,
+    "attention_softmax_in_fp32": True, "num_layers": 32, "hidden_size": 4096,
 }
 # megatron/training/arguments.py@5a676b36 argparse defaults of the same dests
 MEGATRON_DEFAULTS = {
     "lr_warmup_iters": 0, "weight_decay": 0.01, "eval_iters": 100, "finetune": False,
     "use_distributed_optimizer": False, "exit_on_missing_checkpoint": False, "rotary_base": 10000,
-    "attention_softmax_in_fp32": False, "sequence_parallel": False,
+    "attention_softmax_in_fp32": False,
 }
 
 
@@ -85,6 +85,11 @@ def test_llama3_8B_fixture_resolves_to_documented_preset_differences(target):
     # overrides from the fixture itself
     assert resolved.values["micro_batch_size"] == 2 and resolved.values["train_iters"] == 50
     assert resolved.values["lr"] == 3.0e-04
+    # language_model.yaml says sequence_parallel: true, but the trainer turns it off at TP=1
+    # (trainer.py@v0.1.0-rc1 update_primus_config; sequence_parallel_tp1_patches.py@v26.5.1)
+    assert get_profile(target).load_model_preset("llama3_8B")["sequence_parallel"] is True
+    assert resolved.values["tensor_model_parallel_size"] == 1 and resolved.values["sequence_parallel"] is False
+    assert "no_sequence_parallel_at_tp1" in str(resolved.origins["sequence_parallel"])
 
 
 def test_llama3_8B_epsilon_at_each_target():
@@ -106,3 +111,12 @@ def test_trainer_base_lr_written_with_exponent_is_a_float_but_1e_style_would_not
     # trainer_base.yaml@v26.5.1 writes `lr: 2.5e-4` (dot + signed exponent: a YAML 1.1 float)
     base = get_profile("primus-26.5").load_module_preset("trainer_base.yaml")
     assert base["lr"] == 2.5e-4
+
+
+def test_mock_data_forces_null_tokenizer_only_at_26_5():
+    # mock_data_patches.py@v26.5.1: NullTokenizer, vocab_size 131072 when unset; v0.1 clears data paths only
+    v01 = resolve_experiment(FIXTURES / "primus/primus-0.1/llama3_8B-pretrain.yaml", snapshot_profile("primus-0.1"), env={})
+    v26 = resolve_experiment(FIXTURES / "primus/primus-26.5/llama3_8B-pretrain.yaml", snapshot_profile("primus-26.5"), env={})
+    assert v26.values["tokenizer_type"] == "NullTokenizer" and v26.values["vocab_size"] == 131072
+    assert v01.values["tokenizer_type"] == "Llama3Tokenizer"  # llama3_8B.yaml@v0.1.0-rc1
+    assert v01.values["vocab_size"] is None  # language_model.yaml@v0.1.0-rc1: vocab_size: null

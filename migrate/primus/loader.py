@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from migrate.diagnostics import MigrateError, Origin
+from migrate.primus.handoff import apply_handoff
 from migrate.primus.inherit import Layer, deep_merge
 from migrate.primus.profiles import Profile
 from migrate.primus.resolved import ResolvedConfig
@@ -247,6 +248,9 @@ def resolve_experiment(path: str | Path, profile: Profile, env: Mapping[str, str
     _, module = _build_module(profile, exp, exp_path, env)
     values, primus_only, missing = _split(profile, module)
     origins = {k: o for k, o in module.origins.items() if k in values or k in primus_only}
+    for key, rule in apply_handoff(values, primus_only, profile.is_v01, set(profile.schema().defaults())).items():
+        origins[key] = Origin(f"<{profile.name} trainer: {rule}>")
+    missing = [k for k in missing if k not in values]
     return ResolvedConfig(values, origins, primus_only, profile.name, missing, str(exp_path))
 
 
