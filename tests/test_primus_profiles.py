@@ -49,3 +49,15 @@ def test_detects_extends_checkout_as_26_5_with_its_version(tmp_path):
 def test_not_a_checkout(tmp_path):
     with pytest.raises(MigrateError, match="does not look like a Primus checkout"):
         get_profile(primus_path=str(tmp_path))
+
+
+def test_primus_only_keys_are_preset_keys_outside_the_schema():
+    from helpers_primus import snapshot_profile
+
+    v26 = snapshot_profile("primus-26.5")
+    keys = v26.primus_only_keys()
+    # norm_epsilon (language_model.yaml@v26.5.1) is not a dest at d3528a21; trainable (module_base.yaml) never is
+    assert {"norm_epsilon", "trainable", "framework", "name", "model"} <= keys
+    assert "lr" not in keys and "layernorm_epsilon" not in keys
+    v01 = snapshot_profile("primus-0.1")
+    assert "norm_epsilon" not in v01.primus_only_keys() and "trainable" in v01.primus_only_keys()

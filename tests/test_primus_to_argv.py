@@ -46,6 +46,14 @@ def test_lists_and_inexpressible_values():
     assert skipped == ["eval_interval"]  # None cannot be written as a flag; finetune=False is the default
 
 
+def test_values_the_option_type_rejects_are_skipped_not_written():
+    # trainer_base.yaml@v0.1.0-rc1 really says `replication_factor: int`; argparse type=int would reject it
+    skipped = []
+    assert to_argv({"num_layers": "int", "lr": "1e-5", "eval_iters": True}, schema_d3528a21(), skipped) == [
+        "--lr", "1e-5"]
+    assert skipped == ["num_layers", "eval_iters"]
+
+
 def test_round_trip_of_resolved_llama3_values():
     from helpers_primus import FIXTURES, snapshot_profile
     from migrate.primus import resolve_experiment

@@ -100,6 +100,22 @@ class Profile:
         return PresetValues(layer.values, layer.origins)
 
 
+    def primus_only_keys(self) -> set[str]:
+        """Keys the presets define that are not Megatron dests at this pin (Primus's own settings).
+
+        Computed from the pre_trainer module preset and every model preset, plus the keys the
+        loader itself adds (`name`, `framework`, and `model` at 26.5).
+        """
+        dests = set(self.schema().defaults())
+        keys = set(self.load_module_preset()) | {"name", "framework"} | (set() if self.is_v01 else {"model"})
+        for name in self.model_presets():
+            try:
+                keys |= set(self.load_model_preset(name))
+            except MigrateError:
+                continue  # a preset this release itself cannot load (e.g. `bases:` files at 26.5)
+        return keys - dests
+
+
 def _snapshot_profile(target: str) -> Profile:
     facts = _FACTS[target]
     return Profile(target, facts["megatron_schema"], preset_dir(target), facts["inherit_key"], facts["release"])

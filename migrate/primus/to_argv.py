@@ -23,9 +23,24 @@ def _flag(spec: OptionSpec) -> str:
 def _text(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)  # shortest text float() reads back exactly
-    if isinstance(value, bool):
-        return str(value)
     return str(value)
+
+
+_PARSERS = {"int": int, "float": float}
+
+
+def _parses(spec: OptionSpec, item: Any) -> bool:
+    """Would the option's `type` accept the text we write for `item`? (`--replication-factor int`: no)."""
+    parse = _PARSERS.get(spec.type or "")
+    if parse is None:
+        return True
+    if isinstance(item, bool):
+        return False
+    try:
+        parse(_text(item))
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _tokens_for(spec: OptionSpec, value: Any) -> list[str] | None:
@@ -42,6 +57,9 @@ def _tokens_for(spec: OptionSpec, value: Any) -> list[str] | None:
     if action in ("append", "extend"):
         if not isinstance(value, (list, tuple)):
             return None
+        flat = [x for item in value for x in (item if isinstance(item, (list, tuple)) else [item])]
+        if not all(_parses(spec, x) for x in flat):
+            return None
         out: list[str] = []
         for item in value:
             out += [_flag(spec)] + ([_text(x) for x in item] if isinstance(item, (list, tuple)) else [_text(item)])
@@ -54,7 +72,11 @@ def _tokens_for(spec: OptionSpec, value: Any) -> list[str] | None:
                 return None
             if not value and spec.nargs == "+":
                 return None
+            if not all(_parses(spec, x) for x in value):
+                return None
             return [_flag(spec)] + [_text(x) for x in value]
+        if not _parses(spec, value):
+            return None
         return [_flag(spec), _text(value)]
     return None
 
