@@ -110,6 +110,9 @@ class Evaluator:
             return EMPTY
         if self.source.is_file:
             return (Seg(text, Origin(self.source.name, line)),)
+        first = self.source.seg_at(offset)
+        if first is not None and first is self.source.seg_at(offset + len(text.encode("utf-8", "surrogateescape")) - 1):
+            return (Seg(text, first.origin, first.unknown),)  # the whole literal came from one place
         out: list[Seg] = []
         pos = offset
         for ch in text:
