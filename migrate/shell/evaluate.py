@@ -96,6 +96,7 @@ class Evaluator:
         self.pending_exports: set[str] = set()
         self.source_stack: list[Text] = []  # BASH_SOURCE: each file as it was named when run or sourced
         self.errexit_exempt = False
+        self.getopts_state = (1, 1)  # (OPTIND it belongs to, position inside a clustered -abc)
 
     # ------------------------------------------------------------------ helpers used by other modules
     def origin(self, node: Node | None) -> Origin:
