@@ -123,7 +123,7 @@ def _nargs_text(nargs: Any) -> str:
 def parse_argv(schema: Schema, tokens: Sequence[Token | str], diags: Diagnostics | None = None) -> MegatronArgs:
     """argv → MegatronArgs under `schema`; bad input raises MigrateError naming the token's origin."""
     words = _words(tokens)
-    args = _defaults(schema)
+    args = argparse_defaults(schema)
     explicit: dict[str, Origin | None] = {}
     i = 0
     while i < len(words):
@@ -219,7 +219,7 @@ def _apply(spec: OptionSpec, flag: str, values: list[_Word], args: dict[str, Any
             args[spec.dest] = value
 
 
-def _defaults(schema: Schema) -> dict[str, Any]:
+def argparse_defaults(schema: Schema) -> dict[str, Any]:
     """dest → default as argparse fills it: the first registration wins; str defaults go through `type`."""
     out: dict[str, Any] = {}
     for spec in schema.options:
