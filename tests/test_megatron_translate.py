@@ -87,7 +87,9 @@ def _non_default_argv(spec) -> list[str] | None:
     return [opt, value] if spec.nargs in (None, "?", "+", "*") else None
 
 
-REMOVED = [(t, dest) for t in PINS for dest, rules in RULES[t].items() if any(r.kind == "removed" for r in rules)]
+REMOVED = [(t, dest) for t in PINS for dest, rules in RULES[t].items()
+           if any(r.kind == "removed" and not r.inert for r in rules)]
+INERT = [(t, dest) for t in PINS for dest, rules in RULES[t].items() if any(r.kind == "removed" and r.inert for r in rules)]
 
 
 @pytest.mark.parametrize("target,dest", REMOVED)
@@ -100,6 +102,15 @@ def test_removed_option_set_by_the_script_is_reported(target, dest):
     assert len(warnings) == 1 and spec.option_strings[0] in warnings[0].message
     assert warnings[0].origin == Origin("train.sh", 1)
     assert dest in out.dropped and dest not in out.args
+
+
+@pytest.mark.parametrize("target,dest", INERT)
+def test_removed_option_the_legacy_run_never_read_is_only_noted(target, dest):
+    spec = load_schema("rocm_dev").by_dest[dest][0]
+    out, diags = tr(shlex.join(_non_default_argv(spec)), target)
+    notes = [d for d in diags if d.code == "megatron-option-removed"]
+    assert [d.severity for d in notes] == ["note"] and notes[0].origin == Origin("train.sh", 1)
+    assert out.dropped == {} and dest not in out.args
 
 
 def test_removed_option_at_its_default_is_only_noted():

@@ -113,6 +113,7 @@ class Rule:
     convert: Callable[[Any], Any] | None = None  # convert: legacy value -> target value
     equivalent_if: Callable[[dict[str, Any]], bool] | None = None  # equivalent_default: only when this holds
     covers: tuple[DiffKind, ...] = field(default=())  # difference kinds this rule answers (default: by kind)
+    inert: bool = False  # removed: the legacy run did not use it either (only a note, not "unmapped")
 
 
 def _ints(value: Any) -> Any:
@@ -139,15 +140,23 @@ def _wandb_off(args: dict[str, Any]) -> bool:
 
 
 _COMMON_REMOVED = {
-    "disable_te_fused_rope": "ROCm-fork option (disable Transformer Engine fused RoPE); NVIDIA Megatron-LM has no equivalent",
     "standalone_embedding_stage": "standalone embedding pipeline stage was removed; layer placement would differ",
     "renormalize_blend_weights": "blend-weight renormalization flag was removed from the dataset options",
     "s3_cache_path": "ROCm-fork S3 index cache option; no equivalent",
-    "log_batch_size_to_tensorboard": "logging only; batch size is no longer logged separately",
+}
+
+# Removed options the legacy run never read outside the parser (checked in the rocm_dev sources).
+_COMMON_INERT = {
+    "disable_te_fused_rope": "ROCm-fork option that nothing in rocm_dev reads; no effect on the run",
+    "log_batch_size_to_tensorboard": "TensorBoard logging only; no effect on training",
+}
+
+_D3_INERT = {
+    "async_tensor_model_parallel_allreduce": "deprecated; rocm_dev's parser documents it as ignored and no model "
+    "code reads it",
 }
 
 _D3_REMOVED = {
-    "async_tensor_model_parallel_allreduce": "deprecated and already ignored by the legacy parser; no effect on the run",
     "encoder_tensor_model_parallel_size": "encoder/decoder pipeline split was removed (T5/multimodal encoders)",
     "encoder_pipeline_model_parallel_size": "encoder/decoder pipeline split was removed (T5/multimodal encoders)",
     "pipeline_model_parallel_split_rank": "encoder/decoder pipeline split was removed",
@@ -163,8 +172,8 @@ _D3_REMOVED = {
 }
 
 
-def _removed(table: dict[str, str]) -> list[Rule]:
-    return [Rule("removed", dest, reason) for dest, reason in table.items()]
+def _removed(table: dict[str, str], inert: bool = False) -> list[Rule]:
+    return [Rule("removed", dest, reason, inert=inert) for dest, reason in table.items()]
 
 
 RULES: dict[str, dict[str, list[Rule]]] = {}
@@ -179,6 +188,7 @@ def _register(target: str, rules: list[Rule]) -> None:
 
 _register("5a676b36", [
     *_removed(_COMMON_REMOVED),
+    *_removed(_COMMON_INERT, inert=True),
     Rule("report_values", "tokenizer_type", "DeepSeekV2Tokenizer is a ROCm-fork tokenizer type"),
 ])
 
@@ -188,7 +198,9 @@ _register("d3528a21", [
     Rule("rename", "apply_layernorm_1p", "--apply-layernorm-1p now stores to layernorm_zero_centered_gamma",
          target="layernorm_zero_centered_gamma"),
     *_removed(_COMMON_REMOVED),
+    *_removed(_COMMON_INERT, inert=True),
     *_removed(_D3_REMOVED),
+    *_removed(_D3_INERT, inert=True),
     Rule("keep_legacy_default", "eval_interval", "evaluation interval default changed from 1000 to None"),
     Rule("keep_legacy_default", "rerun_mode", "rerun state machine default changed from disabled to validate_results"),
     Rule("keep_legacy_default", "profile_ranks", "profiled ranks default changed from [0] to []"),
@@ -285,8 +297,12 @@ def translate(margs: MegatronArgs, target: Schema, diags: Diagnostics) -> Megatr
         flag = _flag(legacy, dest)
         tdest = renamed.get(dest, dest)
         if tdest not in tdef:
-            reason = next((r.reason for r in rules if r.kind == "removed"), "no such option at the target version")
-            if is_explicit and not _default_equal(value, ldef.get(dest)):
+            removal = next((r for r in rules if r.kind == "removed"), None)
+            reason = removal.reason if removal else "no such option at the target version"
+            if is_explicit and removal is not None and removal.inert:
+                diags.note("megatron-option-removed",
+                           f"{flag} is gone in Megatron-LM {target.name}; dropped ({reason})", origin)
+            elif is_explicit and not _default_equal(value, ldef.get(dest)):
                 diags.warn("megatron-option-removed",
                            f"{flag} {value!r} has no equivalent in Megatron-LM {target.name}; dropped ({reason})",
                            origin, hint="check whether the run depends on it")
