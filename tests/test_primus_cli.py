@@ -5,14 +5,11 @@ import shlex
 
 import pytest
 
-from helpers_primus import FIXTURES, mini_schema, write_tree
-from migrate.primus.profiles import Profile
+from helpers_primus import FIXTURES, write_tree
 
 
 @pytest.fixture(autouse=True)
-def mini_schemas(monkeypatch):
-    """Until the pinned schema tables are bundled, profiles use the mini schema slices."""
-    monkeypatch.setattr(Profile, "schema", lambda self: self.schema_override or mini_schema(self.name))
+def clean_env(monkeypatch):
     for var in ("PRIMUS_TEAM", "PRIMUS_USER", "PRIMUS_EXP_NAME", "TRAIN_ITERS"):
         monkeypatch.delenv(var, raising=False)
 
