@@ -33,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
     from migrate.primus import get_profile, resolve_experiment
 
     profile = get_profile(args.target, args.primus_path)
+    for note in profile.notes:
+        print(f"note: {note}", file=sys.stderr)
     resolved = resolve_experiment(args.experiment, profile)
     if args.json:
         json.dump(resolved.values, sys.stdout, indent=2, sort_keys=True, default=str)
