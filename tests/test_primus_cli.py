@@ -38,8 +38,14 @@ def test_resolve_table(cli):
     res = cli("resolve", fixture("primus-26.5"))
     assert res.code == 0
     line = next(l for l in res.out.splitlines() if l.startswith("rotary_base "))
-    assert "500000" in line and "llama3_base.yaml:7" in line
+    # value, Megatron default (--rotary-base default=10000), and the preset line that set it
+    assert line.split()[1:3] == ["500000", "10000"]
+    assert line.endswith("<presets>/primus-26.5/models/megatron/llama3_base.yaml:7")
+    assert not any(l.startswith("seed ") for l in res.out.splitlines())  # at the default: only with --all
     assert "Primus-only keys" in res.out and "norm_epsilon" in res.out
+    full = cli("resolve", fixture("primus-26.5"), "--all").out
+    seed = next(l for l in full.splitlines() if l.startswith("seed "))
+    assert seed.split()[1:3] == ["1234", "="]
 
 
 def test_to_megatron(cli):
