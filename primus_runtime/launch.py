@@ -161,9 +161,13 @@ def _train_in_process(ns: dict[str, Any], device: str, out_dir: Path | None, ech
 
 
 def _train_spawned(ns: dict[str, Any], device: str, out_dir: Path | None, echo: bool, options: RunOptions) -> list[dict]:
-    import torch.multiprocessing as mp
+    """Start one `python -m primus_runtime.worker` per rank; the first failure stops them all."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
 
-    from primus_runtime import loop
     from primus_runtime.metrics import read_metrics
 
     with tempfile.TemporaryDirectory(prefix="primus-runtime-") as tmp:
@@ -171,14 +175,47 @@ def _train_spawned(ns: dict[str, Any], device: str, out_dir: Path | None, echo: 
         run_dir.mkdir(parents=True, exist_ok=True)
         for stale in run_dir.glob("rank*.error"):
             stale.unlink()
+        spec = Path(tmp) / "run.json"
+        spec.write_text(json.dumps({"ns": ns, "device": device, "out_dir": str(run_dir), "echo": echo,
+                                    "timeout_s": options.timeout_s, "world": options.nproc, "port": _free_port()}))
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        env.setdefault("OMP_NUM_THREADS", "1")
+        procs = [
+            subprocess.Popen([sys.executable, "-m", "primus_runtime.worker", str(spec), str(rank)], env=env,
+                             stdout=None if echo else subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            for rank in range(options.nproc)
+        ]
+        failed: tuple[int, int] | None = None
         try:
-            mp.spawn(
-                loop.spawned_rank,
-                args=(options.nproc, _free_port(), ns, device, str(run_dir), echo, options.timeout_s),
-                nprocs=options.nproc, join=True,
-            )
-        except Exception as exc:
-            errors = sorted(run_dir.glob("rank*.error"))
-            message = errors[0].read_text().strip() if errors else f"{type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc).strip() else ''}"
-            raise TrainingFailed(f"training failed: {message}") from None
+            while any(p.poll() is None for p in procs):
+                bad_ranks = [(r, p.returncode) for r, p in enumerate(procs) if p.returncode not in (None, 0)]
+                if bad_ranks:
+                    failed = bad_ranks[0]
+                    break
+                time.sleep(0.05)
+            if failed is None:
+                bad_ranks = [(r, p.returncode) for r, p in enumerate(procs) if p.returncode != 0]
+                failed = bad_ranks[0] if bad_ranks else None
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    p.terminate()
+            for p in procs:
+                try:
+                    p.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+                    p.wait()
+        stderr = {r: (p.stderr.read() if p.stderr else "") for r, p in enumerate(procs)}
+        if failed is not None:
+            rank, code = failed
+            error_file = run_dir / f"rank{rank}.error"
+            if error_file.is_file():
+                message = error_file.read_text().strip()
+            else:
+                tail = [line for line in stderr.get(rank, "").splitlines() if line.strip()]
+                message = f"rank {rank} exited with code {code}" + (f": {tail[-1]}" if tail else "")
+            raise TrainingFailed(f"training failed: {message}")
         return read_metrics(run_dir / "metrics.jsonl")

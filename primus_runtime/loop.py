@@ -7,7 +7,6 @@ pipeline schedule), gradient reduction, clip + step, schedule step, log.
 
 from __future__ import annotations
 
-import os
 import random
 import time
 from datetime import timedelta
@@ -67,10 +66,11 @@ def run_rank(ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: boo
     from primus_runtime import data, model as model_lib, optim
     from primus_runtime.metrics import MetricsWriter, megatron_line
 
-    on_cpu = device == "cpu"
-    if on_cpu:
-        from primus_runtime import cpu_compat
+    from primus_runtime import cpu_compat
 
+    on_cpu = device == "cpu"
+    cpu_compat.fill_missing_te_names()
+    if on_cpu:
         cpu_compat.install()
     setup_model_parallel(ns)
     set_seeds(int(ns["seed"]), device)
@@ -183,23 +183,3 @@ def teardown() -> None:
     ps.destroy_model_parallel()
     if dist.is_initialized():
         dist.destroy_process_group()
-
-
-def spawned_rank(rank: int, world: int, port: int, ns: dict, device: str, out_dir: str, echo: bool, timeout_s: float) -> None:
-    """Entry point of a spawned worker; the parent reads the last rank's metrics.jsonl."""
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    torch.set_num_threads(1)
-    import warnings
-
-    warnings.filterwarnings("ignore")
-    try:
-        setup_distributed(rank, world, port, device, timeout_s)
-        run_rank(ns, device, Path(out_dir), echo)
-    except BaseException as exc:
-        Path(out_dir, f"rank{rank}.error").write_text(f"rank {rank}: {type(exc).__name__}: {exc}\n")
-        raise
-    finally:
-        try:
-            teardown()
-        except Exception:
-            pass

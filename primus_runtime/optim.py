@@ -157,14 +157,16 @@ def finalize_grads(model_chunks: list[Any], ns: Mapping[str, Any]) -> None:
         return
     dp_group = ps.get_data_parallel_group(with_context_parallel=True)
     edp_group = ps.get_expert_data_parallel_group()
-    dp, edp = dist.get_world_size(dp_group), dist.get_world_size(edp_group)
+    dp = dist.get_world_size(dp_group)
     dense, experts = [], []
     for chunk in model_chunks:
         for p in chunk.parameters():
             if p.grad is not None:
                 (dense if getattr(p, "allreduce", True) else experts).append(p)
-    _allreduce_mean(dense, dp_group, dp)
-    _allreduce_mean(experts, edp_group, edp)
+    # Megatron's DDP scales every gradient by 1/DP (the full data-parallel size, also for
+    # expert weights, whose tokens come from all DP ranks) and sums over its own group.
+    _flat_allreduce(dense, dp_group, 1.0 / dp)
+    _flat_allreduce(experts, edp_group, 1.0 / dp)
     # Layer-norm (and other replicated) weights under sequence parallelism see only a
     # sequence shard: their gradients are summed over the tensor-parallel group.
     if ns["sequence_parallel"] and ps.get_tensor_model_parallel_world_size() > 1:
@@ -181,7 +183,7 @@ def finalize_grads(model_chunks: list[Any], ns: Mapping[str, Any]) -> None:
 
 
 def _flat_allreduce(params: list[torch.nn.Parameter], group: Any, scale: float | None) -> None:
-    if not params or dist.get_world_size(group) == 1:
+    if not params or (dist.get_world_size(group) == 1 and scale in (None, 1.0)):
         return
     by_dtype: dict[torch.dtype, list[torch.nn.Parameter]] = {}
     for p in params:
@@ -191,13 +193,10 @@ def _flat_allreduce(params: list[torch.nn.Parameter], group: Any, scale: float |
         flat = torch._utils._flatten_dense_tensors(grads)
         if scale is not None:
             flat.mul_(scale)
-        dist.all_reduce(flat, group=group)
+        if dist.get_world_size(group) > 1:
+            dist.all_reduce(flat, group=group)
         for g, synced in zip(grads, torch._utils._unflatten_dense_tensors(flat, grads)):
             g.copy_(synced)
-
-
-def _allreduce_mean(params: list[torch.nn.Parameter], group: Any, size: int) -> None:
-    _flat_allreduce(params, group, 1.0 / size if size > 1 else None)
 
 
 def _allreduce_sum(params: list[torch.nn.Parameter], group: Any) -> None:
