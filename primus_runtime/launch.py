@@ -87,6 +87,8 @@ def prepare(config: Mapping[str, Any], options: RunOptions) -> tuple[dict[str, A
         ns["train_iters"] = options.iters
     if not ns.get("padded_vocab_size"):
         ns["padded_vocab_size"] = _padded(vocab_size(ns, notes), ns)
+    if ns["optimizer"] not in ("adam", "sgd"):
+        raise MigrateError(f"optimizer '{ns['optimizer']}' is not supported by the bundled runtime (adam, sgd)")
     namespace.check_layout(ns, options.nproc)
     namespace.check_data(ns)
     for key in ("fp8", "fp4"):

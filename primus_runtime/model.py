@@ -35,7 +35,12 @@ def transformer_config(ns: Mapping[str, Any], on_cpu: bool) -> Any:
     kw: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.init and f.name in ns:
-            kw[f.name] = ns[f.name]
+            kw[f.name] = _as_field_type(f, ns[f.name])
+    # Older pins (5a676b36) name two config fields differently on the command line.
+    if "layernorm_epsilon" not in ns and "norm_epsilon" in ns:
+        kw["layernorm_epsilon"] = ns["norm_epsilon"]
+    if "layernorm_zero_centered_gamma" not in ns and "apply_layernorm_1p" in ns:
+        kw["layernorm_zero_centered_gamma"] = bool(ns["apply_layernorm_1p"])
     dtype = params_dtype(ns)
     kw["params_dtype"] = dtype
     kw["pipeline_dtype"] = dtype
@@ -82,6 +87,19 @@ def transformer_config(ns: Mapping[str, Any], on_cpu: bool) -> Any:
     kw.pop("external_cuda_graph", None)
     kw.pop("enable_cuda_graph", None)
     return cls(**kw)
+
+
+def _as_field_type(f: dataclasses.Field, value: Any) -> Any:
+    """argparse stores enum choices (attention_backend, ...) by name in a JSON namespace."""
+    import enum
+
+    default = f.default if f.default is not dataclasses.MISSING else None
+    if isinstance(default, enum.Enum) and isinstance(value, str):
+        enum_type = type(default)
+        if value in enum_type.__members__:
+            return enum_type[value]
+        return enum_type(value)
+    return value
 
 
 def _have_te() -> bool:

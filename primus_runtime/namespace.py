@@ -15,7 +15,7 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "num_layers", "hidden_size", "ffn_hidden_size", "num_attention_heads",
     "group_query_attention", "num_query_groups", "kv_channels",
     "seq_length", "max_position_embeddings", "position_embedding_type", "rotary_base", "rotary_percent",
-    "normalization", "norm_epsilon", "swiglu", "untie_embeddings_and_output_weights",
+    "normalization", "swiglu", "untie_embeddings_and_output_weights",
     "add_bias_linear", "hidden_dropout", "attention_dropout", "init_method_std",
     "make_vocab_size_divisible_by", "bf16", "fp16",
     "micro_batch_size", "global_batch_size", "train_iters",

@@ -32,11 +32,9 @@ def optimizer_config(ns: Mapping[str, Any]) -> Any:
     from megatron.core.optimizer.optimizer_config import AdamOptimizerConfig, SGDOptimizerConfig
 
     cls = AdamOptimizerConfig if ns["optimizer"] == "adam" else SGDOptimizerConfig
-    if ns["optimizer"] not in ("adam", "sgd"):
-        from migrate.diagnostics import MigrateError
-
-        raise MigrateError(f"optimizer '{ns['optimizer']}' is not supported by the bundled runtime (adam, sgd)")
-    kw = {f.name: ns[f.name] for f in dataclasses.fields(cls) if f.init and f.name in ns}
+    # dtype fields stay at their defaults: the runtime keeps fp32 main params and grads itself.
+    kw = {f.name: ns[f.name] for f in dataclasses.fields(cls)
+          if f.init and f.name in ns and not f.name.endswith("_dtype")}
     kw["bf16"], kw["fp16"] = bool(ns["bf16"]), bool(ns["fp16"])
     kw["params_dtype"] = torch.float32
     kw["use_distributed_optimizer"] = False

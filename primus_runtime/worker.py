@@ -3,11 +3,15 @@
 The parent (`primus_runtime.launch`) writes RUN.json (namespace, device, output
 folder, world size, rendezvous port) and starts one worker per rank. A worker that
 fails writes `rank<N>.error` with its message and exits non-zero.
+
+`PRIMUS_RUNTIME_FAULT_RANK=N` makes rank N fail right after the process groups are
+up, while the other ranks wait in a collective: the failure path's test hook.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -25,6 +29,8 @@ def main(argv: list[str]) -> int:
 
     try:
         loop.setup_distributed(rank, spec["world"], spec["port"], spec["device"], spec["timeout_s"])
+        if os.environ.get("PRIMUS_RUNTIME_FAULT_RANK") == str(rank):
+            raise RuntimeError("fault injected by PRIMUS_RUNTIME_FAULT_RANK")
         loop.run_rank(spec["ns"], spec["device"], out_dir, spec["echo"])
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which ends the run
         (out_dir / f"rank{rank}.error").write_text(f"rank {rank}: {type(exc).__name__}: {exc}\n")
