@@ -149,3 +149,23 @@ def test_placeholders_are_written_raw_and_kept(tmp_path):
                    placeholders={"tensor_model_parallel_size": "${TP:1}"})
     text = result.files[result.experiment_path]
     assert "tensor_model_parallel_size: ${TP:1}" in text
+
+
+def test_script_silent_architecture_difference_is_an_override_not_a_model_file(tmp_path, monkeypatch):
+    # the preset changes a Megatron default the script never set (like rotary_scaling_factor in
+    # Primus's llama presets): same model, so the preset is referenced and the key overridden.
+    run, explicit = run_of(**LLAMA_8B)
+    explicit.pop("rotary_base")
+    result = _emit(tmp_path, {**run, "rotary_base": 10000}, explicit)
+    assert result.parity.ok, result.parity.format()
+    assert result.model_path is None and result.preset.name == "tiny_8B"
+    overrides = {o.key: o for o in result.overrides}
+    assert overrides["rotary_base"].value == 10000 and overrides["rotary_base"].origin == MEGATRON_DEFAULT
+    assert "      # model architecture\n      rotary_base: 10000" in result.files[result.experiment_path]
+
+
+def test_runtime_evaluated_value_is_never_written(tmp_path):
+    run, explicit = run_of(**LLAMA_8B)
+    run["eval_iters"] = {"unevaluated": "int(os.getenv('X', '0'))"}
+    result = _emit(tmp_path, run, explicit)
+    assert "eval_iters" not in _overrides(result)

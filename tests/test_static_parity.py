@@ -66,3 +66,10 @@ def test_json_form():
     data = check_static_parity(_expected(), resolved, _Profile(), derive=derive).to_json()
     assert data["ok"] is False and data["differences"][0] == {"dest": "lr", "expected": None, "resolved": 1.0,
                                                                "absent": False}
+
+
+def test_runtime_evaluated_defaults_are_not_compared():
+    marker = {"unevaluated": "int(os.getenv('LOCAL_RANK', '0'))"}
+    resolved = FakeResolved({**SCHEMA_DEFAULTS, "eval_iters": {"unevaluated": "other"}}, {}, {})
+    result = check_static_parity({**_expected(), "eval_iters": marker}, resolved, _Profile(), derive=derive)
+    assert result.ok and "eval_iters" in result.ignored

@@ -84,18 +84,46 @@ def stage_and_resolve(profile: Any, resolve_experiment: Callable[..., Any]) -> R
 
 
 _BASELINES: dict[tuple, tuple[dict[str, Any], dict[str, Any] | None, dict[str, Origin]] | None] = {}
+_RAW_PRESETS: dict[tuple, dict[str, Any] | None] = {}
+
+# How many presets, closest first by their own files, are resolved with the full loader.
+SHORTLIST = 4
+
+
+def _raw_preset(profile: Any, name: str) -> dict[str, Any] | None:
+    key = (profile.name, str(profile.configs_dir), name)
+    if key not in _RAW_PRESETS:
+        try:
+            _RAW_PRESETS[key] = dict(profile.load_model_preset(name))
+        except MigrateError:
+            _RAW_PRESETS[key] = None
+    return _RAW_PRESETS[key]
+
+
+def shortlist(profile: Any, defaults: Mapping[str, Any], run: Mapping[str, Any],
+              run_derived: Mapping[str, Any], size: int = SHORTLIST) -> list[str]:
+    """Preset names worth resolving: the closest by the preset files alone (cheap), ties kept."""
+    names = sorted(profile.model_presets())
+    if not hasattr(profile, "load_model_preset"):
+        return names
+    raw = {n: v for n in names if (v := _raw_preset(profile, n)) is not None}
+    ranked = rank_presets({n: ({**defaults, **v}, None) for n, v in raw.items()}, run, run_derived)
+    if len(ranked) <= size:
+        return [m.name for m in ranked]
+    cut = ranked[size - 1].sort_key()[:2]
+    return [m.name for m in ranked if m.sort_key()[:2] <= cut]
 
 
 def preset_baselines(
     profile: Any, resolve: Resolver, derive: Callable[[Mapping[str, Any]], dict[str, Any]],
-    defaults: Mapping[str, Any],
+    defaults: Mapping[str, Any], names: list[str] | None = None,
 ) -> dict[str, tuple[dict[str, Any], dict[str, Any] | None, dict[str, Origin]]]:
     """preset -> (resolved values, derived values or None, origins), for an experiment with no overrides.
 
     Cached per release folder: a preset resolves the same for every script.
     """
     out = {}
-    for name in sorted(profile.model_presets()):
+    for name in (sorted(profile.model_presets()) if names is None else names):
         key = (profile.name, str(profile.configs_dir), name)
         if key not in _BASELINES:
             files = {"baseline.yaml": experiment_yaml("baseline", f"{name}.yaml", [])}
@@ -135,7 +163,7 @@ def emit(
     """The experiment (and model) files for one legacy run at `profile`'s release."""
     run, expected = request.run_values, request.expected
     run_derived = expected
-    baselines = preset_baselines(profile, resolve, derive, defaults)
+    baselines = preset_baselines(profile, resolve, derive, defaults, shortlist(profile, defaults, run, run_derived))
     if not baselines:
         raise MigrateError(f"no model preset of {profile.name} could be loaded from {profile.configs_dir}")
     ranking = rank_presets({n: (v, d) for n, (v, d, _) in baselines.items()}, run, run_derived)
@@ -153,6 +181,10 @@ def emit(
     model_values: dict[str, Any] = {}
     for key in best.structure_diff:
         if key not in dests or key not in run:
+            continue
+        if key not in request.explicit:
+            # the script never set it: the preset changes a Megatron default. That is not a
+            # different model, so it is an override annotated `Megatron default`, not a model file.
             continue
         if _is_under(base_origins.get(key), modules_dir):
             continue

@@ -46,7 +46,10 @@ def origin_note(key: str, explicit: Mapping[str, Origin | None]) -> str:
 
 
 def mismatches(derived: Mapping[str, Any], expected: Mapping[str, Any], dests: Iterable[str]) -> set[str]:
-    return {d for d in dests if d in expected and not same_value(derived.get(d, _MISSING), expected[d])}
+    from migrate.parity.static import is_runtime_value
+
+    return {d for d in dests if d in expected and not is_runtime_value(expected[d])
+            and not same_value(derived.get(d, _MISSING), expected[d])}
 
 
 def _with(baseline: Mapping[str, Any], changes: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
@@ -73,7 +76,9 @@ def needed_overrides(
     `defaults`: values a dest takes when the baseline lacks it (argparse defaults).
     `keep`: dests to write even when redundant (knobs kept as parameters).
     """
-    dests = [d for d in dests if d in run_values]
+    from migrate.parity.static import is_runtime_value
+
+    dests = [d for d in dests if d in run_values and not is_runtime_value(run_values[d])]
     defaults = defaults or {}
     keep = set(keep)
     changes = {d: run_values[d] for d in dests
