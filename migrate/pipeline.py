@@ -108,6 +108,17 @@ def knob_placeholders(script, env, args, options, plan, translated_args, target_
     return out
 
 
+def _short_origin(origin: Origin | None, script: Path) -> Origin | None:
+    """`train_llama3.sh:74` rather than the path the user typed, for lines of the script itself."""
+    if origin is None:
+        return None
+    try:
+        same = Path(origin.file).resolve() == script.resolve()
+    except OSError:
+        same = False
+    return Origin(script.name, origin.line, origin.col) if same else origin
+
+
 def _flag_of(schema: Any, dest: str) -> str:
     specs = schema.by_dest.get(dest) or []
     for spec in specs:
@@ -182,7 +193,8 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         "Each override says where its value comes from: the script line that set it, or\n"
         "`Megatron default` when the script left it at Megatron's default and the Primus preset differs."
     )
-    request = EmitRequest(name, dict(translated.args), dict(expected), dict(translated.explicit),
+    request = EmitRequest(name, dict(translated.args), dict(expected),
+                          {d: _short_origin(o, script) for d, o in translated.explicit.items()},
                           knob_of, placeholders, header)
     resolver = stage_and_resolve(profile, resolve_experiment)
     result = emit(request, profile, resolver, derive_target, check, dests, defaults)
@@ -208,8 +220,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     for dest, origin in sorted(legacy.explicit.items(), key=lambda kv: (kv[1] or Origin(""), kv[0])):
         flag = _flag_of(legacy_schema, dest)
         target_dest = dest if dest in translated.explicit else translated_by_origin.get(origin)
+        short = _short_origin(origin, script)
         entry = {"flag": flag, "dest": dest, "value": _jsonable(legacy.args.get(dest)),
-                 "origin": str(origin) if origin else "command line"}
+                 "origin": str(short) if short else "command line"}
         if target_dest is None or target_dest not in dests:
             why = (f"no Primus equivalent: the option does not exist in Megatron-LM {profile.megatron_schema}, "
                    f"the version {profile.name} runs")
