@@ -57,54 +57,39 @@ def default_name(script: str | Path, plan: Any) -> str:
     return _NAME_CHARS.sub("_", name).strip("_") or "experiment"
 
 
-def _coerce(target: str, text: str) -> Any:
-    """The value `${KNOB:text}` gives back at the target (interpolation coercion)."""
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
-    if target == "primus-26.5" and text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
 def knob_placeholders(script, env, args, options, plan, translated_args, target_schema, legacy_schema):
-    """dest -> (knob, `${KNOB:value}`) for knobs that set exactly one dest, 1:1, in this run.
+    """dest -> (knob, text) for the knobs that map 1:1 to a key (see migrate.primus.emit.knobs).
 
-    Found by evaluating the script again with the knob changed: the knob maps 1:1
-    when exactly that dest changes, to exactly the knob's new value, and the
-    target's interpolation reads the knob's text back as the dest's value.
+    Found by evaluating the script again with each numeric knob at two other values.
     """
     from migrate.megatron import parse_argv, translate
+    from migrate.primus.emit.knobs import classify, sentinels
     from migrate.shell import EvalOptions, evaluate_script
-    from migrate.values import same_value
 
     out: dict[str, tuple[str, str]] = {}
     for knob in plan.knobs:
         value = knob.value
         if value is None or not re.fullmatch(r"-?\d+", value):
             continue
-        sentinel = str(int(value) * 2 + 7)
-        env2 = dict(env)
-        args2 = list(args)
-        if knob.source == "arg":
-            args2.append(f"{knob.name}={sentinel}")
+        runs = []
+        for sentinel in sentinels(value):
+            env2, args2 = dict(env), list(args)
+            if knob.source == "arg":
+                args2.append(f"{knob.name}={sentinel}")
+            else:
+                env2[knob.name] = sentinel
+            try:
+                plan2 = evaluate_script(script, env2, args2, EvalOptions(gpus_per_node=options.gpus_per_node))
+                diags = Diagnostics()
+                runs.append((sentinel, translate(parse_argv(legacy_schema, plan2.argv, diags), target_schema,
+                                                 diags).args))
+            except MigrateError:
+                break
         else:
-            env2[knob.name] = sentinel
-        try:
-            plan2 = evaluate_script(script, env2, args2, EvalOptions(gpus_per_node=options.gpus_per_node))
-            diags = Diagnostics()
-            moved = translate(parse_argv(legacy_schema, plan2.argv, diags), target_schema, diags).args
-        except MigrateError:
-            continue
-        changed = [d for d in translated_args if not same_value(moved.get(d), translated_args[d])]
-        if len(changed) != 1:
-            continue
-        dest = changed[0]
-        if same_value(_coerce(options.target, value), translated_args[dest]) and \
-                same_value(_coerce(options.target, sentinel), moved[dest]):
-            out[dest] = (knob.name, f"${{{knob.name}:{value}}}")
+            mapping = classify(knob.name, value, translated_args, runs, options.target)
+            for dest, text in (mapping or {}).items():
+                if dest not in out:
+                    out[dest] = (knob.name, text)
     return out
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any, Mapping, Sequence
 
 from migrate.primus.emit.architecture import STRUCTURE_KEYS
 from migrate.primus.emit.groups import group_keys
 from migrate.primus.emit.overrides import Override
-from migrate.primus.emit.yamltext import Entry, Group, comment_block, render_entries, render_value
+from migrate.primus.emit.yamltext import (Entry, Group, comment_block, plain_resolves_to_str, render_entries,
+                                          render_value)
 
 
 def experiment_yaml(
@@ -38,12 +40,22 @@ def experiment_yaml(
         return "\n".join(lines) + "\n"
     by_key = {o.key: o for o in overrides}
     groups = [
-        Group(title, [Entry(k, by_key[k].value, by_key[k].comment, by_key[k].raw) for k in keys])
+        Group(title, [Entry(k, by_key[k].value, by_key[k].comment, raw_text(by_key[k].raw)) for k in keys])
         for title, keys in group_keys([o.key for o in overrides], STRUCTURE_KEYS)
     ]
     lines.append("    overrides:")
     lines += render_entries(groups, indent=6)
     return "\n".join(lines) + "\n"
+
+
+def raw_text(text: str | None) -> str | None:
+    """A `${KNOB:value}` parameter as written: plain when YAML reads it back unchanged, else quoted."""
+    if text is None:
+        return None
+    if re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:[^{}]*\}|[A-Za-z0-9_./${}:-]+", text) and \
+            plain_resolves_to_str(text) and ": " not in text:
+        return text
+    return render_value(text)
 
 
 def model_yaml(
