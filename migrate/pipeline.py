@@ -63,10 +63,11 @@ def knob_placeholders(script, env, args, options, plan, translated_args, target_
     Found by evaluating the script again with each numeric knob at two other values.
     """
     from migrate.megatron import parse_argv, translate
-    from migrate.primus.emit.knobs import classify, sentinels
+    from migrate.primus.emit.knobs import apply_spans, classify, sentinels
     from migrate.shell import EvalOptions, evaluate_script
 
     out: dict[str, tuple[str, str]] = {}
+    spans: dict[str, list] = {}
     for knob in plan.knobs:
         value = knob.value
         if value is None or not re.fullmatch(r"-?\d+", value):
@@ -88,8 +89,14 @@ def knob_placeholders(script, env, args, options, plan, translated_args, target_
         else:
             mapping = classify(knob.name, value, translated_args, runs, options.target)
             for dest, text in (mapping or {}).items():
-                if dest not in out:
+                if isinstance(text, tuple):
+                    spans.setdefault(dest, []).append((knob.name, text))
+                elif dest not in out:
                     out[dest] = (knob.name, text)
+    for dest, found in spans.items():
+        text = apply_spans(translated_args[dest], [span for _, span in found])
+        if text is not None and dest not in out:
+            out[dest] = (", ".join(name for name, _ in found), text)
     return out
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from migrate.primus.emit.knobs import classify, coerce, embed, sentinels
+from migrate.primus.emit.knobs import apply_spans, classify, coerce, embed, sentinels
 
 
 def test_coercion_per_target():
@@ -41,7 +41,12 @@ def test_string_embedding_the_knob_follows_as_a_template():
     runs = [("23", {"tensor_model_parallel_size": 23, "tensorboard_dir": "exp/tp23_pp1"}),
             ("24", {"tensor_model_parallel_size": 24, "tensorboard_dir": "exp/tp24_pp1"})]
     assert classify("TP", "8", current, runs, "primus-26.5") == {
-        "tensor_model_parallel_size": "${TP:8}", "tensorboard_dir": "exp/tp${TP:8}_pp1"}
+        "tensor_model_parallel_size": "${TP:8}", "tensorboard_dir": (6, 7, "${TP:8}")}
+
+
+def test_spans_of_several_knobs_combine():
+    assert apply_spans("exp/mbs2_tp8", [(10, 11, "${TP:8}"), (7, 8, "${MBS:2}")]) == "exp/mbs${MBS:2}_tp${TP:8}"
+    assert apply_spans("abc", [(0, 2, "x"), (1, 3, "y")]) is None
 
 
 def test_knob_feeding_two_numbers_is_not_kept():

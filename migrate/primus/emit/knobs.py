@@ -58,14 +58,18 @@ def embed(current: str, moved: str, value: str, sentinel: str) -> tuple[str, str
     return found
 
 
+Span = tuple[int, int, str]  # (start, end, placeholder) inside a string value
+
+
 def classify(
     knob: str,
     value: str,
     current: Mapping[str, Any],
     runs: Sequence[tuple[str, Mapping[str, Any]]],
     target: str,
-) -> dict[str, str] | None:
-    """dest -> text to write (`${TP:8}`, `logs/tp${TP:8}`) when the knob is 1:1, else None.
+) -> dict[str, str | Span] | None:
+    """dest -> `${TP:8}` for the key the knob sets 1:1, and dest -> span for strings embedding
+    it (see `apply_spans`); None when the knob is not 1:1.
 
     `current`: the run's dests with the knob at `value`; `runs`: (sentinel, dests) per re-evaluation.
     """
@@ -84,13 +88,25 @@ def classify(
             and all(same_value(coerce(target, s), moved.get(d)) for s, moved in runs)]
     if len(main) != 1:
         return None
-    out = {main[0]: placeholder}
+    out: dict[str, str | Span] = {main[0]: placeholder}
     for dest in changed - set(main):
         if not isinstance(current[dest], str):
             return None
         pieces = {embed(current[dest], str(moved.get(dest)), value, s) for s, moved in runs}
         if len(pieces) != 1 or None in pieces:
             return None
-        prefix, suffix = pieces.pop()
-        out[dest] = f"{prefix}{placeholder}{suffix}"
+        prefix, _ = pieces.pop()
+        out[dest] = (len(prefix), len(prefix) + len(value), placeholder)
     return out
+
+
+def apply_spans(text: str, spans: Sequence[Span]) -> str | None:
+    """`text` with each span replaced by its placeholder; None when spans overlap."""
+    out, last = [], 0
+    for start, end, placeholder in sorted(spans):
+        if start < last:
+            return None
+        out += [text[last:start], placeholder]
+        last = end
+    out.append(text[last:])
+    return "".join(out)
