@@ -45,7 +45,7 @@ def test_string_embedding_the_knob_follows_as_a_template():
 
 
 def test_spans_of_several_knobs_combine():
-    assert apply_spans("exp/mbs2_tp8", [(10, 11, "${TP:8}"), (7, 8, "${MBS:2}")]) == "exp/mbs${MBS:2}_tp${TP:8}"
+    assert apply_spans("exp/mbs2_tp8", [(11, 12, "${TP:8}"), (7, 8, "${MBS:2}")]) == "exp/mbs${MBS:2}_tp${TP:8}"
     assert apply_spans("abc", [(0, 2, "x"), (1, 3, "y")]) is None
 
 
