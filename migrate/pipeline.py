@@ -45,7 +45,7 @@ class Conversion:
     loader_files: dict[str, str] = field(default_factory=dict)  # files as the loader sees them (model installed)
 
 
-_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.]+")
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
 def default_name(script: str | Path, plan: Any) -> str:
@@ -54,7 +54,7 @@ def default_name(script: str | Path, plan: Any) -> str:
     for knob in getattr(plan, "knobs", []):
         if knob.source in ("env", "arg") and knob.value is not None:
             name += f"-{knob.name}{knob.value}"
-    return _NAME_CHARS.sub("_", name).strip("_") or "experiment"
+    return _NAME_CHARS.sub("_", name).strip("_-") or "experiment"
 
 
 def knob_placeholders(script, env, args, options, plan, translated_args, target_schema, legacy_schema):
@@ -136,7 +136,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     from migrate.megatron import derive, load_schema, parse_argv, translate
     from migrate.parity.static import check_static_parity
     from migrate.primus import get_profile, resolve_experiment
-    from migrate.primus.emit.emitter import EmitRequest, emit, installed_view, stage_and_resolve
+    from migrate.primus.emit.emitter import EmitRequest, emit, entry_family, installed_view, stage_and_resolve
     from migrate.primus.emit.report import render_json, render_markdown
     from migrate.primus.emit.runenv import plan_environment
     from migrate.primus.emit.runscript import alternative_command, env_sh, run_command, run_sh
@@ -187,7 +187,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     )
     request = EmitRequest(name, dict(translated.args), dict(expected),
                           {d: _short_origin(o, script) for d, o in translated.explicit.items()},
-                          knob_of, placeholders, header)
+                          knob_of, placeholders, header, entry_family(plan.entry))
     resolver = stage_and_resolve(profile, resolve_experiment)
     result = emit(request, profile, resolver, derive_target, check, dests, defaults)
 

@@ -59,6 +59,7 @@ class PresetMatch:
     name: str
     structure_diff: list[str] = field(default_factory=list)
     tokenizer_diff: list[str] = field(default_factory=list)
+    lacking: list[str] = field(default_factory=list)  # keys the release could not set with this preset
 
     @property
     def exact(self) -> bool:
@@ -68,7 +69,7 @@ class PresetMatch:
         # fewer structural differences, then tokenizer differences, then a concrete
         # model over an abstract `*_base` / `language_model`, then the name.
         abstract = self.name.endswith("_base") or self.name in ("language_model", "primus_megatron_model")
-        return (len(self.structure_diff), len(self.tokenizer_diff), abstract, self.name)
+        return (len(self.lacking), len(self.structure_diff), len(self.tokenizer_diff), abstract, self.name)
 
 
 def differing_keys(
@@ -106,6 +107,7 @@ def rank_presets(
     baselines: Mapping[str, tuple[Mapping[str, Any], Mapping[str, Any] | None]],
     run_values: Mapping[str, Any],
     run_derived: Mapping[str, Any],
+    lacking: Mapping[str, list[str]] | None = None,
 ) -> list[PresetMatch]:
     """Every preset (name -> (resolved values, derived values or None)) ranked closest first."""
     matches = []
@@ -114,6 +116,7 @@ def rank_presets(
             name,
             differing_keys(STRUCTURE_KEYS, values, derived, run_values, run_derived),
             differing_keys(TOKENIZER_KEYS, values, derived, run_values, run_derived),
+            list((lacking or {}).get(name, [])),
         ))
     return sorted(matches, key=PresetMatch.sort_key)
 

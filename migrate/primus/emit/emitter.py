@@ -19,6 +19,7 @@ from migrate.diagnostics import MigrateError, Origin
 from migrate.primus.emit.architecture import STRUCTURE_KEYS, TOKENIZER_KEYS, PresetMatch, rank_presets, safe_derive
 from migrate.primus.emit.files import experiment_yaml, model_yaml
 from migrate.primus.emit.overrides import Override, build_overrides, mismatches, needed_overrides, origin_note
+from migrate.values import same_value as _same
 
 
 class Resolver(Protocol):
@@ -35,6 +36,7 @@ class EmitRequest:
     knob_of: dict[str, str] = field(default_factory=dict)  # dest -> knob that sets it (annotation)
     placeholders: dict[str, str] = field(default_factory=dict)  # dest -> `${KNOB:value}` (--keep-knobs)
     header: str = ""  # comment block on top of the experiment file
+    family: str = "gpt"  # the network the legacy entry builds (see entry_family)
 
 
 @dataclass
@@ -83,7 +85,7 @@ def stage_and_resolve(profile: Any, resolve_experiment: Callable[..., Any]) -> R
     return resolve
 
 
-_BASELINES: dict[tuple, tuple[dict[str, Any], dict[str, Any] | None, dict[str, Origin]] | None] = {}
+_BASELINES: dict[tuple, tuple | None] = {}
 _RAW_PRESETS: dict[tuple, dict[str, Any] | None] = {}
 
 # How many presets, closest first by their own files, are resolved with the full loader.
@@ -100,13 +102,29 @@ def _raw_preset(profile: Any, name: str) -> dict[str, Any] | None:
     return _RAW_PRESETS[key]
 
 
+def model_family(values: Mapping[str, Any]) -> str:
+    """The kind of network a preset builds (Primus-only keys `model_type`, `is_hybrid_model`)."""
+    if values.get("is_hybrid_model"):
+        return "hybrid"
+    return str(values.get("model_type") or "gpt")
+
+
+def entry_family(entry: str | None) -> str:
+    """The kind of network the legacy entry script builds: pretrain_gpt.py -> gpt, pretrain_mamba.py -> mamba."""
+    name = (entry or "").lower()
+    for family in ("mamba", "hybrid"):
+        if family in name:
+            return family
+    return "gpt"
+
+
 def shortlist(profile: Any, defaults: Mapping[str, Any], run: Mapping[str, Any],
-              run_derived: Mapping[str, Any], size: int = SHORTLIST) -> list[str]:
+              run_derived: Mapping[str, Any], size: int = SHORTLIST, family: str = "gpt") -> list[str]:
     """Preset names worth resolving: the closest by the preset files alone (cheap), ties kept."""
     names = sorted(profile.model_presets())
     if not hasattr(profile, "load_model_preset"):
         return names
-    raw = {n: v for n in names if (v := _raw_preset(profile, n)) is not None}
+    raw = {n: v for n in names if (v := _raw_preset(profile, n)) is not None and model_family(v) == family}
     ranked = rank_presets({n: ({**defaults, **v}, None) for n, v in raw.items()}, run, run_derived)
     if len(ranked) <= size:
         return [m.name for m in ranked]
@@ -117,8 +135,9 @@ def shortlist(profile: Any, defaults: Mapping[str, Any], run: Mapping[str, Any],
 def preset_baselines(
     profile: Any, resolve: Resolver, derive: Callable[[Mapping[str, Any]], dict[str, Any]],
     defaults: Mapping[str, Any], names: list[str] | None = None,
-) -> dict[str, tuple[dict[str, Any], dict[str, Any] | None, dict[str, Origin]]]:
-    """preset -> (resolved values, derived values or None, origins), for an experiment with no overrides.
+) -> dict[str, tuple]:
+    """preset -> (resolved values, derived values or None, origins, primus-only values), for an
+    experiment with no overrides.
 
     Cached per release folder: a preset resolves the same for every script.
     """
@@ -134,7 +153,8 @@ def preset_baselines(
             else:
                 values = dict(resolved.values)
                 filled = {**defaults, **values}
-                _BASELINES[key] = (values, safe_derive(derive, filled), dict(resolved.origins))
+                _BASELINES[key] = (values, safe_derive(derive, filled), dict(resolved.origins),
+                                   dict(getattr(resolved, "primus_only", {}) or {}))
         if _BASELINES[key] is not None:
             out[name] = _BASELINES[key]
     return out
@@ -163,16 +183,23 @@ def emit(
     """The experiment (and model) files for one legacy run at `profile`'s release."""
     run, expected = request.run_values, request.expected
     run_derived = expected
-    baselines = preset_baselines(profile, resolve, derive, defaults, shortlist(profile, defaults, run, run_derived))
+    is_v01 = getattr(profile, "inherit_key", "extends") == "bases"
+    names = shortlist(profile, defaults, run, run_derived, family=request.family)
+    baselines = {n: b for n, b in preset_baselines(profile, resolve, derive, defaults, names).items()
+                 if model_family({**b[0], **b[3]}) == request.family}
     if not baselines:
-        raise MigrateError(f"no model preset of {profile.name} could be loaded from {profile.configs_dir}")
-    ranking = rank_presets({n: (v, d) for n, (v, d, _) in baselines.items()}, run, run_derived)
+        raise MigrateError(f"no {request.family} model preset of {profile.name} could be loaded from "
+                           f"{profile.configs_dir}")
+    # primus-0.1 hands Megatron only the keys its presets define: a preset lacking a key the run
+    # needs at a non-default value cannot express the run at all.
+    lacking = {n: sorted(k for k in dests if k in run and k not in b[0] and not _same(run[k], defaults.get(k)))
+               for n, b in baselines.items()} if is_v01 else {}
+    ranking = rank_presets({n: (b[0], b[1]) for n, b in baselines.items()}, run, run_derived, lacking)
     best = ranking[0]
-    base_values, _, base_origins = baselines[best.name]
+    base_values, _, base_origins, _ = baselines[best.name]
 
     experiment_path = f"{request.name}-pretrain.yaml"
     model_name = model_name or request.name
-    is_v01 = getattr(profile, "inherit_key", "extends") == "bases"
 
     # keys the model file may carry: not set by the module preset (0.1 refuses shared keys,
     # 26.5 silently keeps the module's value), and at 0.1 already defined by the base chain.
