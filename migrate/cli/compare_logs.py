@@ -46,27 +46,12 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def failure_summary(result) -> str:
-    """One stderr line saying why parity failed (NaN named as such)."""
-    import math
-
-    first = result.first_divergence
-    if first is None:
-        return "parity failed: a metric is reported by only one run"
-    label = first.metric.replace("_", " ")
-    if math.isnan(first.legacy) or math.isnan(first.primus):
-        side = "legacy" if math.isnan(first.legacy) else "primus"
-        return f"parity failed: {side} {label} is NaN at iteration {first.iteration}"
-    return (f"parity failed: {label} differs from iteration {first.iteration} "
-            f"(legacy {first.legacy!r}, primus {first.primus!r})")
-
-
 def run(args: argparse.Namespace) -> int:
     from migrate.output import OutputTree
     from migrate.parity import golden
     from migrate.parity.logcompare import compare_logs
     from migrate.parity.logs import parse_log_file
-    from migrate.parity.report import render_log_comparison
+    from migrate.parity.report import failure_summary, render_log_comparison
     from migrate.parity.series import Tolerance
 
     if args.rtol < 0:
