@@ -41,6 +41,8 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="override both sides' seed (default: each config's own)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--gpus-per-node", type=int, default=8, help="GPUs the script's machine had (default 8)")
+    p.add_argument("--legacy-schema", default="rocm_dev",
+                   help="Megatron schema of the legacy script (default: rocm_dev)")
     p.add_argument("--primus-path", help="a Primus checkout to read presets from instead of the snapshot")
     p.add_argument("--plot", metavar="OUT.png", help="write both loss curves to this PNG")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -103,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     options = ParityOptions(
         target=args.target, iters=args.iters, proxy=args.proxy, nproc=args.nproc, rtol=args.rtol,
         layout_rtol=args.layout_rtol, seed=args.seed, device=args.device, static_only=args.static,
-        gpus_per_node=args.gpus_per_node, primus_path=args.primus_path,
+        gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema, primus_path=args.primus_path,
     )
     result = run_parity(args.script, env, script_args, options, backends=_backends_hook())
     written = []

@@ -45,6 +45,7 @@ class ParityOptions:
     device: str = "auto"
     static_only: bool = False
     gpus_per_node: int = 8
+    legacy_schema: str = "rocm_dev"
     primus_path: str | None = None
 
 
@@ -233,11 +234,16 @@ def _real_convert(script: str, env: dict, args: list, options: ParityOptions) ->
     from migrate.pipeline import ConvertOptions, convert_script
 
     return convert_script(script, env, args, ConvertOptions(
-        target=options.target, gpus_per_node=options.gpus_per_node, primus_path=options.primus_path))
+        target=options.target, gpus_per_node=options.gpus_per_node, legacy_schema=options.legacy_schema,
+        primus_path=options.primus_path))
 
 
 def _real_primus_config(conversion: Any, options: ParityOptions, env: dict, workdir: Path) -> dict:
-    """Write the emitted files, load them as the target Primus would, derive like Megatron."""
+    """Write the emitted files, load them as the target Primus would, derive like Megatron.
+
+    A dest the target's namespace lacks (Primus v0.1 hands Megatron only what its
+    presets define) takes its argparse default, as Megatron's parser would give it.
+    """
     from migrate.megatron import derive, load_schema
     from migrate.output import OutputTree
     from migrate.primus import get_profile, resolve_experiment
@@ -248,7 +254,10 @@ def _real_primus_config(conversion: Any, options: ParityOptions, env: dict, work
     tree.commit()
     profile = get_profile(options.target, options.primus_path)
     resolved = resolve_experiment(workdir / conversion.experiment_path, profile, env)
-    return derive(resolved.values, load_schema(profile.megatron_schema))
+    schema = load_schema(profile.megatron_schema)
+    filled = dict(schema.defaults())
+    filled.update(resolved.values)
+    return derive(filled, schema)
 
 
 def _real_train(config: Mapping[str, Any], run_options: Any) -> Any:
@@ -258,8 +267,12 @@ def _real_train(config: Mapping[str, Any], run_options: Any) -> Any:
 
 
 def _real_run_options(**kwargs: Any) -> Any:
+    import dataclasses
+
     from primus_runtime import RunOptions
 
+    if "quiet" in {f.name for f in dataclasses.fields(RunOptions)}:
+        kwargs.setdefault("quiet", True)  # the report is the output; logs go to out_dir
     return RunOptions(**kwargs)
 
 

@@ -75,6 +75,8 @@ def failure_summary(result: SeriesComparison, what: str = "parity") -> str:
 
 
 def _static_lines(static) -> list[str]:
+    if not static.ok and hasattr(static, "format"):
+        return static.format().splitlines()
     if static.ok:
         return [f"static parity: HOLDS (every Megatron argument resolves to the legacy value; "
                 f"{len(static.ignored)} documented Primus-only key(s) ignored)"]
@@ -151,9 +153,9 @@ def parity_json(run) -> dict:
         "script": run.script,
         "target": run.target,
         "ok": run.ok,
-        "static": {
+        "static": static.to_json() if hasattr(static, "to_json") else {
             "ok": bool(static.ok),
-            "differences": [{"dest": d, "legacy": _jsonable(a), "primus": _jsonable(b)}
+            "differences": [{"dest": d, "expected": _jsonable(a), "resolved": _jsonable(b)}
                             for d, a, b in static.differences],
             "ignored": list(static.ignored),
         },
