@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import FIXTURES
 
 LOGS = FIXTURES / "logs"
@@ -93,3 +95,20 @@ def test_plot_and_golden_written_and_not_overwritten(cli, tmp_path):
     forced = cli("compare-logs", LEGACY, LOGS / "primus_llama3_8b.log", "--golden", gold,
                  "--golden-interval", "2", "--force")
     assert forced.code == 0 and list(json.loads(gold.read_text())["lm loss"]["values"]) == ["1", "2", "4", "6", "8", "10"]
+
+
+def test_different_log_intervals_is_bad_input(cli, tmp_path):
+    # every 2nd line of the Primus log: a run logged with --log-interval 2
+    lines = (LOGS / "primus_v01_llama3_8b.log").read_text().splitlines(keepends=True)
+    sparse = tmp_path / "primus_every2.log"
+    sparse.write_text("".join(lines[1::2]))
+    r = cli("compare-logs", LEGACY, sparse)
+    assert r.code == 2
+    assert "different log intervals" in r.err and "every 1" in r.err and "every 2" in r.err
+
+
+def test_json_output_is_strict_json_even_with_nan(cli):
+    r = cli("compare-logs", LOGS / "megatron_nan_loss.log", LEGACY, "--json")
+    assert r.code == 3
+    data = json.loads(r.out, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
+    assert data["parity"]["first_divergence"]["legacy"] == "nan"

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from migrate.parity import golden
     from migrate.parity.logcompare import compare_logs
     from migrate.parity.logs import parse_log_file
-    from migrate.parity.report import failure_summary, render_log_comparison
+    from migrate.parity.report import failure_summary, json_safe, render_log_comparison
     from migrate.parity.series import Tolerance
 
     if args.rtol < 0:
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         data = comparison.to_json()
         data["written"] = [str(p) for p, _ in outputs]
-        print(json.dumps(data, indent=2))
+        print(json.dumps(json_safe(data), indent=2, allow_nan=False))
     else:
         print(render_log_comparison(comparison))
         for path, _ in outputs:

@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         raise MigrateError(f"no such script: {args.script}")
 
     from migrate.parity.dynamic import ParityOptions, run_parity
-    from migrate.parity.report import failure_summary, parity_json, render_parity
+    from migrate.parity.report import failure_summary, json_safe, parity_json, render_parity
 
     options = ParityOptions(
         target=args.target, iters=args.iters, proxy=args.proxy, nproc=args.nproc, rtol=args.rtol,
@@ -114,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         data = parity_json(result)
         data["written"] = [str(p) for p in written]
-        print(json.dumps(data, indent=2, default=repr))
+        print(json.dumps(json_safe(data), indent=2, default=repr, allow_nan=False))
     else:
         print(render_parity(result))
         for path in written:

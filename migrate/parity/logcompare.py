@@ -111,6 +111,14 @@ def compare_logs(
                 hint="parity is judged on lm loss; use a log with log_interval lines that include it",
             )
     a, b = legacy.iterations(), primus.iterations()
+    ia, ib = log_interval(legacy), log_interval(primus)
+    if ia and ib and ia != ib:
+        raise MigrateError(
+            f"the logs use different log intervals: {legacy.path} every {ia} iteration(s), "
+            f"{primus.path} every {ib}",
+            hint="Megatron prints the loss averaged over the interval, so the values are not comparable; "
+                 "rerun one side with the other's --log-interval",
+        )
     if not set(a) & set(b):
         raise MigrateError(
             f"the logs cover different iterations: {legacy.path} has {_span(a)}, {primus.path} has {_span(b)}",
@@ -136,6 +144,15 @@ def compare_logs(
         "primus": tokens_per_gpu(primus, "primus", seq_length, world_size),
     }
     return LogComparison(legacy, primus, result, throughput, notes)
+
+
+def log_interval(log: ParsedLog) -> int | None:
+    """The run's log_interval: from its argument dump, else the most common step between lines."""
+    if log.facts.get("log_interval"):
+        return int(log.facts["log_interval"])
+    its = log.iterations()
+    steps = [b - a for a, b in zip(its, its[1:])]
+    return max(set(steps), key=steps.count) if steps else None
 
 
 def _span(its: list[int]) -> str:

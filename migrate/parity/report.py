@@ -192,3 +192,16 @@ def _jsonable(value):
         return value
     except (TypeError, ValueError):
         return repr(value)
+
+
+def json_safe(value):
+    """Strict JSON: NaN and infinities become the strings "nan", "inf", "-inf"."""
+    import math
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
