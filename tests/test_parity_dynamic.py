@@ -192,3 +192,17 @@ def test_cli_missing_script(cli, tmp_path):
 def test_losses_are_finite_in_fake_runs():
     run = run_parity("x.sh", {}, [], ParityOptions(iters=3), fake_backends())
     assert all(math.isfinite(v) for v in run.sides["legacy"].series()["lm_loss"].values())
+
+
+def test_training_output_goes_to_stderr_not_stdout(capfd):
+    import os
+
+    from migrate.parity.dynamic import stdout_to_stderr
+
+    with stdout_to_stderr():
+        print("from python")
+        os.write(1, b"from a library\n")
+    print("report")
+    out, err = capfd.readouterr()
+    assert out == "report\n"
+    assert "from python" in err and "from a library" in err

@@ -14,11 +14,14 @@ torch only when the real runtime is used.
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from migrate.diagnostics import MigrateError
 from migrate.parity import layout as layouts
@@ -172,7 +175,8 @@ def run_parity(
             start = time.perf_counter()
             try:
                 result = backends.train(layouts.apply(cfg, lay), ro)
-            except MigrateError:
+            except MigrateError as exc:
+                exc.message = f"the {name} run: {exc.message}"
                 raise
             except Exception as exc:  # the runtime's failure is the user's answer, not a traceback
                 raise MigrateError(f"the {name} training run failed: {type(exc).__name__}: {exc}",
@@ -247,9 +251,11 @@ def _real_primus_config(conversion: Any, options: ParityOptions, env: dict, work
     from migrate.megatron import derive, load_schema
     from migrate.output import OutputTree
     from migrate.primus import get_profile, resolve_experiment
+    from migrate.primus.emit.emitter import installed_view
 
     tree = OutputTree(workdir)
-    for rel, content in conversion.files.items():
+    # as run.sh installs it: a generated model file sits where the loader looks it up
+    for rel, content in installed_view(conversion.files, conversion.model_path).items():
         tree.add(rel, content)
     tree.commit()
     profile = get_profile(options.target, options.primus_path)
@@ -263,7 +269,28 @@ def _real_primus_config(conversion: Any, options: ParityOptions, env: dict, work
 def _real_train(config: Mapping[str, Any], run_options: Any) -> Any:
     from primus_runtime import train
 
-    return train(config, run_options)
+    with stdout_to_stderr():
+        return train(config, run_options)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Training libraries print to stdout (also from spawned ranks); the report owns stdout
+    (`--json` must stay parseable), so file descriptor 1 points at stderr meanwhile."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no real stdout (embedded, captured): nothing to protect
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _real_run_options(**kwargs: Any) -> Any:
