@@ -206,3 +206,12 @@ def test_training_output_goes_to_stderr_not_stdout(capfd):
     out, err = capfd.readouterr()
     assert out == "report\n"
     assert "from python" in err and "from a library" in err
+
+
+def test_missing_dataset_trains_both_sides_on_synthetic_tokens():
+    calls = []
+    legacy = {**LEGACY, "mock_data": False, "data_path": ["/nonexistent/corpus_text_document"]}
+    run = run_parity("x.sh", {}, [], ParityOptions(iters=2), fake_backends(fake_conversion(legacy), calls=calls))
+    assert all(cfg["mock_data"] and cfg["data_path"] is None for cfg, _ in calls)
+    assert "synthetic tokens for both sides" in run.repro.run["data"]
+    assert run.repro.settings["mock_data"] is False  # the legacy settings are reported as the script has them

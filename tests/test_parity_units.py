@@ -106,3 +106,30 @@ def test_reproducibility_keeps_only_relevant_env_and_settings():
     assert r.settings == {"seed": 42, "deterministic_mode": False}
     assert r.env == {"CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
     assert r.to_json()["run"] == {"device": "cpu"}
+
+
+def test_missing_dataset_switches_both_sides_to_synthetic_tokens(tmp_path):
+    from migrate.parity.data import choose_data
+
+    cfg = {"mock_data": False, "data_path": ["1.0", str(tmp_path / "corpus_text_document")]}
+    legacy, primus, note = choose_data(cfg, dict(cfg))
+    assert legacy["mock_data"] and primus["mock_data"] and legacy["data_path"] is None
+    assert "corpus_text_document.bin is not on this machine" in note
+
+
+def test_present_dataset_is_kept(tmp_path):
+    from migrate.parity.data import choose_data
+
+    prefix = tmp_path / "corpus"
+    (tmp_path / "corpus.bin").write_bytes(b"")
+    (tmp_path / "corpus.idx").write_bytes(b"")
+    cfg = {"mock_data": False, "data_path": f"0.5 {prefix} 0.5 {prefix}"}
+    legacy, _, note = choose_data(cfg, dict(cfg))
+    assert legacy == cfg and "script's dataset" in note
+
+
+def test_mock_data_script_stays_mock():
+    from migrate.parity.data import choose_data
+
+    legacy, _, note = choose_data({"mock_data": True}, {"mock_data": True})
+    assert legacy == {"mock_data": True} and "--mock-data" in note

@@ -25,6 +25,7 @@ from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from migrate.diagnostics import MigrateError
 from migrate.parity import layout as layouts
+from migrate.parity.data import choose_data
 from migrate.parity.layout import Layout
 from migrate.parity.memory import MemoryEstimate, available_bytes, estimate, gib
 from migrate.parity.repro import Reproducibility, reproducibility
@@ -160,6 +161,7 @@ def run_parity(
     with tempfile.TemporaryDirectory(prefix="primus-migrate-parity-") as tmp:
         work = Path(tmp)
         primus_cfg = backends.primus_config(conversion, options, dict(env), work / "primus")
+        legacy_cfg, primus_cfg, data_note = choose_data(legacy_cfg, primus_cfg)
         report.legacy_layout = layouts.legacy_layout(legacy_cfg)
         run_layout, report.layout_notes = layouts.shrink(legacy_cfg, max(1, options.nproc))
         report.run_layout = run_layout
@@ -198,13 +200,13 @@ def run_parity(
                                                     Tolerance(max(options.layout_rtol, options.rtol or 0.0)))
 
     plan_env = {k: getattr(v, "value", v) for k, v in getattr(conversion.plan, "env", {}).items()}
-    report.repro = reproducibility(legacy_cfg, plan_env, {
+    report.repro = reproducibility(dict(conversion.expected), plan_env, {
         "device": device,
         "iterations": iters,
         "proxy": options.proxy,
         "seed": seed if seed is not None else legacy_cfg.get("seed"),
         "seed_source": "--seed" if seed is not None else "each side's config",
-        "data": "the runtime's synthetic data, drawn from the seed (same for both sides)",
+        "data": data_note,
         "mode": report.comparison.tolerance.mode,
     })
     _seed_note(report, legacy_cfg, primus_cfg)
