@@ -133,3 +133,11 @@ def test_mock_data_script_stays_mock():
 
     legacy, _, note = choose_data({"mock_data": True}, {"mock_data": True})
     assert legacy == {"mock_data": True} and "--mock-data" in note
+
+
+def test_legacy_layout_from_the_launcher_world():
+    # torchrun --nproc_per_node 8 --nnodes 2 with TP=4: 16 processes / 4 = 4 data-parallel ranks
+    world = layouts.launcher_world({"nproc_per_node": "8", "nnodes": "2"})
+    assert world == 16
+    assert layouts.legacy_layout({"tensor_model_parallel_size": 4, "world_size": 1}, world) == Layout(tp=4, dp=4)
+    assert layouts.launcher_world({"nproc_per_node": "$GPUS"}) is None

@@ -162,7 +162,9 @@ def run_parity(
         work = Path(tmp)
         primus_cfg = backends.primus_config(conversion, options, dict(env), work / "primus")
         legacy_cfg, primus_cfg, data_note = choose_data(legacy_cfg, primus_cfg)
-        report.legacy_layout = layouts.legacy_layout(legacy_cfg)
+        launcher = getattr(getattr(conversion, "plan", None), "launcher", None)
+        world = layouts.launcher_world(launcher.options()) if launcher is not None else None
+        report.legacy_layout = layouts.legacy_layout(legacy_cfg, world)
         run_layout, report.layout_notes = layouts.shrink(legacy_cfg, max(1, options.nproc))
         report.run_layout = run_layout
         if not options.proxy:

@@ -41,16 +41,25 @@ class Layout:
         return {"tp": self.tp, "pp": self.pp, "dp": self.dp, "cp": self.cp, "ep": self.ep, "world": self.world}
 
 
-def legacy_layout(cfg: Mapping[str, Any]) -> Layout:
+def legacy_layout(cfg: Mapping[str, Any], world: int | None = None) -> Layout:
+    """The layout the script ran with; `world` is its launcher's process count
+    (torchrun --nproc_per_node x --nnodes), which the argument namespace does not hold."""
     tp = int(cfg.get("tensor_model_parallel_size") or 1)
     pp = int(cfg.get("pipeline_model_parallel_size") or 1)
     cp = int(cfg.get("context_parallel_size") or 1)
     ep = int(cfg.get("expert_model_parallel_size") or 1)
-    dp = cfg.get("data_parallel_size")
-    if not dp:
-        world = int(cfg.get("world_size") or tp * pp * cp)
-        dp = max(1, world // (tp * pp * cp))
-    return Layout(tp, pp, int(dp), cp, ep)
+    world = world or int(cfg.get("world_size") or 0) or tp * pp * cp
+    return Layout(tp, pp, max(1, world // (tp * pp * cp)), cp, ep)
+
+
+def launcher_world(options: Mapping[str, str]) -> int | None:
+    """Processes a torchrun-style launcher starts: nproc_per_node x nnodes (None if not literal)."""
+    try:
+        per_node = int(options.get("nproc_per_node") or options.get("nproc-per-node") or 0)
+        nodes = int(options.get("nnodes") or 1)
+    except ValueError:
+        return None
+    return per_node * nodes or None
 
 
 def _largest_divisor_at_most(n: int, cap: int, ok=lambda d: True) -> int:
