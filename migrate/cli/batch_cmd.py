@@ -161,12 +161,13 @@ def _print_summary(report: dict, markdown_path: Path) -> None:
                       str(c["skipped"]), str(c["total"]))
     console = Console()
     console.print(table)
-    console.print(f"static parity: {summary['parity']['ok']} ok, {summary['parity']['failed']} failed")
+    console.print(f"static parity: {summary['parity']['ok']} ok, {summary['parity']['failed']} failed",
+                  soft_wrap=True)
     for script in report["scripts"]:
         for row in [script, *script["variants"]]:
             if row["status"] == "rejected" and row.get("reason"):
-                where = f"{row['location']}: " if row.get("location") else ""
                 label = f" [{row['label']}]" if "label" in row else ""
-                console.print(f"rejected: {script['script']}{label}: {where}{row['reason']}", markup=False,
-                              highlight=False)
-    console.print(f"report: {markdown_path}", markup=False, highlight=False)
+                where = row.get("location") or script["script"]
+                console.print(f"{where}{label}: rejected: {row['reason']}", markup=False, highlight=False,
+                              soft_wrap=True)
+    console.print(f"report: {markdown_path}", markup=False, highlight=False, soft_wrap=True)
