@@ -7,6 +7,7 @@ import pytest
 from migrate.batch.variants import (
     KnobInfo,
     auto_variants,
+    drop_thresholds,
     explicit_variants,
     is_toggle,
     knob_values,
@@ -104,3 +105,12 @@ def test_parse_knobs_option():
 def test_parse_knobs_option_rejects_malformed(text):
     with pytest.raises(MigrateError, match="--knobs"):
         parse_knobs_option(text)
+
+
+def test_thresholds_are_not_choices():
+    text = ('if [ "$SEQ_LENGTH" -gt 4096 ]; then RECOMPUTE=1; fi\n'
+            'if (( GBS >= 256 )); then :; fi\n'
+            'if [[ $MODEL_SIZE -eq 70 ]]; then NUM_LAYERS=80; fi\n')
+    assert drop_thresholds(KnobInfo("SEQ_LENGTH", "8192", ["4096"]), text).compared_with == []
+    assert drop_thresholds(KnobInfo("GBS", "128", ["256"]), text).compared_with == []
+    assert drop_thresholds(KnobInfo("MODEL_SIZE", "8", ["70"]), text).compared_with == ["70"]

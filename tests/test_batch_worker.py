@@ -115,3 +115,10 @@ def test_explicit_knobs_replace_the_automatic_variants(tmp_path):
     assert result.notes == ["--knobs not declared by this script (ignored): EP"]
     assert result.knob_keys == {"MBS": ["micro_batch_size"]}
     assert [env for _, env in backend.calls][0] == {}  # one evaluation first, to learn the declared knobs
+
+
+def test_a_threshold_comparison_does_not_make_variants(tmp_path):
+    rel = _script(tmp_path, '# knob SEQ_LENGTH 8192 4096\nif [ "$SEQ_LENGTH" -gt 4096 ]; then R=1; fi\n')
+    result = process_script(_job(tmp_path, rel), FakeBackend())
+    assert [v.label for v in result.variants] == ["default"]
+    assert result.knobs["SEQ_LENGTH"] == {"default": "8192", "compared_with": ["4096"], "varied": False}

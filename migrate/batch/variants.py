@@ -6,7 +6,9 @@ with 8 and 70, or `MODEL` compared with 8x7b and 8x22b, select model sizes: a
 user migrating the repository wants a config for each. `TE_FP8 == 1`,
 `MOCK_DATA == 0` or `[ -z "$X" ]` are toggles; varying every toggle would
 multiply the output without adding model coverage, so they keep their default
-(choose them explicitly with `--knobs`). Empty comparisons are ignored.
+(choose them explicitly with `--knobs`). Empty comparisons are ignored, and so
+are thresholds: a literal the script only uses in an ordering test
+(`[ "$SEQ_LENGTH" -gt 4096 ]`, `(( GBS < 256 ))`) is a bound, not a choice.
 
 Variants are the cartesian product of the varied knobs' values (the default
 first, then the compared literals in natural order), knobs in name order;
@@ -62,6 +64,23 @@ def is_toggle(info: KnobInfo) -> bool:
     """True for knobs that only switch something on or off (not varied by default)."""
     literals = [v for v in info.compared_with if v != ""]
     return not literals or all(v.strip().lower() in BOOLEAN_LIKE for v in literals)
+
+
+def ordering_literals(text: str, name: str) -> set[str]:
+    """Literals `name` is compared with by -gt/-lt/-ge/-le or (( < > )) in `text` (thresholds)."""
+    var = rf"(?:\$\{{?{re.escape(name)}\}}?|\b{re.escape(name)}\b)"
+    found = set()
+    for m in re.finditer(rf'"?{var}"?\s*(?:-gt|-lt|-ge|-le|<=?|>=?)\s*["\']?([\w.+-]+)', text):
+        found.add(m.group(1))
+    for m in re.finditer(rf'["\']?([\w.+-]+)["\']?\s*(?:-gt|-lt|-ge|-le|<=?|>=?)\s*"?{var}', text):
+        found.add(m.group(1))
+    return found
+
+
+def drop_thresholds(info: KnobInfo, text: str) -> KnobInfo:
+    """The knob without the literals that only bound it (see the module docstring)."""
+    bounds = ordering_literals(text, info.name)
+    return KnobInfo(info.name, info.default, [v for v in info.compared_with if v not in bounds])
 
 
 def natural_key(value: str) -> tuple:

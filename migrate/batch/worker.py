@@ -23,6 +23,7 @@ from migrate.batch.variants import (
     KnobInfo,
     Variant,
     auto_variants,
+    drop_thresholds,
     explicit_variants,
     is_toggle,
 )
@@ -106,6 +107,10 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
     conversions: dict[str, Any] = {}
     variant_rows: list[VariantResult] = []
     result = ScriptResult(job.relpath, "converted")
+    text = Path(job.relpath).read_text(encoding="utf-8", errors="replace")
+
+    def candidates(known: dict[str, KnobInfo]) -> dict[str, KnobInfo]:
+        return {name: drop_thresholds(info, text) for name, info in known.items()}
 
     if job.knobs is not None:
         try:
@@ -113,8 +118,8 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
         except MigrateError as exc:
             return _error_row(job, exc, rel)
         infos, _ = _knob_infos(plan)
-        choices = {name: list(values) for name, values in job.knobs}
-        variants, capped, ignored = explicit_variants(choices, infos, job.max_variants)
+        wanted = {name: list(values) for name, values in job.knobs}
+        variants, capped, ignored = explicit_variants(wanted, infos, job.max_variants)
         if ignored:
             result.notes.append("--knobs not declared by this script (ignored): " + ", ".join(ignored))
         if not variants:
@@ -128,7 +133,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
         except MigrateError as exc:
             return _error_row(job, exc, rel)
         infos, _ = _knob_infos(conversions[default.label].plan)
-        variants, capped = auto_variants(infos, job.max_variants)
+        variants, capped = auto_variants(candidates(infos), job.max_variants)
         # Rename the defaults after their values (MODEL_SIZE=8) once the knobs are known.
         conversions = {variants[0].label: conversions[default.label]}
         pending = list(variants[1:])
@@ -151,7 +156,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
             # A branch taken only under this variant may compare knobs with new literals.
             infos, changed = _knob_infos(conv.plan, infos)
             if changed:
-                more, capped_now = auto_variants(infos, job.max_variants)
+                more, capped_now = auto_variants(candidates(infos), job.max_variants)
                 capped = capped or capped_now
                 seen = {v.label for v in done} | {v.label for v in pending}
                 pending.extend(v for v in more if v.label not in seen)
@@ -159,9 +164,9 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
     result.capped = capped
     chosen = {name for name, _ in job.knobs} if job.knobs is not None else None
     result.knobs = {
-        name: {"default": info.default, "compared_with": list(info.compared_with),
+        name: {"default": info.default, "compared_with": list(infos[name].compared_with),
                "varied": (name in chosen) if chosen is not None else not is_toggle(info)}
-        for name, info in sorted(infos.items())
+        for name, info in sorted(candidates(infos).items())
     }
     if capped:
         result.notes.append(f"variants capped at {job.max_variants}; choose them with --knobs")
