@@ -8,11 +8,13 @@ Fake scripts are shell files whose comments drive the fake:
     # crash                              a bug: a non-MigrateError exception
     # die                                the worker process exits outright
     # warn message                       a conversion warning
+    # export NAME=VALUE                  the script exports it (the emitter's env.sh)
     # parity-breaks                      the re-check on the final tree finds a difference
 The fake model YAML depends only on MODEL_SIZE (layers) and inherits a preset,
 so two scripts with the same size share it; the experiment carries MBS.
-`recheck` really reads the placed files: it follows `model:` relative to the
-experiment, so a wrong rewrite or placement fails parity.
+`recheck` really reads the placed files: it looks the `model:` name up beside
+the experiment (where the batch stages the installed copy), so a wrong rewrite
+or placement fails parity.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ class FakeConversion:
 def _directives(script: str) -> list[list[str]]:
     out = []
     for line in Path(script).read_text().splitlines():
-        m = re.match(r"^#\s+(knob|when|error|nolaunch|crash|die|warn|parity-breaks|unmapped)\b(.*)$", line)
+        m = re.match(r"^#\s+(knob|when|error|nolaunch|crash|die|warn|parity-breaks|unmapped|export)\b(.*)$", line)
         if m:
             out.append([m.group(1), *m.group(2).split()])
     return out
@@ -117,16 +119,23 @@ class FakeBackend:
                 diags.add(Diagnostic("warning", "fake", " ".join(d[1:]), Origin(os.path.abspath(script), 7)))
         unmapped = [" ".join(d[1:]) for d in directives if d[0] == "unmapped"]
         model_name = f"{name}_model.yaml"
-        model = (f"extends:\n  - llama3_{size}B.yaml\n# model settings\nnum_layers: {LAYERS.get(size, 16)}\n"
-                 f"fp8: {'true' if fp8 else 'false'}\n")
+        # like the emitter: a header naming this conversion and per-key provenance comments
+        model = (f"# {name}: llama3_{size}B with 2 keys changed\nextends:\n  - llama3_{size}B.yaml\n\n"
+                 f"num_layers: {LAYERS.get(size, 16)}   # {script}:5\n"
+                 f"fp8: {'true' if fp8 else 'false'}   # {'Megatron default' if not fp8 else script}\n")
         exp = (f"work_group: ${{PRIMUS_TEAM:amd}}\nexp_name: ${{PRIMUS_EXP_NAME:{name}}}\nmodules:\n"
                f"  pre_trainer:\n    framework: megatron\n    config: pre_trainer.yaml\n"
                f"    model: {model_name}   # from {script}\n    overrides:\n      micro_batch_size: {mbs}\n")
         expected = {"num_layers": LAYERS.get(size, 16), "micro_batch_size": mbs, "fp8": fp8}
         if any(d[0] == "parity-breaks" for d in directives):
             expected["train_iters"] = 10
-        return FakeConversion(plan, expected, {f"{name}.yaml": exp, model_name: model, "run.sh": "#!/bin/sh\n"},
-                              f"{name}.yaml", model_name, diags, unmapped, FakeParity(True))
+        files = {f"{name}-pretrain.yaml": exp, f"models/megatron/{model_name}": model, "run.sh": "#!/bin/sh\n",
+                 "report.json": "{}\n"}
+        exports = [" ".join(d[1:]) for d in directives if d[0] == "export"]
+        if exports:
+            files["env.sh"] = "".join(f"export {e}\n" for e in exports)
+        return FakeConversion(plan, expected, files, f"{name}-pretrain.yaml", f"models/megatron/{model_name}", diags,
+                              unmapped, FakeParity(True))
 
     def recheck(self, experiment: Path, expected: Mapping[str, Any], settings):
         exp = yaml.safe_load(experiment.read_text())
@@ -142,6 +151,7 @@ def write_fake_repo(root: Path) -> Path:
     """A repository of fake scripts: nested folders, a fork, a broken one, a data-prep helper."""
     files = {
         "llama/train_llama3.sh": "#!/bin/bash\n# knob MODEL_SIZE 8 8 70\n# knob MBS 2\n# knob TE_FP8 0 1\n"
+                                 "# export NCCL_IB_DISABLE=1\n"
                                  "torchrun pretrain_gpt.py $ARGS\n",
         "forks/team_a/train_llama3_fork.sh": "#!/bin/bash\n# knob MODEL_SIZE 8 8 70\n# knob MBS 4\n"
                                              "# warn fork sets an odd flag\ntorchrun pretrain_gpt.py\n",

@@ -28,7 +28,7 @@ def test_batch_writes_one_tree_and_a_report(fake, cli, tmp_path):
     assert res.code == 2, res.err  # the broken script is rejected, the batch still completes
     files = _tree(out)
     models = sorted(p for p in files if p.startswith("models/"))
-    exps = sorted(p for p in files if p.startswith("exp/"))
+    exps = sorted(p for p in files if p.startswith("exp/") and p.endswith(".yaml"))
     assert exps == [
         "exp/forks/team_a/train_llama3_fork/MODEL_SIZE=70.yaml",
         "exp/forks/team_a/train_llama3_fork/MODEL_SIZE=8.yaml",
@@ -39,8 +39,10 @@ def test_batch_writes_one_tree_and_a_report(fake, cli, tmp_path):
     assert len(models) == 2 and all(m.startswith("models/megatron/llama3_") for m in models)
     for exp in exps:
         ref = yaml.safe_load(files[exp])["modules"]["pre_trainer"]["model"]
-        assert (out / exp).parent.joinpath(ref).resolve() in [(out / m).resolve() for m in models]
-    assert set(files) == set(exps) | set(models) | {"batch_report.json", "batch_report.md"}
+        assert f"models/megatron/{ref}" in models
+    envs = {p for p in files if p.endswith(".env.sh")}
+    assert envs == {"exp/llama/train_llama3/MODEL_SIZE=70.env.sh", "exp/llama/train_llama3/MODEL_SIZE=8.env.sh"}
+    assert set(files) == set(exps) | set(models) | envs | {"batch_report.json", "batch_report.md"}
 
     report = json.loads(files["batch_report.json"])
     rows = {s["script"]: (s["status"], s["reason"]) for s in report["scripts"]}
@@ -105,7 +107,7 @@ def test_knobs_option_chooses_the_variants(fake, cli, tmp_path):
     report = json.loads(res.out)
     (script,) = report["scripts"]
     assert [v["label"] for v in script["variants"]] == ["MODEL_SIZE=70,MBS=1", "MODEL_SIZE=70,MBS=2"]
-    assert sorted(p.name for p in (tmp_path / "out/exp/llama/train_llama3").iterdir()) == [
+    assert sorted(p.name for p in (tmp_path / "out/exp/llama/train_llama3").glob("*.yaml")) == [
         "MODEL_SIZE=70,MBS=1.yaml", "MODEL_SIZE=70,MBS=2.yaml"]
 
 

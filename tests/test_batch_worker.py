@@ -33,14 +33,18 @@ def test_every_model_size_gets_an_experiment_and_a_shared_model(tmp_path):
     # the experiment points at its model through a path relative to itself
     for v in result.variants:
         exp = yaml.safe_load(result.files[v.experiment])
-        ref = exp["modules"]["pre_trainer"]["model"]
-        assert ref == "../../../" + v.model
+        assert exp["modules"]["pre_trainer"]["model"] == Path(v.model).name
         assert v.model.startswith("models/megatron/llama3_") and v.model in result.files
+        # per-script comments are gone from the shared file, the settings are not
+        assert "train_llama3" not in result.files[v.model]
+        assert yaml.safe_load(result.files[v.model])["num_layers"] == {"MODEL_SIZE=8": 32, "MODEL_SIZE=70": 80}[v.label]
     assert result.variants[1].changed_keys == ["num_layers"]
     assert result.knob_keys == {"MODEL_SIZE": ["num_layers"]}
     assert result.knobs["TE_FP8"]["varied"] is False and result.knobs["MODEL_SIZE"]["varied"] is True
-    # the emitter's other files (run.sh, its per-script model name) are not part of the batch tree
-    assert sorted(result.files) == sorted([v.experiment for v in result.variants] + [v.model for v in result.variants])
+    # the exported environment sits beside its experiment; run.sh and the per-script report do not
+    assert sorted(result.files) == sorted([v.experiment for v in result.variants] + [v.model for v in result.variants]
+                                          + [v.experiment.replace(".yaml", ".env.sh") for v in result.variants])
+    assert result.files["exp/llama/train_llama3/MODEL_SIZE=70.env.sh"] == "export NCCL_IB_DISABLE=1\n"
 
 
 def test_exp_name_is_unique_per_script_and_variant(tmp_path):

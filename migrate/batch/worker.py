@@ -31,6 +31,9 @@ from migrate.diagnostics import MigrateError
 from migrate.values import same_value
 
 NO_LAUNCH = "no training launch"
+# Per-conversion files the batch replaces: its own report covers report.*, and run.sh
+# names the single-script layout (the README's batch section says how to launch).
+DROPPED_FILES = frozenset({"run.sh", "report.md", "report.json"})
 
 
 @dataclass(frozen=True)
@@ -195,14 +198,18 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
     exp_text = conv.files[conv.experiment_path]
     model_rel = None
     placed: dict[str, str] = {}
+    scratch_only: dict[str, str] = {}
     if conv.model_path:
-        model_text = conv.files[conv.model_path]
-        fallback = Path(conv.model_path).stem
-        model_rel = layout.model_file_name(model_text, fallback)
-        exp_text = layout.rewrite_model_reference(exp_text, layout.model_reference(exp_rel, model_rel))
+        model_text = layout.canonical_model(conv.files[conv.model_path])
+        model_rel = layout.model_file_name(model_text, Path(conv.model_path).stem)
+        exp_text = layout.rewrite_model_reference(exp_text, layout.model_reference(model_rel))
         placed[model_rel] = model_text
+        scratch_only[layout.installed_path(exp_rel, model_rel)] = model_text
     placed[exp_rel] = exp_text
-    for path, text in placed.items():
+    for path, text in sorted(conv.files.items()):
+        if path not in (conv.experiment_path, conv.model_path) and path not in DROPPED_FILES:
+            placed[layout.companion_path(exp_rel, path)] = text
+    for path, text in {**placed, **scratch_only}.items():
         target = scratch / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
