@@ -1,1 +1,12 @@
-"""Launch plan → Megatron effective arguments."""
+"""Launch plan → Megatron effective arguments.
+
+`load_schema(name)` gives a version's option table, `parse_argv` reads an argv
+as that version's argparse would, `derive` applies validate_args' value
+derivations, `translate` re-expresses a legacy run at another version.
+"""
+
+from migrate.megatron.args import MegatronArgs
+from migrate.megatron.argv import parse_argv
+from migrate.megatron.schema import OptionSpec, Schema, bundled_schema_names, load_schema
+
+__all__ = ["MegatronArgs", "OptionSpec", "Schema", "bundled_schema_names", "load_schema", "parse_argv"]

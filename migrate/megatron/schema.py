@@ -42,6 +42,9 @@ class OptionSpec:
     required: bool = False
     group: str | None = None
     deprecated: bool = False
+    # Source text of an `if` guarding the add_argument call (e.g. `HAVE_KITCHEN`): the option
+    # exists only when that holds at Megatron's start-up. None: always registered.
+    condition: str | None = None
 
     @property
     def takes_value(self) -> bool:
@@ -68,6 +71,7 @@ class Schema:
     name: str
     source: str
     options: list[OptionSpec]
+    notes: list[str] = field(default_factory=list)  # what the extractor could not follow
     by_option: dict[str, OptionSpec] = field(init=False, repr=False)
     by_dest: dict[str, list[OptionSpec]] = field(init=False, repr=False)
 
@@ -87,11 +91,20 @@ class Schema:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "source": self.source, "options": [o.to_json() for o in self.options]}
+        data: dict[str, Any] = {"name": self.name, "source": self.source}
+        if self.notes:
+            data["notes"] = list(self.notes)
+        data["options"] = [o.to_json() for o in self.options]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Schema":
-        return cls(data["name"], data.get("source", ""), [OptionSpec.from_json(o) for o in data["options"]])
+        return cls(
+            data["name"],
+            data.get("source", ""),
+            [OptionSpec.from_json(o) for o in data["options"]],
+            list(data.get("notes", [])),
+        )
 
 
 def bundled_schema_names() -> list[str]:
