@@ -32,6 +32,8 @@ ARCHITECTURE = {
     ("llama/train_llama2.sh", "MODEL_SIZE=70"): {"num_layers": 80, "ffn_hidden_size": 28672, "num_query_groups": 8},
     ("mixtral/train_mixtral_moe.sh", "MODEL=8x7b"): {"num_layers": 32, "hidden_size": 4096, "num_experts": 8},
     ("mixtral/train_mixtral_moe.sh", "MODEL=8x22b"): {"num_layers": 56, "hidden_size": 6144, "num_experts": 8},
+    # the SLURM wrapper exports MODEL_SIZE=70 and runs train_llama3.sh: one variant, the 70B
+    ("llama/submit_llama3_70b.sbatch", "default"): {"num_layers": 80, "hidden_size": 8192, "micro_batch_size": 1},
 }
 
 
@@ -86,6 +88,8 @@ def test_same_model_is_one_file(batch_out):
     # the fork selects the same 8B and 70B architectures as the original
     assert model[("llama/train_llama3.sh", "MODEL_SIZE=8")] == model[("forks/team_a/train_llama3_fork.sh", "MODEL_SIZE=8")]
     assert model[("llama/train_llama3.sh", "MODEL_SIZE=70")] == model[("forks/team_a/train_llama3_fork.sh", "MODEL_SIZE=70")]
+    assert model[("llama/train_llama3.sh", "MODEL_SIZE=70")] == model[("llama/submit_llama3_70b.sbatch", "default")]
+    assert model[("llama/train_llama3.sh", "MODEL_SIZE=8")] != model[("llama/train_llama3.sh", "MODEL_SIZE=70")]
     files = sorted(p.relative_to(out).as_posix() for p in (out / "models").rglob("*.yaml"))
     assert files == sorted({m for m in model.values() if m})
     for m in files:
