@@ -126,3 +126,52 @@ def test_a_threshold_comparison_does_not_make_variants(tmp_path):
     result = process_script(_job(tmp_path, rel), FakeBackend())
     assert [v.label for v in result.variants] == ["default"]
     assert result.knobs["SEQ_LENGTH"] == {"default": "8192", "compared_with": ["4096"], "varied": False}
+
+
+FIXTURE_REPO = Path(__file__).resolve().parent.parent / "fixtures" / "batch_repo"
+
+
+class _RealShell(FakeBackend):
+    """The real shell evaluator decides launch / helper / broken; conversion stays fake."""
+
+    def evaluate(self, script, env, settings):
+        from migrate.batch.backend import PipelineBackend
+
+        return PipelineBackend().evaluate(script, env, settings)
+
+
+def test_real_evaluator_errors_are_classified(tmp_path):
+    knobs = (("MODEL_SIZE", ("8",)),)
+    broken = process_script(_job(FIXTURE_REPO, "broken/train_broken.sh", knobs=knobs), _RealShell())
+    assert (broken.status, broken.location) == ("rejected", "broken/train_broken.sh:4:1")
+    assert "cannot parse" in broken.reason
+    helper = process_script(_job(FIXTURE_REPO, "tools/download_tokenizer.sh", knobs=knobs), _RealShell())
+    assert helper.status == "skipped" and helper.reason.startswith("helper: no training launch found")
+    assert str(FIXTURE_REPO) not in repr(broken.to_json()) + repr(helper.to_json())
+
+
+def test_real_evaluator_knobs_drive_explicit_variants():
+    result = process_script(_job(FIXTURE_REPO, "llama/train_llama3.sh", knobs=(("MODEL_SIZE", ("70",)),
+                                                                              ("NOT_A_KNOB", ("1",)))),
+                            _RealShell())
+    assert [v.label for v in result.variants] == ["MODEL_SIZE=70"]
+    assert result.notes == ["--knobs not declared by this script (ignored): NOT_A_KNOB"]
+    # thresholds (SEQ_LENGTH -gt 8192) and toggles (TE_FP8 -eq 1) are known but not varied automatically
+    assert result.knobs["SEQ_LENGTH"]["compared_with"] == ["8192"]
+
+
+def test_real_evaluator_knobs_give_the_model_size_variants():
+    labels = {}
+    for rel in ["llama/train_llama3.sh", "llama/train_llama2.sh", "mixtral/train_mixtral_moe.sh",
+                "forks/team_a/train_llama3_fork.sh", "llama/submit_llama3_70b.sbatch"]:
+        result = process_script(_job(FIXTURE_REPO, rel), _RealShell())
+        assert result.status in ("converted", "converted_with_warnings"), (rel, result.reason)
+        labels[rel] = [v.label for v in result.variants]
+    # read off the scripts: `if -eq 8 / elif -eq 70`, `case 7) 70)`, `= "8x7b" / = "8x22b"`
+    assert labels == {
+        "llama/train_llama3.sh": ["MODEL_SIZE=8", "MODEL_SIZE=70"],
+        "llama/train_llama2.sh": ["MODEL_SIZE=7", "MODEL_SIZE=70"],
+        "mixtral/train_mixtral_moe.sh": ["MODEL=8x7b", "MODEL=8x22b"],
+        "forks/team_a/train_llama3_fork.sh": ["MODEL_SIZE=8", "MODEL_SIZE=70"],
+        "llama/submit_llama3_70b.sbatch": ["default"],  # MODEL_SIZE is fixed by the wrapper
+    }

@@ -110,10 +110,20 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
     conversions: dict[str, Any] = {}
     variant_rows: list[VariantResult] = []
     result = ScriptResult(job.relpath, "converted")
-    text = Path(job.relpath).read_text(encoding="utf-8", errors="replace")
+    sources: dict[str, str] = {}  # every file the evaluation read, for the threshold test
 
     def candidates(known: dict[str, KnobInfo]) -> dict[str, KnobInfo]:
+        text = "\n".join(sources.values())
         return {name: drop_thresholds(info, text) for name, info in known.items()}
+
+    def read_sources(plan: Any) -> None:
+        files = {job.relpath}
+        files |= {k.defined_at.file for k in getattr(plan, "knobs", []) or [] if getattr(k, "defined_at", None)}
+        files |= {t.origin.file for t in getattr(plan, "argv", []) or [] if getattr(t, "origin", None)}
+        for name in sorted(files - set(sources)):
+            path = Path(name)
+            if path.is_file():
+                sources[name] = path.read_text(encoding="utf-8", errors="replace")
 
     if job.knobs is not None:
         try:
@@ -121,6 +131,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
         except MigrateError as exc:
             return _error_row(job, exc, rel)
         infos, _ = _knob_infos(plan)
+        read_sources(plan)
         wanted = {name: list(values) for name, values in job.knobs}
         variants, capped, ignored = explicit_variants(wanted, infos, job.max_variants)
         if ignored:
@@ -136,6 +147,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
         except MigrateError as exc:
             return _error_row(job, exc, rel)
         infos, _ = _knob_infos(conversions[default.label].plan)
+        read_sources(conversions[default.label].plan)
         variants, capped = auto_variants(candidates(infos), job.max_variants)
         # Rename the defaults after their values (MODEL_SIZE=8) once the knobs are known.
         conversions = {variants[0].label: conversions[default.label]}
@@ -158,6 +170,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
         if job.knobs is None:
             # A branch taken only under this variant may compare knobs with new literals.
             infos, changed = _knob_infos(conv.plan, infos)
+            read_sources(conv.plan)
             if changed:
                 more, capped_now = auto_variants(candidates(infos), job.max_variants)
                 capped = capped or capped_now
