@@ -76,6 +76,9 @@ class FakeBackend:
     def warm_up(self, settings) -> None:
         pass
 
+    def dest_of(self, flag: str, settings) -> str | None:
+        return flag.lstrip("-").replace("-", "_")
+
     def evaluate(self, script: str, env: dict[str, str], settings) -> FakePlan:
         self.calls.append((script, dict(env)))
         knobs: dict[str, Knob] = {}

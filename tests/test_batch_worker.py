@@ -139,6 +139,11 @@ class _RealShell(FakeBackend):
 
         return PipelineBackend().evaluate(script, env, settings)
 
+    def dest_of(self, flag, settings):
+        from migrate.batch.backend import PipelineBackend
+
+        return PipelineBackend().dest_of(flag, settings)
+
 
 def test_real_evaluator_errors_are_classified(tmp_path):
     knobs = (("MODEL_SIZE", ("8",)),)
@@ -175,3 +180,13 @@ def test_real_evaluator_knobs_give_the_model_size_variants():
         "forks/team_a/train_llama3_fork.sh": ["MODEL_SIZE=8", "MODEL_SIZE=70"],
         "llama/submit_llama3_70b.sbatch": ["default"],  # MODEL_SIZE is fixed by the wrapper
     }
+
+
+def test_knob_to_key_table_traces_defaults_into_flags():
+    result = process_script(_job(FIXTURE_REPO, "llama/train_llama3.sh"), _RealShell())
+    # read off the script: `MBS="${MBS:-2}"` ... `--micro-batch-size $MBS`, etc.
+    expected = {"BS": ["global_batch_size"], "MBS": ["micro_batch_size"], "PP": ["pipeline_model_parallel_size"],
+                "SEQ_LENGTH": ["seq_length"], "TOTAL_ITERS": ["train_iters"], "TP": ["tensor_model_parallel_size"]}
+    assert {k: v for k, v in result.knob_keys.items() if k in expected} == expected
+    assert "num_layers" in result.knob_keys["MODEL_SIZE"]  # measured between the 8 and 70 variants
+    assert "TE_FP8" not in result.knob_keys  # its default 0 never reaches a flag value

@@ -35,6 +35,8 @@ class Backend(Protocol):
 
     def warm_up(self, settings: ConvertSettings) -> None: ...
 
+    def dest_of(self, flag: str, settings: ConvertSettings) -> str | None: ...
+
 
 class PipelineBackend:
     """Calls the real pipeline. Stateless apart from per-process caches, so it pickles."""
@@ -66,6 +68,13 @@ class PipelineBackend:
         resolved = resolve_experiment(experiment, profile)
         parity = check_static_parity(expected, resolved, profile)
         return bool(parity.ok), [[d, e, r] for d, e, r in parity.differences]
+
+    def dest_of(self, flag: str, settings: ConvertSettings) -> str | None:
+        """The Megatron dest a legacy flag sets (None: not a Megatron option)."""
+        from migrate.megatron import load_schema
+
+        spec = load_schema(settings.legacy_schema).by_option.get(flag)
+        return spec.dest if spec is not None else None
 
     def warm_up(self, settings: ConvertSettings) -> None:
         """Load what every conversion needs once, before the workers fork."""

@@ -132,7 +132,8 @@ def render_markdown(report: dict[str, Any]) -> str:
 
     lines += ["", "## Knob → key mappings", ""]
     if report["knob_mappings"]:
-        lines += ["Measured: converting two variants that differ in one knob only, these keys changed.", "",
+        lines += ["Traced: the knob's default is the value of the flag that sets the key; measured: "
+                  "two converted variants differing in that knob only differ in these keys.", "",
                   "| knob | keys | scripts |", "|---|---|---|"]
         for row in report["knob_mappings"]:
             lines.append(f"| `{row['knob']}` | {_cell(', '.join(row['keys']) or '(none)')} "

@@ -125,9 +125,10 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
             if path.is_file():
                 sources[name] = path.read_text(encoding="utf-8", errors="replace")
 
+    plan_for_tracing: Any = None
     if job.knobs is not None:
         try:
-            plan = backend.evaluate(job.relpath, {}, settings)
+            plan = plan_for_tracing = backend.evaluate(job.relpath, {}, settings)
         except MigrateError as exc:
             return _error_row(job, exc, rel)
         infos, _ = _knob_infos(plan)
@@ -196,6 +197,12 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
             variant_rows.append(_place(job, by_label[label], conv, Path(scratch), backend, rel, result.files))
 
     _attribute_knobs(result, variant_rows, conversions, by_label, infos)
+    first = conversions.get(done[0].label) if done else None
+    traced = _trace_knobs(first.plan if first is not None else plan_for_tracing, lambda f: backend.dest_of(f, settings))
+    merged = {k: set(v) for k, v in result.knob_keys.items()}
+    for knob, dests in traced.items():
+        merged.setdefault(knob, set()).update(dests)
+    result.knob_keys = {k: sorted(v) for k, v in sorted(merged.items()) if v}
     order = {v.label: i for i, v in enumerate(done)}
     result.variants = sorted(variant_rows, key=lambda r: order.get(r.label, len(order)))
     result.status = worst_status([r.status for r in result.variants])
@@ -280,6 +287,35 @@ def _attribute_knobs(result: ScriptResult, rows: list[VariantResult], conversion
         for row in rows:
             if row.label in conversions and row.label != default_label:
                 row.changed_keys = _changed(base, conversions[row.label].expected)
+
+
+def _trace_knobs(plan: Any, dest_of: Any) -> dict[str, set[str]]:
+    """Knob -> dests whose flag value is the knob's own default literal.
+
+    The evaluator gives every argv token the origin of the text it came from, and
+    every knob the line of its default (`MBS="${MBS:-2}"`): a flag whose value token
+    comes from that line takes its value from that knob. Lines defining several knobs
+    are ambiguous and skipped.
+    """
+    if plan is None:
+        return {}
+    by_line: dict[tuple[str, int], list[str]] = {}
+    for knob in getattr(plan, "knobs", []) or []:
+        if knob.defined_at is not None and knob.default not in (None, ""):
+            by_line.setdefault((knob.defined_at.file, knob.defined_at.line), []).append(knob.name)
+    argv = list(getattr(plan, "argv", []) or [])
+    out: dict[str, set[str]] = {}
+    for i, token in enumerate(argv[:-1]):
+        if not token.value.startswith("--") or "=" in token.value or argv[i + 1].value.startswith("--"):
+            continue
+        value = argv[i + 1]
+        names = by_line.get((value.origin.file, value.origin.line), [])
+        if len(names) != 1:
+            continue
+        dest = dest_of(token.value)
+        if dest:
+            out.setdefault(names[0], set()).add(dest)
+    return out
 
 
 def _changed(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
