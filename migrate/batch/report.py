@@ -104,7 +104,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                 notes.append(_located(v))
             notes += v["unmapped"] and [f"unmapped: {', '.join(v['unmapped'])}"] or []
             notes += [f"{len(v['warnings'])} warning(s)"] if v["warnings"] else []
-            label = f"{v['label']} (default)" if v["is_default"] else v["label"]
+            label = f"{v['label']} (default)" if v["is_default"] and v["label"] != "default" else v["label"]
             lines.append(
                 f"| `{script['script']}` | {_cell(label)} | {STATUS_TEXT[v['status']]} "
                 f"| {_parity(v['parity_ok'], v['parity_differences'])} "

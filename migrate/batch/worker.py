@@ -82,11 +82,10 @@ def process_script(job: ScriptJob, backend: Backend) -> ScriptResult:
 
 
 def _error_row(job: ScriptJob, exc: MigrateError, rel: _Relativizer) -> ScriptResult:
-    status = "skipped" if NO_LAUNCH in exc.message.lower() else "rejected"
-    reason = exc.message + (f" (hint: {exc.hint})" if exc.hint and status == "rejected" else "")
-    if status == "skipped":
-        reason = f"helper: {exc.message}"
-    return ScriptResult(job.relpath, status, reason=rel(reason),
+    if NO_LAUNCH in exc.message.lower():
+        return ScriptResult(job.relpath, "skipped", reason=rel(f"helper: {exc.message}"))
+    reason = exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+    return ScriptResult(job.relpath, "rejected", reason=rel(reason),
                         location=rel(str(exc.origin)) if exc.origin else None)
 
 
