@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 pytest.importorskip("migrate.pipeline", reason="needs the conversion pipeline (emitter helper)")
+pytestmark = pytest.mark.slow  # converts the whole fixture repository (multi-second)
 
 from migrate.primus import get_profile, resolve_experiment  # noqa: E402
 
