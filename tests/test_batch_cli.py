@@ -144,3 +144,14 @@ def test_parallel_workers_give_the_same_bytes_and_isolate_a_dying_worker(fake, c
     a, b = _tree(tmp_path / "serial"), _tree(tmp_path / "parallel")
     assert {k: v for k, v in a.items() if not k.startswith("batch_report")} == \
         {k: v for k, v in b.items() if not k.startswith("batch_report")}
+
+
+def test_capped_variants_are_warned_about(fake, cli, tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "train.sh").write_text("#!/bin/bash\n# knob MODEL_SIZE 8 8 70 405\ntorchrun pretrain_gpt.py\n")
+    res = cli("batch", repo, "-o", tmp_path / "out", "--jobs", "1", "--max-variants", "2")
+    assert res.code == 0
+    assert "train.sh: warning: variants capped at 2" in res.out
+    report = json.loads((tmp_path / "out/batch_report.json").read_text())
+    assert report["scripts"][0]["capped"] is True and len(report["scripts"][0]["variants"]) == 2

@@ -196,8 +196,10 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
             variant_rows.append(_place(job, by_label[label], conv, Path(scratch), backend, rel, result.files))
 
     _attribute_knobs(result, variant_rows, conversions, by_label, infos)
+    # Trace on the evaluation without overrides: there every knob holds its default.
     first = conversions.get(done[0].label) if done else None
-    traced = _trace_knobs(first.plan if first is not None else plan_for_tracing, lambda f: backend.dest_of(f, settings))
+    traced = _trace_knobs(plan_for_tracing or (first.plan if first is not None else None),
+                          lambda f: backend.dest_of(f, settings))
     merged = {k: set(v) for k, v in result.knob_keys.items()}
     for knob, dests in traced.items():
         merged.setdefault(knob, set()).update(dests)

@@ -170,4 +170,8 @@ def _print_summary(report: dict, markdown_path: Path) -> None:
                 where = row.get("location") or script["script"]
                 console.print(f"{where}{label}: rejected: {row['reason']}", markup=False, highlight=False,
                               soft_wrap=True)
+        if script["capped"]:
+            console.print(f"{script['script']}: warning: variants capped at {len(script['variants'])}; "
+                          "choose them with --knobs or raise --max-variants", markup=False, highlight=False,
+                          soft_wrap=True)
     console.print(f"report: {markdown_path}", markup=False, highlight=False, soft_wrap=True)
