@@ -81,6 +81,9 @@ def split_script_args(args: argparse.Namespace) -> tuple[dict[str, str], list[st
 
 
 def evaluate(args: argparse.Namespace):
+    from migrate.shell.syntax import prefetch
+
+    prefetch(args.script)  # shfmt parses while the evaluator is imported
     from migrate.shell import EvalOptions, evaluate_script
 
     env, positional = split_script_args(args)
