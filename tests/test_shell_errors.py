@@ -134,3 +134,13 @@ def test_random_snippets_only_raise_migrate_error(tmp_path, words):
         evaluate_script(path, options=EvalOptions(max_loop_iterations=20, max_call_depth=8, max_steps=5000))
     except MigrateError:
         pass
+
+
+def test_unknown_value_is_inert_through_eval(tmp_path):
+    path = write(tmp_path, 'PORT=$(shuf -n 1 -i 10000-65535)\n'
+                           'cmd="torchrun --master_port $PORT pretrain_gpt.py --x 1"\neval $cmd\n')
+    plan = evaluate_script(path)
+    port = plan.launcher.argv[2]
+    assert port.unknown and " " not in port.value and plan.launcher.options()["master_port"] == port.value
+    assert len([d for d in plan.diagnostics.warnings if d.code == "shell-unknown"]) == 1
+    assert plan.argv_values() == ["--x", "1"]

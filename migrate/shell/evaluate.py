@@ -8,6 +8,7 @@ command that launches a training entry script.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -135,7 +136,7 @@ class Evaluator:
 
     def unknown_text(self, placeholder: str, node: Node | None, why: str) -> Text:
         self.warn(node, f"{why} cannot be known statically; value marked unknown", code="shell-unknown")
-        return (Seg(placeholder or "<unknown>", self.origin(node), True),)
+        return (Seg(placeholder or "__UNKNOWN__", self.origin(node), True),)
 
     def ifs(self) -> str:
         var = self.state.lookup("IFS")
@@ -594,7 +595,7 @@ class Evaluator:
             self.write(plain(output.text, self.origin(node)))
             return output.status
         if self.frames:
-            self.output_unknown(" ".join(words[:3]))
+            self.output_unknown(" ".join(words[:3]))  # named in the warning
         self.seen.append((name, self.origin(node)))
         if self.cond_depth:
             self.status_unknown = True
@@ -661,7 +662,9 @@ class Evaluator:
             self.stdin = saved_stdin
         self.state.status = status
         if frame.unknown:
-            return self.unknown_text(f"$({frame.unknown[0]})", node,
+            # one inert word: survives splitting and `eval` without meaning anything to the shell
+            placeholder = "__UNKNOWN_" + re.sub(r"[^A-Za-z0-9_]", "_", frame.unknown[0].split(" ")[0]) + "__"
+            return self.unknown_text(placeholder, node,
                                      f"the output of `{frame.unknown[0]}` (command substitution)")
         value = concat(*frame.chunks)
         text = to_str(value)
