@@ -144,3 +144,15 @@ def test_unknown_value_is_inert_through_eval(tmp_path):
     assert port.unknown and " " not in port.value and plan.launcher.options()["master_port"] == port.value
     assert len([d for d in plan.diagnostics.warnings if d.code == "shell-unknown"]) == 1
     assert plan.argv_values() == ["--x", "1"]
+
+
+def test_training_entry_is_assumed_to_exist(tmp_path):
+    path = write(tmp_path, 'ENTRY=${MEGATRON:-/opt/Megatron-LM}/pretrain_gpt.py\n'
+                           'if [ ! -f "$ENTRY" ]; then echo missing; exit 1; fi\n'
+                           '[ -f /opt/other/tool.py ] || NOTOOL=1\n'
+                           'torchrun "$ENTRY" --no-tool ${NOTOOL}\n')
+    plan = evaluate_script(path)
+    assert plan.entry == "/opt/Megatron-LM/pretrain_gpt.py" and plan.argv_values() == ["--no-tool", "1"]
+    messages = [d.message for d in plan.diagnostics.warnings]
+    assert any("assumed the training entry" in m for m in messages)
+    assert any("/opt/other/tool.py" in m and "does not exist" in m for m in messages)
