@@ -78,10 +78,14 @@ def test_clause(ev: "Evaluator", node: dict) -> Result:
         unknown = is_unknown(left) or is_unknown(right)
         if op == "=~":
             try:
-                ok = re.search(_ere(to_str(right)), to_str(left)) is not None
+                match = re.search(_ere(to_str(right)), to_str(left))
             except re.error:
                 return 2, unknown
-            return (0 if ok else 1), unknown
+            from migrate.shell.text import plain
+
+            groups = [match.group(0), *[(g or "") for g in match.groups()]] if match else []
+            ev.state.assign("BASH_REMATCH", [plain(g, ev.origin(node)) for g in groups], ev.origin(node))
+            return (0 if match else 1), unknown
         if op in _INT_OPS:
             try:
                 a = Arith(ev).text(to_str(left))

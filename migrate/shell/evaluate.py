@@ -202,6 +202,10 @@ class Evaluator:
             self.warn(node, f"arithmetic error: {exc} (bash would print an error)", code="shell-error")
             return self.unknown_text("0", node, "a failing arithmetic expression")
 
+    def text_consumed(self, value: Text, count: int) -> Text:
+        """What is left of an input after `count` characters were read."""
+        return slice_text(value, count)
+
     def write(self, text: Text) -> None:
         if self.frames:
             self.frames[-1].chunks.append(text)
@@ -257,13 +261,20 @@ class Evaluator:
         self.step(stmt)
         cmd = stmt.get("Cmd")
         saved_stdin = self.stdin
-        stdin = self._stdin_from_redirs(stmt.get("Redirs") or [])
+        redirs = stmt.get("Redirs") or []
+        stdin = self._stdin_from_redirs(redirs)
         if stdin is not None:
             self.stdin = stdin
         try:
-            status = self.run_cmd(cmd, stmt) if cmd else 0
+            if cmd:
+                status = self.run_cmd(cmd, stmt)
+            else:
+                status = 0
+                if any(r.get("Op") == "<" for r in redirs):  # `$(< file)` reads a file we never open
+                    self.output_unknown("< file")
         finally:
-            self.stdin = saved_stdin
+            if stdin is not None:  # a `read` may have consumed part of an outer stdin: keep that
+                self.stdin = saved_stdin
         if stmt.get("Negated"):
             status = 0 if status else 1
         self.state.status = status
