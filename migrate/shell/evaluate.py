@@ -148,7 +148,7 @@ class Evaluator:
 
     def read_var(self, name: str, node: Node | None) -> Var | None:
         var = self.state.lookup(name)
-        if (var is None or var.external) and name not in ("PWD", "IFS", "OLDPWD"):
+        if (var is None or var.external) and name not in _NOT_KNOBS:
             value = to_str(var.scalar()) if var is not None else None
             self.knobs.read(name, value, var.source if var is not None else "default", self.origin(node))  # type: ignore[arg-type]
         return var
@@ -692,6 +692,10 @@ class Evaluator:
             knobs=self.knobs.knobs(self.trees),
             diagnostics=self.diags,
         )
+
+
+_NOT_KNOBS = frozenset({"PWD", "IFS", "OLDPWD", "OPTIND", "OPTARG", "BASH_REMATCH", "RANDOM", "SRANDOM",
+                        "BASHPID", "HOSTNAME", "LINENO", "SECONDS", "REPLY", "MAPFILE"})
 
 
 def _errexit_applies(cmd: Node | None) -> bool:
