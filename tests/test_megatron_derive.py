@@ -34,8 +34,13 @@ def test_derive_returns_a_new_dict():
 def test_world_size_and_rank():
     assert d(world=16)["world_size"] == 16 and d()["rank"] == 0
     parsed = parse_argv(load_schema("rocm_dev"), shlex.split(BASE)).args
-    assert derive(parsed, "rocm_dev")["world_size"] == 1  # Megatron's default without WORLD_SIZE
     assert derive({**parsed, "world_size": 4}, "rocm_dev")["data_parallel_size"] == 4
+    # no world size anywhere: the smallest world the layout fits, TP*PP*CP (one replica)
+    assert derive(parsed, "rocm_dev")["world_size"] == 1
+    parsed = parse_argv(load_schema("rocm_dev"), shlex.split(BASE + " --tensor-model-parallel-size 2 "
+                                                               "--pipeline-model-parallel-size 2 --context-parallel-size 2")).args
+    out = derive(parsed, "rocm_dev")
+    assert out["world_size"] == 8 and out["data_parallel_size"] == 1 and out["global_batch_size"] == 1
 
 
 def test_use_dist_ckpt_from_format():

@@ -29,6 +29,18 @@ from migrate.megatron.schema import Schema
 DEFAULT_WORLD_SIZE = 1  # Megatron reads WORLD_SIZE from the environment, defaulting to 1
 WORLD_SIZE_KEY = "world_size"  # an args key the caller may set (nnodes * nproc_per_node)
 
+
+def minimal_world_size(args: Mapping[str, Any]) -> int:
+    """TP * PP * CP: the smallest world the layout runs on (one data-parallel replica).
+
+    Used when no world size is known: Megatron's own fallback (1) would fail its
+    divisibility assertion for any TP/PP/CP above 1.
+    """
+    size = 1
+    for dest in ("tensor_model_parallel_size", "pipeline_model_parallel_size", "context_parallel_size"):
+        size *= max(_int(args.get(dest), 1), 1)
+    return size
+
 ERA_BY_SCHEMA = {"rocm_dev": "rocm", "5a676b36": "mid", "d3528a21": "new"}
 
 
@@ -467,12 +479,13 @@ def era_of(schema: Schema | str | None, args: Mapping[str, Any]) -> str:
 def derive(args: Mapping[str, Any], schema: Schema | str | None = None, *, world_size: int | None = None) -> dict[str, Any]:
     """A new dict: `args` after validate_args' value derivations at `schema`'s version.
 
-    World size: the `world_size` parameter, else `args["world_size"]`, else 1
-    (Megatron's default when WORLD_SIZE is unset).
+    World size: the `world_size` parameter, else `args["world_size"]`, else
+    `minimal_world_size(args)` (TP*PP*CP, data-parallel size 1). Both sides of
+    a parity comparison must be derived with the same world size.
     """
     a = dict(args)
     if world_size is None:
-        world_size = _int(args.get(WORLD_SIZE_KEY), DEFAULT_WORLD_SIZE)
+        world_size = _int(args.get(WORLD_SIZE_KEY), 0) or minimal_world_size(args)
     ctx = DeriveContext(era=era_of(schema, args), world_size=max(int(world_size), 1))
     for rule in RULES:
         rule(a, ctx)
