@@ -184,3 +184,8 @@ def test_defaults_are_not_shared_between_runs():
             value.append("mutated")
     second = parse_argv(schema, [])
     assert not any(isinstance(v, list) and "mutated" in v for v in second.args.values())
+
+
+def test_statically_unknown_word_in_flag_position_says_so():
+    err = _err([Token("$EXTRA", Origin("run.sh", 12), unknown=True)])
+    assert err.origin == Origin("run.sh", 12) and "statically" in (err.hint or "")
