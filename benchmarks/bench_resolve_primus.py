@@ -1,6 +1,6 @@
 """How long resolving a Primus experiment takes (cold: first read of the presets; warm: cached).
 
-    python benchmarks/resolve_primus.py
+    python benchmarks/bench_resolve_primus.py
 """
 
 from __future__ import annotations
