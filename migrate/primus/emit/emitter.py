@@ -160,6 +160,11 @@ def preset_baselines(
     return out
 
 
+def _describes_a_model(origins: Mapping[str, Origin], models_dir: Path) -> bool:
+    """A model preset sets at least one architecture key (some presets carry only Primus extensions)."""
+    return any(key in STRUCTURE_KEYS and _is_under(origin, models_dir) for key, origin in origins.items())
+
+
 def _is_under(origin: Origin | None, folder: Path) -> bool:
     if origin is None:
         return False
@@ -185,8 +190,9 @@ def emit(
     run_derived = expected
     is_v01 = getattr(profile, "inherit_key", "extends") == "bases"
     names = shortlist(profile, defaults, run, run_derived, family=request.family)
+    models_dir = Path(profile.configs_dir) / "models"
     baselines = {n: b for n, b in preset_baselines(profile, resolve, derive, defaults, names).items()
-                 if model_family({**b[0], **b[3]}) == request.family}
+                 if model_family({**b[0], **b[3]}) == request.family and _describes_a_model(b[2], models_dir)}
     if not baselines:
         raise MigrateError(f"no {request.family} model preset of {profile.name} could be loaded from "
                            f"{profile.configs_dir}")
@@ -204,7 +210,6 @@ def emit(
     # keys the model file may carry: not set by the module preset (0.1 refuses shared keys,
     # 26.5 silently keeps the module's value), and at 0.1 already defined by the base chain.
     modules_dir = Path(profile.configs_dir) / "modules"
-    models_dir = Path(profile.configs_dir) / "models"
     model_values: dict[str, Any] = {}
     for key in best.structure_diff:
         if key not in dests or key not in run:
