@@ -160,6 +160,13 @@ def preset_baselines(
     return out
 
 
+LANGUAGE_MODEL_ROOT = "language_model.yaml"
+
+
+def _inherits(origins: Mapping[str, Origin], models_dir: Path, filename: str) -> bool:
+    return any(Path(o.file).name == filename and _is_under(o, models_dir) for o in origins.values())
+
+
 def _describes_a_model(origins: Mapping[str, Origin], models_dir: Path) -> bool:
     """A model preset sets at least one architecture key (some presets carry only Primus extensions)."""
     return any(key in STRUCTURE_KEYS and _is_under(origin, models_dir) for key, origin in origins.items())
@@ -193,6 +200,10 @@ def emit(
     models_dir = Path(profile.configs_dir) / "models"
     baselines = {n: b for n, b in preset_baselines(profile, resolve, derive, defaults, names).items()
                  if model_family({**b[0], **b[3]}) == request.family and _describes_a_model(b[2], models_dir)}
+    # Primus's language-model presets all build on `language_model.yaml`; other presets that set
+    # architecture keys (diffusion, vision) build something else. Prefer that chain when present.
+    rooted = {n: b for n, b in baselines.items() if _inherits(b[2], models_dir, LANGUAGE_MODEL_ROOT)}
+    baselines = rooted or baselines
     if not baselines:
         raise MigrateError(f"no {request.family} model preset of {profile.name} could be loaded from "
                            f"{profile.configs_dir}")
