@@ -211,7 +211,8 @@ def emit(
     # needs at a non-default value cannot express the run at all.
     lacking = {n: sorted(k for k in dests if k in run and k not in b[0] and not _same(run[k], defaults.get(k)))
                for n, b in baselines.items()} if is_v01 else {}
-    ranking = rank_presets({n: (b[0], b[1]) for n, b in baselines.items()}, run, run_derived, lacking)
+    sizes = {n: sum(1 for o in b[2].values() if _is_under(o, models_dir)) for n, b in baselines.items()}
+    ranking = rank_presets({n: (b[0], b[1]) for n, b in baselines.items()}, run, run_derived, lacking, sizes)
     best = ranking[0]
     base_values, _, base_origins, _ = baselines[best.name]
 
