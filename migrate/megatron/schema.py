@@ -13,7 +13,7 @@ JSON shape (`schemas/<name>.json`):
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -42,6 +42,9 @@ class OptionSpec:
     required: bool = False
     group: str | None = None
     deprecated: bool = False
+    # Source text of an `if` guarding the add_argument call (e.g. `HAVE_KITCHEN`): the option
+    # exists only when that holds at Megatron's start-up. None: always registered.
+    condition: str | None = None
 
     @property
     def takes_value(self) -> bool:
@@ -60,7 +63,19 @@ class OptionSpec:
         data["option_strings"] = tuple(data["option_strings"])
         if data.get("choices") is not None:
             data["choices"] = tuple(data["choices"])
-        return cls(**data)
+        unknown = data.keys() - _OPTION_FIELDS
+        if unknown:
+            raise TypeError(f"unknown option fields {sorted(unknown)}")
+        # Loading a schema builds hundreds of these; skip the frozen-dataclass __init__ (slow
+        # per-field object.__setattr__) and fill the instance dict directly, defaults first.
+        spec = object.__new__(cls)
+        spec.__dict__.update(_OPTION_DEFAULTS)
+        spec.__dict__.update(data)
+        return spec
+
+
+_OPTION_FIELDS = frozenset(f.name for f in fields(OptionSpec))
+_OPTION_DEFAULTS = {f.name: f.default for f in fields(OptionSpec) if f.default is not MISSING}
 
 
 @dataclass
@@ -68,6 +83,7 @@ class Schema:
     name: str
     source: str
     options: list[OptionSpec]
+    notes: list[str] = field(default_factory=list)  # what the extractor could not follow
     by_option: dict[str, OptionSpec] = field(init=False, repr=False)
     by_dest: dict[str, list[OptionSpec]] = field(init=False, repr=False)
 
@@ -87,11 +103,20 @@ class Schema:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "source": self.source, "options": [o.to_json() for o in self.options]}
+        data: dict[str, Any] = {"name": self.name, "source": self.source}
+        if self.notes:
+            data["notes"] = list(self.notes)
+        data["options"] = [o.to_json() for o in self.options]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Schema":
-        return cls(data["name"], data.get("source", ""), [OptionSpec.from_json(o) for o in data["options"]])
+        return cls(
+            data["name"],
+            data.get("source", ""),
+            [OptionSpec.from_json(o) for o in data["options"]],
+            list(data.get("notes", [])),
+        )
 
 
 def bundled_schema_names() -> list[str]:

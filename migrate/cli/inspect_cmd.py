@@ -1,0 +1,133 @@
+"""`primus-migrate inspect SCRIPT [KEY=VALUE ...] [-- SCRIPT_ARGS ...]`: what would the script launch?
+
+Prints the script's knobs, the environment exported at the launch, the
+launcher and the training argv with the file:line each token came from.
+Nothing in the script is executed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from typing import Any
+
+_PAIR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
+class ScriptArgsParser(argparse.ArgumentParser):
+    """Keeps the words after the first `--` as the script's own arguments (`script_args`).
+
+    argparse would otherwise fold them into the KEY=VALUE positionals and lose the
+    boundary, but `MODEL_SIZE=8` means different things on either side of `--`.
+    """
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        words = list(sys.argv[1:] if args is None else args)
+        tail: list[str] = []
+        if "--" in words:
+            at = words.index("--")
+            words, tail = words[:at], words[at + 1 :]
+        namespace, extras = super().parse_known_args(words, namespace)
+        namespace.script_args = tail
+        return namespace, extras
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "inspect",
+        help="show what a legacy launch script would run (without running it)",
+        description=(
+            "Evaluate a Megatron-LM launch script statically. KEY=VALUE pairs are the script's "
+            "environment (like `KEY=VALUE bash SCRIPT`); words after `--` are its arguments."
+        ),
+    )
+    parser.__class__ = ScriptArgsParser
+    add_script_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def add_script_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options every command that evaluates a script shares.
+
+    The seam for later views (e.g. `--args`, the Megatron argument view): add the
+    option here or in `register`, and branch in `run` on it.
+    """
+    parser.add_argument("script", help="the bash launch script")
+    parser.add_argument("pairs", nargs="*", metavar="KEY=VALUE", help="environment for the script")
+    parser.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
+                        help="GPUs per node assumed for torch.cuda.device_count(), nvidia-smi, ... (default 8)")
+
+
+def split_script_args(args: argparse.Namespace) -> tuple[dict[str, str], list[str]]:
+    """(environment, positional arguments) from `KEY=VALUE ... -- ARGS`."""
+    from migrate.diagnostics import MigrateError
+
+    env: dict[str, str] = {}
+    positional: list[str] = list(getattr(args, "script_args", []) or [])
+    for pair in args.pairs:
+        if not _PAIR.match(pair):
+            raise MigrateError(f"expected KEY=VALUE, got `{pair}`", hint="put script arguments after `--`")
+        key, value = pair.split("=", 1)
+        env[key] = value
+    return env, positional
+
+
+def evaluate(args: argparse.Namespace):
+    from migrate.shell import EvalOptions, evaluate_script
+
+    env, positional = split_script_args(args)
+    return evaluate_script(args.script, env, positional, EvalOptions(gpus_per_node=args.gpus_per_node))
+
+
+def run(args: argparse.Namespace) -> int:
+    plan = evaluate(args)
+    if args.json:
+        json.dump(plan.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    print_plan(plan)
+    return 0
+
+
+def print_plan(plan) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    knobs = Table(title=f"Knobs of {plan.script}", title_justify="left")
+    for column in ("knob", "value", "from", "default", "compared with", "defined at"):
+        knobs.add_column(column)
+    for knob in plan.knobs:
+        knobs.add_row(knob.name, _show(knob.value), knob.source, _show(knob.default),
+                      ", ".join(knob.compared_with), str(knob.defined_at or ""))
+    console.print(knobs)
+
+    env = Table(title="Environment exported at the launch", title_justify="left")
+    for column in ("variable", "value", "set at"):
+        env.add_column(column)
+    for var in plan.env.values():
+        env.add_row(var.name, var.value + (" (unknown)" if var.unknown else ""), str(var.origin))
+    console.print(env)
+
+    launcher = plan.launcher
+    wrappers = " | ".join(" ".join(t.value for t in w) for w in launcher.wrappers)
+    console.print(f"[bold]Launcher[/bold] {launcher.kind}: {' '.join(t.value for t in launcher.argv)}"
+                  + (f"  (wrapped by: {wrappers})" if wrappers else ""), markup=True, highlight=False)
+    console.print(f"[bold]Entry[/bold] {plan.entry}", markup=True, highlight=False)
+
+    argv = Table(title="Training arguments", title_justify="left")
+    for column in ("#", "token", "from"):
+        argv.add_column(column)
+    for i, token in enumerate(plan.argv):
+        argv.add_row(str(i), token.value + (" (unknown)" if token.unknown else ""), str(token.origin))
+    console.print(argv)
+    for diagnostic in plan.diagnostics:
+        console.print(str(diagnostic), markup=False, highlight=False)
+
+
+def _show(value: str | None) -> str:
+    return "(unset)" if value is None else repr(value) if value == "" else value

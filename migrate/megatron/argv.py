@@ -1,0 +1,254 @@
+"""Read a training argv the way Megatron-LM's argparse parser reads it.
+
+Megatron builds an `argparse.ArgumentParser(allow_abbrev=False)` with options
+only (no positionals). We replay argparse's rules from the schema instead of
+building a parser, so that errors carry the script line that produced the bad
+token, and so that nothing is imported:
+
+- `--flag value` and `--flag=value`; no abbreviations; the last occurrence wins
+  (append actions accumulate);
+- a following word is a value unless it looks like an option (starts with `-`
+  and is not a negative number such as `-1` or `-.5`);
+- nargs `None`, `?`, `*`, `+`, N; store/store_true/store_false/store_const/
+  append/count/BooleanOptionalAction;
+- type conversion, then the `choices` check, per value;
+- options not given take their default; a string default is converted by the
+  option's type (argparse does that too).
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import re
+from typing import Any, Sequence
+
+from migrate.diagnostics import Diagnostics, MigrateError, Origin
+from migrate.megatron.args import MegatronArgs
+from migrate.megatron.schema import UNEVALUATED, OptionSpec, Schema
+from migrate.megatron.types import converter
+from migrate.shell.plan import Token
+
+# argparse (3.11) treats these as values, not options, when no option looks like a number.
+_NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
+
+
+class _Word:
+    __slots__ = ("value", "origin", "unknown")
+
+    def __init__(self, value: str, origin: Origin | None, unknown: bool) -> None:
+        self.value = value
+        self.origin = origin
+        self.unknown = unknown
+
+
+def _words(tokens: Sequence[Token | str]) -> list[_Word]:
+    out = []
+    for tok in tokens:
+        if isinstance(tok, Token):
+            out.append(_Word(tok.value, tok.origin, tok.unknown))
+        else:
+            out.append(_Word(str(tok), None, False))
+    return out
+
+
+def _looks_like_option(word: str, schema: Schema) -> bool:
+    """argparse's `_parse_optional` answer: is this word an option (O) or a value (A)?"""
+    if not word or word[0] != "-" or word == "-":
+        return False
+    if word in schema.by_option:
+        return True
+    if "=" in word and word.split("=", 1)[0] in schema.by_option:
+        return True
+    if _NEGATIVE_NUMBER.match(word):
+        return False
+    if " " in word:
+        return False
+    return True
+
+
+def _suggest(option: str, schema: Schema) -> str | None:
+    close = difflib.get_close_matches(option, list(schema.by_option), n=3, cutoff=0.75)
+    if close:
+        return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
+    return None
+
+
+def _convert(spec: OptionSpec, word: _Word, flag: str, schema: Schema, diags: Diagnostics | None) -> Any:
+    convert = converter(spec)
+    if convert is None:
+        if diags is not None:
+            diags.warn(
+                "megatron-unknown-type",
+                f"{flag}: Megatron converts this value with `{spec.type}`, which primus-migrate does not model; "
+                "kept as a string",
+                word.origin,
+            )
+        return word.value
+    try:
+        value = convert(word.value)
+    except ValueError as exc:
+        if word.unknown:
+            if diags is not None:
+                diags.warn("megatron-unknown-value", f"{flag}: value '{word.value}' is not known statically; kept as text", word.origin)
+            return word.value
+        kind = spec.type or "str"
+        hint = str(exc)
+        if spec.choices is not None:
+            hint = "choose from " + ", ".join(repr(c) for c in spec.choices)
+        raise MigrateError(f"invalid {kind} value for {flag}: '{word.value}'", origin=word.origin, hint=hint) from None
+    if spec.choices is not None and value not in spec.choices:
+        if word.unknown:
+            if diags is not None:
+                diags.warn("megatron-unknown-value", f"{flag}: value '{word.value}' is not known statically", word.origin)
+            return value
+        raise MigrateError(
+            f"invalid choice for {flag}: '{word.value}'",
+            origin=word.origin,
+            hint="choose from " + ", ".join(repr(c) for c in spec.choices),
+        )
+    return value
+
+
+def _nargs_text(nargs: Any) -> str:
+    if nargs is None:
+        return "expects a value"
+    if nargs == "+":
+        return "expects at least one value"
+    if isinstance(nargs, int):
+        return f"expects {nargs} value{'s' if nargs != 1 else ''}"
+    return "expects a value"
+
+
+def parse_argv(schema: Schema, tokens: Sequence[Token | str], diags: Diagnostics | None = None) -> MegatronArgs:
+    """argv → MegatronArgs under `schema`; bad input raises MigrateError naming the token's origin."""
+    words = _words(tokens)
+    args = argparse_defaults(schema)
+    explicit: dict[str, Origin | None] = {}
+    i = 0
+    while i < len(words):
+        word = words[i]
+        text = word.value
+        if text == "--":
+            extra = " ".join(w.value for w in words[i + 1 :]) or "(nothing)"
+            raise MigrateError(
+                f"unexpected '--' in the Megatron-LM arguments (followed by {extra})",
+                origin=word.origin,
+                hint="Megatron-LM takes no positional arguments",
+            )
+        if not _looks_like_option(text, schema):
+            raise MigrateError(
+                f"unexpected argument '{text}' in the Megatron-LM arguments",
+                origin=word.origin,
+                hint="no preceding option takes a value here (Megatron-LM takes no positional arguments)",
+            )
+        flag, explicit_value = text, None
+        if flag not in schema.by_option and "=" in text:
+            flag, explicit_value = text.split("=", 1)
+        spec = schema.by_option.get(flag)
+        if spec is None:
+            raise MigrateError(
+                f"unknown Megatron-LM option '{flag}' (schema {schema.name})",
+                origin=word.origin,
+                hint=_suggest(flag, schema) or "check the option against the Megatron-LM version the script targets",
+            )
+        i += 1
+        values: list[_Word] = []
+        if explicit_value is not None:
+            if not spec.takes_value:
+                raise MigrateError(f"option {flag} takes no value (got '{explicit_value}')", origin=word.origin)
+            values = [_Word(explicit_value, word.origin, word.unknown)]
+            if isinstance(spec.nargs, int) and spec.nargs != 1:
+                raise MigrateError(f"option {flag} {_nargs_text(spec.nargs)}", origin=word.origin)
+        elif spec.takes_value:
+            j = i
+            while j < len(words) and not _looks_like_option(words[j].value, schema) and words[j].value != "--":
+                j += 1
+            available = words[i:j]
+            nargs = spec.nargs
+            if nargs is None:
+                wanted = 1
+            elif nargs == "?":
+                wanted = min(1, len(available))
+            elif nargs in ("*", "+"):
+                wanted = len(available)
+            elif isinstance(nargs, int):
+                wanted = nargs
+            else:  # argparse.REMAINDER and friends: take everything
+                wanted = len(words) - i
+                available = words[i:]
+            if len(available) < wanted or (nargs == "+" and not available):
+                raise MigrateError(
+                    f"option {flag} {_nargs_text(nargs)}",
+                    origin=word.origin,
+                    hint=f"the next word is '{words[i].value}'" if i < len(words) else "it is the last word of the command",
+                )
+            values = available[:wanted]
+            i += wanted
+        _apply(spec, flag, values, args, schema, diags)
+        explicit[spec.dest] = word.origin
+    missing = [s for s in schema.options if s.required and s.dest not in explicit]
+    if missing:
+        raise MigrateError("missing required Megatron-LM option(s): " + ", ".join(s.option_strings[0] for s in missing))
+    return MegatronArgs(schema.name, args, explicit)
+
+
+def _apply(spec: OptionSpec, flag: str, values: list[_Word], args: dict[str, Any], schema: Schema, diags: Diagnostics | None) -> None:
+    action = spec.action
+    if action in ("store_true", "store_false", "store_const"):
+        args[spec.dest] = spec.const
+    elif action == "boolean_optional":
+        args[spec.dest] = not flag.startswith("--no-")
+    elif action == "count":
+        current = args.get(spec.dest)
+        args[spec.dest] = (current if isinstance(current, int) else 0) + 1
+    elif action == "append_const":
+        args[spec.dest] = list(args.get(spec.dest) or []) + [spec.const]
+    else:
+        if spec.nargs == "?" and not values:
+            value: Any = spec.const
+        elif spec.nargs is None or spec.nargs == "?":
+            value = _convert(spec, values[0], flag, schema, diags)
+        else:
+            value = [_convert(spec, w, flag, schema, diags) for w in values]
+        if action == "append":
+            args[spec.dest] = list(args.get(spec.dest) or []) + [value]
+        elif action == "extend":
+            args[spec.dest] = list(args.get(spec.dest) or []) + list(value)
+        else:
+            args[spec.dest] = value
+
+
+def argparse_defaults(schema: Schema) -> dict[str, Any]:
+    """dest → default as argparse fills it: the first registration wins; str defaults go through `type`.
+
+    A fresh dict each call (mutable defaults copied); the computation is cached on the schema.
+    """
+    cached = schema.__dict__.get("_argparse_defaults")
+    if cached is None:
+        cached = _compute_defaults(schema)
+        schema.__dict__["_argparse_defaults"] = cached
+    out = dict(cached)
+    for dest, value in out.items():
+        if isinstance(value, (list, dict)) and not (isinstance(value, dict) and UNEVALUATED in value):
+            out[dest] = copy.deepcopy(value)
+    return out
+
+
+def _compute_defaults(schema: Schema) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for spec in schema.options:
+        if spec.dest in out:
+            continue
+        default = spec.default
+        if isinstance(default, str) and spec.takes_value and spec.type not in (None, "str"):
+            convert = converter(spec)
+            if convert is not None:
+                try:
+                    default = convert(default)
+                except ValueError:
+                    pass
+        elif isinstance(default, (list, dict)) and not (isinstance(default, dict) and UNEVALUATED in default):
+            default = copy.deepcopy(default)
+        out[spec.dest] = default
+    return out

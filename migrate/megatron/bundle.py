@@ -1,0 +1,89 @@
+"""Regenerate the bundled schema tables from Megatron-LM git repositories.
+
+    python -m migrate.megatron.bundle --nvidia REPO_GIT_DIR --rocm REPO_GIT_DIR
+
+Each pinned commit's `megatron/` tree is exported with `git archive` into a
+temporary directory (the repositories may be bare) and read by the extractor;
+the result goes to `migrate/megatron/schemas/<name>.json` with the commit in
+its "source" field.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+from io import BytesIO
+from pathlib import Path
+
+from migrate.megatron.extract import extract_schema
+from migrate.megatron.schema import SCHEMA_DIR
+
+# name -> (which repository, revision, how the source is cited)
+BUNDLED: dict[str, tuple[str, str, str]] = {
+    "rocm_dev": ("rocm", "rocm_dev", "ROCm/Megatron-LM"),
+    "5a676b36": ("nvidia", "5a676b36", "NVIDIA/Megatron-LM"),
+    "d3528a21": ("nvidia", "d3528a21", "NVIDIA/Megatron-LM"),
+}
+
+
+def _git(repo: Path, *args: str) -> bytes:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True).stdout
+
+
+def export_tree(repo: Path, rev: str, dest: Path) -> str:
+    """Unpack `rev:megatron/` into dest; returns the full commit id."""
+    commit = _git(repo, "rev-parse", f"{rev}^{{commit}}").decode().strip()
+    archive = _git(repo, "archive", "--format=tar", commit, "megatron")
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    return commit
+
+
+def schema_to_text(data: dict) -> str:
+    """JSON with one option per line: small diffs when a pin moves."""
+    head = {k: v for k, v in data.items() if k != "options"}
+    lines = ["{"]
+    for key, value in head.items():
+        lines.append(f"  {json.dumps(key)}: {json.dumps(value)},")
+    lines.append('  "options": [')
+    options = [json.dumps(o, sort_keys=False) for o in data["options"]]
+    lines.extend(f"    {o}," for o in options[:-1])
+    lines.extend(f"    {o}" for o in options[-1:])
+    lines.append("  ]")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def regenerate(repos: dict[str, Path], out_dir: Path = SCHEMA_DIR, names: list[str] | None = None) -> list[Path]:
+    written = []
+    for name, (which, rev, cite) in BUNDLED.items():
+        if names and name not in names:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            commit = export_tree(repos[which], rev, Path(tmp))
+            schema = extract_schema(tmp, name=name, source=f"{cite}@{commit}" + (f" ({rev})" if rev != commit[: len(rev)] else ""))
+        path = out_dir / f"{name}.json"
+        path.write_text(schema_to_text(schema.to_json()))
+        written.append(path)
+        print(f"{path}: {len(schema.options)} options from {schema.source}")
+        for note in schema.notes:
+            print(f"  note: {note}")
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--nvidia", type=Path, required=True, help="git dir of NVIDIA/Megatron-LM")
+    parser.add_argument("--rocm", type=Path, required=True, help="git dir of ROCm's Megatron-LM fork (branch rocm_dev)")
+    parser.add_argument("--only", nargs="*", choices=sorted(BUNDLED), help="regenerate only these")
+    args = parser.parse_args(argv)
+    regenerate({"nvidia": args.nvidia, "rocm": args.rocm}, names=args.only)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,743 @@
+"""Read a Megatron-LM checkout's command-line options without importing it.
+
+Megatron-LM builds its parser in `megatron/training/arguments.py`: an entry
+function (`add_megatron_arguments` in newer versions, `parse_args` in older
+ones) calls `_add_*_args(parser)` helpers, each creating argument groups and
+calling `group.add_argument(...)`. Newer versions also generate groups from
+config dataclasses (`ArgumentGroupFactory(TransformerConfig).build_group(...)`),
+whose fields live in other files. We follow all of that statically with libcst:
+importing would need torch, CUDA extensions and the exact fork installed.
+
+The result is a `Schema`: one `OptionSpec` per `add_argument` call, in parser
+order, carrying what argparse itself would store (dest, default, action, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import libcst as cst
+
+from migrate.diagnostics import MigrateError
+from migrate.megatron.schema import UNEVALUATED, OptionSpec, Schema
+from migrate.megatron.static_eval import (
+    EnumClass,
+    EnumMember,
+    NotStatic,
+    Ref,
+    builtin_lookup,
+    evaluate,
+)
+
+ARGUMENTS_FILE = Path("megatron/training/arguments.py")
+ARGUMENTS_MODULE = "megatron.training.arguments"
+ENTRY_FUNCTIONS = ("add_megatron_arguments", "parse_args")
+
+
+class TypeInferenceError(Exception):
+    """A dataclass field whose annotation argparse cannot be given a type for."""
+
+
+# --------------------------------------------------------------------------- source tree
+
+
+@dataclass
+class ParsedModule:
+    name: str
+    is_package: bool
+    tree: cst.Module
+    functions: dict[str, cst.FunctionDef] = field(default_factory=dict)
+    classes: dict[str, cst.ClassDef] = field(default_factory=dict)
+    assigns: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    imports: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # local -> (module, symbol)
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.tree.code_for_node(node).strip()
+
+
+def _dotted(node: cst.BaseExpression | None) -> str:
+    if node is None:
+        return ""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        return f"{_dotted(node.value)}.{node.attr.value}"
+    return ""
+
+
+def _import_bindings(stmt: cst.BaseSmallStatement, module: str, is_package: bool) -> dict[str, tuple[str, str | None]]:
+    out: dict[str, tuple[str, str | None]] = {}
+    if isinstance(stmt, cst.ImportFrom) and not isinstance(stmt.names, cst.ImportStar):
+        base = _dotted(stmt.module) if stmt.module else ""
+        level = len(stmt.relative)
+        if level:
+            package = module.split(".") if is_package else module.split(".")[:-1]
+            package = package[: len(package) - (level - 1)] if level > 1 else package
+            base = ".".join(package + ([base] if base else []))
+        for alias in stmt.names:
+            name = _dotted(alias.name)
+            local = alias.asname.name.value if alias.asname else name  # type: ignore[union-attr]
+            out[local] = (base, name)
+    elif isinstance(stmt, cst.Import):
+        for alias in stmt.names:
+            name = _dotted(alias.name)
+            local = alias.asname.name.value if alias.asname else name.split(".")[0]  # type: ignore[union-attr]
+            out[local] = (name if alias.asname else name.split(".")[0], None)
+    return out
+
+
+class SourceTree:
+    """A checkout's Python files, parsed on demand; name resolution across modules."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._cache: dict[str, ParsedModule | None] = {}
+
+    def module(self, name: str) -> ParsedModule | None:
+        if name not in self._cache:
+            self._cache[name] = self._parse(name)
+        return self._cache[name]
+
+    def _parse(self, name: str) -> ParsedModule | None:
+        rel = Path(*name.split("."))
+        for path, is_package in ((self.root / rel.with_suffix(".py"), False), (self.root / rel / "__init__.py", True)):
+            if path.is_file():
+                break
+        else:
+            return None
+        try:
+            tree = cst.parse_module(path.read_text(encoding="utf-8"))
+        except cst.ParserSyntaxError as exc:
+            raise MigrateError(f"{path}: cannot parse ({exc.message})", hint="is this a Megatron-LM checkout?") from None
+        mod = ParsedModule(name, is_package, tree)
+        for stmt in tree.body:
+            self._index(mod, stmt)
+        return mod
+
+    def _index(self, mod: ParsedModule, stmt: cst.CSTNode) -> None:
+        if isinstance(stmt, cst.FunctionDef):
+            mod.functions[stmt.name.value] = stmt
+        elif isinstance(stmt, cst.ClassDef):
+            mod.classes[stmt.name.value] = stmt
+        elif isinstance(stmt, cst.SimpleStatementLine):
+            for small in stmt.body:
+                if isinstance(small, cst.Assign) and len(small.targets) == 1:
+                    target = small.targets[0].target
+                    if isinstance(target, cst.Name):
+                        mod.assigns[target.value] = small.value
+                elif isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and small.value:
+                    mod.assigns[small.target.value] = small.value
+                else:
+                    mod.imports.update(_import_bindings(small, mod.name, mod.is_package))
+        elif isinstance(stmt, cst.Try):  # `try: from x import y` at module level
+            for inner in stmt.body.body:
+                self._index(mod, inner)
+
+    def find(self, module: str, name: str, depth: int = 0) -> tuple[str, ParsedModule, Any] | None:
+        """('class'|'function'|'value'|'module', defining module, node) for `name` seen from `module`."""
+        mod = self.module(module)
+        if mod is None or depth > 12:
+            return None
+        if name in mod.classes:
+            return ("class", mod, mod.classes[name])
+        if name in mod.functions:
+            return ("function", mod, mod.functions[name])
+        if name in mod.assigns:
+            return ("value", mod, mod.assigns[name])
+        if name in mod.imports:
+            target_mod, symbol = mod.imports[name]
+            if symbol is None:
+                return ("module", mod, target_mod)
+            if self.module(f"{target_mod}.{symbol}") is not None:
+                return ("module", mod, f"{target_mod}.{symbol}")
+            return self.find(target_mod, symbol, depth + 1)
+        return None
+
+    def enum_class(self, mod: ParsedModule, cls: cst.ClassDef) -> EnumClass | None:
+        bases = [mod.code(b.value) for b in cls.bases]
+        if not any(b.split(".")[-1] in ("Enum", "IntEnum", "StrEnum", "Flag", "IntFlag") for b in bases):
+            return None
+        members, values = [], []
+        for stmt in cls.body.body:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    if isinstance(small, cst.Assign) and isinstance(small.targets[0].target, cst.Name):
+                        name = small.targets[0].target.value
+                        if not name.startswith("_"):
+                            members.append(name)
+                            try:
+                                values.append(evaluate(small.value, builtin_lookup))
+                            except NotStatic:
+                                pass
+        return EnumClass(cls.name.value, tuple(members), tuple(values) if len(values) == len(members) else ())
+
+    def lookup(self, module: str, name: str, scope: dict[str, Any] | None = None, depth: int = 0) -> Any:
+        """A free name's static value, for `evaluate`."""
+        if scope and name in scope:
+            value = scope[name]
+            if isinstance(value, _Imported):
+                return self._lookup_imported(value, depth)
+            return value
+        found = self.find(module, name)
+        if found is None:
+            return builtin_lookup(name)
+        kind, mod, node = found
+        if kind == "class":
+            return self.enum_class(mod, node) or Ref(node.name.value)
+        if kind == "function":
+            return Ref(node.name.value)
+        if kind == "value" and depth < 8:
+            return evaluate(node, lambda n: self.lookup(mod.name, n, None, depth + 1))
+        if kind == "module" and node in ("argparse", "signal"):
+            return Ref(node)
+        raise NotStatic
+
+    def _lookup_imported(self, imp: "_Imported", depth: int) -> Any:
+        found = self.find(imp.module, imp.symbol)
+        if found is None:
+            raise NotStatic
+        kind, mod, node = found
+        if kind == "class":
+            return self.enum_class(mod, node) or Ref(node.name.value)
+        if kind == "function":
+            return Ref(node.name.value)
+        if kind == "value":
+            return evaluate(node, lambda n: self.lookup(mod.name, n, None, depth + 1))
+        raise NotStatic
+
+
+# --------------------------------------------------------------------------- parser objects
+
+
+@dataclass(frozen=True)
+class _Imported:
+    module: str
+    symbol: str
+
+
+@dataclass(frozen=True)
+class _ParserObj:
+    pass
+
+
+@dataclass(frozen=True)
+class _GroupObj:
+    title: str | None
+
+
+@dataclass(frozen=True)
+class _FactoryObj:
+    module: str
+    class_name: str
+    exclude: frozenset[str]
+
+
+@dataclass
+class _DataclassField:
+    name: str
+    annotation: cst.BaseExpression
+    default: cst.BaseExpression | None
+    default_factory: cst.BaseExpression | None
+    init: bool
+    metadata: cst.BaseExpression | None
+    module: ParsedModule
+
+
+def _to_json_value(value: Any) -> Any:
+    if isinstance(value, EnumMember):
+        return value.member
+    if isinstance(value, (list, tuple)):
+        return [_to_json_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _to_json_value(v) for k, v in value.items()}
+    if isinstance(value, (Ref, EnumClass)):
+        raise NotStatic
+    return value
+
+
+def _bool_action(default: Any) -> str:
+    """ArgumentGroupFactory: a bool field defaulting to False is store_true; anything else store_false."""
+    return "store_true" if (not isinstance(default, dict) and default is not _MISSING and default == False) else "store_false"  # noqa: E712
+
+
+_MISSING = object()
+
+
+class Extractor:
+    """Walks the parser-building code of one checkout and collects OptionSpecs."""
+
+    def __init__(self, root: Path) -> None:
+        self.tree = SourceTree(root)
+        self.options: list[OptionSpec] = []
+        self.notes: list[str] = []
+        self._visiting: set[str] = set()
+
+    # ---- entry
+
+    def run(self) -> list[OptionSpec]:
+        mod = self.tree.module(ARGUMENTS_MODULE)
+        if mod is None:
+            raise MigrateError(
+                f"{self.tree.root}: no {ARGUMENTS_FILE} found",
+                hint="pass the root of a Megatron-LM checkout (the directory containing megatron/)",
+            )
+        for entry in ENTRY_FUNCTIONS:
+            fn = mod.functions.get(entry)
+            if fn is None:
+                continue
+            scope: dict[str, Any] = {}
+            params = fn.params.params
+            if entry == "add_megatron_arguments" and params:
+                scope[params[0].name.value] = _ParserObj()
+            self._run_function(mod, fn, scope, None)
+            if self.options:
+                return self.options
+        raise MigrateError(
+            f"{self.tree.root / ARGUMENTS_FILE}: found no add_argument calls reachable from "
+            f"{' or '.join(ENTRY_FUNCTIONS)}",
+            hint="is this a Megatron-LM checkout?",
+        )
+
+    def _run_function(self, mod: ParsedModule, fn: cst.FunctionDef, scope: dict[str, Any], condition: str | None) -> None:
+        key = f"{mod.name}.{fn.name.value}"
+        if key in self._visiting:
+            return
+        self._visiting.add(key)
+        try:
+            self._run_block(mod, fn.body.body, scope, condition)
+        finally:
+            self._visiting.discard(key)
+
+    def _run_block(self, mod: ParsedModule, stmts: Any, scope: dict[str, Any], condition: str | None) -> None:
+        for stmt in stmts:
+            if isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    self._run_small(mod, small, scope, condition)
+            elif isinstance(stmt, cst.If):
+                test = mod.code(stmt.test)
+                self._run_block(mod, stmt.body.body, scope, _join(condition, test))
+                orelse = stmt.orelse
+                if isinstance(orelse, cst.If):
+                    self._run_block(mod, [orelse], scope, _join(condition, f"not ({test})"))
+                elif isinstance(orelse, cst.Else):
+                    self._run_block(mod, orelse.body.body, scope, _join(condition, f"not ({test})"))
+            elif isinstance(stmt, cst.Try):
+                self._run_block(mod, stmt.body.body, scope, condition)
+            elif isinstance(stmt, cst.With):
+                self._run_block(mod, stmt.body.body, scope, condition)
+            # loops and nested defs do not register options in any known version
+
+    def _run_small(self, mod: ParsedModule, small: cst.BaseSmallStatement, scope: dict[str, Any], condition: str | None) -> None:
+        if isinstance(small, (cst.ImportFrom, cst.Import)):
+            for local, (module, symbol) in _import_bindings(small, mod.name, mod.is_package).items():
+                scope[local] = _Imported(module, symbol) if symbol else Ref(module)
+        elif isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+            name = small.targets[0].target.value
+            value = self._expr(mod, small.value, scope, condition)
+            if value is None:
+                try:
+                    value = evaluate(small.value, lambda n: self.tree.lookup(mod.name, n, scope))
+                except NotStatic:
+                    scope.pop(name, None)
+                    return
+            scope[name] = value
+        elif isinstance(small, cst.Expr):
+            self._expr(mod, small.value, scope, condition)
+        elif isinstance(small, cst.Return) and small.value is not None:
+            self._expr(mod, small.value, scope, condition)
+
+    # ---- expressions that build the parser
+
+    def _expr(self, mod: ParsedModule, node: cst.BaseExpression, scope: dict[str, Any], condition: str | None) -> Any:
+        if isinstance(node, cst.Tuple):  # `group.add_argument(...),` -- a stray comma makes a tuple
+            for element in node.elements:
+                self._expr(mod, element.value, scope, condition)
+            return None
+        if not isinstance(node, cst.Call):
+            return None
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            target = scope.get(func.value.value) if isinstance(func.value, cst.Name) else None
+            method = func.attr.value
+            if _dotted(func) == "argparse.ArgumentParser":
+                return _ParserObj()
+            if isinstance(target, (_ParserObj, _GroupObj)):
+                if method == "add_argument":
+                    self._add_argument(mod, node, scope, target, condition)
+                    return None
+                if method == "add_argument_group":
+                    title = self._kwarg_or_pos(mod, node, "title", 0, scope)
+                    return _GroupObj(title if isinstance(title, str) else None)
+                if method == "add_mutually_exclusive_group":
+                    return _GroupObj(target.title if isinstance(target, _GroupObj) else None)
+            if isinstance(target, _FactoryObj) and method == "build_group":
+                title = self._kwarg_or_pos(mod, node, "title", 1, scope)
+                self._build_group(target, title if isinstance(title, str) else None, condition)
+                return _GroupObj(title if isinstance(title, str) else None)
+            return None
+        if isinstance(func, cst.Name):
+            name = func.value
+            if name == "ArgumentParser":
+                return _ParserObj()
+            if name == "ArgumentGroupFactory" or name.endswith("ArgumentGroupFactory"):
+                return self._factory(mod, node, scope)
+            callee = mod.functions.get(name)
+            if callee is not None and node.args:
+                first = node.args[0].value
+                if isinstance(first, cst.Name) and isinstance(scope.get(first.value), _ParserObj):
+                    params = callee.params.params
+                    inner: dict[str, Any] = {params[0].name.value: _ParserObj()} if params else {}
+                    self._run_function(mod, callee, inner, condition)
+                    return _ParserObj()
+        return None
+
+    def _kwarg_or_pos(self, mod: ParsedModule, call: cst.Call, key: str, pos: int, scope: dict[str, Any]) -> Any:
+        positional = [a for a in call.args if a.keyword is None and not a.star]
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == key:
+                return self._static(mod, arg.value, scope)
+        if len(positional) > pos:
+            return self._static(mod, positional[pos].value, scope)
+        return None
+
+    def _static(self, mod: ParsedModule, node: cst.BaseExpression, scope: dict[str, Any]) -> Any:
+        try:
+            return evaluate(node, lambda n: self.tree.lookup(mod.name, n, scope))
+        except NotStatic:
+            return None
+
+    # ---- add_argument
+
+    def _add_argument(self, mod: ParsedModule, call: cst.Call, scope: dict[str, Any], target: Any, condition: str | None) -> None:
+        option_strings: list[str] = []
+        kwargs: dict[str, Any] = {}
+        for arg in call.args:
+            if arg.star:
+                self.notes.append(f"{mod.name}: skipped add_argument with *args/**kwargs: {mod.code(call)[:80]}")
+                return
+            if arg.keyword is None:
+                value = self._static(mod, arg.value, scope)
+                if not isinstance(value, str):
+                    self.notes.append(f"{mod.name}: option name not static: {mod.code(arg.value)}")
+                    return
+                option_strings.append(value)
+            else:
+                kwargs[arg.keyword.value] = self._kwarg_value(mod, arg.keyword.value, arg.value, scope)
+        group = target.title if isinstance(target, _GroupObj) else None
+        self.options.append(make_spec(option_strings, kwargs, group, condition))
+
+    def _kwarg_value(self, mod: ParsedModule, key: str, node: cst.BaseExpression, scope: dict[str, Any]) -> Any:
+        """One add_argument keyword as the schema stores it."""
+        if key == "type":
+            return self._type_name(mod, node, scope)
+        if key == "action":
+            try:
+                value = evaluate(node, lambda n: self.tree.lookup(mod.name, n, scope))
+            except NotStatic:
+                return mod.code(node)
+            if isinstance(value, Ref):
+                return "boolean_optional" if value.name == "BooleanOptionalAction" else value.name
+            return value
+        if key == "help":
+            return None
+        try:
+            value = evaluate(node, lambda n: self.tree.lookup(mod.name, n, scope))
+            return _to_json_value(value)
+        except NotStatic:
+            return {UNEVALUATED: mod.code(node)}
+
+    def _type_name(self, mod: ParsedModule, node: cst.BaseExpression, scope: dict[str, Any]) -> str:
+        if isinstance(node, cst.Lambda):
+            body = node.body
+            params = node.params.params
+            if (
+                isinstance(body, cst.Subscript)
+                and len(params) == 1
+                and len(body.slice) == 1
+                and isinstance(body.slice[0].slice, cst.Index)
+                and isinstance(body.slice[0].slice.value, cst.Name)
+                and body.slice[0].slice.value.value == params[0].name.value
+            ):
+                enum = self._static(mod, body.value, scope)
+                if isinstance(enum, EnumClass):
+                    return f"enum:{enum.name}"
+            return mod.code(node)
+        value = self._static(mod, node, scope)
+        if isinstance(value, EnumClass):
+            return f"enum:{value.name}"
+        if isinstance(value, Ref):
+            return value.name
+        return mod.code(node)
+
+    # ---- dataclass-generated groups
+
+    def _factory(self, mod: ParsedModule, call: cst.Call, scope: dict[str, Any]) -> _FactoryObj | None:
+        positional = [a for a in call.args if a.keyword is None]
+        cls_node = positional[0].value if positional else None
+        exclude: Any = ()
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == "src_cfg_class":
+                cls_node = arg.value
+            if arg.keyword is not None and arg.keyword.value == "exclude":
+                exclude = self._static(mod, arg.value, scope) or ()
+        if len(positional) > 1:
+            exclude = self._static(mod, positional[1].value, scope) or ()
+        if not isinstance(cls_node, cst.Name):
+            self.notes.append(f"{mod.name}: ArgumentGroupFactory with a non-name class: {mod.code(call)[:80]}")
+            return None
+        cls_name = cls_node.value
+        imported = scope.get(cls_name)
+        module = imported.module if isinstance(imported, _Imported) else mod.name
+        symbol = imported.symbol if isinstance(imported, _Imported) else cls_name
+        return _FactoryObj(module, symbol, frozenset(exclude))
+
+    def _resolve_class(self, module: str, name: str) -> tuple[ParsedModule, cst.ClassDef] | None:
+        found = self.tree.find(module, name)
+        if found is None or found[0] != "class":
+            return None
+        return found[1], found[2]
+
+    def dataclass_fields(self, module: str, name: str, depth: int = 0) -> list[_DataclassField]:
+        """Fields in dataclasses.fields() order: base classes first, overrides keep their slot."""
+        resolved = self._resolve_class(module, name)
+        if resolved is None:
+            raise MigrateError(f"cannot find dataclass {name} (seen from {module}) in the checkout")
+        mod, cls = resolved
+        fields: dict[str, _DataclassField] = {}
+        for base in cls.bases[:1] if depth < 10 else []:
+            base_name = _dotted(base.value).split(".")[-1]
+            if base_name and base_name not in ("object", "Generic") and self._resolve_class(mod.name, base_name):
+                for f in self.dataclass_fields(mod.name, base_name, depth + 1):
+                    fields[f.name] = f
+        for stmt in cls.body.body:
+            if not isinstance(stmt, cst.SimpleStatementLine):
+                continue
+            for small in stmt.body:
+                if not (isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name)):
+                    continue
+                ann_text = mod.code(small.annotation.annotation)
+                if ann_text.split("[")[0].split(".")[-1] in ("ClassVar", "InitVar"):
+                    continue
+                fields[small.target.value] = self._field(mod, small)
+        return list(fields.values())
+
+    def _field(self, mod: ParsedModule, node: cst.AnnAssign) -> _DataclassField:
+        name = node.target.value  # type: ignore[union-attr]
+        annotation = node.annotation.annotation
+        value = node.value
+        if isinstance(value, cst.Call) and _dotted(value.func).split(".")[-1] == "field":
+            kw = {a.keyword.value: a.value for a in value.args if a.keyword is not None}
+            init = not (isinstance(kw.get("init"), cst.Name) and kw["init"].value == "False")  # type: ignore[union-attr]
+            return _DataclassField(name, annotation, kw.get("default"), kw.get("default_factory"), init, kw.get("metadata"), mod)
+        return _DataclassField(name, annotation, value, None, True, None, mod)
+
+    def _build_group(self, factory: _FactoryObj, title: str | None, condition: str | None) -> None:
+        for f in self.dataclass_fields(factory.module, factory.class_name):
+            if f.name in factory.exclude or not f.init:
+                continue
+            try:
+                option_strings, kwargs = self._field_kwargs(f)
+            except TypeInferenceError as exc:
+                self.notes.append(f"{factory.class_name}.{f.name}: {exc} (Megatron would fail to build its parser)")
+                continue
+            self.options.append(make_spec(option_strings, kwargs, title, condition))
+
+    def _field_default(self, f: _DataclassField) -> Any:
+        lookup = lambda n: self.tree.lookup(f.module.name, n)  # noqa: E731
+        if f.default is not None:
+            try:
+                return _to_json_value(evaluate(f.default, lookup))
+            except NotStatic:
+                return {UNEVALUATED: f.module.code(f.default)}
+        if f.default_factory is not None:
+            factory = f.default_factory
+            if isinstance(factory, cst.Lambda):
+                factory = factory.body
+                try:
+                    return _to_json_value(evaluate(factory, lookup))
+                except NotStatic:
+                    return {UNEVALUATED: f.module.code(factory)}
+            simple = _dotted(factory)
+            if simple in ("list", "dict", "tuple"):
+                return {"list": [], "dict": {}, "tuple": []}[simple]
+            return {UNEVALUATED: f.module.code(factory) + "()"}
+        return _MISSING
+
+    def _field_kwargs(self, f: _DataclassField) -> tuple[list[str], dict[str, Any]]:
+        option_strings = ["--" + f.name.replace("_", "-")]
+        default = self._field_default(f)
+        kwargs: dict[str, Any] = {"dest": f.name, "default": None if default is _MISSING else default}
+        meta = self._argparse_meta(f)
+        try:
+            kwargs.update(self.infer_type(f.module, f.annotation))
+            if kwargs.get("type") == "bool":
+                kwargs["action"] = _bool_action(default)
+                kwargs.pop("type")
+                if kwargs["action"] == "store_false":
+                    option_strings = ["--no-" + f.name.replace("_", "-"), "--disable-" + f.name.replace("_", "-")]
+        except TypeInferenceError:
+            if meta is None:
+                raise
+        if meta:
+            meta = dict(meta)
+            if "arg_names" in meta:
+                option_strings = list(meta.pop("arg_names"))
+            kwargs.update(meta)
+        return option_strings, kwargs
+
+    def _argparse_meta(self, f: _DataclassField) -> dict[str, Any] | None:
+        if not isinstance(f.metadata, cst.Dict):
+            return None
+        for el in f.metadata.elements:
+            if not isinstance(el, cst.DictElement):
+                continue
+            try:
+                key = evaluate(el.key, builtin_lookup)
+            except NotStatic:
+                continue
+            if key == "argparse_meta" and isinstance(el.value, cst.Dict):
+                meta: dict[str, Any] = {}
+                for item in el.value.elements:
+                    if isinstance(item, cst.DictElement):
+                        name = evaluate(item.key, builtin_lookup)
+                        meta[name] = self._kwarg_value(f.module, name, item.value, {})
+                return meta
+        return None
+
+    def infer_type(self, mod: ParsedModule, ann: cst.BaseExpression) -> dict[str, Any]:
+        """argparse kwargs ArgumentGroupFactory derives from a field annotation."""
+        kind, parts = self._classify(mod, ann)
+        if kind == "union":
+            if len(parts) >= 2 and parts[1] is None:
+                return self.infer_type(mod, parts[0])
+            raise TypeInferenceError(f"Unions not supported by argparse: {mod.code(ann)}")
+        if kind == "list":
+            if len(parts) != 1:
+                raise TypeInferenceError(f"Multi-type lists not supported by argparse: {mod.code(ann)}")
+            out = self.infer_type(mod, parts[0])
+            out["nargs"] = "+"
+            return out
+        if kind == "literal":
+            values = [evaluate(p, builtin_lookup) for p in parts]
+            return {"type": type(values[0]).__name__, "choices": values}
+        if kind == "other":
+            raise TypeInferenceError(f"Unsupported type: {mod.code(ann)}")
+        # a plain type
+        if _dotted(ann) == "signal.Signals":  # a stdlib Enum: choices are this platform's signal names
+            import signal
+
+            return {"type": "enum:Signals", "choices": [s.name for s in signal.Signals]}
+        if isinstance(ann, cst.Name):
+            if ann.value in ("int", "float", "str", "bool"):
+                return {"type": ann.value}
+            try:
+                value = self.tree.lookup(mod.name, ann.value)
+            except NotStatic:
+                value = None
+            if isinstance(value, EnumClass):
+                return {"type": f"enum:{value.name}", "choices": list(value.members)}
+        return {"type": mod.code(ann)}
+
+    def _classify(self, mod: ParsedModule, ann: cst.BaseExpression) -> tuple[str, list[Any]]:
+        """('plain'|'union'|'list'|'literal'|'other', parts) with Optional/Union/| flattened like typing."""
+        if isinstance(ann, cst.BinaryOperation) and isinstance(ann.operator, cst.BitOr):
+            return "union", self._union_members(mod, ann)
+        if isinstance(ann, cst.Subscript):
+            origin = _dotted(ann.value).split(".")[-1]
+            if origin in ("Optional", "Union"):
+                return "union", self._union_members(mod, ann)
+            args = [s.slice.value for s in ann.slice if isinstance(s.slice, cst.Index)]
+            if origin in ("list", "List"):
+                return "list", args
+            if origin == "Literal":
+                return "literal", args
+            return "other", args
+        if isinstance(ann, cst.Name) and ann.value == "None":
+            return "plain", []
+        return "plain", []
+
+    def _union_members(self, mod: ParsedModule, ann: cst.BaseExpression) -> list[Any]:
+        out: list[Any] = []
+        if isinstance(ann, cst.BinaryOperation) and isinstance(ann.operator, cst.BitOr):
+            items = [ann.left, ann.right]
+        elif isinstance(ann, cst.Subscript) and _dotted(ann.value).split(".")[-1] in ("Optional", "Union"):
+            items = [s.slice.value for s in ann.slice if isinstance(s.slice, cst.Index)]
+            if _dotted(ann.value).split(".")[-1] == "Optional":
+                items.append(cst.Name("None"))
+        else:
+            return [None] if isinstance(ann, cst.Name) and ann.value == "None" else [ann]
+        for item in items:
+            for member in self._union_members(mod, item):
+                text = "None" if member is None else mod.code(member)
+                if text not in [("None" if m is None else mod.code(m)) for m in out]:
+                    out.append(member)
+        return out
+
+
+def _join(outer: str | None, inner: str) -> str:
+    return inner if outer is None else f"({outer}) and ({inner})"
+
+
+# --------------------------------------------------------------------------- argparse facts
+
+
+def default_dest(option_strings: list[str]) -> str:
+    """argparse: the first long option without its dashes, `-` → `_`; else the first short one."""
+    for opt in option_strings:
+        if opt.startswith("--"):
+            return opt[2:].replace("-", "_")
+    return option_strings[0].lstrip("-").replace("-", "_")
+
+
+def make_spec(option_strings: list[str], kwargs: dict[str, Any], group: str | None, condition: str | None) -> OptionSpec:
+    """An OptionSpec with argparse's own fill-ins (implicit defaults, dest, BooleanOptionalAction names)."""
+    action = kwargs.get("action") or "store"
+    if action == "boolean_optional":
+        expanded = []
+        for opt in option_strings:
+            expanded.append(opt)
+            if opt.startswith("--"):
+                expanded.append("--no-" + opt[2:])
+        option_strings = expanded
+    dest = kwargs.get("dest") or default_dest(option_strings)
+    if "default" in kwargs:
+        default = kwargs["default"]
+    else:
+        default = {"store_true": False, "store_false": True}.get(action)
+    choices = kwargs.get("choices")
+    if isinstance(choices, dict) and UNEVALUATED in choices:
+        choices = None
+    nargs = kwargs.get("nargs")
+    type_name = kwargs.get("type")
+    if action in ("store_true", "store_false", "store_const", "append_const", "count", "boolean_optional", "help", "version"):
+        type_name = None if action != "boolean_optional" else type_name
+    return OptionSpec(
+        option_strings=tuple(option_strings),
+        dest=dest,
+        action=action,
+        default=default,
+        type=type_name if isinstance(type_name, str) else None,
+        const=kwargs["const"] if "const" in kwargs else {"store_true": True, "store_false": False}.get(action),
+        choices=tuple(choices) if choices is not None else None,
+        nargs=nargs if isinstance(nargs, (str, int)) else None,
+        required=bool(kwargs.get("required") or False),
+        group=group,
+        condition=condition,
+    )
+
+
+def extract_schema(megatron_path: str | Path, name: str | None = None, source: str | None = None) -> Schema:
+    """The option table of the checkout at `megatron_path` (the directory holding `megatron/`)."""
+    root = Path(megatron_path)
+    if not root.is_dir():
+        raise MigrateError(f"{root}: not a directory", hint="pass the root of a Megatron-LM checkout")
+    if not (root / ARGUMENTS_FILE).is_file():
+        raise MigrateError(
+            f"{root}: no {ARGUMENTS_FILE} found",
+            hint="pass the root of a Megatron-LM checkout (the directory containing megatron/)",
+        )
+    extractor = Extractor(root)
+    options = extractor.run()
+    return Schema(name or root.resolve().name, source or str(root), options, list(extractor.notes))

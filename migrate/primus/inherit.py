@@ -1,0 +1,162 @@
+"""File-level inheritance: `bases:`/`includes:` (primus-0.1) and `extends:` (primus-26.5).
+
+Each function reads one YAML file, interpolates it with its release's rules,
+then composes it with the files it names (paths relative to the file itself).
+They return the flat mapping plus, for every top-level key, the file:line that
+gave it its value.
+
+primus-0.1 (`primus/core/utils/yaml_utils.py::parse_yaml@v0.1.0-rc1`):
+  - an empty file is `{}`;
+  - `bases: [b1, b2, ...]`, in order: every key of the file (as filled so far,
+    except `bases`) must exist in the base, then the base fills keys the file
+    lacks (the file wins); `bases` is then dropped;
+  - `includes: [i1, ...]`, after bases, in order: fill keys still missing;
+    `includes` is then dropped.
+primus-26.5 (`primus/core/config/yaml_loader.py@v26.5.1`):
+  - an empty file is an error;
+  - `extends: [e1, e2, ...]`: deep merge e1, e2, ... (later wins, nested
+    mappings merged key by key), then the file's own keys on top; other keys
+    such as `bases:` are plain data there.
+Both: a missing file is an error; a file reaching itself again is a cycle
+(upstream recurses until Python's recursion limit; we name the chain).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from migrate.diagnostics import MigrateError, Origin
+from migrate.primus.interpolate import interpolate_v01, interpolate_v26
+from migrate.primus.yamlio import key_line, load_yaml_file
+
+
+@dataclass
+class Layer:
+    """One composed config: values and where each top-level key got its value."""
+
+    values: dict[str, Any]
+    origins: dict[str, Origin] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def locate(ref: Any, current: Path, fallbacks: Sequence[Path], origin: Origin) -> Path:
+    """`ref` relative to the referring file's folder; then our overlay folders (see profiles)."""
+    if not isinstance(ref, str) or not ref:
+        raise MigrateError(f"expected a YAML file name, got {ref!r}", origin=origin)
+    candidates = [current.parent / ref] + [Path(d) / ref for d in fallbacks]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise MigrateError(f"base file '{ref}' not found (looked in {current.parent})", origin=origin)
+
+
+def _ref_list(data: Mapping[str, Any], key: str, path: Path) -> list[Any]:
+    refs = data[key]
+    origin = Origin(str(path), key_line(data, key))
+    if refs is None:
+        return []
+    if not isinstance(refs, list):
+        raise MigrateError(f"'{key}' must be a list of YAML file names, got {type(refs).__name__}", origin=origin)
+    return refs
+
+
+def _enter(path: Path, stack: tuple[Path, ...], origin: Origin | None) -> tuple[Path, ...]:
+    real = path.resolve()
+    if real in stack:
+        chain = " -> ".join(p.name for p in stack[stack.index(real):] + (real,))
+        raise MigrateError(f"inheritance cycle: {chain}", origin=origin)
+    return stack + (real,)
+
+
+def _origins(data: Mapping[str, Any], path: Path) -> dict[str, Origin]:
+    return {k: Origin(str(path), key_line(data, k)) for k in data}
+
+
+def _read(path: Path, referenced_from: Origin | None) -> Any:
+    data = load_yaml_file(path, referenced_from)
+    if data is not None and not isinstance(data, dict):
+        raise MigrateError(f"a config file must be a YAML mapping, got {type(data).__name__}", origin=Origin(str(path), 1))
+    return data
+
+
+def load_v01(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path] = (),
+             referenced_from: Origin | None = None, _stack: tuple[Path, ...] = ()) -> Layer:
+    """primus-0.1's parse_yaml."""
+    stack = _enter(path, _stack, referenced_from)
+    raw = _read(path, referenced_from)
+    if raw is None:
+        return Layer({}, {}, path)
+    data = interpolate_v01(raw, env, str(path))
+    origins = _origins(data, path)
+    if "bases" in data:
+        for ref in _ref_list(data, "bases", path):
+            where = Origin(str(path), key_line(data, "bases"))
+            base_path = locate(ref, path, fallbacks, where)
+            base = load_v01(base_path, env, fallbacks, where, stack)
+            for key in data:
+                if key != "bases" and key not in base.values:
+                    raise MigrateError(
+                        f"'{key}' is set in {path.name} but its base '{ref}' does not define it "
+                        "(primus-0.1 only lets a file change keys its bases already have)",
+                        origin=origins.get(key, where),
+                        hint="check the key's spelling, or move it to `overrides:` / `includes:`",
+                    )
+            for key, value in base.values.items():
+                if key != "bases" and key not in data:
+                    data[key] = value
+                    origins[key] = base.origins.get(key, Origin(str(base_path)))
+        del data["bases"]
+        origins.pop("bases", None)
+    if "includes" in data:
+        for ref in _ref_list(data, "includes", path):
+            where = Origin(str(path), key_line(data, "includes"))
+            inc_path = locate(ref, path, fallbacks, where)
+            inc = load_v01(inc_path, env, fallbacks, where, stack)
+            for key, value in inc.values.items():
+                if key != "includes" and key not in data:
+                    data[key] = value
+                    origins[key] = inc.origins.get(key, Origin(str(inc_path)))
+        del data["includes"]
+        origins.pop("includes", None)
+    return Layer(dict(data), origins, path)
+
+
+def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """primus-26.5's deep_merge: `top` wins; mappings on both sides merge key by key."""
+    out = copy.deepcopy(dict(base))
+    for key, value in top.items():
+        if key in out and isinstance(out[key], dict) and isinstance(value, dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def merge_layers(base: Layer, top: Layer) -> Layer:
+    origins = dict(base.origins)
+    origins.update({k: top.origins.get(k, Origin(str(top.path))) for k in top.values})
+    return Layer(deep_merge(base.values, top.values), origins, top.path)
+
+
+def load_v26(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path] = (),
+             referenced_from: Origin | None = None, _stack: tuple[Path, ...] = ()) -> Layer:
+    """primus-26.5's parse_yaml."""
+    stack = _enter(path, _stack, referenced_from)
+    raw = _read(path, referenced_from)
+    if raw is None:
+        raise MigrateError("YAML config file is empty (primus-26.5 refuses empty configs)",
+                           origin=referenced_from or Origin(str(path)))
+    data = interpolate_v26(raw, env, str(path))
+    own = Layer({k: v for k, v in data.items() if k != "extends"},
+                {k: o for k, o in _origins(data, path).items() if k != "extends"}, path)
+    if "extends" not in data:
+        return own
+    merged = Layer({}, {}, path)
+    for ref in _ref_list(data, "extends", path):
+        where = Origin(str(path), key_line(data, "extends"))
+        ext_path = locate(ref, path, fallbacks, where)
+        merged = merge_layers(merged, load_v26(ext_path, env, fallbacks, where, stack))
+    return merge_layers(merged, own)

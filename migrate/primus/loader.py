@@ -1,0 +1,288 @@
+"""Experiment YAML -> the flat namespace a Primus release hands to Megatron.
+
+Both releases (`primus/core/launcher/parser.py::PrimusParser` at v0.1.0-rc1 and
+v26.5.1) read the experiment file with the same file loader as presets, check
+`work_group`, `user_name`, `exp_name`, `workspace`, accept only module names
+containing "trainer", and build each trainer module as
+    module preset (modules/<framework>/<config>) + framework
+    + model preset (models/<framework>/<model>) + overrides.
+They differ in the merge (see `_merge_v01` / `_merge_v26`) and in what reaches
+Megatron (`_split`).
+
+One extension of ours: `model:` may also name a YAML file relative to the
+experiment file (what `convert` writes next to it). It is loaded as if it had
+been installed in the release's `models/megatron/` folder, so its `bases:` /
+`extends:` may name presets there. A file beside the experiment wins over a
+preset of the same name.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+from migrate.diagnostics import MigrateError, Origin
+from migrate.primus.handoff import apply_handoff
+from migrate.primus.inherit import Layer, deep_merge
+from migrate.primus.profiles import Profile
+from migrate.primus.resolved import ResolvedConfig
+from migrate.primus.yamlio import key_line
+
+META_KEYS = ("work_group", "user_name", "exp_name", "workspace")
+# primus-26.5 moves these module attributes out of the params handed to Megatron
+# (`_normalize_module_for_runtime`, primus/core/config/primus_config.py@v26.5.1).
+RESERVED_V26 = frozenset({"name", "framework", "config", "model", "params", "trainer_class"})
+# module-level keys of the experiment that primus-26.5 does not copy onto the module config
+_MODULE_KEYS_V26 = frozenset({"name", "framework", "config", "model", "overrides", "params"})
+
+
+def _at(mapping: Any, key: str, path: Path, parent_line: int = 0) -> Origin:
+    return Origin(str(path), key_line(mapping, key) or parent_line)
+
+
+def _require(mapping: Any, key: str, where: str, path: Path, line: int) -> Any:
+    if not isinstance(mapping, dict) or key not in mapping:
+        raise MigrateError(f"{where} has no '{key}' key", origin=Origin(str(path), line))
+    return mapping[key]
+
+
+def _preset_ref(profile: Profile, folder: Path, ref: Any, origin: Origin, kind: str) -> Path:
+    if not isinstance(ref, str) or not ref:
+        raise MigrateError(f"'{kind}' must be a YAML file name, got {ref!r}", origin=origin)
+    name = ref
+    if not profile.is_v01 and not name.endswith((".yaml", ".yml")):
+        name += ".yaml"  # primus-26.5's PresetLoader adds the suffix; v0.1 joins the name as given
+    path = folder / name
+    if not profile.is_v01:
+        root = profile.configs_dir.resolve()
+        if os.path.commonpath([str(path.resolve()), str(root)]) != str(root):
+            raise MigrateError(f"{kind} '{ref}' points outside the preset folder", origin=origin)
+    if not path.is_file():
+        known = ", ".join(sorted(p.name for p in folder.glob("*.yaml")))
+        raise MigrateError(f"{kind} file '{ref}' not found in {profile.name}'s {folder.parent.name}/{folder.name}",
+                           origin=origin, hint=f"available: {known}")
+    return path
+
+
+def _model_path(profile: Profile, exp_path: Path, ref: Any, origin: Origin) -> tuple[Path, bool]:
+    """(path, is_user_file)."""
+    if isinstance(ref, str) and ref:
+        for name in (ref,) if ref.endswith((".yaml", ".yml")) else (ref, ref + ".yaml"):
+            beside = exp_path.parent / name
+            if beside.is_file() and not name.startswith("/"):
+                return beside, True
+    return _preset_ref(profile, profile.models_dir, ref, origin, "model"), False
+
+
+def _merge_v01(module: Layer, model: Layer) -> Layer:
+    """primus-0.1: module + model with no key in common (`merge_namespace(allow_override=False)`)."""
+    for key in model.values:
+        if key == "name":
+            continue
+        if key in module.values:
+            raise MigrateError(
+                f"'{key}' is set by both the module preset ({module.origins.get(key, module.path)}) and the model "
+                f"preset; primus-0.1 refuses keys shared between them",
+                origin=model.origins.get(key),
+                hint="set the value under `overrides:` instead",
+            )
+    values = dict(module.values)
+    origins = dict(module.origins)
+    for key, value in model.values.items():
+        if key != "name":
+            values[key] = value
+            origins[key] = model.origins.get(key, Origin(str(model.path)))
+    return Layer(values, origins, model.path)
+
+
+def _nulls_v26(before: Mapping[str, Any], merged: dict[str, Any]) -> dict[str, Any]:
+    """primus-26.5 re-assigns every leaf it merges through `set_value_by_key`, which turns the
+    string "null" into None (nested mappings only where the target already had one)."""
+    out: dict[str, Any] = {}
+    for key, value in merged.items():
+        if isinstance(value, dict):
+            out[key] = _nulls_v26(before[key], value) if isinstance(before.get(key), dict) else value
+        else:
+            out[key] = None if value == "null" else value
+    return out
+
+
+def _merge_v26(module: Layer, model: Layer) -> Layer:
+    """primus-26.5: the module preset wins on shared keys; the model preset adds the rest."""
+    add = {k: v for k, v in model.values.items() if k != "name" and k not in module.values}
+    values = _nulls_v26(module.values, deep_merge(module.values, add))
+    origins = dict(module.origins)
+    origins.update({k: model.origins.get(k, Origin(str(model.path))) for k in add})
+    return Layer(values, origins, module.path)
+
+
+def _override_v01(target: dict[str, Any], overrides: Mapping[str, Any], origins: dict[str, Origin] | None,
+                  path: Path, prefix: str = "") -> None:
+    """primus-0.1: every override key must already exist; "null" becomes None."""
+    for key, value in overrides.items():
+        where = _at(overrides, key, path)
+        if key not in target:
+            raise MigrateError(
+                f"override key '{prefix}{key}' does not exist in the module config (module preset + model preset)",
+                origin=where,
+                hint="primus-0.1 only overrides keys its presets define; check the spelling",
+            )
+        if isinstance(value, dict):
+            if not isinstance(target[key], dict):
+                raise MigrateError(f"override '{prefix}{key}' is a mapping but the config value is not",
+                                   origin=where)
+            _override_v01(target[key], value, None, path, f"{prefix}{key}.")
+        else:
+            target[key] = None if value == "null" else value
+        if origins is not None:
+            origins[key] = where
+
+
+def _override_v26(layer: Layer, overrides: Mapping[str, Any], path: Path) -> Layer:
+    """primus-26.5: a deep merge; keys need not exist beforehand."""
+    values = _nulls_v26(layer.values, deep_merge(layer.values, overrides))
+    origins = dict(layer.origins)
+    origins.update({k: _at(overrides, k, path) for k in overrides})
+    return Layer(values, origins, layer.path)
+
+
+def _pick_module(modules: Mapping[str, Any], path: Path, line: int) -> str:
+    for name in modules:
+        if "trainer" not in str(name):
+            raise MigrateError(f"unsupported module '{name}' (Primus only accepts *trainer modules)",
+                               origin=_at(modules, name, path, line))
+    if "pre_trainer" in modules:
+        return "pre_trainer"
+    if not modules:
+        raise MigrateError("the experiment defines no modules", origin=Origin(str(path), line))
+    return next(iter(modules))
+
+
+def _build_module(profile: Profile, exp: Layer, exp_path: Path, env: Mapping[str, str]) -> tuple[str, Layer]:
+    modules = _require(exp.values, "modules", "the experiment", exp_path, 1)
+    modules_line = exp.origins.get("modules", Origin(str(exp_path))).line
+    if not isinstance(modules, dict):
+        raise MigrateError("'modules' must be a mapping of module name -> settings", origin=Origin(str(exp_path), modules_line))
+    name = _pick_module(modules, exp_path, modules_line)
+    module = modules[name]
+    mline = key_line(modules, name) or modules_line
+    where = f"module '{name}'"
+    framework = _require(module, "framework", where, exp_path, mline)
+    if framework != "megatron":
+        raise MigrateError(f"framework '{framework}' is not supported (primus-migrate handles megatron modules)",
+                           origin=_at(module, "framework", exp_path, mline))
+    if not profile.is_v01 and "config" not in module:
+        # primus-26.5 takes a module without `config` as already flattened (an exported config).
+        values = {k: v for k, v in module.items()}
+        return name, Layer(values, {k: _at(module, k, exp_path, mline) for k in values}, exp_path)
+    config_ref = _require(module, "config", where, exp_path, mline)
+    model_ref = _require(module, "model", where, exp_path, mline)
+
+    config_origin = _at(module, "config", exp_path, mline)
+    module_path = _preset_ref(profile, profile.modules_dir, config_ref, config_origin, "config")
+    layer = profile.load_file(module_path, env, (), config_origin)
+    layer.values["framework"] = framework
+    layer.origins["framework"] = _at(module, "framework", exp_path, mline)
+    if not profile.is_v01:
+        for key, value in module.items():
+            if key not in _MODULE_KEYS_V26 and not str(key).startswith("_") and key not in layer.values:
+                layer.values[key] = value
+                layer.origins[key] = _at(module, key, exp_path, mline)
+
+    model_origin = _at(module, "model", exp_path, mline)
+    model_path, is_user = _model_path(profile, exp_path, model_ref, model_origin)
+    model = profile.load_file(model_path, env, (profile.models_dir,) if is_user else (), model_origin)
+    if not profile.is_v01 and "model" not in model.values:
+        model.values["model"] = model_ref
+        model.origins["model"] = model_origin
+
+    layer = _merge_v01(layer, model) if profile.is_v01 else _merge_v26(layer, model)
+
+    overrides = module.get("overrides") if isinstance(module, dict) else None
+    if overrides is not None:
+        if not isinstance(overrides, dict):
+            raise MigrateError("'overrides' must be a mapping of key -> value", origin=_at(module, "overrides", exp_path, mline))
+        if profile.is_v01:
+            _override_v01(layer.values, overrides, layer.origins, exp_path)
+        else:
+            layer = _override_v26(layer, overrides, exp_path)
+    layer.values["name"] = name
+    layer.origins.setdefault("name", Origin(str(exp_path), mline))
+    return name, layer
+
+
+def _split(profile: Profile, module: Layer) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """(megatron values, primus-only values, dests missing from the namespace)."""
+    defaults = profile.schema().defaults()
+    dests = set(defaults)
+    primus_only = {k: v for k, v in module.values.items() if k not in dests}
+    if profile.is_v01:
+        # v0.1 hands the merged namespace itself to Megatron: no argparse defaults fill gaps.
+        values = {k: v for k, v in module.values.items() if k in dests}
+        return values, primus_only, sorted(dests - set(values))
+    # v26.5: MegatronArgBuilder starts from Megatron's argparse defaults and takes
+    # every params key that is a Megatron dest; reserved module attributes are not params.
+    values = dict(defaults)
+    for key, value in module.values.items():
+        if key in dests and key not in RESERVED_V26 and not str(key).startswith("_"):
+            values[key] = value
+        elif key in dests:
+            primus_only[key] = value
+    return values, primus_only, []
+
+
+def resolve_experiment(path: str | Path, profile: Profile, env: Mapping[str, str] | None = None) -> ResolvedConfig:
+    """Load `path` as `profile`'s Primus would; `env` defaults to the process environment."""
+    exp_path = Path(path)
+    if not exp_path.is_file():
+        raise MigrateError(f"experiment file not found: {exp_path}")
+    env = os.environ if env is None else env
+    exp = profile.load_file(exp_path, env)
+    for key in META_KEYS:
+        if key not in exp.values:
+            raise MigrateError(f"the experiment has no '{key}' key (Primus requires {', '.join(META_KEYS)})",
+                               origin=Origin(str(exp_path), 1))
+    _, module = _build_module(profile, exp, exp_path, env)
+    values, primus_only, missing = _split(profile, module)
+    origins = {k: o for k, o in module.origins.items() if k in values or k in primus_only}
+    for key, rule in apply_handoff(values, primus_only, profile.is_v01, set(profile.schema().defaults())).items():
+        origins[key] = Origin(f"<{profile.name} trainer: {rule}>")
+    missing = [k for k in missing if k not in values]
+    return ResolvedConfig(values, origins, primus_only, profile.name, missing, str(exp_path))
+
+
+def resolve_experiment_text(files: Mapping[str, str], experiment_relpath: str, profile: Profile,
+                            env: Mapping[str, str] | None = None) -> ResolvedConfig:
+    """Resolve an experiment held in memory (relpath -> text), e.g. before writing it.
+
+    The files are staged in a temporary folder; origins name the relpaths. `env`
+    defaults to an EMPTY environment here, so `${VAR:default}` takes its default.
+    """
+    tmp = Path(tempfile.mkdtemp(prefix="primus-migrate-resolve-"))
+    try:
+        for rel, text in files.items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        try:
+            resolved = resolve_experiment(tmp / experiment_relpath, profile, {} if env is None else env)
+        except MigrateError as exc:
+            if exc.origin is not None:
+                exc.origin = _relative(exc.origin, tmp)
+            exc.message = exc.message.replace(str(tmp) + os.sep, "")
+            raise
+        resolved.origins = {k: _relative(o, tmp) for k, o in resolved.origins.items()}
+        resolved.experiment = experiment_relpath
+        return resolved
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _relative(origin: Origin, root: Path) -> Origin:
+    try:
+        return Origin(Path(origin.file).relative_to(root).as_posix(), origin.line, origin.col)
+    except ValueError:
+        return origin

@@ -1,0 +1,26 @@
+"""The result of loading a Primus experiment: the namespace Megatron receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from migrate.diagnostics import Origin
+
+
+@dataclass
+class ResolvedConfig:
+    """`values` holds Megatron dests only; everything else Primus keeps is in `primus_only`.
+
+    primus-26.5 fills every dest no config mentions with the pinned Megatron's
+    argparse default, so `values` has all of them. primus-0.1 has no such
+    fallback: a dest no preset mentions is simply absent from its namespace;
+    those dests are listed in `missing` (Megatron code reading them would fail).
+    """
+
+    values: dict[str, Any]
+    origins: dict[str, Origin]
+    primus_only: dict[str, Any]
+    profile: str
+    missing: list[str] = field(default_factory=list)
+    experiment: str = ""

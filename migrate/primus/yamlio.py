@@ -1,0 +1,103 @@
+"""Reading YAML the way Primus does (PyYAML SafeLoader), keeping line numbers.
+
+Primus parses every config with `yaml.SafeLoader`, i.e. YAML 1.1 scalar
+resolution: `1.0e-05` is a float but `1e-5` and `1.0e5` are *strings*, `on`
+and `yes` are booleans. We must type values exactly as it does, so we use the
+same loader and only add a record of which line each mapping key came from,
+so errors and origins can name `file:line`.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from migrate.diagnostics import MigrateError, Origin
+
+
+class MarkedDict(dict):
+    """A YAML mapping that remembers the 1-based line of each of its keys."""
+
+    lines: dict[Any, int]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lines = {}
+
+
+class _MarkedLoader(yaml.SafeLoader):
+    """SafeLoader, whose mappings are MarkedDicts. Scalars are typed unchanged."""
+
+
+def _construct_marked_map(loader: _MarkedLoader, node: yaml.MappingNode):
+    data = MarkedDict()
+    yield data
+    data.update(loader.construct_mapping(node))
+    for key_node, _ in node.value:  # flattened by construct_mapping (merge keys `<<`)
+        key = loader.construct_object(key_node)
+        try:
+            data.lines[key] = key_node.start_mark.line + 1  # a repeated key keeps its last line, as its value
+        except TypeError:
+            pass
+
+
+_MarkedLoader.add_constructor("tag:yaml.org,2002:map", _construct_marked_map)
+
+
+def load_yaml_text(text: str, filename: str) -> Any:
+    """Parse `text` like `yaml.load(text, SafeLoader)`; malformed YAML -> MigrateError at its mark."""
+    try:
+        return yaml.load(text, Loader=_MarkedLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        origin = Origin(filename, mark.line + 1, mark.column + 1) if mark else Origin(filename)
+        problem = exc.problem or exc.context or "malformed YAML"
+        raise MigrateError(f"malformed YAML: {problem}", origin=origin) from None
+    except yaml.YAMLError as exc:
+        raise MigrateError(f"malformed YAML: {exc}", origin=Origin(filename)) from None
+
+
+_CACHE: dict[tuple[str, int, int], Any] = {}
+
+
+def load_yaml_file(path: str | Path, referenced_from: Origin | None = None) -> Any:
+    """Read and parse one file; a missing file is reported where it was referenced.
+
+    Parsed files are cached by (path, mtime, size): presets are read over and over
+    (every model preset repeats its chain) and PyYAML's pure-Python parser is slow.
+    Callers get a deep copy, so they may mutate it.
+    """
+    path = Path(path)
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = None
+    if key is not None and key in _CACHE:
+        return copy.deepcopy(_CACHE[key])
+    data = _load_uncached(path, referenced_from)
+    if key is not None:
+        if len(_CACHE) > 512:
+            _CACHE.clear()
+        _CACHE[key] = copy.deepcopy(data)
+    return data
+
+
+def _load_uncached(path: Path, referenced_from: Origin | None) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise MigrateError(f"config file not found: {path}", origin=referenced_from) from None
+    except IsADirectoryError:
+        raise MigrateError(f"config path is a directory, not a YAML file: {path}", origin=referenced_from) from None
+    except UnicodeDecodeError as exc:
+        raise MigrateError(f"config file is not UTF-8 text ({exc.reason})", origin=Origin(str(path))) from None
+    return load_yaml_text(text, str(path))
+
+
+def key_line(mapping: Any, key: Any) -> int:
+    """The line `key` was written on in `mapping`, 0 when unknown."""
+    return getattr(mapping, "lines", {}).get(key, 0)

@@ -1,0 +1,734 @@
+"""The statement walker: evaluates a launch script without running anything.
+
+It follows bash's control flow over shfmt's syntax tree, keeps variables as
+origin-carrying text, models command substitutions, and stops at the first
+command that launches a training entry script.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+from migrate.diagnostics import Diagnostics, MigrateError, Origin
+from migrate.shell import builtins as bi
+from migrate.shell.arith import Arith, ArithError
+from migrate.shell.conditions import test_clause
+from migrate.shell.knobs import KnobRegistry
+from migrate.shell.launch import Launch, find_launch
+from migrate.shell.plan import EnvVar, LaunchPlan, Token
+from migrate.shell.state import ShellState, Var
+from migrate.shell.substitutions import run_model
+from migrate.shell.syntax import Node, iter_nodes, parse_file, parse_text
+from migrate.shell.text import EMPTY, Seg, Source, Text, concat, first_origin, is_unknown, plain, slice_text, to_str
+from migrate.shell.words import expand_fields, expand_pattern, expand_string, join_items, expand_parts, split_fields
+
+
+@dataclass
+class EvalOptions:
+    gpus_per_node: int = 8  # value assumed for torch.cuda.device_count() & co.
+    max_loop_iterations: int = 10000
+    max_call_depth: int = 64
+    cwd: str | None = None  # the directory bash would start in (default: the current one)
+    max_steps: int = 1_000_000  # statements evaluated in total, a guard against runaway nesting
+
+
+class ExitScript(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+class ReturnFn(Exception):
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+
+class LoopControl(Exception):
+    def __init__(self, kind: str, levels: int) -> None:
+        self.kind, self.levels = kind, levels
+
+
+class Launched(Exception):
+    def __init__(self, launch: Launch, env: dict[str, EnvVar]) -> None:
+        self.launch, self.env = launch, env
+
+
+@dataclass
+class Frame:
+    """Output capture of a command substitution ('subst') or a pipeline stage ('pipe')."""
+
+    kind: str
+    chunks: list[Text] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # commands whose output we could not model
+
+
+class Evaluator:
+    def __init__(self, script: Path, display: str, env: dict[str, str], args: Sequence[str],
+                 options: EvalOptions) -> None:
+        self.options = options
+        self.diags = Diagnostics()
+        self.display = display
+        self.script = script
+        cwd = os.path.abspath(options.cwd or os.getcwd())
+        self.state = ShellState(cwd=cwd)
+        env_origin = Origin("<environment>")
+        for name, value in env.items():
+            self.state.globals[name] = Var(plain(value, env_origin), exported=True, external=True, source="env")
+        if "PWD" not in env:
+            self.state.globals["PWD"] = Var(plain(cwd, env_origin), exported=True)
+        arg_origin = Origin("<arguments>")
+        self.state.positional = [plain(a, arg_origin) for a in args]
+        self.state.arg0 = plain(display, arg_origin)
+        self.arg_keys = {a.split("=", 1)[0] for a in args if "=" in a}
+        self.knobs = KnobRegistry()
+        self.trees: list[Node] = []
+        self.visible_dirs = {os.path.dirname(os.path.abspath(os.path.join(cwd, str(script))))}
+        self.seen: list[tuple[str, Origin]] = []
+        self.frames: list[Frame] = []
+        self.stdin: Text | None = None
+        self.source = Source(display, "")
+        self.cond_depth = 0
+        self.status_unknown = False
+        self.steps = 0
+        self.wrappers: list[Token] = []
+        self.pending_exports: set[str] = set()
+        self.source_stack: list[Text] = []  # BASH_SOURCE: each file as it was named when run or sourced
+        self.errexit_exempt = False
+
+    # ------------------------------------------------------------------ helpers used by other modules
+    def origin(self, node: Node | None) -> Origin:
+        if not node:
+            return Origin(self.source.name)
+        p = node.get("Pos") or {}
+        origin, _ = self.source.origin(p.get("Offset", 0), p.get("Line", 0))
+        return origin
+
+    def text_at(self, text: str, offset: int, line: int) -> Text:
+        if not text:
+            return EMPTY
+        if self.source.is_file:
+            return (Seg(text, Origin(self.source.name, line)),)
+        out: list[Seg] = []
+        pos = offset
+        for ch in text:
+            origin, unknown = self.source.origin(pos, line)
+            out.append(Seg(ch, origin, unknown))
+            pos += len(ch.encode("utf-8", "surrogateescape"))
+        return concat(tuple(out))
+
+    def warn(self, node: Node | None, message: str, code: str = "shell-assumption") -> None:
+        self.diags.warn(code, message, self.origin(node))
+
+    def note(self, node: Node | None, message: str, code: str = "shell-assumption") -> None:
+        self.diags.note(code, message, self.origin(node))
+
+    def fail(self, node: Node | None, message: str) -> None:
+        """Bash would print an error and leave the script here."""
+        self.warn(node, f"the script would stop here: {message}", code="shell-exit")
+        raise ExitScript(1)
+
+    def unknown_text(self, placeholder: str, node: Node | None, why: str) -> Text:
+        self.warn(node, f"{why} cannot be known statically; value marked unknown", code="shell-unknown")
+        return (Seg(placeholder or "<unknown>", self.origin(node), True),)
+
+    def ifs(self) -> str:
+        var = self.state.lookup("IFS")
+        return to_str(var.scalar()) if var is not None else " \t\n"
+
+    def is_visible_path(self, full: str) -> bool:
+        full = os.path.abspath(full)
+        return any(full == d or full.startswith(d.rstrip("/") + "/") for d in self.visible_dirs)
+
+    def read_var(self, name: str, node: Node | None) -> Var | None:
+        var = self.state.lookup(name)
+        if (var is None or var.external) and name not in ("PWD", "IFS", "OLDPWD"):
+            value = to_str(var.scalar()) if var is not None else None
+            self.knobs.read(name, value, var.source if var is not None else "default", self.origin(node))  # type: ignore[arg-type]
+        return var
+
+    def note_default(self, name: str, word: Node | None, node: Node) -> None:
+        record = self.knobs.records.get(name)
+        if record is None or record.has_default:
+            return
+        var = self.state.lookup(name)
+        if var is not None and not var.external:
+            return
+        self.knobs.default(name, to_str(expand_string(self, word)), self.origin(node))
+
+    def assign_scalar(self, name: str, value: Text, node: Node | None) -> None:
+        var = self.state.lookup(name)
+        if var is not None and var.integer:
+            value = plain(str(self.arith_of_text(value, node)), self.origin(node))
+        self.state.assign(name, value, self.origin(node))
+
+    def assign_scalar_str(self, name: str, value: str, node: Node | None) -> None:
+        self.state.assign(name, plain(value, self.origin(node)), self.origin(node))
+
+    def parse_arith(self, text: str) -> Node:
+        tree = _parse_cached(f"_=$(( {text} ))", "<arithmetic>")
+        try:
+            return tree["Stmts"][0]["Cmd"]["Assigns"][0]["Value"]["Parts"][0]["X"]
+        except (KeyError, IndexError, TypeError):
+            raise ArithError(f"{text}: syntax error in expression") from None
+
+    def arith_value(self, node: Node | None) -> int:
+        if node is None:
+            return 0
+        try:
+            return Arith(self).eval(node)
+        except MigrateError:
+            raise ArithError("syntax error in expression") from None
+
+    def arith_of_text(self, value: Text, node: Node | None) -> int:
+        try:
+            return Arith(self).text(to_str(value))
+        except (ArithError, MigrateError) as exc:
+            self.warn(node, f"arithmetic: {exc}")
+            return 0
+
+    def arith_text(self, xnode: Node | None, node: Node) -> Text:
+        try:
+            return plain(str(self.arith_value(xnode)), self.origin(node))
+        except ArithError as exc:
+            if exc.unknown:
+                return self.unknown_text("0", node, "an arithmetic expression over an unknown value")
+            self.warn(node, f"arithmetic error: {exc} (bash would print an error)", code="shell-error")
+            return self.unknown_text("0", node, "a failing arithmetic expression")
+
+    def write(self, text: Text) -> None:
+        if self.frames:
+            self.frames[-1].chunks.append(text)
+
+    def output_unknown(self, what: str) -> None:
+        if self.frames:
+            self.frames[-1].unknown.append(what)
+
+    def in_substitution(self) -> bool:
+        return any(f.kind == "subst" for f in self.frames)
+
+    def step(self, node: Node) -> None:
+        self.steps += 1
+        if self.steps > self.options.max_steps:
+            raise MigrateError(f"evaluation exceeded {self.options.max_steps} steps", origin=self.origin(node))
+
+    # ------------------------------------------------------------------ entry
+    def run_file(self, path: Path, display: str, invoked_as: Text | None = None) -> None:
+        text, tree = parse_file(path, display)
+        self.trees.append(tree)
+        saved = self.source
+        self.source = Source(display, text)
+        self.source_stack.insert(0, invoked_as if invoked_as is not None else plain(display, Origin("<arguments>")))
+        try:
+            self.run_stmts(tree.get("Stmts") or [])
+        finally:
+            self.source = saved
+            self.source_stack.pop(0)
+
+    def run_text(self, text: Text, name: str, node: Node | None) -> int:
+        """`eval` and `bash -c`: parse the string (origins kept per character) and run it."""
+        raw = to_str(text)
+        try:
+            tree = _parse_cached(raw, name)
+        except MigrateError as exc:
+            self.warn(node, f"cannot parse eval'd text: {exc.message}", code="shell-error")
+            return 2
+        saved = self.source
+        self.source = Source(name, raw, text if text else plain(raw, self.origin(node)))
+        try:
+            return self.run_stmts(tree.get("Stmts") or [])
+        finally:
+            self.source = saved
+
+    # ------------------------------------------------------------------ statements
+    def run_stmts(self, stmts: list[Node]) -> int:
+        status = 0
+        for stmt in stmts:
+            status = self.run_stmt(stmt)
+        return status
+
+    def run_stmt(self, stmt: Node) -> int:
+        self.step(stmt)
+        cmd = stmt.get("Cmd")
+        saved_stdin = self.stdin
+        stdin = self._stdin_from_redirs(stmt.get("Redirs") or [])
+        if stdin is not None:
+            self.stdin = stdin
+        try:
+            status = self.run_cmd(cmd, stmt) if cmd else 0
+        finally:
+            self.stdin = saved_stdin
+        if stmt.get("Negated"):
+            status = 0 if status else 1
+        self.state.status = status
+        exempt, self.errexit_exempt = self.errexit_exempt, False
+        if (status != 0 and "errexit" in self.state.options and self.cond_depth == 0 and not exempt
+                and not stmt.get("Negated") and not self.status_unknown and _errexit_applies(cmd)):
+            self.warn(stmt, f"`set -e`: the script stops here (status {status})", code="shell-exit")
+            raise ExitScript(status)
+        return status
+
+    def _stdin_from_redirs(self, redirs: list[Node]) -> Text | None:
+        stdin = None
+        for redir in redirs:
+            op = redir.get("Op")
+            if op in ("<<", "<<-") and redir.get("Hdoc") is not None:
+                hdoc = redir["Hdoc"]
+                delim = redir.get("Word") or {}
+                quoted = any(p.get("Type") in ("SglQuoted", "DblQuoted") for p in delim.get("Parts") or []) or \
+                    "\\" in "".join(p.get("Value", "") for p in delim.get("Parts") or [] if p.get("Type") == "Lit")
+                if quoted:
+                    raw = "".join(p.get("Value", "") for p in hdoc.get("Parts") or [])
+                    stdin = self.text_at(raw, (hdoc.get("Pos") or {}).get("Offset", 0), (hdoc.get("Pos") or {}).get("Line", 0))
+                else:
+                    stdin = join_items(expand_parts(self, hdoc.get("Parts") or [], quoted=True))
+            elif op == "<<<":
+                stdin = concat(expand_string(self, redir.get("Word")), plain("\n", self.origin(redir)))
+            elif op == "<":
+                stdin = None
+        return stdin
+
+    def run_cmd(self, cmd: Node, stmt: Node) -> int:
+        kind = cmd.get("Type")
+        handler = getattr(self, f"cmd_{kind}", None)
+        if handler is None:
+            self.warn(cmd, f"unsupported shell construct {kind}; skipped")
+            return 0
+        return handler(cmd, stmt)
+
+    # -- compound commands
+    def condition(self, stmts: list[Node]) -> tuple[int, bool]:
+        """Run a condition list; (status, depends on an unknown)."""
+        self.cond_depth += 1
+        saved = self.status_unknown
+        self.status_unknown = False
+        try:
+            status = self.run_stmts(stmts)
+            return status, self.status_unknown
+        finally:
+            self.cond_depth -= 1
+            self.status_unknown = saved
+
+    def cmd_IfClause(self, node: Node, stmt: Node) -> int:
+        clause: Node | None = node
+        while clause is not None:
+            cond = clause.get("Cond")
+            if not cond:  # the final else
+                return self.run_stmts(clause.get("Then") or [])
+            status, unknown = self.condition(cond)
+            if unknown:
+                self.warn(clause, "`if` condition depends on an unknown value; assumed false (else branch taken)",
+                          code="shell-unknown")
+                status = 1
+            if status == 0:
+                return self.run_stmts(clause.get("Then") or [])
+            clause = clause.get("Else")
+        return 0
+
+    def cmd_WhileClause(self, node: Node, stmt: Node) -> int:
+        status = 0
+        count = 0
+        while True:
+            cond_status, unknown = self.condition(node.get("Cond") or [])
+            if unknown:
+                self.warn(node, "loop condition depends on an unknown value; loop ends", code="shell-unknown")
+                break
+            if (cond_status == 0) == bool(node.get("Until")):
+                break
+            count += 1
+            if count > self.options.max_loop_iterations:
+                self.warn(node, f"loop stopped after {self.options.max_loop_iterations} iterations "
+                                "(EvalOptions.max_loop_iterations)", code="shell-loop-bound")
+                break
+            try:
+                status = self.run_stmts(node.get("Do") or [])
+            except LoopControl as ctl:
+                if ctl.levels > 1:
+                    raise LoopControl(ctl.kind, ctl.levels - 1) from None
+                if ctl.kind == "break":
+                    break
+        return status
+
+    def cmd_ForClause(self, node: Node, stmt: Node) -> int:
+        loop = node.get("Loop") or {}
+        if loop.get("Type") == "CStyleLoop":
+            return self._c_for(node, loop)
+        name = loop["Name"]["Value"]
+        if loop.get("Items") is None:
+            items = list(self.state.positional)
+        else:
+            items = []
+            for word in loop.get("Items") or []:
+                items.extend(expand_fields(self, word))
+        status = 0
+        for count, item in enumerate(items):
+            if count >= self.options.max_loop_iterations:
+                self.warn(node, "loop stopped at EvalOptions.max_loop_iterations", code="shell-loop-bound")
+                break
+            self.state.assign(name, item, self.origin(node))
+            try:
+                status = self.run_stmts(node.get("Do") or [])
+            except LoopControl as ctl:
+                if ctl.levels > 1:
+                    raise LoopControl(ctl.kind, ctl.levels - 1) from None
+                if ctl.kind == "break":
+                    break
+        return status
+
+    def _c_for(self, node: Node, loop: Node) -> int:
+        status = 0
+        try:
+            if loop.get("Init"):
+                self.arith_value(loop["Init"])
+            count = 0
+            while True:
+                if loop.get("Cond") and self.arith_value(loop["Cond"]) == 0:
+                    break
+                count += 1
+                if count > self.options.max_loop_iterations:
+                    self.warn(node, "loop stopped at EvalOptions.max_loop_iterations", code="shell-loop-bound")
+                    break
+                try:
+                    status = self.run_stmts(node.get("Do") or [])
+                except LoopControl as ctl:
+                    if ctl.levels > 1:
+                        raise LoopControl(ctl.kind, ctl.levels - 1) from None
+                    if ctl.kind == "break":
+                        break
+                if loop.get("Post"):
+                    self.arith_value(loop["Post"])
+        except ArithError as exc:
+            self.warn(node, f"for (( )) loop: {exc}; loop ends", code="shell-unknown")
+        return status
+
+    def cmd_CaseClause(self, node: Node, stmt: Node) -> int:
+        import re
+
+        subject = expand_string(self, node.get("Word"))
+        text = to_str(subject)
+        unknown = is_unknown(subject)
+        items = node.get("Items") or []
+        i = 0
+        if unknown:
+            self.warn(node, "`case` subject is unknown; only a `*)` branch is taken", code="shell-unknown")
+        while i < len(items):
+            item = items[i]
+            matched = False
+            for pattern in item.get("Patterns") or []:
+                regex, _ = expand_pattern(self, pattern)
+                if unknown:
+                    matched = regex == ".*"
+                elif re.fullmatch(regex, text, re.S):
+                    matched = True
+                if matched:
+                    break
+            if matched:
+                status = self.run_stmts(item.get("Stmts") or [])
+                op = item.get("Op", ";;")
+                while op == ";&" and i + 1 < len(items):
+                    i += 1
+                    status = self.run_stmts(items[i].get("Stmts") or [])
+                    op = items[i].get("Op", ";;")
+                if op != ";;&":
+                    return status
+            i += 1
+        return 0
+
+    def cmd_Block(self, node: Node, stmt: Node) -> int:
+        return self.run_stmts(node.get("Stmts") or [])
+
+    def cmd_Subshell(self, node: Node, stmt: Node) -> int:
+        saved = self.state
+        self.state = saved.copy()
+        try:
+            return self.run_stmts(node.get("Stmts") or [])
+        except ExitScript as exc:
+            return exc.status
+        finally:
+            self.state = saved
+
+    def cmd_BinaryCmd(self, node: Node, stmt: Node) -> int:
+        op = node.get("Op")
+        if op in ("&&", "||"):
+            status, unknown = self.condition([node["X"]])
+            if unknown:
+                self.warn(node, f"`{op}` list depends on an unknown value; assumed to have failed",
+                          code="shell-unknown")
+                status = 1
+            if (op == "&&" and status == 0) or (op == "||" and status != 0):
+                return self.run_stmt(node["Y"])
+            self.errexit_exempt = True  # `set -e` ignores a failure before the last && / ||
+            return status
+        return self.pipeline(node)
+
+    def pipeline(self, node: Node) -> int:
+        stages: list[Node] = []
+        cur: Node = node
+        while cur.get("Type") == "BinaryCmd" and cur.get("Op") in ("|", "|&"):
+            stages.insert(0, cur["Y"])
+            inner = cur["X"]
+            if inner.get("Cmd", {}).get("Type") == "BinaryCmd" and inner["Cmd"].get("Op") in ("|", "|&"):
+                cur = inner["Cmd"]
+            else:
+                stages.insert(0, inner)
+                break
+        stdin = self.stdin
+        status = 0
+        for index, stage in enumerate(stages):
+            last = index == len(stages) - 1
+            frame = Frame("pipe")
+            self.frames.append(frame)
+            saved_state, saved_stdin = self.state, self.stdin
+            self.state = saved_state.copy()
+            self.stdin = stdin
+            try:
+                status = self.run_stmt(stage)
+            except ExitScript as exc:
+                status = exc.status
+            finally:
+                self.frames.pop()
+                self.state, self.stdin = saved_state, saved_stdin
+            if frame.unknown:
+                stdin = None
+                if last:
+                    self.output_unknown(frame.unknown[0])
+            else:
+                stdin = concat(*frame.chunks)
+                if last:
+                    self.write(stdin)
+        return status
+
+    def cmd_FuncDecl(self, node: Node, stmt: Node) -> int:
+        self.state.functions[node["Name"]["Value"]] = (node["Body"], self.source)
+        return 0
+
+    def cmd_ArithmCmd(self, node: Node, stmt: Node) -> int:
+        try:
+            return 0 if self.arith_value(node.get("X")) != 0 else 1
+        except ArithError as exc:
+            if exc.unknown:
+                self.status_unknown = True
+                return 1
+            self.warn(node, f"(( )): {exc}", code="shell-error")
+            return 1
+
+    def cmd_LetClause(self, node: Node, stmt: Node) -> int:
+        value = 0
+        for expr in node.get("Exprs") or []:
+            try:
+                value = self.arith_value(expr)
+            except ArithError as exc:
+                self.warn(node, f"let: {exc}", code="shell-error")
+                return 1
+        return 0 if value != 0 else 1
+
+    def cmd_TestClause(self, node: Node, stmt: Node) -> int:
+        status, unknown = test_clause(self, node["X"])
+        if unknown:
+            self.status_unknown = True
+        return status
+
+    def cmd_TimeClause(self, node: Node, stmt: Node) -> int:
+        return self.run_stmt(node["Stmt"]) if node.get("Stmt") else 0
+
+    def cmd_CoprocClause(self, node: Node, stmt: Node) -> int:
+        self.warn(node, "coproc is not evaluated")
+        return 0
+
+    def cmd_TestDecl(self, node: Node, stmt: Node) -> int:
+        return 0
+
+    def cmd_DeclClause(self, node: Node, stmt: Node) -> int:
+        return bi.declare(self, node)
+
+    # -- simple commands
+    def cmd_CallExpr(self, node: Node, stmt: Node) -> int:
+        assigns = node.get("Assigns") or []
+        args = node.get("Args") or []
+        if not args:
+            for assign in assigns:
+                bi.assign(self, assign, mode="plain")
+            return 0
+        fields: list[Text] = []
+        for word in args:
+            fields.extend(expand_fields(self, word))
+        if not fields:
+            for assign in assigns:
+                bi.assign(self, assign, mode="plain")
+            return 0
+        prefix = [(a["Name"]["Value"], expand_string(self, a.get("Value")), a) for a in assigns if a.get("Name")]
+        return self.run_words(fields, prefix, node)
+
+    def run_words(self, fields: list[Text], prefix: list[tuple[str, Text, Node]], node: Node) -> int:
+        words = [to_str(f) for f in fields]
+        name = words[0]
+        if name in ("exec", "command", "builtin", "nohup") and len(words) > 1 and not words[1].startswith("-"):
+            return self.run_words(fields[1:], prefix, node)
+        if name in self.state.functions and name not in ("command", "builtin"):
+            return self.call_function(name, fields, prefix, node)
+        handler = bi.BUILTINS.get(name)
+        if handler is not None:
+            if not prefix:
+                return handler(self, fields, node)
+            self.state.scopes.append({p: Var(v, exported=True, origin=self.origin(a)) for p, v, a in prefix})
+            try:  # `IFS=, read ...`: the assignments hold for this builtin only
+                return handler(self, fields, node)
+            finally:
+                self.state.scopes.pop()
+        if not self.in_substitution():
+            tokens = self.tokens(fields, node)
+            launch = find_launch(self.wrappers + tokens)
+            if launch is not None:
+                raise Launched(launch, self.launch_env(prefix))
+            if bi.run_child_shell(self, fields, tokens, node):
+                return self.state.status
+        output = run_model(self, words, None if self.stdin is None else to_str(self.stdin))
+        if output is not None:
+            if output.assumption:
+                self.note(node, output.assumption)
+            self.write(plain(output.text, self.origin(node)))
+            return output.status
+        if self.frames:
+            self.output_unknown(" ".join(words[:3]))
+        self.seen.append((name, self.origin(node)))
+        if self.cond_depth:
+            self.status_unknown = True
+        return 0
+
+    def tokens(self, fields: list[Text], node: Node) -> list[Token]:
+        fallback = self.origin(node)
+        return [Token(to_str(f), first_origin(f, fallback), is_unknown(f)) for f in fields]
+
+    def launch_env(self, prefix: list[tuple[str, Text, Node]]) -> dict[str, EnvVar]:
+        env: dict[str, EnvVar] = {}
+        for name, var in self.state.exported().items():
+            if var.external or not var.script_export:
+                continue
+            value = var.scalar()
+            env[name] = EnvVar(name, to_str(value), var.origin or first_origin(value, Origin(self.display)),
+                               is_unknown(value))
+        for name, value, assign in prefix:
+            env[name] = EnvVar(name, to_str(value), self.origin(assign), is_unknown(value))
+        return env
+
+    def call_function(self, name: str, fields: list[Text], prefix: list[tuple[str, Text, Node]], node: Node) -> int:
+        if self.state.call_depth >= self.options.max_call_depth:
+            raise MigrateError(
+                f"function `{name}` recursed deeper than {self.options.max_call_depth} calls",
+                origin=self.origin(node),
+                hint="raise EvalOptions.max_call_depth if this recursion is intended",
+            )
+        body, source = self.state.functions[name]
+        saved_positional, saved_source = self.state.positional, self.source
+        self.source = source  # origins inside the body name the file the function was written in
+        self.state.positional = list(fields[1:])
+        self.state.scopes.append({})
+        for pname, value, assign in prefix:
+            self.state.scopes[-1][pname] = Var(value, exported=True, origin=self.origin(assign))
+        self.state.call_depth += 1
+        try:
+            return self.run_stmt(body)
+        except ReturnFn as ret:
+            return ret.status
+        finally:
+            self.state.call_depth -= 1
+            self.state.scopes.pop()
+            self.state.positional = saved_positional
+            self.source = saved_source
+
+    # -- command substitution
+    def command_subst(self, node: Node) -> Text:
+        frame = Frame("subst")
+        saved = self.state
+        self.state = saved.copy()
+        self.frames.append(frame)
+        saved_stdin = self.stdin
+        self.stdin = None
+        try:
+            status = self.run_stmts(node.get("Stmts") or [])
+        except (ExitScript, ReturnFn) as exc:
+            status = exc.status
+        except LoopControl:
+            status = 0
+        finally:
+            self.frames.pop()
+            self.state = saved
+            self.stdin = saved_stdin
+        self.state.status = status
+        if frame.unknown:
+            return self.unknown_text(f"$({frame.unknown[0]})", node,
+                                     f"the output of `{frame.unknown[0]}` (command substitution)")
+        value = concat(*frame.chunks)
+        text = to_str(value)
+        return slice_text(value, 0, len(text.rstrip("\n")))
+
+    # ------------------------------------------------------------------ result
+    def plan(self, launch: Launch, env: dict[str, EnvVar]) -> LaunchPlan:
+        return LaunchPlan(
+            script=self.display,
+            launcher=launch.launcher,
+            entry=launch.entry,
+            argv=launch.argv,
+            env=env,
+            knobs=self.knobs.knobs(self.trees),
+            diagnostics=self.diags,
+        )
+
+
+def _errexit_applies(cmd: Node | None) -> bool:
+    """`set -e` reacts to simple commands, tests, arithmetic, subshells and pipelines; a compound
+    command's non-zero status comes from a failure already exempted (or already acted on) inside it."""
+    if not cmd:
+        return False
+    kind = cmd.get("Type")
+    if kind == "BinaryCmd":
+        return cmd.get("Op") in ("|", "|&")
+    return kind in ("CallExpr", "TestClause", "ArithmCmd", "LetClause", "DeclClause", "Subshell")
+
+
+_TEXT_CACHE: dict[tuple[str, str], Node] = {}
+
+
+def _parse_cached(text: str, name: str) -> Node:
+    key = (text, name)
+    tree = _TEXT_CACHE.get(key)
+    if tree is None:
+        tree = parse_text(text, name)
+        if len(_TEXT_CACHE) > 512:
+            _TEXT_CACHE.clear()
+        _TEXT_CACHE[key] = tree
+    return tree
+
+
+def evaluate_script(path: str | Path, env: dict[str, str] | None = None, args: Sequence[str] = (),
+                    options: EvalOptions | None = None) -> LaunchPlan:
+    """What `KEY=VALUE... bash SCRIPT ARGS...` would launch, found without running it."""
+    options = options or EvalOptions()
+    display = str(path)
+    script = Path(path)
+    if options.cwd and not script.is_absolute():
+        script = Path(options.cwd) / script
+    if not script.is_file():
+        raise MigrateError(f"script not found: {display}", origin=Origin(display))
+    ev = Evaluator(Path(display), display, dict(env or {}), list(args), options)
+    try:
+        ev.run_file(script, display)
+    except Launched as launched:
+        return ev.plan(launched.launch, launched.env)
+    except ExitScript as exc:
+        ev.diags.note("shell-exit", f"script exits with status {exc.status} before launching training")
+    except ReturnFn:
+        pass
+    except LoopControl:
+        pass
+    except RecursionError:
+        raise MigrateError("script nesting is too deep to evaluate", origin=Origin(display)) from None
+    seen = ", ".join(f"{name} ({origin})" for name, origin in ev.seen[:40]) or "none"
+    exits = [d for d in ev.diags if d.code == "shell-exit" and d.origin is not None and d.origin.line]
+    where = f"; the script exits at {exits[-1].origin}" if exits else ""
+    raise MigrateError(
+        f"no training launch found in {display}{where}; external commands seen: {seen}",
+        origin=Origin(display),
+        hint="the launch is the first torchrun/python/deepspeed command running a pretrain_*.py or *train*.py entry",
+    )

@@ -1,0 +1,502 @@
+"""Models of the external commands scripts call inside `$(...)`.
+
+Nothing is executed. Each model is a pure function of its arguments and
+stdin; models that stand for facts about the machine (GPU count, time,
+hostname) are declared assumptions and produce a note. A command with no
+model makes the substitution unknown.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:
+    from migrate.shell.evaluate import Evaluator
+
+FIXED_EPOCH = 1704067200  # 2024-01-01 00:00:00 UTC: the timestamp `date` is assumed to print
+
+
+@dataclass
+class Output:
+    text: str
+    status: int = 0
+    assumption: str | None = None  # a fact about the machine we assumed
+
+
+Model = Callable[["Evaluator", list[str], "str | None"], "Output | None"]
+MODELS: dict[str, Model] = {}
+
+
+def model(*names: str) -> Callable[[Model], Model]:
+    def register(fn: Model) -> Model:
+        for name in names:
+            MODELS[name] = fn
+        return fn
+
+    return register
+
+
+def run_model(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    fn = MODELS.get(os.path.basename(words[0]))
+    return fn(ev, words, stdin) if fn else None
+
+
+# -- facts about the machine (declared assumptions)
+@model("python", "python3")
+def python_c(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    if "-c" in words[1:]:
+        code = words[words.index("-c") + 1] if words.index("-c") + 1 < len(words) else ""
+        if "device_count()" in code:
+            n = ev.options.gpus_per_node
+            return Output(f"{n}\n", assumption=f"GPUs per node assumed to be {n} (--gpus-per-node)")
+    return None
+
+
+def _gpu_lines(ev: "Evaluator", fmt: str) -> Output:
+    n = ev.options.gpus_per_node
+    lines = "".join(fmt.format(i=i) + "\n" for i in range(n))
+    return Output(lines, assumption=f"GPUs per node assumed to be {n} (--gpus-per-node)")
+
+
+@model("nvidia-smi")
+def nvidia_smi(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    args = words[1:]
+    if "-L" in args or "--list-gpus" in args:
+        return _gpu_lines(ev, "GPU {i}: Modelled GPU (UUID: GPU-{i})")
+    if any(a.startswith("--query-gpu") for a in args) and "--format=csv,noheader" in args:
+        return _gpu_lines(ev, "{i}")
+    return None
+
+
+@model("rocm-smi")
+def rocm_smi(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    if "--showid" in words[1:] or "-i" in words[1:]:
+        return _gpu_lines(ev, "GPU[{i}]\t\t: Device ID: 0x74a1")
+    return None
+
+
+@model("date")
+def date(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    fmts = [w for w in words[1:] if w.startswith("+")]
+    others = [w for w in words[1:] if not w.startswith("+") and w not in ("-u", "--utc")]
+    if others:
+        return None
+    stamp = time.gmtime(FIXED_EPOCH)
+    text = time.strftime(fmts[-1][1:], stamp) if fmts else time.strftime("%a %b %e %H:%M:%S UTC %Y", stamp)
+    return Output(text + "\n", assumption="`date` assumed to print the fixed time 2024-01-01 00:00:00 UTC")
+
+
+@model("hostname")
+def hostname(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    if len(words) > 1:
+        return None
+    return Output("localhost\n", assumption="`hostname` assumed to be localhost")
+
+
+@model("rdma", "ibv_devices", "ibv_devinfo")
+def rdma_devices(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    return Output("", assumption=f"`{words[0]}` assumed to list no RDMA devices")
+
+
+# -- paths (pure string functions)
+@model("pwd")
+def pwd(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    return Output(ev.state.cwd + "\n")
+
+
+@model("dirname")
+def dirname(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    paths = [w for w in words[1:] if not w.startswith("-")]
+    return Output("".join(_dirname(p) + "\n" for p in paths)) if paths else None
+
+
+def _dirname(path: str) -> str:
+    stripped = path.rstrip("/")
+    if not stripped:
+        return "/" if path else "."
+    if "/" not in stripped:
+        return "."
+    head = stripped.rsplit("/", 1)[0].rstrip("/")
+    return head or "/"
+
+
+@model("basename")
+def basename(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    args = [w for w in words[1:] if not w.startswith("-")]
+    if not args:
+        return None
+    base = args[0].rstrip("/").rsplit("/", 1)[-1] or ("/" if args[0] else "")
+    if len(args) > 1 and base.endswith(args[1]) and base != args[1]:
+        base = base[: -len(args[1])]
+    return Output(base + "\n")
+
+
+@model("realpath", "readlink")
+def realpath(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    if words[0].endswith("readlink") and not any(w in ("-f", "-e", "-m") for w in words[1:]):
+        return None
+    paths = [w for w in words[1:] if not w.startswith("-")]
+    if not paths:
+        return None
+    return Output("".join(os.path.realpath(os.path.join(ev.state.cwd, p)) + "\n" for p in paths))
+
+
+# -- text filters (pure functions of stdin)
+@model("echo")
+def echo(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    args = words[1:]
+    newline, escapes = True, False
+    while args and re.fullmatch(r"-[neE]+", args[0]):
+        newline = newline and "n" not in args[0]
+        escapes = ("e" in args[0]) or (escapes and "E" not in args[0])
+        args = args[1:]
+    text = " ".join(args)
+    if escapes:
+        from migrate.shell.words import decode_c_string
+
+        text = decode_c_string(text)
+    return Output(text + ("\n" if newline else ""))
+
+
+@model("printf")
+def printf(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    if len(words) < 2 or words[1] == "-v":
+        return None
+    fmt, args = words[1], words[2:]
+    from migrate.shell.words import decode_c_string
+
+    out: list[str] = []
+    while True:
+        used = 0
+
+        def sub(m: re.Match) -> str:
+            nonlocal used
+            spec = m.group(0)
+            if spec == "%%":
+                return "%"
+            value = args[used] if used < len(args) else ""
+            used += 1
+            conv = spec[-1]
+            if conv in "di":
+                try:
+                    return (spec[:-1] + "d") % int(value or 0)
+                except ValueError:
+                    return "0"
+            if conv == "f":
+                try:
+                    return spec % float(value or 0)
+                except ValueError:
+                    return "0"
+            return (spec[:-1] + "s") % value
+
+        out.append(decode_c_string(re.sub(r"%[-+ 0#]*\d*(?:\.\d+)?[sdifx%]|%%", sub, fmt)))
+        if used == 0 or used >= len(args):
+            break
+        args = args[used:]
+    return Output("".join(out))
+
+
+@model("cat")
+def cat(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    if len(words) == 1 and stdin is not None:
+        return Output(stdin)
+    return None
+
+
+def _lines(stdin: str | None) -> list[str]:
+    text = stdin or ""
+    return text.splitlines()
+
+
+@model("cut")
+def cut(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    delim, fields, chars = "\t", None, None
+    args = words[1:]
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("-d"):
+            delim = a[2:] if len(a) > 2 else (args[i + 1] if i + 1 < len(args) else "")
+            i += 0 if len(a) > 2 else 1
+        elif a.startswith("-f"):
+            fields = a[2:] if len(a) > 2 else (args[i + 1] if i + 1 < len(args) else "")
+            i += 0 if len(a) > 2 else 1
+        elif a.startswith("-c"):
+            chars = a[2:] if len(a) > 2 else (args[i + 1] if i + 1 < len(args) else "")
+            i += 0 if len(a) > 2 else 1
+        elif a.startswith("--delimiter="):
+            delim = a.split("=", 1)[1]
+        elif a.startswith("--fields="):
+            fields = a.split("=", 1)[1]
+        else:
+            return None
+        i += 1
+    spec = fields if fields is not None else chars
+    if spec is None or len(delim) != 1:
+        return None
+    wanted = _ranges(spec)
+    if wanted is None:
+        return None
+    out = []
+    for line in _lines(stdin):
+        if fields is not None:
+            if delim not in line:
+                out.append(line)
+                continue
+            cols = line.split(delim)
+            out.append(delim.join(c for n, c in enumerate(cols, 1) if wanted(n)))
+        else:
+            out.append("".join(c for n, c in enumerate(line, 1) if wanted(n)))
+    return Output("".join(o + "\n" for o in out))
+
+
+def _ranges(spec: str) -> Callable[[int], bool] | None:
+    parts: list[tuple[int, int]] = []
+    for item in spec.split(","):
+        m = re.fullmatch(r"(\d*)(-?)(\d*)", item)
+        if not m or not item:
+            return None
+        lo = int(m.group(1)) if m.group(1) else 1
+        hi = int(m.group(3)) if m.group(3) else (lo if not m.group(2) else 1 << 30)
+        parts.append((lo, hi))
+    return lambda n: any(lo <= n <= hi for lo, hi in parts)
+
+
+@model("tr")
+def tr(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    args = words[1:]
+    delete = squeeze = False
+    while args and args[0].startswith("-") and len(args[0]) > 1:
+        flag = args.pop(0)
+        delete = delete or "d" in flag
+        squeeze = squeeze or "s" in flag
+        if set(flag[1:]) - set("ds"):
+            return None
+    text = stdin or ""
+    sets = [_tr_set(a) for a in args]
+    if delete and len(sets) == 1:
+        return Output("".join(c for c in text if c not in sets[0]))
+    if not delete and len(sets) == 2 and sets[1]:
+        src, dst = sets
+        dst = dst + dst[-1] * max(0, len(src) - len(dst))
+        table = {ord(a): b for a, b in zip(src, dst)}
+        text = text.translate(table)
+        if squeeze:
+            text = re.sub("([" + re.escape(dst) + r"])\1+", r"\1", text)
+        return Output(text)
+    if squeeze and len(sets) == 1:
+        return Output(re.sub("([" + re.escape(sets[0]) + r"])\1+", r"\1", text))
+    return None
+
+
+def _tr_set(spec: str) -> str:
+    classes = {"[:upper:]": "ABCDEFGHIJKLMNOPQRSTUVWXYZ", "[:lower:]": "abcdefghijklmnopqrstuvwxyz",
+               "[:digit:]": "0123456789", "[:space:]": " \t\n\r\f\v"}
+    for name, chars in classes.items():
+        spec = spec.replace(name, chars)
+    from migrate.shell.words import decode_c_string
+
+    spec = decode_c_string(spec)
+    out: list[str] = []
+    i = 0
+    while i < len(spec):
+        if i + 2 < len(spec) and spec[i + 1] == "-":
+            out.extend(chr(c) for c in range(ord(spec[i]), ord(spec[i + 2]) + 1))
+            i += 3
+        else:
+            out.append(spec[i])
+            i += 1
+    return "".join(out)
+
+
+@model("sed")
+def sed(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    args = words[1:]
+    extended = False
+    scripts: list[str] = []
+    while args:
+        a = args.pop(0)
+        if a in ("-E", "-r"):
+            extended = True
+        elif a == "-e" and args:
+            scripts.append(args.pop(0))
+        elif not a.startswith("-") and not scripts:
+            scripts.append(a)
+        else:
+            return None
+    text = stdin or ""
+    lines = text.split("\n")
+    trailing = text.endswith("\n")
+    if trailing:
+        lines = lines[:-1]
+    for script in scripts:
+        m = re.fullmatch(r"s(.)(.*?)(?<!\\)\1(.*?)(?<!\\)\1([gI0-9]*)", script, re.S)
+        if not m:
+            return None
+        sep, pattern, repl, flags = m.groups()
+        pattern = pattern.replace("\\" + sep, sep)
+        repl = repl.replace("\\" + sep, sep)
+        regex = pattern if extended else _bre_to_python(pattern)
+        py_repl = re.sub(r"\\(\d)", r"\\g<\1>", repl.replace("\\&", "\x00")).replace("&", r"\g<0>").replace("\x00", "&")
+        count = 0 if "g" in flags else 1
+        try:
+            lines = [re.sub(regex, py_repl, line, count=count, flags=re.I if "I" in flags else 0) for line in lines]
+        except re.error:
+            return None
+    return Output("\n".join(lines) + ("\n" if trailing else ""))
+
+
+def _bre_to_python(pattern: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            nxt = pattern[i + 1]
+            out.append(nxt if nxt in "(){}|+?" else "\\" + nxt)
+            i += 2
+            continue
+        out.append("\\" + ch if ch in "(){}|+?" else ch)
+        i += 1
+    return "".join(out)
+
+
+@model("awk")
+def awk(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    args = words[1:]
+    sep = None
+    if args and args[0].startswith("-F"):
+        sep = args[0][2:] or (args[1] if len(args) > 1 else None)
+        args = args[1:] if args[0][2:] else args[2:]
+    if len(args) != 1:
+        return None
+    m = re.fullmatch(r"\s*\{\s*print\s+((?:\$\d+|NF|\$NF)(?:\s*,\s*(?:\$\d+|\$NF))*)\s*;?\s*\}\s*", args[0])
+    if not m:
+        return None
+    refs = [r.strip() for r in m.group(1).split(",")]
+    out = []
+    for line in _lines(stdin):
+        cols = line.split() if sep in (None, " ") else line.split(sep)
+        vals = []
+        for ref in refs:
+            if ref == "$NF":
+                vals.append(cols[-1] if cols else "")
+            elif ref == "NF":
+                vals.append(str(len(cols)))
+            else:
+                n = int(ref[1:])
+                vals.append(line if n == 0 else (cols[n - 1] if n <= len(cols) else ""))
+        out.append(" ".join(vals))
+    return Output("".join(o + "\n" for o in out))
+
+
+@model("head", "tail")
+def head_tail(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    args = words[1:]
+    n = 10
+    if args and re.fullmatch(r"-n\d+|-\d+", args[0]):
+        n = int(args[0].lstrip("-n"))
+    elif len(args) >= 2 and args[0] == "-n" and args[1].isdigit():
+        n = int(args[1])
+    elif args:
+        return None
+    lines = _lines(stdin)
+    picked = lines[:n] if words[0].endswith("head") else (lines[-n:] if n else [])
+    return Output("".join(line + "\n" for line in picked))
+
+
+@model("wc")
+def wc(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    text = stdin or ""
+    if words[1:] == ["-l"]:
+        return Output(f"{text.count(chr(10))}\n")
+    if words[1:] == ["-w"]:
+        return Output(f"{len(text.split())}\n")
+    if words[1:] == ["-c"]:
+        return Output(f"{len(text.encode())}\n")
+    return None
+
+
+@model("grep")
+def grep(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    args = words[1:]
+    flags = set()
+    while args and args[0].startswith("-") and len(args) > 1:
+        flag = args.pop(0)
+        if set(flag[1:]) - set("cvEiqoF"):
+            return None
+        flags |= set(flag[1:])
+    if len(args) != 1:
+        return None
+    pattern = args[0]
+    regex = re.escape(pattern) if "F" in flags else (pattern if "E" in flags else _bre_to_python(pattern))
+    try:
+        rx = re.compile(regex, re.I if "i" in flags else 0)
+    except re.error:
+        return None
+    hits = [line for line in _lines(stdin) if (rx.search(line) is not None) != ("v" in flags)]
+    status = 0 if hits else 1
+    if "q" in flags:
+        return Output("", status)
+    if "c" in flags:
+        return Output(f"{len(hits)}\n", status)
+    if "o" in flags:
+        return Output("".join(m.group(0) + "\n" for line in hits for m in rx.finditer(line)), status)
+    return Output("".join(h + "\n" for h in hits), status)
+
+
+@model("seq")
+def seq(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    try:
+        nums = [int(w) for w in words[1:]]
+    except ValueError:
+        return None
+    if len(nums) == 1:
+        first, step, last = 1, 1, nums[0]
+    elif len(nums) == 2:
+        first, step, last = nums[0], 1, nums[1]
+    elif len(nums) == 3:
+        first, step, last = nums
+    else:
+        return None
+    if step == 0 or abs(last - first) // abs(step) > 100000:
+        return None
+    values = range(first, last + (1 if step > 0 else -1), step)
+    return Output("".join(f"{v}\n" for v in values))
+
+
+@model("expr")
+def expr(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    args = words[1:]
+    if len(args) == 3 and args[1] in ("+", "-", "*", "/", "%"):
+        try:
+            a, b = int(args[0]), int(args[2])
+        except ValueError:
+            return None
+        if args[1] in "/%" and b == 0:
+            return None
+        q = abs(a) // abs(b) * (1 if (a >= 0) == (b >= 0) else -1) if args[1] in "/%" else 0
+        value = {"+": a + b, "-": a - b, "*": a * b, "/": q, "%": a - b * q if args[1] == "%" else 0}[args[1]]
+        return Output(f"{value}\n", 1 if value == 0 else 0)
+    return None
+
+
+@model("xargs")
+def xargs(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    if len(words) == 1:
+        return Output(" ".join((stdin or "").split()) + "\n")
+    return None
+
+
+@model("true", ":")
+def true(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    return Output("")
+
+
+@model("false")
+def false(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    return Output("", 1)
