@@ -62,7 +62,7 @@ def test_every_fixture_and_knob_variant_roundtrips(script, target, tmp_path):
 @pytest.mark.parametrize("script,env,presets", [
     (LLAMA3, {"MODEL_SIZE": "8"}, {"llama3_8B", "llama3.1_8B"}),
     (LLAMA3, {"MODEL_SIZE": "70"}, {"llama3_70B", "llama3.1_70B"}),
-    (LLAMA2, {"MODEL_SIZE": "7"}, {"llama2_7B"}),
+    (LLAMA2, {"MODEL_SIZE": "7", "MOCK_DATA": "0"}, {"llama2_7B"}),
 ], ids=["llama3-8B", "llama3-70B", "llama2-7B"])
 def test_known_sizes_reuse_the_preset_with_no_architecture_override(script, env, presets, target, tmp_path):
     from migrate.primus.emit.architecture import STRUCTURE_KEYS
@@ -151,3 +151,18 @@ def test_keep_knobs_writes_parameters_that_resolve_like_the_knob(target, tmp_pat
     assert derived["tensor_model_parallel_size"] == expected["tensor_model_parallel_size"] == 4
     assert derived["micro_batch_size"] == expected["micro_batch_size"] == 1
     assert compare(expected, derived, target) == []
+
+
+def test_mock_data_with_a_real_tokenizer_cannot_be_expressed_at_26_5(tmp_path):
+    # primus-26.5 forces the NullTokenizer (and its vocabulary) whenever mock_data is on
+    # (patches/args/mock_data_patches.py@v26.5.1): a different embedding, so no parity.
+    from migrate.pipeline import ConvertOptions, convert_script
+
+    conversion = convert_script(LLAMA2, {"MODEL_SIZE": "7", "MOCK_DATA": "1"}, [],
+                                ConvertOptions(target="primus-26.5"))
+    assert not conversion.parity.ok
+    assert "tokenizer_type" in [d for d, _, _ in conversion.parity.differences]
+    assert "mock_data" in conversion.parity.format()
+    # the older release keeps the script's tokenizer
+    assert convert_script(LLAMA2, {"MODEL_SIZE": "7", "MOCK_DATA": "1"}, [],
+                          ConvertOptions(target="primus-0.1")).parity.ok

@@ -167,6 +167,11 @@ def _inherits(origins: Mapping[str, Origin], models_dir: Path, filename: str) ->
     return any(Path(o.file).name == filename and _is_under(o, models_dir) for o in origins.values())
 
 
+def _rewritten(origin: Origin | None) -> bool:
+    """Set by a release's post-load rule rather than by a file (the loader marks it `<...>`)."""
+    return origin is not None and str(origin.file).startswith("<")
+
+
 def _describes_a_model(origins: Mapping[str, Origin], models_dir: Path) -> bool:
     """A model preset sets at least one architecture key (some presets carry only Primus extensions)."""
     return any(key in STRUCTURE_KEYS and _is_under(origin, models_dir) for key, origin in origins.items())
@@ -283,6 +288,19 @@ def emit(
             added = True
         if not added:
             break
+    if parity is not None and parity.ok:
+        # The baseline of keys a release rewrites after loading (origin `<... trainer: rule>`) depends
+        # on other keys, so the in-memory minimisation may keep one that the loader shows is not needed.
+        for key in [k for k in changes if k not in placeholders and _rewritten(baseline.origins.get(k))]:
+            trial = {k: v for k, v in changes.items() if k != key}
+            trial_overrides = build_overrides(trial, request.explicit, request.knob_of, placeholders)
+            trial_files = {**files, experiment_path: experiment_yaml(request.name, model_ref, trial_overrides,
+                                                                     request.header)}
+            trial_resolved = resolve(installed_view(trial_files, model_path), experiment_path)
+            trial_parity = check_parity(expected, trial_resolved)
+            if trial_parity.ok:
+                changes, overrides, files, resolved, parity = trial, trial_overrides, trial_files, trial_resolved, \
+                    trial_parity
     return EmitResult(files, experiment_path, model_path, model_ref, best, ranking, model_values,
                       overrides, unsettable, resolved, parity, dict(baseline.values))
 
