@@ -1,5 +1,18 @@
-"""Bundled runtime: trains a resolved Megatron/Primus argument namespace on megatron-core.
+"""Bundled runtime: trains a derived Megatron argument namespace on megatron-core.
 
-Imports torch and megatron; the converter (package `migrate`) never imports this package
-except inside the `train` and `parity` commands.
+CPU by default (gloo), CUDA/NCCL when a GPU is there. The converter (package
+`migrate`) imports this package only inside the `train` and `parity` commands;
+importing it is cheap, torch and megatron load when `train` runs.
 """
+
+from primus_runtime.options import RunOptions, RunResult
+
+
+def train(config, options=None):  # type: ignore[no-untyped-def]
+    """Train `config` (a DERIVED Megatron namespace: dest -> value); see `primus_runtime.launch`."""
+    from primus_runtime.launch import train as _train
+
+    return _train(config, options or RunOptions())
+
+
+__all__ = ["train", "RunOptions", "RunResult"]

@@ -5,14 +5,11 @@ import shlex
 
 import pytest
 
-from helpers_primus import FIXTURES, mini_schema, write_tree
-from migrate.primus.profiles import Profile
+from helpers_primus import FIXTURES, write_tree
 
 
 @pytest.fixture(autouse=True)
-def mini_schemas(monkeypatch):
-    """Until the pinned schema tables are bundled, profiles use the mini schema slices."""
-    monkeypatch.setattr(Profile, "schema", lambda self: self.schema_override or mini_schema(self.name))
+def clean_env(monkeypatch):
     for var in ("PRIMUS_TEAM", "PRIMUS_USER", "PRIMUS_EXP_NAME", "TRAIN_ITERS"):
         monkeypatch.delenv(var, raising=False)
 
@@ -41,8 +38,14 @@ def test_resolve_table(cli):
     res = cli("resolve", fixture("primus-26.5"))
     assert res.code == 0
     line = next(l for l in res.out.splitlines() if l.startswith("rotary_base "))
-    assert "500000" in line and "llama3_base.yaml:7" in line
+    # value, Megatron default (--rotary-base default=10000), and the preset line that set it
+    assert line.split()[1:3] == ["500000", "10000"]
+    assert line.endswith("<presets>/primus-26.5/models/megatron/llama3_base.yaml:7")
+    assert not any(l.startswith("seed ") for l in res.out.splitlines())  # at the default: only with --all
     assert "Primus-only keys" in res.out and "norm_epsilon" in res.out
+    full = cli("resolve", fixture("primus-26.5"), "--all").out
+    seed = next(l for l in full.splitlines() if l.startswith("seed "))
+    assert seed.split()[1:3] == ["1234", "="]
 
 
 def test_to_megatron(cli):

@@ -26,6 +26,8 @@ def run(args: argparse.Namespace) -> int:
     from migrate.primus import get_profile, resolve_experiment, to_argv
 
     profile = get_profile(args.target, args.primus_path)
+    for note in profile.notes:
+        print(f"note: {note}", file=sys.stderr)
     resolved = resolve_experiment(args.experiment, profile)
     skipped: list[str] = []
     argv = to_argv(resolved.values, profile.schema(), skipped)

@@ -123,7 +123,7 @@ def _nargs_text(nargs: Any) -> str:
 def parse_argv(schema: Schema, tokens: Sequence[Token | str], diags: Diagnostics | None = None) -> MegatronArgs:
     """argv → MegatronArgs under `schema`; bad input raises MigrateError naming the token's origin."""
     words = _words(tokens)
-    args = _defaults(schema)
+    args = argparse_defaults(schema)
     explicit: dict[str, Origin | None] = {}
     i = 0
     while i < len(words):
@@ -219,8 +219,23 @@ def _apply(spec: OptionSpec, flag: str, values: list[_Word], args: dict[str, Any
             args[spec.dest] = value
 
 
-def _defaults(schema: Schema) -> dict[str, Any]:
-    """dest → default as argparse fills it: the first registration wins; str defaults go through `type`."""
+def argparse_defaults(schema: Schema) -> dict[str, Any]:
+    """dest → default as argparse fills it: the first registration wins; str defaults go through `type`.
+
+    A fresh dict each call (mutable defaults copied); the computation is cached on the schema.
+    """
+    cached = schema.__dict__.get("_argparse_defaults")
+    if cached is None:
+        cached = _compute_defaults(schema)
+        schema.__dict__["_argparse_defaults"] = cached
+    out = dict(cached)
+    for dest, value in out.items():
+        if isinstance(value, (list, dict)) and not (isinstance(value, dict) and UNEVALUATED in value):
+            out[dest] = copy.deepcopy(value)
+    return out
+
+
+def _compute_defaults(schema: Schema) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for spec in schema.options:
         if spec.dest in out:

@@ -13,7 +13,7 @@ JSON shape (`schemas/<name>.json`):
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,19 @@ class OptionSpec:
         data["option_strings"] = tuple(data["option_strings"])
         if data.get("choices") is not None:
             data["choices"] = tuple(data["choices"])
-        return cls(**data)
+        unknown = data.keys() - _OPTION_FIELDS
+        if unknown:
+            raise TypeError(f"unknown option fields {sorted(unknown)}")
+        # Loading a schema builds hundreds of these; skip the frozen-dataclass __init__ (slow
+        # per-field object.__setattr__) and fill the instance dict directly, defaults first.
+        spec = object.__new__(cls)
+        spec.__dict__.update(_OPTION_DEFAULTS)
+        spec.__dict__.update(data)
+        return spec
+
+
+_OPTION_FIELDS = frozenset(f.name for f in fields(OptionSpec))
+_OPTION_DEFAULTS = {f.name: f.default for f in fields(OptionSpec) if f.default is not MISSING}
 
 
 @dataclass

@@ -110,13 +110,22 @@ def lit_word(word: Node | None) -> str | None:
     return None
 
 
+_POSITION_KEYS = frozenset({"Pos", "End", "ValuePos", "ValueEnd", "OpPos", "Dollar", "Lparen", "Rparen",
+                            "Left", "Right", "Semicolon", "Position", "Hash", "Lbrack", "Rbrack", "DoPos",
+                            "DonePos", "ThenPos", "FiPos", "ElsePos", "InPos", "EsacPos", "CasePos", "Rbrace",
+                            "Lbrace", "ForPos", "IfPos", "TokPos", "OpEnd", "WhilePos", "FuncPos", "Case",
+                            "In", "Esac", "Then", "Fi", "Do", "Done"})
+
+
 def iter_nodes(node: Any):
-    """Every dict node below `node` (depth first), for static scans."""
+    """Every syntax node below `node` in source order, for static scans (positions skipped)."""
     stack = [node]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
             yield item
-            stack.extend(reversed([v for v in item.values() if isinstance(v, (dict, list))]))
+            children = [v for k, v in item.items()
+                        if (type(v) is list or (type(v) is dict and k not in _POSITION_KEYS)) and v]
+            stack.extend(reversed(children))
         elif isinstance(item, list):
             stack.extend(reversed(item))

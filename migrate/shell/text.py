@@ -66,10 +66,17 @@ def slice_text(value: Text, start: int, end: int | None = None) -> Text:
 
 
 def first_origin(value: Text, fallback: Origin) -> Origin:
-    """Origin of the first non-blank character: the line a token was written on."""
+    """The line most of a token's text was written on (ties: the earliest part).
+
+    `"--$name"` called as `add_flag num-layers` names the call line, not the helper's body.
+    """
+    weights: dict[Origin, int] = {}
     for seg in value:
-        if seg.text.strip():
-            return seg.origin
+        n = len(seg.text.strip())
+        if n:
+            weights[seg.origin] = weights.get(seg.origin, 0) + n
+    if weights:
+        return max(weights, key=lambda o: weights[o])  # max keeps the first of equal weights
     return value[0].origin if value else fallback
 
 

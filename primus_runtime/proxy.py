@@ -1,0 +1,110 @@
+"""Proxy mode: the same architecture at a size that trains on two CPU cores in seconds.
+
+Each rule keeps a structural property (GQA ratio, gated MLP, MoE top-k and routing
+groups, MLA, dense-then-MoE layer pattern) and shrinks a size. The shrunk values do
+not depend on the parallel layout (for TP, PP, EP, DP up to 2), so a TP=2 proxy run
+trains the same model as the TP=1 proxy run. Every change is returned as a line
+of text, printed by the caller and kept in RunResult.shrinks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+HEAD_DIM = 16
+PROXY_VOCAB = 512
+PROXY_SEQ = 64
+
+
+def _set(ns: dict[str, Any], shrinks: list[str], key: str, value: Any) -> None:
+    if key in ns and ns[key] != value:
+        shrinks.append(f"{key}: {ns[key]} -> {value}")
+        ns[key] = value
+
+
+def shrink(config: dict[str, Any], world_size: int) -> tuple[dict[str, Any], list[str]]:
+    ns = dict(config)
+    shrinks: list[str] = []
+    tp = int(ns.get("tensor_model_parallel_size") or 1)
+    pp = int(ns.get("pipeline_model_parallel_size") or 1)
+    ep = int(ns.get("expert_model_parallel_size") or 1)
+
+    # Attention: keep the query-per-group ratio over two query groups (four heads without GQA).
+    heads = int(ns["num_attention_heads"])
+    groups = int(ns["num_query_groups"] or heads) if ns.get("group_query_attention") else heads
+    ratio = max(1, heads // groups)
+    new_groups = min(groups, max(2 if ratio > 1 else 4, tp))
+    new_heads = new_groups * ratio
+    _set(ns, shrinks, "num_attention_heads", new_heads)
+    if ns.get("group_query_attention"):
+        _set(ns, shrinks, "num_query_groups", new_groups)
+    hidden = max(64, min(int(ns["hidden_size"]), new_heads * HEAD_DIM))
+    ffn_ratio = int(ns["ffn_hidden_size"]) / int(ns["hidden_size"])
+    _set(ns, shrinks, "hidden_size", hidden)
+    _set(ns, shrinks, "kv_channels", hidden // new_heads)
+    _set(ns, shrinks, "ffn_hidden_size", max(32, int(round(hidden * ffn_ratio / 16)) * 16))
+
+    # Layers: two (or one per pipeline stage), keeping dense-then-MoE patterns.
+    layers = int(ns["num_layers"])
+    new_layers = min(layers, max(2, pp))
+    _set(ns, shrinks, "num_layers", new_layers)
+    for key in ("decoder_first_pipeline_num_layers", "decoder_last_pipeline_num_layers", "num_layers_per_virtual_pipeline_stage"):
+        if ns.get(key) is not None:
+            _set(ns, shrinks, key, None)
+    freq = ns.get("moe_layer_freq")
+    if isinstance(freq, (list, tuple)) and len(freq) != new_layers:
+        dense_first = bool(freq) and not freq[0]
+        _set(ns, shrinks, "moe_layer_freq", [0] + [1] * (new_layers - 1) if dense_first else [1] * new_layers)
+    if ns.get("mtp_num_layers"):
+        _set(ns, shrinks, "mtp_num_layers", None)
+
+    # MoE: keep top-k and routing groups, fewer and smaller experts.
+    experts = ns.get("num_experts")
+    if experts:
+        topk = int(ns.get("moe_router_topk") or 1)
+        groups_r = int(ns.get("moe_router_num_groups") or 1)
+        new_experts = min(int(experts), max(4, 2 * topk, 2 * groups_r))
+        new_experts += (-new_experts) % max(ep, groups_r, 1)
+        _set(ns, shrinks, "num_experts", new_experts)
+        for key in ("moe_ffn_hidden_size", "moe_shared_expert_intermediate_size"):
+            if ns.get(key):
+                _set(ns, shrinks, key, max(16, min(int(ns[key]), hidden // 2)))
+
+    # Multi-latent attention sizes.
+    if ns.get("multi_latent_attention"):
+        for key, size in (("q_lora_rank", 32), ("kv_lora_rank", 32), ("qk_head_dim", HEAD_DIM),
+                          ("qk_pos_emb_head_dim", 8), ("v_head_dim", HEAD_DIM)):
+            if ns.get(key):
+                _set(ns, shrinks, key, min(int(ns[key]), size))
+
+    # Sequence, vocabulary, batch.
+    _set(ns, shrinks, "seq_length", min(int(ns["seq_length"]), PROXY_SEQ))
+    if ns.get("max_position_embeddings"):
+        _set(ns, shrinks, "max_position_embeddings", min(int(ns["max_position_embeddings"]), max(PROXY_SEQ, ns["seq_length"])))
+    ns["vocab_size"] = PROXY_VOCAB - 1  # + the end-of-document token = PROXY_VOCAB
+    shrinks.append(f"vocabulary: {config.get('padded_vocab_size') or config.get('vocab_size') or 'tokenizer'} -> {PROXY_VOCAB}")
+    ns["padded_vocab_size"] = PROXY_VOCAB
+    mbs = min(int(ns["micro_batch_size"]), 2)
+    _set(ns, shrinks, "micro_batch_size", mbs)
+    tp_pp_cp = tp * pp * int(ns.get("context_parallel_size") or 1)
+    dp = max(1, world_size // tp_pp_cp)
+    gbs = min(int(ns["global_batch_size"]), 4 * mbs)
+    gbs += (-gbs) % (mbs * dp)
+    _set(ns, shrinks, "global_batch_size", gbs)
+    if ns.get("rampup_batch_size"):
+        _set(ns, shrinks, "rampup_batch_size", None)
+    return ns, shrinks
+
+
+def shorten_schedule(ns: dict[str, Any], iters: int, shrinks: list[str]) -> None:
+    """Scale the LR schedule's iteration counts to a proxy run of `iters` steps."""
+    total = ns.get("train_iters")
+    if not total or iters >= int(total):
+        return
+    scale = iters / int(total)
+    for key in ("lr_decay_iters", "lr_warmup_iters", "lr_wsd_decay_iters"):
+        value = ns.get(key)
+        if value:
+            _set(ns, shrinks, key, max(1 if key != "lr_warmup_iters" else 0, int(round(int(value) * scale))))
+    if ns.get("lr_decay_iters") is not None and ns.get("lr_warmup_iters") and ns["lr_warmup_iters"] >= ns["lr_decay_iters"]:
+        _set(ns, shrinks, "lr_warmup_iters", max(0, int(ns["lr_decay_iters"]) - 1))
