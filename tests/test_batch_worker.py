@@ -86,11 +86,14 @@ def test_warnings_and_unmapped_flags_are_relative_to_the_root(tmp_path):
     assert str(tmp_path) not in repr(result.to_json())
 
 
-def test_parity_is_rechecked_on_the_placed_files(tmp_path):
+def test_a_variant_failing_parity_on_the_placed_files_is_rejected_and_not_written(tmp_path):
     rel = _script(tmp_path, "# parity-breaks\n")
-    (row,) = process_script(_job(tmp_path, rel), FakeBackend()).variants
-    assert row.parity_ok is False
+    result = process_script(_job(tmp_path, rel), FakeBackend())
+    (row,) = result.variants
+    assert (row.status, row.parity_ok, row.experiment) == ("rejected", False, None)
     assert row.parity_differences == [["train_iters", 10, None]]
+    assert row.reason == "static parity failed, not written: train_iters: 10 -> None (legacy -> Primus)"
+    assert result.files == {}
 
 
 def test_comparisons_seen_only_under_a_variant_add_variants(tmp_path):
