@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     exclude_out = _output_inside(root, out)
     if exclude_out:
-        options.exclude = [*options.exclude, exclude_out]
+        options.exclude = [*options.exclude, exclude_out + "/*"]  # with a "/": that folder only
 
     with _progress(enabled=not args.json) as progress:
         results = run_batch(root, options, progress=progress.advance, on_discovered=progress.start)
