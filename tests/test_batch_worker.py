@@ -193,3 +193,17 @@ def test_knob_to_key_table_traces_defaults_into_flags():
     assert {k: v for k, v in result.knob_keys.items() if k in expected} == expected
     assert "num_layers" in result.knob_keys["MODEL_SIZE"]  # measured between the 8 and 70 variants
     assert "TE_FP8" not in result.knob_keys  # its default 0 never reaches a flag value
+
+
+def test_a_script_is_parsed_once_for_all_its_variants(monkeypatch, tmp_path):
+    import shutil
+
+    import migrate.shell.syntax as syntax
+
+    parsed = []
+    real = syntax.parse_text
+    monkeypatch.setattr(syntax, "parse_text", lambda text, filename: parsed.append(filename) or real(text, filename))
+    shutil.copytree(FIXTURE_REPO / "mixtral", tmp_path / "mixtral")  # a new file: not cached by earlier tests
+    result = process_script(_job(tmp_path, "mixtral/train_mixtral_moe.sh"), _RealShell())
+    assert len(result.variants) == 2
+    assert parsed == ["mixtral/train_mixtral_moe.sh"]
