@@ -184,3 +184,15 @@ def test_random_valid_scripts_only_raise_migrate_error(tmp_path, statements):
         evaluate_script(path, options=EvalOptions(max_loop_iterations=50, max_call_depth=8, max_steps=20000))
     except MigrateError:
         pass
+
+
+def test_each_file_is_parsed_once(tmp_path, monkeypatch):
+    import migrate.shell.syntax as syntax
+
+    calls = []
+    real = syntax.parse_text
+    monkeypatch.setattr(syntax, "parse_text", lambda text, name: calls.append(name) or real(text, name))
+    path = write(tmp_path, "torchrun pretrain_gpt.py --tp ${TP:-1}\n", name="once.sh")
+    assert evaluate_script(path, {"TP": "2"}).argv_values() == ["--tp", "2"]
+    assert evaluate_script(path, {"TP": "4"}).argv_values() == ["--tp", "4"]
+    assert calls == [str(path)]
