@@ -294,9 +294,13 @@ def set_(ev: "Evaluator", fields: list[Text], node: dict) -> int:
             i += 2
             continue
         if word[:1] in "-+" and len(word) > 1:
+            change = ev.state.options.add if word[0] == "-" else ev.state.options.discard
             for letter in word[1:]:
-                option = names.get(letter, letter)
-                (ev.state.options.add if word[0] == "-" else ev.state.options.discard)(option)
+                if letter == "o" and i + 1 < len(args):  # `set -euo pipefail`: -o takes the next word
+                    i += 1
+                    change(to_str(args[i]))
+                else:
+                    change(names.get(letter, letter))
             i += 1
             continue
         ev.state.positional = list(args[i:])
