@@ -15,8 +15,9 @@ from migrate.diagnostics import Origin
 from migrate.shell.plan import Knob, KnobSource
 from migrate.shell.syntax import iter_nodes, lit_word
 
-# equality tests name the values a knob is meant to take; `-gt 1` is a threshold, not a variant
-_EQUALITY_OPS = {"-eq", "-ne", "==", "=", "!="}
+# every literal a knob is tested against, thresholds (`-gt 1`) included: the batch stage decides
+# which of them are variants (equality) and which only bound a range
+_EQUALITY_OPS = {"-eq", "-ne", "-lt", "-le", "-gt", "-ge", "==", "=", "!="}
 
 
 @dataclass
