@@ -28,7 +28,8 @@ env -0 > "$rec/$n.env"
 STUBS: dict[str, str] = {
     "torchrun": _RECORD,
     "deepspeed": _RECORD,
-    "srun": _RECORD,
+    # srun records itself, then runs a `bash -c ...` / `bash script` it wraps, as the real one would
+    "srun": _RECORD + 'i=0; for a in "$@"; do i=$((i+1)); case "$a" in bash|sh) exec "${@:i}";; esac; done\n',
     "mpirun": _RECORD,
     "python": r'''for a in "$@"; do case "$a" in *device_count*) echo "$STUB_GPUS"; exit 0;; esac; done
 ''' + _RECORD,
@@ -112,10 +113,31 @@ def bash_value(snippet: str, names: list[str], env: dict[str, str] | None = None
         f'\nif [ -n "${{{n}+x}}" ]; then printf "%s\\0%s\\0" {n} "${{{n}}}"; else printf "%s\\0\\1\\0" {n}; fi'
         for n in names
     )
-    proc = subprocess.run([BASH, "-c", snippet + dump, "snippet", *args], capture_output=True,
+    script = f"trap '{dump.replace(chr(39), chr(39) + chr(92) + chr(39) + chr(39))}' EXIT\n{snippet}"
+    proc = subprocess.run([BASH, "-c", script, "snippet", *args], capture_output=True,
                           env={"PATH": "/usr/bin:/bin", "LC_ALL": "C", **(env or {})}, timeout=10, check=False)
     items = proc.stdout.decode().split("\0")[:-1]
     out: dict[str, str | None] = {}
     for key, value in zip(items[::2], items[1::2]):
         out[key] = None if value == "\x01" else value
+    return out
+
+
+def static_values(snippet: str, names: list[str], tmp_path: Path, env: dict[str, str] | None = None,
+                  args: list[str] | tuple = (), gpus: int = 8) -> dict[str, str | None]:
+    """The evaluator's values of variables after a snippet (None when unset)."""
+    from migrate.shell.evaluate import EvalOptions, Evaluator, ExitScript
+    from migrate.shell.text import to_str
+
+    script = tmp_path / "snippet.sh"
+    script.write_text(snippet + "\n")
+    ev = Evaluator(script, str(script), dict(env or {}), list(args), EvalOptions(gpus_per_node=gpus, cwd=str(tmp_path)))
+    try:
+        ev.run_file(script, str(script))
+    except ExitScript:
+        pass
+    out: dict[str, str | None] = {}
+    for name in names:
+        var = ev.state.lookup(name)
+        out[name] = None if var is None else to_str(var.scalar())
     return out

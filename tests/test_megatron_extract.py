@@ -210,3 +210,23 @@ def test_arguments_py_without_entry_point_is_an_error(tmp_path):
     root = _checkout(tmp_path, {"megatron/training/arguments.py": "def something():\n    pass\n"})
     with pytest.raises(MigrateError, match="no add_argument calls"):
         extract_schema(root)
+
+
+def test_schema_command_writes_a_loadable_schema(tmp_path, cli):
+    from migrate.megatron import load_schema, parse_argv
+
+    root = _checkout(tmp_path / "fork", {"megatron/training/arguments.py": OLD_STYLE})
+    out = tmp_path / "fork.json"
+    result = cli("schema", "--megatron-path", root, "-o", out, "--name", "myfork")
+    assert result.code == 0, result.err
+    schema = load_schema(str(out))
+    assert schema.name == "myfork"
+    assert parse_argv(schema, ["--hidden-size", "8"]).args["hidden_size"] == 8
+    again = cli("schema", "--megatron-path", root, "-o", out)
+    assert again.code == 2 and "--force" in again.err
+    assert cli("schema", "--megatron-path", root, "-o", out, "--force").code == 0
+
+
+def test_schema_command_without_checkout_is_a_clean_error(tmp_path, cli):
+    result = cli("schema", "--megatron-path", tmp_path)
+    assert result.code == 2 and "arguments.py" in result.err and "Traceback" not in result.err

@@ -7,6 +7,10 @@ that `ArgumentGroupFactory` turns into options), not taken from our output.
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import pytest
 
 from migrate.megatron import bundled_schema_names, load_schema
@@ -101,3 +105,26 @@ def test_option_strings_are_unique_per_schema(name):
         for opt in spec.option_strings:
             assert opt not in seen, opt
             seen.add(opt)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not (os.environ.get("MEGATRON_NVIDIA_GIT") and os.environ.get("MEGATRON_ROCM_GIT")),
+    reason="set MEGATRON_NVIDIA_GIT and MEGATRON_ROCM_GIT to Megatron-LM git dirs to check the bundled tables",
+)
+def test_bundled_schemas_regenerate_identically(tmp_path):
+    from migrate.megatron.bundle import regenerate
+    from migrate.megatron.schema import SCHEMA_DIR
+
+    repos = {"nvidia": Path(os.environ["MEGATRON_NVIDIA_GIT"]), "rocm": Path(os.environ["MEGATRON_ROCM_GIT"])}
+    for path in regenerate(repos, out_dir=tmp_path):
+        assert path.read_text() == (SCHEMA_DIR / path.name).read_text(), path.name
+
+
+def test_schema_json_round_trips():
+    from migrate.megatron.bundle import schema_to_text
+    from migrate.megatron.schema import SCHEMA_DIR, Schema
+
+    for name in ALL:
+        text = (SCHEMA_DIR / f"{name}.json").read_text()
+        assert schema_to_text(Schema.from_json(json.loads(text)).to_json()) == text

@@ -181,3 +181,15 @@ def test_resolve_experiment_text_in_memory(tmp_path):
     with pytest.raises(MigrateError) as err:
         resolve_experiment_text(bad, "exp/exp.yaml", profile)
     assert str(err.value.origin) == "exp/mine.yaml:1"
+
+
+def test_module_level_keys_become_params_at_26_5_only(tmp_path):
+    # parser.py@v26.5.1 copies module-level keys (other than framework/config/model/overrides) onto
+    # the module config when its preset lacks them; v0.1 ignores them.
+    presets = {**MODULE, "models/megatron/m.yaml": "num_layers: 2\n"}
+    text = experiment().rstrip("\n") + "\n    micro_batch_size: 3\n    lr: 9.0e-01\n"
+    got = _run(tmp_path, "primus-26.5", presets, text)
+    assert got.values["micro_batch_size"] == 3
+    assert got.values["lr"] == 2.0e-05  # the module preset already has lr: it wins
+    got01 = _run(tmp_path / "v01", "primus-0.1", presets, text)
+    assert "micro_batch_size" not in got01.values

@@ -61,3 +61,25 @@ def test_primus_only_keys_are_preset_keys_outside_the_schema():
     assert "lr" not in keys and "layernorm_epsilon" not in keys
     v01 = snapshot_profile("primus-0.1")
     assert "norm_epsilon" not in v01.primus_only_keys() and "trainable" in v01.primus_only_keys()
+
+
+def _git(root, *args):
+    import subprocess
+
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
+                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                        "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin", "HOME": str(root)})
+
+
+@pytest.mark.parametrize("pin,schema,noted", [
+    ("d3528a21301db2d12e92912b3ec025dc8a2ed4d6", "d3528a21", False),  # v26.5.1's gitlink
+    ("0123456789abcdef0123456789abcdef01234567", "d3528a21", True),
+])
+def test_checkout_megatron_pin_picks_the_schema(tmp_path, pin, schema, noted):
+    root = _checkout(tmp_path, "extends")
+    _git(root, "init", "-q")
+    _git(root, "update-index", "--add", "--cacheinfo", f"160000,{pin},third_party/Megatron-LM")
+    _git(root, "commit", "-qm", "pin")
+    profile = get_profile(primus_path=str(root))
+    assert profile.megatron_schema == schema
+    assert bool(profile.notes) is noted

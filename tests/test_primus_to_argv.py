@@ -10,19 +10,23 @@ from migrate.megatron.schema import Schema
 from migrate.primus import to_argv
 from migrate.values import same_value
 
-TYPES = {"int": int, "float": float, "str": str}
+TYPES = {"int": int, "float": float, "str": str, "bool": bool}
 
 
 def replay(schema: Schema) -> argparse.ArgumentParser:
     """An argparse parser built from the schema's facts (what Megatron's parser would be)."""
     parser = argparse.ArgumentParser(allow_abbrev=False)
     for spec in schema.options:
-        kwargs = {"dest": spec.dest, "action": spec.action, "default": spec.default}
+        action = argparse.BooleanOptionalAction if spec.action == "boolean_optional" else spec.action
+        kwargs = {"dest": spec.dest, "action": action, "default": spec.default}
+        if spec.action == "boolean_optional":
+            parser.add_argument(spec.option_strings[0], **kwargs)  # argparse adds the --no- twin itself
+            continue
         if spec.action in ("store", "append"):
             kwargs["type"] = TYPES.get(spec.type or "str", str)
             if spec.nargs is not None:
                 kwargs["nargs"] = spec.nargs
-            if spec.choices is not None:
+            if spec.choices is not None and spec.type in (None, "int", "float", "str"):
                 kwargs["choices"] = spec.choices
         if spec.action == "store_const":
             kwargs["const"] = spec.const
@@ -89,3 +93,15 @@ def test_round_trip_property(values):
     parsed = vars(replay(schema).parse_args(to_argv(values, schema)))
     for dest, value in values.items():
         assert same_value(parsed[dest], value), dest
+
+
+def test_boolean_optional_and_type_bool():
+    from migrate.megatron.schema import OptionSpec
+
+    schema = Schema("t", "", [
+        OptionSpec(("--prefix-caching", "--no-prefix-caching"), "prefix_caching", action="boolean_optional", default=True),
+        OptionSpec(("--onnx-safe",), "onnx_safe", type="bool"),
+    ])
+    assert to_argv({"prefix_caching": False, "onnx_safe": True}, schema) == ["--no-prefix-caching", "--onnx-safe", "True"]
+    parsed = vars(replay(schema).parse_args(to_argv({"prefix_caching": False, "onnx_safe": False}, schema)))
+    assert parsed == {"prefix_caching": False, "onnx_safe": False}

@@ -29,6 +29,23 @@ CASES: list[tuple[str, dict[str, str], list[str]]] = [
     ("rocm/train_llama2.sh", {"MODEL_SIZE": "70", "TE_FP8": "1"}, []),
     ("rocm/train_llama2.sh", {}, ["MODEL_SIZE=70", "FSDP=1", "RECOMPUTE=1", "MOCK_DATA=0"]),
     ("rocm/train_llama2.sh", {"TOKENIZER_TYPE": "Llama2Tokenizer", "SEQ_PARALLEL": "0"}, []),
+    ("rocm/train_mixtral_moe.sh", {}, []),
+    ("rocm/train_mixtral_moe.sh", {"MODEL_NAME": "mixtral_8x22b", "TP": "2", "TE_FP8": "1"}, []),
+    ("rocm/train_mixtral_moe.sh", {"WANDB_API_KEY": "k"}, ["MODEL_NAME=mixtral_tiny_test", "BS=16", "junk"]),
+    ("rocm/train_deepseekv2.sh", {}, []),
+    ("rocm/train_deepseekv2.sh", {"MODEL_SIZE": "236B", "TP": "2", "AC": "full", "PR": "fp8"}, []),
+    ("rocm/train_deepseekv2.sh", {"MP_VP": "2", "PR": "fp16", "AC": "none", "TRAIN_ITERS": "100"}, []),
+    ("rocm/train_deepseekv3.sh", {}, []),
+    ("rocm/train_deepseekv3.sh", {"MODEL_SIZE": "671B", "PRECISION": "fp8-hybrid", "BS": "1024"}, ["--tp", "4"]),
+    ("rocm/train_deepseekv3.sh", {"MODEL_SIZE": "proxy-small", "TOKENIZER_PATH": "tok/My-Model/t.json"},
+     ["--pp=2", "--layers", "6", "--extra", "--no-bias", "--", "--seed", "7"]),
+    ("nvidia/train_gpt3_distributed.sh", {}, ["ckpt", "tb", "vocab.json", "merges.txt", "data/my_text_document"]),
+    ("nvidia/train_gpt3_distributed.sh", {"NUM_NODES": "4"}, ["c k p t", "tb"]),
+    ("slurm/launch_llama3_slurm.sh", {}, []),
+    ("slurm/launch_llama3_slurm.sh", {"SLURM_NNODES": "4", "SLURM_JOB_NODELIST": "node1,node2,node3,node4",
+                                      "SLURM_JOB_ID": "4242", "MBS": "2"}, []),
+    ("config/train_from_config.sh", {}, []),
+    ("config/train_from_config.sh", {"TP": "4", "SEQ_LENGTH": "4096", "NVTE_FUSED_ATTN": "0"}, []),
 ]
 
 

@@ -19,6 +19,9 @@ class MegatronArgs:
     schema: str
     args: dict[str, Any]
     explicit: dict[str, Origin | None] = field(default_factory=dict)
+    # set by `translate`: legacy dests the script set whose value cannot be carried to this
+    # version (removed option, value no longer accepted) -> provenance. The "unmapped" flags.
+    dropped: dict[str, Origin | None] = field(default_factory=dict)
 
     def is_explicit(self, dest: str) -> bool:
         return dest in self.explicit
@@ -28,4 +31,5 @@ class MegatronArgs:
             "schema": self.schema,
             "args": dict(self.args),
             "explicit": {k: (str(v) if v else None) for k, v in self.explicit.items()},
+            "dropped": {k: (str(v) if v else None) for k, v in self.dropped.items()},
         }

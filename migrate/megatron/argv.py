@@ -33,6 +33,9 @@ from migrate.shell.plan import Token
 _NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
 
 
+_UNKNOWN_HINT = "this word's value could not be determined statically; set the variables it uses (KEY=VALUE)"
+
+
 class _Word:
     __slots__ = ("value", "origin", "unknown")
 
@@ -123,7 +126,7 @@ def _nargs_text(nargs: Any) -> str:
 def parse_argv(schema: Schema, tokens: Sequence[Token | str], diags: Diagnostics | None = None) -> MegatronArgs:
     """argv → MegatronArgs under `schema`; bad input raises MigrateError naming the token's origin."""
     words = _words(tokens)
-    args = _defaults(schema)
+    args = argparse_defaults(schema)
     explicit: dict[str, Origin | None] = {}
     i = 0
     while i < len(words):
@@ -140,7 +143,8 @@ def parse_argv(schema: Schema, tokens: Sequence[Token | str], diags: Diagnostics
             raise MigrateError(
                 f"unexpected argument '{text}' in the Megatron-LM arguments",
                 origin=word.origin,
-                hint="no preceding option takes a value here (Megatron-LM takes no positional arguments)",
+                hint=_UNKNOWN_HINT if word.unknown
+                else "no preceding option takes a value here (Megatron-LM takes no positional arguments)",
             )
         flag, explicit_value = text, None
         if flag not in schema.by_option and "=" in text:
@@ -150,7 +154,8 @@ def parse_argv(schema: Schema, tokens: Sequence[Token | str], diags: Diagnostics
             raise MigrateError(
                 f"unknown Megatron-LM option '{flag}' (schema {schema.name})",
                 origin=word.origin,
-                hint=_suggest(flag, schema) or "check the option against the Megatron-LM version the script targets",
+                hint=_UNKNOWN_HINT if word.unknown
+                else _suggest(flag, schema) or "check the option against the Megatron-LM version the script targets",
             )
         i += 1
         values: list[_Word] = []
@@ -219,8 +224,23 @@ def _apply(spec: OptionSpec, flag: str, values: list[_Word], args: dict[str, Any
             args[spec.dest] = value
 
 
-def _defaults(schema: Schema) -> dict[str, Any]:
-    """dest → default as argparse fills it: the first registration wins; str defaults go through `type`."""
+def argparse_defaults(schema: Schema) -> dict[str, Any]:
+    """dest → default as argparse fills it: the first registration wins; str defaults go through `type`.
+
+    A fresh dict each call (mutable defaults copied); the computation is cached on the schema.
+    """
+    cached = schema.__dict__.get("_argparse_defaults")
+    if cached is None:
+        cached = _compute_defaults(schema)
+        schema.__dict__["_argparse_defaults"] = cached
+    out = dict(cached)
+    for dest, value in out.items():
+        if isinstance(value, (list, dict)) and not (isinstance(value, dict) and UNEVALUATED in value):
+            out[dest] = copy.deepcopy(value)
+    return out
+
+
+def _compute_defaults(schema: Schema) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for spec in schema.options:
         if spec.dest in out:

@@ -13,7 +13,7 @@ JSON shape (`schemas/<name>.json`):
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -63,7 +63,19 @@ class OptionSpec:
         data["option_strings"] = tuple(data["option_strings"])
         if data.get("choices") is not None:
             data["choices"] = tuple(data["choices"])
-        return cls(**data)
+        unknown = data.keys() - _OPTION_FIELDS
+        if unknown:
+            raise TypeError(f"unknown option fields {sorted(unknown)}")
+        # Loading a schema builds hundreds of these; skip the frozen-dataclass __init__ (slow
+        # per-field object.__setattr__) and fill the instance dict directly, defaults first.
+        spec = object.__new__(cls)
+        spec.__dict__.update(_OPTION_DEFAULTS)
+        spec.__dict__.update(data)
+        return spec
+
+
+_OPTION_FIELDS = frozenset(f.name for f in fields(OptionSpec))
+_OPTION_DEFAULTS = {f.name: f.default for f in fields(OptionSpec) if f.default is not MISSING}
 
 
 @dataclass
@@ -111,6 +123,9 @@ def bundled_schema_names() -> list[str]:
     return sorted(p.stem for p in SCHEMA_DIR.glob("*.json"))
 
 
+_LOADED_BY_NAME: dict[str, Schema] = {}
+
+
 @lru_cache(maxsize=None)
 def _load_path(path: str) -> Schema:
     try:
@@ -128,7 +143,11 @@ def load_schema(name_or_path: str) -> Schema:
     if bundled.is_file():
         return _load_path(str(bundled))
     if Path(name_or_path).suffix == ".json" or Path(name_or_path).exists():
-        return _load_path(str(Path(name_or_path).resolve()))
+        schema = _load_path(str(Path(name_or_path).resolve()))
+        _LOADED_BY_NAME.setdefault(schema.name, schema)
+        return schema
+    if name_or_path in _LOADED_BY_NAME:  # a custom schema loaded from its file earlier, named by MegatronArgs.schema
+        return _LOADED_BY_NAME[name_or_path]
     raise MigrateError(
         f"unknown Megatron schema '{name_or_path}'",
         hint=f"bundled schemas: {', '.join(bundled_schema_names()) or '(none)'}; or pass a JSON file",

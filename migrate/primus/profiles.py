@@ -46,6 +46,7 @@ class Profile:
     release: str = ""
     source: str = "snapshot"          # "snapshot" or the --primus-path given
     schema_override: Any = field(default=None, repr=False)   # a Schema, for tests / custom pins
+    notes: list[str] = field(default_factory=list)          # what detection found worth telling
 
     # -- rules -------------------------------------------------------------
     @property
@@ -157,6 +158,33 @@ def detect_target(primus_path: str | Path) -> tuple[str, Path]:
     return "primus-26.5", configs
 
 
+def checkout_megatron_pin(primus_path: str | Path) -> str | None:
+    """The commit of the checkout's third_party/Megatron-LM gitlink, when git can tell."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "-C", str(primus_path), "rev-parse", "HEAD:third_party/Megatron-LM"],
+                             capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    text = out.stdout.strip()
+    return text if out.returncode == 0 and re.fullmatch(r"[0-9a-f]{40}", text) else None
+
+
+def _pinned_schema(primus_path: str | Path, family_schema: str, notes: list[str]) -> str:
+    from migrate.megatron.schema import bundled_schema_names
+
+    pin = checkout_megatron_pin(primus_path)
+    if pin is None:
+        return family_schema
+    for name in bundled_schema_names():
+        if pin.startswith(name):
+            return name
+    notes.append(f"{primus_path} pins Megatron-LM {pin[:8]}, which has no bundled schema; using "
+                 f"{family_schema} (the pin of the release with the same loading rules)")
+    return family_schema
+
+
 def get_profile(target: str | None = DEFAULT_TARGET, primus_path: str | None = None) -> Profile:
     """The profile for `target`; with `primus_path`, rules detected from that checkout.
 
@@ -166,8 +194,13 @@ def get_profile(target: str | None = DEFAULT_TARGET, primus_path: str | None = N
         detected, configs = detect_target(primus_path)
         facts = _FACTS[detected]
         version = _checkout_version(configs)
-        return Profile(detected, facts["megatron_schema"], configs, facts["inherit_key"],
-                       version or facts["release"], source=str(primus_path))
+        notes: list[str] = []
+        if target and target != detected:
+            notes.append(f"{primus_path} loads with {detected} rules (its presets use "
+                         f"`{facts['inherit_key']}:`); --target {target} ignored")
+        schema = _pinned_schema(primus_path, facts["megatron_schema"], notes)
+        return Profile(detected, schema, configs, facts["inherit_key"],
+                       version or facts["release"], source=str(primus_path), notes=notes)
     target = target or DEFAULT_TARGET
     if target not in _FACTS:
         raise MigrateError(f"unknown target '{target}'", hint=f"targets: {', '.join(TARGETS)}")

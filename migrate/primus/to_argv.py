@@ -30,8 +30,12 @@ _PARSERS = {"int": int, "float": float}
 
 
 def _parses(spec: OptionSpec, item: Any) -> bool:
-    """Would the option's `type` accept the text we write for `item`? (`--replication-factor int`: no)."""
+    """Would the option accept the text we write for `item`? (`--replication-factor int`: no;
+    `--tokenizer-type Llama3Tokenizer` at 5a676b36: not one of its choices.)"""
     parse = _PARSERS.get(spec.type or "")
+    if spec.choices is not None and spec.type in (None, "str", "int", "float"):
+        if not any(same_value(item, choice) for choice in spec.choices):
+            return False
     if parse is None:
         return True
     if isinstance(item, bool):
@@ -46,6 +50,13 @@ def _parses(spec: OptionSpec, item: Any) -> bool:
 def _tokens_for(spec: OptionSpec, value: Any) -> list[str] | None:
     """The tokens that make `spec` store `value`, or None when this spec cannot."""
     action = spec.action
+    if action == "boolean_optional":  # argparse.BooleanOptionalAction: --x / --no-x
+        if not isinstance(value, bool):
+            return None
+        positive = [o for o in spec.option_strings if o.startswith("--") and not o.startswith("--no-")]
+        negative = [o for o in spec.option_strings if o.startswith("--no-")]
+        chosen = positive if value else (negative or ["--no-" + positive[0][2:]] if positive else [])
+        return chosen[:1] or None
     if action == "store_true":
         return [_flag(spec)] if value is True else None
     if action == "store_false":
@@ -75,10 +86,20 @@ def _tokens_for(spec: OptionSpec, value: Any) -> list[str] | None:
             if not all(_parses(spec, x) for x in value):
                 return None
             return [_flag(spec)] + [_text(x) for x in value]
+        if spec.type == "bool":  # argparse type=bool: any non-empty text is True, "" is False
+            return [_flag(spec), "True" if value else ""] if isinstance(value, bool) else None
         if not _parses(spec, value):
             return None
         return [_flag(spec), _text(value)]
     return None
+
+
+def as_parsed(spec: OptionSpec, value: Any) -> Any:
+    """A scalar given for a list option (`cp_comm_type: p2p`, nargs='+') as argparse would store it."""
+    if spec.action == "store" and spec.nargs in ("+", "*") and value is not None \
+            and not isinstance(value, (list, tuple)):
+        return [value]
+    return value
 
 
 def to_argv(values: Mapping[str, Any], schema: Schema, skipped: list[str] | None = None) -> list[str]:
@@ -95,7 +116,7 @@ def to_argv(values: Mapping[str, Any], schema: Schema, skipped: list[str] | None
         if dest in done or dest not in values:
             continue
         done.add(dest)
-        value = values[dest]
+        value = as_parsed(spec, values[dest])
         if same_value(value, defaults.get(dest)):
             continue
         specs = sorted(schema.by_dest[dest], key=lambda s: s.deprecated)  # prefer current spellings

@@ -9,6 +9,7 @@ so errors and origins can name `file:line`.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,33 @@ def load_yaml_text(text: str, filename: str) -> Any:
         raise MigrateError(f"malformed YAML: {exc}", origin=Origin(filename)) from None
 
 
+_CACHE: dict[tuple[str, int, int], Any] = {}
+
+
 def load_yaml_file(path: str | Path, referenced_from: Origin | None = None) -> Any:
-    """Read and parse one file; a missing file is reported where it was referenced."""
+    """Read and parse one file; a missing file is reported where it was referenced.
+
+    Parsed files are cached by (path, mtime, size): presets are read over and over
+    (every model preset repeats its chain) and PyYAML's pure-Python parser is slow.
+    Callers get a deep copy, so they may mutate it.
+    """
     path = Path(path)
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = None
+    if key is not None and key in _CACHE:
+        return copy.deepcopy(_CACHE[key])
+    data = _load_uncached(path, referenced_from)
+    if key is not None:
+        if len(_CACHE) > 512:
+            _CACHE.clear()
+        _CACHE[key] = copy.deepcopy(data)
+    return data
+
+
+def _load_uncached(path: Path, referenced_from: Origin | None) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:

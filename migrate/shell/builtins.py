@@ -54,7 +54,7 @@ def assign(ev: "Evaluator", node: dict, mode: str, flags: set[str] | None = None
                 table[key if key is not None else str(len(table))] = value
             _store(ev, name, table, origin, flags)
             return
-        values = list(old.elements()) if node.get("Append") and old is not None else []
+        values = _slots(old) if node.get("Append") and old is not None else []
         for key, value in elems:
             if key is not None:
                 try:
@@ -62,7 +62,7 @@ def assign(ev: "Evaluator", node: dict, mode: str, flags: set[str] | None = None
                 except ValueError:
                     k = len(values)
                 while len(values) <= k:
-                    values.append(EMPTY)
+                    values.append(None)
                 values[k] = value
             else:
                 values.append(value)
@@ -93,17 +93,26 @@ def assign(ev: "Evaluator", node: dict, mode: str, flags: set[str] | None = None
             table[key] = value
             _store(ev, name, table, origin, flags)
             return
-        values = list(old.elements()) if old is not None else []
+        values = _slots(old) if old is not None else []
         try:
             k = ev.arith_value(index)
         except Exception:  # noqa: BLE001 - a bad index writes element 0 like bash
             k = 0
         while len(values) <= k:
-            values.append(EMPTY)
+            values.append(None)
         values[k] = value
         _store(ev, name, values, origin, flags)
         return
     _store(ev, name, value, origin, flags, integer=integer)
+
+
+def _slots(var: Var) -> list:
+    """An indexed array's slots (holes kept) for in-place updates; a scalar is slot 0."""
+    if isinstance(var.value, list):
+        return list(var.value)
+    if isinstance(var.value, dict):
+        return list(var.value.values())
+    return [var.value]
 
 
 def _store(ev: "Evaluator", name: str, value, origin, flags: set[str], integer: bool = False,
@@ -369,17 +378,84 @@ def popd(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     return 0
 
 
-@builtin("read", "mapfile", "readarray", "getopts")
+@builtin("getopts")
+def getopts(ev: "Evaluator", fields: list[Text], node: dict) -> int:
+    """POSIX getopts over the positional (or given) arguments, tracking OPTIND like bash."""
+    if len(fields) < 3:
+        ev.warn(node, "getopts: usage: getopts optstring name [arg ...]", code="shell-error")
+        return 2
+    spec, name = to_str(fields[1]), to_str(fields[2])
+    args = [to_str(f) for f in fields[3:]] if len(fields) > 3 else [to_str(a) for a in ev.state.positional]
+    silent = spec.startswith(":")
+    optind_var = ev.state.lookup("OPTIND")
+    try:
+        optind = int(to_str(optind_var.scalar())) if optind_var is not None else 1
+    except ValueError:
+        optind = 1
+    if optind != ev.getopts_state[0]:
+        ev.getopts_state = (optind, 1)
+    sub = ev.getopts_state[1]
+    origin_node = node
+    if optind > len(args):
+        ev.assign_scalar_str(name, "?", origin_node)
+        return 1
+    arg = args[optind - 1]
+    if arg == "--":
+        ev.assign_scalar_str("OPTIND", str(optind + 1), origin_node)
+        ev.getopts_state = (optind + 1, 1)
+        ev.assign_scalar_str(name, "?", origin_node)
+        return 1
+    if not arg.startswith("-") or arg == "-":
+        ev.assign_scalar_str(name, "?", origin_node)
+        return 1
+    letter = arg[sub]
+    at = spec.find(letter) if letter != ":" else -1
+    next_sub = sub + 1
+    next_ind = optind
+    if next_sub >= len(arg):
+        next_ind, next_sub = optind + 1, 1
+    if at < 0:
+        ev.assign_scalar_str(name, "?", origin_node)
+        if silent:
+            ev.assign_scalar_str("OPTARG", letter, origin_node)
+        else:
+            ev.state.unset("OPTARG")
+        ev.assign_scalar_str("OPTIND", str(next_ind), origin_node)
+        ev.getopts_state = (next_ind, next_sub)
+        return 0
+    ev.assign_scalar_str(name, letter, origin_node)
+    if at + 1 < len(spec) and spec[at + 1] == ":":
+        if sub + 1 < len(arg):
+            ev.assign_scalar_str("OPTARG", arg[sub + 1 :], origin_node)
+            next_ind = optind + 1
+        elif optind < len(args):
+            ev.assign_scalar_str("OPTARG", args[optind], origin_node)
+            next_ind = optind + 2
+        else:
+            ev.assign_scalar_str(name, ":" if silent else "?", origin_node)
+            if silent:
+                ev.assign_scalar_str("OPTARG", letter, origin_node)
+            else:
+                ev.state.unset("OPTARG")
+            next_ind = optind + 1
+        next_sub = 1
+    else:
+        ev.state.unset("OPTARG")
+    ev.assign_scalar_str("OPTIND", str(next_ind), origin_node)
+    ev.getopts_state = (next_ind, next_sub)
+    return 0
+
+
+@builtin("read", "mapfile", "readarray")
 def read(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     name = to_str(fields[0])
     words = [to_str(f) for f in fields[1:]]
-    if name == "getopts":
-        if ev.state.positional:
-            ev.warn(node, "getopts option parsing is not modelled; options ignored", code="shell-unknown")
-        return 1
     stdin = ev.stdin
-    array = name in ("mapfile", "readarray") or "-a" in words
-    targets = [w for i, w in enumerate(words) if not w.startswith("-") and not (i and words[i - 1] in ("-p", "-d", "-t", "-n", "-u"))]
+    letters = set("".join(w[1:] for w in words if w.startswith("-")))
+    array = name in ("mapfile", "readarray") or "a" in letters
+    raw = "r" in letters
+    targets = [w for i, w in enumerate(words)
+               if not w.startswith("-") and not (i and words[i - 1] in ("-p", "-d", "-t", "-n", "-u"))]
     if stdin is None or is_unknown(stdin):
         for target in targets or ["REPLY"]:
             ev.assign_scalar(target, ev.unknown_text("", node, f"{name} from an unknown input"), node)
@@ -392,7 +468,7 @@ def read(ev: "Evaluator", fields: list[Text], node: dict) -> int:
                         ev.origin(node))
         return 0
     line, _, _ = text.partition("\n")
-    if "-r" not in words:
+    if not raw:
         line = line.replace("\\", "")
     field_texts = split_fields([Piece(plain(line, stdin[0].origin if stdin else ev.origin(node)), False)], ev.ifs())
     if array:
@@ -481,7 +557,7 @@ def source(ev: "Evaluator", fields: list[Text], node: dict) -> int:
         ev.state.positional = list(fields[2:])
     ev.note(node, f"sourced {name}", code="shell-source")
     try:
-        ev.run_file(Path(full), _display_for(ev, name, full))
+        ev.run_file(Path(full), _display_for(ev, name, full), fields[1])
         return ev.state.status
     except ReturnFn as ret:
         return ret.status
@@ -526,7 +602,7 @@ def run_child_shell(ev: "Evaluator", fields: list[Text], tokens: list[Token], no
             ev.state, ev.wrappers = child, ev.wrappers + wrappers
             child.arg0 = fields[at + 1]
             child.positional = list(fields[at + 2 :])
-            ev.run_file(Path(full), _display_for(ev, script, full))
+            ev.run_file(Path(full), _display_for(ev, script, full), fields[at + 1])
             status = child.status
     except (ExitScript, ReturnFn) as exc:
         status = exc.status

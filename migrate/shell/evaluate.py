@@ -94,6 +94,9 @@ class Evaluator:
         self.steps = 0
         self.wrappers: list[Token] = []
         self.pending_exports: set[str] = set()
+        self.source_stack: list[Text] = []  # BASH_SOURCE: each file as it was named when run or sourced
+        self.errexit_exempt = False
+        self.getopts_state = (1, 1)  # (OPTIND it belongs to, position inside a clustered -abc)
 
     # ------------------------------------------------------------------ helpers used by other modules
     def origin(self, node: Node | None) -> Origin:
@@ -108,6 +111,9 @@ class Evaluator:
             return EMPTY
         if self.source.is_file:
             return (Seg(text, Origin(self.source.name, line)),)
+        first = self.source.seg_at(offset)
+        if first is not None and first is self.source.seg_at(offset + len(text.encode("utf-8", "surrogateescape")) - 1):
+            return (Seg(text, first.origin, first.unknown),)  # the whole literal came from one place
         out: list[Seg] = []
         pos = offset
         for ch in text:
@@ -212,15 +218,17 @@ class Evaluator:
             raise MigrateError(f"evaluation exceeded {self.options.max_steps} steps", origin=self.origin(node))
 
     # ------------------------------------------------------------------ entry
-    def run_file(self, path: Path, display: str) -> None:
+    def run_file(self, path: Path, display: str, invoked_as: Text | None = None) -> None:
         text, tree = parse_file(path, display)
         self.trees.append(tree)
         saved = self.source
         self.source = Source(display, text)
+        self.source_stack.insert(0, invoked_as if invoked_as is not None else plain(display, Origin("<arguments>")))
         try:
             self.run_stmts(tree.get("Stmts") or [])
         finally:
             self.source = saved
+            self.source_stack.pop(0)
 
     def run_text(self, text: Text, name: str, node: Node | None) -> int:
         """`eval` and `bash -c`: parse the string (origins kept per character) and run it."""
@@ -258,8 +266,9 @@ class Evaluator:
         if stmt.get("Negated"):
             status = 0 if status else 1
         self.state.status = status
-        if (status != 0 and "errexit" in self.state.options and self.cond_depth == 0
-                and not stmt.get("Negated") and not self.status_unknown):
+        exempt, self.errexit_exempt = self.errexit_exempt, False
+        if (status != 0 and "errexit" in self.state.options and self.cond_depth == 0 and not exempt
+                and not stmt.get("Negated") and not self.status_unknown and _errexit_applies(cmd)):
             self.warn(stmt, f"`set -e`: the script stops here (status {status})", code="shell-exit")
             raise ExitScript(status)
         return status
@@ -453,6 +462,7 @@ class Evaluator:
                 status = 1
             if (op == "&&" and status == 0) or (op == "||" and status != 0):
                 return self.run_stmt(node["Y"])
+            self.errexit_exempt = True  # `set -e` ignores a failure before the last && / ||
             return status
         return self.pipeline(node)
 
@@ -494,7 +504,7 @@ class Evaluator:
         return status
 
     def cmd_FuncDecl(self, node: Node, stmt: Node) -> int:
-        self.state.functions[node["Name"]["Value"]] = node["Body"]
+        self.state.functions[node["Name"]["Value"]] = (node["Body"], self.source)
         return 0
 
     def cmd_ArithmCmd(self, node: Node, stmt: Node) -> int:
@@ -563,7 +573,13 @@ class Evaluator:
             return self.call_function(name, fields, prefix, node)
         handler = bi.BUILTINS.get(name)
         if handler is not None:
-            return handler(self, fields, node)
+            if not prefix:
+                return handler(self, fields, node)
+            self.state.scopes.append({p: Var(v, exported=True, origin=self.origin(a)) for p, v, a in prefix})
+            try:  # `IFS=, read ...`: the assignments hold for this builtin only
+                return handler(self, fields, node)
+            finally:
+                self.state.scopes.pop()
         if not self.in_substitution():
             tokens = self.tokens(fields, node)
             launch = find_launch(self.wrappers + tokens)
@@ -607,8 +623,9 @@ class Evaluator:
                 origin=self.origin(node),
                 hint="raise EvalOptions.max_call_depth if this recursion is intended",
             )
-        body = self.state.functions[name]
-        saved_positional = self.state.positional
+        body, source = self.state.functions[name]
+        saved_positional, saved_source = self.state.positional, self.source
+        self.source = source  # origins inside the body name the file the function was written in
         self.state.positional = list(fields[1:])
         self.state.scopes.append({})
         for pname, value, assign in prefix:
@@ -622,6 +639,7 @@ class Evaluator:
             self.state.call_depth -= 1
             self.state.scopes.pop()
             self.state.positional = saved_positional
+            self.source = saved_source
 
     # -- command substitution
     def command_subst(self, node: Node) -> Text:
@@ -660,6 +678,17 @@ class Evaluator:
             knobs=self.knobs.knobs(self.trees),
             diagnostics=self.diags,
         )
+
+
+def _errexit_applies(cmd: Node | None) -> bool:
+    """`set -e` reacts to simple commands, tests, arithmetic, subshells and pipelines; a compound
+    command's non-zero status comes from a failure already exempted (or already acted on) inside it."""
+    if not cmd:
+        return False
+    kind = cmd.get("Type")
+    if kind == "BinaryCmd":
+        return cmd.get("Op") in ("|", "|&")
+    return kind in ("CallExpr", "TestClause", "ArithmCmd", "LetClause", "DeclClause", "Subshell")
 
 
 _TEXT_CACHE: dict[tuple[str, str], Node] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from migrate.shell.state import Var
 from migrate.shell.text import EMPTY, Text, concat, is_unknown, plain, slice_text, to_str
 from migrate.shell.words import BREAK, Item, Piece, expand_pattern, expand_string, join_items, expand_parts
 
@@ -39,7 +40,10 @@ def _values(ev: "Evaluator", node: dict) -> tuple[list[Text] | None, bool, str]:
         return [ev.unknown_text("", node, "the last background process id")], False, ""
     if name == "-":
         return [plain("hB", ev.origin(node))], False, ""
-    var = ev.read_var(name, node)
+    if name == "BASH_SOURCE":
+        var = Var(list(ev.source_stack))
+    else:
+        var = ev.read_var(name, node)
     if index is not None:
         sub = _index_text(ev, index)
         if sub in ("@", "*"):
@@ -58,7 +62,8 @@ def _values(ev: "Evaluator", node: dict) -> tuple[list[Text] | None, bool, str]:
         elems = var.value if isinstance(var.value, list) else [var.value]
         if i < 0:
             i += len(elems)
-        return ([elems[i]] if 0 <= i < len(elems) else None), False, ""
+        got = elems[i] if 0 <= i < len(elems) else None
+        return ([got] if got is not None else None), False, ""
     if var is None:
         return None, False, ""
     if var.external:  # a value from outside enters the script here: this line is its origin
@@ -76,6 +81,9 @@ def _index_text(ev: "Evaluator", index: dict) -> str:
 def expand_param(ev: "Evaluator", node: dict, quoted: bool) -> list[Item]:
     name = node["Param"]["Value"]
     if node.get("Excl") and not node.get("Names"):
+        index = node.get("Index")
+        if index is not None and _index_text(ev, index) in ("@", "*"):
+            return _emit(ev, _keys(ev, node), True, _index_text(ev, index), quoted)
         return _indirect(ev, node, quoted)
     if node.get("Names"):
         names = sorted(n for n in ev.state.globals if n.startswith(name))
@@ -124,6 +132,19 @@ def _emit(ev: "Evaluator", values: list[Text], multi: bool, mode: str, quoted: b
             out.append(BREAK)
         out.append(Piece(v, quoted))
     return out
+
+
+def _keys(ev: "Evaluator", node: dict) -> list[Text]:
+    """`${!arr[@]}`: the indices (or associative keys) that are set."""
+    var = ev.read_var(node["Param"]["Value"], node)
+    origin = ev.origin(node)
+    if var is None:
+        return []
+    if isinstance(var.value, dict):
+        return [plain(k, origin) for k in var.value]
+    if isinstance(var.value, list):
+        return [plain(str(i), origin) for i, v in enumerate(var.value) if v is not None]
+    return [plain("0", origin)]
 
 
 def _indirect(ev: "Evaluator", node: dict, quoted: bool) -> list[Item]:

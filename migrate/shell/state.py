@@ -12,7 +12,7 @@ from typing import Any
 from migrate.diagnostics import Origin
 from migrate.shell.text import EMPTY, Text
 
-Value = Text | list[Text] | dict[str, Text]
+Value = Text | list[Text | None] | dict[str, Text]  # indexed arrays may have holes (None)
 
 
 @dataclass(frozen=True)
@@ -32,14 +32,14 @@ class Var:
     def scalar(self) -> Text:
         """`$name` of an array is its element 0, as in bash."""
         if isinstance(self.value, list):
-            return self.value[0] if self.value else EMPTY
+            return (self.value[0] or EMPTY) if self.value else EMPTY
         if isinstance(self.value, dict):
             return self.value.get("0", EMPTY)
         return self.value
 
     def elements(self) -> list[Text]:
         if isinstance(self.value, list):
-            return list(self.value)
+            return [v for v in self.value if v is not None]
         if isinstance(self.value, dict):
             return list(self.value.values())
         return [self.value]

@@ -125,8 +125,10 @@ def expand_parts(ev: "Evaluator", parts: list[dict], quoted: bool = False) -> li
             offset, line, _ = _pos(part)
             items.append(Piece(ev.text_at(value, offset + 1, line), True))
         elif kind == "DblQuoted":
-            inner = expand_parts(ev, part.get("Parts") or [], quoted=True)
-            items.append(Piece(EMPTY, True))  # "" keeps an empty field alive
+            inner_parts = part.get("Parts") or []
+            inner = expand_parts(ev, inner_parts, quoted=True)
+            if inner or not inner_parts:  # "" keeps an empty field; "$@" with no elements is no word
+                items.append(Piece(EMPTY, True))
             items.extend(inner)
         elif kind == "ParamExp":
             items.extend(expand_param(ev, part, quoted))

@@ -1,0 +1,108 @@
+"""Cold `primus-migrate inspect` on a ~400-line launch script vs running it under bash with stubs.
+
+Target: the static evaluation (a fresh Python process each time, as a user runs it) within 2x of
+bash executing the same script with its launchers and tools stubbed.
+
+    python benchmarks/bench_inspect.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+from helpers_shell import BASH, make_stubs  # noqa: E402
+
+
+def long_script() -> str:
+    """train_llama3.sh plus generated blocks of the same idioms, about 400 lines in all."""
+    base = (REPO / "fixtures/scripts/rocm/train_llama3.sh").read_text().splitlines()
+    launch_at = next(i for i, line in enumerate(base) if line.startswith("run_cmd="))
+    blocks: list[str] = []
+    for i in range(4):
+        blocks += [
+            f'OPT_{i}="${{OPT_{i}:-{i % 2}}}"',
+            f'if [ "$OPT_{i}" -eq 1 ] && [[ $MODEL_SIZE -eq 8 ]]; then',
+            f'    EXTRA_ARGS="$EXTRA_ARGS --opt-{i} $(( {i} * MBS + 1 ))"',
+            f'elif [[ "$OPTIMIZER" == adam* ]]; then',
+            f'    EXTRA_ARGS="$EXTRA_ARGS --alt-{i}=${{OPTIMIZER^^}}"',
+            "else",
+            f'    : "${{UNUSED_{i}:=x}}"',
+            "fi",
+            f"tag_{i}() {{ local v=$1; shift; echo \"${{v%%_*}}-$#\"; }}",
+            f'TAG_{i}=$(tag_{i} llama_{i} a b)',
+            f'case "$TAG_{i}" in llama-2) EXTRA_ARGS+=" --tag-{i}";; *) ;; esac',
+            f'ARR_{i}=(--a{i} "$TAG_{i}" ${{ARR_{i}_EXTRA:-}})',
+            f'EXTRA_ARGS="$EXTRA_ARGS ${{ARR_{i}[*]}}"',
+            f'LEN_{i}=${{#EXTRA_ARGS}}',
+            f'for k in 1 2 3; do COUNT_{i}=$(( ${{COUNT_{i}:-0}} + k )); done',
+            f'[ -n "$DEBUG_{i}" ] && echo debug {i} || true',
+            f'echo "block {i}: $TAG_{i} $LEN_{i}" > /dev/null',
+            f'export NCCL_OPT_{i}=$(echo "v{i}=1" | cut -f2 -d=)',
+            f'WORKDIR_{i}=$(dirname "$0")/work_{i}',
+            f'mkdir -p "$WORKDIR_{i}"',
+            f'SUFFIX_{i}=$(date +%s)_{i}',
+            f'RUN_{i}="${{EXP_NAME}}_${{SUFFIX_{i}//_/-}}"',
+            f"(( COUNT_{i} > 3 )) && EXTRA_ARGS+=\" --count-{i} $COUNT_{i}\"",
+            "",
+        ]
+    lines = base[:launch_at] + blocks + base[launch_at:]
+    return "\n".join(lines) + "\n"
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str], runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, check=False)
+        out.append(time.perf_counter() - start)
+        if proc.returncode not in (0,):
+            raise SystemExit(f"{cmd[:3]} failed ({proc.returncode}): {proc.stderr.decode()[-800:]}")
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench_inspect_"))
+    try:
+        script = work / "train_long.sh"
+        script.write_text(long_script())
+        n_lines = len(script.read_text().splitlines())
+        stubs = make_stubs(work)
+        record = work / "_record"
+        record.mkdir()
+        bash_env = {"PATH": f"{stubs}:/usr/bin:/bin", "LC_ALL": "C", "STUB_RECORD_DIR": str(record),
+                    "STUB_GPUS": "8", "HOME": str(work), "MODEL_SIZE": "8"}
+        # an installed tool has its bytecode compiled; let this run cache it the same way
+        py_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        py_env["PYTHONPATH"] = str(REPO)
+        inspect = [sys.executable, "-m", "migrate", "inspect", "train_long.sh", "MODEL_SIZE=8", "--json"]
+        timed(inspect, work, py_env, 1)  # warm the OS file cache and the bytecode cache, not the interpreter
+        timed([BASH, "train_long.sh"], work, bash_env, 1)
+        bash_times = timed([BASH, "train_long.sh"], work, bash_env, args.runs)
+        inspect_times = timed(inspect, work, py_env, args.runs)
+        import_only = timed([sys.executable, "-c", "import migrate.cli"], work, py_env, args.runs)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    b, i, imp = (statistics.median(t) for t in (bash_times, inspect_times, import_only))
+    print(f"script: {n_lines} lines, {args.runs} runs each (median)")
+    print(f"bash with stubs:          {b * 1000:8.1f} ms")
+    print(f"primus-migrate inspect:   {i * 1000:8.1f} ms   ({i / b:.2f}x bash; target <= 2x)")
+    print(f"  of which python + CLI import: {imp * 1000:6.1f} ms")
+    return 0 if i <= 2 * b else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

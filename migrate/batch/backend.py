@@ -1,0 +1,98 @@
+"""The conversion machinery a batch worker calls, behind one small seam.
+
+`PipelineBackend` is the real thing (`convert_script`, `evaluate_script`, the
+Primus loader and static parity). Tests hand the batch a fake with the same
+four methods, so the batch logic (variants, layout, isolation, reports) is
+tested without the whole pipeline. Everything heavy is imported lazily and
+cached per process: a worker loads the schemas and presets once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Protocol
+
+
+@dataclass(frozen=True)
+class ConvertSettings:
+    """The per-batch conversion settings a worker needs (picklable)."""
+
+    target: str = "primus-26.5"
+    gpus_per_node: int = 8
+    legacy_schema: str = "rocm_dev"
+    primus_path: str | None = None
+    strict: bool = False
+
+
+class Backend(Protocol):
+    def evaluate(self, script: str, env: dict[str, str], settings: ConvertSettings) -> Any: ...
+
+    def convert(self, script: str, env: dict[str, str], name: str, settings: ConvertSettings) -> Any: ...
+
+    def recheck(self, experiment: Path, expected: Mapping[str, Any],
+                settings: ConvertSettings) -> tuple[bool, list[list[Any]]]: ...
+
+    def warm_up(self, settings: ConvertSettings) -> None: ...
+
+    def dest_of(self, flag: str, settings: ConvertSettings) -> str | None: ...
+
+
+class PipelineBackend:
+    """Calls the real pipeline. Stateless apart from per-process caches, so it pickles."""
+
+    def evaluate(self, script: str, env: dict[str, str], settings: ConvertSettings) -> Any:
+        from migrate.shell import EvalOptions, evaluate_script
+
+        return evaluate_script(script, env=env, args=(), options=EvalOptions(gpus_per_node=settings.gpus_per_node))
+
+    def convert(self, script: str, env: dict[str, str], name: str, settings: ConvertSettings) -> Any:
+        from migrate.pipeline import ConvertOptions, convert_script
+
+        options = ConvertOptions(
+            target=settings.target,
+            name=name,
+            strict=settings.strict,
+            gpus_per_node=settings.gpus_per_node,
+            legacy_schema=settings.legacy_schema,
+            primus_path=settings.primus_path,
+        )
+        return convert_script(script, dict(env), (), options)
+
+    def recheck(self, experiment: Path, expected: Mapping[str, Any],
+                settings: ConvertSettings) -> tuple[bool, list[list[Any]]]:
+        from migrate.parity.static import check_static_parity
+        from migrate.primus import resolve_experiment
+
+        profile = _profile(settings.target, settings.primus_path)
+        resolved = resolve_experiment(experiment, profile)
+        parity = check_static_parity(expected, resolved, profile)
+        return bool(parity.ok), [[d, e, r] for d, e, r in parity.differences]
+
+    def dest_of(self, flag: str, settings: ConvertSettings) -> str | None:
+        """The Megatron dest a legacy flag sets (None: not a Megatron option)."""
+        from migrate.megatron import load_schema
+
+        spec = load_schema(settings.legacy_schema).by_option.get(flag)
+        return spec.dest if spec is not None else None
+
+    def warm_up(self, settings: ConvertSettings) -> None:
+        """Load what every conversion needs once, before the workers fork."""
+        import migrate.pipeline  # noqa: F401
+        from migrate.megatron import load_schema
+
+        profile = _profile(settings.target, settings.primus_path)
+        load_schema(settings.legacy_schema)
+        load_schema(profile.megatron_schema)
+
+
+_PROFILES: dict[tuple[str, str | None], Any] = {}
+
+
+def _profile(target: str, primus_path: str | None) -> Any:
+    key = (target, primus_path)
+    if key not in _PROFILES:
+        from migrate.primus import get_profile
+
+        _PROFILES[key] = get_profile(target, primus_path)
+    return _PROFILES[key]

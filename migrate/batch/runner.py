@@ -1,0 +1,136 @@
+"""Run every script of a repository through the worker, in parallel, in a fixed order.
+
+Scripts go to a process pool one script per task (all variants of a script in
+the same worker, so its parse and caches are reused). The parent loads the
+schemas and presets, and converts the first script itself, before the pool
+forks, so workers start with every per-process cache filled. A worker
+that dies outright (not an exception: a crash, an exit) breaks the pool; the
+scripts that were in flight are then retried one at a time in fresh pools and
+the one that kills its worker again becomes an "internal error" row.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from migrate.batch.backend import Backend, ConvertSettings, PipelineBackend
+from migrate.batch.discover import discover
+from migrate.batch.results import ScriptResult
+from migrate.batch.variants import DEFAULT_MAX_VARIANTS
+from migrate.batch.worker import ScriptJob, process_script
+from migrate.diagnostics import MigrateError
+
+Progress = Callable[[str, ScriptResult], None]
+
+
+def default_jobs() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+@dataclass
+class BatchOptions:
+    settings: ConvertSettings = field(default_factory=ConvertSettings)
+    jobs: int = field(default_factory=default_jobs)
+    include: Sequence[str] = ()
+    exclude: Sequence[str] = ()
+    knobs: dict[str, list[str]] | None = None
+    max_variants: int = DEFAULT_MAX_VARIANTS
+
+
+_WORKER_BACKEND: Backend | None = None
+
+
+def _init_worker(backend: Backend) -> None:
+    global _WORKER_BACKEND
+    _WORKER_BACKEND = backend
+
+
+def _run_in_worker(job: ScriptJob) -> ScriptResult:
+    assert _WORKER_BACKEND is not None
+    return process_script(job, _WORKER_BACKEND)
+
+
+def _crashed(job: ScriptJob, exc: BaseException) -> ScriptResult:
+    return ScriptResult(job.relpath, "rejected",
+                        reason=f"internal error: the worker process died while converting this script ({type(exc).__name__})")
+
+
+def _pool(jobs: int, backend: Backend) -> ProcessPoolExecutor:
+    methods = multiprocessing.get_all_start_methods()
+    # fork: workers inherit the parent's loaded schemas and presets (no re-import per worker).
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    return ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=(backend,))
+
+
+def run_jobs(jobs_list: Sequence[ScriptJob], jobs: int, backend: Backend,
+             progress: Progress | None = None) -> dict[str, ScriptResult]:
+    """Results by script path. `jobs <= 1` runs in this process (no crash isolation)."""
+    results: dict[str, ScriptResult] = {}
+
+    def done(job: ScriptJob, result: ScriptResult) -> None:
+        results[job.relpath] = result
+        if progress:
+            progress(job.relpath, result)
+
+    if jobs <= 1 or len(jobs_list) <= 1:
+        for job in jobs_list:
+            done(job, process_script(job, backend))
+        return results
+
+    # The first script runs here, before the fork: whatever the pipeline caches on first use
+    # (presets resolved once per release, schema tables) is then already in every worker.
+    first, rest = jobs_list[0], jobs_list[1:]
+    done(first, process_script(first, backend))
+    retry: list[ScriptJob] = []
+    with _pool(min(jobs, len(rest)), backend) as pool:
+        futures: dict[Future, ScriptJob] = {pool.submit(_run_in_worker, job): job for job in rest}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in finished:
+                job = futures[future]
+                try:
+                    done(job, future.result())
+                except BrokenProcessPool:
+                    retry.append(job)
+                except Exception as exc:  # noqa: BLE001 - e.g. a result that does not pickle
+                    done(job, ScriptResult(job.relpath, "rejected", reason=f"internal error: {type(exc).__name__}: {exc}"))
+    for job in sorted(retry, key=lambda j: j.relpath):
+        # Alone in a fresh single-worker pool: if it dies again, it was this script.
+        with _pool(1, backend) as pool:
+            try:
+                done(job, pool.submit(_run_in_worker, job).result())
+            except BrokenProcessPool as exc:
+                done(job, _crashed(job, exc))
+    return results
+
+
+def run_batch(root: str | os.PathLike[str], options: BatchOptions, backend: Backend | None = None,
+              progress: Progress | None = None, on_discovered: Callable[[int], None] | None = None,
+              ) -> list[ScriptResult]:
+    """Every discovered script's result, sorted by path."""
+    base = Path(root)
+    if not base.is_dir():
+        raise MigrateError(f"{root}: not a directory", hint="primus-migrate batch takes a folder of launch scripts")
+    backend = backend or PipelineBackend()
+    candidates = discover(base, options.include, options.exclude)
+    knobs = tuple((k, tuple(v)) for k, v in options.knobs.items()) if options.knobs is not None else None
+    jobs_list: list[ScriptJob] = []
+    results: dict[str, ScriptResult] = {}
+    for cand in candidates:
+        if cand.skip_reason:
+            results[cand.relpath] = ScriptResult(cand.relpath, "skipped", reason=cand.skip_reason)
+        else:
+            jobs_list.append(ScriptJob(str(base.resolve()), cand.relpath, options.settings, knobs, options.max_variants))
+    if on_discovered:
+        on_discovered(len(jobs_list))
+    if jobs_list:
+        backend.warm_up(options.settings)
+        results.update(run_jobs(jobs_list, options.jobs, backend, progress))
+    return [results[k] for k in sorted(results)]

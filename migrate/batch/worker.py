@@ -1,0 +1,331 @@
+"""Convert one script with all its variants; never raise.
+
+One call handles one script from start to end (evaluation, every variant, the
+layout in the final tree, the parity re-check on that layout), so a worker
+process parses and loads once per script and a failure stays inside its row.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from migrate.batch import layout
+from migrate.batch.backend import Backend, ConvertSettings
+from migrate.batch.results import ScriptResult, VariantResult, worst_status
+from migrate.batch.variants import (
+    DEFAULT_MAX_VARIANTS,
+    KnobInfo,
+    Variant,
+    auto_variants,
+    drop_thresholds,
+    explicit_variants,
+    is_toggle,
+)
+from migrate.diagnostics import MigrateError
+from migrate.values import same_value
+
+NO_LAUNCH = "no training launch"
+# Per-conversion files the batch replaces: its own report covers report.*, and run.sh
+# names the single-script layout (the README's batch section says how to launch).
+DROPPED_FILES = frozenset({"run.sh", "report.md", "report.json"})
+
+
+@dataclass(frozen=True)
+class ScriptJob:
+    root: str                                   # the batch root (never written into outputs)
+    relpath: str                                # script, relative to root, posix
+    settings: ConvertSettings = field(default_factory=ConvertSettings)
+    knobs: tuple[tuple[str, tuple[str, ...]], ...] | None = None  # --knobs, None: automatic
+    max_variants: int = DEFAULT_MAX_VARIANTS
+
+
+@contextlib.contextmanager
+def _inside(directory: str) -> Iterator[None]:
+    """Evaluate with the batch root as working directory: scripts are named by relative
+    paths, so `$0`, origins and every emitted comment stay free of machine paths."""
+    before = os.getcwd()
+    os.chdir(directory)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+class _Relativizer:
+    def __init__(self, root: str) -> None:
+        real = os.path.realpath(root)
+        self.prefixes = sorted({real.rstrip("/") + "/", os.path.abspath(root).rstrip("/") + "/"}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for prefix in self.prefixes:
+            text = text.replace(prefix, "")
+        return text
+
+
+def process_script(job: ScriptJob, backend: Backend) -> ScriptResult:
+    """The row(s) for one script. Any exception becomes "rejected: internal error"."""
+    rel = _Relativizer(job.root)
+    try:
+        with _inside(job.root):
+            return _process(job, backend, rel)
+    except Exception as exc:  # noqa: BLE001 - one script must never stop the batch
+        frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        where = f" (in {Path(frame.filename).name}:{frame.lineno})" if frame else ""
+        return ScriptResult(job.relpath, "rejected",
+                            reason=rel(f"internal error: {type(exc).__name__}: {exc}{where}"))
+
+
+def _error_row(job: ScriptJob, exc: MigrateError, rel: _Relativizer) -> ScriptResult:
+    if NO_LAUNCH in exc.message.lower():
+        return ScriptResult(job.relpath, "skipped", reason=rel(f"helper: {exc.message}"))
+    reason = exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+    return ScriptResult(job.relpath, "rejected", reason=rel(reason),
+                        location=rel(str(exc.origin)) if exc.origin else None)
+
+
+def _knob_infos(plan: Any, infos: dict[str, KnobInfo] | None = None) -> tuple[dict[str, KnobInfo], bool]:
+    """Merge a plan's knobs into `infos`; True when a new knob or comparison literal appeared."""
+    infos = {} if infos is None else infos
+    changed = False
+    for knob in getattr(plan, "knobs", []) or []:
+        info = infos.get(knob.name)
+        if info is None:
+            infos[knob.name] = KnobInfo(knob.name, knob.default, list(knob.compared_with))
+            changed = True
+        else:
+            changed |= info.merge(knob.compared_with)
+    return infos, changed
+
+
+def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResult:
+    settings = job.settings
+    stem_name = layout.experiment_name(job.relpath, "").rstrip("-")
+    conversions: dict[str, Any] = {}
+    variant_rows: list[VariantResult] = []
+    result = ScriptResult(job.relpath, "converted")
+    sources: dict[str, str] = {}  # every file the evaluation read, for the threshold test
+
+    def candidates(known: dict[str, KnobInfo]) -> dict[str, KnobInfo]:
+        text = "\n".join(sources.values())
+        return {name: drop_thresholds(info, text) for name, info in known.items()}
+
+    def read_sources(plan: Any) -> None:
+        files = {job.relpath}
+        files |= {k.defined_at.file for k in getattr(plan, "knobs", []) or [] if getattr(k, "defined_at", None)}
+        files |= {t.origin.file for t in getattr(plan, "argv", []) or [] if getattr(t, "origin", None)}
+        for name in sorted(files - set(sources)):
+            path = Path(name)
+            if path.is_file():
+                sources[name] = path.read_text(encoding="utf-8", errors="replace")
+
+    plan_for_tracing: Any = None
+    if job.knobs is not None:
+        try:
+            plan = plan_for_tracing = backend.evaluate(job.relpath, {}, settings)
+        except MigrateError as exc:
+            return _error_row(job, exc, rel)
+        infos, _ = _knob_infos(plan)
+        read_sources(plan)
+        wanted = {name: list(values) for name, values in job.knobs}
+        variants, capped, ignored = explicit_variants(wanted, infos, job.max_variants)
+        if ignored:
+            result.notes.append("--knobs not declared by this script (ignored): " + ", ".join(ignored))
+        if not variants:
+            variants = [Variant("default", (), True)]
+        pending = list(variants)
+    else:
+        # The defaults first: their plan tells which knobs select model sizes.
+        default = Variant("default", (), True)
+        try:
+            conversions[default.label] = backend.convert(job.relpath, {}, stem_name, settings)
+        except MigrateError as exc:
+            return _error_row(job, exc, rel)
+        infos, _ = _knob_infos(conversions[default.label].plan)
+        read_sources(conversions[default.label].plan)
+        variants, capped = auto_variants(candidates(infos), job.max_variants)
+        # Rename the defaults after their values (MODEL_SIZE=8) once the knobs are known.
+        conversions = {variants[0].label: conversions[default.label]}
+        pending = list(variants[1:])
+
+    done: list[Variant] = [] if job.knobs is not None else [variants[0]]
+    while pending:
+        variant = pending.pop(0)
+        done.append(variant)
+        name = stem_name if variant.is_default else layout.experiment_name(job.relpath, variant.label)
+        try:
+            conv = backend.convert(job.relpath, variant.env_dict, name, settings)
+        except MigrateError as exc:
+            status = "skipped" if NO_LAUNCH in exc.message.lower() else "rejected"
+            variant_rows.append(VariantResult(variant.label, variant.env_dict, status, reason=rel(exc.message),
+                                              location=rel(str(exc.origin)) if exc.origin else None,
+                                              is_default=variant.is_default))
+            continue
+        conversions[variant.label] = conv
+        if job.knobs is None:
+            # A branch taken only under this variant may compare knobs with new literals.
+            infos, changed = _knob_infos(conv.plan, infos)
+            read_sources(conv.plan)
+            if changed:
+                more, capped_now = auto_variants(candidates(infos), job.max_variants)
+                capped = capped or capped_now
+                seen = {v.label for v in done} | {v.label for v in pending}
+                pending.extend(v for v in more if v.label not in seen)
+
+    result.capped = capped
+    chosen = {name for name, _ in job.knobs} if job.knobs is not None else None
+    result.knobs = {
+        name: {"default": info.default, "compared_with": list(infos[name].compared_with),
+               "varied": (name in chosen) if chosen is not None else not is_toggle(info)}
+        for name, info in sorted(candidates(infos).items())
+    }
+    if capped:
+        result.notes.append(f"variants capped at {job.max_variants}; choose them with --knobs")
+
+    by_label = {v.label: v for v in done}
+    with tempfile.TemporaryDirectory(prefix="primus-migrate-batch-") as scratch:
+        for label in [v.label for v in done]:
+            conv = conversions.get(label)
+            if conv is None:
+                continue
+            variant_rows.append(_place(job, by_label[label], conv, Path(scratch), backend, rel, result.files))
+
+    _attribute_knobs(result, variant_rows, conversions, by_label, infos)
+    # Trace on the evaluation without overrides: there every knob holds its default.
+    first = conversions.get(done[0].label) if done else None
+    traced = _trace_knobs(plan_for_tracing or (first.plan if first is not None else None),
+                          lambda f: backend.dest_of(f, settings))
+    merged = {k: set(v) for k, v in result.knob_keys.items()}
+    for knob, dests in traced.items():
+        merged.setdefault(knob, set()).update(dests)
+    result.knob_keys = {k: sorted(v) for k, v in sorted(merged.items()) if v}
+    order = {v.label: i for i, v in enumerate(done)}
+    result.variants = sorted(variant_rows, key=lambda r: order.get(r.label, len(order)))
+    result.status = worst_status([r.status for r in result.variants])
+    if all(r.status == "skipped" for r in result.variants):
+        result.reason = result.variants[0].reason if result.variants else None
+    return result
+
+
+def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: Backend,
+           rel: _Relativizer, files: dict[str, str]) -> VariantResult:
+    """Lay out one conversion as in the final tree, then re-check parity on exactly those bytes."""
+    exp_rel = layout.experiment_path(job.relpath, variant.label)
+    exp_text = conv.files[conv.experiment_path]
+    model_rel = None
+    placed: dict[str, str] = {}
+    scratch_only: dict[str, str] = {}
+    if conv.model_path:
+        model_text = layout.canonical_model(conv.files[conv.model_path])
+        model_rel = layout.model_file_name(model_text, Path(conv.model_path).stem)
+        exp_text = layout.rewrite_model_reference(exp_text, layout.model_reference(model_rel))
+        placed[model_rel] = model_text
+        scratch_only[layout.installed_path(exp_rel, model_rel)] = model_text
+    placed[exp_rel] = exp_text
+    for path, text in sorted(conv.files.items()):
+        if path not in (conv.experiment_path, conv.model_path) and path not in DROPPED_FILES:
+            placed[layout.companion_path(exp_rel, path)] = text
+    for path, text in {**placed, **scratch_only}.items():
+        target = scratch / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    ok, differences = backend.recheck(scratch / exp_rel, conv.expected, job.settings)
+    plain_diffs = [[str(d), _plain(e), _plain(r)] for d, e, r in differences]
+    if not ok:
+        # Like `convert`: a config that would not run like the script is not written.
+        shown = "; ".join(f"{d}: {e!r} -> {r!r}" for d, e, r in plain_diffs[:5])
+        more = f" (+{len(plain_diffs) - 5} more)" if len(plain_diffs) > 5 else ""
+        return VariantResult(
+            label=variant.label, env=variant.env_dict, status="rejected",
+            reason=rel(f"static parity failed, not written: {shown}{more} (legacy -> Primus)"),
+            parity_ok=False, parity_differences=plain_diffs, is_default=variant.is_default)
+    files.update(placed)
+
+    diagnostics = list(conv.diagnostics)
+    diagnostics += [d for d in getattr(conv.plan, "diagnostics", []) if d not in diagnostics]
+    warnings = [rel(str(d)) for d in diagnostics if getattr(d, "severity", "") == "warning"]
+    unmapped = [rel(str(u)) for u in conv.unmapped]
+    status = "converted_with_warnings" if warnings or unmapped else "converted"
+    return VariantResult(
+        label=variant.label, env=variant.env_dict, status=status, warnings=warnings, unmapped=unmapped,
+        experiment=exp_rel, model=model_rel, parity_ok=ok, parity_differences=plain_diffs,
+        is_default=variant.is_default,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe and deterministic (tuples as lists, unknown objects as text)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    return repr(value)
+
+
+def _assignment(variant: Variant, infos: Mapping[str, KnobInfo]) -> dict[str, str | None]:
+    values = {name: info.default for name, info in infos.items()}
+    values.update(variant.env_dict)
+    return values
+
+
+def _attribute_knobs(result: ScriptResult, rows: list[VariantResult], conversions: Mapping[str, Any],
+                     variants: Mapping[str, Variant], infos: Mapping[str, KnobInfo]) -> None:
+    """Knob -> keys it drives, measured: two variants that differ in one knob only differ in its keys."""
+    labels = [r.label for r in rows if r.label in conversions and r.status != "rejected"]
+    assignments = {label: _assignment(variants[label], infos) for label in labels}
+    default_label = next((r.label for r in rows if r.is_default and r.label in conversions), None)
+    knob_keys: dict[str, set[str]] = {}
+    for i, a in enumerate(labels):
+        for b in labels[i + 1:]:
+            differing = [k for k in assignments[a] if assignments[a].get(k) != assignments[b].get(k)]
+            differing += [k for k in assignments[b] if k not in assignments[a]]
+            if len(differing) != 1:
+                continue
+            keys = _changed(conversions[a].expected, conversions[b].expected)
+            knob_keys.setdefault(differing[0], set()).update(keys)
+    result.knob_keys = {k: sorted(v) for k, v in sorted(knob_keys.items())}
+    if default_label is not None:
+        base = conversions[default_label].expected
+        for row in rows:
+            if row.label in conversions and row.label != default_label:
+                row.changed_keys = _changed(base, conversions[row.label].expected)
+
+
+def _trace_knobs(plan: Any, dest_of: Any) -> dict[str, set[str]]:
+    """Knob -> dests whose flag value is the knob's own default literal.
+
+    The evaluator gives every argv token the origin of the text it came from, and
+    every knob the line of its default (`MBS="${MBS:-2}"`): a flag whose value token
+    comes from that line takes its value from that knob. Lines defining several knobs
+    are ambiguous and skipped.
+    """
+    if plan is None:
+        return {}
+    by_line: dict[tuple[str, int], list[str]] = {}
+    for knob in getattr(plan, "knobs", []) or []:
+        if knob.defined_at is not None and knob.default not in (None, ""):
+            by_line.setdefault((knob.defined_at.file, knob.defined_at.line), []).append(knob.name)
+    argv = list(getattr(plan, "argv", []) or [])
+    out: dict[str, set[str]] = {}
+    for i, token in enumerate(argv[:-1]):
+        if not token.value.startswith("--") or "=" in token.value or argv[i + 1].value.startswith("--"):
+            continue
+        value = argv[i + 1]
+        names = by_line.get((value.origin.file, value.origin.line), [])
+        if len(names) != 1:
+            continue
+        dest = dest_of(token.value)
+        if dest:
+            out.setdefault(names[0], set()).add(dest)
+    return out
+
+
+def _changed(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
+    return sorted(k for k in set(a) | set(b) if k not in a or k not in b or not same_value(a[k], b[k]))

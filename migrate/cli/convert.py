@@ -1,0 +1,114 @@
+"""`primus-migrate SCRIPT [KEY=VALUE ...] [-- ARGS] -o OUTDIR`: convert a legacy launch script."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from migrate.diagnostics import MigrateError
+
+TARGETS = ("primus-0.1", "primus-26.5")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "convert",
+        help="convert a Megatron-LM launch script to Primus YAML (the default command)",
+        description=(
+            "Convert a legacy Megatron-LM launch script into a Primus experiment (and model file when the "
+            "architecture matches no preset), check that it resolves to exactly the legacy run (static "
+            "parity), and write it with a run script and a migration report. KEY=VALUE words set the "
+            "script's knobs as environment variables; words after `--` are passed to the script."
+        ),
+        allow_abbrev=False,
+    )
+    p.add_argument("script", help="the legacy launch script (e.g. train_llama3.sh)")
+    p.add_argument("settings", nargs="*", metavar="KEY=VALUE",
+                   help="knob values, as if exported before running the script (TP=2 MODEL_SIZE=70)")
+    p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder to write the Primus files into")
+    p.add_argument("--target", choices=TARGETS, default="primus-26.5",
+                   help="Primus release to target (default: primus-26.5)")
+    p.add_argument("--name", help="experiment name (default: script name plus the knobs you set)")
+    p.add_argument("--force", action="store_true", help="replace files that already exist in OUTDIR")
+    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
+    p.add_argument("--strict", action="store_true",
+                   help="fail (exit 2, nothing written) when a flag has no Primus equivalent")
+    p.add_argument("--keep-knobs", action="store_true",
+                   help="keep knobs that map 1:1 to a key as ${KNOB:value} parameters in the YAML")
+    p.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
+                   help="GPUs per node assumed for the script's device queries (default: 8)")
+    p.add_argument("--legacy-schema", default="rocm_dev", help="Megatron schema of the legacy script (default: rocm_dev)")
+    p.add_argument("--primus-path", help="a Primus checkout whose presets and rules to use instead of the snapshot")
+    p.set_defaults(func=run)
+
+
+def split_settings(words: list[str]) -> tuple[dict[str, str], list[str]]:
+    """KEY=VALUE words -> env; argparse already moved words after `--` into `words` too."""
+    env: dict[str, str] = {}
+    rest: list[str] = []
+    for i, word in enumerate(words):
+        key, sep, value = word.partition("=")
+        if sep and key.isidentifier() and not rest:
+            env[key] = value
+        else:
+            rest = words[i:]
+            break
+    return env, rest
+
+
+def run(args: argparse.Namespace) -> int:
+    from migrate.output import OutputTree
+    from migrate.pipeline import ConvertOptions, convert_script
+
+    env, script_args = split_settings(list(args.settings))
+    if args.gpus_per_node < 1:
+        raise MigrateError("--gpus-per-node must be at least 1")
+    options = ConvertOptions(target=args.target, name=args.name, keep_knobs=args.keep_knobs, strict=args.strict,
+                             gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema,
+                             primus_path=args.primus_path)
+    conversion = convert_script(args.script, env, script_args, options)
+    for item in conversion.diagnostics:
+        if item.severity == "warning":
+            print(str(item), file=sys.stderr)
+
+    if not conversion.parity.ok:
+        print(f"{args.script}: error: the Primus config would not run like the script; nothing written",
+              file=sys.stderr)
+        print(conversion.parity.format(), file=sys.stderr)
+        if args.json:
+            print(json.dumps(conversion.report, indent=2, default=str))
+        return 3
+    if conversion.unmapped and args.strict:
+        print(f"{args.script}: error: {len(conversion.unmapped)} flag(s) have no Primus equivalent "
+              f"(--strict); nothing written", file=sys.stderr)
+        for item in conversion.report["unmapped"]:
+            print(f"  {item['origin']}: {item['flag']}: {item['why']}", file=sys.stderr)
+        return 2
+
+    tree = OutputTree(args.output, force=args.force)
+    for rel, text in conversion.files.items():
+        tree.add(rel, text)
+    tree.commit()
+
+    if args.json:
+        print(json.dumps(conversion.report, indent=2, default=str))
+    else:
+        _summary(args.output, conversion)
+    if conversion.unmapped:
+        for item in conversion.report["unmapped"]:
+            print(f"{item['origin']}: warning: {item['flag']}: {item['why']}", file=sys.stderr)
+        return 4
+    return 0
+
+
+def _summary(outdir: str, conversion) -> None:
+    r = conversion.report
+    model = (f"new model {r['model_file']} (inherits {r['preset']})" if r["model_file"]
+             else f"preset {r['preset']} as is")
+    print(f"wrote {len(conversion.files)} files to {outdir}: {r['experiment']}, {model}")
+    print(f"  {len(r['overrides'])} overrides "
+          f"({sum(1 for o in r['overrides'] if o['origin'] == 'Megatron default')} keep a Megatron default "
+          f"the preset changes); static parity ok")
+    print(f"  run: cd <Primus> && {r['run_command'].replace('EXP=', 'EXP=' + outdir.rstrip('/') + '/', 1)}")
+    print(f"  report: {outdir.rstrip('/')}/report.md")

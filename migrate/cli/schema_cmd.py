@@ -1,0 +1,48 @@
+"""`primus-migrate schema`: extract a Megatron-LM checkout's option table.
+
+A custom fork adds or changes options; its table, passed to other commands
+with `--megatron-schema PATH`, makes them read argv the way that fork does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "schema",
+        help="extract the option table of a Megatron-LM checkout (without importing it)",
+        description="Read megatron/training/arguments.py (and the config dataclasses it turns into options) "
+        "statically and write every option's strings, dest, default, type, action, choices and nargs as JSON.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--megatron-path", required=True, metavar="DIR",
+                        help="root of a Megatron-LM checkout (the directory containing megatron/)")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the JSON here (default: standard output)")
+    parser.add_argument("--name", help="schema name recorded in the file (default: the directory name)")
+    parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from migrate.megatron.bundle import schema_to_text
+    from migrate.megatron.extract import extract_schema
+    from migrate.output import OutputTree
+
+    root = Path(args.megatron_path)
+    schema = extract_schema(root, name=args.name, source=str(root))
+    text = schema_to_text(schema.to_json())
+    for note in schema.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if not args.output:
+        sys.stdout.write(text)
+        return 0
+    out = Path(args.output)
+    tree = OutputTree(out.parent if str(out.parent) else ".", force=args.force)
+    tree.add(out.name, text)
+    tree.commit()
+    print(f"{out}: {len(schema.options)} options", file=sys.stderr)
+    return 0

@@ -1,0 +1,342 @@
+"""Re-express a legacy run's arguments at another Megatron-LM version.
+
+The legacy scripts were written against ROCm Megatron-LM (rocm_dev); Primus
+pins newer NVIDIA commits. Between them options were renamed (`--norm-epsilon`
+now stores to `layernorm_epsilon`), removed (Retro, encoder pipelines), or
+given new defaults (`--eval-interval` 1000 → None, `--rerun-mode` disabled →
+validate_results). The translated namespace must hold what the legacy run
+actually used, in the target's dest names:
+
+- a dest the script set: its value, under the target's dest name, coerced to
+  the target option's shape (nargs, type);
+- a dest the script left at its default where the target's default differs:
+  the LEGACY default (that is what the legacy run trained with), noted —
+  unless a rule documents the two defaults as behaving identically;
+- a dest removed at the target: reported (a warning when the script set it
+  to a non-default value), never dropped silently;
+- a dest new at the target: the target's default.
+
+`schema_differences` computes the differences between two schemas;
+`RULES[target]` has one entry per difference between rocm_dev and each
+bundled pin (a test keeps that complete). Differences without a rule (custom
+schemas) get the generic treatment above, with a note.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+from migrate.diagnostics import Diagnostics
+from migrate.megatron.args import MegatronArgs
+from migrate.megatron.argv import argparse_defaults
+from migrate.megatron.schema import UNEVALUATED, OptionSpec, Schema, load_schema
+from migrate.megatron.types import converter
+from migrate.values import same_value
+
+DiffKind = Literal["renamed", "removed", "redefaulted", "choices_narrowed", "kind_changed"]
+
+
+@dataclass(frozen=True)
+class Difference:
+    kind: DiffKind
+    dest: str  # legacy dest
+    detail: str
+
+
+def _first(schema: Schema, dest: str) -> OptionSpec:
+    return schema.by_dest[dest][0]
+
+
+def _default_equal(a: Any, b: Any) -> bool:
+    unevaluated = (isinstance(a, dict) and UNEVALUATED in a, isinstance(b, dict) and UNEVALUATED in b)
+    if all(unevaluated):  # same expression modulo quoting
+        return a[UNEVALUATED].replace('"', "'") == b[UNEVALUATED].replace('"', "'")
+    return same_value(a, b)
+
+
+def renamed_dests(legacy: Schema, target: Schema) -> dict[str, str]:
+    """legacy dest → target dest, where the same option string now stores elsewhere."""
+    out: dict[str, str] = {}
+    for dest, specs in legacy.by_dest.items():
+        if dest in target.by_dest:
+            continue
+        for spec in specs:
+            for opt in spec.option_strings:
+                moved = target.by_option.get(opt)
+                if moved is not None and moved.dest != dest:
+                    out[dest] = moved.dest
+    return out
+
+
+def schema_differences(legacy: Schema, target: Schema) -> list[Difference]:
+    """Every option difference that can change what a legacy argv means at the target."""
+    diffs: list[Difference] = []
+    renamed = renamed_dests(legacy, target)
+    ldef, tdef = argparse_defaults(legacy), argparse_defaults(target)
+    for dest in ldef:
+        if dest in renamed:
+            diffs.append(Difference("renamed", dest, f"{dest} -> {renamed[dest]}"))
+            continue
+        if dest not in tdef:
+            opts = ", ".join(o for s in legacy.by_dest[dest] for o in s.option_strings)
+            diffs.append(Difference("removed", dest, opts))
+            continue
+        if not _default_equal(ldef[dest], tdef[dest]):
+            diffs.append(Difference("redefaulted", dest, f"{ldef[dest]!r} -> {tdef[dest]!r}"))
+        lspec, tspec = _first(legacy, dest), _first(target, dest)
+        if lspec.choices is not None:
+            lost = [c for c in lspec.choices if tspec.choices is not None and c not in tspec.choices]
+            if lost:
+                diffs.append(Difference("choices_narrowed", dest, f"no longer accepted: {lost}"))
+        # an untyped option and `type=str` store the same strings: not a difference
+        if (lspec.action, lspec.type or "str", lspec.nargs) != (tspec.action, tspec.type or "str", tspec.nargs):
+            diffs.append(Difference(
+                "kind_changed", dest,
+                f"{(lspec.action, lspec.type, lspec.nargs)} -> {(tspec.action, tspec.type, tspec.nargs)}"))
+    return diffs
+
+
+# --------------------------------------------------------------------------- rules
+
+RuleKind = Literal["rename", "removed", "keep_legacy_default", "equivalent_default", "convert", "report_values"]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one difference is handled. `reason` is what the report says."""
+
+    kind: RuleKind
+    dest: str
+    reason: str
+    target: str | None = None  # rename: the target dest
+    convert: Callable[[Any], Any] | None = None  # convert: legacy value -> target value
+    equivalent_if: Callable[[dict[str, Any]], bool] | None = None  # equivalent_default: only when this holds
+    covers: tuple[DiffKind, ...] = field(default=())  # difference kinds this rule answers (default: by kind)
+    inert: bool = False  # removed: the legacy run did not use it either (only a note, not "unmapped")
+
+
+def _ints(value: Any) -> Any:
+    """A nargs list of strings (old parser had no type) → ints, as the target parser stores them."""
+    if isinstance(value, list):
+        return [int(v) for v in value]
+    return value
+
+
+def _as_list(value: Any) -> Any:
+    """A single value → a one-element list (the target option became nargs='+')."""
+    if value is None or isinstance(value, list):
+        return value
+    return [value]
+
+
+def _truthy_flag(value: Any) -> bool:
+    """`type=bool` store option → store_true flag: its truthiness."""
+    return bool(value)
+
+
+def _wandb_off(args: dict[str, Any]) -> bool:
+    return not args.get("wandb_project")
+
+
+_COMMON_REMOVED = {
+    "standalone_embedding_stage": "standalone embedding pipeline stage was removed; layer placement would differ",
+    "renormalize_blend_weights": "blend-weight renormalization flag was removed from the dataset options",
+    "s3_cache_path": "ROCm-fork S3 index cache option; no equivalent",
+}
+
+# Removed options the legacy run never read outside the parser (checked in the rocm_dev sources).
+_COMMON_INERT = {
+    "disable_te_fused_rope": "ROCm-fork option that nothing in rocm_dev reads; no effect on the run",
+    "log_batch_size_to_tensorboard": "TensorBoard logging only; no effect on training",
+}
+
+_D3_INERT = {
+    "async_tensor_model_parallel_allreduce": "deprecated; rocm_dev's parser documents it as ignored and no model "
+    "code reads it",
+}
+
+_D3_REMOVED = {
+    "encoder_tensor_model_parallel_size": "encoder/decoder pipeline split was removed (T5/multimodal encoders)",
+    "encoder_pipeline_model_parallel_size": "encoder/decoder pipeline split was removed (T5/multimodal encoders)",
+    "pipeline_model_parallel_split_rank": "encoder/decoder pipeline split was removed",
+    "retriever_seq_length": "Retro/biencoder retriever option removed",
+    "moe_use_legacy_grouped_gemm": "legacy grouped GEMM path removed; the TE grouped GEMM is used",
+    "moe_extended_tp": "extended tensor parallelism for MoE removed (use expert_tensor_parallel_size)",
+    "hybrid_attention_ratio": "hybrid (Mamba) ratios replaced by hybrid layer patterns",
+    "hybrid_mlp_ratio": "hybrid (Mamba) ratios replaced by hybrid layer patterns",
+    **{f"retro_{name}": "Retro was removed" for name in (
+        "project_dir", "add_retriever", "cyclic_train_iters", "encoder_layers", "encoder_hidden_dropout",
+        "encoder_attention_dropout", "num_neighbors", "num_retrieved_chunks", "attention_gate",
+        "verify_neighbor_count")},
+}
+
+
+def _removed(table: dict[str, str], inert: bool = False) -> list[Rule]:
+    return [Rule("removed", dest, reason, inert=inert) for dest, reason in table.items()]
+
+
+RULES: dict[str, dict[str, list[Rule]]] = {}
+
+
+def _register(target: str, rules: list[Rule]) -> None:
+    table: dict[str, list[Rule]] = {}
+    for rule in rules:
+        table.setdefault(rule.dest, []).append(rule)
+    RULES[target] = table
+
+
+_register("5a676b36", [
+    *_removed(_COMMON_REMOVED),
+    *_removed(_COMMON_INERT, inert=True),
+    Rule("report_values", "tokenizer_type", "DeepSeekV2Tokenizer is a ROCm-fork tokenizer type"),
+])
+
+_register("d3528a21", [
+    Rule("rename", "norm_epsilon", "--norm-epsilon now stores to TransformerConfig.layernorm_epsilon",
+         target="layernorm_epsilon"),
+    Rule("rename", "apply_layernorm_1p", "--apply-layernorm-1p now stores to layernorm_zero_centered_gamma",
+         target="layernorm_zero_centered_gamma"),
+    *_removed(_COMMON_REMOVED),
+    *_removed(_COMMON_INERT, inert=True),
+    *_removed(_D3_REMOVED),
+    *_removed(_D3_INERT, inert=True),
+    Rule("keep_legacy_default", "eval_interval", "evaluation interval default changed from 1000 to None"),
+    Rule("keep_legacy_default", "rerun_mode", "rerun state machine default changed from disabled to validate_results"),
+    Rule("keep_legacy_default", "profile_ranks", "profiled ranks default changed from [0] to []"),
+    Rule("equivalent_default", "async_save", "None and False both mean synchronous saves"),
+    Rule("equivalent_default", "lazy_mpu_init", "None and False both mean eager initialization",
+         covers=("redefaulted", "kind_changed"), convert=_truthy_flag),
+    Rule("equivalent_default", "wandb_project", "'' and None both disable W&B logging"),
+    Rule("equivalent_default", "wandb_exp_name", "unused while W&B logging is off", equivalent_if=_wandb_off),
+    Rule("equivalent_default", "wandb_save_dir", "unused while W&B logging is off", equivalent_if=_wandb_off),
+    Rule("convert", "rampup_batch_size", "now exactly 3 integers (was untyped strings)", convert=_ints),
+    Rule("convert", "moe_router_load_balancing_type", "now a list (one entry per layer group)", convert=_as_list),
+    Rule("convert", "moe_aux_loss_coeff", "now a list (one entry per layer group)", convert=_as_list),
+    Rule("report_values", "ckpt_format", "the zarr checkpoint format was removed"),
+    Rule("report_values", "ckpt_convert_format", "the zarr checkpoint format was removed"),
+    Rule("report_values", "tokenizer_type", "DeepSeekV2Tokenizer is a ROCm-fork tokenizer type"),
+    Rule("report_values", "moe_token_dispatcher_type", "the alltoall_seq dispatcher was removed"),
+    Rule("report_values", "non_persistent_ckpt_type", "None is no longer a listed choice (still the default)"),
+])
+
+_KIND_COVERS: dict[str, tuple[DiffKind, ...]] = {
+    "rename": ("renamed",),
+    "removed": ("removed",),
+    "keep_legacy_default": ("redefaulted",),
+    "equivalent_default": ("redefaulted",),
+    "convert": ("kind_changed",),
+    "report_values": ("choices_narrowed",),
+}
+
+
+def rule_covers(rule: Rule) -> tuple[DiffKind, ...]:
+    return rule.covers or _KIND_COVERS[rule.kind]
+
+
+def uncovered_differences(legacy: Schema, target: Schema) -> list[Difference]:
+    """Differences with no rule; empty for the bundled pins (kept so by a test)."""
+    table = RULES.get(target.name, {})
+    out = []
+    for diff in schema_differences(legacy, target):
+        if not any(diff.kind in rule_covers(r) for r in table.get(diff.dest, [])):
+            out.append(diff)
+    return out
+
+
+# --------------------------------------------------------------------------- translation
+
+
+def _coerce(value: Any, spec: OptionSpec) -> Any:
+    """Fit a legacy value to the target option's shape: list-ness and string → typed values."""
+    if value is None or (isinstance(value, dict) and UNEVALUATED in value):
+        return value
+    if spec.action in ("store_true", "store_false", "boolean_optional") and not isinstance(value, bool):
+        return bool(value)
+    listy = spec.nargs in ("+", "*") or isinstance(spec.nargs, int)
+    if listy and not isinstance(value, (list, tuple)):
+        value = [value]
+    convert = converter(spec) if spec.type not in (None, "str") else None
+    if convert is not None:
+        def fit(v: Any) -> Any:
+            if isinstance(v, str):
+                try:
+                    return convert(v)
+                except ValueError:
+                    return v
+            return v
+        value = [fit(v) for v in value] if isinstance(value, list) else fit(value)
+    return value
+
+
+def _flag(schema: Schema, dest: str) -> str:
+    specs = schema.by_dest.get(dest)
+    return specs[0].option_strings[0] if specs else dest
+
+
+def translate(margs: MegatronArgs, target: Schema, diags: Diagnostics) -> MegatronArgs:
+    """The legacy run at `target`: target dests → the values the legacy run actually used."""
+    legacy = load_schema(margs.schema)
+    if legacy.name == target.name:
+        return MegatronArgs(target.name, dict(margs.args), dict(margs.explicit))
+    table = RULES.get(target.name, {})
+    renamed = renamed_dests(legacy, target)
+    for dest, rules in table.items():
+        for rule in rules:
+            if rule.kind == "rename" and rule.target:
+                renamed[dest] = rule.target
+    ldef, tdef = argparse_defaults(legacy), argparse_defaults(target)
+    out = dict(tdef)
+    explicit: dict[str, Any] = {}
+    dropped: dict[str, Any] = {}
+
+    for dest, value in margs.args.items():
+        rules = table.get(dest, [])
+        is_explicit = dest in margs.explicit
+        origin = margs.explicit.get(dest)
+        flag = _flag(legacy, dest)
+        tdest = renamed.get(dest, dest)
+        if tdest not in tdef:
+            removal = next((r for r in rules if r.kind == "removed"), None)
+            reason = removal.reason if removal else "no such option at the target version"
+            if is_explicit and removal is not None and removal.inert:
+                diags.note("megatron-option-removed",
+                           f"{flag} is gone in Megatron-LM {target.name}; dropped ({reason})", origin)
+            elif is_explicit and not _default_equal(value, ldef.get(dest)):
+                diags.warn("megatron-option-removed",
+                           f"{flag} {value!r} has no equivalent in Megatron-LM {target.name}; dropped ({reason})",
+                           origin, hint="check whether the run depends on it")
+                dropped[dest] = origin
+            elif is_explicit:
+                diags.note("megatron-option-removed",
+                           f"{flag} is gone in Megatron-LM {target.name}; it was set to its default, so nothing changes",
+                           origin)
+            continue
+        tspec = _first(target, tdest)
+        convert = next((r.convert for r in rules if r.convert is not None), None)
+        if tdest != dest and is_explicit:
+            diags.note("megatron-option-renamed", f"{flag} stores to {tdest} in Megatron-LM {target.name}", origin)
+        if not is_explicit and not _default_equal(ldef.get(dest), tdef[tdest]):
+            equivalent = next((r for r in rules if r.kind == "equivalent_default"), None)
+            if equivalent is not None and (equivalent.equivalent_if is None or equivalent.equivalent_if(margs.args)):
+                continue  # the target default behaves the same
+            diags.note("megatron-default-kept",
+                       f"{tdest}: the legacy default {value!r} is kept (Megatron-LM {target.name} defaults to "
+                       f"{tdef[tdest]!r})",
+                       hint=next((r.reason for r in rules if r.kind == "keep_legacy_default"), None))
+        elif not is_explicit and tdest == dest:
+            continue  # same default, already in `out`
+        new_value = convert(value) if convert is not None else _coerce(value, tspec)
+        if tspec.choices is not None and new_value is not None and is_explicit:
+            values = new_value if isinstance(new_value, list) else [new_value]
+            bad = [v for v in values if v not in tspec.choices]
+            if bad:
+                reason = next((r.reason for r in rules if r.kind == "report_values"), "value not accepted")
+                diags.warn("megatron-value-unsupported",
+                           f"{flag} {bad[0]!r} is not accepted by Megatron-LM {target.name} ({reason})",
+                           origin, hint="choose from " + ", ".join(repr(c) for c in tspec.choices))
+                dropped[dest] = origin
+        out[tdest] = new_value
+        if is_explicit:
+            explicit[tdest] = origin
+    return MegatronArgs(target.name, out, explicit, dropped)

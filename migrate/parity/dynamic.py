@@ -1,0 +1,324 @@
+"""Dynamic parity: train the legacy script and its Primus conversion, compare per iteration.
+
+Legacy side: launch plan -> Megatron effective args (`Conversion.expected`).
+Primus side: the emitted files, written to a scratch directory, loaded by the
+target's own rules (`resolve_experiment`) and derived like Megatron's
+`validate_args`. Both namespaces then go to the bundled runtime with the same
+options, seed source and synthetic data, in the same (shrunk) parallel layout;
+lm loss, grad norm and learning rate must match iteration by iteration.
+
+The collaborators (converter, Primus loader, runtime) come in through
+`Backends`, so the orchestration is testable with small fakes and imports
+torch only when the real runtime is used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Mapping, Sequence
+
+from migrate.diagnostics import MigrateError
+from migrate.parity import layout as layouts
+from migrate.parity.data import choose_data
+from migrate.parity.layout import Layout
+from migrate.parity.memory import MemoryEstimate, available_bytes, estimate, gib
+from migrate.parity.repro import Reproducibility, reproducibility
+from migrate.parity.series import SeriesComparison, Tolerance, compare_runs
+
+METRICS = ["lm_loss", "grad_norm", "lr"]
+DEFAULT_ITERS = 10
+DEFAULT_CUDA_RTOL = 1e-5  # Megatron's approximate-test default; GPUs reorder reductions
+DEFAULT_LAYOUT_RTOL = 1e-4  # a sharded run sums in another order than TP=1
+
+
+@dataclass
+class ParityOptions:
+    target: str = "primus-26.5"
+    iters: int | None = None  # None: DEFAULT_ITERS
+    proxy: bool = False
+    nproc: int = 1
+    rtol: float | None = None  # None: exact on CPU, DEFAULT_CUDA_RTOL on GPU
+    layout_rtol: float = DEFAULT_LAYOUT_RTOL
+    seed: int | None = None  # None: each side uses its config's seed
+    device: str = "auto"
+    static_only: bool = False
+    gpus_per_node: int = 8
+    legacy_schema: str = "rocm_dev"
+    primus_path: str | None = None
+
+
+@dataclass
+class Backends:
+    """The pieces parity orchestrates (real ones from `real_backends()`)."""
+
+    convert: Callable[..., Any]  # (script, env, args, ParityOptions) -> Conversion
+    primus_config: Callable[..., dict]  # (conversion, ParityOptions, env, workdir) -> derived namespace
+    train: Callable[[Mapping[str, Any], Any], Any]  # (config, RunOptions) -> RunResult
+    run_options: Callable[..., Any]  # RunOptions(**kwargs)
+    device: Callable[[str], str]  # "auto" -> "cpu" | "cuda"
+    available_memory: Callable[[str, int], int | None]  # (device, nproc) -> bytes
+
+
+@dataclass
+class Side:
+    name: str
+    layout: Layout
+    result: Any  # RunResult
+    seconds: float
+
+    def series(self) -> dict[str, dict[int, float]]:
+        return metrics_series(self.result.metrics)
+
+
+@dataclass
+class ParityRun:
+    script: str
+    target: str
+    static: Any  # StaticParity
+    static_only: bool
+    sides: dict[str, Side] = field(default_factory=dict)
+    comparison: SeriesComparison | None = None
+    layout_comparison: SeriesComparison | None = None
+    legacy_layout: Layout | None = None
+    run_layout: Layout | None = None
+    layout_notes: list[str] = field(default_factory=list)
+    repro: Reproducibility | None = None
+    memory: MemoryEstimate | None = None
+    device: str = "cpu"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def static_ok(self) -> bool:
+        return bool(self.static.ok)
+
+    @property
+    def dynamic_ok(self) -> bool | None:
+        if self.static_only:
+            return None
+        if self.comparison is None or not self.comparison.ok:
+            return False
+        return self.layout_comparison is None or self.layout_comparison.ok
+
+    @property
+    def ok(self) -> bool:
+        return self.static_ok and (self.static_only or bool(self.dynamic_ok))
+
+
+def metrics_series(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[int, float]]:
+    """RunResult.metrics rows -> {metric: {iteration: value}} for the compared metrics."""
+    out: dict[str, dict[int, float]] = {m: {} for m in METRICS}
+    for row in rows:
+        it = int(row["iteration"])
+        for m in METRICS:
+            value = row.get(m)
+            if value is not None:
+                out[m][it] = float(value)
+    return {m: s for m, s in out.items() if s}
+
+
+def default_tolerance(options: ParityOptions, device: str) -> Tolerance:
+    if options.rtol is not None:
+        return Tolerance(options.rtol)
+    return Tolerance(0.0 if device == "cpu" else DEFAULT_CUDA_RTOL)
+
+
+def check_memory(cfg: Mapping[str, Any], run: Layout, device: str, backends: Backends) -> MemoryEstimate:
+    """Refuse (exit 2) a full-size run that cannot fit, saying what it would need."""
+    need = estimate(cfg, replicas=run.dp)
+    have = backends.available_memory(device, run.world)
+    if have is not None and need.bytes > have:
+        raise MigrateError(
+            f"a full-size parity run needs at least {gib(need.bytes):.1f} GiB for model, gradients and "
+            f"optimizer state ({need.describe()}), but this machine has {gib(have):.1f} GiB available "
+            f"({device})",
+            hint="pass --proxy to check parity on a shrunk model with the same structure",
+        )
+    return need
+
+
+def run_parity(
+    script: str,
+    env: Mapping[str, str],
+    args: Sequence[str],
+    options: ParityOptions,
+    backends: Backends | None = None,
+) -> ParityRun:
+    backends = backends or real_backends()
+    conversion = backends.convert(script, dict(env), list(args), options)
+    report = ParityRun(script, options.target, conversion.parity, options.static_only)
+    if options.static_only:
+        return report
+
+    legacy_cfg = dict(conversion.expected)
+    device = backends.device(options.device)
+    report.device = device
+    with tempfile.TemporaryDirectory(prefix="primus-migrate-parity-") as tmp:
+        work = Path(tmp)
+        primus_cfg = backends.primus_config(conversion, options, dict(env), work / "primus")
+        legacy_cfg, primus_cfg, data_note = choose_data(legacy_cfg, primus_cfg)
+        launcher = getattr(getattr(conversion, "plan", None), "launcher", None)
+        world = layouts.launcher_world(launcher.options()) if launcher is not None else None
+        report.legacy_layout = layouts.legacy_layout(legacy_cfg, world)
+        run_layout, report.layout_notes = layouts.shrink(legacy_cfg, max(1, options.nproc))
+        report.run_layout = run_layout
+        if not options.proxy:
+            report.memory = check_memory(legacy_cfg, run_layout, device, backends)
+
+        iters = options.iters or DEFAULT_ITERS
+        seed = options.seed
+
+        def train(name: str, cfg: Mapping[str, Any], lay: Layout) -> Side:
+            ro = backends.run_options(iters=iters, proxy=options.proxy, nproc=lay.world,
+                                      out_dir=work / name, device=options.device, seed=seed)
+            start = time.perf_counter()
+            try:
+                result = backends.train(layouts.apply(cfg, lay), ro)
+            except MigrateError as exc:
+                exc.message = f"the {name} run: {exc.message}"
+                raise
+            except Exception as exc:  # the runtime's failure is the user's answer, not a traceback
+                raise MigrateError(f"the {name} training run failed: {type(exc).__name__}: {exc}",
+                                   hint="rerun with --proxy or fewer --iters; PRIMUS_MIGRATE_DEBUG=1 shows more",
+                                   exit_code=5) from exc
+            side = Side(name, lay, result, time.perf_counter() - start)
+            if not result.metrics:
+                raise MigrateError(f"the {name} training run reported no iterations", exit_code=5)
+            report.sides[name] = side
+            return side
+
+        legacy = train("legacy", legacy_cfg, run_layout)
+        primus = train("primus", primus_cfg, run_layout)
+        report.comparison = compare_runs(legacy.series(), primus.series(), METRICS,
+                                         default_tolerance(options, device))
+        if run_layout.world > 1:
+            reference = train("reference", legacy_cfg, Layout())
+            report.layout_comparison = compare_runs(reference.series(), legacy.series(), METRICS,
+                                                    Tolerance(max(options.layout_rtol, options.rtol or 0.0)))
+
+    plan_env = {k: getattr(v, "value", v) for k, v in getattr(conversion.plan, "env", {}).items()}
+    report.repro = reproducibility(dict(conversion.expected), plan_env, {
+        "device": device,
+        "iterations": iters,
+        "proxy": options.proxy,
+        "seed": seed if seed is not None else legacy_cfg.get("seed"),
+        "seed_source": "--seed" if seed is not None else "each side's config",
+        "data": data_note,
+        "mode": report.comparison.tolerance.mode,
+    })
+    _seed_note(report, legacy_cfg, primus_cfg)
+    for side in report.sides.values():
+        for shrink in getattr(side.result, "shrinks", []) or []:
+            note = f"proxy: {shrink}"
+            if note not in report.notes:
+                report.notes.append(note)
+    return report
+
+
+def _seed_note(report: ParityRun, legacy: Mapping[str, Any], primus: Mapping[str, Any]) -> None:
+    a, b = legacy.get("seed"), primus.get("seed")
+    if a != b:
+        report.notes.append(f"the sides use different seeds (legacy {a}, primus {b}); static parity reports it too")
+
+
+def real_backends() -> Backends:
+    """The converter, Primus loader and bundled runtime as they exist in this build."""
+    return Backends(
+        convert=_real_convert,
+        primus_config=_real_primus_config,
+        train=_real_train,
+        run_options=_real_run_options,
+        device=_real_device,
+        available_memory=_real_available_memory,
+    )
+
+
+def _real_convert(script: str, env: dict, args: list, options: ParityOptions) -> Any:
+    from migrate.pipeline import ConvertOptions, convert_script
+
+    return convert_script(script, env, args, ConvertOptions(
+        target=options.target, gpus_per_node=options.gpus_per_node, legacy_schema=options.legacy_schema,
+        primus_path=options.primus_path))
+
+
+def _real_primus_config(conversion: Any, options: ParityOptions, env: dict, workdir: Path) -> dict:
+    """Write the emitted files, load them as the target Primus would, derive like Megatron.
+
+    A dest the target's namespace lacks (Primus v0.1 hands Megatron only what its
+    presets define) takes its argparse default, as Megatron's parser would give it.
+    """
+    from migrate.megatron import derive, load_schema
+    from migrate.output import OutputTree
+    from migrate.primus import get_profile, resolve_experiment
+    from migrate.primus.emit.emitter import installed_view
+
+    tree = OutputTree(workdir)
+    # as run.sh installs it: a generated model file sits where the loader looks it up
+    for rel, content in installed_view(conversion.files, conversion.model_path).items():
+        tree.add(rel, content)
+    tree.commit()
+    profile = get_profile(options.target, options.primus_path)
+    resolved = resolve_experiment(workdir / conversion.experiment_path, profile, env)
+    schema = load_schema(profile.megatron_schema)
+    filled = dict(schema.defaults())
+    filled.update(resolved.values)
+    return derive(filled, schema)
+
+
+def _real_train(config: Mapping[str, Any], run_options: Any) -> Any:
+    from primus_runtime import train
+
+    with stdout_to_stderr():
+        return train(config, run_options)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Training libraries print to stdout (also from spawned ranks); the report owns stdout
+    (`--json` must stay parseable), so file descriptor 1 points at stderr meanwhile."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no real stdout (embedded, captured): nothing to protect
+        yield
+        return
+    try:
+        os.dup2(2, 1)
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
+def _real_run_options(**kwargs: Any) -> Any:
+    import dataclasses
+
+    from primus_runtime import RunOptions
+
+    if "quiet" in {f.name for f in dataclasses.fields(RunOptions)}:
+        kwargs.setdefault("quiet", True)  # the report is the output; logs go to out_dir
+    return RunOptions(**kwargs)
+
+
+def _real_device(requested: str) -> str:
+    if requested != "auto":
+        return requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _real_available_memory(device: str, nproc: int) -> int | None:
+    if device == "cuda":
+        import torch
+
+        count = min(max(1, nproc), torch.cuda.device_count())
+        return sum(torch.cuda.mem_get_info(i)[0] for i in range(count))
+    return available_bytes()

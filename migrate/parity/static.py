@@ -1,0 +1,132 @@
+"""Static parity: does the Primus config resolve to the arguments the script trained with?
+
+Like `black --safe`, the converter checks its own output before writing it:
+the emitted files are loaded with the target release's own loading rules, the
+result is derived the way Megatron's `validate_args` would, and every dest of
+the target's pinned Megatron is compared with the legacy run's effective value
+(`migrate.values.same_value`). Anything else than the short, documented list
+below is a difference, and a difference fails the conversion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from migrate.values import same_value
+
+# Dests whose value we do not compare, per target, with the reason. Keep this
+# list short: every entry is a place where "same run" is not checked.
+PRIMUS_ONLY: dict[str, dict[str, str]] = {
+    "primus-0.1": {
+        # MegatronTrainer.update_primus_config (v0.1.0-rc1) always replaces it with the level of
+        # the Primus-only `stderr_sink_level` (DEBUG/INFO/WARNING/ERROR), so Megatron's `None`
+        # (Python logging's default) cannot be expressed. It sets log verbosity only.
+        "logging_level": "set from stderr_sink_level by primus-0.1's trainer; log verbosity only",
+    },
+    "primus-26.5": {},
+}
+
+_MISSING = object()
+
+
+def is_runtime_value(value: Any) -> bool:
+    """A default the schema could not evaluate statically (`int(os.getenv('LOCAL_RANK', '0'))`):
+    it is computed by each process at start-up, on either side, so it is not compared or written."""
+    from migrate.megatron.schema import UNEVALUATED
+
+    return isinstance(value, dict) and set(value) == {UNEVALUATED}
+
+
+@dataclass
+class StaticParity:
+    ok: bool
+    differences: list[tuple[str, Any, Any]]  # (dest, expected (legacy), resolved (primus))
+    ignored: list[str]  # documented Primus-only keys
+    absent: list[str] = field(default_factory=list)  # dests the target's namespace lacks (primus-0.1)
+    origins: dict[str, str] = field(default_factory=dict)  # dest -> where the Primus value came from
+
+    def format(self, limit: int = 50) -> str:
+        """The diff a user sees when parity fails."""
+        if self.ok:
+            return "static parity: ok"
+        lines = [f"static parity FAILED: {len(self.differences)} argument(s) differ (legacy run -> Primus config)"]
+        for dest, want, got in self.differences[:limit]:
+            shown = "<absent>" if got is _MISSING else repr(got)
+            where = f"  (from {self.origins[dest]})" if dest in self.origins else ""
+            lines.append(f"  {dest}: {want!r} -> {shown}{where}")
+        if len(self.differences) > limit:
+            lines.append(f"  ... and {len(self.differences) - limit} more")
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "differences": [
+                {"dest": d, "expected": _jsonable(a), "resolved": None if b is _MISSING else _jsonable(b),
+                 "absent": b is _MISSING, "from": self.origins.get(d)}
+                for d, a, b in self.differences
+            ],
+            "ignored": list(self.ignored),
+            "absent": list(self.absent),
+        }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and value != value:
+        return "nan"
+    return value
+
+
+def _schema_of(profile: Any):
+    schema = getattr(profile, "schema", None)
+    if callable(schema):
+        return schema()
+    from migrate.megatron.schema import load_schema
+
+    return load_schema(profile.megatron_schema)
+
+
+def check_static_parity(
+    expected: Mapping[str, Any],
+    resolved: Any,
+    profile: Any,
+    derive: Callable[..., Mapping[str, Any]] | None = None,
+) -> StaticParity:
+    """Compare derive(resolved.values) with `expected` on every dest of the profile's Megatron.
+
+    `resolved` is a `migrate.primus.ResolvedConfig`; a dest absent from its
+    values (primus-0.1 hands Megatron only what its presets define) is taken at
+    its argparse default for derivation and listed in `absent`; it is a
+    difference only when the legacy run needs another value.
+    """
+    schema = _schema_of(profile)
+    if derive is None:
+        from migrate.megatron import derive as megatron_derive
+
+        def derive(values: Mapping[str, Any]) -> Mapping[str, Any]:
+            return megatron_derive(values, schema)
+
+    defaults = schema.defaults()
+    values = dict(resolved.values)
+    absent = sorted(d for d in defaults if d not in values)
+    filled = dict(defaults)
+    filled.update(values)
+    derived = derive(filled)
+    ignored_table = PRIMUS_ONLY.get(getattr(profile, "name", ""), {})
+    differences: list[tuple[str, Any, Any]] = []
+    ignored: list[str] = []
+    for dest in sorted(defaults):
+        if dest not in expected:
+            continue
+        if dest in ignored_table or is_runtime_value(expected[dest]):
+            ignored.append(dest)
+            continue
+        got = derived.get(dest, _MISSING)
+        if got is _MISSING or not same_value(got, expected[dest]):
+            differences.append((dest, expected[dest], got))
+    resolved_origins = getattr(resolved, "origins", {}) or {}
+    origins = {d: str(resolved_origins[d]) for d, _, _ in differences if d in resolved_origins}
+    return StaticParity(not differences, differences, ignored, absent, origins)

@@ -1,0 +1,301 @@
+"""Script -> Primus files, in memory: the conversion `convert`, `parity` and `batch` share.
+
+`convert_script` evaluates the script, parses its Megatron argv with the legacy
+schema, re-expresses it at the target's pinned Megatron, emits the Primus
+files, and checks them with the target's own loader (static parity). It writes
+nothing: callers stage `Conversion.files` into an `OutputTree`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from migrate.diagnostics import Diagnostics, MigrateError, Origin
+
+
+@dataclass
+class ConvertOptions:
+    target: str = "primus-26.5"
+    name: str | None = None  # experiment name; default from script stem + variant
+    keep_knobs: bool = False
+    strict: bool = False
+    gpus_per_node: int = 8
+    legacy_schema: str = "rocm_dev"
+    primus_path: str | None = None
+
+
+@dataclass
+class Conversion:
+    plan: Any  # LaunchPlan
+    legacy: Any  # MegatronArgs parsed with the legacy schema
+    expected: dict[str, Any]  # derive(translate(legacy)): what Megatron would train with
+    files: dict[str, str]  # relpath -> content
+    experiment_path: str
+    model_path: str | None
+    report: dict
+    parity: Any  # StaticParity
+    diagnostics: Diagnostics
+    unmapped: list[str]
+    translated: Any = None  # MegatronArgs at the target schema
+    resolved: Any = None  # ResolvedConfig of the emitted files
+    profile: Any = None
+    loader_files: dict[str, str] = field(default_factory=dict)  # files as the loader sees them (model installed)
+
+
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+
+def default_name(script: str | Path, plan: Any) -> str:
+    """`train_llama3` plus the knobs set from outside: `train_llama3-MODEL_SIZE70-TP2`."""
+    name = Path(script).stem
+    for knob in getattr(plan, "knobs", []):
+        if knob.source in ("env", "arg") and knob.value is not None:
+            name += f"-{knob.name}{knob.value}"
+    return _NAME_CHARS.sub("_", name).strip("_-") or "experiment"
+
+
+def knob_placeholders(script, env, args, options, plan, translated_args, target_schema, legacy_schema):
+    """dest -> (knob, text) for the knobs that map 1:1 to a key (see migrate.primus.emit.knobs).
+
+    Found by evaluating the script again with each numeric knob at two other values.
+    """
+    from migrate.megatron import parse_argv, translate
+    from migrate.primus.emit.knobs import apply_spans, classify, sentinels
+    from migrate.shell import EvalOptions, evaluate_script
+
+    out: dict[str, tuple[str, str]] = {}
+    spans: dict[str, list] = {}
+    for knob in plan.knobs:
+        value = knob.value
+        if value is None or not re.fullmatch(r"-?\d+", value):
+            continue
+        runs = []
+        for sentinel in sentinels(value):
+            env2, args2 = dict(env), list(args)
+            if knob.source == "arg":
+                args2.append(f"{knob.name}={sentinel}")
+            else:
+                env2[knob.name] = sentinel
+            try:
+                plan2 = evaluate_script(script, env2, args2, EvalOptions(gpus_per_node=options.gpus_per_node))
+                diags = Diagnostics()
+                runs.append((sentinel, translate(parse_argv(legacy_schema, plan2.argv, diags), target_schema,
+                                                 diags).args))
+            except MigrateError:
+                break
+        else:
+            mapping = classify(knob.name, value, translated_args, runs, options.target)
+            for dest, text in (mapping or {}).items():
+                if isinstance(text, tuple):
+                    spans.setdefault(dest, []).append((knob.name, text))
+                elif dest not in out:
+                    out[dest] = (knob.name, text)
+    for dest, found in spans.items():
+        text = apply_spans(translated_args[dest], [span for _, span in found])
+        if text is not None and dest not in out:
+            out[dest] = (", ".join(name for name, _ in found), text)
+    return out
+
+
+def _short_origin(origin: Origin | None, script: Path) -> Origin | None:
+    """`train_llama3.sh:74` rather than the path the user typed, for lines of the script itself."""
+    if origin is None:
+        return None
+    try:
+        same = Path(origin.file).resolve() == script.resolve()
+    except OSError:
+        same = False
+    return Origin(script.name, origin.line, origin.col) if same else origin
+
+
+def _flag_of(schema: Any, dest: str) -> str:
+    specs = schema.by_dest.get(dest) or []
+    for spec in specs:
+        longs = [o for o in spec.option_strings if o.startswith("--")]
+        if longs:
+            return longs[0]
+    return f"--{dest.replace('_', '-')}"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and value != value:
+        return "nan"
+    return value
+
+
+def convert_script(script: str | Path, env: Mapping[str, str] | None = None, args: Sequence[str] = (),
+                   options: ConvertOptions | None = None) -> Conversion:
+    """Convert one legacy launch script (pure: writes nothing)."""
+    from migrate.megatron import derive, load_schema, parse_argv, translate
+    from migrate.parity.static import check_static_parity
+    from migrate.primus import get_profile, resolve_experiment
+    from migrate.primus.emit.emitter import EmitRequest, emit, entry_family, installed_view, stage_and_resolve
+    from migrate.primus.emit.report import render_json, render_markdown
+    from migrate.primus.emit.runenv import plan_environment
+    from migrate.primus.emit.runscript import alternative_command, env_sh, run_command, run_sh
+    from migrate.shell import EvalOptions, evaluate_script
+
+    options = options or ConvertOptions()
+    env = dict(env or {})
+    script = Path(script)
+    script_name = script.name
+    diags = Diagnostics()
+
+    plan = evaluate_script(script, env, list(args), EvalOptions(gpus_per_node=options.gpus_per_node))
+    diags.extend(plan.diagnostics)
+    legacy_schema = load_schema(options.legacy_schema)
+    legacy = parse_argv(legacy_schema, plan.argv, diags)
+    profile = get_profile(options.target, options.primus_path)
+    target_schema = load_schema(profile.megatron_schema)
+    translated = translate(legacy, target_schema, diags)
+    expected = derive(translated.args, target_schema)
+    dests = set(target_schema.defaults())
+    defaults = target_schema.defaults()
+
+    def derive_target(values: Mapping[str, Any]) -> dict[str, Any]:
+        return derive(values, target_schema)
+
+    def check(exp: Mapping[str, Any], resolved: Any) -> Any:
+        return check_static_parity(exp, resolved, profile)
+
+    name = options.name or default_name(script, plan)
+    if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.\-]*", name):
+        raise MigrateError(f"--name '{name}' is not a usable file name",
+                           hint="use letters, digits, '_', '.', '-'")
+
+    knob_of: dict[str, str] = {}
+    placeholders: dict[str, str] = {}
+    if options.keep_knobs:
+        for dest, (knob, text) in knob_placeholders(script, env, args, options, plan, translated.args,
+                                                    target_schema, legacy_schema).items():
+            knob_of[dest] = knob
+            placeholders[dest] = text
+
+    variant = ", ".join(f"{k.name}={k.value}" for k in plan.knobs if k.source in ("env", "arg"))
+    header = (
+        f"{name}: converted by primus-migrate from {script_name}"
+        + (f" ({variant})" if variant else "") + f" for {profile.name}.\n"
+        "Each override says where its value comes from: the script line that set it, or\n"
+        "`Megatron default` when the script left it at Megatron's default and the Primus preset differs."
+    )
+    request = EmitRequest(name, dict(translated.args), dict(expected),
+                          {d: _short_origin(o, script) for d, o in translated.explicit.items()},
+                          knob_of, placeholders, header, entry_family(plan.entry))
+    resolver = stage_and_resolve(profile, resolve_experiment)
+    result = emit(request, profile, resolver, derive_target, check, dests, defaults)
+
+    # ---- everything else the script did -------------------------------------------------
+    knob_values = {k.name: k.value for k in plan.knobs}
+    environment = plan_environment(profile.name, plan.env, plan.launcher.options(), knob_values)
+
+    for placement in environment.placements:
+        if placement.origin and placement.origin.startswith(str(script) + ":"):
+            placement.origin = script.name + placement.origin[len(str(script)):]
+
+    files = dict(result.files)
+    has_env_file = bool(environment.env_file or environment.secrets)
+    if has_env_file:
+        files["env.sh"] = env_sh(environment.env_file, script_name, environment.secrets)
+    files["run.sh"] = run_sh(profile.name, getattr(profile, "release", ""), script_name, result.experiment_path,
+                             result.model_path, environment.run_vars, has_env_file)
+
+    # ---- where every flag went ------------------------------------------------------------
+    override_keys = {o.key: o for o in result.overrides}
+    translated_by_origin: dict[Any, str] = {}
+    for dest, origin in translated.explicit.items():
+        if origin is not None:
+            translated_by_origin.setdefault(origin, dest)
+    flags: list[dict[str, Any]] = []
+    unmapped: list[dict[str, str]] = []
+    for dest, origin in sorted(legacy.explicit.items(), key=lambda kv: (kv[1] or Origin(""), kv[0])):
+        flag = _flag_of(legacy_schema, dest)
+        target_dest = dest if dest in translated.explicit else translated_by_origin.get(origin)
+        short = _short_origin(origin, script)
+        entry = {"flag": flag, "dest": dest, "value": _jsonable(legacy.args.get(dest)),
+                 "origin": str(short) if short else "command line"}
+        if target_dest is None or target_dest not in dests:
+            why = (f"no Primus equivalent: the option does not exist in Megatron-LM {profile.megatron_schema}, "
+                   f"the version {profile.name} runs")
+            entry["destination"] = why
+            unmapped.append({"flag": flag, "dest": dest, "origin": entry["origin"], "why": why})
+        elif target_dest in result.unsettable:
+            why = f"no Primus equivalent: {result.unsettable[target_dest]}"
+            entry["destination"] = why
+            unmapped.append({"flag": flag, "dest": dest, "origin": entry["origin"], "why": why})
+        elif target_dest in override_keys:
+            entry["destination"] = f"{result.experiment_path}: overrides.{target_dest}"
+        elif target_dest in result.model_values:
+            entry["destination"] = f"{result.model_path}: {target_dest}"
+        else:
+            entry["destination"] = f"preset already equal ({result.preset.name})"
+        if target_dest and target_dest != dest:
+            entry["renamed_to"] = target_dest
+        flags.append(entry)
+
+    guidance = list(environment.guidance)
+    profiling = [o.key for o in result.overrides if o.key.startswith("profile") or o.key == "use_pytorch_profiler"]
+    if translated.args.get("profile") or profiling:
+        guidance.append("Profiling: the legacy --profile* flags are kept as overrides "
+                        f"({', '.join(profiling) or 'already equal in the preset'}); Primus writes traces "
+                        "under its workspace (exp output folder) instead of --tensorboard-dir when that is unset.")
+    tok = translated.args.get("tokenizer_model")
+    if tok and isinstance(tok, str) and "/" in tok and not tok.startswith(("/", ".")):
+        guidance.append(f"Tokenizer: {tok} is a Hugging Face model id; it is fetched from the Hub at start-up "
+                        "(set HF_TOKEN for gated models; HF_HOME decides the cache).")
+    elif tok and isinstance(tok, str):
+        guidance.append(f"Tokenizer: the script points tokenizer_model at the local path {tok} (files it "
+                        "prepares or downloads itself; those commands are not part of a Primus config). Make "
+                        "the same files available at that path where Primus runs, or replace it with the "
+                        "Hugging Face model id they came from; the preset's own tokenizer differs"
+                        + (f" ({result.preset_values.get('tokenizer_model')})." if result.preset_values.get(
+                            "tokenizer_model") else "."))
+    if profile.name == "primus-0.1" and translated.args.get("save"):
+        guidance.append("primus-0.1 saves checkpoints under <workspace>/<work_group>/<user_name>/<exp_name>/"
+                        "checkpoints whatever `save` says; the legacy --save path is kept in the YAML for reference.")
+
+    report: dict[str, Any] = {
+        "script": str(script_name),
+        "target": profile.name,
+        "primus_release": getattr(profile, "release", None),
+        "megatron_schema": profile.megatron_schema,
+        "legacy_schema": options.legacy_schema,
+        "experiment": result.experiment_path,
+        "model_file": result.model_path,
+        "model_ref": result.model_ref,
+        "preset": result.preset.name,
+        "preset_match": {"exact": result.preset.exact, "structure_diff": result.preset.structure_diff,
+                         "tokenizer_diff": result.preset.tokenizer_diff},
+        "candidates": [{"preset": m.name, "structure_diff": len(m.structure_diff)} for m in result.ranking[:5]],
+        "run_command": run_command(profile.name, result.experiment_path),
+        "run_command_alternative": alternative_command(profile.name, result.experiment_path),
+        "overrides": [{"key": o.key, "value": _jsonable(o.value), "origin": o.origin, "knob": o.knob,
+                       "written_as": o.raw, "preset_value": _jsonable(baseline_value(result, o.key))}
+                      for o in result.overrides],
+        "model_keys": {k: _jsonable(v) for k, v in result.model_values.items()},
+        "flags": flags,
+        "unmapped": unmapped,
+        "knobs": [{**k.to_json(), "kept_as": next((placeholders[d] for d, kn in knob_of.items() if kn == k.name), None)}
+                  for k in plan.knobs],
+        "launcher": plan.launcher.to_json(),
+        "environment": [p.to_json() for p in environment.placements],
+        "guidance": guidance,
+        "parity": result.parity.to_json(),
+        "diagnostics": diags.to_json(),
+    }
+    files["report.json"] = render_json(report)
+    files["report.md"] = render_markdown(report)
+    return Conversion(plan, legacy, dict(expected), files, result.experiment_path, result.model_path, report,
+                      result.parity, diags, [f"{u['flag']} ({u['origin']})" for u in unmapped], translated,
+                      result.resolved, profile, installed_view(files, result.model_path))
+
+
+def baseline_value(result: Any, key: str) -> Any:
+    """What the preset chain alone gives `key` (for the report), if known."""
+    return getattr(result, "preset_values", {}).get(key)

@@ -1,0 +1,309 @@
+"""Choose the preset, write the model file if needed, compute the overrides, check them.
+
+The target release's loader is the oracle throughout: a preset's values are
+whatever that release resolves an experiment naming it to, and the emitted
+files are accepted only when the loader, resolving them, gives back the legacy
+run after derivation. The loader and derive() are passed in, so the algorithm
+can be tested on small hand-built inputs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Protocol
+
+from migrate.diagnostics import MigrateError, Origin
+from migrate.primus.emit.architecture import STRUCTURE_KEYS, TOKENIZER_KEYS, PresetMatch, rank_presets, safe_derive
+from migrate.primus.emit.files import experiment_yaml, model_yaml
+from migrate.primus.emit.overrides import Override, build_overrides, mismatches, needed_overrides, origin_note
+from migrate.values import same_value as _same
+
+
+class Resolver(Protocol):
+    def __call__(self, files: Mapping[str, str], experiment: str) -> Any:  # -> ResolvedConfig
+        ...
+
+
+@dataclass
+class EmitRequest:
+    name: str  # experiment name (file stem)
+    run_values: dict[str, Any]  # the legacy run at the target schema, before derivation
+    expected: dict[str, Any]  # derive(run_values): what Megatron trains with
+    explicit: dict[str, Origin | None]  # dests the script set -> flag origin
+    knob_of: dict[str, str] = field(default_factory=dict)  # dest -> knob that sets it (annotation)
+    placeholders: dict[str, str] = field(default_factory=dict)  # dest -> `${KNOB:value}` (--keep-knobs)
+    header: str = ""  # comment block on top of the experiment file
+    family: str = "gpt"  # the network the legacy entry builds (see entry_family)
+
+
+@dataclass
+class EmitResult:
+    files: dict[str, str]  # relpath -> text: experiment, model file if any
+    experiment_path: str
+    model_path: str | None
+    model_ref: str
+    preset: PresetMatch
+    ranking: list[PresetMatch]
+    model_values: dict[str, Any]
+    overrides: list[Override]
+    unsettable: dict[str, str]  # dest -> why it cannot be expressed at the target
+    resolved: Any  # ResolvedConfig of the final files
+    parity: Any  # StaticParity
+    preset_values: dict[str, Any] = field(default_factory=dict)  # the presets alone, no overrides
+
+    def resolver_view(self) -> dict[str, str]:
+        """The files as the target's loader must see them once run.sh installed the model file."""
+        return installed_view(self.files, self.model_path)
+
+
+def installed_view(files: Mapping[str, str], model_path: str | None) -> dict[str, str]:
+    """run.sh copies models/megatron/<m>.yaml into Primus's preset folder; the loader finds a
+    model file named by `model:` beside the experiment, so the copy is staged there."""
+    view = dict(files)
+    if model_path:
+        view[Path(model_path).name] = files[model_path]
+    return view
+
+
+def stage_and_resolve(profile: Any, resolve_experiment: Callable[..., Any]) -> Resolver:
+    """A Resolver over `resolve_experiment(path, profile, env)` through a temporary folder."""
+
+    def resolve(files: Mapping[str, str], experiment: str) -> Any:
+        tmp = Path(tempfile.mkdtemp(prefix="primus-migrate-emit-"))
+        try:
+            for rel, text in files.items():
+                path = tmp / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+            return resolve_experiment(tmp / experiment, profile, {})
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    return resolve
+
+
+_BASELINES: dict[tuple, tuple | None] = {}
+_RAW_PRESETS: dict[tuple, dict[str, Any] | None] = {}
+
+# How many presets, closest first by their own files, are resolved with the full loader.
+SHORTLIST = 4
+
+
+def _raw_preset(profile: Any, name: str) -> dict[str, Any] | None:
+    key = (profile.name, str(profile.configs_dir), name)
+    if key not in _RAW_PRESETS:
+        try:
+            _RAW_PRESETS[key] = dict(profile.load_model_preset(name))
+        except MigrateError:
+            _RAW_PRESETS[key] = None
+    return _RAW_PRESETS[key]
+
+
+def model_family(values: Mapping[str, Any]) -> str:
+    """The kind of network a preset builds (Primus-only keys `model_type`, `is_hybrid_model`)."""
+    if values.get("is_hybrid_model"):
+        return "hybrid"
+    return str(values.get("model_type") or "gpt")
+
+
+def entry_family(entry: str | None) -> str:
+    """The kind of network the legacy entry script builds: pretrain_gpt.py -> gpt, pretrain_mamba.py -> mamba."""
+    name = (entry or "").lower()
+    for family in ("mamba", "hybrid"):
+        if family in name:
+            return family
+    return "gpt"
+
+
+def shortlist(profile: Any, defaults: Mapping[str, Any], run: Mapping[str, Any],
+              run_derived: Mapping[str, Any], size: int = SHORTLIST, family: str = "gpt") -> list[str]:
+    """Preset names worth resolving: the closest by the preset files alone (cheap), ties kept."""
+    names = sorted(profile.model_presets())
+    if not hasattr(profile, "load_model_preset"):
+        return names
+    raw = {n: v for n in names if (v := _raw_preset(profile, n)) is not None and model_family(v) == family}
+    ranked = rank_presets({n: ({**defaults, **v}, None) for n, v in raw.items()}, run, run_derived)
+    if len(ranked) <= size:
+        return [m.name for m in ranked]
+    cut = ranked[size - 1].sort_key()[:2]
+    return [m.name for m in ranked if m.sort_key()[:2] <= cut]
+
+
+def preset_baselines(
+    profile: Any, resolve: Resolver, derive: Callable[[Mapping[str, Any]], dict[str, Any]],
+    defaults: Mapping[str, Any], names: list[str] | None = None,
+) -> dict[str, tuple]:
+    """preset -> (resolved values, derived values or None, origins, primus-only values), for an
+    experiment with no overrides.
+
+    Cached per release folder: a preset resolves the same for every script.
+    """
+    out = {}
+    for name in (sorted(profile.model_presets()) if names is None else names):
+        key = (profile.name, str(profile.configs_dir), name)
+        if key not in _BASELINES:
+            files = {"baseline.yaml": experiment_yaml("baseline", f"{name}.yaml", [])}
+            try:
+                resolved = resolve(files, "baseline.yaml")
+            except MigrateError:
+                _BASELINES[key] = None  # a preset its own release cannot load is no candidate
+            else:
+                values = dict(resolved.values)
+                filled = {**defaults, **values}
+                _BASELINES[key] = (values, safe_derive(derive, filled), dict(resolved.origins),
+                                   dict(getattr(resolved, "primus_only", {}) or {}))
+        if _BASELINES[key] is not None:
+            out[name] = _BASELINES[key]
+    return out
+
+
+LANGUAGE_MODEL_ROOT = "language_model.yaml"
+
+
+def _inherits(origins: Mapping[str, Origin], models_dir: Path, filename: str) -> bool:
+    return any(Path(o.file).name == filename and _is_under(o, models_dir) for o in origins.values())
+
+
+def _rewritten(origin: Origin | None) -> bool:
+    """Set by a release's post-load rule rather than by a file (the loader marks it `<...>`)."""
+    return origin is not None and str(origin.file).startswith("<")
+
+
+def _describes_a_model(origins: Mapping[str, Origin], models_dir: Path) -> bool:
+    """A model preset sets at least one architecture key (some presets carry only Primus extensions)."""
+    return any(key in STRUCTURE_KEYS and _is_under(origin, models_dir) for key, origin in origins.items())
+
+
+def _is_under(origin: Origin | None, folder: Path) -> bool:
+    if origin is None:
+        return False
+    try:
+        Path(origin.file).resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def emit(
+    request: EmitRequest,
+    profile: Any,
+    resolve: Resolver,
+    derive: Callable[[Mapping[str, Any]], dict[str, Any]],
+    check_parity: Callable[[Mapping[str, Any], Any], Any],
+    dests: set[str],
+    defaults: Mapping[str, Any],
+    model_name: str | None = None,
+) -> EmitResult:
+    """The experiment (and model) files for one legacy run at `profile`'s release."""
+    run, expected = request.run_values, request.expected
+    run_derived = expected
+    is_v01 = getattr(profile, "inherit_key", "extends") == "bases"
+    names = shortlist(profile, defaults, run, run_derived, family=request.family)
+    models_dir = Path(profile.configs_dir) / "models"
+    baselines = {n: b for n, b in preset_baselines(profile, resolve, derive, defaults, names).items()
+                 if model_family({**b[0], **b[3]}) == request.family and _describes_a_model(b[2], models_dir)}
+    # Primus's language-model presets all build on `language_model.yaml`; other presets that set
+    # architecture keys (diffusion, vision) build something else. Prefer that chain when present.
+    rooted = {n: b for n, b in baselines.items() if _inherits(b[2], models_dir, LANGUAGE_MODEL_ROOT)}
+    baselines = rooted or baselines
+    if not baselines:
+        raise MigrateError(f"no {request.family} model preset of {profile.name} could be loaded from "
+                           f"{profile.configs_dir}")
+    # primus-0.1 hands Megatron only the keys its presets define: a preset lacking a key the run
+    # needs at a non-default value cannot express the run at all.
+    lacking = {n: sorted(k for k in dests if k in run and k not in b[0] and not _same(run[k], defaults.get(k)))
+               for n, b in baselines.items()} if is_v01 else {}
+    sizes = {n: sum(1 for o in b[2].values() if _is_under(o, models_dir)) for n, b in baselines.items()}
+    ranking = rank_presets({n: (b[0], b[1]) for n, b in baselines.items()}, run, run_derived, lacking, sizes)
+    best = ranking[0]
+    base_values, _, base_origins, _ = baselines[best.name]
+
+    experiment_path = f"{request.name}-pretrain.yaml"
+    model_name = model_name or request.name
+
+    # keys the model file may carry: not set by the module preset (0.1 refuses shared keys,
+    # 26.5 silently keeps the module's value), and at 0.1 already defined by the base chain.
+    modules_dir = Path(profile.configs_dir) / "modules"
+    model_values: dict[str, Any] = {}
+    for key in best.structure_diff:
+        if key not in dests or key not in run:
+            continue
+        if key not in request.explicit:
+            # the script never set it: the preset changes a Megatron default. That is not a
+            # different model, so it is an override annotated `Megatron default`, not a model file.
+            continue
+        if _is_under(base_origins.get(key), modules_dir):
+            continue
+        if is_v01 and not _is_under(base_origins.get(key), models_dir):
+            continue
+        model_values[key] = run[key]
+
+    files: dict[str, str] = {}
+    model_path = None
+    model_ref = f"{best.name}.yaml"
+    if model_values:
+        model_path = f"models/megatron/{model_name}.yaml"
+        model_ref = f"{model_name}.yaml"
+        origins = {k: origin_note(k, request.explicit) for k in model_values}
+        files[model_path] = model_yaml(
+            profile.inherit_key, best.name, model_values, origins,
+            header=f"{model_name}: {best.name} with {len(model_values)} architecture key(s) changed "
+                   f"(generated by primus-migrate)\n"
+                   f"install: copy into <Primus>/primus/configs/models/megatron/ (run.sh does it)",
+        )
+
+    baseline = resolve(installed_view({**files, experiment_path: experiment_yaml(request.name, model_ref, [])},
+                                      model_path), experiment_path)
+    present = set(baseline.values) | set(getattr(baseline, "primus_only", {}) or {})
+    changes = needed_overrides(baseline.values, run, expected, sorted(dests), derive, defaults,
+                               keep=[k for k in request.placeholders if k in dests])
+    unsettable: dict[str, str] = {}
+    if is_v01:
+        for key in list(changes):
+            if key not in present:
+                unsettable[key] = (f"{profile.name} presets do not define '{key}', and that release only "
+                                   f"overrides keys its presets define")
+                del changes[key]
+
+    placeholders = {k: v for k, v in request.placeholders.items() if k in changes}
+    resolved = parity = None
+    for _ in range(3):
+        overrides = build_overrides(changes, request.explicit, request.knob_of, placeholders)
+        files[experiment_path] = experiment_yaml(request.name, model_ref, overrides, request.header)
+        resolved = resolve(installed_view(files, model_path), experiment_path)
+        parity = check_parity(expected, resolved)
+        if parity.ok:
+            break
+        added = False
+        for dest, _, _ in parity.differences:
+            if dest in changes or dest in unsettable or dest not in run:
+                continue
+            if is_v01 and dest not in present:
+                unsettable[dest] = f"{profile.name} presets do not define '{dest}'"
+                continue
+            changes[dest] = run[dest]
+            added = True
+        if not added:
+            break
+    if parity is not None and parity.ok:
+        # The baseline of keys a release rewrites after loading (origin `<... trainer: rule>`) depends
+        # on other keys, so the in-memory minimisation may keep one that the loader shows is not needed.
+        for key in [k for k in changes if k not in placeholders and _rewritten(baseline.origins.get(k))]:
+            trial = {k: v for k, v in changes.items() if k != key}
+            trial_overrides = build_overrides(trial, request.explicit, request.knob_of, placeholders)
+            trial_files = {**files, experiment_path: experiment_yaml(request.name, model_ref, trial_overrides,
+                                                                     request.header)}
+            trial_resolved = resolve(installed_view(trial_files, model_path), experiment_path)
+            trial_parity = check_parity(expected, trial_resolved)
+            if trial_parity.ok:
+                changes, overrides, files, resolved, parity = trial, trial_overrides, trial_files, trial_resolved, \
+                    trial_parity
+    return EmitResult(files, experiment_path, model_path, model_ref, best, ranking, model_values,
+                      overrides, unsettable, resolved, parity, dict(baseline.values))
+
+
+__all__ = ["EmitRequest", "EmitResult", "emit", "installed_view", "preset_baselines", "stage_and_resolve",
+           "STRUCTURE_KEYS", "TOKENIZER_KEYS", "mismatches"]

@@ -1,0 +1,78 @@
+"""The experiment and model YAML files, as text."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Sequence
+
+from migrate.primus.emit.architecture import STRUCTURE_KEYS
+from migrate.primus.emit.groups import group_keys
+from migrate.primus.emit.overrides import Override
+from migrate.primus.emit.yamltext import (Entry, Group, comment_block, plain_resolves_to_str, render_entries,
+                                          render_value)
+
+
+def experiment_yaml(
+    name: str,
+    model_ref: str,
+    overrides: Sequence[Override],
+    header: str = "",
+    module_config: str = "pre_trainer.yaml",
+) -> str:
+    """`modules.pre_trainer.{framework, config, model, overrides}` with grouped, commented overrides."""
+    lines = comment_block(header) if header else []
+    lines += [
+        "work_group: ${PRIMUS_TEAM:amd}",
+        "user_name: ${PRIMUS_USER:root}",
+        f"exp_name: ${{PRIMUS_EXP_NAME:{name}}}",
+        "workspace: ./output",
+        "",
+        "modules:",
+        "  pre_trainer:",
+        "    framework: megatron",
+        f"    config: {render_value(module_config)}",
+        "",
+        "    # model to run",
+        f"    model: {render_value(model_ref)}",
+    ]
+    if not overrides:
+        lines.append("    overrides: {}")
+        return "\n".join(lines) + "\n"
+    by_key = {o.key: o for o in overrides}
+    groups = [
+        Group(title, [Entry(k, by_key[k].value, by_key[k].comment, raw_text(by_key[k].raw)) for k in keys])
+        for title, keys in group_keys([o.key for o in overrides], STRUCTURE_KEYS)
+    ]
+    lines.append("    overrides:")
+    lines += render_entries(groups, indent=6)
+    return "\n".join(lines) + "\n"
+
+
+def raw_text(text: str | None) -> str | None:
+    """A `${KNOB:value}` parameter as written: plain when YAML reads it back unchanged, else quoted."""
+    if text is None:
+        return None
+    if re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:[^{}]*\}|[A-Za-z0-9_./${}:-]+", text) and \
+            plain_resolves_to_str(text) and ": " not in text:
+        return text
+    return render_value(text)
+
+
+def model_yaml(
+    inherit_key: str,
+    base_preset: str,
+    values: Mapping[str, Any],
+    origins: Mapping[str, str],
+    header: str = "",
+) -> str:
+    """A model file inheriting `base_preset` and setting only the keys that differ."""
+    lines = comment_block(header) if header else []
+    lines += [f"{inherit_key}:", f"  - {render_value(base_preset + '.yaml')}", ""]
+    structure = [k for k in values if k in STRUCTURE_KEYS]
+    other = [k for k in values if k not in STRUCTURE_KEYS]
+    groups = [
+        Group(None, [Entry(k, values[k], origins.get(k)) for k in structure]),
+        Group("tokenizer", [Entry(k, values[k], origins.get(k)) for k in other]),
+    ]
+    lines += render_entries(groups, indent=0)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,124 @@
+"""Which keys an experiment must override so Primus runs what the script ran.
+
+Start from what the chosen presets resolve to (the baseline), take every
+Megatron dest whose baseline value differs from the legacy run's value, then
+drop the ones that do not matter after derivation (a `null` that Megatron
+fills in to the same number). What is left is the minimal set: removing any
+one of them changes the derived run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+from migrate.diagnostics import Origin
+from migrate.values import same_value
+
+MEGATRON_DEFAULT = "Megatron default"
+
+_MISSING = object()
+
+
+@dataclass
+class Override:
+    """One `key: value  # origin` line of the experiment's overrides."""
+
+    key: str
+    value: Any
+    origin: str  # "train_llama3.sh:74" or "Megatron default"
+    knob: str | None = None  # the script knob that sets it (kept as `${KNOB:value}` with --keep-knobs)
+    raw: str | None = None  # the text written instead of the value, e.g. `${TP:8}`
+
+    @property
+    def comment(self) -> str:
+        if self.knob and self.raw is None:
+            return f"{self.origin} ({self.knob})"
+        return self.origin
+
+
+def origin_note(key: str, explicit: Mapping[str, Origin | None]) -> str:
+    """Where the legacy value came from: the flag's file:line, or the Megatron default."""
+    if key in explicit:
+        origin = explicit[key]
+        return str(origin) if origin is not None else "command line"
+    return MEGATRON_DEFAULT
+
+
+def mismatches(derived: Mapping[str, Any], expected: Mapping[str, Any], dests: Iterable[str]) -> set[str]:
+    from migrate.parity.static import is_runtime_value
+
+    return {d for d in dests if d in expected and not is_runtime_value(expected[d])
+            and not same_value(derived.get(d, _MISSING), expected[d])}
+
+
+def _with(baseline: Mapping[str, Any], changes: Mapping[str, Any], defaults: Mapping[str, Any]) -> dict[str, Any]:
+    values = dict(defaults)
+    values.update(baseline)
+    values.update(changes)
+    return values
+
+
+def needed_overrides(
+    baseline: Mapping[str, Any],
+    run_values: Mapping[str, Any],
+    expected: Mapping[str, Any],
+    dests: Iterable[str],
+    derive: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+    defaults: Mapping[str, Any] | None = None,
+    keep: Iterable[str] = (),
+) -> dict[str, Any]:
+    """dest -> value to write, minimal for parity after derivation.
+
+    `baseline`: what the presets resolve to with no overrides (dest -> value).
+    `run_values`: the legacy run re-expressed at the target (raw, before derivation).
+    `expected`: derive(run_values), what Megatron trains with.
+    `defaults`: values a dest takes when the baseline lacks it (argparse defaults).
+    `keep`: dests to write even when redundant (knobs kept as parameters).
+    """
+    from migrate.parity.static import is_runtime_value
+
+    dests = [d for d in dests if d in run_values and not is_runtime_value(run_values[d])]
+    defaults = defaults or {}
+    keep = set(keep)
+    changes = {d: run_values[d] for d in dests
+               if not same_value(baseline.get(d, defaults.get(d, _MISSING)), run_values[d])}
+    for d in keep:
+        if d in run_values:
+            changes[d] = run_values[d]
+    reference = mismatches(derive(_with(baseline, changes, defaults)), expected, dests)
+    for key in list(changes):
+        if key in keep:
+            continue
+        trial = {k: v for k, v in changes.items() if k != key}
+        try:
+            worse = mismatches(derive(_with(baseline, trial, defaults)), expected, dests) - reference
+        except Exception:  # noqa: BLE001 - a combination derive() rejects is not a valid removal
+            continue
+        if not worse:
+            del changes[key]
+    return changes
+
+
+def build_overrides(
+    changes: Mapping[str, Any],
+    explicit: Mapping[str, Origin | None],
+    knobs: Mapping[str, str] | None = None,
+    placeholders: Mapping[str, str] | None = None,
+) -> list[Override]:
+    """Override records, script flags first in script order, then Megatron defaults by name."""
+    knobs = knobs or {}
+    placeholders = placeholders or {}
+
+    def order(key: str) -> tuple:
+        origin = explicit.get(key)
+        if key in explicit and origin is not None:
+            return (0, origin.file, origin.line, origin.col, key)
+        if key in explicit:
+            return (1, "", 0, 0, key)
+        return (2, "", 0, 0, key)
+
+    return [
+        Override(key, changes[key], origin_note(key, explicit), knobs.get(key), placeholders.get(key))
+        for key in sorted(changes, key=order)
+    ]

@@ -1,0 +1,91 @@
+"""The migration report: every flag, knob and variable of the script, and where it went.
+
+Nothing is dropped silently: each item is listed with its destination (a YAML
+key, "preset already equal", run.sh / env.sh) or with why Primus has no
+equivalent. `report.json` is the machine-readable form; `report.md` the same
+content for people.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    r = report
+    lines = [
+        f"# Migration report: {r['script']} -> {r['target']}",
+        "",
+        f"- target: {r['target']} (Primus {r.get('primus_release') or '?'}, Megatron-LM {r['megatron_schema']})",
+        f"- experiment: `{r['experiment']}`",
+        f"- model: `{r['model_ref']}`" + (f" (new file `{r['model_file']}` inheriting `{r['preset']}`)"
+                                         if r.get("model_file") else f" (preset used as is)"),
+        f"- static parity: {'ok' if r['parity']['ok'] else 'FAILED'}"
+        + (f" ({len(r['parity']['differences'])} difference(s))" if not r['parity']['ok'] else ""),
+        f"- run: `{r['run_command']}`",
+        "",
+    ]
+    if r.get("unmapped"):
+        lines += ["## Flags with no Primus equivalent", ""]
+        lines += [f"- `{u['flag']}` ({u['origin']}): {u['why']}" for u in r["unmapped"]]
+        lines.append("")
+    match = r["preset_match"]
+    lines += ["## Model", "",
+              f"Closest preset: `{r['preset']}`"
+              + (" (architecture identical)" if match["exact"] else
+                 f" (differs in: {', '.join(match['structure_diff'])})"), ""]
+    if match["tokenizer_diff"]:
+        lines += [f"Tokenizer keys that differ from the preset (written as overrides): "
+                  f"{', '.join(match['tokenizer_diff'])}", ""]
+    lines += ["## Script flags", "", "| flag | value | origin | destination |", "|---|---|---|---|"]
+    for f in r["flags"]:
+        lines.append(f"| `{f['flag']}` | {_cell(f['value'])} | {f['origin']} | {_cell(f['destination'])} |")
+    lines.append("")
+    defaults = [o for o in r["overrides"] if o["origin"] == "Megatron default"]
+    if defaults:
+        lines += ["## Keys the script never set but the Primus presets change", "",
+                  "| key | Megatron value (kept) | preset value |", "|---|---|---|"]
+        for o in defaults:
+            lines.append(f"| `{o['key']}` | {_cell(o['value'])} | {_cell(o.get('preset_value'))} |")
+        lines.append("")
+    if r.get("knobs"):
+        lines += ["## Knobs", "", "| knob | value | default | source | in the YAML |", "|---|---|---|---|---|"]
+        for k in r["knobs"]:
+            lines.append(f"| `{k['name']}` | {_cell(k['value'])} | {_cell(k['default'])} | {k['source']} | "
+                         f"{_cell(k.get('kept_as') or '-')} |")
+        lines.append("")
+    if r.get("environment"):
+        lines += ["## Environment and launcher", "", "| variable | value | origin | destination | note |",
+                  "|---|---|---|---|---|"]
+        for e in r["environment"]:
+            lines.append(f"| `{e['name']}` | {_cell(e['value'])} | {e['origin'] or ''} | {e['destination']} | "
+                         f"{_cell(e['note'])} |")
+        lines.append("")
+    if r.get("guidance"):
+        lines += ["## Notes", ""] + [f"- {g}" for g in r["guidance"]] + [""]
+    if not r["parity"]["ok"]:
+        lines += ["## Static parity differences", "", "| dest | legacy | Primus |", "|---|---|---|"]
+        for d in r["parity"]["differences"]:
+            lines.append(f"| `{d['dest']}` | {_cell(d['expected'])} | "
+                         f"{'<absent>' if d.get('absent') else _cell(d['resolved'])} |")
+        lines.append("")
+    if r.get("diagnostics"):
+        lines += ["## Diagnostics", ""]
+        for d in r["diagnostics"]:
+            where = f"{d['origin']}: " if d.get("origin") else ""
+            lines.append(f"- {where}{d['severity']}: {d['message']}")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value)
+    return text.replace("|", "\\|").replace("\n", " ") if text != "" else '""'
+
+
+def render_json(report: dict[str, Any]) -> str:
+    return json.dumps(report, indent=2, sort_keys=False, default=str) + "\n"

@@ -1,0 +1,182 @@
+"""Everything the script did besides Megatron flags: environment, launcher, tuning.
+
+Primus's run scripts (`examples/run_pretrain.sh` in each release) read some
+variables from the environment (cluster layout, a few NCCL/HSA knobs) and set
+others unconditionally. A legacy export therefore goes to one of:
+  - a run-script variable it honours (exported in run.sh before the call),
+  - nowhere, because the run script forces its own value (reported),
+  - env.sh, sourced by run.sh, for everything the run script does not touch.
+The variable names below are facts read from the two releases' run scripts.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+_CLUSTER = ("MASTER_ADDR", "MASTER_PORT", "NNODES", "NODE_RANK", "GPUS_PER_NODE")
+
+# Variables examples/run_pretrain.sh reads with `${VAR:-default}`, so a value set before it is kept.
+RUN_SCRIPT_READS: dict[str, frozenset[str]] = {
+    "primus-0.1": frozenset(_CLUSTER + (
+        "DATA_PATH", "HF_HOME", "TRAIN_LOG", "NCCL_IB_HCA", "IP_INTERFACE", "NCCL_SOCKET_IFNAME",
+        "GLOO_SOCKET_IFNAME", "HSA_NO_SCRATCH_RECLAIM", "GPU_MAX_HW_QUEUES", "CUDA_DEVICE_MAX_CONNECTIONS",
+        "NCCL_PXN_DISABLE", "NCCL_P2P_NET_CHUNKSIZE", "NVTE_CK_USES_BWD_V3", "PATCH_TE_FLASH_ATTN",
+        "REBUILD_BNXT", "PATH_TO_BNXT_TAR_PACKAGE", "PRIMUS_HIPBLASLT_TUNING_STAGE", "HIPBLASLT_LOG_FILE",
+        "MEGATRON_PATH", "TORCHTITAN_PATH",
+    )),
+    "primus-26.5": frozenset(_CLUSTER + (
+        "DATA_PATH", "HF_HOME", "HF_HUB_CACHE", "HF_DATASETS_CACHE", "TRAIN_LOG", "NCCL_IB_HCA",
+        "IP_INTERFACE", "NCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME", "HSA_NO_SCRATCH_RECLAIM",
+        "HSA_ENABLE_SDMA", "GPU_MAX_HW_QUEUES", "CUDA_DEVICE_MAX_CONNECTIONS", "NCCL_PXN_DISABLE",
+        "NCCL_P2P_NET_CHUNKSIZE", "NVTE_CK_USES_BWD_V3", "NVTE_DEBUG", "NVTE_DEBUG_LEVEL",
+        "NVTE_FUSED_ATTN_LOG_CONFIG", "PATCH_TE_FLASH_ATTN", "NCCL_DEBUG", "NCCL_IB_TC", "NCCL_IB_FIFO_TC",
+        "NCCL_NET_PLUGIN", "TORCH_NCCL_HIGH_PRIORITY", "PRIMUS_HIPBLASLT_TUNING_STAGE",
+        "PRIMUS_HIPBLASLT_TUNING", "PRIMUS_DETERMINISTIC", "TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR",
+        "TORCH_EXTENSIONS_DIR", "PYTORCH_KERNEL_CACHE_PATH", "MIOPEN_USER_DB_PATH", "MIOPEN_CUSTOM_CACHE_DIR",
+        "MIOPEN_FIND_MODE", "MIOPEN_DISABLE_CACHE", "HIPBLASLT_TUNING_FILE", "PRIMUS_CACHE_ROOT",
+        "ENABLE_NUMA_BINDING", "PRIMUS_SKIP_PIP", "BACKEND_PATH",
+    )),
+}
+
+# Variables examples/run_pretrain.sh sets unconditionally (value it forces).
+RUN_SCRIPT_FORCES: dict[str, dict[str, str]] = {
+    "primus-0.1": {
+        "NCCL_DEBUG": "", "NCCL_CHECKS_DISABLE": "1", "NCCL_IB_GID_INDEX": "3", "NCCL_CROSS_NIC": "0",
+        "HSA_ENABLE_SDMA": "1", "RCCL_MSCCL_ENABLE": "0", "RCCL_MSCCLPP_ENABLE": "0",
+        "RCCL_MSCCLPP_FORCE_ENABLE": "0", "TORCH_NCCL_HIGH_PRIORITY": "1",
+        "TORCH_NCCL_USE_TENSOR_REGISTER_ALLOCATOR_HOOK": "0", "NVTE_USE_CAST_TRANSPOSE_TRITON": "1",
+        "NVTE_USE_OPTIMIZED_HIPIFIED_CAST_TRANSPOSE": "0", "NVTE_DEBUG": "0", "NVTE_DEBUG_LEVEL": "0",
+        "NVTE_FUSED_ATTN_LOG_CONFIG": "0",
+    },
+    "primus-26.5": {
+        "NCCL_CHECKS_DISABLE": "1", "RCCL_MSCCL_ENABLE": "0", "RCCL_MSCCLPP_ENABLE": "0",
+        "RCCL_MSCCLPP_FORCE_ENABLE": "0", "NVTE_ROCM_ENABLE_MXFP8": "1",
+    },
+}
+
+# Launcher options -> the run script's cluster variables.
+LAUNCHER_TO_VARIABLE = {
+    "nproc_per_node": "GPUS_PER_NODE", "nproc-per-node": "GPUS_PER_NODE",
+    "nnodes": "NNODES", "node_rank": "NODE_RANK", "node-rank": "NODE_RANK",
+    "master_addr": "MASTER_ADDR", "master-addr": "MASTER_ADDR",
+    "master_port": "MASTER_PORT", "master-port": "MASTER_PORT",
+}
+
+TUNING_PREFIX = "TE_HIPBLASLT_TUNING"
+
+# Never copied into generated files: the variable is required from the user's environment instead.
+SECRET = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|CREDENTIAL)", re.I)
+SECRET_SHOWN = "<not copied: secret>"
+
+
+def is_secret(name: str) -> bool:
+    return bool(SECRET.search(name))
+TUNING_KNOBS = ("GEMM_TUNING", "TE_HIPBLASLT_TUNING")
+
+RELEASE_RUN = {
+    "primus-0.1": "examples/run_pretrain.sh",
+    "primus-26.5": "examples/run_pretrain.sh",
+}
+
+
+@dataclass
+class EnvPlacement:
+    name: str
+    value: str
+    origin: str | None
+    destination: str  # "run variable" | "env.sh" | "forced by run script" | "already set by run script" | "tuning"
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "value": self.value, "origin": self.origin,
+                "destination": self.destination, "note": self.note}
+
+
+@dataclass
+class RunEnvironment:
+    run_vars: dict[str, str] = field(default_factory=dict)  # exported in run.sh (honoured by run_pretrain.sh)
+    env_file: dict[str, str] = field(default_factory=dict)  # env.sh
+    secrets: list[str] = field(default_factory=list)  # required from the environment, values not copied
+    placements: list[EnvPlacement] = field(default_factory=list)
+    guidance: list[str] = field(default_factory=list)  # tuning / profiling / tokenizer notes for the report
+
+
+def plan_environment(
+    target: str,
+    env: Mapping[str, Any],
+    launcher_options: Mapping[str, str],
+    knobs: Mapping[str, str | None],
+) -> RunEnvironment:
+    """Sort exported variables and launcher options into run.sh, env.sh or the report.
+
+    `env`: name -> object with `.value` and `.origin` (a `migrate.shell.plan.EnvVar`).
+    `knobs`: knob name -> value in this evaluation.
+    """
+    out = RunEnvironment()
+    reads = RUN_SCRIPT_READS.get(target, frozenset())
+    forces = RUN_SCRIPT_FORCES.get(target, {})
+    for option, value in launcher_options.items():
+        var = LAUNCHER_TO_VARIABLE.get(option)
+        if var and value and not value.startswith("$"):
+            out.run_vars.setdefault(var, value)
+            out.placements.append(EnvPlacement(var, value, f"launcher --{option}", "run variable",
+                                               f"torchrun --{option} -> {var} read by {RELEASE_RUN[target]}"))
+    tuning: dict[str, str] = {}
+    for name, var in env.items():
+        value = str(getattr(var, "value", var))
+        origin = str(getattr(var, "origin", "")) or None
+        if name.startswith(TUNING_PREFIX):
+            tuning[name] = value
+            continue
+        if is_secret(name):
+            out.secrets.append(name)
+            out.placements.append(EnvPlacement(name, SECRET_SHOWN, origin, "env.sh",
+                                               f"looks like a credential: env.sh requires {name} from your "
+                                               "environment instead of copying the script's value"))
+            continue
+        if name in reads:
+            out.run_vars[name] = value
+            out.placements.append(EnvPlacement(name, value, origin, "run variable",
+                                               f"{RELEASE_RUN[target]} reads {name} from the environment"))
+        elif name in forces:
+            if forces[name] == value:
+                out.placements.append(EnvPlacement(name, value, origin, "already set by run script",
+                                                   f"{RELEASE_RUN[target]} sets {name}={forces[name]!r} as well"))
+            else:
+                out.placements.append(EnvPlacement(
+                    name, value, origin, "forced by run script",
+                    f"no Primus equivalent: {RELEASE_RUN[target]} sets {name}={forces[name]!r} unconditionally, "
+                    f"replacing the legacy value; edit the run script to keep {value!r}"))
+        else:
+            out.env_file[name] = value
+            out.placements.append(EnvPlacement(name, value, origin, "env.sh",
+                                               f"{RELEASE_RUN[target]} does not set {name}; env.sh exports it"))
+    _tuning(target, tuning, env, knobs, out)
+    return out
+
+
+def _tuning(target: str, tuning: Mapping[str, str], env: Mapping[str, Any], knobs: Mapping[str, str | None],
+            out: RunEnvironment) -> None:
+    knob_on = any((knobs.get(k) or "0") not in ("0", "", "false") for k in TUNING_KNOBS)
+    active = knob_on or any(v not in ("0", "") for v in tuning.values())
+    for name, value in tuning.items():
+        origin = str(getattr(env[name], "origin", "")) or None
+        if target == "primus-26.5":
+            note = ("primus-26.5's run script zeroes TE_HIPBLASLT_TUNING_* unless PRIMUS_HIPBLASLT_TUNING=1; "
+                    "run.sh sets it and passes the value")
+        else:
+            note = "passed to TransformerEngine through env.sh (primus-0.1's run script does not touch it)"
+        out.env_file[name] = value
+        out.placements.append(EnvPlacement(name, value, origin, "tuning", note))
+    if not active:
+        return
+    if target == "primus-26.5" and tuning:
+        out.run_vars["PRIMUS_HIPBLASLT_TUNING"] = "1"
+    out.guidance.append(
+        "GEMM tuning: the legacy script tuned hipBLASLt GEMMs online through TransformerEngine "
+        "(TE_HIPBLASLT_TUNING_*). Primus also offers offline tuning with PRIMUS_HIPBLASLT_TUNING_STAGE: "
+        "1 dumps GEMM shapes (run a few iterations), 2 tunes them offline, 3 trains with the tuned "
+        "results. Tuning changes kernel selection only, not the arguments compared for parity."
+    )

@@ -1,0 +1,113 @@
+"""Shared by the end-to-end conversion tests: the fixture matrix and an independent oracle.
+
+The oracle recomputes what the legacy run trains with straight from the
+pieces (shell evaluation, legacy argparse table, version translation,
+derivation) and what Primus resolves the written files to with the Primus
+loader itself, without going through the emitter's own parity check.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SCRIPTS = REPO / "fixtures" / "scripts"
+TARGETS = ("primus-0.1", "primus-26.5")
+
+
+def pieces_available() -> bool:
+    try:
+        from migrate.megatron import derive, parse_argv, translate  # noqa: F401
+        from migrate.primus import get_profile, resolve_experiment  # noqa: F401
+        from migrate.shell import evaluate_script  # noqa: F401
+    except ImportError:
+        return False
+    return SCRIPTS.is_dir()
+
+
+needs_pieces = pytest.mark.skipif(not pieces_available(),
+                                  reason="shell/megatron/primus pieces or fixtures not merged yet")
+
+
+def fixture_scripts() -> list[Path]:
+    """Every fixture launch script (not the deliberately broken ones under bad/, not sourced helpers)."""
+    if not SCRIPTS.is_dir():
+        return []
+    out = []
+    for path in sorted(SCRIPTS.rglob("*.sh")):
+        if "bad" in path.relative_to(SCRIPTS).parts:
+            continue
+        if "pretrain_" not in path.read_text(errors="replace"):
+            continue  # a file other scripts source, with no launch of its own
+        out.append(path)
+    return out
+
+
+# Fixtures that take positional arguments (the NVIDIA examples layout).
+FIXTURE_ARGS: dict[str, list[str]] = {
+    "train_gpt3_distributed.sh": ["ckpt", "tb_logs", "gpt2-vocab.json", "gpt2-merges.txt", "data/my-gpt3_00_text_document"],
+}
+
+
+def script_args(script: Path) -> list[str]:
+    return list(FIXTURE_ARGS.get(script.name, []))
+
+
+def knob_variants(script: Path) -> list[dict[str, str]]:
+    """The default run plus each literal a knob is compared against, one knob at a time."""
+    from migrate.shell import evaluate_script
+
+    variants: list[dict[str, str]] = [{}]
+    try:
+        plan = evaluate_script(script, {}, script_args(script))
+    except Exception:  # noqa: BLE001 - a fixture that needs settings gets only its explicit variants
+        return variants
+    for knob in plan.knobs:
+        for literal in knob.compared_with:
+            if literal != knob.value and {knob.name: literal} not in variants:
+                variants.append({knob.name: literal})
+    return variants
+
+
+def legacy_expected(script: Path, env: dict[str, str], target: str) -> dict[str, Any]:
+    """derive(translate(parse_argv(rocm_dev, plan.argv))) computed without the pipeline."""
+    from migrate.diagnostics import Diagnostics
+    from migrate.megatron import derive, load_schema, parse_argv, translate
+    from migrate.primus import get_profile
+    from migrate.shell import evaluate_script
+
+    plan = evaluate_script(script, env, script_args(script))
+    diags = Diagnostics()
+    legacy = parse_argv(load_schema("rocm_dev"), plan.argv, diags)
+    schema = load_schema(get_profile(target).megatron_schema)
+    return derive(translate(legacy, schema, diags).args, schema)
+
+
+def resolve_written(outdir: Path, experiment: str, model_path: str | None, target: str) -> dict[str, Any]:
+    """Resolve the files as written with the Primus loader (model file installed beside the
+    experiment, as run.sh installs it into Primus's presets), then derive."""
+    import shutil
+
+    from migrate.megatron import derive, load_schema
+    from migrate.primus import get_profile, resolve_experiment
+
+    profile = get_profile(target)
+    if model_path:
+        shutil.copy(outdir / model_path, outdir / Path(model_path).name)
+    resolved = resolve_experiment(outdir / experiment, profile, {})
+    schema = load_schema(profile.megatron_schema)
+    values = {**schema.defaults(), **resolved.values}
+    return derive(values, schema)
+
+
+def compare(expected: dict[str, Any], derived: dict[str, Any], target: str) -> list[str]:
+    """Dests that differ, outside the documented Primus-only list and runtime-evaluated defaults."""
+    from migrate.parity.static import PRIMUS_ONLY, is_runtime_value
+    from migrate.values import same_value
+
+    ignored = PRIMUS_ONLY.get(target, {})
+    return sorted(d for d in expected if d not in ignored and not is_runtime_value(expected[d])
+                  and not same_value(derived.get(d), expected[d]))

@@ -1,0 +1,209 @@
+"""One script at a time, with a fake pipeline: variants, isolation, layout, re-checked parity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from helpers_batch import FakeBackend, write_fake_repo
+
+from migrate.batch.backend import ConvertSettings
+from migrate.batch.worker import ScriptJob, process_script
+
+
+def _job(root: Path, rel: str, **kw) -> ScriptJob:
+    return ScriptJob(str(root), rel, ConvertSettings(), **kw)
+
+
+def _script(tmp_path: Path, text: str, rel: str = "train.sh") -> str:
+    (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / rel).write_text("#!/bin/bash\n" + text + "torchrun pretrain_gpt.py\n")
+    return rel
+
+
+def test_every_model_size_gets_an_experiment_and_a_shared_model(tmp_path):
+    root = write_fake_repo(tmp_path)
+    result = process_script(_job(root, "llama/train_llama3.sh"), FakeBackend())
+    assert result.status == "converted"
+    assert [(v.label, v.env, v.is_default) for v in result.variants] == [
+        ("MODEL_SIZE=8", {}, True), ("MODEL_SIZE=70", {"MODEL_SIZE": "70"}, False)]
+    assert [v.experiment for v in result.variants] == [
+        "exp/llama/train_llama3/MODEL_SIZE=8.yaml", "exp/llama/train_llama3/MODEL_SIZE=70.yaml"]
+    assert all(v.parity_ok for v in result.variants)
+    # the experiment points at its model through a path relative to itself
+    for v in result.variants:
+        exp = yaml.safe_load(result.files[v.experiment])
+        assert exp["modules"]["pre_trainer"]["model"] == Path(v.model).name
+        assert v.model.startswith("models/megatron/llama3_") and v.model in result.files
+        # per-script comments are gone from the shared file, the settings are not
+        assert "train_llama3" not in result.files[v.model]
+        assert yaml.safe_load(result.files[v.model])["num_layers"] == {"MODEL_SIZE=8": 32, "MODEL_SIZE=70": 80}[v.label]
+    assert result.variants[1].changed_keys == ["num_layers"]
+    assert result.knob_keys == {"MODEL_SIZE": ["num_layers"]}
+    assert result.knobs["TE_FP8"]["varied"] is False and result.knobs["MODEL_SIZE"]["varied"] is True
+    # the exported environment sits beside its experiment; run.sh and the per-script report do not
+    assert sorted(result.files) == sorted([v.experiment for v in result.variants] + [v.model for v in result.variants]
+                                          + [v.experiment.replace(".yaml", ".env.sh") for v in result.variants])
+    assert result.files["exp/llama/train_llama3/MODEL_SIZE=70.env.sh"] == "export NCCL_IB_DISABLE=1\n"
+
+
+def test_exp_name_is_unique_per_script_and_variant(tmp_path):
+    root = write_fake_repo(tmp_path)
+    backend = FakeBackend()
+    result = process_script(_job(root, "llama/train_llama3.sh"), backend)
+    names = [yaml.safe_load(result.files[v.experiment])["exp_name"] for v in result.variants]
+    assert names == ["${PRIMUS_EXP_NAME:llama-train_llama3}", "${PRIMUS_EXP_NAME:llama-train_llama3-MODEL_SIZE-70}"]
+
+
+def test_a_parse_error_is_rejected_with_its_location(tmp_path):
+    root = write_fake_repo(tmp_path)
+    result = process_script(_job(root, "broken/train_broken.sh"), FakeBackend())
+    assert (result.status, result.location, result.reason) == ("rejected", "broken/train_broken.sh:4:3",
+                                                             "'if' is never closed")
+    assert result.files == {} and result.variants == []
+
+
+def test_no_training_launch_is_a_skipped_helper(tmp_path):
+    root = write_fake_repo(tmp_path)
+    result = process_script(_job(root, "tools/common.sh"), FakeBackend())
+    assert result.status == "skipped" and result.reason.startswith("helper: no training launch found")
+
+
+def test_a_bug_becomes_an_internal_error_row(tmp_path):
+    rel = _script(tmp_path, "# crash\n")
+    result = process_script(_job(tmp_path, rel), FakeBackend())
+    assert result.status == "rejected"
+    assert result.reason.startswith("internal error: ZeroDivisionError: fake bug")
+
+
+def test_warnings_and_unmapped_flags_are_relative_to_the_root(tmp_path):
+    rel = _script(tmp_path, "# warn odd flag\n# unmapped --use-legacy-thing\n", "x/train.sh")
+    result = process_script(_job(tmp_path, rel), FakeBackend())
+    (row,) = result.variants
+    assert row.status == "converted_with_warnings"
+    assert row.warnings == ["x/train.sh:7: warning: odd flag"]
+    assert row.unmapped == ["--use-legacy-thing"]
+    assert str(tmp_path) not in repr(result.to_json())
+
+
+def test_a_variant_failing_parity_on_the_placed_files_is_rejected_and_not_written(tmp_path):
+    rel = _script(tmp_path, "# parity-breaks\n")
+    result = process_script(_job(tmp_path, rel), FakeBackend())
+    (row,) = result.variants
+    assert (row.status, row.parity_ok, row.experiment) == ("rejected", False, None)
+    assert row.parity_differences == [["train_iters", 10, None]]
+    assert row.reason == "static parity failed, not written: train_iters: 10 -> None (legacy -> Primus)"
+    assert result.files == {}
+
+
+def test_comparisons_seen_only_under_a_variant_add_variants(tmp_path):
+    rel = _script(tmp_path, "# knob MODEL_SIZE 8 8 70\n# when MODEL_SIZE=70 knob MODEL_SIZE 8 405\n")
+    result = process_script(_job(tmp_path, rel), FakeBackend())
+    assert [v.label for v in result.variants] == ["MODEL_SIZE=8", "MODEL_SIZE=70", "MODEL_SIZE=405"]
+    assert result.knobs["MODEL_SIZE"]["compared_with"] == ["8", "70", "405"]
+
+
+def test_cap_is_reported(tmp_path):
+    rel = _script(tmp_path, "# knob MODEL_SIZE 8 8 70 405\n# knob PP 1 2 4\n")
+    result = process_script(_job(tmp_path, rel, max_variants=4), FakeBackend())
+    assert result.capped and len(result.variants) == 4
+    assert any("capped at 4" in n for n in result.notes)
+
+
+def test_explicit_knobs_replace_the_automatic_variants(tmp_path):
+    root = write_fake_repo(tmp_path)
+    backend = FakeBackend()
+    job = _job(root, "llama/train_llama3.sh", knobs=(("MODEL_SIZE", ("70",)), ("MBS", ("1", "3")), ("EP", ("8",))))
+    result = process_script(job, backend)
+    assert [(v.label, v.env) for v in result.variants] == [
+        ("MODEL_SIZE=70,MBS=1", {"MODEL_SIZE": "70", "MBS": "1"}),
+        ("MODEL_SIZE=70,MBS=3", {"MODEL_SIZE": "70", "MBS": "3"}),
+    ]
+    assert result.notes == ["--knobs not declared by this script (ignored): EP"]
+    assert result.knob_keys == {"MBS": ["micro_batch_size"]}
+    assert [env for _, env in backend.calls][0] == {}  # one evaluation first, to learn the declared knobs
+
+
+def test_a_threshold_comparison_does_not_make_variants(tmp_path):
+    rel = _script(tmp_path, '# knob SEQ_LENGTH 8192 4096\nif [ "$SEQ_LENGTH" -gt 4096 ]; then R=1; fi\n')
+    result = process_script(_job(tmp_path, rel), FakeBackend())
+    assert [v.label for v in result.variants] == ["default"]
+    assert result.knobs["SEQ_LENGTH"] == {"default": "8192", "compared_with": ["4096"], "varied": False}
+
+
+FIXTURE_REPO = Path(__file__).resolve().parent.parent / "fixtures" / "batch_repo"
+
+
+class _RealShell(FakeBackend):
+    """The real shell evaluator decides launch / helper / broken; conversion stays fake."""
+
+    def evaluate(self, script, env, settings):
+        from migrate.batch.backend import PipelineBackend
+
+        return PipelineBackend().evaluate(script, env, settings)
+
+    def dest_of(self, flag, settings):
+        from migrate.batch.backend import PipelineBackend
+
+        return PipelineBackend().dest_of(flag, settings)
+
+
+def test_real_evaluator_errors_are_classified(tmp_path):
+    knobs = (("MODEL_SIZE", ("8",)),)
+    broken = process_script(_job(FIXTURE_REPO, "broken/train_broken.sh", knobs=knobs), _RealShell())
+    assert (broken.status, broken.location) == ("rejected", "broken/train_broken.sh:4:1")
+    assert "cannot parse" in broken.reason
+    helper = process_script(_job(FIXTURE_REPO, "tools/download_tokenizer.sh", knobs=knobs), _RealShell())
+    assert helper.status == "skipped" and helper.reason.startswith("helper: no training launch found")
+    assert str(FIXTURE_REPO) not in repr(broken.to_json()) + repr(helper.to_json())
+
+
+def test_real_evaluator_knobs_drive_explicit_variants():
+    result = process_script(_job(FIXTURE_REPO, "llama/train_llama3.sh", knobs=(("MODEL_SIZE", ("70",)),
+                                                                              ("NOT_A_KNOB", ("1",)))),
+                            _RealShell())
+    assert [v.label for v in result.variants] == ["MODEL_SIZE=70"]
+    assert result.notes == ["--knobs not declared by this script (ignored): NOT_A_KNOB"]
+    # thresholds (SEQ_LENGTH -gt 8192) and toggles (TE_FP8 -eq 1) are known but not varied automatically
+    assert result.knobs["SEQ_LENGTH"]["compared_with"] == ["8192"]
+
+
+def test_real_evaluator_knobs_give_the_model_size_variants():
+    labels = {}
+    for rel in ["llama/train_llama3.sh", "llama/train_llama2.sh", "mixtral/train_mixtral_moe.sh",
+                "forks/team_a/train_llama3_fork.sh", "llama/submit_llama3_70b.sbatch"]:
+        result = process_script(_job(FIXTURE_REPO, rel), _RealShell())
+        assert result.status in ("converted", "converted_with_warnings"), (rel, result.reason)
+        labels[rel] = [v.label for v in result.variants]
+    # read off the scripts: `if -eq 8 / elif -eq 70`, `case 7) 70)`, `= "8x7b" / = "8x22b"`
+    assert labels == {
+        "llama/train_llama3.sh": ["MODEL_SIZE=8", "MODEL_SIZE=70"],
+        "llama/train_llama2.sh": ["MODEL_SIZE=7", "MODEL_SIZE=70"],
+        "mixtral/train_mixtral_moe.sh": ["MODEL=8x7b", "MODEL=8x22b"],
+        "forks/team_a/train_llama3_fork.sh": ["MODEL_SIZE=8", "MODEL_SIZE=70"],
+        "llama/submit_llama3_70b.sbatch": ["default"],  # MODEL_SIZE is fixed by the wrapper
+    }
+
+
+def test_knob_to_key_table_traces_defaults_into_flags():
+    result = process_script(_job(FIXTURE_REPO, "llama/train_llama3.sh"), _RealShell())
+    # read off the script: `MBS="${MBS:-2}"` ... `--micro-batch-size $MBS`, etc.
+    expected = {"BS": ["global_batch_size"], "MBS": ["micro_batch_size"], "PP": ["pipeline_model_parallel_size"],
+                "SEQ_LENGTH": ["seq_length"], "TOTAL_ITERS": ["train_iters"], "TP": ["tensor_model_parallel_size"]}
+    assert {k: v for k, v in result.knob_keys.items() if k in expected} == expected
+    assert "num_layers" in result.knob_keys["MODEL_SIZE"]  # measured between the 8 and 70 variants
+    assert "TE_FP8" not in result.knob_keys  # its default 0 never reaches a flag value
+
+
+def test_a_script_is_parsed_once_for_all_its_variants(monkeypatch, tmp_path):
+    import shutil
+
+    import migrate.shell.syntax as syntax
+
+    parsed = []
+    real = syntax.parse_text
+    monkeypatch.setattr(syntax, "parse_text", lambda text, filename: parsed.append(filename) or real(text, filename))
+    shutil.copytree(FIXTURE_REPO / "mixtral", tmp_path / "mixtral")  # a new file: not cached by earlier tests
+    result = process_script(_job(tmp_path, "mixtral/train_mixtral_moe.sh"), _RealShell())
+    assert len(result.variants) == 2
+    assert parsed == ["mixtral/train_mixtral_moe.sh"]

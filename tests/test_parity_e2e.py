@@ -1,0 +1,133 @@
+"""End-to-end parity: real shell evaluator, converter, Primus loader and bundled runtime.
+
+Slow (each case trains twice on CPU). Expectations are computed from the
+script's own flags and Megatron's documented update order, not from the runs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.slow
+
+TINY = FIXTURES / "parity" / "tiny_gpt.sh"
+ITERS = 4
+
+
+def _have(module: str, attr: str | None = None) -> bool:
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return False
+    return attr is None or hasattr(mod, attr)
+
+
+needs_pipeline = pytest.mark.skipif(
+    not (_have("migrate.pipeline", "convert_script") and _have("primus_runtime", "train")),
+    reason="needs the converter (migrate.pipeline) and the bundled runtime (primus_runtime.train)",
+)
+
+
+def fixture_scripts() -> list[Path]:
+    root = FIXTURES / "scripts"
+    return sorted(p for p in root.rglob("*.sh") if "bad" not in p.parts and "invalid" not in p.parts) \
+        if root.is_dir() else []
+
+
+def lr_at_step(cfg, step: int) -> float:
+    """Megatron's linear warm-up: lr_warmup_init -> lr over lr_warmup_iters scheduler steps."""
+    warm = int(cfg.get("lr_warmup_iters") or 0)
+    init = float(cfg.get("lr_warmup_init") or 0.0)
+    if warm and step <= warm:
+        return init + (float(cfg["lr"]) - init) * step / warm
+    return float(cfg["lr"])
+
+
+def first_loss_changed_by_weight_decay(cfg) -> int:
+    """Megatron steps the optimizer before the scheduler: the update of iteration k uses the
+    learning rate of scheduler step k-1, and the loss of iteration k is computed before that
+    update. Weight decay first changes a parameter at the first update with lr > 0; the loss
+    of the iteration after it is the first to differ."""
+    k = 1
+    while lr_at_step(cfg, k - 1) == 0:
+        k += 1
+    return k + 1
+
+
+@needs_pipeline
+def test_tiny_script_parity_holds_exactly(cli, tmp_path):
+    png = tmp_path / "loss.png"
+    r = cli("parity", TINY, "--iters", str(ITERS), "--json", "--plot", png)
+    assert r.code == 0, r.out + r.err
+    data = json.loads(r.out)
+    assert data["static"]["ok"] and data["dynamic"]["ok"]
+    assert data["dynamic"]["comparison"]["mode"] == "exact"
+    assert data["dynamic"]["comparison"]["metrics"]["lm_loss"]["compared"] == ITERS
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@needs_pipeline
+def test_dropping_weight_decay_fails_at_the_computed_iteration():
+    from migrate.parity import dynamic
+
+    real = dynamic.real_backends()
+    convert = real.convert
+    seen = {}
+
+    def convert_then_break(script, env, args, options):
+        conversion = convert(script, env, args, options)
+        doc = yaml.safe_load(conversion.files[conversion.experiment_path])
+        overrides = doc["modules"]["pre_trainer"]["overrides"]
+        assert overrides.pop("weight_decay") == 0.1  # the script sets --weight-decay 0.1
+        conversion.files[conversion.experiment_path] = yaml.safe_dump(doc, sort_keys=False)
+        seen["expected"] = conversion.expected
+        return conversion
+
+    real.convert = convert_then_break
+    run = dynamic.run_parity(str(TINY), {}, [], dynamic.ParityOptions(iters=5), real)
+    assert not run.dynamic_ok
+    first = run.comparison.first_divergence
+    expected_iteration = first_loss_changed_by_weight_decay(seen["expected"])
+    assert expected_iteration == 3  # --lr-warmup-iters 2 from 0: the first update has lr 0
+    assert (first.metric, first.iteration) == ("lm_loss", expected_iteration)
+    loss = run.comparison.metrics["lm_loss"]
+    assert loss.compared[: expected_iteration - 1] == list(range(1, expected_iteration))
+
+
+@needs_pipeline
+def test_layout_shrunk_from_tp2_and_checked_against_tp1(cli):
+    r = cli("parity", TINY, "TP=2", "--iters", "3", "--nproc", "2", "--json")
+    assert r.code == 0, r.out + r.err
+    layout = json.loads(r.out)["dynamic"]["layout"]
+    assert layout["legacy"]["tp"] == 2 and layout["ran"]["tp"] == 2 and layout["ran"]["world"] == 2
+    assert layout["reference_comparison"]["ok"]
+
+
+@needs_pipeline
+def test_runtime_log_reads_back_through_the_log_parser(tmp_path):
+    from migrate.parity import dynamic
+    from migrate.parity.logs import parse_log_file
+
+    real = dynamic.real_backends()
+    conversion = real.convert(str(TINY), {}, [], dynamic.ParityOptions())
+    result = real.train(conversion.expected, real.run_options(iters=3, out_dir=tmp_path, device="cpu"))
+    log = parse_log_file(tmp_path / "train.log")
+    assert log.iterations() == [1, 2, 3]
+    for row in result.metrics:
+        printed = log.series("lm_loss")[row["iteration"]]
+        assert math.isclose(printed, row["lm_loss"], rel_tol=1e-6)  # printed with 7 significant digits
+
+
+@needs_pipeline
+@pytest.mark.parametrize("script", fixture_scripts(), ids=lambda p: str(p.relative_to(FIXTURES)))
+def test_every_fixture_script_has_parity_at_proxy_size(cli, script):
+    r = cli("parity", script, "--proxy", "--iters", "2", "--json")
+    assert r.code == 0, r.out[-3000:] + r.err[-3000:]
