@@ -203,7 +203,8 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
 
     # ---- everything else the script did -------------------------------------------------
     knob_values = {k.name: k.value for k in plan.knobs}
-    environment = plan_environment(profile.name, plan.env, plan.launcher.options(), knob_values)
+    environment = plan_environment(profile.name, plan.env, plan.launcher.options(), knob_values,
+                                   [[t.value for t in w] for w in plan.launcher.wrappers])
 
     for placement in environment.placements:
         if placement.origin and placement.origin.startswith(str(script) + ":"):
