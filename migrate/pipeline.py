@@ -68,12 +68,17 @@ def knob_placeholders(script, env, args, options, plan, translated_args, target_
 
     out: dict[str, tuple[str, str]] = {}
     spans: dict[str, list] = {}
+    words = [t.value for t in plan.argv]
     for knob in plan.knobs:
         value = knob.value
         if value is None or not re.fullmatch(r"-?\d+", value):
             continue
+        if not any(value in word for word in words):
+            continue  # a 1:1 knob's text is in the argv; this one only steers the script
         runs = []
         for sentinel in sentinels(value):
+            if runs and classify(knob.name, value, translated_args, runs, options.target) is None:
+                break  # one re-evaluation already shows it is not 1:1
             env2, args2 = dict(env), list(args)
             if knob.source == "arg":
                 args2.append(f"{knob.name}={sentinel}")
@@ -86,7 +91,7 @@ def knob_placeholders(script, env, args, options, plan, translated_args, target_
                                                  diags).args))
             except MigrateError:
                 break
-        else:
+        if len(runs) == 2:
             mapping = classify(knob.name, value, translated_args, runs, options.target)
             for dest, text in (mapping or {}).items():
                 if isinstance(text, tuple):
