@@ -63,6 +63,7 @@ class Backends:
     run_options: Callable[..., Any]  # RunOptions(**kwargs)
     device: Callable[[str], str]  # "auto" -> "cpu" | "cuda"
     available_memory: Callable[[str, int], int | None]  # (device, nproc) -> bytes
+    vocab_size: Callable[[Mapping[str, Any]], int | None] = lambda cfg: None  # unpadded, as the runtime sees it
 
 
 @dataclass
@@ -192,6 +193,16 @@ def run_parity(
             report.sides[name] = side
             return side
 
+        if run_layout.world > 1:
+            legacy_cfg, primus_cfg, dropout_note = layouts.without_dropout(legacy_cfg, primus_cfg)
+            if dropout_note:
+                report.layout_notes.append(dropout_note)
+            if not options.proxy:  # proxy runs use a fixed vocabulary already
+                vocab = backends.vocab_size(legacy_cfg)
+                legacy_cfg, primus_cfg, vocab_note = layouts.pin_padded_vocab(legacy_cfg, primus_cfg, vocab,
+                                                                               run_layout)
+                if vocab_note:
+                    report.layout_notes.append(vocab_note)
         legacy = train("legacy", legacy_cfg, run_layout)
         primus = train("primus", primus_cfg, run_layout)
         report.comparison = compare_runs(legacy.series(), primus.series(), METRICS,
@@ -235,6 +246,7 @@ def real_backends() -> Backends:
         run_options=_real_run_options,
         device=_real_device,
         available_memory=_real_available_memory,
+        vocab_size=_real_vocab_size,
     )
 
 
@@ -305,6 +317,12 @@ def _real_run_options(**kwargs: Any) -> Any:
     if "quiet" in {f.name for f in dataclasses.fields(RunOptions)}:
         kwargs.setdefault("quiet", True)  # the report is the output; logs go to out_dir
     return RunOptions(**kwargs)
+
+
+def _real_vocab_size(cfg: Mapping[str, Any]) -> int | None:
+    from primus_runtime.launch import vocab_size
+
+    return vocab_size(cfg, [])
 
 
 def _real_device(requested: str) -> str:
