@@ -155,3 +155,14 @@ def test_capped_variants_are_warned_about(fake, cli, tmp_path):
     assert "train.sh: warning: variants capped at 2" in res.out
     report = json.loads((tmp_path / "out/batch_report.json").read_text())
     assert report["scripts"][0]["capped"] is True and len(report["scripts"][0]["variants"]) == 2
+
+
+def test_parity_failure_exits_3_and_writes_only_the_good_variants(fake, cli, tmp_path):
+    repo = write_fake_repo(tmp_path / "repo")
+    (repo / "bad/train_bad.sh").parent.mkdir()
+    (repo / "bad/train_bad.sh").write_text("#!/bin/bash\n# parity-breaks\ntorchrun pretrain_gpt.py\n")
+    res = cli("batch", repo, "-o", tmp_path / "out", "--jobs", "1", "--exclude", "broken/*")
+    assert res.code == 3
+    assert "bad/train_bad.sh [default]: rejected: static parity failed" in res.out
+    assert not (tmp_path / "out/exp/bad").exists()
+    assert (tmp_path / "out/exp/llama/train_llama3/MODEL_SIZE=8.yaml").is_file()

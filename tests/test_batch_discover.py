@@ -69,12 +69,20 @@ def test_include_and_exclude_globs(tmp_path):
     assert rels(include=["train_llama3.sh"]) == ["forks/team_a/train_llama3.sh", "llama/train_llama3.sh"]
     assert rels(exclude=["forks/"]) == ["llama/train_llama2.sh", "llama/train_llama3.sh",
                                          "mixtral/train_mixtral.sh"]
+    assert rels(include=["llama", "mixtral"]) == ["llama/train_llama2.sh", "llama/train_llama3.sh",
+                                                  "mixtral/train_mixtral.sh"]
+    assert rels(exclude=["team_a"]) == rels(exclude=["forks"])
     assert rels(include=["*llama*"], exclude=["*llama2*"]) == ["forks/team_a/train_llama3.sh",
                                                               "llama/train_llama3.sh"]
 
 
-def test_matches_file_name_only_for_patterns_without_slash():
+def test_patterns_without_slash_match_any_component_with_slash_a_prefix():
     assert matches("a/b/train.sh", ["train.sh"])
-    assert not matches("a/b/train.sh", ["b/train.sh"])
+    assert matches("a/b/train.sh", ["b"])                # a folder name: the whole subtree
+    assert matches("a/b/train.sh", ["b/"])
+    assert not matches("a/b/train.sh", ["b/train.sh"])   # with a slash: from the root
+    assert matches("a/b/train.sh", ["a/b"])
     assert matches("a/b/train.sh", ["a/*/train.sh", "zzz"])
     assert matches("a/b/train.sh", ["./a/*"])
+    assert not matches("a/b/train.sh", ["a/c"])
+    assert not matches("a/b/train.sh", [""])

@@ -107,12 +107,12 @@ def test_knob_table_names_the_model_size_keys(batch_out):
     assert {"num_layers", "hidden_size"} <= set(table[("MODEL", "mixtral/train_mixtral_moe.sh")])
 
 
-def test_rerun_gives_identical_bytes(batch_out, tmp_path):
+def test_rerun_with_two_workers_gives_identical_bytes(batch_out, tmp_path):
     from migrate.cli import main
 
     _, out, _ = batch_out
     again = tmp_path / "again"
-    main(["batch", str(BATCH_REPO), "-o", str(again), "--jobs", "1", "--json"])
+    main(["batch", str(BATCH_REPO), "-o", str(again), "--jobs", "2", "--json"])
     tree = lambda root: {p.relative_to(root).as_posix(): p.read_bytes()  # noqa: E731
                          for p in root.rglob("*") if p.is_file()}
     assert tree(again) == tree(out)

@@ -86,11 +86,14 @@ def test_warnings_and_unmapped_flags_are_relative_to_the_root(tmp_path):
     assert str(tmp_path) not in repr(result.to_json())
 
 
-def test_parity_is_rechecked_on_the_placed_files(tmp_path):
+def test_a_variant_failing_parity_on_the_placed_files_is_rejected_and_not_written(tmp_path):
     rel = _script(tmp_path, "# parity-breaks\n")
-    (row,) = process_script(_job(tmp_path, rel), FakeBackend()).variants
-    assert row.parity_ok is False
+    result = process_script(_job(tmp_path, rel), FakeBackend())
+    (row,) = result.variants
+    assert (row.status, row.parity_ok, row.experiment) == ("rejected", False, None)
     assert row.parity_differences == [["train_iters", 10, None]]
+    assert row.reason == "static parity failed, not written: train_iters: 10 -> None (legacy -> Primus)"
+    assert result.files == {}
 
 
 def test_comparisons_seen_only_under_a_variant_add_variants(tmp_path):
@@ -190,3 +193,17 @@ def test_knob_to_key_table_traces_defaults_into_flags():
     assert {k: v for k, v in result.knob_keys.items() if k in expected} == expected
     assert "num_layers" in result.knob_keys["MODEL_SIZE"]  # measured between the 8 and 70 variants
     assert "TE_FP8" not in result.knob_keys  # its default 0 never reaches a flag value
+
+
+def test_a_script_is_parsed_once_for_all_its_variants(monkeypatch, tmp_path):
+    import shutil
+
+    import migrate.shell.syntax as syntax
+
+    parsed = []
+    real = syntax.parse_text
+    monkeypatch.setattr(syntax, "parse_text", lambda text, filename: parsed.append(filename) or real(text, filename))
+    shutil.copytree(FIXTURE_REPO / "mixtral", tmp_path / "mixtral")  # a new file: not cached by earlier tests
+    result = process_script(_job(tmp_path, "mixtral/train_mixtral_moe.sh"), _RealShell())
+    assert len(result.variants) == 2
+    assert parsed == ["mixtral/train_mixtral_moe.sh"]

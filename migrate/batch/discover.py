@@ -49,19 +49,20 @@ def is_shell_script(path: Path) -> bool:
 
 
 def matches(relpath: str, patterns: Sequence[str]) -> bool:
-    """Glob match on the relative path; a pattern without "/" also matches the file name.
+    """Glob match on the path relative to the batch root (fnmatch: `*` crosses folders).
 
-    `*` crosses folders here (fnmatch semantics), so `llama/*` selects the whole
-    `llama/` subtree and `*fork*` any path containing "fork".
+    A pattern with a "/" matches the whole path or a folder prefix of it (`llama/*`,
+    `forks/team_a`); a pattern without one matches any single component, file or
+    folder (`train_llama3.sh`, `forks`, `*debug*`). A trailing "/" is ignored.
     """
-    name = PurePosixPath(relpath).name
+    parts = PurePosixPath(relpath).parts
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
     for pattern in patterns:
-        pattern = pattern.removeprefix("./")
-        if fnmatch.fnmatchcase(relpath, pattern):
-            return True
-        if "/" not in pattern and fnmatch.fnmatchcase(name, pattern):
-            return True
-        if pattern.endswith("/") and relpath.startswith(pattern):
+        pattern = pattern.removeprefix("./").rstrip("/")
+        if not pattern:
+            continue
+        candidates = prefixes if "/" in pattern else parts
+        if any(fnmatch.fnmatchcase(c, pattern) for c in candidates):
             return True
     return False
 

@@ -235,6 +235,15 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text, encoding="utf-8")
     ok, differences = backend.recheck(scratch / exp_rel, conv.expected, job.settings)
+    plain_diffs = [[str(d), _plain(e), _plain(r)] for d, e, r in differences]
+    if not ok:
+        # Like `convert`: a config that would not run like the script is not written.
+        shown = "; ".join(f"{d}: {e!r} -> {r!r}" for d, e, r in plain_diffs[:5])
+        more = f" (+{len(plain_diffs) - 5} more)" if len(plain_diffs) > 5 else ""
+        return VariantResult(
+            label=variant.label, env=variant.env_dict, status="rejected",
+            reason=rel(f"static parity failed, not written: {shown}{more} (legacy -> Primus)"),
+            parity_ok=False, parity_differences=plain_diffs, is_default=variant.is_default)
     files.update(placed)
 
     diagnostics = list(conv.diagnostics)
@@ -244,8 +253,7 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
     status = "converted_with_warnings" if warnings or unmapped else "converted"
     return VariantResult(
         label=variant.label, env=variant.env_dict, status=status, warnings=warnings, unmapped=unmapped,
-        experiment=exp_rel, model=model_rel, parity_ok=ok,
-        parity_differences=[[str(d), _plain(e), _plain(r)] for d, e, r in differences],
+        experiment=exp_rel, model=model_rel, parity_ok=ok, parity_differences=plain_diffs,
         is_default=variant.is_default,
     )
 

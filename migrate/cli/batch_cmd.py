@@ -27,9 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="worker processes (default: min(2, CPUs)); 1 runs in this process")
     p.add_argument("--json", action="store_true", help="print batch_report.json to stdout, no progress bar")
     p.add_argument("--include", action="append", default=[], metavar="GLOB",
-                   help="only scripts whose relative path (or name) matches; repeatable")
+                   help="only scripts whose relative path matches (a pattern without / matches any file or folder name); repeatable")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
-                   help="leave out scripts whose relative path (or name) matches; repeatable")
+                   help="leave out scripts whose relative path matches (same rules as --include); repeatable")
     p.add_argument("--knobs", metavar='"K=a,b K2=c"',
                    help="convert exactly these knob values (cartesian product) instead of the automatic variants")
     p.add_argument("--max-variants", type=int, default=None, metavar="N",
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     exclude_out = _output_inside(root, out)
     if exclude_out:
-        options.exclude = [*options.exclude, exclude_out + "/*"]
+        options.exclude = [*options.exclude, exclude_out + "/*"]  # with a "/": that folder only
 
     with _progress(enabled=not args.json) as progress:
         results = run_batch(root, options, progress=progress.advance, on_discovered=progress.start)
