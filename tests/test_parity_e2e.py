@@ -172,3 +172,12 @@ def test_every_fixture_script_has_parity_at_proxy_size(cli, script):
     data = json.loads(r.out)
     assert data["static"]["ok"] and data["dynamic"]["ok"]
     assert data["dynamic"]["comparison"]["metrics"]["lm_loss"]["compared"] == 2
+
+
+@needs_pipeline
+def test_full_size_70b_run_is_refused_with_what_it_needs(cli):
+    # train_llama3.sh defaults to the 70B model: ~70.6B parameters (Meta's published size) x 18 bytes
+    r = cli("parity", FIXTURES / "scripts" / "rocm" / "train_llama3.sh", "--iters", "2", "--device", "cpu")
+    assert r.code == 2
+    assert "70.5" in r.err or "70.6" in r.err
+    assert "GiB" in r.err and "--proxy" in r.err

@@ -131,7 +131,10 @@ def default_tolerance(options: ParityOptions, device: str) -> Tolerance:
 
 def check_memory(cfg: Mapping[str, Any], run: Layout, device: str, backends: Backends) -> MemoryEstimate:
     """Refuse (exit 2) a full-size run that cannot fit, saying what it would need."""
-    need = estimate(cfg, replicas=run.dp)
+    sized = dict(cfg)
+    if not sized.get("padded_vocab_size"):
+        sized["padded_vocab_size"] = backends.vocab_size(cfg)  # the tokenizer's size, as the runtime knows it
+    need = estimate(sized, replicas=run.dp)
     have = backends.available_memory(device, run.world)
     if have is not None and need.bytes > have:
         raise MigrateError(
