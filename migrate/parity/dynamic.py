@@ -222,15 +222,18 @@ def run_parity(
         "proxy": options.proxy,
         "seed": seed if seed is not None else legacy_cfg.get("seed"),
         "seed_source": "--seed" if seed is not None else "each side's config",
+        "rng": "torch.manual_seed(seed) and Megatron's model-parallel RNG streams, set by the runtime per rank",
         "data": data_note,
         "mode": report.comparison.tolerance.mode,
     })
     _seed_note(report, legacy_cfg, primus_cfg)
     for side in report.sides.values():
-        for shrink in getattr(side.result, "shrinks", []) or []:
-            note = f"proxy: {shrink}"
-            if note not in report.notes:
-                report.notes.append(note)
+        for prefix, items in (("proxy", getattr(side.result, "shrinks", None)),
+                              ("runtime", getattr(side.result, "notes", None))):
+            for item in items or []:
+                note = f"{prefix}: {item}"
+                if note not in report.notes:
+                    report.notes.append(note)
     return report
 
 
