@@ -19,6 +19,15 @@ sys.path.insert(0, str(REPO))
 TARGET_SECONDS = 60.0
 
 
+def _cpu_seconds() -> float:
+    """User + system CPU of this process and its finished children: comparable across busy machines."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iters", type=int, default=20)
@@ -31,13 +40,16 @@ def main() -> int:
 
     options = ParityOptions(target=args.target, iters=args.iters, proxy=True, device="cpu")
     start = time.perf_counter()
+    cpu_start = _cpu_seconds()
     try:
         run = run_parity(args.script, {"NUM_LAYERS": "2"}, [], options)
     except (ImportError, MigrateError) as exc:
         print(f"bench_parity: cannot run: {exc}", file=sys.stderr)
         return 2
     total = time.perf_counter() - start
-    print(f"cores available: {len(os.sched_getaffinity(0))}")
+    cpu = _cpu_seconds() - cpu_start
+    print(f"cores available: {len(os.sched_getaffinity(0))}, load average (1 min): {os.getloadavg()[0]:.1f}")
+    print(f"CPU time used (this process and its children): {cpu:.1f} s")
     print(f"dynamic parity, 2-layer proxy, {args.iters} iterations, both sides: {total:.1f} s "
           f"(target <= {TARGET_SECONDS:.0f} s) -> {'OK' if total <= TARGET_SECONDS else 'TOO SLOW'}")
     for side in run.sides.values():

@@ -195,11 +195,16 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     knob_values = {k.name: k.value for k in plan.knobs}
     environment = plan_environment(profile.name, plan.env, plan.launcher.options(), knob_values)
 
+    for placement in environment.placements:
+        if placement.origin and placement.origin.startswith(str(script) + ":"):
+            placement.origin = script.name + placement.origin[len(str(script)):]
+
     files = dict(result.files)
-    if environment.env_file:
-        files["env.sh"] = env_sh(environment.env_file, script_name)
+    has_env_file = bool(environment.env_file or environment.secrets)
+    if has_env_file:
+        files["env.sh"] = env_sh(environment.env_file, script_name, environment.secrets)
     files["run.sh"] = run_sh(profile.name, getattr(profile, "release", ""), script_name, result.experiment_path,
-                             result.model_path, environment.run_vars, bool(environment.env_file))
+                             result.model_path, environment.run_vars, has_env_file)
 
     # ---- where every flag went ------------------------------------------------------------
     override_keys = {o.key: o for o in result.overrides}
@@ -242,8 +247,15 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
                         "under its workspace (exp output folder) instead of --tensorboard-dir when that is unset.")
     tok = translated.args.get("tokenizer_model")
     if tok and isinstance(tok, str) and "/" in tok and not tok.startswith(("/", ".")):
-        guidance.append(f"Tokenizer: {tok} is a Hugging Face model id; Primus downloads it at start-up "
+        guidance.append(f"Tokenizer: {tok} is a Hugging Face model id; it is fetched from the Hub at start-up "
                         "(set HF_TOKEN for gated models; HF_HOME decides the cache).")
+    elif tok and isinstance(tok, str):
+        guidance.append(f"Tokenizer: the script points tokenizer_model at the local path {tok} (files it "
+                        "prepares or downloads itself; those commands are not part of a Primus config). Make "
+                        "the same files available at that path where Primus runs, or replace it with the "
+                        "Hugging Face model id they came from; the preset's own tokenizer differs"
+                        + (f" ({result.preset_values.get('tokenizer_model')})." if result.preset_values.get(
+                            "tokenizer_model") else "."))
     if profile.name == "primus-0.1" and translated.args.get("save"):
         guidance.append("primus-0.1 saves checkpoints under <workspace>/<work_group>/<user_name>/<exp_name>/"
                         "checkpoints whatever `save` says; the legacy --save path is kept in the YAML for reference.")

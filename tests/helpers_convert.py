@@ -33,7 +33,27 @@ needs_pieces = pytest.mark.skipif(not pieces_available(),
 
 
 def fixture_scripts() -> list[Path]:
-    return sorted(SCRIPTS.rglob("*.sh")) if SCRIPTS.is_dir() else []
+    """Every fixture launch script (not the deliberately broken ones under bad/, not sourced helpers)."""
+    if not SCRIPTS.is_dir():
+        return []
+    out = []
+    for path in sorted(SCRIPTS.rglob("*.sh")):
+        if "bad" in path.relative_to(SCRIPTS).parts:
+            continue
+        if "pretrain_" not in path.read_text(errors="replace"):
+            continue  # a file other scripts source, with no launch of its own
+        out.append(path)
+    return out
+
+
+# Fixtures that take positional arguments (the NVIDIA examples layout).
+FIXTURE_ARGS: dict[str, list[str]] = {
+    "train_gpt3_distributed.sh": ["ckpt", "tb_logs", "gpt2-vocab.json", "gpt2-merges.txt", "data/my-gpt3_00_text_document"],
+}
+
+
+def script_args(script: Path) -> list[str]:
+    return list(FIXTURE_ARGS.get(script.name, []))
 
 
 def knob_variants(script: Path) -> list[dict[str, str]]:
@@ -42,7 +62,7 @@ def knob_variants(script: Path) -> list[dict[str, str]]:
 
     variants: list[dict[str, str]] = [{}]
     try:
-        plan = evaluate_script(script, {}, [])
+        plan = evaluate_script(script, {}, script_args(script))
     except Exception:  # noqa: BLE001 - a fixture that needs settings gets only its explicit variants
         return variants
     for knob in plan.knobs:
@@ -59,7 +79,7 @@ def legacy_expected(script: Path, env: dict[str, str], target: str) -> dict[str,
     from migrate.primus import get_profile
     from migrate.shell import evaluate_script
 
-    plan = evaluate_script(script, env, [])
+    plan = evaluate_script(script, env, script_args(script))
     diags = Diagnostics()
     legacy = parse_argv(load_schema("rocm_dev"), plan.argv, diags)
     schema = load_schema(get_profile(target).megatron_schema)

@@ -28,7 +28,8 @@ env -0 > "$rec/$n.env"
 STUBS: dict[str, str] = {
     "torchrun": _RECORD,
     "deepspeed": _RECORD,
-    "srun": _RECORD,
+    # srun records itself, then runs a `bash -c ...` / `bash script` it wraps, as the real one would
+    "srun": _RECORD + 'i=0; for a in "$@"; do i=$((i+1)); case "$a" in bash|sh) exec "${@:i}";; esac; done\n',
     "mpirun": _RECORD,
     "python": r'''for a in "$@"; do case "$a" in *device_count*) echo "$STUB_GPUS"; exit 0;; esac; done
 ''' + _RECORD,

@@ -169,3 +169,11 @@ def test_runtime_evaluated_value_is_never_written(tmp_path):
     run["eval_iters"] = {"unevaluated": "int(os.getenv('X', '0'))"}
     result = _emit(tmp_path, run, explicit)
     assert "eval_iters" not in _overrides(result)
+
+
+def test_among_equally_distant_bases_the_more_generic_one_wins():
+    run, _ = run_of(num_layers=4, hidden_size=256)
+    values = {**SCHEMA_DEFAULTS}
+    ranking = rank_presets({"z_generic_base": (values, None), "a_special_base": (values, None)}, run, derive(run),
+                           sizes={"z_generic_base": 10, "a_special_base": 30})
+    assert [m.name for m in ranking] == ["z_generic_base", "a_special_base"]

@@ -122,3 +122,49 @@ def test_model_yaml_inherits_and_reads_back():
 ])
 def test_sections(key, section):
     assert section_of(key) == section
+
+
+def test_environment_placement_and_secrets():
+    from types import SimpleNamespace
+
+    from migrate.primus.emit.runenv import SECRET_SHOWN, plan_environment
+    from migrate.primus.emit.runscript import env_sh
+
+    def var(value):
+        return SimpleNamespace(value=value, origin="t.sh:3")
+
+    env = {"NCCL_IB_HCA": var("mlx5_0"), "NCCL_CROSS_NIC": var("1"), "NCCL_PROTO": var("Simple"),
+           "HF_TOKEN": var("hf_secret"), "TE_HIPBLASLT_TUNING_RUN_COUNT": var("10")}
+    for target in ("primus-0.1", "primus-26.5"):
+        out = plan_environment(target, env, {"nproc_per_node": "4", "master_port": "$PORT"}, {})
+        assert out.run_vars["NCCL_IB_HCA"] == "mlx5_0" and out.run_vars["GPUS_PER_NODE"] == "4"
+        assert "MASTER_PORT" not in out.run_vars  # not a literal
+        assert out.env_file["NCCL_PROTO"] == "Simple"
+        assert "HF_TOKEN" not in out.env_file and out.secrets == ["HF_TOKEN"]
+        placements = {p.name: p for p in out.placements}
+        assert placements["HF_TOKEN"].value == SECRET_SHOWN
+        assert "hf_secret" not in env_sh(out.env_file, "t.sh", out.secrets)
+        assert out.guidance and "PRIMUS_HIPBLASLT_TUNING_STAGE" in out.guidance[0]
+    # primus-0.1's run script forces NCCL_CROSS_NIC=0: reported, not silently dropped
+    placements = {p.name: p for p in plan_environment("primus-0.1", env, {}, {}).placements}
+    assert placements["NCCL_CROSS_NIC"].destination == "forced by run script"
+    assert "no Primus equivalent" in placements["NCCL_CROSS_NIC"].note
+    # primus-26.5 zeroes TE tuning unless PRIMUS_HIPBLASLT_TUNING=1
+    assert plan_environment("primus-26.5", env, {}, {}).run_vars["PRIMUS_HIPBLASLT_TUNING"] == "1"
+
+
+def test_env_sh_is_valid_bash(tmp_path):
+    import subprocess
+
+    from migrate.primus.emit.runscript import env_sh, run_sh
+
+    path = tmp_path / "env.sh"
+    path.write_text(env_sh({"A": "x y", "B": "$HOME'q"}, "t.sh", ["HF_TOKEN"]))
+    proc = subprocess.run(["bash", "-c", f'export HF_TOKEN=t; source {path} && printf "%s|%s|%s" "$A" "$B" "$HF_TOKEN"'],
+                          capture_output=True, text=True)
+    assert proc.stdout == "x y|$HOME'q|t", proc.stderr
+    proc = subprocess.run(["bash", "-c", f"source {path}"], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    assert proc.returncode != 0 and "HF_TOKEN must be set" in proc.stderr
+    run = run_sh("primus-26.5", "v26.5.1", "t.sh", "e-pretrain.yaml", "models/megatron/e.yaml", {"NNODES": "2"}, True)
+    assert subprocess.run(["bash", "-n"], input=run, text=True).returncode == 0
+    assert 'export NNODES="${NNODES:-2}"' in run and "cp " in run

@@ -90,3 +90,15 @@ def test_inspect_imports_no_torch_or_megatron(tree):
     proc = subprocess.run([sys.executable, "-c", code], cwd=tree, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
     assert "RC 0 HEAVY []" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_args_view_seam(cli, tree):
+    result = cli("inspect", "rocm/train_llama3.sh", "MODEL_SIZE=8", "--args", "--json")
+    assert result.code == 0, result.err
+    megatron = json.loads(result.out)["megatron"]
+    # the duplicated --eval-iters: argparse keeps the last one
+    assert megatron["args"]["eval_iters"] == -1
+    assert megatron["args"]["num_layers"] == 32
+    assert megatron["explicit"]["micro_batch_size"].startswith("rocm/train_llama3.sh:")
+    table = cli("inspect", "rocm/train_llama3.sh", "--args")
+    assert table.code == 0 and "Megatron arguments" in table.out

@@ -184,3 +184,47 @@ def test_defaults_are_not_shared_between_runs():
             value.append("mutated")
     second = parse_argv(schema, [])
     assert not any(isinstance(v, list) and "mutated" in v for v in second.args.values())
+
+
+def test_statically_unknown_word_in_flag_position_says_so():
+    err = _err([Token("$EXTRA", Origin("run.sh", 12), unknown=True)])
+    assert err.origin == Origin("run.sh", 12) and "statically" in (err.hint or "")
+
+
+# ---- property: random argvs over builtin-typed options agree with argparse
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from helpers_megatron import argparse_from_schema  # noqa: E402
+
+_SCHEMA = load_schema("rocm_dev")
+_ORACLE = argparse_from_schema(_SCHEMA)
+_OPTIONS = sorted(
+    opt for spec in _SCHEMA.options for opt in spec.option_strings
+    if spec.type in (None, "int", "float", "str") and spec.action in ("store", "store_true", "store_false")
+)
+_WORDS = st.one_of(
+    st.sampled_from(_OPTIONS),
+    st.sampled_from(["1", "-1", "0.5", "-.5", "1e-5", "-1e-5", "x", "two", "hybrid", "RMSNorm", "rope", "--", "-"]),
+    st.builds(lambda o, v: f"{o}={v}", st.sampled_from(_OPTIONS), st.sampled_from(["3", "x", "", "-2"])),
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_WORDS, max_size=8))
+def test_random_argv_agrees_with_argparse(argv):
+    import contextlib
+    import io
+
+    with contextlib.redirect_stderr(io.StringIO()):
+        try:
+            expected = vars(_ORACLE.parse_args(argv))
+        except (SystemExit, Exception):  # argparse refuses (ArgumentError or exit)
+            expected = None
+    if expected is None:
+        with pytest.raises(MigrateError):
+            parse_argv(_SCHEMA, argv)
+        return
+    got = parse_argv(_SCHEMA, argv).args
+    assert got == expected

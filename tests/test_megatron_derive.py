@@ -34,8 +34,13 @@ def test_derive_returns_a_new_dict():
 def test_world_size_and_rank():
     assert d(world=16)["world_size"] == 16 and d()["rank"] == 0
     parsed = parse_argv(load_schema("rocm_dev"), shlex.split(BASE)).args
-    assert derive(parsed, "rocm_dev")["world_size"] == 1  # Megatron's default without WORLD_SIZE
     assert derive({**parsed, "world_size": 4}, "rocm_dev")["data_parallel_size"] == 4
+    # no world size anywhere: the smallest world the layout fits, TP*PP*CP (one replica)
+    assert derive(parsed, "rocm_dev")["world_size"] == 1
+    parsed = parse_argv(load_schema("rocm_dev"), shlex.split(BASE + " --tensor-model-parallel-size 2 "
+                                                               "--pipeline-model-parallel-size 2 --context-parallel-size 2")).args
+    out = derive(parsed, "rocm_dev")
+    assert out["world_size"] == 8 and out["data_parallel_size"] == 1 and out["global_batch_size"] == 1
 
 
 def test_use_dist_ckpt_from_format():
@@ -66,6 +71,14 @@ def test_data_parallel_size(schema):
     assert d("--tensor-model-parallel-size 2 --pipeline-model-parallel-size 2", schema, world=16)["data_parallel_size"] == 4
     assert d("--context-parallel-size 2", schema, world=8)["data_parallel_size"] == 4
     assert d("", schema, world=8)["data_parallel_size"] == 8
+
+
+@pytest.mark.parametrize("schema", ["rocm_dev", "5a676b36"])
+def test_split_rank_becomes_encoder_pipeline(schema):
+    out = d("--pipeline-model-parallel-size 4 --pipeline-model-parallel-split-rank 1", schema, world=8)
+    assert out["encoder_pipeline_model_parallel_size"] == 1 and out["pipeline_model_parallel_size"] == 3
+    # the data-parallel size was computed before the split, as in validate_args
+    assert out["data_parallel_size"] == 2
 
 
 def test_expert_tp_defaults_to_tp():
@@ -272,11 +285,23 @@ def test_skip_train_skips_optimizer_load():
 
 def test_replication_jump_needs_replication():
     assert d("--replication-jump 2", "d3528a21")["replication_jump"] is None
+    assert d("--replication-jump 2", "5a676b36")["replication_jump"] is None
     assert d("--replication --replication-jump 2", "d3528a21")["replication_jump"] == 2
 
 
 def test_cpu_offloading_from_layers():
     assert d("--cpu-offloading-num-layers 2", "d3528a21")["cpu_offloading"] is True
+
+
+def test_cuda_graphs_need_te_rng_tracker():
+    assert d("--cuda-graph-impl local", "d3528a21")["te_rng_tracker"] is True  # transformer_impl defaults to TE
+    assert d("--cuda-graph-impl local --transformer-impl local", "d3528a21")["te_rng_tracker"] is False
+    assert d("", "d3528a21")["te_rng_tracker"] is False
+
+
+def test_full_cuda_graph_scope_is_empty():
+    assert d("--cuda-graph-scope full", "d3528a21")["cuda_graph_scope"] == []
+    assert d("--cuda-graph-scope attn", "d3528a21")["cuda_graph_scope"] == ["attn"]
 
 
 def test_num_query_groups_only_with_gqa():

@@ -225,3 +225,20 @@ def test_typical_llama_argv_translates_without_warnings():
     assert not diags.warnings
     assert out.args["layernorm_epsilon"] == 1e-5 and out.args["num_query_groups"] == 8
     assert out.args["eval_interval"] == 1000
+
+
+def test_custom_legacy_schema_loaded_from_a_file(tmp_path):
+    import json
+
+    from migrate.megatron.schema import Schema
+
+    data = load_schema("rocm_dev").to_json()
+    data["name"] = "my_fork"
+    data["options"] = [o for o in data["options"] if o["dest"] != "swiglu"]
+    path = tmp_path / "my_fork.json"
+    path.write_text(json.dumps(data))
+    fork = load_schema(str(path))
+    assert isinstance(fork, Schema) and fork.name == "my_fork"
+    legacy = parse_argv(fork, ["--norm-epsilon", "1e-6"])
+    out = translate(legacy, load_schema("d3528a21"), Diagnostics())
+    assert out.args["layernorm_epsilon"] == 1e-6  # renamed by option string, without a rule table

@@ -79,10 +79,11 @@ def test_dropping_weight_decay_fails_at_the_computed_iteration():
     from migrate.parity import dynamic
 
     real = dynamic.real_backends()
+    convert = real.convert
     seen = {}
 
     def convert_then_break(script, env, args, options):
-        conversion = real.convert(script, env, args, options)
+        conversion = convert(script, env, args, options)
         doc = yaml.safe_load(conversion.files[conversion.experiment_path])
         overrides = doc["modules"]["pre_trainer"]["overrides"]
         assert overrides.pop("weight_decay") == 0.1  # the script sets --weight-decay 0.1

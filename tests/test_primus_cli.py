@@ -43,6 +43,10 @@ def test_resolve_table(cli):
     assert line.endswith("<presets>/primus-26.5/models/megatron/llama3_base.yaml:7")
     assert not any(l.startswith("seed ") for l in res.out.splitlines())  # at the default: only with --all
     assert "Primus-only keys" in res.out and "norm_epsilon" in res.out
+    assert "the primus-26.5 trainer then rewrites" in res.out
+    trainer = cli("resolve", fixture("primus-26.5"), "--trainer").out
+    assert "trainer then rewrites" not in trainer
+    assert next(l for l in trainer.splitlines() if l.startswith("tokenizer_type ")).split()[1] == "'NullTokenizer'"
     full = cli("resolve", fixture("primus-26.5"), "--all").out
     seed = next(l for l in full.splitlines() if l.startswith("seed "))
     assert seed.split()[1:3] == ["1234", "="]
@@ -54,7 +58,9 @@ def test_to_megatron(cli):
     argv = shlex.split(res.out)
     assert argv[argv.index("--rotary-base") + 1] == "500000"
     assert argv[argv.index("--lr-warmup-iters") + 1] == "40"
-    assert "--sequence-parallel" not in argv  # TP=1: the trainer turns it off
+    assert "--sequence-parallel" in argv  # language_model.yaml's value, as the config system hands it over
+    rewritten = shlex.split(cli("to-megatron", fixture("primus-26.5"), "--trainer").out)
+    assert "--sequence-parallel" not in rewritten  # TP=1: the trainer turns it off
     assert argv[argv.index("--eval-iters") + 1] == "0"
     assert "--mock-data" in argv
 

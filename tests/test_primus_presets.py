@@ -88,8 +88,13 @@ def test_llama3_8B_fixture_resolves_to_documented_preset_differences(target):
     # language_model.yaml says sequence_parallel: true, but the trainer turns it off at TP=1
     # (trainer.py@v0.1.0-rc1 update_primus_config; sequence_parallel_tp1_patches.py@v26.5.1)
     assert get_profile(target).load_model_preset("llama3_8B")["sequence_parallel"] is True
-    assert resolved.values["tensor_model_parallel_size"] == 1 and resolved.values["sequence_parallel"] is False
-    assert "no_sequence_parallel_at_tp1" in str(resolved.origins["sequence_parallel"])
+    assert resolved.values["tensor_model_parallel_size"] == 1 and resolved.values["sequence_parallel"] is True
+    assert resolved.trainer_rewrites["sequence_parallel"] == (True, False, "no_sequence_parallel_at_tp1")
+    after = resolve_experiment(FIXTURES / "primus" / target / "llama3_8B-pretrain.yaml",
+                               snapshot_profile(target), env={}, trainer_rewrites=True)
+    assert after.values["sequence_parallel"] is False
+    assert "no_sequence_parallel_at_tp1" in str(after.origins["sequence_parallel"])
+    assert after.values == resolved.with_trainer_rewrites()
 
 
 def test_llama3_8B_epsilon_at_each_target():
@@ -115,8 +120,10 @@ def test_trainer_base_lr_written_with_exponent_is_a_float_but_1e_style_would_not
 
 def test_mock_data_forces_null_tokenizer_only_at_26_5():
     # mock_data_patches.py@v26.5.1: NullTokenizer, vocab_size 131072 when unset; v0.1 clears data paths only
-    v01 = resolve_experiment(FIXTURES / "primus/primus-0.1/llama3_8B-pretrain.yaml", snapshot_profile("primus-0.1"), env={})
-    v26 = resolve_experiment(FIXTURES / "primus/primus-26.5/llama3_8B-pretrain.yaml", snapshot_profile("primus-26.5"), env={})
+    v01 = resolve_experiment(FIXTURES / "primus/primus-0.1/llama3_8B-pretrain.yaml", snapshot_profile("primus-0.1"),
+                             env={}, trainer_rewrites=True)
+    v26 = resolve_experiment(FIXTURES / "primus/primus-26.5/llama3_8B-pretrain.yaml", snapshot_profile("primus-26.5"),
+                             env={}, trainer_rewrites=True)
     assert v26.values["tokenizer_type"] == "NullTokenizer" and v26.values["vocab_size"] == 131072
     assert v01.values["tokenizer_type"] == "Llama3Tokenizer"  # llama3_8B.yaml@v0.1.0-rc1
     assert v01.values["vocab_size"] is None  # language_model.yaml@v0.1.0-rc1: vocab_size: null

@@ -88,3 +88,49 @@ def test_matches_bash(snippet, names, env, args, tmp_path):
     expected = bash_value(snippet, names, env, args)
     assert set(expected) == set(names), "bash did not print every variable"
     assert static_values(snippet, names, tmp_path, env, args) == expected
+
+CASES_MORE = [
+    ("assoc-array", 'declare -A H=([8]=4096 [70]=8192); S=70; A=${H[$S]}; B=${H[8]}; H[13]=5120; C=${#H[@]}',
+     ["A", "B", "C"], {}, []),
+    ("array-index-var", 'ARR=(x y z); i=2; A=${ARR[$i]}; B=${ARR[i-1]}; ARR[$i]=w; C="${ARR[*]}"; D=$((ARR[0] + 1))',
+     ["A", "B", "C", "D"], {}, []),
+    ("array-keys", 'ARR=(a b c); K="${!ARR[@]}"; L=${#ARR[*]}', ["K", "L"], {}, []),
+    ("local-array", 'f() { local -a L=(1 2 3); R=${#L[@]}; }; f', ["R"], {}, []),
+    ("printf-v", 'printf -v X "%s-%s" a b; printf -v Y "%03d" 7', ["X", "Y"], {}, []),
+    ("getopts", 'while getopts "t:p:v" opt; do case $opt in t) TP=$OPTARG;; p) PP=$OPTARG;; v) V=1;; esac; done; '
+                'shift $((OPTIND-1)); REST="$*"', ["TP", "PP", "V", "REST"], {}, ["-t", "4", "-vp2", "file"]),
+    ("getopts-errors", 'while getopts ":t:a" o; do S+="[$o:${OPTARG-}]"; done; I=$OPTIND', ["S", "I"], {},
+     ["-a", "-z", "-at", "x", "-t"]),
+    ("getopts-loud", 'while getopts "b" o; do S+="[$o:${OPTARG-none}]"; done; I=$OPTIND', ["S", "I"], {},
+     ["-b", "-q", "--", "rest"]),
+    ("case-classes", 'case $X in [0-9]*) A=num;; *) A=other;; esac', ["A"], {"X": "42"}, []),
+    ("default-in-arith", 'A=$(( ${N:-3} * 2 )); B=$(( N2 ))', ["A", "B"], {}, []),
+    ("nested-default", 'A=${X:-${Y:-${Z:-deep}}}; B="${U:-"a b"}"', ["A", "B"], {}, []),
+    ("star-vs-at", 'set -- "a b" c; A="$*"; IFS=-; B="$*"; C="${*}"; unset IFS; arr=("$@"); D=${#arr[@]}',
+     ["A", "B", "C", "D"], {}, []),
+    ("unquoted-at-split", 'set -- "a b" c; arr=($@); A=${#arr[@]}; arr2=("$@"); B=${#arr2[@]}', ["A", "B"], {}, []),
+    ("empty-fields", 'E=; arr=($E "" "$E" x); A=${#arr[@]}', ["A"], {}, []),
+    ("readonly", 'readonly R=1; declare -r Q=2', ["R", "Q"], {}, []),
+    ("export-no-value", 'export LATER; LATER=5', ["LATER"], {}, []),
+    ("dollar-single-quote", "A=$'a\\nb'; B=${#A}", ["B"], {}, []),
+    ("backtick-nested", 'A=`echo \\`echo in\\``', ["A"], {}, []),
+    ("brace-group", '{ A=1; B=2; } ; { C=3; }', ["A", "B", "C"], {}, []),
+    ("break-nested", 'for i in 1 2 3; do for j in a b; do [ $i = 2 ] && break 2; R+=$i$j; done; done', ["R"], {}, []),
+    ("return-status", 'f() { return 4; }; f; A=$?; g() { false; }; g; B=$?', ["A", "B"], {}, []),
+    ("arith-cmd-status", '(( 0 )); A=$?; (( 5 > 3 )); B=$?', ["A", "B"], {}, []),
+    ("let-inc", 'x=1; let x++ "y=x*3"', ["x", "y"], {}, []),
+    ("cut-chars", 'A=$(echo abcdef | cut -c2-4)', ["A"], {}, []),
+    ("tilde", 'A=~/x; B="~/y"', ["A", "B"], {"HOME": "/home/u"}, []),
+    ("heredoc-read", 'read -r A B <<EOF\n$X two\nEOF', ["A", "B"], {"X": "one"}, []),
+    ("unset-in-func", 'G=1; f() { local G=2; unset G; R=${G-unset}; }; f', ["R"], {}, []),
+    ("array-append-quoted", 'arr=(); arr+=("x y"); arr+=(z); A=${#arr[@]}; B=${arr[0]}', ["A", "B"], {}, []),
+    ("ifs-newline", 'L="a b\nc"; for w in $L; do N=$((N+1)); done', ["N"], {}, []),
+    ("pattern-anchors", 'P=/a/b/; A=${P%/}; B=${P#/}; C=${P//\\//:}', ["A", "B", "C"], {}, []),
+]
+
+
+@pytest.mark.parametrize("snippet,names,env,args", [c[1:] for c in CASES_MORE], ids=[c[0] for c in CASES_MORE])
+def test_more_constructs_match_bash(snippet, names, env, args, tmp_path):
+    expected = bash_value(snippet, names, env, args)
+    assert set(expected) == set(names), "bash did not print every variable"
+    assert static_values(snippet, names, tmp_path, env, args) == expected

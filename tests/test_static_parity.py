@@ -65,7 +65,7 @@ def test_json_form():
     resolved = FakeResolved({**SCHEMA_DEFAULTS, "lr": 1.0}, {}, {})
     data = check_static_parity(_expected(), resolved, _Profile(), derive=derive).to_json()
     assert data["ok"] is False and data["differences"][0] == {"dest": "lr", "expected": None, "resolved": 1.0,
-                                                               "absent": False}
+                                                               "absent": False, "from": None}
 
 
 def test_runtime_evaluated_defaults_are_not_compared():
@@ -73,3 +73,12 @@ def test_runtime_evaluated_defaults_are_not_compared():
     resolved = FakeResolved({**SCHEMA_DEFAULTS, "eval_iters": {"unevaluated": "other"}}, {}, {})
     result = check_static_parity({**_expected(), "eval_iters": marker}, resolved, _Profile(), derive=derive)
     assert result.ok and "eval_iters" in result.ignored
+
+
+def test_the_diff_names_where_the_primus_value_came_from():
+    from migrate.diagnostics import Origin
+
+    resolved = FakeResolved({**SCHEMA_DEFAULTS, "lr_warmup_iters": 40},
+                            {"lr_warmup_iters": Origin("pre_trainer.yaml", 12)}, {})
+    result = check_static_parity(_expected(), resolved, _Profile(), derive=derive)
+    assert "lr_warmup_iters: 0 -> 40  (from pre_trainer.yaml:12)" in result.format()

@@ -46,6 +46,10 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.__class__ = ScriptArgsParser
     add_script_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument("--args", action="store_true",
+                        help="also show the Megatron arguments the argv means (parsed and derived)")
+    parser.add_argument("--schema", default="rocm_dev", metavar="NAME",
+                        help="Megatron argument schema for --args (default rocm_dev, the legacy scripts' fork)")
     parser.set_defaults(func=run)
     return parser
 
@@ -77,6 +81,9 @@ def split_script_args(args: argparse.Namespace) -> tuple[dict[str, str], list[st
 
 
 def evaluate(args: argparse.Namespace):
+    from migrate.shell.syntax import prefetch
+
+    prefetch(args.script)  # shfmt parses while the evaluator is imported
     from migrate.shell import EvalOptions, evaluate_script
 
     env, positional = split_script_args(args)
@@ -85,12 +92,37 @@ def evaluate(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     plan = evaluate(args)
+    view = None
+    if getattr(args, "args", False):
+        from migrate.megatron.view import args_view  # the Megatron argument view (owned by migrate.megatron)
+
+        view = args_view(plan, args.schema, plan.diagnostics)
     if args.json:
-        json.dump(plan.to_json(), sys.stdout, indent=2)
+        data = plan.to_json()
+        if view is not None:
+            data["megatron"] = view
+        json.dump(data, sys.stdout, indent=2, default=str)
         sys.stdout.write("\n")
         return 0
     print_plan(plan)
+    if view is not None:
+        print_args_view(view)
     return 0
+
+
+def print_args_view(view: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from migrate.megatron.view import view_rows
+
+    table = Table(title=f"Megatron arguments (schema {view['schema']}, world size {view['world_size']})",
+                  title_justify="left")
+    for column in ("dest", "value", "from"):
+        table.add_column(column)
+    for row in view_rows(view):
+        table.add_row(*row)
+    Console().print(table)
 
 
 def print_plan(plan) -> None:

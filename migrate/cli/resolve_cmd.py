@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from migrate.cli._primus_args import add_target_options
+from migrate.cli._primus_args import add_target_options, add_trainer_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("experiment", metavar="EXP.yaml")
     add_target_options(parser)
+    add_trainer_option(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON object dest -> value (every dest)")
     parser.add_argument("--all", action="store_true", help="table: list every dest and every Primus-only key")
     parser.set_defaults(func=run)
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     profile = get_profile(args.target, args.primus_path)
     for note in profile.notes:
         print(f"note: {note}", file=sys.stderr)
-    resolved = resolve_experiment(args.experiment, profile)
+    resolved = resolve_experiment(args.experiment, profile, trainer_rewrites=args.trainer)
     if args.json:
         json.dump(resolved.values, sys.stdout, indent=2, sort_keys=True, default=str)
         sys.stdout.write("\n")
@@ -59,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
     out.write(f"# {len(rows)} of {len(resolved.values)} Megatron dests"
               f"{'' if args.all else ' differ from the Megatron argparse defaults'}\n")
     _table(out, [("dest", "value", "megatron default", "set by")] + rows)
+    if resolved.trainer_rewrites and not args.trainer:
+        out.write(f"\n# the {profile.name} trainer then rewrites (apply with --trainer):\n")
+        _table(out, [(k, f"{_show(before)} -> {_show(after)}", "", rule)
+                     for k, (before, after, rule) in sorted(resolved.trainer_rewrites.items())])
     if resolved.missing:
         out.write(f"\n# {len(resolved.missing)} Megatron dests are absent from the namespace "
                   f"({profile.name} fills no argparse defaults): {', '.join(resolved.missing)}\n")

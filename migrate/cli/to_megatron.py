@@ -6,7 +6,7 @@ import argparse
 import shlex
 import sys
 
-from migrate.cli._primus_args import add_target_options
+from migrate.cli._primus_args import add_target_options, add_trainer_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,6 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("experiment", metavar="EXP.yaml")
     add_target_options(parser)
+    add_trainer_option(parser)
     parser.add_argument("--lines", action="store_true", help="one flag per line, with shell line continuations")
     parser.set_defaults(func=run)
 
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     profile = get_profile(args.target, args.primus_path)
     for note in profile.notes:
         print(f"note: {note}", file=sys.stderr)
-    resolved = resolve_experiment(args.experiment, profile)
+    resolved = resolve_experiment(args.experiment, profile, trainer_rewrites=args.trainer)
     skipped: list[str] = []
     argv = to_argv(resolved.values, profile.schema(), skipped)
     if args.lines:

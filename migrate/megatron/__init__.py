@@ -10,10 +10,14 @@ from migrate.megatron.argv import parse_argv
 from migrate.megatron.derive import derive
 from migrate.megatron.schema import OptionSpec, Schema, bundled_schema_names, load_schema
 from migrate.megatron.translate import schema_differences, translate
+from migrate.megatron.view import args_view, render_args_table, world_size_of
 
 __all__ = [
     "MegatronArgs",
     "OptionSpec",
+    "args_view",
+    "render_args_table",
+    "world_size_of",
     "Schema",
     "bundled_schema_names",
     "derive",

@@ -33,6 +33,9 @@ from migrate.shell.plan import Token
 _NEGATIVE_NUMBER = re.compile(r"^-\d+$|^-\d*\.\d+$")
 
 
+_UNKNOWN_HINT = "this word's value could not be determined statically; set the variables it uses (KEY=VALUE)"
+
+
 class _Word:
     __slots__ = ("value", "origin", "unknown")
 
@@ -140,7 +143,8 @@ def parse_argv(schema: Schema, tokens: Sequence[Token | str], diags: Diagnostics
             raise MigrateError(
                 f"unexpected argument '{text}' in the Megatron-LM arguments",
                 origin=word.origin,
-                hint="no preceding option takes a value here (Megatron-LM takes no positional arguments)",
+                hint=_UNKNOWN_HINT if word.unknown
+                else "no preceding option takes a value here (Megatron-LM takes no positional arguments)",
             )
         flag, explicit_value = text, None
         if flag not in schema.by_option and "=" in text:
@@ -150,7 +154,8 @@ def parse_argv(schema: Schema, tokens: Sequence[Token | str], diags: Diagnostics
             raise MigrateError(
                 f"unknown Megatron-LM option '{flag}' (schema {schema.name})",
                 origin=word.origin,
-                hint=_suggest(flag, schema) or "check the option against the Megatron-LM version the script targets",
+                hint=_UNKNOWN_HINT if word.unknown
+                else _suggest(flag, schema) or "check the option against the Megatron-LM version the script targets",
             )
         i += 1
         values: list[_Word] = []

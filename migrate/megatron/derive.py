@@ -29,6 +29,18 @@ from migrate.megatron.schema import Schema
 DEFAULT_WORLD_SIZE = 1  # Megatron reads WORLD_SIZE from the environment, defaulting to 1
 WORLD_SIZE_KEY = "world_size"  # an args key the caller may set (nnodes * nproc_per_node)
 
+
+def minimal_world_size(args: Mapping[str, Any]) -> int:
+    """TP * PP * CP: the smallest world the layout runs on (one data-parallel replica).
+
+    Used when no world size is known: Megatron's own fallback (1) would fail its
+    divisibility assertion for any TP/PP/CP above 1.
+    """
+    size = 1
+    for dest in ("tensor_model_parallel_size", "pipeline_model_parallel_size", "context_parallel_size"):
+        size *= max(_int(args.get(dest), 1), 1)
+    return size
+
 ERA_BY_SCHEMA = {"rocm_dev": "rocm", "5a676b36": "mid", "d3528a21": "new"}
 
 
@@ -99,6 +111,15 @@ def data_parallel_size(a: dict[str, Any], ctx: DeriveContext) -> None:
     if ctx.era == "mid":
         model += _int(a.get("encoder_tensor_model_parallel_size"), 0) * _int(a.get("encoder_pipeline_model_parallel_size"), 0) * cp
     a["data_parallel_size"] = ctx.world_size // model if model > 0 else 0
+
+
+def split_rank_becomes_encoder_pipeline(a: dict[str, Any], ctx: DeriveContext) -> None:
+    """rocm/mid: --pipeline-model-parallel-split-rank N means N encoder pipeline stages taken out of PP."""
+    split = a.get("pipeline_model_parallel_split_rank")
+    if ctx.era == "new" or not isinstance(split, int) or "encoder_pipeline_model_parallel_size" not in a:
+        return
+    a["encoder_pipeline_model_parallel_size"] = split
+    a["pipeline_model_parallel_size"] = _int(a.get("pipeline_model_parallel_size"), 1) - split
 
 
 def expert_tp_defaults_to_tp(a: dict[str, Any], ctx: DeriveContext) -> None:
@@ -384,8 +405,8 @@ def skip_train_skips_optimizer_load(a: dict[str, Any], ctx: DeriveContext) -> No
 
 
 def replication_jump_needs_replication(a: dict[str, Any], ctx: DeriveContext) -> None:
-    """new: replication_jump is ignored (None) without --replication."""
-    if ctx.era == "new" and not a.get("replication") and a.get("replication_jump"):
+    """mid/new: replication_jump is ignored (None) without --replication."""
+    if ctx.era != "rocm" and not a.get("replication") and a.get("replication_jump"):
         a["replication_jump"] = None
 
 
@@ -393,6 +414,21 @@ def cpu_offloading_from_layers(a: dict[str, Any], ctx: DeriveContext) -> None:
     """new: --cpu-offloading-num-layers > 0 turns cpu_offloading on."""
     if ctx.era == "new" and _int(a.get("cpu_offloading_num_layers"), 0) > 0:
         a["cpu_offloading"] = True
+
+
+def cuda_graphs_need_te_rng_tracker(a: dict[str, Any], ctx: DeriveContext) -> None:
+    """new: CUDA graphs with Transformer Engine (as model or graph implementation) turn te_rng_tracker on."""
+    if ctx.era != "new" or a.get("cuda_graph_impl", "none") == "none" or "te_rng_tracker" not in a:
+        return
+    if "transformer_engine" in (a.get("transformer_impl"), a.get("cuda_graph_impl")):
+        a["te_rng_tracker"] = True
+
+
+def full_cuda_graph_scope_is_empty(a: dict[str, Any], ctx: DeriveContext) -> None:
+    """new: the deprecated cuda_graph_scope "full" is stored as [] (capture the whole layer)."""
+    scope = a.get("cuda_graph_scope")
+    if ctx.era == "new" and (scope == "full" or (isinstance(scope, list) and "full" in scope)):
+        a["cuda_graph_scope"] = []
 
 
 def num_query_groups_only_with_gqa(a: dict[str, Any], ctx: DeriveContext) -> None:
@@ -413,6 +449,7 @@ RULES: tuple[Rule, ...] = (
     clamp_parallel_sizes_to_world,
     transformer_pipeline_size,
     data_parallel_size,
+    split_rank_becomes_encoder_pipeline,
     expert_tp_defaults_to_tp,
     recompute_activations_means_selective,
     cuda_graph_flags_pick_impl,
@@ -448,6 +485,8 @@ RULES: tuple[Rule, ...] = (
     skip_train_skips_optimizer_load,
     replication_jump_needs_replication,
     cpu_offloading_from_layers,
+    cuda_graphs_need_te_rng_tracker,
+    full_cuda_graph_scope_is_empty,
     num_query_groups_only_with_gqa,
 )
 
@@ -467,12 +506,13 @@ def era_of(schema: Schema | str | None, args: Mapping[str, Any]) -> str:
 def derive(args: Mapping[str, Any], schema: Schema | str | None = None, *, world_size: int | None = None) -> dict[str, Any]:
     """A new dict: `args` after validate_args' value derivations at `schema`'s version.
 
-    World size: the `world_size` parameter, else `args["world_size"]`, else 1
-    (Megatron's default when WORLD_SIZE is unset).
+    World size: the `world_size` parameter, else `args["world_size"]`, else
+    `minimal_world_size(args)` (TP*PP*CP, data-parallel size 1). Both sides of
+    a parity comparison must be derived with the same world size.
     """
     a = dict(args)
     if world_size is None:
-        world_size = _int(args.get(WORLD_SIZE_KEY), DEFAULT_WORLD_SIZE)
+        world_size = _int(args.get(WORLD_SIZE_KEY), 0) or minimal_world_size(args)
     ctx = DeriveContext(era=era_of(schema, args), world_size=max(int(world_size), 1))
     for rule in RULES:
         rule(a, ctx)

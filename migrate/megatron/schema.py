@@ -123,6 +123,9 @@ def bundled_schema_names() -> list[str]:
     return sorted(p.stem for p in SCHEMA_DIR.glob("*.json"))
 
 
+_LOADED_BY_NAME: dict[str, Schema] = {}
+
+
 @lru_cache(maxsize=None)
 def _load_path(path: str) -> Schema:
     try:
@@ -140,7 +143,11 @@ def load_schema(name_or_path: str) -> Schema:
     if bundled.is_file():
         return _load_path(str(bundled))
     if Path(name_or_path).suffix == ".json" or Path(name_or_path).exists():
-        return _load_path(str(Path(name_or_path).resolve()))
+        schema = _load_path(str(Path(name_or_path).resolve()))
+        _LOADED_BY_NAME.setdefault(schema.name, schema)
+        return schema
+    if name_or_path in _LOADED_BY_NAME:  # a custom schema loaded from its file earlier, named by MegatronArgs.schema
+        return _LOADED_BY_NAME[name_or_path]
     raise MigrateError(
         f"unknown Megatron schema '{name_or_path}'",
         hint=f"bundled schemas: {', '.join(bundled_schema_names()) or '(none)'}; or pass a JSON file",

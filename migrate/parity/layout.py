@@ -103,6 +103,8 @@ def apply(cfg: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
     out["pipeline_model_parallel_size"] = layout.pp
     out["context_parallel_size"] = layout.cp
     out["expert_model_parallel_size"] = layout.ep
+    if out.get("expert_tensor_parallel_size"):  # derived as TP when unset; never wider than the new TP
+        out["expert_tensor_parallel_size"] = min(int(out["expert_tensor_parallel_size"]), layout.tp)
     out["data_parallel_size"] = layout.dp
     out["world_size"] = layout.world
     if layout.tp == 1 and out.get("sequence_parallel"):

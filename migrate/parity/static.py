@@ -18,7 +18,12 @@ from migrate.values import same_value
 # Dests whose value we do not compare, per target, with the reason. Keep this
 # list short: every entry is a place where "same run" is not checked.
 PRIMUS_ONLY: dict[str, dict[str, str]] = {
-    "primus-0.1": {},
+    "primus-0.1": {
+        # MegatronTrainer.update_primus_config (v0.1.0-rc1) always replaces it with the level of
+        # the Primus-only `stderr_sink_level` (DEBUG/INFO/WARNING/ERROR), so Megatron's `None`
+        # (Python logging's default) cannot be expressed. It sets log verbosity only.
+        "logging_level": "set from stderr_sink_level by primus-0.1's trainer; log verbosity only",
+    },
     "primus-26.5": {},
 }
 
@@ -39,6 +44,7 @@ class StaticParity:
     differences: list[tuple[str, Any, Any]]  # (dest, expected (legacy), resolved (primus))
     ignored: list[str]  # documented Primus-only keys
     absent: list[str] = field(default_factory=list)  # dests the target's namespace lacks (primus-0.1)
+    origins: dict[str, str] = field(default_factory=dict)  # dest -> where the Primus value came from
 
     def format(self, limit: int = 50) -> str:
         """The diff a user sees when parity fails."""
@@ -47,7 +53,8 @@ class StaticParity:
         lines = [f"static parity FAILED: {len(self.differences)} argument(s) differ (legacy run -> Primus config)"]
         for dest, want, got in self.differences[:limit]:
             shown = "<absent>" if got is _MISSING else repr(got)
-            lines.append(f"  {dest}: {want!r} -> {shown}")
+            where = f"  (from {self.origins[dest]})" if dest in self.origins else ""
+            lines.append(f"  {dest}: {want!r} -> {shown}{where}")
         if len(self.differences) > limit:
             lines.append(f"  ... and {len(self.differences) - limit} more")
         return "\n".join(lines)
@@ -57,7 +64,7 @@ class StaticParity:
             "ok": self.ok,
             "differences": [
                 {"dest": d, "expected": _jsonable(a), "resolved": None if b is _MISSING else _jsonable(b),
-                 "absent": b is _MISSING}
+                 "absent": b is _MISSING, "from": self.origins.get(d)}
                 for d, a, b in self.differences
             ],
             "ignored": list(self.ignored),
@@ -120,4 +127,6 @@ def check_static_parity(
         got = derived.get(dest, _MISSING)
         if got is _MISSING or not same_value(got, expected[dest]):
             differences.append((dest, expected[dest], got))
-    return StaticParity(not differences, differences, ignored, absent)
+    resolved_origins = getattr(resolved, "origins", {}) or {}
+    origins = {d: str(resolved_origins[d]) for d, _, _ in differences if d in resolved_origins}
+    return StaticParity(not differences, differences, ignored, absent, origins)

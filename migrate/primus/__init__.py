@@ -1,14 +1,22 @@
-"""Megatron arguments <-> Primus configs: target profiles, loaders, emitter."""
+"""Megatron arguments <-> Primus configs: target profiles, loaders, reverse conversion.
+
+    profile = get_profile("primus-26.5")            # or "primus-0.1", or primus_path=CHECKOUT
+    resolved = resolve_experiment("exp.yaml", profile)          # ResolvedConfig
+    resolved = resolve_experiment_text({"exp.yaml": text, "model.yaml": text2}, "exp.yaml", profile)
+    argv = to_argv(resolved.values, profile.schema())           # rollback to a Megatron argv
+    profile.model_presets(); profile.load_model_preset("llama3_8B")   # presets, with .origins
+"""
 
 from migrate.primus.loader import resolve_experiment, resolve_experiment_text
-from migrate.primus.profiles import TARGETS, Profile, PresetValues, detect_target, get_profile
+from migrate.primus.profiles import DEFAULT_TARGET, TARGETS, PresetValues, Profile, detect_target, get_profile
 from migrate.primus.resolved import ResolvedConfig
 from migrate.primus.to_argv import to_argv
 
 __all__ = [
+    "DEFAULT_TARGET",
     "TARGETS",
-    "Profile",
     "PresetValues",
+    "Profile",
     "ResolvedConfig",
     "detect_target",
     "get_profile",

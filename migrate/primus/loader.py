@@ -30,6 +30,7 @@ from migrate.primus.inherit import Layer, deep_merge
 from migrate.primus.profiles import Profile
 from migrate.primus.resolved import ResolvedConfig
 from migrate.primus.yamlio import key_line
+from migrate.values import same_value
 
 META_KEYS = ("work_group", "user_name", "exp_name", "workspace")
 # primus-26.5 moves these module attributes out of the params handed to Megatron
@@ -234,8 +235,14 @@ def _split(profile: Profile, module: Layer) -> tuple[dict[str, Any], dict[str, A
     return values, primus_only, []
 
 
-def resolve_experiment(path: str | Path, profile: Profile, env: Mapping[str, str] | None = None) -> ResolvedConfig:
-    """Load `path` as `profile`'s Primus would; `env` defaults to the process environment."""
+def resolve_experiment(path: str | Path, profile: Profile, env: Mapping[str, str] | None = None,
+                       trainer_rewrites: bool = False) -> ResolvedConfig:
+    """Load `path` as `profile`'s Primus would; `env` defaults to the process environment.
+
+    `values` is the namespace Primus's config system builds (what the trainer receives). The
+    trainer's own rewrites (migrate.primus.handoff) are always listed in `trainer_rewrites`;
+    with `trainer_rewrites=True` they are also applied to `values`.
+    """
     exp_path = Path(path)
     if not exp_path.is_file():
         raise MigrateError(f"experiment file not found: {exp_path}")
@@ -248,14 +255,21 @@ def resolve_experiment(path: str | Path, profile: Profile, env: Mapping[str, str
     _, module = _build_module(profile, exp, exp_path, env)
     values, primus_only, missing = _split(profile, module)
     origins = {k: o for k, o in module.origins.items() if k in values or k in primus_only}
-    for key, rule in apply_handoff(values, primus_only, profile.is_v01, set(profile.schema().defaults())).items():
-        origins[key] = Origin(f"<{profile.name} trainer: {rule}>")
-    missing = [k for k in missing if k not in values]
-    return ResolvedConfig(values, origins, primus_only, profile.name, missing, str(exp_path))
+    rewritten = dict(values)
+    applied = apply_handoff(rewritten, primus_only, profile.is_v01, set(profile.schema().defaults()))
+    rewrites = {k: (values.get(k), rewritten[k], rule) for k, rule in applied.items()
+                if k not in values or not same_value(values[k], rewritten[k])}
+    if trainer_rewrites:
+        values = rewritten
+        for key, (_, _, rule) in rewrites.items():
+            origins[key] = Origin(f"<{profile.name} trainer: {rule}>")
+        missing = [k for k in missing if k not in values]
+    return ResolvedConfig(values, origins, primus_only, profile.name, missing, str(exp_path),
+                          rewrites, trainer_rewrites)
 
 
 def resolve_experiment_text(files: Mapping[str, str], experiment_relpath: str, profile: Profile,
-                            env: Mapping[str, str] | None = None) -> ResolvedConfig:
+                            env: Mapping[str, str] | None = None, trainer_rewrites: bool = False) -> ResolvedConfig:
     """Resolve an experiment held in memory (relpath -> text), e.g. before writing it.
 
     The files are staged in a temporary folder; origins name the relpaths. `env`
@@ -268,7 +282,8 @@ def resolve_experiment_text(files: Mapping[str, str], experiment_relpath: str, p
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(text, encoding="utf-8")
         try:
-            resolved = resolve_experiment(tmp / experiment_relpath, profile, {} if env is None else env)
+            resolved = resolve_experiment(tmp / experiment_relpath, profile, {} if env is None else env,
+                                          trainer_rewrites)
         except MigrateError as exc:
             if exc.origin is not None:
                 exc.origin = _relative(exc.origin, tmp)

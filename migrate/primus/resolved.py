@@ -24,3 +24,15 @@ class ResolvedConfig:
     profile: str
     missing: list[str] = field(default_factory=list)
     experiment: str = ""
+    # What the release's Megatron trainer rewrites before Megatron's own validate_args
+    # (migrate.primus.handoff): dest -> (loaded value, rewritten value, rule name). Applied to
+    # `values` only when resolve_experiment(..., trainer_rewrites=True) was asked for.
+    trainer_rewrites: dict[str, tuple[Any, Any, str]] = field(default_factory=dict)
+    rewrites_applied: bool = False
+
+    def with_trainer_rewrites(self) -> dict[str, Any]:
+        """`values` as Megatron finally receives them, trainer-side rewrites included."""
+        out = dict(self.values)
+        for key, (_, after, _) in self.trainer_rewrites.items():
+            out[key] = after
+        return out

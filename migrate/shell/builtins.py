@@ -378,14 +378,78 @@ def popd(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     return 0
 
 
-@builtin("read", "mapfile", "readarray", "getopts")
+@builtin("getopts")
+def getopts(ev: "Evaluator", fields: list[Text], node: dict) -> int:
+    """POSIX getopts over the positional (or given) arguments, tracking OPTIND like bash."""
+    if len(fields) < 3:
+        ev.warn(node, "getopts: usage: getopts optstring name [arg ...]", code="shell-error")
+        return 2
+    spec, name = to_str(fields[1]), to_str(fields[2])
+    args = [to_str(f) for f in fields[3:]] if len(fields) > 3 else [to_str(a) for a in ev.state.positional]
+    silent = spec.startswith(":")
+    optind_var = ev.state.lookup("OPTIND")
+    try:
+        optind = int(to_str(optind_var.scalar())) if optind_var is not None else 1
+    except ValueError:
+        optind = 1
+    if optind != ev.getopts_state[0]:
+        ev.getopts_state = (optind, 1)
+    sub = ev.getopts_state[1]
+    origin_node = node
+    if optind > len(args):
+        ev.assign_scalar_str(name, "?", origin_node)
+        return 1
+    arg = args[optind - 1]
+    if arg == "--":
+        ev.assign_scalar_str("OPTIND", str(optind + 1), origin_node)
+        ev.getopts_state = (optind + 1, 1)
+        ev.assign_scalar_str(name, "?", origin_node)
+        return 1
+    if not arg.startswith("-") or arg == "-":
+        ev.assign_scalar_str(name, "?", origin_node)
+        return 1
+    letter = arg[sub]
+    at = spec.find(letter) if letter != ":" else -1
+    next_sub = sub + 1
+    next_ind = optind
+    if next_sub >= len(arg):
+        next_ind, next_sub = optind + 1, 1
+    if at < 0:
+        ev.assign_scalar_str(name, "?", origin_node)
+        if silent:
+            ev.assign_scalar_str("OPTARG", letter, origin_node)
+        else:
+            ev.state.unset("OPTARG")
+        ev.assign_scalar_str("OPTIND", str(next_ind), origin_node)
+        ev.getopts_state = (next_ind, next_sub)
+        return 0
+    ev.assign_scalar_str(name, letter, origin_node)
+    if at + 1 < len(spec) and spec[at + 1] == ":":
+        if sub + 1 < len(arg):
+            ev.assign_scalar_str("OPTARG", arg[sub + 1 :], origin_node)
+            next_ind = optind + 1
+        elif optind < len(args):
+            ev.assign_scalar_str("OPTARG", args[optind], origin_node)
+            next_ind = optind + 2
+        else:
+            ev.assign_scalar_str(name, ":" if silent else "?", origin_node)
+            if silent:
+                ev.assign_scalar_str("OPTARG", letter, origin_node)
+            else:
+                ev.state.unset("OPTARG")
+            next_ind = optind + 1
+        next_sub = 1
+    else:
+        ev.state.unset("OPTARG")
+    ev.assign_scalar_str("OPTIND", str(next_ind), origin_node)
+    ev.getopts_state = (next_ind, next_sub)
+    return 0
+
+
+@builtin("read", "mapfile", "readarray")
 def read(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     name = to_str(fields[0])
     words = [to_str(f) for f in fields[1:]]
-    if name == "getopts":
-        if ev.state.positional:
-            ev.warn(node, "getopts option parsing is not modelled; options ignored", code="shell-unknown")
-        return 1
     stdin = ev.stdin
     letters = set("".join(w[1:] for w in words if w.startswith("-")))
     array = name in ("mapfile", "readarray") or "a" in letters

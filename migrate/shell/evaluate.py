@@ -96,6 +96,7 @@ class Evaluator:
         self.pending_exports: set[str] = set()
         self.source_stack: list[Text] = []  # BASH_SOURCE: each file as it was named when run or sourced
         self.errexit_exempt = False
+        self.getopts_state = (1, 1)  # (OPTIND it belongs to, position inside a clustered -abc)
 
     # ------------------------------------------------------------------ helpers used by other modules
     def origin(self, node: Node | None) -> Origin:
@@ -110,6 +111,9 @@ class Evaluator:
             return EMPTY
         if self.source.is_file:
             return (Seg(text, Origin(self.source.name, line)),)
+        first = self.source.seg_at(offset)
+        if first is not None and first is self.source.seg_at(offset + len(text.encode("utf-8", "surrogateescape")) - 1):
+            return (Seg(text, first.origin, first.unknown),)  # the whole literal came from one place
         out: list[Seg] = []
         pos = offset
         for ch in text:

@@ -81,6 +81,9 @@ def _index_text(ev: "Evaluator", index: dict) -> str:
 def expand_param(ev: "Evaluator", node: dict, quoted: bool) -> list[Item]:
     name = node["Param"]["Value"]
     if node.get("Excl") and not node.get("Names"):
+        index = node.get("Index")
+        if index is not None and _index_text(ev, index) in ("@", "*"):
+            return _emit(ev, _keys(ev, node), True, _index_text(ev, index), quoted)
         return _indirect(ev, node, quoted)
     if node.get("Names"):
         names = sorted(n for n in ev.state.globals if n.startswith(name))
@@ -129,6 +132,19 @@ def _emit(ev: "Evaluator", values: list[Text], multi: bool, mode: str, quoted: b
             out.append(BREAK)
         out.append(Piece(v, quoted))
     return out
+
+
+def _keys(ev: "Evaluator", node: dict) -> list[Text]:
+    """`${!arr[@]}`: the indices (or associative keys) that are set."""
+    var = ev.read_var(node["Param"]["Value"], node)
+    origin = ev.origin(node)
+    if var is None:
+        return []
+    if isinstance(var.value, dict):
+        return [plain(k, origin) for k in var.value]
+    if isinstance(var.value, list):
+        return [plain(str(i), origin) for i, v in enumerate(var.value) if v is not None]
+    return [plain("0", origin)]
 
 
 def _indirect(ev: "Evaluator", node: dict, quoted: bool) -> list[Item]:

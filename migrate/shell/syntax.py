@@ -41,19 +41,22 @@ def shfmt_binary() -> str:
     )
 
 
-def parse_text(text: str, filename: str) -> Node:
-    """Parse bash source text; a syntax error becomes a located MigrateError."""
+def _start(data: bytes, filename: str) -> subprocess.Popen:
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             [shfmt_binary(), "--to-json", "-ln", "bash", "--filename", filename],
-            input=text.encode("utf-8", "surrogateescape"),
-            capture_output=True,
-            check=False,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         )
     except OSError as exc:
         raise MigrateError(f"could not run shfmt: {exc}") from None
+    return proc
+
+
+def _finish(proc: subprocess.Popen, data: bytes | None, filename: str,
+            output: tuple[bytes, bytes] | None = None) -> Node:
+    stdout, stderr = output if output is not None else proc.communicate(data)
     if proc.returncode != 0:
-        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        message = stderr.decode("utf-8", "replace").strip().splitlines()
         first = message[0] if message else "shfmt failed"
         match = _ERROR_RE.match(first)
         if match:
@@ -62,7 +65,42 @@ def parse_text(text: str, filename: str) -> Node:
                 origin=Origin(filename, int(match["line"]), int(match["col"])),
             )
         raise MigrateError(f"cannot parse script: {first}", origin=Origin(filename))
-    return json.loads(proc.stdout)
+    return json.loads(stdout)
+
+
+def parse_text(text: str, filename: str) -> Node:
+    """Parse bash source text; a syntax error becomes a located MigrateError."""
+    data = text.encode("utf-8", "surrogateescape")
+    return _finish(_start(data, filename), data, filename)
+
+
+_PENDING: dict[tuple[str, str], "threading.Thread"] = {}
+_RESULTS: dict[tuple[str, str], tuple[subprocess.Popen, bytes, bytes]] = {}
+
+
+def prefetch(path: str | Path, display: str | None = None) -> None:
+    """Start parsing a script in the background (the CLI does this before its heavy imports)."""
+    path = Path(path)
+    display = display or str(path)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return  # parse_file reports it
+    import threading
+
+    try:
+        proc = _start(data, display)
+    except MigrateError:
+        return
+    key = (str(path.resolve()), display)
+
+    def collect() -> None:
+        stdout, stderr = proc.communicate(data)
+        _RESULTS[key] = (proc, stdout, stderr)
+
+    thread = threading.Thread(target=collect, daemon=True)
+    thread.start()
+    _PENDING[key] = thread
 
 
 _FILE_CACHE: dict[tuple[str, int, int], tuple[str, Node]] = {}
@@ -81,7 +119,15 @@ def parse_file(path: Path, display: str) -> tuple[str, Node]:
             text = path.read_bytes().decode("utf-8", "surrogateescape")
         except OSError as exc:
             raise MigrateError(f"cannot read script: {exc.strerror}", origin=Origin(display)) from None
-        tree = parse_text(text, display)
+        key = (str(path.resolve()), display)
+        pending = _PENDING.pop(key, None)
+        if pending is not None:
+            pending.join()
+        if key in _RESULTS:
+            proc, stdout, stderr = _RESULTS.pop(key)
+            tree = _finish(proc, None, display, (stdout, stderr))
+        else:
+            tree = parse_text(text, display)
         tree["_display"] = display
         cached = (text, tree)
         _FILE_CACHE[key] = cached

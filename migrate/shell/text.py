@@ -90,9 +90,13 @@ class Source:
             data = text.encode("utf-8", "surrogateescape")
             self._line_starts = [0] + [i + 1 for i, b in enumerate(data) if b == 10]
         else:
-            self._origins: list[Seg] = []
+            self._segs_list = list(segs)
+            self._starts: list[int] = []  # byte offset where each segment starts
+            pos = 0
             for seg in segs:
-                self._origins.extend([seg] * len(seg.text.encode("utf-8", "surrogateescape")))
+                self._starts.append(pos)
+                pos += len(seg.text.encode("utf-8", "surrogateescape"))
+            self._size = pos
 
     @property
     def is_file(self) -> bool:
@@ -102,10 +106,14 @@ class Source:
         """(origin, unknown) of the character at `offset` (line/col as shfmt reported)."""
         if self._segs is None:
             return Origin(self.name, line), False
-        if not self._origins:
-            return Origin(self.name, 0), False
-        seg = self._origins[min(max(offset, 0), len(self._origins) - 1)]
-        return seg.origin, seg.unknown
+        seg = self.seg_at(offset)
+        return (seg.origin, seg.unknown) if seg is not None else (Origin(self.name, 0), False)
+
+    def seg_at(self, offset: int) -> Seg | None:
+        if self._segs is None or not self._segs_list:
+            return None
+        offset = min(max(offset, 0), self._size - 1)
+        return self._segs_list[bisect_right(self._starts, offset) - 1]
 
     def line_at(self, offset: int) -> int:
         return bisect_right(self._line_starts, offset) if self._segs is None else 0

@@ -60,6 +60,7 @@ class PresetMatch:
     structure_diff: list[str] = field(default_factory=list)
     tokenizer_diff: list[str] = field(default_factory=list)
     lacking: list[str] = field(default_factory=list)  # keys the release could not set with this preset
+    size: int = 0  # keys the preset chain sets: among equals, the more generic base is the better parent
 
     @property
     def exact(self) -> bool:
@@ -69,7 +70,8 @@ class PresetMatch:
         # fewer structural differences, then tokenizer differences, then a concrete
         # model over an abstract `*_base` / `language_model`, then the name.
         abstract = self.name.endswith("_base") or self.name in ("language_model", "primus_megatron_model")
-        return (len(self.lacking), len(self.structure_diff), len(self.tokenizer_diff), abstract, self.name)
+        return (len(self.lacking), len(self.structure_diff), len(self.tokenizer_diff), abstract, self.size,
+                self.name)
 
 
 def differing_keys(
@@ -108,6 +110,7 @@ def rank_presets(
     run_values: Mapping[str, Any],
     run_derived: Mapping[str, Any],
     lacking: Mapping[str, list[str]] | None = None,
+    sizes: Mapping[str, int] | None = None,
 ) -> list[PresetMatch]:
     """Every preset (name -> (resolved values, derived values or None)) ranked closest first."""
     matches = []
@@ -117,6 +120,7 @@ def rank_presets(
             differing_keys(STRUCTURE_KEYS, values, derived, run_values, run_derived),
             differing_keys(TOKENIZER_KEYS, values, derived, run_values, run_derived),
             list((lacking or {}).get(name, [])),
+            (sizes or {}).get(name, 0),
         ))
     return sorted(matches, key=PresetMatch.sort_key)
 

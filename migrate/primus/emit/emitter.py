@@ -160,6 +160,23 @@ def preset_baselines(
     return out
 
 
+LANGUAGE_MODEL_ROOT = "language_model.yaml"
+
+
+def _inherits(origins: Mapping[str, Origin], models_dir: Path, filename: str) -> bool:
+    return any(Path(o.file).name == filename and _is_under(o, models_dir) for o in origins.values())
+
+
+def _rewritten(origin: Origin | None) -> bool:
+    """Set by a release's post-load rule rather than by a file (the loader marks it `<...>`)."""
+    return origin is not None and str(origin.file).startswith("<")
+
+
+def _describes_a_model(origins: Mapping[str, Origin], models_dir: Path) -> bool:
+    """A model preset sets at least one architecture key (some presets carry only Primus extensions)."""
+    return any(key in STRUCTURE_KEYS and _is_under(origin, models_dir) for key, origin in origins.items())
+
+
 def _is_under(origin: Origin | None, folder: Path) -> bool:
     if origin is None:
         return False
@@ -185,8 +202,13 @@ def emit(
     run_derived = expected
     is_v01 = getattr(profile, "inherit_key", "extends") == "bases"
     names = shortlist(profile, defaults, run, run_derived, family=request.family)
+    models_dir = Path(profile.configs_dir) / "models"
     baselines = {n: b for n, b in preset_baselines(profile, resolve, derive, defaults, names).items()
-                 if model_family({**b[0], **b[3]}) == request.family}
+                 if model_family({**b[0], **b[3]}) == request.family and _describes_a_model(b[2], models_dir)}
+    # Primus's language-model presets all build on `language_model.yaml`; other presets that set
+    # architecture keys (diffusion, vision) build something else. Prefer that chain when present.
+    rooted = {n: b for n, b in baselines.items() if _inherits(b[2], models_dir, LANGUAGE_MODEL_ROOT)}
+    baselines = rooted or baselines
     if not baselines:
         raise MigrateError(f"no {request.family} model preset of {profile.name} could be loaded from "
                            f"{profile.configs_dir}")
@@ -194,7 +216,8 @@ def emit(
     # needs at a non-default value cannot express the run at all.
     lacking = {n: sorted(k for k in dests if k in run and k not in b[0] and not _same(run[k], defaults.get(k)))
                for n, b in baselines.items()} if is_v01 else {}
-    ranking = rank_presets({n: (b[0], b[1]) for n, b in baselines.items()}, run, run_derived, lacking)
+    sizes = {n: sum(1 for o in b[2].values() if _is_under(o, models_dir)) for n, b in baselines.items()}
+    ranking = rank_presets({n: (b[0], b[1]) for n, b in baselines.items()}, run, run_derived, lacking, sizes)
     best = ranking[0]
     base_values, _, base_origins, _ = baselines[best.name]
 
@@ -204,7 +227,6 @@ def emit(
     # keys the model file may carry: not set by the module preset (0.1 refuses shared keys,
     # 26.5 silently keeps the module's value), and at 0.1 already defined by the base chain.
     modules_dir = Path(profile.configs_dir) / "modules"
-    models_dir = Path(profile.configs_dir) / "models"
     model_values: dict[str, Any] = {}
     for key in best.structure_diff:
         if key not in dests or key not in run:
@@ -266,6 +288,19 @@ def emit(
             added = True
         if not added:
             break
+    if parity is not None and parity.ok:
+        # The baseline of keys a release rewrites after loading (origin `<... trainer: rule>`) depends
+        # on other keys, so the in-memory minimisation may keep one that the loader shows is not needed.
+        for key in [k for k in changes if k not in placeholders and _rewritten(baseline.origins.get(k))]:
+            trial = {k: v for k, v in changes.items() if k != key}
+            trial_overrides = build_overrides(trial, request.explicit, request.knob_of, placeholders)
+            trial_files = {**files, experiment_path: experiment_yaml(request.name, model_ref, trial_overrides,
+                                                                     request.header)}
+            trial_resolved = resolve(installed_view(trial_files, model_path), experiment_path)
+            trial_parity = check_parity(expected, trial_resolved)
+            if trial_parity.ok:
+                changes, overrides, files, resolved, parity = trial, trial_overrides, trial_files, trial_resolved, \
+                    trial_parity
     return EmitResult(files, experiment_path, model_path, model_ref, best, ranking, model_values,
                       overrides, unsettable, resolved, parity, dict(baseline.values))
 

@@ -11,6 +11,7 @@ The variable names below are facts read from the two releases' run scripts.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -64,6 +65,14 @@ LAUNCHER_TO_VARIABLE = {
 }
 
 TUNING_PREFIX = "TE_HIPBLASLT_TUNING"
+
+# Never copied into generated files: the variable is required from the user's environment instead.
+SECRET = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|CREDENTIAL)", re.I)
+SECRET_SHOWN = "<not copied: secret>"
+
+
+def is_secret(name: str) -> bool:
+    return bool(SECRET.search(name))
 TUNING_KNOBS = ("GEMM_TUNING", "TE_HIPBLASLT_TUNING")
 
 RELEASE_RUN = {
@@ -89,6 +98,7 @@ class EnvPlacement:
 class RunEnvironment:
     run_vars: dict[str, str] = field(default_factory=dict)  # exported in run.sh (honoured by run_pretrain.sh)
     env_file: dict[str, str] = field(default_factory=dict)  # env.sh
+    secrets: list[str] = field(default_factory=list)  # required from the environment, values not copied
     placements: list[EnvPlacement] = field(default_factory=list)
     guidance: list[str] = field(default_factory=list)  # tuning / profiling / tokenizer notes for the report
 
@@ -119,6 +129,12 @@ def plan_environment(
         origin = str(getattr(var, "origin", "")) or None
         if name.startswith(TUNING_PREFIX):
             tuning[name] = value
+            continue
+        if is_secret(name):
+            out.secrets.append(name)
+            out.placements.append(EnvPlacement(name, SECRET_SHOWN, origin, "env.sh",
+                                               f"looks like a credential: env.sh requires {name} from your "
+                                               "environment instead of copying the script's value"))
             continue
         if name in reads:
             out.run_vars[name] = value
