@@ -82,7 +82,8 @@ def shrink(config: dict[str, Any], world_size: int) -> tuple[dict[str, Any], lis
     if ns.get("max_position_embeddings"):
         _set(ns, shrinks, "max_position_embeddings", min(int(ns["max_position_embeddings"]), max(PROXY_SEQ, ns["seq_length"])))
     ns["vocab_size"] = PROXY_VOCAB - 1  # + the end-of-document token = PROXY_VOCAB
-    shrinks.append(f"vocabulary: {config.get('padded_vocab_size') or config.get('vocab_size') or 'tokenizer'} -> {PROXY_VOCAB}")
+    before = config.get("padded_vocab_size") or config.get("vocab_size") or config.get("tokenizer_model") or config.get("tokenizer_type")
+    shrinks.append(f"vocabulary: {before or 'tokenizer'} -> {PROXY_VOCAB}")
     ns["padded_vocab_size"] = PROXY_VOCAB
     mbs = min(int(ns["micro_batch_size"]), 2)
     _set(ns, shrinks, "micro_batch_size", mbs)
@@ -106,5 +107,6 @@ def shorten_schedule(ns: dict[str, Any], iters: int, shrinks: list[str]) -> None
         value = ns.get(key)
         if value:
             _set(ns, shrinks, key, max(1 if key != "lr_warmup_iters" else 0, int(round(int(value) * scale))))
-    if ns.get("lr_decay_iters") is not None and ns.get("lr_warmup_iters") and ns["lr_warmup_iters"] >= ns["lr_decay_iters"]:
-        _set(ns, shrinks, "lr_warmup_iters", max(0, int(ns["lr_decay_iters"]) - 1))
+    decay = int(ns.get("lr_decay_iters") or iters)  # Megatron: lr_decay_iters defaults to train_iters
+    if ns.get("lr_warmup_iters") and int(ns["lr_warmup_iters"]) >= decay:
+        _set(ns, shrinks, "lr_warmup_iters", max(0, decay - 1))  # the scheduler needs warmup < decay

@@ -125,3 +125,8 @@ def test_vocabulary_from_tokenizer_table_without_download():
     ns, _, notes = prepare(llama70b(), RunOptions())
     assert ns["padded_vocab_size"] == 128256  # a multiple of 128 already
     assert any("128256" in n for n in notes)
+
+
+def test_proxy_schedule_keeps_warmup_shorter_than_decay():
+    ns, _, _ = prepare(llama70b(), RunOptions(proxy=True, iters=2))  # 100/1000 warmup of 2 iterations
+    assert ns["lr_warmup_iters"] < (ns["lr_decay_iters"] or ns["train_iters"])
