@@ -86,6 +86,9 @@ def prepare(config: Mapping[str, Any], options: RunOptions) -> tuple[dict[str, A
         raise MigrateError("train_iters is not set (sample-based schedules need --iters)")
     if ns.get("sequence_parallel") and int(ns["tensor_model_parallel_size"] or 1) == 1:
         ns["sequence_parallel"] = False
+    for key in ("moe_layer_freq", "window_attn_skip_freq"):
+        if key in ns:
+            ns[key] = namespace.layer_pattern(ns[key])
     if options.proxy:
         ns, shrinks = proxy.shrink(ns, options.nproc)
         if options.iters is not None:

@@ -74,3 +74,16 @@ def test_train_experiment_yaml_in_proxy_mode(cli):
     assert result.code == 0, result.err
     assert " > proxy: num_layers: 32 -> 2" in result.out
     assert "iteration        2/       2 |" in result.out
+
+
+@pytest.mark.slow
+def test_deepseek_v3_preset_trains_in_proxy_mode(cli, tmp_path):
+    """MLA, 256 routed experts top-8 with group-limited routing, shared experts, dense first layers, EP=8."""
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(EXPERIMENT.read_text().replace("model: llama3_8B.yaml", "model: deepseek_v3.yaml")
+                   .replace("8192", "4096"))
+    result = cli("train", exp, "--proxy", "--iters", "2")
+    assert result.code == 0, result.err
+    assert " > proxy: expert_model_parallel_size: 8 -> 1" in result.out
+    assert " > proxy: kv_lora_rank: 512 -> 32" in result.out
+    assert "trained 2 iterations on cpu" in result.out
