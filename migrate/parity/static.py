@@ -62,6 +62,9 @@ class StaticParity:
             lines.append(f"  {dest}: {want!r} -> {shown}{where}")
         if len(self.differences) > limit:
             lines.append(f"  ... and {len(self.differences) - limit} more")
+        if any(str(o).startswith("<") for o in self.origins.values()):
+            lines.append("  hint: values from `<... trainer: rule>` are rewritten by Primus itself after loading "
+                         "the config; no YAML key can change them")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
