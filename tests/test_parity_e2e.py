@@ -64,14 +64,23 @@ def first_loss_changed_by_weight_decay(cfg) -> int:
 
 @needs_pipeline
 def test_tiny_script_parity_holds_exactly(cli, tmp_path):
-    png = tmp_path / "loss.png"
-    r = cli("parity", TINY, "--iters", str(ITERS), "--json", "--plot", png)
+    png, logs = tmp_path / "loss.png", tmp_path / "logs"
+    r = cli("parity", TINY, "--iters", str(ITERS), "--json", "--plot", png, "--keep-logs", logs)
     assert r.code == 0, r.out + r.err
     data = json.loads(r.out)
     assert data["static"]["ok"] and data["dynamic"]["ok"]
     assert data["dynamic"]["comparison"]["mode"] == "exact"
     assert data["dynamic"]["comparison"]["metrics"]["lm_loss"]["compared"] == ITERS
     assert png.read_bytes()[:4] == b"\x89PNG"
+    # the kept Megatron-format logs of both sides compare equal through compare-logs too
+    golden = tmp_path / "golden.json"
+    c = cli("compare-logs", logs / "legacy" / "train.log", logs / "primus" / "train.log", "--golden", golden,
+            "--seq-length", "64", "--world-size", "1")
+    assert c.code == 0, c.out + c.err
+    values = json.loads(golden.read_text())["lm loss"]["values"]
+    assert list(values) == [str(i) for i in range(1, ITERS + 1)]
+    first = data["dynamic"]["metrics"]["legacy"][0]["lm_loss"]
+    assert values["1"] == round(first, 5)
 
 
 @needs_pipeline
