@@ -166,3 +166,10 @@ def test_parity_failure_exits_3_and_writes_only_the_good_variants(fake, cli, tmp
     assert "bad/train_bad.sh [default]: rejected: static parity failed" in res.out
     assert not (tmp_path / "out/exp/bad").exists()
     assert (tmp_path / "out/exp/llama/train_llama3/MODEL_SIZE=8.yaml").is_file()
+
+
+def test_unknown_target_is_refused_before_anything_runs(cli, tmp_path):
+    repo = write_fake_repo(tmp_path / "repo")
+    res = cli("batch", repo, "-o", tmp_path / "out", "--target", "primus-9", "--jobs", "1")
+    assert res.code == 2 and "unknown target" in res.err
+    assert not (tmp_path / "out").exists()

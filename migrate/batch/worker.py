@@ -8,6 +8,7 @@ process parses and loads once per script and a failure stays inside its row.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 import traceback
@@ -154,6 +155,8 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
         pending = list(variants[1:])
 
     done: list[Variant] = [] if job.knobs is not None else [variants[0]]
+    for i, variant in enumerate(pending):
+        pending[i] = _unique_label(variant, done + pending[:i])
     while pending:
         variant = pending.pop(0)
         done.append(variant)
@@ -174,8 +177,15 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
             if changed:
                 more, capped_now = auto_variants(candidates(infos), job.max_variants)
                 capped = capped or capped_now
-                seen = {v.label for v in done} | {v.label for v in pending}
-                pending.extend(v for v in more if v.label not in seen)
+                # Same assignment, same variant, whatever its label became with more knobs known.
+                seen = {v.env for v in done} | {v.env for v in pending}
+                for extra in more:
+                    if extra.env in seen:
+                        continue
+                    if len(done) + len(pending) >= job.max_variants:
+                        capped = True
+                        break
+                    pending.append(_unique_label(extra, done + pending))
 
     result.capped = capped
     chosen = {name for name, _ in job.knobs} if job.knobs is not None else None
@@ -210,6 +220,15 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
     if all(r.status == "skipped" for r in result.variants):
         result.reason = result.variants[0].reason if result.variants else None
     return result
+
+
+def _unique_label(variant: Variant, others: list[Variant]) -> Variant:
+    """File-name-safe labels can collide (`a/b` and `a_b`): number the later one."""
+    taken = {v.label for v in others}
+    label, n = variant.label, 2
+    while label in taken:
+        label, n = f"{variant.label}~{n}", n + 1
+    return dataclasses.replace(variant, label=label)
 
 
 def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: Backend,

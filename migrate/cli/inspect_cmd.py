@@ -131,8 +131,9 @@ def print_plan(plan) -> None:
 
     console = Console()
     knobs = Table(title=f"Knobs of {plan.script}", title_justify="left")
-    for column in ("knob", "value", "from", "default", "compared with", "defined at"):
-        knobs.add_column(column)
+    for column in ("knob", "value", "from", "default", "compared with"):
+        knobs.add_column(column, overflow="fold")
+    knobs.add_column("defined at", no_wrap=True)
     for knob in plan.knobs:
         knobs.add_row(knob.name, _show(knob.value), knob.source, _show(knob.default),
                       ", ".join(knob.compared_with), str(knob.defined_at or ""))
@@ -152,8 +153,9 @@ def print_plan(plan) -> None:
     console.print(f"[bold]Entry[/bold] {plan.entry}", markup=True, highlight=False)
 
     argv = Table(title="Training arguments", title_justify="left")
-    for column in ("#", "token", "from"):
-        argv.add_column(column)
+    for column in ("#", "token"):
+        argv.add_column(column, overflow="fold")
+    argv.add_column("from", no_wrap=True)
     for i, token in enumerate(plan.argv):
         argv.add_row(str(i), token.value + (" (unknown)" if token.unknown else ""), str(token.origin))
     console.print(argv)

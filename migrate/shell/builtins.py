@@ -467,7 +467,10 @@ def read(ev: "Evaluator", fields: list[Text], node: dict) -> int:
         ev.state.assign(targets[-1] if targets else "MAPFILE", [plain(line, ev.origin(node)) for line in lines],
                         ev.origin(node))
         return 0
-    line, _, _ = text.partition("\n")
+    line, newline, rest = text.partition("\n")
+    ev.stdin = ev.text_consumed(stdin, len(line) + len(newline))
+    if not text:
+        return 1
     if not raw:
         line = line.replace("\\", "")
     field_texts = split_fields([Piece(plain(line, stdin[0].origin if stdin else ev.origin(node)), False)], ev.ifs())
