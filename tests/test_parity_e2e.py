@@ -145,9 +145,6 @@ FIXTURE_ARGS = {
 KNOWN_FAILURES = {
     "rocm/train_deepseekv2.sh": "[megatron] --enable-shared-expert is not a rocm_dev option",
     "rocm/train_deepseekv3.sh": "[megatron] --padded-vocab-size is not a rocm_dev option",
-    "rocm/train_llama2.sh": "[emitter/primus] static parity: mock-data run rewrites tokenizer_type/vocab_size",
-    "rocm/train_mixtral_moe.sh": "[emitter/primus] static parity: mock-data run rewrites tokenizer_type/vocab_size",
-    "slurm/launch_llama3_slurm.sh": "[emitter/primus] static parity: mock-data run rewrites tokenizer_type/vocab_size",
     "nvidia/train_gpt3_distributed.sh": "[runtime] fp16 on CPU: float != Half in a matmul",
     "config/train_from_config.sh": "[runtime] bf16 on CPU: float != BFloat16 in a matmul",
 }
