@@ -13,11 +13,14 @@ from migrate.diagnostics import MigrateError
 EPILOG = """\
 Static parity first (every Megatron argument of the emitted Primus config resolves to the value
 the legacy script gives it); then, unless --static, both sides train on the bundled runtime with
-the same seed and synthetic data: the legacy script's effective Megatron arguments, and the
-emitted YAML loaded by the target Primus version's own rules. lm loss, grad norm and learning
-rate are compared iteration by iteration: exactly on CPU (default), within --rtol otherwise.
+the same seed and the same tokens (the script's dataset when its files are on this machine,
+else synthetic tokens): the legacy script's effective Megatron arguments, and the emitted YAML
+loaded by the target Primus version's own rules. lm loss, grad norm and learning rate are
+compared iteration by iteration: exactly on CPU (default), within --rtol otherwise.
 With --nproc > 1 the legacy parallel layout is shrunk to fit (TP<=2, PP<=2, the rest data
-parallel, on gloo) and also checked against a single-process TP=1 run (--layout-rtol).
+parallel, on gloo) and also checked against a single-process TP=1 run (--layout-rtol); those
+runs train without dropout and with one padded vocabulary, so all layouts train the same model.
+A full-size run that cannot fit this machine is refused before it starts (try --proxy).
 
 KEY=VALUE words are environment for the script (as in `KEY=VALUE bash SCRIPT`); words after
 `--` are the script's own arguments.
