@@ -214,15 +214,8 @@ def run_parity(
             return side
 
         if run_layout.world > 1:
-            legacy_cfg, primus_cfg, dropout_note = layouts.without_dropout(legacy_cfg, primus_cfg)
-            if dropout_note:
-                report.layout_notes.append(dropout_note)
-            if not options.proxy:  # proxy runs use a fixed vocabulary already
-                vocab = backends.vocab_size(legacy_cfg)
-                legacy_cfg, primus_cfg, vocab_note = layouts.pin_padded_vocab(legacy_cfg, primus_cfg, vocab,
-                                                                               run_layout)
-                if vocab_note:
-                    report.layout_notes.append(vocab_note)
+            legacy_cfg, primus_cfg = _same_model_in_every_layout(legacy_cfg, primus_cfg, run_layout, options,
+                                                                 backends, report)
         legacy = train("legacy", legacy_cfg, run_layout)
         primus = train("primus", primus_cfg, run_layout)
         report.comparison = compare_runs(legacy.series(), primus.series(), METRICS,
@@ -252,6 +245,20 @@ def run_parity(
                 if note not in report.notes:
                     report.notes.append(note)
     return report
+
+
+def _same_model_in_every_layout(legacy: dict, primus: dict, run: Layout, options: ParityOptions,
+                                backends: Backends, report: ParityRun) -> tuple[dict, dict]:
+    """Multi-process runs are also compared with a TP=1 reference: take out what legitimately
+    depends on the layout (dropout masks, vocabulary padding) so a difference means a bug."""
+    legacy, primus, note = layouts.without_dropout(legacy, primus)
+    if note:
+        report.layout_notes.append(note)
+    if not options.proxy:  # proxy runs use a fixed vocabulary already
+        legacy, primus, note = layouts.pin_padded_vocab(legacy, primus, backends.vocab_size(legacy), run)
+        if note:
+            report.layout_notes.append(note)
+    return legacy, primus
 
 
 def _seed_note(report: ParityRun, legacy: Mapping[str, Any], primus: Mapping[str, Any]) -> None:
