@@ -37,6 +37,7 @@ CASES = [
     ("array-slice", 'ARR=(a b c d e); A="${ARR[*]:1:2}"; B="${ARR[@]: -2}"', ["A", "B"], {}, []),
     ("array-splitting", 'X="p q"; ARR=($X "r s" t); A=${#ARR[@]}; B=${ARR[1]}', ["A", "B"], {}, []),
     ("positional", 'A=$1; B=$#; C="$*"; shift; D=$1; E=$#', ["A", "B", "C", "D", "E"], {}, ["x", "y z", "w"]),
+    ("set-euo-pipefail", 'set -euo pipefail; A=$#; B=$1; set +u -o nounset; C=$-', ["A", "B"], {}, ["p1", "p2"]),
     ("set-positional", 'set -- p q r; A=$2; B=$#', ["A", "B"], {}, []),
     ("kv-loop", 'for ARGUMENT in "$@"; do KEY=$(echo $ARGUMENT | cut -f1 -d=); KEY_LENGTH=${#KEY}; '
                 'VALUE="${ARGUMENT:$KEY_LENGTH+1}"; export "$KEY"="$VALUE"; done',

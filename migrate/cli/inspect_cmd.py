@@ -122,14 +122,14 @@ def print_args_view(view: dict) -> None:
         table.add_column(column)
     for row in view_rows(view):
         table.add_row(*row)
-    Console().print(table)
+    _console().print(table)
 
 
 def print_plan(plan) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = _console()
     knobs = Table(title=f"Knobs of {plan.script}", title_justify="left")
     for column in ("knob", "value", "from", "default", "compared with"):
         knobs.add_column(column, overflow="fold")
@@ -161,6 +161,13 @@ def print_plan(plan) -> None:
     console.print(argv)
     for diagnostic in plan.diagnostics:
         console.print(str(diagnostic), markup=False, highlight=False)
+
+
+def _console():
+    """Tables at the terminal's width; 160 columns when piped, so flags are never folded."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def _show(value: str | None) -> str:

@@ -22,9 +22,9 @@ from migrate.shell.launch import Launch, find_launch
 from migrate.shell.plan import EnvVar, LaunchPlan, Token
 from migrate.shell.state import ShellState, Var
 from migrate.shell.substitutions import run_model
-from migrate.shell.syntax import Node, iter_nodes, parse_file, parse_text
+from migrate.shell.syntax import Node, parse_file, parse_text
 from migrate.shell.text import EMPTY, Seg, Source, Text, concat, first_origin, is_unknown, plain, slice_text, to_str
-from migrate.shell.words import expand_fields, expand_pattern, expand_string, join_items, expand_parts, split_fields
+from migrate.shell.words import expand_fields, expand_parts, expand_pattern, expand_string, join_items
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from migrate.shell.state import Var
 from migrate.shell.text import EMPTY, Text, concat, is_unknown, plain, slice_text, to_str
-from migrate.shell.words import BREAK, Item, Piece, expand_pattern, expand_string, join_items, expand_parts
+from migrate.shell.words import BREAK, Item, Piece, expand_parts, expand_pattern, expand_string
 
 if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
