@@ -139,6 +139,7 @@ def test_runtime_log_reads_back_through_the_log_parser(tmp_path):
 # Script arguments a fixture needs (the NVIDIA example takes its paths positionally).
 FIXTURE_ARGS = {
     "nvidia/train_gpt3_distributed.sh": ["ckpt", "tb", "vocab.json", "merges.txt", "data/my_text_document"],
+    "pai/run_mcore_llama3.sh": ["dsw", "8B", "1", "32", "1e-5", "1e-6", "8192"],
 }
 # Fixtures whose parity fails today for a reason outside migrate/parity (owner in brackets).
 # Not strict: when the cause is fixed the test passes and the entry should go.
@@ -147,6 +148,9 @@ KNOWN_FAILURES = {
     "rocm/train_deepseekv3.sh": "[megatron] --padded-vocab-size is not a rocm_dev option",
     "nvidia/train_gpt3_distributed.sh": "[runtime] fp16 on CPU: float != Half in a matmul",
     "config/train_from_config.sh": "[runtime] bf16 on CPU: float != BFloat16 in a matmul",
+    "pai/run_mcore_llama3.sh": "[runtime] a CUDA-only code path on CPU: 'Torch not compiled with CUDA enabled'",
+    "deepspeed/train_gpt_megatron_deepspeed.sh": "[megatron] Megatron-DeepSpeed options (--zero-stage) "
+                                                 "are not in the rocm_dev schema",
 }
 
 
