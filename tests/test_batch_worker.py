@@ -106,7 +106,7 @@ def test_comparisons_seen_only_under_a_variant_add_variants(tmp_path):
 
 def test_cap_is_reported(tmp_path):
     rel = _script(tmp_path, "# knob MODEL_SIZE 8 8 70 405\n# knob PP 1 2 4\n")
-    result = process_script(_job(tmp_path, rel, max_variants=4), FakeBackend())
+    result = process_script(_job(tmp_path, rel, max_variants=4, all_choices=True), FakeBackend())
     assert result.capped and len(result.variants) == 4
     assert any("capped at 4" in n for n in result.notes)
 
@@ -223,7 +223,7 @@ def test_labels_that_sanitize_alike_get_numbered(tmp_path):
 def test_new_knobs_seen_in_a_variant_do_not_repeat_the_defaults(tmp_path):
     # PP becomes a choice only inside the 70B branch: the defaults are not converted twice
     rel = _script(tmp_path, "# knob MODEL_SIZE 8 8 70\n# when MODEL_SIZE=70 knob PP 1 2\n")
-    result = process_script(_job(tmp_path, rel), FakeBackend())
+    result = process_script(_job(tmp_path, rel, all_choices=True), FakeBackend())
     envs = [v.env for v in result.variants]
     assert envs == [{}, {"MODEL_SIZE": "70"}, {"PP": "2"}, {"MODEL_SIZE": "70", "PP": "2"}]
     assert len(set(v.experiment for v in result.variants)) == 4
@@ -231,5 +231,15 @@ def test_new_knobs_seen_in_a_variant_do_not_repeat_the_defaults(tmp_path):
 
 def test_variants_found_later_respect_the_cap(tmp_path):
     rel = _script(tmp_path, "# knob MODEL_SIZE 8 8 70\n# when MODEL_SIZE=70 knob PP 1 2 4\n")
-    result = process_script(_job(tmp_path, rel, max_variants=3), FakeBackend())
+    result = process_script(_job(tmp_path, rel, max_variants=3, all_choices=True), FakeBackend())
     assert len(result.variants) == 3 and result.capped
+
+
+def test_other_choices_keep_their_default_unless_all_choices(tmp_path):
+    rel = _script(tmp_path, "# knob MODEL_SIZE 8 8 70\n# knob PR bf16 fp8\n")
+    assert [v.label for v in process_script(_job(tmp_path, rel), FakeBackend()).variants] == [
+        "MODEL_SIZE=8", "MODEL_SIZE=70"]
+    result = process_script(_job(tmp_path, rel, all_choices=True), FakeBackend())
+    assert [v.label for v in result.variants] == [
+        "MODEL_SIZE=8,PR=bf16", "MODEL_SIZE=8,PR=fp8", "MODEL_SIZE=70,PR=bf16", "MODEL_SIZE=70,PR=fp8"]
+    assert result.knobs["PR"]["varied"] is True

@@ -26,7 +26,7 @@ from migrate.batch.variants import (
     auto_variants,
     drop_thresholds,
     explicit_variants,
-    is_toggle,
+    is_varied,
 )
 from migrate.diagnostics import MigrateError
 from migrate.values import same_value
@@ -44,6 +44,7 @@ class ScriptJob:
     settings: ConvertSettings = field(default_factory=ConvertSettings)
     knobs: tuple[tuple[str, tuple[str, ...]], ...] | None = None  # --knobs, None: automatic
     max_variants: int = DEFAULT_MAX_VARIANTS
+    all_choices: bool = False                   # vary every non-boolean choice, not only model selectors
 
 
 @contextlib.contextmanager
@@ -149,7 +150,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
             return _error_row(job, exc, rel)
         infos, _ = _knob_infos(conversions[default.label].plan)
         read_sources(conversions[default.label].plan)
-        variants, capped = auto_variants(candidates(infos), job.max_variants)
+        variants, capped = auto_variants(candidates(infos), job.max_variants, job.all_choices)
         # Rename the defaults after their values (MODEL_SIZE=8) once the knobs are known.
         conversions = {variants[0].label: conversions[default.label]}
         pending = list(variants[1:])
@@ -175,7 +176,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
             infos, changed = _knob_infos(conv.plan, infos)
             read_sources(conv.plan)
             if changed:
-                more, capped_now = auto_variants(candidates(infos), job.max_variants)
+                more, capped_now = auto_variants(candidates(infos), job.max_variants, job.all_choices)
                 capped = capped or capped_now
                 # Same assignment, same variant, whatever its label became with more knobs known.
                 seen = {v.env for v in done} | {v.env for v in pending}
@@ -191,7 +192,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
     chosen = {name for name, _ in job.knobs} if job.knobs is not None else None
     result.knobs = {
         name: {"default": info.default, "compared_with": list(infos[name].compared_with),
-               "varied": (name in chosen) if chosen is not None else not is_toggle(info)}
+               "varied": (name in chosen) if chosen is not None else is_varied(info, job.all_choices)}
         for name, info in sorted(candidates(infos).items())
     }
     if capped:
