@@ -226,7 +226,9 @@ def test_new_knobs_seen_in_a_variant_do_not_repeat_the_defaults(tmp_path):
     result = process_script(_job(tmp_path, rel, all_choices=True), FakeBackend())
     envs = [v.env for v in result.variants]
     assert envs == [{}, {"MODEL_SIZE": "70"}, {"PP": "2"}, {"MODEL_SIZE": "70", "PP": "2"}]
-    assert len(set(v.experiment for v in result.variants)) == 4
+    # PP is only read in the 70B branch: PP=2 with the 8B defaults is the defaults' run
+    assert [v.same_as for v in result.variants] == [None, None, "MODEL_SIZE=8", None]
+    assert len(set(v.experiment for v in result.variants)) == 3
 
 
 def test_variants_found_later_respect_the_cap(tmp_path):
@@ -243,3 +245,15 @@ def test_other_choices_keep_their_default_unless_all_choices(tmp_path):
     assert [v.label for v in result.variants] == [
         "MODEL_SIZE=8,PR=bf16", "MODEL_SIZE=8,PR=fp8", "MODEL_SIZE=70,PR=bf16", "MODEL_SIZE=70,PR=fp8"]
     assert result.knobs["PR"]["varied"] is True
+
+
+def test_variants_giving_the_same_run_share_one_experiment(tmp_path):
+    rel = _script(tmp_path, "# knob MODEL_SIZE 7 7B 70\n")  # the fake builds 16 layers for both 7 and 7B
+    result = process_script(_job(tmp_path, rel), FakeBackend())
+    rows = {v.label: v for v in result.variants}
+    assert list(rows) == ["MODEL_SIZE=7", "MODEL_SIZE=7B", "MODEL_SIZE=70"]
+    assert rows["MODEL_SIZE=7B"].same_as == "MODEL_SIZE=7"
+    assert rows["MODEL_SIZE=7B"].experiment == rows["MODEL_SIZE=7"].experiment == "exp/train/MODEL_SIZE=7.yaml"
+    assert rows["MODEL_SIZE=7B"].env == {"MODEL_SIZE": "7B"} and rows["MODEL_SIZE=70"].same_as is None
+    assert sorted(p for p in result.files if p.startswith("exp/")) == ["exp/train/MODEL_SIZE=7.yaml",
+                                                                       "exp/train/MODEL_SIZE=70.yaml"]

@@ -200,11 +200,23 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
 
     by_label = {v.label: v for v in done}
     with tempfile.TemporaryDirectory(prefix="primus-migrate-batch-") as scratch:
+        placed: list[tuple[Any, VariantResult]] = []
         for label in [v.label for v in done]:
             conv = conversions.get(label)
             if conv is None:
                 continue
-            variant_rows.append(_place(job, by_label[label], conv, Path(scratch), backend, rel, result.files))
+            twin = next((row for prev, row in placed if _same_run(prev, conv)), None)
+            if twin is not None:
+                # `MODEL_SIZE=7` and `MODEL_SIZE=7B` often select the same network: one experiment.
+                variant = by_label[label]
+                variant_rows.append(dataclasses.replace(
+                    twin, label=label, env=variant.env_dict, is_default=variant.is_default, same_as=twin.label,
+                    changed_keys=[]))
+                continue
+            row = _place(job, by_label[label], conv, Path(scratch), backend, rel, result.files)
+            variant_rows.append(row)
+            if row.status != "rejected":
+                placed.append((conv, row))
 
     _attribute_knobs(result, variant_rows, conversions, by_label, infos)
     # Trace on the evaluation without overrides: there every knob holds its default.
@@ -221,6 +233,15 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
     if all(r.status == "skipped" for r in result.variants):
         result.reason = result.variants[0].reason if result.variants else None
     return result
+
+
+def _same_run(a: Any, b: Any) -> bool:
+    """Same Megatron namespace and same extra files (exported environment): the same run."""
+    if _changed(a.expected, b.expected):
+        return False
+    extras = lambda conv: {k: v for k, v in conv.files.items()  # noqa: E731
+                           if k not in (conv.experiment_path, conv.model_path) and k not in DROPPED_FILES}
+    return extras(a) == extras(b)
 
 
 def _unique_label(variant: Variant, others: list[Variant]) -> Variant:
