@@ -15,4 +15,11 @@ def train(config, options=None):  # type: ignore[no-untyped-def]
     return _train(config, options or RunOptions())
 
 
-__all__ = ["train", "RunOptions", "RunResult"]
+def train_many(configs, options=None):  # type: ignore[no-untyped-def]
+    """Several runs with the same options, sharing the worker processes (see `primus_runtime.launch`)."""
+    from primus_runtime.launch import train_many as _train_many
+
+    return _train_many(configs, options or RunOptions())
+
+
+__all__ = ["train", "train_many", "RunOptions", "RunResult"]

@@ -13,7 +13,7 @@ import socket
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from migrate.diagnostics import MigrateError
 from primus_runtime import namespace, proxy
@@ -91,6 +91,8 @@ def prepare(config: Mapping[str, Any], options: RunOptions) -> tuple[dict[str, A
         raise MigrateError(f"optimizer '{ns['optimizer']}' is not supported by the bundled runtime (adam, sgd)")
     namespace.check_layout(ns, options.nproc)
     namespace.check_data(ns)
+    if ns.get("num_layers_per_virtual_pipeline_stage") or ns.get("virtual_pipeline_model_parallel_size"):
+        notes.append("interleaved (virtual) pipeline stages are not supported; each stage runs one model chunk (same math)")
     for key in ("fp8", "fp4"):
         if ns.get(key):
             notes.append(f"{key}={ns[key]} is not supported by the bundled runtime; trained in {'bf16' if ns['bf16'] else 'fp32'}")
@@ -110,36 +112,57 @@ def _free_port() -> int:
 
 
 def train(config: Mapping[str, Any], options: RunOptions) -> RunResult:
-    ns, shrinks, notes = prepare(config, options)
+    return train_many([config], options)[0]
+
+
+def train_many(configs: Sequence[Mapping[str, Any]], options: RunOptions) -> list[RunResult]:
+    """Several runs with the same options, one after another in the same process(es).
+
+    With nproc > 1 the workers start (and import megatron-core) once for all runs, which
+    is most of the cost of a short proxy run; the parity check trains both sides this way.
+    With several runs, run i logs to `out_dir/run<i>/`.
+    """
+    if not configs:
+        return []
+    planned = [prepare(config, options) for config in configs]
     device = resolve_device(options.device)
     echo = not options.quiet
-    if echo:
-        for line in shrinks:
-            print(f" > proxy: {line}", flush=True)
-        for line in notes:
-            print(f" > note: {line}", flush=True)
-    if device == "cpu":
-        from primus_runtime.cpu_compat import CPU_UNFUSED
+    base = Path(options.out_dir) if options.out_dir is not None else None
+    runs: list[tuple[dict[str, Any], Path | None]] = []
+    results: list[RunResult] = []
+    for i, (ns, shrinks, notes) in enumerate(planned):
+        if device == "cpu":
+            from primus_runtime.cpu_compat import CPU_UNFUSED
 
-        off = sorted(k for k, v in CPU_UNFUSED.items() if ns.get(k) and ns[k] != v)
-        if off:
-            notes.append("CPU: unfused kernels for " + ", ".join(off))
-    out_dir = Path(options.out_dir) if options.out_dir is not None else None
-    layout = {
-        "tp": int(ns["tensor_model_parallel_size"] or 1), "pp": int(ns["pipeline_model_parallel_size"] or 1),
-        "cp": int(ns["context_parallel_size"] or 1), "ep": int(ns["expert_model_parallel_size"] or 1),
-        "world_size": options.nproc, "device": device,
-    }
-    layout["dp"] = options.nproc // (layout["tp"] * layout["pp"] * layout["cp"])
+            off = sorted(k for k, v in CPU_UNFUSED.items() if ns.get(k) and ns[k] != v)
+            if off:
+                notes.append("CPU: unfused kernels for " + ", ".join(off))
+        out_dir = base if base is None or len(configs) == 1 else base / f"run{i}"
+        runs.append((ns, out_dir))
+        layout = {
+            "tp": int(ns["tensor_model_parallel_size"] or 1), "pp": int(ns["pipeline_model_parallel_size"] or 1),
+            "cp": int(ns["context_parallel_size"] or 1), "ep": int(ns["expert_model_parallel_size"] or 1),
+            "world_size": options.nproc, "device": device,
+        }
+        layout["dp"] = options.nproc // (layout["tp"] * layout["pp"] * layout["cp"])
+        results.append(RunResult(
+            metrics=[], shrinks=shrinks, layout=layout, notes=notes,
+            log_path=out_dir / "train.log" if out_dir else None,
+            metrics_path=out_dir / "metrics.jsonl" if out_dir else None,
+        ))
+    if echo:
+        for result in results:
+            for line in result.shrinks:
+                print(f" > proxy: {line}", flush=True)
+            for line in result.notes:
+                print(f" > note: {line}", flush=True)
     if options.nproc == 1:
-        metrics = _train_in_process(ns, device, out_dir, echo, options.timeout_s)
+        all_metrics = [_train_in_process(ns, device, out_dir, echo, options.timeout_s) for ns, out_dir in runs]
     else:
-        metrics = _train_spawned(ns, device, out_dir, echo, options)
-    return RunResult(
-        metrics=metrics, shrinks=shrinks, layout=layout, notes=notes,
-        log_path=out_dir / "train.log" if out_dir else None,
-        metrics_path=out_dir / "metrics.jsonl" if out_dir else None,
-    )
+        all_metrics = _train_spawned(runs, device, echo, options)
+    for result, metrics in zip(results, all_metrics):
+        result.metrics = metrics
+    return results
 
 
 def _train_in_process(ns: dict[str, Any], device: str, out_dir: Path | None, echo: bool, timeout_s: float) -> list[dict]:
@@ -162,7 +185,8 @@ def _train_in_process(ns: dict[str, Any], device: str, out_dir: Path | None, ech
             loop.teardown()
 
 
-def _train_spawned(ns: dict[str, Any], device: str, out_dir: Path | None, echo: bool, options: RunOptions) -> list[dict]:
+def _train_spawned(runs: list[tuple[dict[str, Any], Path | None]], device: str, echo: bool,
+                   options: RunOptions) -> list[list[dict]]:
     """Start one `python -m primus_runtime.worker` per rank; the first failure stops them all."""
     import json
     import os
@@ -173,28 +197,36 @@ def _train_spawned(ns: dict[str, Any], device: str, out_dir: Path | None, echo: 
     from primus_runtime.metrics import read_metrics
 
     with tempfile.TemporaryDirectory(prefix="primus-runtime-") as tmp:
-        run_dir = out_dir or Path(tmp)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        for stale in run_dir.glob("rank*.error"):
-            stale.unlink()
+        run_dirs = [out_dir or Path(tmp) / f"run{i}" for i, (_, out_dir) in enumerate(runs)]
+        errors_dir = Path(tmp)
+        for run_dir in run_dirs:
+            run_dir.mkdir(parents=True, exist_ok=True)
         spec = Path(tmp) / "run.json"
-        spec.write_text(json.dumps({"ns": ns, "device": device, "out_dir": str(run_dir), "echo": echo,
-                                    "timeout_s": options.timeout_s, "world": options.nproc, "port": _free_port()}))
+        spec.write_text(json.dumps({
+            "runs": [{"ns": ns, "out_dir": str(d)} for (ns, _), d in zip(runs, run_dirs)],
+            "device": device, "echo": echo, "errors_dir": str(errors_dir),
+            "timeout_s": options.timeout_s, "world": options.nproc, "port": _free_port(),
+        }))
         env = dict(os.environ)
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         env.setdefault("OMP_NUM_THREADS", "1")
+        # stderr goes to files, not pipes: a full pipe would stop a chatty rank mid-collective.
+        stderr_files = [open(Path(tmp) / f"rank{rank}.stderr", "w+") for rank in range(options.nproc)]
         procs = [
             subprocess.Popen([sys.executable, "-m", "primus_runtime.worker", str(spec), str(rank)], env=env,
-                             stdout=None if echo else subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                             stdout=None if echo else subprocess.DEVNULL, stderr=stderr_files[rank])
             for rank in range(options.nproc)
         ]
         failed: tuple[int, int] | None = None
         try:
-            while any(p.poll() is None for p in procs):
-                bad_ranks = [(r, p.returncode) for r, p in enumerate(procs) if p.returncode not in (None, 0)]
+            while True:
+                codes = [p.poll() for p in procs]  # every rank, every time: a failed rank must be seen
+                bad_ranks = [(r, code) for r, code in enumerate(codes) if code not in (None, 0)]
                 if bad_ranks:
                     failed = bad_ranks[0]
+                    break
+                if all(code is not None for code in codes):
                     break
                 time.sleep(0.05)
             if failed is None:
@@ -210,14 +242,18 @@ def _train_spawned(ns: dict[str, Any], device: str, out_dir: Path | None, echo: 
                 except subprocess.TimeoutExpired:
                     p.kill()
                     p.wait()
-        stderr = {r: (p.stderr.read() if p.stderr else "") for r, p in enumerate(procs)}
+        stderr = {}
+        for rank, handle in enumerate(stderr_files):
+            handle.seek(0)
+            stderr[rank] = handle.read()
+            handle.close()
         if failed is not None:
             rank, code = failed
-            error_file = run_dir / f"rank{rank}.error"
+            error_file = errors_dir / f"rank{rank}.error"
             if error_file.is_file():
                 message = error_file.read_text().strip()
             else:
                 tail = [line for line in stderr.get(rank, "").splitlines() if line.strip()]
                 message = f"rank {rank} exited with code {code}" + (f": {tail[-1]}" if tail else "")
             raise TrainingFailed(f"training failed: {message}")
-        return read_metrics(run_dir / "metrics.jsonl")
+        return [read_metrics(d / "metrics.jsonl") for d in run_dirs]

@@ -177,9 +177,13 @@ def _lm_loss(reduced: list[dict], dev: torch.device) -> float:
     return float(total[0] / total[1]) if total[1] > 0 else float("nan")
 
 
-def teardown() -> None:
+def teardown_model_parallel() -> None:
     from megatron.core import parallel_state as ps
 
     ps.destroy_model_parallel()
+
+
+def teardown() -> None:
+    teardown_model_parallel()
     if dist.is_initialized():
         dist.destroy_process_group()

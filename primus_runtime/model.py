@@ -47,7 +47,10 @@ def transformer_config(ns: Mapping[str, Any], on_cpu: bool) -> Any:
     kw["bf16"], kw["fp16"] = bool(ns["bf16"]), bool(ns["fp16"])
     kw["persist_layer_norm"] = not ns.get("no_persist_layer_norm", False)
     kw["deallocate_pipeline_outputs"] = True
-    kw["batch_p2p_comm"] = not ns.get("overlap_p2p_comm", False)
+    # One model chunk per stage (no interleaved schedule), where Megatron turns p2p overlap off.
+    kw["overlap_p2p_comm"] = False
+    kw["batch_p2p_comm"] = True
+    kw["virtual_pipeline_model_parallel_size"] = None
     kw["num_moe_experts"] = ns["num_experts"]
     kw["rotary_interleaved"] = bool(ns.get("rotary_interleaved", False))
     kw["num_layers_in_first_pipeline_stage"] = ns.get("decoder_first_pipeline_num_layers")

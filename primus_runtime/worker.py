@@ -1,7 +1,7 @@
 """`python -m primus_runtime.worker RUN.json RANK`: one rank of a multi-process run.
 
-The parent (`primus_runtime.launch`) writes RUN.json (namespace, device, output
-folder, world size, rendezvous port) and starts one worker per rank. A worker that
+The parent (`primus_runtime.launch`) writes RUN.json (the runs: namespace and output
+folder of each; device, world size, rendezvous port) and starts one worker per rank. A worker that
 fails writes `rank<N>.error` with its message and exits non-zero.
 
 `PRIMUS_RUNTIME_FAULT_RANK=N` makes rank N fail right after the process groups are
@@ -20,7 +20,7 @@ from pathlib import Path
 def main(argv: list[str]) -> int:
     spec = json.loads(Path(argv[0]).read_text())
     rank = int(argv[1])
-    out_dir = Path(spec["out_dir"])
+    errors_dir = Path(spec["errors_dir"])
     warnings.filterwarnings("ignore")
     import torch
 
@@ -31,16 +31,14 @@ def main(argv: list[str]) -> int:
         loop.setup_distributed(rank, spec["world"], spec["port"], spec["device"], spec["timeout_s"])
         if os.environ.get("PRIMUS_RUNTIME_FAULT_RANK") == str(rank):
             raise RuntimeError("fault injected by PRIMUS_RUNTIME_FAULT_RANK")
-        loop.run_rank(spec["ns"], spec["device"], out_dir, spec["echo"])
+        for run in spec["runs"]:  # one process group, model-parallel state rebuilt per run
+            loop.run_rank(run["ns"], spec["device"], Path(run["out_dir"]), spec["echo"])
+            loop.teardown_model_parallel()
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which ends the run
-        (out_dir / f"rank{rank}.error").write_text(f"rank {rank}: {type(exc).__name__}: {exc}\n")
-        print(f"rank {rank}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        try:
-            loop.teardown()
-        except Exception:  # noqa: BLE001
-            pass
+        (errors_dir / f"rank{rank}.error").write_text(f"rank {rank}: {type(exc).__name__}: {exc}\n")
+        print(f"rank {rank}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        os._exit(1)  # no teardown: the other ranks may be blocked in a collective with us
+    loop.teardown()
     return 0
 
 

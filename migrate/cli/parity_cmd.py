@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         raise MigrateError(f"no such script: {args.script}")
 
     from migrate.parity.dynamic import ParityOptions, run_parity
-    from migrate.parity.report import failure_summary, json_safe, parity_json, render_parity
+    from migrate.parity.report import LAYOUT_LABELS, failure_summary, json_safe, parity_json, render_parity
 
     options = ParityOptions(
         target=args.target, iters=args.iters, proxy=args.proxy, nproc=args.nproc, rtol=args.rtol,
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         if result.comparison is not None and not result.comparison.ok:
             print(failure_summary(result.comparison, "dynamic parity"), file=sys.stderr)
         if result.layout_comparison is not None and not result.layout_comparison.ok:
-            print(failure_summary(result.layout_comparison, "layout parity"), file=sys.stderr)
+            print(failure_summary(result.layout_comparison, "layout parity", LAYOUT_LABELS), file=sys.stderr)
         return 3
     return 0
 

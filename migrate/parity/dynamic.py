@@ -63,6 +63,7 @@ class Backends:
     run_options: Callable[..., Any]  # RunOptions(**kwargs)
     device: Callable[[str], str]  # "auto" -> "cpu" | "cuda"
     available_memory: Callable[[str, int], int | None]  # (device, nproc) -> bytes
+    vocab_size: Callable[[Mapping[str, Any]], int | None] = lambda cfg: None  # unpadded, as the runtime sees it
 
 
 @dataclass
@@ -130,7 +131,10 @@ def default_tolerance(options: ParityOptions, device: str) -> Tolerance:
 
 def check_memory(cfg: Mapping[str, Any], run: Layout, device: str, backends: Backends) -> MemoryEstimate:
     """Refuse (exit 2) a full-size run that cannot fit, saying what it would need."""
-    need = estimate(cfg, replicas=run.dp)
+    sized = dict(cfg)
+    if not sized.get("padded_vocab_size"):
+        sized["padded_vocab_size"] = backends.vocab_size(cfg)  # the tokenizer's size, as the runtime knows it
+    need = estimate(sized, replicas=run.dp)
     have = backends.available_memory(device, run.world)
     if have is not None and need.bytes > have:
         raise MigrateError(
@@ -192,6 +196,16 @@ def run_parity(
             report.sides[name] = side
             return side
 
+        if run_layout.world > 1:
+            legacy_cfg, primus_cfg, dropout_note = layouts.without_dropout(legacy_cfg, primus_cfg)
+            if dropout_note:
+                report.layout_notes.append(dropout_note)
+            if not options.proxy:  # proxy runs use a fixed vocabulary already
+                vocab = backends.vocab_size(legacy_cfg)
+                legacy_cfg, primus_cfg, vocab_note = layouts.pin_padded_vocab(legacy_cfg, primus_cfg, vocab,
+                                                                               run_layout)
+                if vocab_note:
+                    report.layout_notes.append(vocab_note)
         legacy = train("legacy", legacy_cfg, run_layout)
         primus = train("primus", primus_cfg, run_layout)
         report.comparison = compare_runs(legacy.series(), primus.series(), METRICS,
@@ -208,15 +222,18 @@ def run_parity(
         "proxy": options.proxy,
         "seed": seed if seed is not None else legacy_cfg.get("seed"),
         "seed_source": "--seed" if seed is not None else "each side's config",
+        "rng": "torch.manual_seed(seed) and Megatron's model-parallel RNG streams, set by the runtime per rank",
         "data": data_note,
         "mode": report.comparison.tolerance.mode,
     })
     _seed_note(report, legacy_cfg, primus_cfg)
     for side in report.sides.values():
-        for shrink in getattr(side.result, "shrinks", []) or []:
-            note = f"proxy: {shrink}"
-            if note not in report.notes:
-                report.notes.append(note)
+        for prefix, items in (("proxy", getattr(side.result, "shrinks", None)),
+                              ("runtime", getattr(side.result, "notes", None))):
+            for item in items or []:
+                note = f"{prefix}: {item}"
+                if note not in report.notes:
+                    report.notes.append(note)
     return report
 
 
@@ -235,6 +252,7 @@ def real_backends() -> Backends:
         run_options=_real_run_options,
         device=_real_device,
         available_memory=_real_available_memory,
+        vocab_size=_real_vocab_size,
     )
 
 
@@ -305,6 +323,12 @@ def _real_run_options(**kwargs: Any) -> Any:
     if "quiet" in {f.name for f in dataclasses.fields(RunOptions)}:
         kwargs.setdefault("quiet", True)  # the report is the output; logs go to out_dir
     return RunOptions(**kwargs)
+
+
+def _real_vocab_size(cfg: Mapping[str, Any]) -> int | None:
+    from primus_runtime.launch import vocab_size
+
+    return vocab_size(cfg, [])
 
 
 def _real_device(requested: str) -> str:
