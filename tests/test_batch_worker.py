@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 from helpers_batch import FakeBackend, write_fake_repo
 
@@ -196,8 +195,6 @@ def test_knob_to_key_table_traces_defaults_into_flags():
     assert "TE_FP8" not in result.knob_keys  # its default 0 never reaches a flag value
 
 
-@pytest.mark.xfail(strict=True, reason="shell regression: migrate.shell.syntax.parse_file stores its cache under "
-                   "(path, display) but looks it up by (path, mtime, size), so every evaluation re-runs shfmt")
 def test_a_script_is_parsed_once_for_all_its_variants(monkeypatch, tmp_path):
     import shutil
 
