@@ -42,7 +42,8 @@ EXIT_CODES = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The full parser, or with `only` one subcommand's (a run needs no other module imported)."""
     parser = argparse.ArgumentParser(
         prog="primus-migrate",
         description="Convert Megatron-LM launch scripts to Primus configs and prove parity.",
@@ -51,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS:
+        if only is not None and name != only:
+            continue
         try:
             module = importlib.import_module(f"migrate.cli.{module_name}")
         except ModuleNotFoundError as exc:
@@ -74,11 +77,25 @@ def _with_default_command(argv: list[str], known: set[str]) -> list[str]:
     return argv
 
 
+def _command_word(argv: list[str]) -> str | None:
+    """The subcommand named first on the line, if it is one; None means build every subcommand."""
+    for word in argv:
+        if word.startswith("-"):
+            if word in ("-h", "--help"):
+                return None
+            continue
+        return word if any(word == name for name, _ in COMMANDS) else None
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
-        parser = build_parser()
+        parser = build_parser(only=_command_word(args_list))
         known = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+        if not known:  # that command is not part of this build: decide with all of them
+            parser = build_parser()
+            known = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
         args = parser.parse_args(_with_default_command(args_list, known))
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)

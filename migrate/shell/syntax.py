@@ -15,9 +15,10 @@ import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from migrate.diagnostics import MigrateError, Origin
+from migrate.shell.plain_command import parse_plain_command
 
 Node = dict[str, Any]
 
@@ -70,12 +71,25 @@ def _finish(proc: subprocess.Popen, data: bytes | None, filename: str,
 
 def parse_text(text: str, filename: str) -> Node:
     """Parse bash source text; a syntax error becomes a located MigrateError."""
+    tree = parse_plain_command(text, filename)
+    if tree is not None:
+        return tree  # exactly shfmt's tree, without starting shfmt
     data = text.encode("utf-8", "surrogateescape")
     return _finish(_start(data, filename), data, filename)
 
 
-_PENDING: dict[tuple[str, str], "threading.Thread"] = {}
-_RESULTS: dict[tuple[str, str], tuple[subprocess.Popen, bytes, bytes]] = {}
+# prefetched parses: (resolved path, display) -> (shfmt process, the bytes it parses, its stdout, its stderr)
+_PENDING: dict[tuple[str, str], tuple[subprocess.Popen, bytes, BinaryIO, BinaryIO]] = {}
+
+
+def _scratch_file() -> BinaryIO:
+    """An anonymous file in memory: shfmt writes its output there without a reader thread."""
+    try:
+        return os.fdopen(os.memfd_create("primus-migrate-shfmt", os.MFD_CLOEXEC), "w+b")
+    except (AttributeError, OSError):
+        import tempfile
+
+        return tempfile.TemporaryFile()
 
 
 def prefetch(path: str | Path, display: str | None = None) -> None:
@@ -86,21 +100,32 @@ def prefetch(path: str | Path, display: str | None = None) -> None:
         data = path.read_bytes()
     except OSError:
         return  # parse_file reports it
-    import threading
-
+    stdin, stdout, stderr = _scratch_file(), _scratch_file(), _scratch_file()
+    stdin.write(data)
+    stdin.seek(0)
     try:
-        proc = _start(data, display)
-    except MigrateError:
-        return
-    key = (str(path.resolve()), display)
+        proc = subprocess.Popen(
+            [shfmt_binary(), "--to-json", "-ln", "bash", "--filename", display],
+            stdin=stdin, stdout=stdout, stderr=stderr,
+        )
+    except (OSError, MigrateError):
+        for file in (stdout, stderr):
+            file.close()
+        return  # parse_file starts shfmt again and reports the failure
+    finally:
+        stdin.close()
+    _PENDING[(str(path.resolve()), display)] = (proc, data, stdout, stderr)
 
-    def collect() -> None:
-        stdout, stderr = proc.communicate(data)
-        _RESULTS[key] = (proc, stdout, stderr)
 
-    thread = threading.Thread(target=collect, daemon=True)
-    thread.start()
-    _PENDING[key] = thread
+def _collect(job: tuple[subprocess.Popen, bytes, BinaryIO, BinaryIO], display: str) -> tuple[str, Node]:
+    proc, data, stdout, stderr = job
+    proc.wait()
+    output = []
+    for file in (stdout, stderr):
+        file.seek(0)
+        output.append(file.read())
+        file.close()
+    return data.decode("utf-8", "surrogateescape"), _finish(proc, None, display, (output[0], output[1]))
 
 
 _FILE_CACHE: dict[tuple[str, int, int], tuple[str, Node]] = {}
@@ -115,18 +140,14 @@ def parse_file(path: Path, display: str) -> tuple[str, Node]:
         raise MigrateError(f"cannot read script: {exc.strerror}", origin=Origin(display)) from None
     cached = _FILE_CACHE.get(key)
     if cached is None or cached[1].get("_display") != display:
-        try:
-            text = path.read_bytes().decode("utf-8", "surrogateescape")
-        except OSError as exc:
-            raise MigrateError(f"cannot read script: {exc.strerror}", origin=Origin(display)) from None
-        job = (str(path.resolve()), display)
-        pending = _PENDING.pop(job, None)
+        pending = _PENDING.pop((str(path.resolve()), display), None)
         if pending is not None:
-            pending.join()
-        if job in _RESULTS:
-            proc, stdout, stderr = _RESULTS.pop(job)
-            tree = _finish(proc, None, display, (stdout, stderr))
+            text, tree = _collect(pending, display)
         else:
+            try:
+                text = path.read_bytes().decode("utf-8", "surrogateescape")
+            except OSError as exc:
+                raise MigrateError(f"cannot read script: {exc.strerror}", origin=Origin(display)) from None
             tree = parse_text(text, display)
         tree["_display"] = display
         cached = (text, tree)
@@ -166,12 +187,23 @@ _POSITION_KEYS = frozenset({"Pos", "End", "ValuePos", "ValueEnd", "OpPos", "Doll
 def iter_nodes(node: Any):
     """Every syntax node below `node` in source order, for static scans (positions skipped)."""
     stack = [node]
+    pop, extend = stack.pop, stack.extend
+    skip = _POSITION_KEYS
     while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            yield item
-            children = [v for k, v in item.items()
-                        if (type(v) is list or (type(v) is dict and k not in _POSITION_KEYS)) and v]
-            stack.extend(reversed(children))
-        elif isinstance(item, list):
-            stack.extend(reversed(item))
+        item = pop()
+        if type(item) is not dict:
+            if type(item) is list:
+                extend(reversed(item))
+            continue
+        yield item
+        children: list[Any] = []
+        for key, value in item.items():
+            if value:
+                kind = type(value)
+                if kind is list:
+                    children.extend(value)
+                elif kind is dict and key not in skip:
+                    children.append(value)
+        if children:
+            children.reverse()
+            extend(children)

@@ -57,6 +57,10 @@ def lit_pieces(ev: "Evaluator", node: dict, quoted: bool, first: bool) -> list[I
         if home is not None:
             out.append(Piece(home.scalar(), True))
             raw = raw[1:]
+    if "\\" not in raw and "\n" not in raw:  # the common case: one piece, as the loop below would give
+        if raw:
+            out.append(Piece(ev.text_at(raw, offset, line), quoted))
+        return out
     i = 0
     while i < len(raw):
         ch = raw[i]
