@@ -42,11 +42,20 @@ def shfmt_binary() -> str:
     )
 
 
+def _shfmt_env() -> dict[str, str]:
+    """shfmt's environment: Go's collector off up to a memory cap (a one-shot parse frees
+    nothing worth collecting; this cuts its time by about a third)."""
+    env = dict(os.environ)
+    env.setdefault("GOGC", "off")
+    env.setdefault("GOMEMLIMIT", "512MiB")
+    return env
+
+
 def _start(data: bytes, filename: str) -> subprocess.Popen:
     try:
         proc = subprocess.Popen(
             [shfmt_binary(), "--to-json", "-ln", "bash", "--filename", filename],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_shfmt_env(),
         )
     except OSError as exc:
         raise MigrateError(f"could not run shfmt: {exc}") from None
@@ -106,7 +115,7 @@ def prefetch(path: str | Path, display: str | None = None) -> None:
     try:
         proc = subprocess.Popen(
             [shfmt_binary(), "--to-json", "-ln", "bash", "--filename", display],
-            stdin=stdin, stdout=stdout, stderr=stderr,
+            stdin=stdin, stdout=stdout, stderr=stderr, env=_shfmt_env(),
         )
     except (OSError, MigrateError):
         for file in (stdout, stderr):
