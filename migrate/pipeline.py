@@ -68,12 +68,17 @@ def knob_placeholders(script, env, args, options, plan, translated_args, target_
 
     out: dict[str, tuple[str, str]] = {}
     spans: dict[str, list] = {}
+    words = [t.value for t in plan.argv]
     for knob in plan.knobs:
         value = knob.value
         if value is None or not re.fullmatch(r"-?\d+", value):
             continue
+        if not any(value in word for word in words):
+            continue  # a 1:1 knob's text is in the argv; this one only steers the script
         runs = []
         for sentinel in sentinels(value):
+            if runs and classify(knob.name, value, translated_args, runs, options.target) is None:
+                break  # one re-evaluation already shows it is not 1:1
             env2, args2 = dict(env), list(args)
             if knob.source == "arg":
                 args2.append(f"{knob.name}={sentinel}")
@@ -86,7 +91,7 @@ def knob_placeholders(script, env, args, options, plan, translated_args, target_
                                                  diags).args))
             except MigrateError:
                 break
-        else:
+        if len(runs) == 2:
             mapping = classify(knob.name, value, translated_args, runs, options.target)
             for dest, text in (mapping or {}).items():
                 if isinstance(text, tuple):
@@ -98,6 +103,16 @@ def knob_placeholders(script, env, args, options, plan, translated_args, target_
         if text is not None and dest not in out:
             out[dest] = (", ".join(name for name, _ in found), text)
     return out
+
+
+def _translate_note(diags: Diagnostics, origin: Origin | None) -> str | None:
+    """What translate() said about the flag at `origin` (removed / unsupported value)."""
+    if origin is None:
+        return None
+    for item in diags:
+        if item.origin == origin and item.code in ("megatron-option-removed", "megatron-value-unsupported"):
+            return item.message
+    return None
 
 
 def _short_origin(origin: Origin | None, script: Path) -> Origin | None:
@@ -193,7 +208,8 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
 
     # ---- everything else the script did -------------------------------------------------
     knob_values = {k.name: k.value for k in plan.knobs}
-    environment = plan_environment(profile.name, plan.env, plan.launcher.options(), knob_values)
+    environment = plan_environment(profile.name, plan.env, plan.launcher.options(), knob_values,
+                                   [[t.value for t in w] for w in plan.launcher.wrappers])
 
     for placement in environment.placements:
         if placement.origin and placement.origin.startswith(str(script) + ":"):
@@ -214,17 +230,24 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
             translated_by_origin.setdefault(origin, dest)
     flags: list[dict[str, Any]] = []
     unmapped: list[dict[str, str]] = []
+    # translate() lists the flags the target cannot honour (`dropped`); without that list every
+    # flag missing at the target counts as unmapped.
+    dropped = dict(getattr(translated, "dropped", None) or {})
+    dropped_unknown = getattr(translated, "dropped", None) is None
     for dest, origin in sorted(legacy.explicit.items(), key=lambda kv: (kv[1] or Origin(""), kv[0])):
         flag = _flag_of(legacy_schema, dest)
         target_dest = dest if dest in translated.explicit else translated_by_origin.get(origin)
         short = _short_origin(origin, script)
         entry = {"flag": flag, "dest": dest, "value": _jsonable(legacy.args.get(dest)),
                  "origin": str(short) if short else "command line"}
-        if target_dest is None or target_dest not in dests:
-            why = (f"no Primus equivalent: the option does not exist in Megatron-LM {profile.megatron_schema}, "
-                   f"the version {profile.name} runs")
+        note = _translate_note(diags, origin)
+        if dest in dropped or ((target_dest is None or target_dest not in dests) and dropped_unknown):
+            why = (f"no Primus equivalent: {note or 'the option does not exist in Megatron-LM ' + profile.megatron_schema}"
+                   f" (Megatron-LM {profile.megatron_schema} is what {profile.name} runs)")
             entry["destination"] = why
             unmapped.append({"flag": flag, "dest": dest, "origin": entry["origin"], "why": why})
+        elif target_dest is None or target_dest not in dests:
+            entry["destination"] = f"not needed at {profile.name}: {note or 'the legacy run did not depend on it'}"
         elif target_dest in result.unsettable:
             why = f"no Primus equivalent: {result.unsettable[target_dest]}"
             entry["destination"] = why

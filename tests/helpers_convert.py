@@ -97,7 +97,7 @@ def resolve_written(outdir: Path, experiment: str, model_path: str | None, targe
     profile = get_profile(target)
     if model_path:
         shutil.copy(outdir / model_path, outdir / Path(model_path).name)
-    resolved = resolve_experiment(outdir / experiment, profile, {})
+    resolved = resolve_experiment(outdir / experiment, profile, {}, trainer_rewrites=True)
     schema = load_schema(profile.megatron_schema)
     values = {**schema.defaults(), **resolved.values}
     return derive(values, schema)
@@ -105,9 +105,14 @@ def resolve_written(outdir: Path, experiment: str, model_path: str | None, targe
 
 def compare(expected: dict[str, Any], derived: dict[str, Any], target: str) -> list[str]:
     """Dests that differ, outside the documented Primus-only list and runtime-evaluated defaults."""
-    from migrate.parity.static import PRIMUS_ONLY, is_runtime_value
+    from migrate.parity.static import INT_LISTS, PRIMUS_ONLY, is_runtime_value
     from migrate.values import same_value
 
+    def same(dest: str) -> bool:
+        got, want = derived.get(dest), expected[dest]
+        if dest in INT_LISTS and isinstance(got, list) and isinstance(want, list):
+            return [int(x) for x in got] == [int(x) for x in want]
+        return same_value(got, want)
+
     ignored = PRIMUS_ONLY.get(target, {})
-    return sorted(d for d in expected if d not in ignored and not is_runtime_value(expected[d])
-                  and not same_value(derived.get(d), expected[d]))
+    return sorted(d for d in expected if d not in ignored and not is_runtime_value(expected[d]) and not same(d))

@@ -166,3 +166,20 @@ def test_parity_failure_exits_3_and_writes_only_the_good_variants(fake, cli, tmp
     assert "bad/train_bad.sh [default]: rejected: static parity failed" in res.out
     assert not (tmp_path / "out/exp/bad").exists()
     assert (tmp_path / "out/exp/llama/train_llama3/MODEL_SIZE=8.yaml").is_file()
+
+
+def test_unknown_target_is_refused_before_anything_runs(cli, tmp_path):
+    repo = write_fake_repo(tmp_path / "repo")
+    res = cli("batch", repo, "-o", tmp_path / "out", "--target", "primus-9", "--jobs", "1")
+    assert res.code == 2 and "unknown target" in res.err
+    assert not (tmp_path / "out").exists()
+
+
+def test_all_choices_option_varies_toggle_free_choices(fake, cli, tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "train.sh").write_text("#!/bin/bash\n# knob MODEL_SIZE 8 8 70\n# knob PR bf16 fp8\ntorchrun pretrain_gpt.py\n")
+    labels = lambda res: [v["label"] for v in json.loads(res.out)["scripts"][0]["variants"]]  # noqa: E731
+    assert labels(cli("batch", repo, "-o", tmp_path / "a", "--jobs", "1", "--json")) == ["MODEL_SIZE=8",
+                                                                                         "MODEL_SIZE=70"]
+    assert len(labels(cli("batch", repo, "-o", tmp_path / "b", "--jobs", "1", "--json", "--all-choices"))) == 4

@@ -86,20 +86,20 @@ def test_refuses_to_overwrite_without_force(cli, small, tmp_path):
 
 def test_flag_without_equivalent_is_reported_with_exit_4(cli, small, tmp_path):
     out = tmp_path / "out"
-    result = cli(small, "EXTRA=--log-batch-size-to-tensorboard", "-o", out, "--target", "primus-26.5")
+    result = cli(small, "EXTRA=--standalone-embedding-stage", "-o", out, "--target", "primus-26.5")
     assert result.code == 4, result.err
-    assert "--log-batch-size-to-tensorboard" in result.err
+    assert "--standalone-embedding-stage" in result.err
     report = json.loads((out / "report.json").read_text())
-    assert [u["flag"] for u in report["unmapped"]] == ["--log-batch-size-to-tensorboard"]
+    assert [u["flag"] for u in report["unmapped"]] == ["--standalone-embedding-stage"]
     assert "no Primus equivalent" in report["unmapped"][0]["why"]
-    assert "--log-batch-size-to-tensorboard" in (out / "report.md").read_text()
+    assert "--standalone-embedding-stage" in (out / "report.md").read_text()
 
 
 def test_strict_makes_an_unmapped_flag_an_error_and_writes_nothing(cli, small, tmp_path):
     out = tmp_path / "out"
-    result = cli(small, "EXTRA=--log-batch-size-to-tensorboard", "-o", out, "--strict")
+    result = cli(small, "EXTRA=--standalone-embedding-stage", "-o", out, "--strict")
     assert result.code == 2
-    assert "--log-batch-size-to-tensorboard" in result.err
+    assert "--standalone-embedding-stage" in result.err
     assert not out.exists()
 
 
@@ -150,3 +150,14 @@ def test_llama3_fixture(cli, tmp_path):
     assert placements["GPUS_PER_NODE"]["destination"] == "run variable"
     # every explicit flag is in the report, with a destination
     assert len(report["flags"]) >= 30 and all(f["destination"] for f in report["flags"])
+
+
+def test_inert_removed_flag_is_reported_but_not_unmapped(cli, small, tmp_path):
+    # translate() knows the legacy run did not use it: a note in the report, exit 0
+    out = tmp_path / "out"
+    result = cli(small, "EXTRA=--log-batch-size-to-tensorboard", "-o", out, "--target", "primus-26.5")
+    assert result.code == 0, result.err
+    report = json.loads((out / "report.json").read_text())
+    assert report["unmapped"] == []
+    entry = next(f for f in report["flags"] if f["flag"] == "--log-batch-size-to-tensorboard")
+    assert entry["destination"].startswith("not needed at primus-26.5")

@@ -168,3 +168,15 @@ def test_env_sh_is_valid_bash(tmp_path):
     run = run_sh("primus-26.5", "v26.5.1", "t.sh", "e-pretrain.yaml", "models/megatron/e.yaml", {"NNODES": "2"}, True)
     assert subprocess.run(["bash", "-n"], input=run, text=True).returncode == 0
     assert 'export NNODES="${NNODES:-2}"' in run and "cp " in run
+
+
+def test_launcher_options_are_all_accounted_for():
+    from migrate.primus.emit.runenv import plan_environment
+
+    out = plan_environment("primus-26.5", {}, {"nproc_per_node": "8", "rdzv_endpoint": "node0:29500",
+                                               "rdzv_backend": "c10d", "nnodes": "$N"}, {}, [["srun", "-N2"]])
+    assert out.run_vars == {"GPUS_PER_NODE": "8", "MASTER_ADDR": "node0", "MASTER_PORT": "29500"}
+    by_name = {p.name: p for p in out.placements}
+    assert by_name["--rdzv_backend"].destination == "no Primus equivalent"
+    assert by_name["NNODES"].destination == "not set"
+    assert any("srun -N2" in g for g in out.guidance)

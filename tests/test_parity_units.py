@@ -141,3 +141,29 @@ def test_legacy_layout_from_the_launcher_world():
     assert world == 16
     assert layouts.legacy_layout({"tensor_model_parallel_size": 4, "world_size": 1}, world) == Layout(tp=4, dp=4)
     assert layouts.launcher_world({"nproc_per_node": "$GPUS"}) is None
+
+
+def test_layout_runs_turn_dropout_off_on_both_sides():
+    a, b, note = layouts.without_dropout({"attention_dropout": 0.1, "hidden_dropout": 0.1, "lr": 1.0},
+                                         {"attention_dropout": 0.1, "hidden_dropout": 0.0, "lr": 1.0})
+    assert a == b == {"attention_dropout": 0.0, "hidden_dropout": 0.0, "lr": 1.0}
+    assert "attention_dropout=0.1" in note
+    assert layouts.without_dropout({"hidden_dropout": 0.0}, {"hidden_dropout": 0.0})[2] is None
+
+
+def test_padded_vocab_follows_megatrons_rule():
+    # 50257 (GPT-2) padded to a multiple of 128 x TP
+    assert layouts.padded_vocab(50257, 128, 1) == 50304
+    assert layouts.padded_vocab(50257, 128, 8) == 51200
+    assert layouts.padded_vocab(513, 128, 2) == 768
+
+
+def test_layout_runs_share_one_padded_vocab():
+    a, b, note = layouts.pin_padded_vocab({"make_vocab_size_divisible_by": 128}, {}, 513, Layout(tp=2))
+    assert a["padded_vocab_size"] == b["padded_vocab_size"] == 768 and "TP=2" in note
+    kept = layouts.pin_padded_vocab({"padded_vocab_size": 640}, {}, 513, Layout(tp=2))
+    assert kept[0]["padded_vocab_size"] == 640 and kept[2] is None
+
+
+def test_tp1_layout_needs_no_vocab_pin():
+    assert layouts.pin_padded_vocab({}, {}, 513, Layout(pp=2))[2] is None

@@ -134,3 +134,65 @@ def test_random_snippets_only_raise_migrate_error(tmp_path, words):
         evaluate_script(path, options=EvalOptions(max_loop_iterations=20, max_call_depth=8, max_steps=5000))
     except MigrateError:
         pass
+
+
+def test_unknown_value_is_inert_through_eval(tmp_path):
+    path = write(tmp_path, 'PORT=$(shuf -n 1 -i 10000-65535)\n'
+                           'cmd="torchrun --master_port $PORT pretrain_gpt.py --x 1"\neval $cmd\n')
+    plan = evaluate_script(path)
+    port = plan.launcher.argv[2]
+    assert port.unknown and " " not in port.value and plan.launcher.options()["master_port"] == port.value
+    assert len([d for d in plan.diagnostics.warnings if d.code == "shell-unknown"]) == 1
+    assert plan.argv_values() == ["--x", "1"]
+
+
+def test_training_entry_is_assumed_to_exist(tmp_path):
+    path = write(tmp_path, 'ENTRY=${MEGATRON:-/opt/Megatron-LM}/pretrain_gpt.py\n'
+                           'if [ ! -f "$ENTRY" ]; then echo missing; exit 1; fi\n'
+                           '[ -f /opt/other/tool.py ] || NOTOOL=1\n'
+                           'torchrun "$ENTRY" --no-tool ${NOTOOL}\n')
+    plan = evaluate_script(path)
+    assert plan.entry == "/opt/Megatron-LM/pretrain_gpt.py" and plan.argv_values() == ["--no-tool", "1"]
+    messages = [d.message for d in plan.diagnostics.warnings]
+    assert any("assumed the training entry" in m for m in messages)
+    assert any("/opt/other/tool.py" in m and "does not exist" in m for m in messages)
+
+
+_TEMPLATES = [
+    "{v}={val}", "{v}=${{{w}:-{val}}}", 'export {v}="${w}"', 'if [ "${v}" -eq {n} ]; then {v}={val}; else {w}={val}; fi',
+    "for i in {val} {val}; do {v}+=$i; done", "case ${v} in {val}) {w}=1;; *) ;; esac",
+    "{v}=$(( {n} {op} ${{{w}:-0}} ))", "f() {{ local {v}=$1; echo ${v}; }}", "{v}=$(f {val})",
+    "arr=({val} ${v}); {w}=${{arr[@]}}", 'eval "{v}={val}"', "while [ ${{#{v}}} -lt {n} ]; do {v}+=x; done",
+    "{v}=${{{w}//{val}/x}}", "shift", "set -- {val} {val}", "(( {v} = {n} {op} 2 ))", "[[ ${v} == {val}* ]] && {w}=1",
+    "source ./missing.sh", "exit {n}", "return", "break", "continue", "{v}=${{{w}:{n}:{n}}}", "read {v} <<< {val}",
+    "{v}=$(echo ${w} | cut -d{val} -f{n})", "g() {{ g; }}", "g", "set -e", "false", "{v}=$(nproc)",
+    "torchrun pretrain_gpt.py --{v} ${v} ${w}", "eval $({v})", "{v}=( $(seq {n}) )", "let {v}={n}{op}{n}",
+    "declare -i {v}={val}", "printf -v {v} '%s' {val}", "cd {val}", "unset {v}", "{v}=${{!{w}}}",
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.tuples(st.sampled_from(_TEMPLATES), st.sampled_from(["A", "B", "C", "MODEL_SIZE"]),
+                          st.sampled_from(["A", "B", "C", "X"]), st.sampled_from(["0", "1", "8", "a b", "x", "''", "-1"]),
+                          st.integers(min_value=-2, max_value=12), st.sampled_from(["+", "-", "*", "/", "%", "**"])),
+                max_size=12))
+def test_random_valid_scripts_only_raise_migrate_error(tmp_path, statements):
+    lines = [t.format(v=v, w=w, val=val, n=n, op=op) for t, v, w, val, n, op in statements]
+    path = tmp_path / "gen.sh"
+    path.write_text("\n".join(lines) + "\n")
+    try:
+        evaluate_script(path, options=EvalOptions(max_loop_iterations=50, max_call_depth=8, max_steps=20000))
+    except MigrateError:
+        pass
+
+
+def test_each_file_is_parsed_once(tmp_path, monkeypatch):
+    import migrate.shell.syntax as syntax
+
+    calls = []
+    real = syntax.parse_text
+    monkeypatch.setattr(syntax, "parse_text", lambda text, name: calls.append(name) or real(text, name))
+    path = write(tmp_path, "torchrun pretrain_gpt.py --tp ${TP:-1}\n", name="once.sh")
+    assert evaluate_script(path, {"TP": "2"}).argv_values() == ["--tp", "2"]
+    assert evaluate_script(path, {"TP": "4"}).argv_values() == ["--tp", "4"]
+    assert calls == [str(path)]

@@ -45,6 +45,10 @@ CASES: list[tuple[str, dict[str, str], list[str]]] = [
     ("slurm/launch_llama3_slurm.sh", {"SLURM_NNODES": "4", "SLURM_JOB_NODELIST": "node1,node2,node3,node4",
                                       "SLURM_JOB_ID": "4242", "MBS": "2"}, []),
     ("config/train_from_config.sh", {}, []),
+    ("deepspeed/train_gpt_megatron_deepspeed.sh", {}, []),
+    ("deepspeed/train_gpt_megatron_deepspeed.sh", {"PP": "1", "ZERO_STAGE": "1", "ACTIVATION_CHECKPOINT": "true"}, []),
+    ("pai/run_mcore_llama3.sh", {}, ["dsw", "8B", "1", "32", "1e-5", "1e-6", "8192"]),
+    ("pai/run_mcore_llama3.sh", {}, ["dsw", "70B", "1", "64", "1e-5", "1e-6", "4096", "fp16", "4", "2", "full", "false", "true"]),
     ("config/train_from_config.sh", {"TP": "4", "SEQ_LENGTH": "4096", "NVTE_FUSED_ATTN": "0"}, []),
 ]
 

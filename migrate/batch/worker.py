@@ -8,6 +8,7 @@ process parses and loads once per script and a failure stays inside its row.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import tempfile
 import traceback
@@ -25,7 +26,7 @@ from migrate.batch.variants import (
     auto_variants,
     drop_thresholds,
     explicit_variants,
-    is_toggle,
+    is_varied,
 )
 from migrate.diagnostics import MigrateError
 from migrate.values import same_value
@@ -43,6 +44,7 @@ class ScriptJob:
     settings: ConvertSettings = field(default_factory=ConvertSettings)
     knobs: tuple[tuple[str, tuple[str, ...]], ...] | None = None  # --knobs, None: automatic
     max_variants: int = DEFAULT_MAX_VARIANTS
+    all_choices: bool = False                   # vary every non-boolean choice, not only model selectors
 
 
 @contextlib.contextmanager
@@ -148,12 +150,14 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
             return _error_row(job, exc, rel)
         infos, _ = _knob_infos(conversions[default.label].plan)
         read_sources(conversions[default.label].plan)
-        variants, capped = auto_variants(candidates(infos), job.max_variants)
+        variants, capped = auto_variants(candidates(infos), job.max_variants, job.all_choices)
         # Rename the defaults after their values (MODEL_SIZE=8) once the knobs are known.
         conversions = {variants[0].label: conversions[default.label]}
         pending = list(variants[1:])
 
     done: list[Variant] = [] if job.knobs is not None else [variants[0]]
+    for i, variant in enumerate(pending):
+        pending[i] = _unique_label(variant, done + pending[:i])
     while pending:
         variant = pending.pop(0)
         done.append(variant)
@@ -172,16 +176,23 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
             infos, changed = _knob_infos(conv.plan, infos)
             read_sources(conv.plan)
             if changed:
-                more, capped_now = auto_variants(candidates(infos), job.max_variants)
+                more, capped_now = auto_variants(candidates(infos), job.max_variants, job.all_choices)
                 capped = capped or capped_now
-                seen = {v.label for v in done} | {v.label for v in pending}
-                pending.extend(v for v in more if v.label not in seen)
+                # Same assignment, same variant, whatever its label became with more knobs known.
+                seen = {v.env for v in done} | {v.env for v in pending}
+                for extra in more:
+                    if extra.env in seen:
+                        continue
+                    if len(done) + len(pending) >= job.max_variants:
+                        capped = True
+                        break
+                    pending.append(_unique_label(extra, done + pending))
 
     result.capped = capped
     chosen = {name for name, _ in job.knobs} if job.knobs is not None else None
     result.knobs = {
         name: {"default": info.default, "compared_with": list(infos[name].compared_with),
-               "varied": (name in chosen) if chosen is not None else not is_toggle(info)}
+               "varied": (name in chosen) if chosen is not None else is_varied(info, job.all_choices)}
         for name, info in sorted(candidates(infos).items())
     }
     if capped:
@@ -189,11 +200,23 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
 
     by_label = {v.label: v for v in done}
     with tempfile.TemporaryDirectory(prefix="primus-migrate-batch-") as scratch:
+        placed: list[tuple[Any, VariantResult]] = []
         for label in [v.label for v in done]:
             conv = conversions.get(label)
             if conv is None:
                 continue
-            variant_rows.append(_place(job, by_label[label], conv, Path(scratch), backend, rel, result.files))
+            twin = next((row for prev, row in placed if _same_run(prev, conv)), None)
+            if twin is not None:
+                # `MODEL_SIZE=7` and `MODEL_SIZE=7B` often select the same network: one experiment.
+                variant = by_label[label]
+                variant_rows.append(dataclasses.replace(
+                    twin, label=label, env=variant.env_dict, is_default=variant.is_default, same_as=twin.label,
+                    changed_keys=[]))
+                continue
+            row = _place(job, by_label[label], conv, Path(scratch), backend, rel, result.files)
+            variant_rows.append(row)
+            if row.status != "rejected":
+                placed.append((conv, row))
 
     _attribute_knobs(result, variant_rows, conversions, by_label, infos)
     # Trace on the evaluation without overrides: there every knob holds its default.
@@ -210,6 +233,24 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
     if all(r.status == "skipped" for r in result.variants):
         result.reason = result.variants[0].reason if result.variants else None
     return result
+
+
+def _same_run(a: Any, b: Any) -> bool:
+    """Same Megatron namespace and same extra files (exported environment): the same run."""
+    if _changed(a.expected, b.expected):
+        return False
+    extras = lambda conv: {k: v for k, v in conv.files.items()  # noqa: E731
+                           if k not in (conv.experiment_path, conv.model_path) and k not in DROPPED_FILES}
+    return extras(a) == extras(b)
+
+
+def _unique_label(variant: Variant, others: list[Variant]) -> Variant:
+    """File-name-safe labels can collide (`a/b` and `a_b`): number the later one."""
+    taken = {v.label for v in others}
+    label, n = variant.label, 2
+    while label in taken:
+        label, n = f"{variant.label}~{n}", n + 1
+    return dataclasses.replace(variant, label=label)
 
 
 def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: Backend,

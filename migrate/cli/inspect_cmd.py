@@ -101,8 +101,7 @@ def run(args: argparse.Namespace) -> int:
         data = plan.to_json()
         if view is not None:
             data["megatron"] = view
-        json.dump(data, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
         return 0
     print_plan(plan)
     if view is not None:
@@ -122,17 +121,18 @@ def print_args_view(view: dict) -> None:
         table.add_column(column)
     for row in view_rows(view):
         table.add_row(*row)
-    Console().print(table)
+    _console().print(table)
 
 
 def print_plan(plan) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = _console()
     knobs = Table(title=f"Knobs of {plan.script}", title_justify="left")
-    for column in ("knob", "value", "from", "default", "compared with", "defined at"):
-        knobs.add_column(column)
+    for column in ("knob", "value", "from", "default", "compared with"):
+        knobs.add_column(column, overflow="fold")
+    knobs.add_column("defined at", no_wrap=True)
     for knob in plan.knobs:
         knobs.add_row(knob.name, _show(knob.value), knob.source, _show(knob.default),
                       ", ".join(knob.compared_with), str(knob.defined_at or ""))
@@ -152,13 +152,21 @@ def print_plan(plan) -> None:
     console.print(f"[bold]Entry[/bold] {plan.entry}", markup=True, highlight=False)
 
     argv = Table(title="Training arguments", title_justify="left")
-    for column in ("#", "token", "from"):
-        argv.add_column(column)
+    for column in ("#", "token"):
+        argv.add_column(column, overflow="fold")
+    argv.add_column("from", no_wrap=True)
     for i, token in enumerate(plan.argv):
         argv.add_row(str(i), token.value + (" (unknown)" if token.unknown else ""), str(token.origin))
     console.print(argv)
     for diagnostic in plan.diagnostics:
         console.print(str(diagnostic), markup=False, highlight=False)
+
+
+def _console():
+    """Tables at the terminal's width; 160 columns when piped, so flags are never folded."""
+    from rich.console import Console
+
+    return Console() if sys.stdout.isatty() else Console(width=160)
 
 
 def _show(value: str | None) -> str:

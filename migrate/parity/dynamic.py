@@ -51,6 +51,7 @@ class ParityOptions:
     gpus_per_node: int = 8
     legacy_schema: str = "rocm_dev"
     primus_path: str | None = None
+    logs_dir: Path | None = None  # keep each side's train.log + metrics.jsonl here (DIR/legacy, DIR/primus)
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Backends:
     run_options: Callable[..., Any]  # RunOptions(**kwargs)
     device: Callable[[str], str]  # "auto" -> "cpu" | "cuda"
     available_memory: Callable[[str, int], int | None]  # (device, nproc) -> bytes
+    vocab_size: Callable[[Mapping[str, Any]], int | None] = lambda cfg: None  # unpadded, as the runtime sees it
 
 
 @dataclass
@@ -130,7 +132,10 @@ def default_tolerance(options: ParityOptions, device: str) -> Tolerance:
 
 def check_memory(cfg: Mapping[str, Any], run: Layout, device: str, backends: Backends) -> MemoryEstimate:
     """Refuse (exit 2) a full-size run that cannot fit, saying what it would need."""
-    need = estimate(cfg, replicas=run.dp)
+    sized = dict(cfg)
+    if not sized.get("padded_vocab_size"):
+        sized["padded_vocab_size"] = backends.vocab_size(cfg)  # the tokenizer's size, as the runtime knows it
+    need = estimate(sized, replicas=run.dp)
     have = backends.available_memory(device, run.world)
     if have is not None and need.bytes > have:
         raise MigrateError(
@@ -142,6 +147,19 @@ def check_memory(cfg: Mapping[str, Any], run: Layout, device: str, backends: Bac
     return need
 
 
+def check_logs_dir(path: Path, force: bool) -> None:
+    """Runs write their logs into DIR/<side>/: refuse to mix them with an earlier run's."""
+    used = [path / side for side in ("legacy", "primus", "reference") if (path / side).exists()]
+    if used and not force:
+        raise MigrateError(f"{used[0]} already exists: logs of an earlier run would be mixed in",
+                           hint="choose another --keep-logs directory, or pass --force")
+    if force:
+        import shutil
+
+        for old in used:
+            shutil.rmtree(old)
+
+
 def run_parity(
     script: str,
     env: Mapping[str, str],
@@ -150,6 +168,8 @@ def run_parity(
     backends: Backends | None = None,
 ) -> ParityRun:
     backends = backends or real_backends()
+    if options.logs_dir is not None:
+        check_logs_dir(Path(options.logs_dir), force=False)
     conversion = backends.convert(script, dict(env), list(args), options)
     report = ParityRun(script, options.target, conversion.parity, options.static_only)
     if options.static_only:
@@ -175,7 +195,8 @@ def run_parity(
 
         def train(name: str, cfg: Mapping[str, Any], lay: Layout) -> Side:
             ro = backends.run_options(iters=iters, proxy=options.proxy, nproc=lay.world,
-                                      out_dir=work / name, device=options.device, seed=seed)
+                                      out_dir=(options.logs_dir or work) / name, device=options.device,
+                                      seed=seed)
             start = time.perf_counter()
             try:
                 result = backends.train(layouts.apply(cfg, lay), ro)
@@ -192,6 +213,9 @@ def run_parity(
             report.sides[name] = side
             return side
 
+        if run_layout.world > 1:
+            legacy_cfg, primus_cfg = _same_model_in_every_layout(legacy_cfg, primus_cfg, run_layout, options,
+                                                                 backends, report)
         legacy = train("legacy", legacy_cfg, run_layout)
         primus = train("primus", primus_cfg, run_layout)
         report.comparison = compare_runs(legacy.series(), primus.series(), METRICS,
@@ -208,16 +232,33 @@ def run_parity(
         "proxy": options.proxy,
         "seed": seed if seed is not None else legacy_cfg.get("seed"),
         "seed_source": "--seed" if seed is not None else "each side's config",
+        "rng": "torch.manual_seed(seed) and Megatron's model-parallel RNG streams, set by the runtime per rank",
         "data": data_note,
         "mode": report.comparison.tolerance.mode,
     })
     _seed_note(report, legacy_cfg, primus_cfg)
     for side in report.sides.values():
-        for shrink in getattr(side.result, "shrinks", []) or []:
-            note = f"proxy: {shrink}"
-            if note not in report.notes:
-                report.notes.append(note)
+        for prefix, items in (("proxy", getattr(side.result, "shrinks", None)),
+                              ("runtime", getattr(side.result, "notes", None))):
+            for item in items or []:
+                note = f"{prefix}: {item}"
+                if note not in report.notes:
+                    report.notes.append(note)
     return report
+
+
+def _same_model_in_every_layout(legacy: dict, primus: dict, run: Layout, options: ParityOptions,
+                                backends: Backends, report: ParityRun) -> tuple[dict, dict]:
+    """Multi-process runs are also compared with a TP=1 reference: take out what legitimately
+    depends on the layout (dropout masks, vocabulary padding) so a difference means a bug."""
+    legacy, primus, note = layouts.without_dropout(legacy, primus)
+    if note:
+        report.layout_notes.append(note)
+    if not options.proxy:  # proxy runs use a fixed vocabulary already
+        legacy, primus, note = layouts.pin_padded_vocab(legacy, primus, backends.vocab_size(legacy), run)
+        if note:
+            report.layout_notes.append(note)
+    return legacy, primus
 
 
 def _seed_note(report: ParityRun, legacy: Mapping[str, Any], primus: Mapping[str, Any]) -> None:
@@ -235,6 +276,7 @@ def real_backends() -> Backends:
         run_options=_real_run_options,
         device=_real_device,
         available_memory=_real_available_memory,
+        vocab_size=_real_vocab_size,
     )
 
 
@@ -305,6 +347,12 @@ def _real_run_options(**kwargs: Any) -> Any:
     if "quiet" in {f.name for f in dataclasses.fields(RunOptions)}:
         kwargs.setdefault("quiet", True)  # the report is the output; logs go to out_dir
     return RunOptions(**kwargs)
+
+
+def _real_vocab_size(cfg: Mapping[str, Any]) -> int | None:
+    from primus_runtime.launch import vocab_size
+
+    return vocab_size(cfg, [])
 
 
 def _real_device(requested: str) -> str:

@@ -117,3 +117,40 @@ def apply(cfg: Mapping[str, Any], layout: Layout) -> dict[str, Any]:
     if gbs and mbs and "num_micro_batches" in out:
         out["num_micro_batches"] = int(gbs) // (int(mbs) * layout.dp)
     return out
+
+
+DROPOUT_KEYS = ("attention_dropout", "hidden_dropout")
+
+
+def without_dropout(legacy: Mapping[str, Any], primus: Mapping[str, Any]) -> tuple[dict, dict, str | None]:
+    """Dropout off on both sides for a multi-process run: Megatron draws dropout masks inside
+    tensor-parallel regions from a per-TP-rank RNG stream, so a TP=2 run and the TP=1 reference
+    can never share masks. Static parity still compares the dropout values themselves."""
+    on = {k: legacy.get(k) for k in DROPOUT_KEYS if legacy.get(k) or primus.get(k)}
+    if not on:
+        return dict(legacy), dict(primus), None
+    a, b = dict(legacy), dict(primus)
+    for key in on:
+        a[key] = b[key] = 0.0
+    shown = ", ".join(f"{k}={v}" for k, v in on.items())
+    return a, b, (f"dropout off in these runs ({shown} in the script): dropout masks depend on the tensor-parallel "
+                  "rank's RNG stream; static parity compares the dropout values")
+
+
+def padded_vocab(vocab: int, divisible_by: int, tp: int) -> int:
+    """Megatron pads the vocabulary to a multiple of make_vocab_size_divisible_by x TP."""
+    multiple = max(1, divisible_by) * max(1, tp)
+    return vocab + (-vocab) % multiple
+
+
+def pin_padded_vocab(legacy: Mapping[str, Any], primus: Mapping[str, Any], vocab: int | None,
+                     run: Layout) -> tuple[dict, dict, str | None]:
+    """One padded vocabulary for the shrunk layout and the TP=1 reference: the padding grows
+    with TP, and a larger output layer is a different model (other init, other softmax)."""
+    a, b = dict(legacy), dict(primus)
+    if vocab is None or a.get("padded_vocab_size") or run.tp == 1:  # TP=1 pads like the reference
+        return a, b, None
+    size = padded_vocab(vocab, int(a.get("make_vocab_size_divisible_by") or 128), run.tp)
+    a["padded_vocab_size"] = b["padded_vocab_size"] = size
+    return a, b, (f"padded vocabulary pinned to {size} (vocabulary {vocab} padded for TP={run.tp}) in every run, "
+                  "so the TP=1 reference trains the same output layer")

@@ -6,6 +6,7 @@ from migrate.parity.logcompare import PARITY_METRICS, LogComparison
 from migrate.parity.series import SeriesComparison, divergence_window, format_table
 
 LABELS = {"lm_loss": "lm loss", "grad_norm": "grad norm", "lr": "lr"}
+LAYOUT_LABELS = ("TP=1 reference", "shrunk layout")
 
 
 def verdict_lines(result: SeriesComparison) -> list[str]:
@@ -59,7 +60,8 @@ def render_log_comparison(c: LogComparison) -> str:
     return "\n".join(out)
 
 
-def failure_summary(result: SeriesComparison, what: str = "parity") -> str:
+def failure_summary(result: SeriesComparison, what: str = "parity",
+                    labels: tuple[str, str] = ("legacy", "primus")) -> str:
     """One stderr line saying why a comparison failed (a NaN named as such)."""
     import math
 
@@ -68,10 +70,10 @@ def failure_summary(result: SeriesComparison, what: str = "parity") -> str:
         return f"{what} failed: a metric is reported by only one run"
     label = LABELS.get(first.metric, first.metric)
     if math.isnan(first.legacy) or math.isnan(first.primus):
-        side = "legacy" if math.isnan(first.legacy) else "primus"
+        side = labels[0] if math.isnan(first.legacy) else labels[1]
         return f"{what} failed: {side} {label} is NaN at iteration {first.iteration}"
     return (f"{what} failed: {label} differs from iteration {first.iteration} "
-            f"(legacy {first.legacy!r}, primus {first.primus!r})")
+            f"({labels[0]} {first.legacy!r}, {labels[1]} {first.primus!r})")
 
 
 def _static_lines(static) -> list[str]:
@@ -100,7 +102,7 @@ def _layout_lines(run) -> list[str]:
         lines.append(f"  layout check: {run.run_layout} vs TP=1 PP=1 DP=1 reference: {verdict} "
                      f"({run.layout_comparison.tolerance.mode})")
         if not run.layout_comparison.ok:
-            lines.append("  " + failure_summary(run.layout_comparison, "layout parity"))
+            lines.append("  " + failure_summary(run.layout_comparison, "layout parity", LAYOUT_LABELS))
     return lines
 
 

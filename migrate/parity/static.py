@@ -27,6 +27,11 @@ PRIMUS_ONLY: dict[str, dict[str, str]] = {
     "primus-26.5": {},
 }
 
+# Dests whose list elements Megatron passes through int() before use (rampup_batch_size: the
+# `start increment samples` strings of `--rampup-batch-size`), so ["16"] and [16] are one run.
+# primus-0.1 turns every numeric-looking YAML string into a number, so only the int form exists there.
+INT_LISTS = frozenset({"rampup_batch_size"})
+
 _MISSING = object()
 
 
@@ -57,6 +62,9 @@ class StaticParity:
             lines.append(f"  {dest}: {want!r} -> {shown}{where}")
         if len(self.differences) > limit:
             lines.append(f"  ... and {len(self.differences) - limit} more")
+        if any(str(o).startswith("<") for o in self.origins.values()):
+            lines.append("  hint: values from `<... trainer: rule>` are rewritten by Primus itself after loading "
+                         "the config; no YAML key can change them")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -80,6 +88,16 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _as_ints(value: Any) -> list[int] | None:
+    if not isinstance(value, (list, tuple)):
+        return None
+    try:
+        return [int(v) for v in value if not isinstance(v, bool)] if all(
+            not isinstance(v, bool) for v in value) else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _schema_of(profile: Any):
     schema = getattr(profile, "schema", None)
     if callable(schema):
@@ -97,7 +115,8 @@ def check_static_parity(
 ) -> StaticParity:
     """Compare derive(resolved.values) with `expected` on every dest of the profile's Megatron.
 
-    `resolved` is a `migrate.primus.ResolvedConfig`; a dest absent from its
+    `resolved` is a `migrate.primus.ResolvedConfig`, taken with the release's trainer-side
+    rewrites (`trainer_rewrites`) applied; a dest absent from its
     values (primus-0.1 hands Megatron only what its presets define) is taken at
     its argparse default for derivation and listed in `absent`; it is a
     difference only when the legacy run needs another value.
@@ -111,6 +130,12 @@ def check_static_parity(
 
     defaults = schema.defaults()
     values = dict(resolved.values)
+    # What the release's trainer rewrites before Megatron sees the namespace (mock data forcing the
+    # NullTokenizer, ...) is part of what trains, so it is part of the comparison.
+    rewrites = getattr(resolved, "trainer_rewrites", None) or {}
+    if not getattr(resolved, "rewrites_applied", False):
+        for key, (_, after, _) in rewrites.items():
+            values[key] = after
     absent = sorted(d for d in defaults if d not in values)
     filled = dict(defaults)
     filled.update(values)
@@ -125,8 +150,12 @@ def check_static_parity(
             ignored.append(dest)
             continue
         got = derived.get(dest, _MISSING)
+        if dest in INT_LISTS and _as_ints(got) is not None and _as_ints(got) == _as_ints(expected[dest]):
+            continue
         if got is _MISSING or not same_value(got, expected[dest]):
             differences.append((dest, expected[dest], got))
     resolved_origins = getattr(resolved, "origins", {}) or {}
     origins = {d: str(resolved_origins[d]) for d, _, _ in differences if d in resolved_origins}
+    profile_name = getattr(profile, "name", "")
+    origins.update({d: f"<{profile_name} trainer: {rewrites[d][2]}>" for d, _, _ in differences if d in rewrites})
     return StaticParity(not differences, differences, ignored, absent, origins)

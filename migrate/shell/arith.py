@@ -80,8 +80,13 @@ class Arith:
     def variable(self, name: str, node: dict) -> int:
         var = self.ev.read_var(name, node)
         if var is None:
-            return 0
-        value = var.scalar()
+            from migrate.shell.params import _SHELL_VARS
+
+            if name not in _SHELL_VARS:
+                return 0
+            value = _SHELL_VARS[name](self.ev, node)
+        else:
+            value = var.scalar()
         if is_unknown(value):
             raise ArithError(f"{name} is unknown", unknown=True)
         return self.text(to_str(value))

@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from migrate.diagnostics import MigrateError
 from migrate.shell.conditions import test_command
 from migrate.shell.plan import Token
 from migrate.shell.state import Var
@@ -46,7 +45,7 @@ def assign(ev: "Evaluator", node: dict, mode: str, flags: set[str] | None = None
         ev.state.declare_local(name)
     old = ev.state.lookup(name)
     integer = "i" in flags or (old is not None and old.integer)
-    if node.get("Array") is not None or "a" in flags and node.get("Value") is None and node.get("Naked") is not True:
+    if node.get("Array") is not None:
         elems = _array_elems(ev, node.get("Array") or {})
         if "A" in flags or (old is not None and isinstance(old.value, dict)):
             table = dict(old.value) if node.get("Append") and old is not None and isinstance(old.value, dict) else {}
@@ -157,8 +156,7 @@ def declare(ev: "Evaluator", node: dict) -> int:
         if arg.get("Naked") and arg.get("Name") is None:
             for field in expand_fields(ev, arg.get("Value") or {}):
                 text = to_str(field)
-                if text[:1] in "-+" and len(text) > 1 and not _NAME.match(text[1:2] or "") or \
-                        (text[:1] in "-+" and re.fullmatch(r"[-+][aAixrgfnpltu]+", text)):
+                if re.fullmatch(r"[-+][aAixrgfnpltu]+", text):  # attribute flags: -x, -ai, +x
                     if text[0] == "-":
                         flags |= set(text[1:])
                     else:
@@ -296,9 +294,13 @@ def set_(ev: "Evaluator", fields: list[Text], node: dict) -> int:
             i += 2
             continue
         if word[:1] in "-+" and len(word) > 1:
+            change = ev.state.options.add if word[0] == "-" else ev.state.options.discard
             for letter in word[1:]:
-                option = names.get(letter, letter)
-                (ev.state.options.add if word[0] == "-" else ev.state.options.discard)(option)
+                if letter == "o" and i + 1 < len(args):  # `set -euo pipefail`: -o takes the next word
+                    i += 1
+                    change(to_str(args[i]))
+                else:
+                    change(names.get(letter, letter))
             i += 1
             continue
         ev.state.positional = list(args[i:])
@@ -467,7 +469,10 @@ def read(ev: "Evaluator", fields: list[Text], node: dict) -> int:
         ev.state.assign(targets[-1] if targets else "MAPFILE", [plain(line, ev.origin(node)) for line in lines],
                         ev.origin(node))
         return 0
-    line, _, _ = text.partition("\n")
+    line, newline, rest = text.partition("\n")
+    ev.stdin = ev.text_consumed(stdin, len(line) + len(newline))
+    if not text:
+        return 1
     if not raw:
         line = line.replace("\\", "")
     field_texts = split_fields([Piece(plain(line, stdin[0].origin if stdin else ev.origin(node)), False)], ev.ifs())

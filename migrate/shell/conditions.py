@@ -1,7 +1,8 @@
 """`[[ ... ]]`, `[ ... ]` and `test`: statuses computed the way bash does.
 
 Every test returns (status, unknown). File tests assume a path does not exist
-unless it is inside the directory of the scripts we evaluate (warned).
+unless it is inside the directory of the scripts we evaluate, or is the training
+entry script the launch needs (`pretrain_gpt.py`); both assumptions are warned.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import re
 from typing import TYPE_CHECKING
 
 from migrate.shell.arith import Arith, ArithError
+from migrate.shell.launch import is_entry
 from migrate.shell.text import is_unknown, to_str
 from migrate.shell.words import expand_pattern, expand_string
 
@@ -31,6 +33,9 @@ def file_test(ev: "Evaluator", op: str, path: str, node: dict | None) -> bool:
     """Only files next to the evaluated scripts are assumed to exist."""
     full = os.path.normpath(os.path.join(ev.state.cwd, path)) if path else ""
     visible = bool(path) and ev.is_visible_path(full)
+    if not visible and op in ("-f", "-e", "-r", "-s", "-a") and path.endswith(".py") and is_entry(path):
+        ev.warn(node, f"assumed the training entry `{path}` exists (test {op})")
+        return True
     if not visible:
         ev.warn(node, f"assumed `{path}` does not exist (test {op}); file tests are not run")
         return False
@@ -73,10 +78,14 @@ def test_clause(ev: "Evaluator", node: dict) -> Result:
         unknown = is_unknown(left) or is_unknown(right)
         if op == "=~":
             try:
-                ok = re.search(_ere(to_str(right)), to_str(left)) is not None
+                match = re.search(_ere(to_str(right)), to_str(left))
             except re.error:
                 return 2, unknown
-            return (0 if ok else 1), unknown
+            from migrate.shell.text import plain
+
+            groups = [match.group(0), *[(g or "") for g in match.groups()]] if match else []
+            ev.state.assign("BASH_REMATCH", [plain(g, ev.origin(node)) for g in groups], ev.origin(node))
+            return (0 if match else 1), unknown
         if op in _INT_OPS:
             try:
                 a = Arith(ev).text(to_str(left))

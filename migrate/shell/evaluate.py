@@ -8,6 +8,7 @@ command that launches a training entry script.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
@@ -21,9 +22,9 @@ from migrate.shell.launch import Launch, find_launch
 from migrate.shell.plan import EnvVar, LaunchPlan, Token
 from migrate.shell.state import ShellState, Var
 from migrate.shell.substitutions import run_model
-from migrate.shell.syntax import Node, iter_nodes, parse_file, parse_text
+from migrate.shell.syntax import Node, parse_file, parse_text
 from migrate.shell.text import EMPTY, Seg, Source, Text, concat, first_origin, is_unknown, plain, slice_text, to_str
-from migrate.shell.words import expand_fields, expand_pattern, expand_string, join_items, expand_parts, split_fields
+from migrate.shell.words import expand_fields, expand_parts, expand_pattern, expand_string, join_items
 
 
 @dataclass
@@ -135,7 +136,7 @@ class Evaluator:
 
     def unknown_text(self, placeholder: str, node: Node | None, why: str) -> Text:
         self.warn(node, f"{why} cannot be known statically; value marked unknown", code="shell-unknown")
-        return (Seg(placeholder or "<unknown>", self.origin(node), True),)
+        return (Seg(placeholder or "__UNKNOWN__", self.origin(node), True),)
 
     def ifs(self) -> str:
         var = self.state.lookup("IFS")
@@ -147,7 +148,7 @@ class Evaluator:
 
     def read_var(self, name: str, node: Node | None) -> Var | None:
         var = self.state.lookup(name)
-        if (var is None or var.external) and name not in ("PWD", "IFS", "OLDPWD"):
+        if (var is None or var.external) and name not in _NOT_KNOBS:
             value = to_str(var.scalar()) if var is not None else None
             self.knobs.read(name, value, var.source if var is not None else "default", self.origin(node))  # type: ignore[arg-type]
         return var
@@ -200,6 +201,10 @@ class Evaluator:
                 return self.unknown_text("0", node, "an arithmetic expression over an unknown value")
             self.warn(node, f"arithmetic error: {exc} (bash would print an error)", code="shell-error")
             return self.unknown_text("0", node, "a failing arithmetic expression")
+
+    def text_consumed(self, value: Text, count: int) -> Text:
+        """What is left of an input after `count` characters were read."""
+        return slice_text(value, count)
 
     def write(self, text: Text) -> None:
         if self.frames:
@@ -256,13 +261,20 @@ class Evaluator:
         self.step(stmt)
         cmd = stmt.get("Cmd")
         saved_stdin = self.stdin
-        stdin = self._stdin_from_redirs(stmt.get("Redirs") or [])
+        redirs = stmt.get("Redirs") or []
+        stdin = self._stdin_from_redirs(redirs)
         if stdin is not None:
             self.stdin = stdin
         try:
-            status = self.run_cmd(cmd, stmt) if cmd else 0
+            if cmd:
+                status = self.run_cmd(cmd, stmt)
+            else:
+                status = 0
+                if any(r.get("Op") == "<" for r in redirs):  # `$(< file)` reads a file we never open
+                    self.output_unknown("< file")
         finally:
-            self.stdin = saved_stdin
+            if stdin is not None:  # a `read` may have consumed part of an outer stdin: keep that
+                self.stdin = saved_stdin
         if stmt.get("Negated"):
             status = 0 if status else 1
         self.state.status = status
@@ -594,7 +606,7 @@ class Evaluator:
             self.write(plain(output.text, self.origin(node)))
             return output.status
         if self.frames:
-            self.output_unknown(" ".join(words[:3]))
+            self.output_unknown(" ".join(words[:3]))  # named in the warning
         self.seen.append((name, self.origin(node)))
         if self.cond_depth:
             self.status_unknown = True
@@ -661,7 +673,9 @@ class Evaluator:
             self.stdin = saved_stdin
         self.state.status = status
         if frame.unknown:
-            return self.unknown_text(f"$({frame.unknown[0]})", node,
+            # one inert word: survives splitting and `eval` without meaning anything to the shell
+            placeholder = "__UNKNOWN_" + re.sub(r"[^A-Za-z0-9_]", "_", frame.unknown[0].split(" ")[0]) + "__"
+            return self.unknown_text(placeholder, node,
                                      f"the output of `{frame.unknown[0]}` (command substitution)")
         value = concat(*frame.chunks)
         text = to_str(value)
@@ -678,6 +692,10 @@ class Evaluator:
             knobs=self.knobs.knobs(self.trees),
             diagnostics=self.diags,
         )
+
+
+_NOT_KNOBS = frozenset({"PWD", "IFS", "OLDPWD", "OPTIND", "OPTARG", "BASH_REMATCH", "RANDOM", "SRANDOM",
+                        "BASHPID", "HOSTNAME", "LINENO", "SECONDS", "REPLY", "MAPFILE"})
 
 
 def _errexit_applies(cmd: Node | None) -> bool:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from migrate.shell.state import Var
 from migrate.shell.text import EMPTY, Text, concat, is_unknown, plain, slice_text, to_str
-from migrate.shell.words import BREAK, Item, Piece, expand_pattern, expand_string, join_items, expand_parts
+from migrate.shell.words import BREAK, Item, Piece, expand_parts, expand_pattern, expand_string
 
 if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
@@ -42,6 +42,8 @@ def _values(ev: "Evaluator", node: dict) -> tuple[list[Text] | None, bool, str]:
         return [plain("hB", ev.origin(node))], False, ""
     if name == "BASH_SOURCE":
         var = Var(list(ev.source_stack))
+    elif name in _SHELL_VARS and ev.state.lookup(name) is None:
+        return [_SHELL_VARS[name](ev, node)], False, ""
     else:
         var = ev.read_var(name, node)
     if index is not None:
@@ -70,6 +72,21 @@ def _values(ev: "Evaluator", node: dict) -> tuple[list[Text] | None, bool, str]:
         value = var.scalar()
         return [plain(to_str(value), ev.origin(node), is_unknown(value))], False, ""
     return [var.scalar()], False, ""
+
+
+def _hostname(ev: "Evaluator", node: dict) -> Text:
+    ev.note(node, "$HOSTNAME assumed to be localhost")
+    return plain("localhost", ev.origin(node))
+
+
+_SHELL_VARS = {  # variables bash sets by itself
+    "RANDOM": lambda ev, node: ev.unknown_text("__UNKNOWN_RANDOM__", node, "$RANDOM"),
+    "SRANDOM": lambda ev, node: ev.unknown_text("__UNKNOWN_SRANDOM__", node, "$SRANDOM"),
+    "BASHPID": lambda ev, node: ev.unknown_text("__UNKNOWN_BASHPID__", node, "$BASHPID"),
+    "HOSTNAME": _hostname,
+    "LINENO": lambda ev, node: plain(str(ev.origin(node).line), ev.origin(node)),
+    "SECONDS": lambda ev, node: plain("0", ev.origin(node)),
+}
 
 
 def _index_text(ev: "Evaluator", index: dict) -> str:

@@ -119,6 +119,7 @@ class LaunchPlan:
             "entry": self.entry,
             "argv": self.argv_values(),
             "provenance": [str(t.origin) for t in self.argv],
+            "unknown_argv": [i for i, t in enumerate(self.argv) if t.unknown],  # indices of statically unknown tokens
             "env": {k: v.value for k, v in self.env.items()},
             "env_provenance": {k: str(v.origin) for k, v in self.env.items()},
             "knobs": {k.name: k.to_json() for k in self.knobs},

@@ -119,12 +119,12 @@ def parse_file(path: Path, display: str) -> tuple[str, Node]:
             text = path.read_bytes().decode("utf-8", "surrogateescape")
         except OSError as exc:
             raise MigrateError(f"cannot read script: {exc.strerror}", origin=Origin(display)) from None
-        key = (str(path.resolve()), display)
-        pending = _PENDING.pop(key, None)
+        job = (str(path.resolve()), display)
+        pending = _PENDING.pop(job, None)
         if pending is not None:
             pending.join()
-        if key in _RESULTS:
-            proc, stdout, stderr = _RESULTS.pop(key)
+        if job in _RESULTS:
+            proc, stdout, stderr = _RESULTS.pop(job)
             tree = _finish(proc, None, display, (stdout, stderr))
         else:
             tree = parse_text(text, display)

@@ -108,6 +108,7 @@ def plan_environment(
     env: Mapping[str, Any],
     launcher_options: Mapping[str, str],
     knobs: Mapping[str, str | None],
+    wrappers: list[list[str]] | None = None,
 ) -> RunEnvironment:
     """Sort exported variables and launcher options into run.sh, env.sh or the report.
 
@@ -123,6 +124,21 @@ def plan_environment(
             out.run_vars.setdefault(var, value)
             out.placements.append(EnvPlacement(var, value, f"launcher --{option}", "run variable",
                                                f"torchrun --{option} -> {var} read by {RELEASE_RUN[target]}"))
+        elif option in ("rdzv_endpoint", "rdzv-endpoint") and value and ":" in value and "$" not in value:
+            host, _, port = value.rpartition(":")
+            out.run_vars.setdefault("MASTER_ADDR", host)
+            out.run_vars.setdefault("MASTER_PORT", port)
+            out.placements.append(EnvPlacement("MASTER_ADDR, MASTER_PORT", value, f"launcher --{option}",
+                                               "run variable", f"torchrun --{option} host:port -> MASTER_ADDR "
+                                               f"and MASTER_PORT read by {RELEASE_RUN[target]}"))
+        elif var:
+            out.placements.append(EnvPlacement(var, value, f"launcher --{option}", "not set",
+                                               f"the value is only known at run time; set {var} before run.sh"))
+        else:
+            out.placements.append(EnvPlacement(
+                f"--{option}", value, "launcher", "no Primus equivalent",
+                f"{RELEASE_RUN[target]} builds its own torchrun command from the cluster variables; "
+                f"torchrun --{option} is not passed through"))
     tuning: dict[str, str] = {}
     for name, var in env.items():
         value = str(getattr(var, "value", var))
@@ -154,6 +170,13 @@ def plan_environment(
             out.placements.append(EnvPlacement(name, value, origin, "env.sh",
                                                f"{RELEASE_RUN[target]} does not set {name}; env.sh exports it"))
     _tuning(target, tuning, env, knobs, out)
+    for wrapper in wrappers or []:
+        if wrapper:
+            out.guidance.append(
+                f"Launcher: the script starts training under `{' '.join(wrapper)}`. Primus ships its own "
+                "cluster launchers (examples/run_slurm_pretrain.sh for SLURM, examples/run_local_pretrain.sh "
+                "for containers); run.sh calls examples/run_pretrain.sh on one node, so start it on every node "
+                "with NNODES/NODE_RANK/MASTER_ADDR set the way the wrapper did.")
     return out
 
 
