@@ -81,8 +81,12 @@ def transformer_config(ns: Mapping[str, Any], on_cpu: bool) -> Any:
     kw["perform_initialization"] = True
     kw["timers"] = None
     kw.pop("config_logger_dir", None)
+    # Gradient-accumulation fusion writes into `param.main_grad`, a buffer of megatron-core's
+    # DDP wrapper, which the runtime does not use (see primus_runtime.optim): off everywhere.
+    kw["gradient_accumulation_fusion"] = False
+    if on_cpu:
+        kw.update(cpu_compat.CPU_UNFUSED)
     if on_cpu or not _have_te():
-        kw.update(cpu_compat.CPU_UNFUSED if on_cpu else {"gradient_accumulation_fusion": False})
         kw["transformer_impl"] = "local"
     for key in ("cuda_graph_impl",):
         if key in kw:
