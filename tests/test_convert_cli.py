@@ -161,3 +161,13 @@ def test_inert_removed_flag_is_reported_but_not_unmapped(cli, small, tmp_path):
     assert report["unmapped"] == []
     entry = next(f for f in report["flags"] if f["flag"] == "--log-batch-size-to-tensorboard")
     assert entry["destination"].startswith("not needed at primus-26.5")
+
+
+def test_settings_after_options_and_script_arguments_after_double_dash(cli, tmp_path):
+    script = tmp_path / "train_pos.sh"
+    script.write_text(SMALL.replace('TP="${TP:-1}"', 'TP="${1:-1}"').replace('MBS="${MBS:-2}"', 'MBS="${MBS:-2}"'))
+    out = tmp_path / "out"
+    result = cli(script, "-o", out, "MBS=4", "--name", "p", "--", "2")
+    assert result.code == 0, result.err
+    overrides = yaml.safe_load((out / "p-pretrain.yaml").read_text())["modules"]["pre_trainer"]["overrides"]
+    assert overrides["tensor_model_parallel_size"] == 2 and overrides["micro_batch_size"] == 4
