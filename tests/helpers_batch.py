@@ -11,7 +11,8 @@ Fake scripts are shell files whose comments drive the fake:
     # export NAME=VALUE                  the script exports it (the emitter's env.sh)
     # parity-breaks                      the re-check on the final tree finds a difference
 The fake model YAML depends only on MODEL_SIZE (layers) and inherits a preset,
-so two scripts with the same size share it; the experiment carries MBS.
+so two scripts with the same size share it; the experiment carries MBS and
+every other knob's value as an override of its own.
 `recheck` really reads the placed files: it looks the `model:` name up beside
 the experiment (where the batch stages the installed copy), so a wrong rewrite
 or placement fails parity.
@@ -19,6 +20,7 @@ or placement fails parity.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -130,6 +132,11 @@ class FakeBackend:
                f"  pre_trainer:\n    framework: megatron\n    config: pre_trainer.yaml\n"
                f"    model: {model_name}   # from {script}\n    overrides:\n      micro_batch_size: {mbs}\n")
         expected = {"num_layers": LAYERS.get(size, 16), "micro_batch_size": mbs, "fp8": fp8}
+        # any other knob with a value lands in an override of its own (`knob_pp: "2"`)
+        others = {f"knob_{k.lower()}": v for k, v in sorted(values.items())
+                  if k not in ("MODEL_SIZE", "MBS", "TE_FP8") and v is not None}
+        expected.update(others)
+        exp += "".join(f"      {k}: {json.dumps(v)}\n" for k, v in others.items())
         if any(d[0] == "parity-breaks" for d in directives):
             expected["train_iters"] = 10
         files = {f"{name}-pretrain.yaml": exp, f"models/megatron/{model_name}": model, "run.sh": "#!/bin/sh\n",

@@ -173,3 +173,13 @@ def test_unknown_target_is_refused_before_anything_runs(cli, tmp_path):
     res = cli("batch", repo, "-o", tmp_path / "out", "--target", "primus-9", "--jobs", "1")
     assert res.code == 2 and "unknown target" in res.err
     assert not (tmp_path / "out").exists()
+
+
+def test_all_choices_option_varies_toggle_free_choices(fake, cli, tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "train.sh").write_text("#!/bin/bash\n# knob MODEL_SIZE 8 8 70\n# knob PR bf16 fp8\ntorchrun pretrain_gpt.py\n")
+    labels = lambda res: [v["label"] for v in json.loads(res.out)["scripts"][0]["variants"]]  # noqa: E731
+    assert labels(cli("batch", repo, "-o", tmp_path / "a", "--jobs", "1", "--json")) == ["MODEL_SIZE=8",
+                                                                                         "MODEL_SIZE=70"]
+    assert len(labels(cli("batch", repo, "-o", tmp_path / "b", "--jobs", "1", "--json", "--all-choices"))) == 4

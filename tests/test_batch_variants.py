@@ -10,6 +10,8 @@ from migrate.batch.variants import (
     drop_thresholds,
     explicit_variants,
     is_toggle,
+    is_varied,
+    selects_model,
     knob_values,
     label_for,
     natural_key,
@@ -70,13 +72,13 @@ def test_no_varied_knob_gives_the_defaults_only():
 
 def test_cartesian_product_in_knob_name_order_and_capped():
     knobs = {"MODEL_SIZE": KnobInfo("MODEL_SIZE", "8", ["70"]), "PP": KnobInfo("PP", "1", ["2", "4"])}
-    variants, capped = auto_variants(knobs)
+    variants, capped = auto_variants(knobs, all_choices=True)
     assert [v.label for v in variants] == [
         "MODEL_SIZE=8,PP=1", "MODEL_SIZE=8,PP=2", "MODEL_SIZE=8,PP=4",
         "MODEL_SIZE=70,PP=1", "MODEL_SIZE=70,PP=2", "MODEL_SIZE=70,PP=4",
     ]
     assert not capped
-    few, capped = auto_variants(knobs, cap=4)
+    few, capped = auto_variants(knobs, cap=4, all_choices=True)
     assert [v.label for v in few] == [v.label for v in variants[:4]] and capped
 
 
@@ -114,3 +116,16 @@ def test_thresholds_are_not_choices():
     assert drop_thresholds(KnobInfo("SEQ_LENGTH", "8192", ["4096"]), text).compared_with == []
     assert drop_thresholds(KnobInfo("GBS", "128", ["256"]), text).compared_with == []
     assert drop_thresholds(KnobInfo("MODEL_SIZE", "8", ["70"]), text).compared_with == ["70"]
+
+
+def test_only_model_selecting_choices_vary_unless_all_choices():
+    knobs = {"MODEL_SIZE": KnobInfo("MODEL_SIZE", "16B", ["16B", "236B"]), "PR": KnobInfo("PR", "bf16", ["fp8"]),
+             "AC": KnobInfo("AC", "sel", ["full"]), "MODEL_NAME": KnobInfo("MODEL_NAME", "a", ["b"])}
+    assert [v.label for v in auto_variants(knobs)[0]] == [
+        "MODEL_NAME=a,MODEL_SIZE=16B", "MODEL_NAME=a,MODEL_SIZE=236B",
+        "MODEL_NAME=b,MODEL_SIZE=16B", "MODEL_NAME=b,MODEL_SIZE=236B"]
+    assert len(auto_variants(knobs, all_choices=True)[0]) == 16
+    assert selects_model("model_size") and selects_model("MODEL") and selects_model("SIZE")
+    assert not selects_model("PR") and not selects_model("TP")
+    assert not is_varied(KnobInfo("MODEL_SIZE", "8", ["1"]))  # model-named but a toggle
+    assert is_varied(KnobInfo("OPTIMIZER", "adam", ["sgd"]), all_choices=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 import yaml
 from helpers_batch import FakeBackend, write_fake_repo
 
@@ -106,7 +105,7 @@ def test_comparisons_seen_only_under_a_variant_add_variants(tmp_path):
 
 def test_cap_is_reported(tmp_path):
     rel = _script(tmp_path, "# knob MODEL_SIZE 8 8 70 405\n# knob PP 1 2 4\n")
-    result = process_script(_job(tmp_path, rel, max_variants=4), FakeBackend())
+    result = process_script(_job(tmp_path, rel, max_variants=4, all_choices=True), FakeBackend())
     assert result.capped and len(result.variants) == 4
     assert any("capped at 4" in n for n in result.notes)
 
@@ -196,8 +195,6 @@ def test_knob_to_key_table_traces_defaults_into_flags():
     assert "TE_FP8" not in result.knob_keys  # its default 0 never reaches a flag value
 
 
-@pytest.mark.xfail(strict=True, reason="shell regression: migrate.shell.syntax.parse_file stores its cache under "
-                   "(path, display) but looks it up by (path, mtime, size), so every evaluation re-runs shfmt")
 def test_a_script_is_parsed_once_for_all_its_variants(monkeypatch, tmp_path):
     import shutil
 
@@ -223,13 +220,37 @@ def test_labels_that_sanitize_alike_get_numbered(tmp_path):
 def test_new_knobs_seen_in_a_variant_do_not_repeat_the_defaults(tmp_path):
     # PP becomes a choice only inside the 70B branch: the defaults are not converted twice
     rel = _script(tmp_path, "# knob MODEL_SIZE 8 8 70\n# when MODEL_SIZE=70 knob PP 1 2\n")
-    result = process_script(_job(tmp_path, rel), FakeBackend())
+    result = process_script(_job(tmp_path, rel, all_choices=True), FakeBackend())
     envs = [v.env for v in result.variants]
     assert envs == [{}, {"MODEL_SIZE": "70"}, {"PP": "2"}, {"MODEL_SIZE": "70", "PP": "2"}]
-    assert len(set(v.experiment for v in result.variants)) == 4
+    # PP is only read in the 70B branch: PP=2 with the 8B defaults is the defaults' run
+    assert [v.same_as for v in result.variants] == [None, None, "MODEL_SIZE=8", None]
+    assert len(set(v.experiment for v in result.variants)) == 3
 
 
 def test_variants_found_later_respect_the_cap(tmp_path):
     rel = _script(tmp_path, "# knob MODEL_SIZE 8 8 70\n# when MODEL_SIZE=70 knob PP 1 2 4\n")
-    result = process_script(_job(tmp_path, rel, max_variants=3), FakeBackend())
+    result = process_script(_job(tmp_path, rel, max_variants=3, all_choices=True), FakeBackend())
     assert len(result.variants) == 3 and result.capped
+
+
+def test_other_choices_keep_their_default_unless_all_choices(tmp_path):
+    rel = _script(tmp_path, "# knob MODEL_SIZE 8 8 70\n# knob PR bf16 fp8\n")
+    assert [v.label for v in process_script(_job(tmp_path, rel), FakeBackend()).variants] == [
+        "MODEL_SIZE=8", "MODEL_SIZE=70"]
+    result = process_script(_job(tmp_path, rel, all_choices=True), FakeBackend())
+    assert [v.label for v in result.variants] == [
+        "MODEL_SIZE=8,PR=bf16", "MODEL_SIZE=8,PR=fp8", "MODEL_SIZE=70,PR=bf16", "MODEL_SIZE=70,PR=fp8"]
+    assert result.knobs["PR"]["varied"] is True
+
+
+def test_variants_giving_the_same_run_share_one_experiment(tmp_path):
+    rel = _script(tmp_path, "# knob MODEL_SIZE 7 7B 70\n")  # the fake builds 16 layers for both 7 and 7B
+    result = process_script(_job(tmp_path, rel), FakeBackend())
+    rows = {v.label: v for v in result.variants}
+    assert list(rows) == ["MODEL_SIZE=7", "MODEL_SIZE=7B", "MODEL_SIZE=70"]
+    assert rows["MODEL_SIZE=7B"].same_as == "MODEL_SIZE=7"
+    assert rows["MODEL_SIZE=7B"].experiment == rows["MODEL_SIZE=7"].experiment == "exp/train/MODEL_SIZE=7.yaml"
+    assert rows["MODEL_SIZE=7B"].env == {"MODEL_SIZE": "7B"} and rows["MODEL_SIZE=70"].same_as is None
+    assert sorted(p for p in result.files if p.startswith("exp/")) == ["exp/train/MODEL_SIZE=7.yaml",
+                                                                       "exp/train/MODEL_SIZE=70.yaml"]

@@ -99,7 +99,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                          f"{_cell(_located(script))} |")
             continue
         for v in script["variants"]:
-            notes = []
+            notes = [f"same run as {v['same_as']}"] if v.get("same_as") else []
             if v["status"] in ("rejected", "skipped"):
                 notes.append(_located(v))
             notes += v["unmapped"] and [f"unmapped: {', '.join(v['unmapped'])}"] or []

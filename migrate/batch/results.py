@@ -39,6 +39,7 @@ class VariantResult:
     parity_differences: list[list[Any]] = field(default_factory=list)  # [dest, expected, resolved]
     changed_keys: list[str] = field(default_factory=list)  # keys differing from the script's default variant
     is_default: bool = False
+    same_as: str | None = None                # an earlier variant of the script with the very same run
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

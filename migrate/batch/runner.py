@@ -41,6 +41,7 @@ class BatchOptions:
     exclude: Sequence[str] = ()
     knobs: dict[str, list[str]] | None = None
     max_variants: int = DEFAULT_MAX_VARIANTS
+    all_choices: bool = False
 
 
 _WORKER_BACKEND: Backend | None = None
@@ -127,7 +128,8 @@ def run_batch(root: str | os.PathLike[str], options: BatchOptions, backend: Back
         if cand.skip_reason:
             results[cand.relpath] = ScriptResult(cand.relpath, "skipped", reason=cand.skip_reason)
         else:
-            jobs_list.append(ScriptJob(str(base.resolve()), cand.relpath, options.settings, knobs, options.max_variants))
+            jobs_list.append(ScriptJob(str(base.resolve()), cand.relpath, options.settings, knobs,
+                                       options.max_variants, options.all_choices))
     if on_discovered:
         on_discovered(len(jobs_list))
     if jobs_list:

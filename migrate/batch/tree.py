@@ -36,5 +36,5 @@ def assemble(results: Sequence[ScriptResult]) -> Tree:
             if row.model and row.experiment:
                 tree.model_users.setdefault(row.model, []).append(row.experiment)
     tree.files = dict(sorted(tree.files.items()))
-    tree.model_users = {k: sorted(v) for k, v in sorted(tree.model_users.items())}
+    tree.model_users = {k: sorted(set(v)) for k, v in sorted(tree.model_users.items())}
     return tree

@@ -1,14 +1,16 @@
 """Which knob assignments to convert for one script.
 
-Rule (documented in the README): a knob is varied when the script compares it
-against at least one literal that is not boolean-like. `MODEL_SIZE` compared
-with 8 and 70, or `MODEL` compared with 8x7b and 8x22b, select model sizes: a
-user migrating the repository wants a config for each. `TE_FP8 == 1`,
-`MOCK_DATA == 0` or `[ -z "$X" ]` are toggles; varying every toggle would
-multiply the output without adding model coverage, so they keep their default
-(choose them explicitly with `--knobs`). Empty comparisons are ignored, and so
-are thresholds: a literal the script only uses in an ordering test
-(`[ "$SEQ_LENGTH" -gt 4096 ]`, `(( GBS < 256 ))`) is a bound, not a choice.
+Rule (documented in the README): by default a knob is varied when it selects
+the model (its name contains MODEL or SIZE: `MODEL_SIZE`, `MODEL`,
+`MODEL_NAME`) and the script compares it with at least one literal that is not
+boolean-like: `MODEL_SIZE` compared with 8 and 70, `MODEL` with 8x7b and
+8x22b. A user migrating a repository wants a config per model the scripts
+support. Other choices (`PR=bf16|fp8`, `AC=sel|full`, `OPTIMIZER=adam|sgd`)
+keep their default unless `--all-choices` is given, and toggles
+(`TE_FP8 == 1`, `[ -z "$X" ]`) always do: varying them would multiply the
+output without adding model coverage (choose any of them with `--knobs`).
+Thresholds are not choices either: a literal the script only uses in an
+ordering test (`[ "$SEQ_LENGTH" -gt 4096 ]`, `(( GBS < 256 ))`) is a bound.
 
 Variants are the cartesian product of the varied knobs' values (the default
 first, then the compared literals in natural order), knobs in name order;
@@ -60,6 +62,19 @@ class Variant:
         return dict(self.env)
 
 
+_MODEL_SELECTOR = re.compile(r"MODEL|SIZE", re.IGNORECASE)
+
+
+def selects_model(name: str) -> bool:
+    """`MODEL_SIZE`, `MODEL`, `MODEL_NAME`, `SIZE`: knobs that choose which network is built."""
+    return bool(_MODEL_SELECTOR.search(name))
+
+
+def is_varied(info: KnobInfo, all_choices: bool = False) -> bool:
+    """The automatic rule (see the module docstring)."""
+    return not is_toggle(info) and (all_choices or selects_model(info.name))
+
+
 def is_toggle(info: KnobInfo) -> bool:
     """True for knobs that only switch something on or off (not varied by default)."""
     literals = [v for v in info.compared_with if v != ""]
@@ -102,13 +117,14 @@ def label_for(assignment: Sequence[tuple[str, str]]) -> str:
     return ",".join(f"{name}={_SAFE.sub('_', value) or 'empty'}" for name, value in assignment)
 
 
-def auto_variants(knobs: Mapping[str, KnobInfo], cap: int = DEFAULT_MAX_VARIANTS) -> tuple[list[Variant], bool]:
+def auto_variants(knobs: Mapping[str, KnobInfo], cap: int = DEFAULT_MAX_VARIANTS,
+                  all_choices: bool = False) -> tuple[list[Variant], bool]:
     """Variants from the script's own comparisons. Returns (variants, capped).
 
     The defaults are named by their values (`MODEL_SIZE=8` next to `MODEL_SIZE=70`),
     or `unset` when the script has no default for the knob.
     """
-    varied = sorted(name for name, info in knobs.items() if not is_toggle(info))
+    varied = sorted(name for name, info in knobs.items() if is_varied(info, all_choices))
     variants: list[Variant] = []
     capped = False
     for combo in itertools.product(*[[(n, v) for v in knob_values(knobs[n])] for n in varied]):

@@ -26,7 +26,7 @@ from migrate.batch.variants import (
     auto_variants,
     drop_thresholds,
     explicit_variants,
-    is_toggle,
+    is_varied,
 )
 from migrate.diagnostics import MigrateError
 from migrate.values import same_value
@@ -44,6 +44,7 @@ class ScriptJob:
     settings: ConvertSettings = field(default_factory=ConvertSettings)
     knobs: tuple[tuple[str, tuple[str, ...]], ...] | None = None  # --knobs, None: automatic
     max_variants: int = DEFAULT_MAX_VARIANTS
+    all_choices: bool = False                   # vary every non-boolean choice, not only model selectors
 
 
 @contextlib.contextmanager
@@ -149,7 +150,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
             return _error_row(job, exc, rel)
         infos, _ = _knob_infos(conversions[default.label].plan)
         read_sources(conversions[default.label].plan)
-        variants, capped = auto_variants(candidates(infos), job.max_variants)
+        variants, capped = auto_variants(candidates(infos), job.max_variants, job.all_choices)
         # Rename the defaults after their values (MODEL_SIZE=8) once the knobs are known.
         conversions = {variants[0].label: conversions[default.label]}
         pending = list(variants[1:])
@@ -175,7 +176,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
             infos, changed = _knob_infos(conv.plan, infos)
             read_sources(conv.plan)
             if changed:
-                more, capped_now = auto_variants(candidates(infos), job.max_variants)
+                more, capped_now = auto_variants(candidates(infos), job.max_variants, job.all_choices)
                 capped = capped or capped_now
                 # Same assignment, same variant, whatever its label became with more knobs known.
                 seen = {v.env for v in done} | {v.env for v in pending}
@@ -191,7 +192,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
     chosen = {name for name, _ in job.knobs} if job.knobs is not None else None
     result.knobs = {
         name: {"default": info.default, "compared_with": list(infos[name].compared_with),
-               "varied": (name in chosen) if chosen is not None else not is_toggle(info)}
+               "varied": (name in chosen) if chosen is not None else is_varied(info, job.all_choices)}
         for name, info in sorted(candidates(infos).items())
     }
     if capped:
@@ -199,11 +200,23 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
 
     by_label = {v.label: v for v in done}
     with tempfile.TemporaryDirectory(prefix="primus-migrate-batch-") as scratch:
+        placed: list[tuple[Any, VariantResult]] = []
         for label in [v.label for v in done]:
             conv = conversions.get(label)
             if conv is None:
                 continue
-            variant_rows.append(_place(job, by_label[label], conv, Path(scratch), backend, rel, result.files))
+            twin = next((row for prev, row in placed if _same_run(prev, conv)), None)
+            if twin is not None:
+                # `MODEL_SIZE=7` and `MODEL_SIZE=7B` often select the same network: one experiment.
+                variant = by_label[label]
+                variant_rows.append(dataclasses.replace(
+                    twin, label=label, env=variant.env_dict, is_default=variant.is_default, same_as=twin.label,
+                    changed_keys=[]))
+                continue
+            row = _place(job, by_label[label], conv, Path(scratch), backend, rel, result.files)
+            variant_rows.append(row)
+            if row.status != "rejected":
+                placed.append((conv, row))
 
     _attribute_knobs(result, variant_rows, conversions, by_label, infos)
     # Trace on the evaluation without overrides: there every knob holds its default.
@@ -220,6 +233,15 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
     if all(r.status == "skipped" for r in result.variants):
         result.reason = result.variants[0].reason if result.variants else None
     return result
+
+
+def _same_run(a: Any, b: Any) -> bool:
+    """Same Megatron namespace and same extra files (exported environment): the same run."""
+    if _changed(a.expected, b.expected):
+        return False
+    extras = lambda conv: {k: v for k, v in conv.files.items()  # noqa: E731
+                           if k not in (conv.experiment_path, conv.model_path) and k not in DROPPED_FILES}
+    return extras(a) == extras(b)
 
 
 def _unique_label(variant: Variant, others: list[Variant]) -> Variant:

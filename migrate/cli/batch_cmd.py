@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="leave out scripts whose relative path matches (same rules as --include); repeatable")
     p.add_argument("--knobs", metavar='"K=a,b K2=c"',
                    help="convert exactly these knob values (cartesian product) instead of the automatic variants")
+    p.add_argument("--all-choices", action="store_true",
+                   help="vary every knob the scripts compare with non-boolean literals (precision, optimizer, ...), "
+                        "not only the model-selecting ones (MODEL, MODEL_SIZE, ...)")
     p.add_argument("--max-variants", type=int, default=None, metavar="N",
                    help="cap on variants per script (default 16); capped scripts are flagged")
     p.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
@@ -76,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         exclude=args.exclude,
         knobs=parse_knobs_option(args.knobs) if args.knobs is not None else None,
         max_variants=args.max_variants or DEFAULT_MAX_VARIANTS,
+        all_choices=args.all_choices,
     )
     root = Path(args.dir)
     out = Path(args.output)
