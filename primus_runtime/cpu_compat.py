@@ -27,8 +27,16 @@ plain megatron-core. `install()` is a no-op when CUDA is in use. What it changes
    The dispatcher gets a version that also converts CPU tensors.
 5. Without Transformer Engine, `moe_utils` never defines `te_general_gemm` but its
    router GEMM tests it against None (NameError). `fill_missing_te_names()` defines
-   it as None (megatron-core's intended fallback, plain torch.mm); it is applied on
-   CUDA too, since TE is optional there as well.
+   it as None (megatron-core's intended fallback, plain torch.mm). Likewise
+   `multi_latent_attention` believes TE is present when its `TELinear` is only a
+   stand-in object (isinstance(x, <mock>) fails); its HAVE_TE is set False then. Applied on CUDA too,
+   since TE is optional there as well. (MLA's core attention on the local spec is
+   `primus_runtime.mla_attention`: not a CPU matter, the local MLA spec is incomplete.)
+
+6. megatron-core decorates small fused functions (MoE routing, activations) with
+   `torch.compile`; on a CPU that compiles C++ kernels on first use, tens of seconds
+   per shape for a run meant to take seconds. On CPU those functions run eagerly
+   (`torch._dynamo.config.disable`), the same math torch.compile would fuse.
 
 megatron-core's DistributedDataParallel and its optimizer wrappers allocate CUDA
 buffers, so the runtime does not use them at all (see `primus_runtime.optim`).
@@ -37,6 +45,7 @@ buffers, so the runtime does not use them at all (see `primus_runtime.optim`).
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 from typing import Any, Iterator
 
 import torch
@@ -175,10 +184,13 @@ def _move_to_cpu(tensor: Any, as_numpy: bool = False, record_stream: bool = Fals
 
 
 def fill_missing_te_names() -> None:
+    from megatron.core.transformer import multi_latent_attention
     from megatron.core.transformer.moe import moe_utils
 
     if not hasattr(moe_utils, "te_general_gemm"):
         moe_utils.te_general_gemm = None  # type: ignore[attr-defined]
+    if importlib.util.find_spec("transformer_engine") is None:
+        multi_latent_attention.HAVE_TE = False  # its probe passed on a stand-in (a mock) class
 
 
 def install() -> None:
@@ -194,6 +206,9 @@ def install() -> None:
     fill_missing_te_names()
     if torch.cuda.is_available():
         return
+    from torch._dynamo import config as dynamo_config
+
+    dynamo_config.disable = True
     torch.cuda.current_device = _CpuCuda.current_device.__get__(_CpuCuda())  # type: ignore[method-assign]
     torch.cuda.synchronize = _CpuCuda.synchronize.__get__(_CpuCuda())  # type: ignore[method-assign]
     for module in (schedules, p2p_communication, transformer_utils, moe_utils, token_dispatcher, shared_experts):

@@ -32,6 +32,21 @@ class TrainingFailed(MigrateError):
         super().__init__(message, exit_code=5)
 
 
+def describe(exc: BaseException) -> str:
+    """`Type: message`, and where it was raised when the message says nothing (a bare assert)."""
+    import traceback
+
+    text = f"{type(exc).__name__}: {exc}".rstrip(": ")
+    if not str(exc).strip():
+        frames = traceback.extract_tb(exc.__traceback__)
+        if frames:
+            where = frames[-1]
+            parts = Path(where.filename).parts
+            short = "/".join(parts[parts.index("site-packages") + 1:]) if "site-packages" in parts else Path(where.filename).name
+            text += f" at {short}:{where.lineno}: {where.line}"
+    return text
+
+
 def resolve_device(requested: str) -> str:
     import torch
 
@@ -71,6 +86,9 @@ def prepare(config: Mapping[str, Any], options: RunOptions) -> tuple[dict[str, A
         raise MigrateError("train_iters is not set (sample-based schedules need --iters)")
     if ns.get("sequence_parallel") and int(ns["tensor_model_parallel_size"] or 1) == 1:
         ns["sequence_parallel"] = False
+    for key in ("moe_layer_freq", "window_attn_skip_freq"):
+        if key in ns:
+            ns[key] = namespace.layer_pattern(ns[key])
     if options.proxy:
         ns, shrinks = proxy.shrink(ns, options.nproc)
         if options.iters is not None:
@@ -180,7 +198,7 @@ def _train_in_process(ns: dict[str, Any], device: str, out_dir: Path | None, ech
         except MigrateError:
             raise
         except Exception as exc:  # a failure inside megatron-core or torch is a failed run, not a crash
-            raise TrainingFailed(f"training failed: {type(exc).__name__}: {exc}") from exc
+            raise TrainingFailed(f"training failed: {describe(exc)}") from exc
         finally:
             loop.teardown()
 

@@ -130,3 +130,40 @@ def blend_of(paths: Any) -> tuple[list[str], list[float] | None]:
         return items[1::2], weights
     except ValueError:
         return items, None
+
+
+def layer_pattern(value: Any) -> Any:
+    """Megatron's `moe_freq_type`: an int, "N", or a list expression such as "([0]*3+[1]*58)".
+
+    A namespace taken from YAML may still hold the command-line string; Megatron's parser
+    would have turned it into the int or list. Only list/int literals, `+` and `*` are read.
+    """
+    import ast
+
+    if value is None or isinstance(value, (int, list)):
+        return value
+    if isinstance(value, tuple):
+        return list(value)
+    text = str(value).strip()
+    if "[" not in text:
+        return int(text)
+
+    def ev(node: ast.AST) -> Any:
+        if isinstance(node, ast.Expression):
+            return ev(node.body)
+        if isinstance(node, ast.Constant) and isinstance(node.value, int):
+            return node.value
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return [ev(e) for e in node.elts]
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Mult)):
+            left, right = ev(node.left), ev(node.right)
+            return left + right if isinstance(node.op, ast.Add) else left * right
+        raise ValueError(text)
+
+    try:
+        pattern = ev(ast.parse(text, mode="eval"))
+    except (SyntaxError, ValueError, TypeError):
+        raise bad(f"moe_layer_freq {text!r} is not an int or a list pattern like ([0]*3+[1]*58)") from None
+    if not isinstance(pattern, list):
+        raise bad(f"moe_layer_freq {text!r} does not evaluate to a list")
+    return pattern

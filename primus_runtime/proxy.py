@@ -3,7 +3,8 @@
 Each rule keeps a structural property (GQA ratio, gated MLP, MoE top-k and routing
 groups, MLA, dense-then-MoE layer pattern) and shrinks a size. The shrunk values do
 not depend on the parallel layout (for TP, PP, EP, DP up to 2), so a TP=2 proxy run
-trains the same model as the TP=1 proxy run. Every change is returned as a line
+trains the same model as the TP=1 proxy run. A layout larger than the processes at
+hand is reduced to fit them (TP=8 on one process trains at TP=1). Every change is returned as a line
 of text, printed by the caller and kept in RunResult.shrinks.
 """
 
@@ -22,9 +23,32 @@ def _set(ns: dict[str, Any], shrinks: list[str], key: str, value: Any) -> None:
         ns[key] = value
 
 
+def fit_layout(ns: dict[str, Any], world_size: int, shrinks: list[str]) -> None:
+    """Reduce TP/PP/CP/EP (each to a divisor of what it was) until the layout fits `world_size`."""
+    from math import gcd
+
+    keys = ("tensor_model_parallel_size", "pipeline_model_parallel_size", "context_parallel_size")
+    left = world_size
+    for key in keys:
+        size = int(ns.get(key) or 1)
+        fitted = gcd(size, left)
+        _set(ns, shrinks, key, fitted)
+        left //= fitted
+    tp, pp = int(ns["tensor_model_parallel_size"]), int(ns["pipeline_model_parallel_size"])
+    etp = int(ns.get("expert_tensor_parallel_size") or tp)
+    if ns.get("expert_tensor_parallel_size") is not None:
+        etp = gcd(etp, world_size // pp)
+        _set(ns, shrinks, "expert_tensor_parallel_size", etp)
+    ep = int(ns.get("expert_model_parallel_size") or 1)
+    _set(ns, shrinks, "expert_model_parallel_size", gcd(ep, world_size // (pp * etp)))
+    if ns.get("sequence_parallel") and tp == 1:
+        _set(ns, shrinks, "sequence_parallel", False)
+
+
 def shrink(config: dict[str, Any], world_size: int) -> tuple[dict[str, Any], list[str]]:
     ns = dict(config)
     shrinks: list[str] = []
+    fit_layout(ns, world_size, shrinks)
     tp = int(ns.get("tensor_model_parallel_size") or 1)
     pp = int(ns.get("pipeline_model_parallel_size") or 1)
     ep = int(ns.get("expert_model_parallel_size") or 1)
@@ -82,7 +106,8 @@ def shrink(config: dict[str, Any], world_size: int) -> tuple[dict[str, Any], lis
     if ns.get("max_position_embeddings"):
         _set(ns, shrinks, "max_position_embeddings", min(int(ns["max_position_embeddings"]), max(PROXY_SEQ, ns["seq_length"])))
     ns["vocab_size"] = PROXY_VOCAB - 1  # + the end-of-document token = PROXY_VOCAB
-    shrinks.append(f"vocabulary: {config.get('padded_vocab_size') or config.get('vocab_size') or 'tokenizer'} -> {PROXY_VOCAB}")
+    before = config.get("padded_vocab_size") or config.get("vocab_size") or config.get("tokenizer_model") or config.get("tokenizer_type")
+    shrinks.append(f"vocabulary: {before or 'tokenizer'} -> {PROXY_VOCAB}")
     ns["padded_vocab_size"] = PROXY_VOCAB
     mbs = min(int(ns["micro_batch_size"]), 2)
     _set(ns, shrinks, "micro_batch_size", mbs)
@@ -106,5 +131,6 @@ def shorten_schedule(ns: dict[str, Any], iters: int, shrinks: list[str]) -> None
         value = ns.get(key)
         if value:
             _set(ns, shrinks, key, max(1 if key != "lr_warmup_iters" else 0, int(round(int(value) * scale))))
-    if ns.get("lr_decay_iters") is not None and ns.get("lr_warmup_iters") and ns["lr_warmup_iters"] >= ns["lr_decay_iters"]:
-        _set(ns, shrinks, "lr_warmup_iters", max(0, int(ns["lr_decay_iters"]) - 1))
+    decay = int(ns.get("lr_decay_iters") or iters)  # Megatron: lr_decay_iters defaults to train_iters
+    if ns.get("lr_warmup_iters") and int(ns["lr_warmup_iters"]) >= decay:
+        _set(ns, shrinks, "lr_warmup_iters", max(0, decay - 1))  # the scheduler needs warmup < decay

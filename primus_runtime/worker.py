@@ -35,8 +35,10 @@ def main(argv: list[str]) -> int:
             loop.run_rank(run["ns"], spec["device"], Path(run["out_dir"]), spec["echo"])
             loop.teardown_model_parallel()
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which ends the run
-        (errors_dir / f"rank{rank}.error").write_text(f"rank {rank}: {type(exc).__name__}: {exc}\n")
-        print(f"rank {rank}: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        from primus_runtime.launch import describe
+
+        (errors_dir / f"rank{rank}.error").write_text(f"rank {rank}: {describe(exc)}\n")
+        print(f"rank {rank}: {describe(exc)}", file=sys.stderr, flush=True)
         os._exit(1)  # no teardown: the other ranks may be blocked in a collective with us
     loop.teardown()
     return 0

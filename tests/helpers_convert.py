@@ -97,7 +97,7 @@ def resolve_written(outdir: Path, experiment: str, model_path: str | None, targe
     profile = get_profile(target)
     if model_path:
         shutil.copy(outdir / model_path, outdir / Path(model_path).name)
-    resolved = resolve_experiment(outdir / experiment, profile, {})
+    resolved = resolve_experiment(outdir / experiment, profile, {}, trainer_rewrites=True)
     schema = load_schema(profile.megatron_schema)
     values = {**schema.defaults(), **resolved.values}
     return derive(values, schema)

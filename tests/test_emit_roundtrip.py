@@ -164,7 +164,8 @@ def test_keep_knobs_writes_parameters_that_resolve_like_the_knob(target, tmp_pat
     # with the knob set at run time, Primus gives what the script gives with it
     profile = get_profile(target)
     schema = load_schema(profile.megatron_schema)
-    resolved = resolve_experiment(out / conversion.experiment_path, profile, {"TP": "4", "MBS": "1"})
+    resolved = resolve_experiment(out / conversion.experiment_path, profile, {"TP": "4", "MBS": "1"},
+                                  trainer_rewrites=True)
     derived = derive({**schema.defaults(), **resolved.values}, schema)
     expected = legacy_expected(LLAMA3, {"MODEL_SIZE": "8", "TP": "4", "MBS": "1"}, target)
     assert derived["tensor_model_parallel_size"] == expected["tensor_model_parallel_size"] == 4

@@ -215,3 +215,12 @@ def test_missing_dataset_trains_both_sides_on_synthetic_tokens():
     assert all(cfg["mock_data"] and cfg["data_path"] is None for cfg, _ in calls)
     assert "synthetic tokens for both sides" in run.repro.run["data"]
     assert run.repro.settings["mock_data"] is False  # the legacy settings are reported as the script has them
+
+
+def test_keep_logs_gives_each_side_its_folder_and_refuses_reuse(tmp_path):
+    calls = []
+    run_parity("x.sh", {}, [], ParityOptions(iters=2, logs_dir=tmp_path), fake_backends(calls=calls))
+    assert [ro.out_dir for _, ro in calls] == [tmp_path / "legacy", tmp_path / "primus"]
+    (tmp_path / "legacy").mkdir()
+    with pytest.raises(MigrateError, match="already exists"):
+        run_parity("x.sh", {}, [], ParityOptions(iters=2, logs_dir=tmp_path), fake_backends())

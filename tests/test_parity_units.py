@@ -163,3 +163,7 @@ def test_layout_runs_share_one_padded_vocab():
     assert a["padded_vocab_size"] == b["padded_vocab_size"] == 768 and "TP=2" in note
     kept = layouts.pin_padded_vocab({"padded_vocab_size": 640}, {}, 513, Layout(tp=2))
     assert kept[0]["padded_vocab_size"] == 640 and kept[2] is None
+
+
+def test_tp1_layout_needs_no_vocab_pin():
+    assert layouts.pin_padded_vocab({}, {}, 513, Layout(pp=2))[2] is None

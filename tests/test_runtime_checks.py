@@ -8,6 +8,7 @@ from helpers_runtime import llama_namespace, mixtral_namespace
 from migrate.diagnostics import MigrateError
 from primus_runtime import RunOptions, train
 from primus_runtime.launch import prepare
+from primus_runtime.namespace import check_layout
 from primus_runtime.proxy import shrink
 
 
@@ -125,3 +126,28 @@ def test_vocabulary_from_tokenizer_table_without_download():
     ns, _, notes = prepare(llama70b(), RunOptions())
     assert ns["padded_vocab_size"] == 128256  # a multiple of 128 already
     assert any("128256" in n for n in notes)
+
+
+def test_proxy_schedule_keeps_warmup_shorter_than_decay():
+    ns, _, _ = prepare(llama70b(), RunOptions(proxy=True, iters=2))  # 100/1000 warmup of 2 iterations
+    assert ns["lr_warmup_iters"] < (ns["lr_decay_iters"] or ns["train_iters"])
+
+
+def test_moe_layer_freq_string_reads_as_megatrons_parser_does():
+    from primus_runtime.namespace import layer_pattern
+
+    assert layer_pattern("([0]*3+[1]*5)") == [0, 0, 0, 1, 1, 1, 1, 1]
+    assert layer_pattern("([1]*3+[0]*1)*2") == [1, 1, 1, 0, 1, 1, 1, 0]
+    assert layer_pattern("2") == 2 and layer_pattern(1) == 1
+    with pytest.raises(MigrateError):
+        layer_pattern("[__import__('os')]")
+
+
+def test_proxy_fits_a_large_layout_into_the_processes_at_hand():
+    ns = mixtral_namespace(tensor_model_parallel_size=8, pipeline_model_parallel_size=4,
+                           expert_model_parallel_size=8, num_experts=64, sequence_parallel=True)
+    small, shrinks = shrink(ns, world_size=2)
+    assert (small["tensor_model_parallel_size"], small["pipeline_model_parallel_size"]) == (2, 1)
+    assert small["expert_model_parallel_size"] == 1  # 2 ranks = expert TP 2 (follows TP) x EP 1
+    assert "pipeline_model_parallel_size: 4 -> 1" in shrinks
+    check_layout(small, 2)  # Megatron's constraints hold for the fitted layout

@@ -129,3 +129,11 @@ def test_json_shape(tree):
     assert {"launcher", "entry", "argv", "env", "knobs"} <= set(data)
     assert data["argv"][:2] == ["--num-layers", "96"]
     assert "--attention-backend" in data["argv"] and "#" not in " ".join(data["argv"])
+
+
+def test_thresholds_and_toggles_are_listed(tree):
+    plan = plan_of(tree, "rocm/train_llama3.sh")
+    assert plan.knob("TP").compared_with == ["1"]  # `[ "$TP" -gt 1 ]`
+    assert plan.knob("SEQ_LENGTH").compared_with == ["8192"]  # `-le 8192`
+    assert plan.knob("TE_FP8").compared_with == ["1"]
+    assert plan.knob("OPTIMIZER").compared_with == ["adam"]

@@ -91,3 +91,13 @@ def test_rampup_batch_size_strings_and_ints_are_the_same_run(monkeypatch):
     assert check_static_parity(expected, resolved, _Profile(), derive=derive).ok
     resolved = FakeResolved({**SCHEMA_DEFAULTS, "rampup_batch_size": [16, 32, 5859375]}, {}, {})
     assert not check_static_parity(expected, resolved, _Profile(), derive=derive).ok
+
+
+def test_trainer_rewrites_are_part_of_what_trains():
+    resolved = FakeResolved({**SCHEMA_DEFAULTS, "tokenizer_type": "HuggingFaceTokenizer"}, {}, {})
+    resolved.trainer_rewrites = {"tokenizer_type": ("HuggingFaceTokenizer", "NullTokenizer", "mock_data_rule")}
+    expected = _expected(tokenizer_type="HuggingFaceTokenizer")
+    result = check_static_parity(expected, resolved, _Profile(), derive=derive)
+    assert not result.ok and result.origins["tokenizer_type"] == "<fake trainer: mock_data_rule>"
+    resolved.rewrites_applied = True  # values already rewritten: not applied twice
+    assert check_static_parity(expected, resolved, _Profile(), derive=derive).ok

@@ -18,7 +18,8 @@ reported in tokens/s/GPU (printed by Primus; derived for Megatron as global batc
 length / iteration time / world size) and never decides the exit code.
 
 exit codes: 0 parity holds; 2 unusable input (missing file, no iteration lines, no lm loss,
-logs covering different iterations); 3 parity failed (a value differs or a loss is NaN).
+logs covering different iterations or logged at different intervals); 3 parity failed (a value
+differs, or a loss is NaN in either log).
 """
 
 

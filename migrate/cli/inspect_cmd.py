@@ -101,8 +101,7 @@ def run(args: argparse.Namespace) -> int:
         data = plan.to_json()
         if view is not None:
             data["megatron"] = view
-        json.dump(data, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
         return 0
     print_plan(plan)
     if view is not None:

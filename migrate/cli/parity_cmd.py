@@ -13,11 +13,14 @@ from migrate.diagnostics import MigrateError
 EPILOG = """\
 Static parity first (every Megatron argument of the emitted Primus config resolves to the value
 the legacy script gives it); then, unless --static, both sides train on the bundled runtime with
-the same seed and synthetic data: the legacy script's effective Megatron arguments, and the
-emitted YAML loaded by the target Primus version's own rules. lm loss, grad norm and learning
-rate are compared iteration by iteration: exactly on CPU (default), within --rtol otherwise.
+the same seed and the same tokens (the script's dataset when its files are on this machine,
+else synthetic tokens): the legacy script's effective Megatron arguments, and the emitted YAML
+loaded by the target Primus version's own rules. lm loss, grad norm and learning rate are
+compared iteration by iteration: exactly on CPU (default), within --rtol otherwise.
 With --nproc > 1 the legacy parallel layout is shrunk to fit (TP<=2, PP<=2, the rest data
-parallel, on gloo) and also checked against a single-process TP=1 run (--layout-rtol).
+parallel, on gloo) and also checked against a single-process TP=1 run (--layout-rtol); those
+runs train without dropout and with one padded vocabulary, so all layouts train the same model.
+A full-size run that cannot fit this machine is refused before it starts (try --proxy).
 
 KEY=VALUE words are environment for the script (as in `KEY=VALUE bash SCRIPT`); words after
 `--` are the script's own arguments.
@@ -45,8 +48,10 @@ def _add_options(p: argparse.ArgumentParser) -> None:
                    help="Megatron schema of the legacy script (default: rocm_dev)")
     p.add_argument("--primus-path", help="a Primus checkout to read presets from instead of the snapshot")
     p.add_argument("--plot", metavar="OUT.png", help="write both loss curves to this PNG")
+    p.add_argument("--keep-logs", metavar="DIR",
+                   help="keep each run's train.log and metrics.jsonl in DIR/legacy, DIR/primus (for compare-logs)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--force", action="store_true", help="overwrite --plot")
+    p.add_argument("--force", action="store_true", help="overwrite --plot and --keep-logs outputs")
 
 
 def register(subparsers) -> None:
@@ -99,13 +104,17 @@ def run(args: argparse.Namespace) -> int:
     if not Path(args.script).is_file():
         raise MigrateError(f"no such script: {args.script}")
 
-    from migrate.parity.dynamic import ParityOptions, run_parity
+    from migrate.parity.dynamic import ParityOptions, check_logs_dir, run_parity
+
+    if args.keep_logs:
+        check_logs_dir(Path(args.keep_logs), force=args.force)
     from migrate.parity.report import LAYOUT_LABELS, failure_summary, json_safe, parity_json, render_parity
 
     options = ParityOptions(
         target=args.target, iters=args.iters, proxy=args.proxy, nproc=args.nproc, rtol=args.rtol,
         layout_rtol=args.layout_rtol, seed=args.seed, device=args.device, static_only=args.static,
         gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema, primus_path=args.primus_path,
+        logs_dir=Path(args.keep_logs) if args.keep_logs else None,
     )
     result = run_parity(args.script, env, script_args, options, backends=_backends_hook())
     written = []

@@ -51,6 +51,7 @@ class ParityOptions:
     gpus_per_node: int = 8
     legacy_schema: str = "rocm_dev"
     primus_path: str | None = None
+    logs_dir: Path | None = None  # keep each side's train.log + metrics.jsonl here (DIR/legacy, DIR/primus)
 
 
 @dataclass
@@ -146,6 +147,19 @@ def check_memory(cfg: Mapping[str, Any], run: Layout, device: str, backends: Bac
     return need
 
 
+def check_logs_dir(path: Path, force: bool) -> None:
+    """Runs write their logs into DIR/<side>/: refuse to mix them with an earlier run's."""
+    used = [path / side for side in ("legacy", "primus", "reference") if (path / side).exists()]
+    if used and not force:
+        raise MigrateError(f"{used[0]} already exists: logs of an earlier run would be mixed in",
+                           hint="choose another --keep-logs directory, or pass --force")
+    if force:
+        import shutil
+
+        for old in used:
+            shutil.rmtree(old)
+
+
 def run_parity(
     script: str,
     env: Mapping[str, str],
@@ -154,6 +168,8 @@ def run_parity(
     backends: Backends | None = None,
 ) -> ParityRun:
     backends = backends or real_backends()
+    if options.logs_dir is not None:
+        check_logs_dir(Path(options.logs_dir), force=False)
     conversion = backends.convert(script, dict(env), list(args), options)
     report = ParityRun(script, options.target, conversion.parity, options.static_only)
     if options.static_only:
@@ -179,7 +195,8 @@ def run_parity(
 
         def train(name: str, cfg: Mapping[str, Any], lay: Layout) -> Side:
             ro = backends.run_options(iters=iters, proxy=options.proxy, nproc=lay.world,
-                                      out_dir=work / name, device=options.device, seed=seed)
+                                      out_dir=(options.logs_dir or work) / name, device=options.device,
+                                      seed=seed)
             start = time.perf_counter()
             try:
                 result = backends.train(layouts.apply(cfg, lay), ro)
@@ -197,15 +214,8 @@ def run_parity(
             return side
 
         if run_layout.world > 1:
-            legacy_cfg, primus_cfg, dropout_note = layouts.without_dropout(legacy_cfg, primus_cfg)
-            if dropout_note:
-                report.layout_notes.append(dropout_note)
-            if not options.proxy:  # proxy runs use a fixed vocabulary already
-                vocab = backends.vocab_size(legacy_cfg)
-                legacy_cfg, primus_cfg, vocab_note = layouts.pin_padded_vocab(legacy_cfg, primus_cfg, vocab,
-                                                                               run_layout)
-                if vocab_note:
-                    report.layout_notes.append(vocab_note)
+            legacy_cfg, primus_cfg = _same_model_in_every_layout(legacy_cfg, primus_cfg, run_layout, options,
+                                                                 backends, report)
         legacy = train("legacy", legacy_cfg, run_layout)
         primus = train("primus", primus_cfg, run_layout)
         report.comparison = compare_runs(legacy.series(), primus.series(), METRICS,
@@ -235,6 +245,20 @@ def run_parity(
                 if note not in report.notes:
                     report.notes.append(note)
     return report
+
+
+def _same_model_in_every_layout(legacy: dict, primus: dict, run: Layout, options: ParityOptions,
+                                backends: Backends, report: ParityRun) -> tuple[dict, dict]:
+    """Multi-process runs are also compared with a TP=1 reference: take out what legitimately
+    depends on the layout (dropout masks, vocabulary padding) so a difference means a bug."""
+    legacy, primus, note = layouts.without_dropout(legacy, primus)
+    if note:
+        report.layout_notes.append(note)
+    if not options.proxy:  # proxy runs use a fixed vocabulary already
+        legacy, primus, note = layouts.pin_padded_vocab(legacy, primus, backends.vocab_size(legacy), run)
+        if note:
+            report.layout_notes.append(note)
+    return legacy, primus
 
 
 def _seed_note(report: ParityRun, legacy: Mapping[str, Any], primus: Mapping[str, Any]) -> None:

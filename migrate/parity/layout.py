@@ -148,7 +148,7 @@ def pin_padded_vocab(legacy: Mapping[str, Any], primus: Mapping[str, Any], vocab
     """One padded vocabulary for the shrunk layout and the TP=1 reference: the padding grows
     with TP, and a larger output layer is a different model (other init, other softmax)."""
     a, b = dict(legacy), dict(primus)
-    if vocab is None or a.get("padded_vocab_size"):
+    if vocab is None or a.get("padded_vocab_size") or run.tp == 1:  # TP=1 pads like the reference
         return a, b, None
     size = padded_vocab(vocab, int(a.get("make_vocab_size_divisible_by") or 128), run.tp)
     a["padded_vocab_size"] = b["padded_vocab_size"] = size

@@ -62,6 +62,9 @@ class StaticParity:
             lines.append(f"  {dest}: {want!r} -> {shown}{where}")
         if len(self.differences) > limit:
             lines.append(f"  ... and {len(self.differences) - limit} more")
+        if any(str(o).startswith("<") for o in self.origins.values()):
+            lines.append("  hint: values from `<... trainer: rule>` are rewritten by Primus itself after loading "
+                         "the config; no YAML key can change them")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -112,7 +115,8 @@ def check_static_parity(
 ) -> StaticParity:
     """Compare derive(resolved.values) with `expected` on every dest of the profile's Megatron.
 
-    `resolved` is a `migrate.primus.ResolvedConfig`; a dest absent from its
+    `resolved` is a `migrate.primus.ResolvedConfig`, taken with the release's trainer-side
+    rewrites (`trainer_rewrites`) applied; a dest absent from its
     values (primus-0.1 hands Megatron only what its presets define) is taken at
     its argparse default for derivation and listed in `absent`; it is a
     difference only when the legacy run needs another value.
@@ -126,6 +130,12 @@ def check_static_parity(
 
     defaults = schema.defaults()
     values = dict(resolved.values)
+    # What the release's trainer rewrites before Megatron sees the namespace (mock data forcing the
+    # NullTokenizer, ...) is part of what trains, so it is part of the comparison.
+    rewrites = getattr(resolved, "trainer_rewrites", None) or {}
+    if not getattr(resolved, "rewrites_applied", False):
+        for key, (_, after, _) in rewrites.items():
+            values[key] = after
     absent = sorted(d for d in defaults if d not in values)
     filled = dict(defaults)
     filled.update(values)
@@ -146,4 +156,6 @@ def check_static_parity(
             differences.append((dest, expected[dest], got))
     resolved_origins = getattr(resolved, "origins", {}) or {}
     origins = {d: str(resolved_origins[d]) for d, _, _ in differences if d in resolved_origins}
+    profile_name = getattr(profile, "name", "")
+    origins.update({d: f"<{profile_name} trainer: {rewrites[d][2]}>" for d, _, _ in differences if d in rewrites})
     return StaticParity(not differences, differences, ignored, absent, origins)

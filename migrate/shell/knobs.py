@@ -15,7 +15,9 @@ from migrate.diagnostics import Origin
 from migrate.shell.plan import Knob, KnobSource
 from migrate.shell.syntax import iter_nodes, lit_word
 
-_INT_OPS = {"-eq", "-ne", "-lt", "-le", "-gt", "-ge", "==", "=", "!="}
+# every literal a knob is tested against, thresholds (`-gt 1`) included: the batch stage decides
+# which of them are variants (equality) and which only bound a range
+_COMPARISON_OPS = {"-eq", "-ne", "-lt", "-le", "-gt", "-ge", "==", "=", "!="}
 
 
 @dataclass
@@ -107,7 +109,7 @@ def compared_literals(trees: list[dict]) -> dict[str, list[str]]:
     for tree in trees:
         for node in iter_nodes(tree):
             kind = node.get("Type")
-            if kind == "BinaryTest" and node.get("Op") in _INT_OPS:
+            if kind == "BinaryTest" and node.get("Op") in _COMPARISON_OPS:
                 _add(out, _param_name(node.get("X")), _literal(node.get("Y")))
                 _add(out, _param_name(node.get("Y")), _literal(node.get("X")))
             elif kind == "CallExpr":
@@ -136,6 +138,6 @@ def _scan_test_command(args: list[dict], out: dict[str, list[str]]) -> None:
     if not words or words[0] not in ("[", "test"):
         return
     for i in range(1, len(args) - 2):
-        if words[i + 1] in _INT_OPS:
+        if words[i + 1] in _COMPARISON_OPS:
             _add(out, _param_name(args[i]), _literal(args[i + 2]))
             _add(out, _param_name(args[i + 2]), _literal(args[i]))

@@ -92,8 +92,8 @@ def date(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
 
 @model("hostname")
 def hostname(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
-    if len(words) > 1:
-        return None
+    if any(w not in ("-s", "--short", "-f", "--fqdn", "--long") for w in words[1:]):
+        return None  # addresses (-I, -i) and anything else stay unknown
     return Output("localhost\n", assumption="`hostname` assumed to be localhost")
 
 

@@ -289,9 +289,11 @@ def emit(
         if not added:
             break
     if parity is not None and parity.ok:
-        # The baseline of keys a release rewrites after loading (origin `<... trainer: rule>`) depends
-        # on other keys, so the in-memory minimisation may keep one that the loader shows is not needed.
-        for key in [k for k in changes if k not in placeholders and _rewritten(baseline.origins.get(k))]:
+        # Keys a release's trainer rewrites after loading (`trainer_rewrites`) are not modelled by the
+        # in-memory minimisation, which may keep one the loader shows is not needed: try each again.
+        rewritten = set(getattr(baseline, "trainer_rewrites", None) or {})
+        for key in [k for k in changes if k not in placeholders
+                    and (k in rewritten or _rewritten(baseline.origins.get(k)))]:
             trial = {k: v for k, v in changes.items() if k != key}
             trial_overrides = build_overrides(trial, request.explicit, request.knob_of, placeholders)
             trial_files = {**files, experiment_path: experiment_yaml(request.name, model_ref, trial_overrides,
