@@ -11,6 +11,22 @@ from migrate.diagnostics import MigrateError
 TARGETS = ("primus-0.1", "primus-26.5")
 
 
+class _IntermixedParser(argparse.ArgumentParser):
+    """Positionals may follow options (`SCRIPT -o OUT -- ARGS`): parse them after all options,
+    as `parse_intermixed_args` does (which itself calls `parse_known_args`, hence the guard)."""
+
+    _inside = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        if self._inside:
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "convert",
@@ -41,10 +57,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--legacy-schema", default="rocm_dev", help="Megatron schema of the legacy script (default: rocm_dev)")
     p.add_argument("--primus-path", help="a Primus checkout whose presets and rules to use instead of the snapshot")
     p.set_defaults(func=run)
+    # KEY=VALUE words may come before or after the options, and `-- ARGS` after them.
+    p.__class__ = _IntermixedParser
 
 
 def split_settings(words: list[str]) -> tuple[dict[str, str], list[str]]:
-    """KEY=VALUE words -> env; argparse already moved words after `--` into `words` too."""
+    """Leading KEY=VALUE words -> env; the rest (the words after `--`) -> the script's arguments."""
     env: dict[str, str] = {}
     rest: list[str] = []
     for i, word in enumerate(words):
