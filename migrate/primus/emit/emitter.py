@@ -37,6 +37,7 @@ class EmitRequest:
     placeholders: dict[str, str] = field(default_factory=dict)  # dest -> `${KNOB:value}` (--keep-knobs)
     header: str = ""  # comment block on top of the experiment file
     family: str = "gpt"  # the network the legacy entry builds (see entry_family)
+    notes: dict[str, str] = field(default_factory=dict)  # dest -> comment for a value the converter chose
 
 
 @dataclass
@@ -271,7 +272,7 @@ def emit(
     placeholders = {k: v for k, v in request.placeholders.items() if k in changes}
     resolved = parity = None
     for _ in range(3):
-        overrides = build_overrides(changes, request.explicit, request.knob_of, placeholders)
+        overrides = build_overrides(changes, request.explicit, request.knob_of, placeholders, request.notes)
         files[experiment_path] = experiment_yaml(request.name, model_ref, overrides, request.header)
         resolved = resolve(installed_view(files, model_path), experiment_path)
         parity = check_parity(expected, resolved)
@@ -295,7 +296,7 @@ def emit(
         for key in [k for k in changes if k not in placeholders
                     and (k in rewritten or _rewritten(baseline.origins.get(k)))]:
             trial = {k: v for k, v in changes.items() if k != key}
-            trial_overrides = build_overrides(trial, request.explicit, request.knob_of, placeholders)
+            trial_overrides = build_overrides(trial, request.explicit, request.knob_of, placeholders, request.notes)
             trial_files = {**files, experiment_path: experiment_yaml(request.name, model_ref, trial_overrides,
                                                                      request.header)}
             trial_resolved = resolve(installed_view(trial_files, model_path), experiment_path)
