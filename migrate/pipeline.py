@@ -9,7 +9,7 @@ nothing: callers stage `Conversion.files` into an `OutputTree`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -45,7 +45,6 @@ class Conversion:
     translated: Any = None  # MegatronArgs at the target schema
     resolved: Any = None  # ResolvedConfig of the emitted files
     profile: Any = None
-    loader_files: dict[str, str] = field(default_factory=dict)  # files as the loader sees them (model installed)
     hint: str | None = None  # what to do when parity fails for a known reason
     accepted: Any = None  # NullTokenizerAcceptance when --accept-null-tokenizer applied
 
@@ -185,7 +184,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     from migrate.megatron import derive, load_schema, parse_argv, translate
     from migrate.parity.static import check_static_parity
     from migrate.primus import get_profile, resolve_experiment
-    from migrate.primus.emit.emitter import EmitRequest, emit, entry_family, installed_view, stage_and_resolve
+    from migrate.primus.emit.emitter import EmitRequest, emit, entry_family, stage_and_resolve
     from migrate.primus.emit.report import render_json, render_markdown
     from migrate.primus.emit.runenv import plan_environment
     from migrate.primus.emit.runscript import alternative_command, env_sh, run_command, run_sh
@@ -371,8 +370,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     files["report.md"] = render_markdown(report)
     return Conversion(plan, legacy, dict(expected), files, result.experiment_path, result.model_path, report,
                       result.parity, diags, [f"{u['flag']} ({u['origin']})" for u in unmapped], translated,
-                      result.resolved, profile, installed_view(files, result.model_path),
-                      None if result.parity.ok else hint, accepted)
+                      result.resolved, profile, None if result.parity.ok else hint, accepted)
 
 
 def baseline_value(result: Any, key: str) -> Any:

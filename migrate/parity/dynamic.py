@@ -331,11 +331,10 @@ def _real_primus_config(conversion: Any, options: ParityOptions, env: dict, work
     from migrate.megatron import derive, load_schema
     from migrate.output import OutputTree
     from migrate.primus import get_profile, resolve_experiment
-    from migrate.primus.emit.emitter import installed_view
 
     tree = OutputTree(workdir)
-    # as run.sh installs it: a generated model file sits where the loader looks it up
-    for rel, content in installed_view(conversion.files, conversion.model_path).items():
+    # the loader finds a generated models/megatron/<m>.yaml beside the experiment
+    for rel, content in conversion.files.items():
         tree.add(rel, content)
     tree.commit()
     profile = get_profile(options.target, options.primus_path)
