@@ -49,6 +49,22 @@ class Conversion:
     accepted: Any = None  # NullTokenizerAcceptance when --accept-null-tokenizer applied
 
 
+def missing_arguments_hint(plan: Any) -> str | None:
+    """When the script read positional arguments it was not given, say which (the usual cause
+    of a flag with no value: `--lr ${LR}` with LR=$5 and no fifth argument)."""
+    from migrate.shell.params import MISSING_ARGUMENT
+
+    seen: dict[str, str] = {}
+    for item in getattr(plan, "diagnostics", []):
+        if item.code == MISSING_ARGUMENT:
+            name = item.message.split(" ", 1)[0]
+            seen.setdefault(name, f"{name} (line {item.origin.line})" if item.origin and item.origin.line else name)
+    if not seen:
+        return None
+    return (f"the script reads arguments it was not given: {', '.join(seen.values())}; "
+            "pass them after `--` (primus-migrate SCRIPT -o OUT -- ARG1 ARG2 ...)")
+
+
 def null_tokenizer_forced(profile: Any, run: Mapping[str, Any]) -> bool:
     """primus-26.5's mock_data patch replaces the script's tokenizer by the NullTokenizer."""
     return (not getattr(profile, "is_v01", profile.name == "primus-0.1") and bool(run.get("mock_data"))
@@ -199,7 +215,13 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     plan = evaluate_script(script, env, list(args), EvalOptions(gpus_per_node=options.gpus_per_node))
     diags.extend(plan.diagnostics)
     legacy_schema = load_schema(options.legacy_schema)
-    legacy = parse_argv(legacy_schema, plan.argv, diags)
+    try:
+        legacy = parse_argv(legacy_schema, plan.argv, diags)
+    except MigrateError as exc:
+        missing = missing_arguments_hint(plan)
+        if missing:
+            exc.hint = f"{exc.hint}; {missing}" if exc.hint else missing
+        raise
     profile = get_profile(options.target, options.primus_path)
     target_schema = load_schema(profile.megatron_schema)
     translated = translate(legacy, target_schema, diags)
