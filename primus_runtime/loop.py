@@ -7,6 +7,7 @@ pipeline schedule), gradient reduction, clip + step, schedule step, log.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from datetime import timedelta
@@ -68,6 +69,7 @@ def run_rank(ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: boo
 
     from primus_runtime import cpu_compat
 
+    logging.getLogger("megatron.core.datasets").setLevel(logging.ERROR)  # "Unable to save ... indexes" per split
     on_cpu = device == "cpu"
     cpu_compat.fill_missing_te_names()
     if on_cpu:

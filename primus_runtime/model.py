@@ -14,9 +14,6 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-
 def params_dtype(ns: Mapping[str, Any]) -> torch.dtype:
     if ns["bf16"]:
         return torch.bfloat16
@@ -81,8 +78,12 @@ def transformer_config(ns: Mapping[str, Any], on_cpu: bool) -> Any:
     kw["perform_initialization"] = True
     kw["timers"] = None
     kw.pop("config_logger_dir", None)
+    # Gradient-accumulation fusion writes into `param.main_grad`, a buffer of megatron-core's
+    # DDP wrapper, which the runtime does not use (see primus_runtime.optim): off everywhere.
+    kw["gradient_accumulation_fusion"] = False
+    if on_cpu:
+        kw.update(cpu_compat.CPU_UNFUSED)
     if on_cpu or not _have_te():
-        kw.update(cpu_compat.CPU_UNFUSED if on_cpu else {"gradient_accumulation_fusion": False})
         kw["transformer_impl"] = "local"
     for key in ("cuda_graph_impl",):
         if key in kw:
@@ -141,12 +142,6 @@ def _megatron_layer_spec(ns: Mapping[str, Any], config: Any, use_te: bool, vp_st
         ns["num_experts"], False, bool(ns.get("qk_layernorm")), bool(ns.get("multi_latent_attention")),
         normalization=ns["normalization"], qk_l2_norm=bool(ns.get("qk_l2_norm", False)),
     )
-
-
-def padded_vocab_size(vocab: int, ns: Mapping[str, Any]) -> int:
-    """Megatron's `_vocab_size_with_padding`: a multiple of divisible_by x TP."""
-    multiple = int(ns["make_vocab_size_divisible_by"]) * int(ns["tensor_model_parallel_size"] or 1)
-    return vocab + (-vocab) % multiple
 
 
 def build_gpt(ns: Mapping[str, Any], config: Any, vocab: int, use_te: bool) -> Any:

@@ -88,8 +88,6 @@ def check_layout(ns: Mapping[str, Any], world_size: int) -> None:
         )
     if int(ns["seq_length"]) > int(ns["max_position_embeddings"] or 0) and ns["position_embedding_type"] == "learned_absolute":
         raise bad(f"seq_length={ns['seq_length']} exceeds max_position_embeddings={ns['max_position_embeddings']}")
-    if ns["sequence_parallel"] and tp == 1:
-        pass  # Megatron turns it off for TP=1 in validate_args; derive() does the same
 
 
 def check_data(ns: Mapping[str, Any]) -> None:

@@ -108,8 +108,8 @@ def test_parity_failure_exits_3_prints_the_diff_and_writes_nothing(cli, small, t
 
     real = static.check_static_parity
 
-    def broken(expected, resolved, profile, derive=None):
-        result = real(expected, resolved, profile, derive)
+    def broken(expected, resolved, profile, derive=None, accept=None):
+        result = real(expected, resolved, profile, derive, accept)
         return static.StaticParity(False, [("lr", 3e-4, 1e-3)], result.ignored)
 
     monkeypatch.setattr(static, "check_static_parity", broken)
@@ -161,3 +161,28 @@ def test_inert_removed_flag_is_reported_but_not_unmapped(cli, small, tmp_path):
     assert report["unmapped"] == []
     entry = next(f for f in report["flags"] if f["flag"] == "--log-batch-size-to-tensorboard")
     assert entry["destination"].startswith("not needed at primus-26.5")
+
+
+def test_settings_after_options_and_script_arguments_after_double_dash(cli, tmp_path):
+    script = tmp_path / "train_pos.sh"
+    script.write_text(SMALL.replace('TP="${TP:-1}"', 'TP="${1:-1}"').replace('MBS="${MBS:-2}"', 'MBS="${MBS:-2}"'))
+    out = tmp_path / "out"
+    result = cli(script, "-o", out, "MBS=4", "--name", "p", "--", "2")
+    assert result.code == 0, result.err
+    overrides = yaml.safe_load((out / "p-pretrain.yaml").read_text())["modules"]["pre_trainer"]["overrides"]
+    assert overrides["tensor_model_parallel_size"] == 2 and overrides["micro_batch_size"] == 4
+
+
+@pytest.mark.parametrize("target,key", [("primus-0.1", "norm_epsilon"), ("primus-26.5", "layernorm_epsilon")])
+def test_norm_epsilon_is_written_under_the_key_the_release_reads(cli, small, tmp_path, target, key):
+    # Megatron-LM d3528a21 (primus-26.5) stores --norm-epsilon in `layernorm_epsilon`; the presets'
+    # `norm_epsilon` is inert there.
+    out = tmp_path / "out"
+    assert cli(small, "EXTRA=--norm-epsilon 1e-6", "-o", out, "--target", target).code == 0
+    report = json.loads((out / "report.json").read_text())
+    written = {**report["model_keys"], **{o["key"]: o["value"] for o in report["overrides"]}}
+    assert written[key] == 1e-6
+    other = "layernorm_epsilon" if key == "norm_epsilon" else "norm_epsilon"
+    assert other not in written
+    text = "".join(p.read_text() for p in out.rglob("*.yaml"))
+    assert f"{key}: 1.0e-06" in text

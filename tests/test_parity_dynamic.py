@@ -224,3 +224,26 @@ def test_keep_logs_gives_each_side_its_folder_and_refuses_reuse(tmp_path):
     (tmp_path / "legacy").mkdir()
     with pytest.raises(MigrateError, match="already exists"):
         run_parity("x.sh", {}, [], ParityOptions(iters=2, logs_dir=tmp_path), fake_backends())
+
+
+def test_both_sides_share_workers_when_the_runtime_can(tmp_path):
+    from migrate.parity.report import render_parity
+    from tests.helpers_parity import fake_train
+
+    batches = []
+
+    def train_many(cfgs, ro):
+        batches.append((len(cfgs), ro.nproc, ro.out_dir))
+        for i in range(len(cfgs)):  # the runtime's layout: run<i>/ below out_dir
+            (ro.out_dir / f"run{i}").mkdir(parents=True)
+            (ro.out_dir / f"run{i}" / "train.log").write_text(f"run {i}\n")
+        return [fake_train(c, ro) for c in cfgs]
+
+    backends = fake_backends()
+    backends.train_many = train_many
+    run = run_parity("x.sh", {}, [], ParityOptions(iters=2, nproc=2, logs_dir=tmp_path), backends)
+    assert batches == [(2, 2, tmp_path / ".shared")]  # the reference (1 process) trains alone
+    assert (tmp_path / "legacy" / "train.log").read_text() == "run 0\n"
+    assert (tmp_path / "primus" / "train.log").read_text() == "run 1\n"
+    assert not (tmp_path / ".shared").exists()
+    assert run.ok and "legacy + primus" in render_parity(run)

@@ -181,3 +181,32 @@ def test_lr_schedule_matches_formula_for_wsd_and_linear():
         else:
             want = 1e-5 + (1e-3 - 1e-5) * (1 - (step - (iters - 10) * gbs) / (10 * gbs))  # the group's min_lr
         assert Groups.param_groups[0]["lr"] == pytest.approx(want, rel=1e-12, abs=1e-18), it
+
+
+def test_sgd_option_trains():
+    result = train(llama_namespace(train_iters=ITERS, optimizer="sgd", lr=0.5, min_lr=0.05), RunOptions(iters=4, quiet=True))
+    assert losses(result)[-1] < losses(result)[0]
+
+
+def test_param_groups_follow_megatron_no_decay_rule():
+    """Biases and 1-D weights (norms) get wd_mult 0, matrices 1 (Megatron's standard overrides)."""
+    from primus_runtime import cpu_compat, loop, model as model_lib
+    from primus_runtime.launch import _free_port
+    from primus_runtime.optim import Optimizer
+
+    ns = llama_namespace(add_bias_linear=True)
+    loop.setup_distributed(0, 1, _free_port(), "cpu", 60)
+    try:
+        cpu_compat.install()
+        loop.setup_model_parallel(ns)
+        loop.set_seeds(1234, "cpu")
+        config = model_lib.transformer_config(ns, on_cpu=True)
+        gpt = model_lib.build_gpt(ns, config, 512, use_te=False)
+        opt = Optimizer([gpt], ns)
+        mult = {id(p): g["wd_mult"] for g in opt.param_groups for p in g["params"]}
+        for name, p in gpt.named_parameters():
+            want = 0.0 if name.endswith(".bias") or p.dim() == 1 else 1.0
+            assert mult[id(p)] == want, name
+        assert any(v == 0.0 for v in mult.values()) and any(v == 1.0 for v in mult.values())
+    finally:
+        loop.teardown()

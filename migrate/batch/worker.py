@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from migrate.batch import layout
+from migrate.batch import knobmap, layout
 from migrate.batch.backend import Backend, ConvertSettings
 from migrate.batch.results import ScriptResult, VariantResult, worst_status
 from migrate.batch.variants import (
@@ -29,7 +29,6 @@ from migrate.batch.variants import (
     is_varied,
 )
 from migrate.diagnostics import MigrateError
-from migrate.values import same_value
 
 NO_LAUNCH = "no training launch"
 # Per-conversion files the batch replaces: its own report covers report.*, and run.sh
@@ -218,10 +217,10 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
             if row.status != "rejected":
                 placed.append((conv, row))
 
-    _attribute_knobs(result, variant_rows, conversions, by_label, infos)
+    knobmap.measure(result, variant_rows, conversions, by_label, infos)
     # Trace on the evaluation without overrides: there every knob holds its default.
     first = conversions.get(done[0].label) if done else None
-    traced = _trace_knobs(plan_for_tracing or (first.plan if first is not None else None),
+    traced = knobmap.trace(plan_for_tracing or (first.plan if first is not None else None),
                           lambda f: backend.dest_of(f, settings))
     merged = {k: set(v) for k, v in result.knob_keys.items()}
     for knob, dests in traced.items():
@@ -237,7 +236,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
 
 def _same_run(a: Any, b: Any) -> bool:
     """Same Megatron namespace and same extra files (exported environment): the same run."""
-    if _changed(a.expected, b.expected):
+    if knobmap.changed_keys(a.expected, b.expected):
         return False
     extras = lambda conv: {k: v for k, v in conv.files.items()  # noqa: E731
                            if k not in (conv.experiment_path, conv.model_path) and k not in DROPPED_FILES}
@@ -281,6 +280,8 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
         # Like `convert`: a config that would not run like the script is not written.
         shown = "; ".join(f"{d}: {e!r} -> {r!r}" for d, e, r in plain_diffs[:5])
         more = f" (+{len(plain_diffs) - 5} more)" if len(plain_diffs) > 5 else ""
+        if getattr(conv, "hint", None):
+            more += f" (hint: {conv.hint})"
         return VariantResult(
             label=variant.label, env=variant.env_dict, status="rejected",
             reason=rel(f"static parity failed, not written: {shown}{more} (legacy -> Primus)"),
@@ -308,65 +309,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     return repr(value)
-
-
-def _assignment(variant: Variant, infos: Mapping[str, KnobInfo]) -> dict[str, str | None]:
-    values = {name: info.default for name, info in infos.items()}
-    values.update(variant.env_dict)
-    return values
-
-
-def _attribute_knobs(result: ScriptResult, rows: list[VariantResult], conversions: Mapping[str, Any],
-                     variants: Mapping[str, Variant], infos: Mapping[str, KnobInfo]) -> None:
-    """Knob -> keys it drives, measured: two variants that differ in one knob only differ in its keys."""
-    labels = [r.label for r in rows if r.label in conversions and r.status != "rejected"]
-    assignments = {label: _assignment(variants[label], infos) for label in labels}
-    default_label = next((r.label for r in rows if r.is_default and r.label in conversions), None)
-    knob_keys: dict[str, set[str]] = {}
-    for i, a in enumerate(labels):
-        for b in labels[i + 1:]:
-            differing = [k for k in assignments[a] if assignments[a].get(k) != assignments[b].get(k)]
-            differing += [k for k in assignments[b] if k not in assignments[a]]
-            if len(differing) != 1:
-                continue
-            keys = _changed(conversions[a].expected, conversions[b].expected)
-            knob_keys.setdefault(differing[0], set()).update(keys)
-    result.knob_keys = {k: sorted(v) for k, v in sorted(knob_keys.items())}
-    if default_label is not None:
-        base = conversions[default_label].expected
-        for row in rows:
-            if row.label in conversions and row.label != default_label:
-                row.changed_keys = _changed(base, conversions[row.label].expected)
-
-
-def _trace_knobs(plan: Any, dest_of: Any) -> dict[str, set[str]]:
-    """Knob -> dests whose flag value is the knob's own default literal.
-
-    The evaluator gives every argv token the origin of the text it came from, and
-    every knob the line of its default (`MBS="${MBS:-2}"`): a flag whose value token
-    comes from that line takes its value from that knob. Lines defining several knobs
-    are ambiguous and skipped.
-    """
-    if plan is None:
-        return {}
-    by_line: dict[tuple[str, int], list[str]] = {}
-    for knob in getattr(plan, "knobs", []) or []:
-        if knob.defined_at is not None and knob.default not in (None, ""):
-            by_line.setdefault((knob.defined_at.file, knob.defined_at.line), []).append(knob.name)
-    argv = list(getattr(plan, "argv", []) or [])
-    out: dict[str, set[str]] = {}
-    for i, token in enumerate(argv[:-1]):
-        if not token.value.startswith("--") or "=" in token.value or argv[i + 1].value.startswith("--"):
-            continue
-        value = argv[i + 1]
-        names = by_line.get((value.origin.file, value.origin.line), [])
-        if len(names) != 1:
-            continue
-        dest = dest_of(token.value)
-        if dest:
-            out.setdefault(names[0], set()).add(dest)
-    return out
-
-
-def _changed(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
-    return sorted(k for k in set(a) | set(b) if k not in a or k not in b or not same_value(a[k], b[k]))

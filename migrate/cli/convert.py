@@ -11,6 +11,22 @@ from migrate.diagnostics import MigrateError
 TARGETS = ("primus-0.1", "primus-26.5")
 
 
+class _IntermixedParser(argparse.ArgumentParser):
+    """Positionals may follow options (`SCRIPT -o OUT -- ARGS`): parse them after all options,
+    as `parse_intermixed_args` does (which itself calls `parse_known_args`, hence the guard)."""
+
+    _inside = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        if self._inside:
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "convert",
@@ -39,12 +55,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
                    help="GPUs per node assumed for the script's device queries (default: 8)")
     p.add_argument("--legacy-schema", default="rocm_dev", help="Megatron schema of the legacy script (default: rocm_dev)")
+    p.add_argument("--accept-null-tokenizer", action="store_true",
+                   help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
+                        "(vocab_size is set so the padded vocabulary stays the script's)")
     p.add_argument("--primus-path", help="a Primus checkout whose presets and rules to use instead of the snapshot")
     p.set_defaults(func=run)
+    # KEY=VALUE words may come before or after the options, and `-- ARGS` after them.
+    p.__class__ = _IntermixedParser
 
 
 def split_settings(words: list[str]) -> tuple[dict[str, str], list[str]]:
-    """KEY=VALUE words -> env; argparse already moved words after `--` into `words` too."""
+    """Leading KEY=VALUE words -> env; the rest (the words after `--`) -> the script's arguments."""
     env: dict[str, str] = {}
     rest: list[str] = []
     for i, word in enumerate(words):
@@ -66,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         raise MigrateError("--gpus-per-node must be at least 1")
     options = ConvertOptions(target=args.target, name=args.name, keep_knobs=args.keep_knobs, strict=args.strict,
                              gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema,
-                             primus_path=args.primus_path)
+                             primus_path=args.primus_path, accept_null_tokenizer=args.accept_null_tokenizer)
     conversion = convert_script(args.script, env, script_args, options)
     for item in conversion.diagnostics:
         if item.severity == "warning":
@@ -76,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.script}: error: the Primus config would not run like the script; nothing written",
               file=sys.stderr)
         print(conversion.parity.format(), file=sys.stderr)
+        if conversion.hint:
+            print(f"  hint: {conversion.hint}", file=sys.stderr)
         if args.json:
             print(json.dumps(conversion.report, indent=2, default=str))
         return 3

@@ -15,7 +15,9 @@ torch only when the real runtime is used.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -51,6 +53,7 @@ class ParityOptions:
     gpus_per_node: int = 8
     legacy_schema: str = "rocm_dev"
     primus_path: str | None = None
+    accept_null_tokenizer: bool = False  # see ConvertOptions.accept_null_tokenizer
     logs_dir: Path | None = None  # keep each side's train.log + metrics.jsonl here (DIR/legacy, DIR/primus)
 
 
@@ -65,6 +68,8 @@ class Backends:
     device: Callable[[str], str]  # "auto" -> "cpu" | "cuda"
     available_memory: Callable[[str, int], int | None]  # (device, nproc) -> bytes
     vocab_size: Callable[[Mapping[str, Any]], int | None] = lambda cfg: None  # unpadded, as the runtime sees it
+    # (configs, RunOptions) -> results: several runs sharing worker processes; None: one train() per run
+    train_many: Callable[[list[Mapping[str, Any]], Any], list[Any]] | None = None
 
 
 @dataclass
@@ -73,6 +78,7 @@ class Side:
     layout: Layout
     result: Any  # RunResult
     seconds: float
+    shared: bool = False  # trained in the same worker processes as the other side (seconds: an even share)
 
     def series(self) -> dict[str, dict[int, float]]:
         return metrics_series(self.result.metrics)
@@ -154,8 +160,6 @@ def check_logs_dir(path: Path, force: bool) -> None:
         raise MigrateError(f"{used[0]} already exists: logs of an earlier run would be mixed in",
                            hint="choose another --keep-logs directory, or pass --force")
     if force:
-        import shutil
-
         for old in used:
             shutil.rmtree(old)
 
@@ -180,7 +184,7 @@ def run_parity(
     report.device = device
     with tempfile.TemporaryDirectory(prefix="primus-migrate-parity-") as tmp:
         work = Path(tmp)
-        primus_cfg = backends.primus_config(conversion, options, dict(env), work / "primus")
+        primus_cfg = backends.primus_config(conversion, options, dict(env), work / "emitted")
         legacy_cfg, primus_cfg, data_note = choose_data(legacy_cfg, primus_cfg)
         launcher = getattr(getattr(conversion, "plan", None), "launcher", None)
         world = layouts.launcher_world(launcher.options()) if launcher is not None else None
@@ -193,35 +197,44 @@ def run_parity(
         iters = options.iters or DEFAULT_ITERS
         seed = options.seed
 
-        def train(name: str, cfg: Mapping[str, Any], lay: Layout) -> Side:
+        def train(names: list[str], cfgs: list[Mapping[str, Any]], lay: Layout) -> list[Side]:
+            """Train one run per name in `lay`; several share worker processes when the runtime can."""
+            base = options.logs_dir or work / "runs"
+            shared = len(names) > 1 and backends.train_many is not None
             ro = backends.run_options(iters=iters, proxy=options.proxy, nproc=lay.world,
-                                      out_dir=(options.logs_dir or work) / name, device=options.device,
+                                      out_dir=base / (".shared" if shared else names[0]), device=options.device,
                                       seed=seed)
             start = time.perf_counter()
-            try:
-                result = backends.train(layouts.apply(cfg, lay), ro)
-            except MigrateError as exc:
-                exc.message = f"the {name} run: {exc.message}"
-                raise
-            except Exception as exc:  # the runtime's failure is the user's answer, not a traceback
-                raise MigrateError(f"the {name} training run failed: {type(exc).__name__}: {exc}",
-                                   hint="rerun with --proxy or fewer --iters; PRIMUS_MIGRATE_DEBUG=1 shows more",
-                                   exit_code=5) from exc
-            side = Side(name, lay, result, time.perf_counter() - start)
-            if not result.metrics:
-                raise MigrateError(f"the {name} training run reported no iterations", exit_code=5)
-            report.sides[name] = side
-            return side
+            if shared:
+                results = _guarded(" and ".join(names), lambda: backends.train_many(
+                    [layouts.apply(c, lay) for c in cfgs], ro))
+                for i, name in enumerate(names):  # run<i>/ -> <side>/, as --keep-logs promises
+                    if (base / ".shared" / f"run{i}").is_dir():
+                        os.replace(base / ".shared" / f"run{i}", base / name)
+                shutil.rmtree(base / ".shared", ignore_errors=True)
+            else:
+                results = [
+                    _guarded(name, lambda cfg=cfg, name=name: backends.train(
+                        layouts.apply(cfg, lay), _with_out_dir(ro, base / name)))
+                    for name, cfg in zip(names, cfgs)
+                ]
+            seconds = (time.perf_counter() - start) / len(names)
+            sides = []
+            for name, result in zip(names, results):
+                if not result.metrics:
+                    raise MigrateError(f"the {name} training run reported no iterations", exit_code=5)
+                report.sides[name] = Side(name, lay, result, seconds, shared)
+                sides.append(report.sides[name])
+            return sides
 
         if run_layout.world > 1:
             legacy_cfg, primus_cfg = _same_model_in_every_layout(legacy_cfg, primus_cfg, run_layout, options,
                                                                  backends, report)
-        legacy = train("legacy", legacy_cfg, run_layout)
-        primus = train("primus", primus_cfg, run_layout)
+        legacy, primus = train(["legacy", "primus"], [legacy_cfg, primus_cfg], run_layout)
         report.comparison = compare_runs(legacy.series(), primus.series(), METRICS,
                                          default_tolerance(options, device))
         if run_layout.world > 1:
-            reference = train("reference", legacy_cfg, Layout())
+            (reference,) = train(["reference"], [legacy_cfg], Layout())
             report.layout_comparison = compare_runs(reference.series(), legacy.series(), METRICS,
                                                     Tolerance(max(options.layout_rtol, options.rtol or 0.0)))
 
@@ -245,6 +258,26 @@ def run_parity(
                 if note not in report.notes:
                     report.notes.append(note)
     return report
+
+
+def _guarded(label: str, run: Callable[[], Any]) -> Any:
+    """A runtime failure becomes the user's answer (exit 5), naming the run, never a traceback."""
+    try:
+        return run()
+    except MigrateError as exc:
+        exc.message = f"the {label} run: {exc.message}"
+        raise
+    except Exception as exc:
+        raise MigrateError(f"the {label} training run failed: {type(exc).__name__}: {exc}",
+                           hint="rerun with --proxy or fewer --iters; PRIMUS_MIGRATE_DEBUG=1 shows more",
+                           exit_code=5) from exc
+
+
+def _with_out_dir(run_options: Any, out_dir: Path) -> Any:
+    if dataclasses.is_dataclass(run_options):
+        return dataclasses.replace(run_options, out_dir=out_dir)
+    run_options.out_dir = out_dir
+    return run_options
 
 
 def _same_model_in_every_layout(legacy: dict, primus: dict, run: Layout, options: ParityOptions,
@@ -277,6 +310,7 @@ def real_backends() -> Backends:
         device=_real_device,
         available_memory=_real_available_memory,
         vocab_size=_real_vocab_size,
+        train_many=_real_train_many,
     )
 
 
@@ -285,7 +319,7 @@ def _real_convert(script: str, env: dict, args: list, options: ParityOptions) ->
 
     return convert_script(script, env, args, ConvertOptions(
         target=options.target, gpus_per_node=options.gpus_per_node, legacy_schema=options.legacy_schema,
-        primus_path=options.primus_path))
+        primus_path=options.primus_path, accept_null_tokenizer=options.accept_null_tokenizer))
 
 
 def _real_primus_config(conversion: Any, options: ParityOptions, env: dict, workdir: Path) -> dict:
@@ -297,11 +331,10 @@ def _real_primus_config(conversion: Any, options: ParityOptions, env: dict, work
     from migrate.megatron import derive, load_schema
     from migrate.output import OutputTree
     from migrate.primus import get_profile, resolve_experiment
-    from migrate.primus.emit.emitter import installed_view
 
     tree = OutputTree(workdir)
-    # as run.sh installs it: a generated model file sits where the loader looks it up
-    for rel, content in installed_view(conversion.files, conversion.model_path).items():
+    # the loader finds a generated models/megatron/<m>.yaml beside the experiment
+    for rel, content in conversion.files.items():
         tree.add(rel, content)
     tree.commit()
     profile = get_profile(options.target, options.primus_path)
@@ -317,6 +350,13 @@ def _real_train(config: Mapping[str, Any], run_options: Any) -> Any:
 
     with stdout_to_stderr():
         return train(config, run_options)
+
+
+def _real_train_many(configs: list[Mapping[str, Any]], run_options: Any) -> list[Any]:
+    from primus_runtime import train_many
+
+    with stdout_to_stderr():
+        return train_many(configs, run_options)
 
 
 @contextlib.contextmanager

@@ -129,7 +129,12 @@ def render_parity(run) -> str:
     out.append("first divergence:" if c.first_divergence else "first iterations:")
     out.append(divergence_table(legacy, primus, c, shown))
     out.append("")
-    out.append("time per side: " + ", ".join(f"{s.name} {s.seconds:.1f} s" for s in run.sides.values()))
+    shared = [s for s in run.sides.values() if s.shared]
+    alone = [s for s in run.sides.values() if not s.shared]
+    parts = [f"{' + '.join(s.name for s in shared)} {sum(s.seconds for s in shared):.1f} s (shared workers)"] \
+        if shared else []
+    parts += [f"{s.name} {s.seconds:.1f} s" for s in alone]
+    out.append("training time: " + ", ".join(parts))
     if run.repro is not None:
         r = run.repro
         out.append("")
