@@ -155,9 +155,6 @@ FIXTURE_TARGET = {
 KNOWN_FAILURES = {
     "rocm/train_deepseekv2.sh": "[megatron] --enable-shared-expert is not a rocm_dev option",
     "rocm/train_deepseekv3.sh": "[megatron] --padded-vocab-size is not a rocm_dev option",
-    "nvidia/train_gpt3_distributed.sh": "[runtime] fp16 on CPU: float != Half in a matmul",
-    "config/train_from_config.sh": "[runtime] bf16 on CPU: float != BFloat16 in a matmul",
-    "pai/run_mcore_llama3.sh": "[runtime] a CUDA-only code path on CPU: 'Torch not compiled with CUDA enabled'",
     "deepspeed/train_gpt_megatron_deepspeed.sh": "[megatron] Megatron-DeepSpeed options (--zero-stage) "
                                                  "are not in the rocm_dev schema",
 }
