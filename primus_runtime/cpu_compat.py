@@ -16,6 +16,11 @@ plain megatron-core. `install()` is a no-op when CUDA is in use. What it changes
 2. The model-parallel RNG tracker (`get_cuda_rng_tracker()`, used for dropout
    inside tensor-parallel regions) stores CUDA generator states. We install a
    tracker with the same names, seeds and fork semantics over the CPU generator.
+   Activation recomputation (`--recompute-activations`, `--recompute-granularity`)
+   saves and restores the CPU generator, the CUDA generator and the tracker around
+   the recomputed forward; without CUDA there is no CUDA generator, so that part is
+   a no-op (the CPU generator and the tracker, which now holds the CPU states,
+   are still restored: dropout in the recomputed pass draws the same masks).
 3. Fused kernels (`gradient_accumulation_fusion`, bias/activation/dropout/softmax/
    rope fusions, persistent layer norm, fused cross entropy, grouped GEMM, ...)
    exist only as CUDA extensions. `CPU_UNFUSED` lists the TransformerConfig fields
@@ -183,6 +188,14 @@ def _move_to_cpu(tensor: Any, as_numpy: bool = False, record_stream: bool = Fals
     return tensor
 
 
+def _no_cuda_rng_state(*args: Any, **kwargs: Any) -> None:
+    return None  # no CUDA generator to save
+
+
+def _set_no_cuda_rng_state(*args: Any, **kwargs: Any) -> None:
+    return None  # nor to restore
+
+
 def fill_missing_te_names() -> None:
     from megatron.core.transformer import multi_latent_attention
     from megatron.core.transformer.moe import moe_utils
@@ -214,6 +227,8 @@ def install() -> None:
     for module in (schedules, p2p_communication, transformer_utils, moe_utils, token_dispatcher, shared_experts):
         module.torch = _CpuTorch()  # type: ignore[attr-defined]
     token_dispatcher.maybe_move_tensor_to_cpu = _move_to_cpu  # type: ignore[attr-defined]
+    mp_random._get_cuda_rng_state = _no_cuda_rng_state  # type: ignore[assignment]
+    mp_random._set_cuda_rng_state = _set_no_cuda_rng_state  # type: ignore[assignment]
     mp_random._CUDA_RNG_STATE_TRACKER = _make_cpu_tracker()
     mp_random._CUDA_RNG_STATE_TRACKER_INITIALIZED = True
     _installed = True

@@ -109,7 +109,7 @@ def prepare(config: Mapping[str, Any], options: RunOptions) -> tuple[dict[str, A
         notes.append("interleaved (virtual) pipeline stages are not supported; each stage runs one model chunk (same math)")
     for key in ("fp8", "fp4"):
         if ns.get(key):
-            notes.append(f"{key}={ns[key]} is not supported by the bundled runtime; trained in {'bf16' if ns['bf16'] else 'fp32'}")
+            notes.append(f"{key}={ns[key]} is not supported by the bundled runtime; trained in {'bf16' if ns['bf16'] else 'fp16' if ns['fp16'] else 'fp32'}")
             ns[key] = None
     return ns, shrinks, notes
 

@@ -8,6 +8,7 @@ pipeline schedule), gradient reduction, clip + step, schedule step, log.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from datetime import timedelta
@@ -65,7 +66,7 @@ def run_rank(ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: boo
     from megatron.core.pipeline_parallel import get_forward_backward_func
 
     from primus_runtime import data, model as model_lib, optim
-    from primus_runtime.metrics import MetricsWriter, megatron_line
+    from primus_runtime.metrics import IntervalLog, MetricsWriter
 
     from primus_runtime import cpu_compat
 
@@ -85,7 +86,8 @@ def run_rank(ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: boo
     gpt = model_lib.build_gpt(ns, config, vocab, use_te)
     model_lib.init_layout_invariant(gpt, config, int(ns["seed"]))
     gpt.to(dev)
-    chunks = [gpt]
+    chunks = [model_lib.wrap_precision(gpt, config)]
+    optim.attach_main_grads(chunks, ns)
 
     # Data: every rank builds the (deterministic) dataset; only first/last stages read it.
     tp, pp = ps.get_tensor_model_parallel_world_size(), ps.get_pipeline_model_parallel_world_size()
@@ -101,7 +103,7 @@ def run_rank(ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: boo
     sched = optim.lr_scheduler(opt, ns)
 
     config.finalize_model_grads_func = None
-    config.grad_scale_func = None
+    config.grad_scale_func = opt.scale_loss if opt.scaler is not None else None
     config.no_sync_func = None
     forward_backward = get_forward_backward_func()
     last_rank = dist.get_rank() == dist.get_world_size() - 1
@@ -127,6 +129,7 @@ def run_rank(ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: boo
     metrics: list[dict] = []
     consumed = 0
     skipped = nan_iters = 0
+    interval_log = IntervalLog(int(ns["log_interval"] or 1), iters, gbs)
     for iteration in range(1, iters + 1):
         start = time.perf_counter()
         opt.zero_grad()
@@ -137,15 +140,15 @@ def run_rank(ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: boo
             num_microbatches=num_micro, seq_length=seq, micro_batch_size=mbs, forward_only=False,
         )
         optim.finalize_grads(chunks, ns)
-        grad_norm, found_nan = opt.step()
-        if found_nan:
-            nan_iters += 1
-            skipped += 1
-        else:
+        updated, grad_norm = opt.step()
+        if updated:
             sched.step(increment=num_micro * mbs * dp)
         consumed += gbs
         loss = _lm_loss(reduced, dev)
         step_time = time.perf_counter() - start
+        if not updated:
+            skipped += 1
+            nan_iters += 0 if math.isfinite(loss) else 1
         if last_rank:
             from megatron.core.optimizer_param_scheduler import get_canonical_lr_for_logging
 
@@ -154,6 +157,7 @@ def run_rank(ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: boo
                 "lm_loss": loss,
                 "grad_norm": grad_norm,
                 "lr": get_canonical_lr_for_logging(opt.param_groups),
+                "loss_scale": opt.loss_scale(),
                 "tokens_per_s": gbs * seq / step_time,
                 "step_time": step_time,
                 "consumed_samples": consumed,
@@ -161,7 +165,7 @@ def run_rank(ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: boo
                 "nan": nan_iters,
             }
             metrics.append(record)
-            writer.record(record, megatron_line(record, iters, gbs))
+            writer.record(record, interval_log.add(record, skipped=not updated))
     writer.close()
     return metrics
 

@@ -166,6 +166,17 @@ def build_gpt(ns: Mapping[str, Any], config: Any, vocab: int, use_te: bool) -> A
     return model
 
 
+def wrap_precision(model: Any, config: Any) -> Any:
+    """Megatron's Float16Module for bf16/fp16: every weight (norms included) in half
+    precision, first-stage inputs cast to it, last-stage outputs (the loss) back to fp32.
+    The model is returned as is in fp32."""
+    from megatron.core.transformer.module import Float16Module
+
+    if config.bf16 or config.fp16:
+        return Float16Module(config, model)
+    return model
+
+
 # ---------------------------------------------------------------------------------------
 # Layout-invariant initialisation.
 #

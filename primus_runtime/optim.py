@@ -12,8 +12,13 @@ in CUDA buffers, so the runtime does their work itself, exactly as they define i
   expert-data-parallel group), tied embedding copies are summed across the first and
   last pipeline stages, and the global gradient norm counts each weight once across
   tensor/pipeline/expert ranks before clipping to `clip_grad`;
-- with bf16/fp16 the model holds half-precision weights and the optimizer steps fp32
-  main copies (Megatron's Float16 optimizer without loss scaling for bf16).
+- gradients accumulate over micro-batches in a `main_grad` tensor per weight, as in
+  megatron-core's DDP grad buffers: fp32 when `accumulate_allreduce_grads_in_fp32`
+  (which Megatron forces on for bf16), the weight's own dtype otherwise (fp16);
+- with bf16/fp16 the model holds half-precision weights (`Float16Module`) and the
+  optimizer steps fp32 main copies (Megatron's mixed-precision optimizer), with the
+  loss scaler of `primus_runtime.loss_scale`: gradients are unscaled and checked for
+  inf/nan, and an iteration with overflowing gradients skips its step.
 - the LR/WD schedule is megatron-core's `OptimizerParamScheduler`, stepped by the
   global batch size after every iteration, as Megatron's training loop does.
 """
@@ -42,6 +47,30 @@ def optimizer_config(ns: Mapping[str, Any]) -> Any:
     return cls(**kw)
 
 
+def grad_accumulation_dtype(param: torch.nn.Parameter, ns: Mapping[str, Any]) -> torch.dtype:
+    """The dtype of megatron-core DDP's grad buffer for `param`."""
+    return torch.float32 if ns.get("accumulate_allreduce_grads_in_fp32") else param.dtype
+
+
+def attach_main_grads(model_chunks: list[Any], ns: Mapping[str, Any]) -> None:
+    """After each backward, move `param.grad` into `param.main_grad` (accumulating), as DDP's hook does."""
+
+    def accumulate(param: torch.nn.Parameter) -> None:
+        grad = param.grad.detach()
+        if param.main_grad is None:
+            param.main_grad = grad.to(param.accumulation_dtype, copy=True)
+        else:
+            param.main_grad.add_(grad)
+        param.grad = None
+
+    for chunk in model_chunks:
+        for p in chunk.parameters():
+            if p.requires_grad:
+                p.main_grad = None
+                p.accumulation_dtype = grad_accumulation_dtype(p, ns)
+                p.register_post_accumulate_grad_hook(accumulate)
+
+
 def param_groups(model_chunks: list[Any], config: Any) -> list[dict]:
     from megatron.core.optimizer import _get_param_groups, get_standard_config_overrides
 
@@ -52,7 +81,10 @@ class Optimizer:
     """A torch optimizer over fp32 main parameters, with Megatron's grad handling."""
 
     def __init__(self, model_chunks: list[Any], ns: Mapping[str, Any]) -> None:
+        from primus_runtime.loss_scale import make_loss_scaler
+
         self.config = optimizer_config(ns)
+        self.scaler = make_loss_scaler(ns)
         self.model_params: list[torch.nn.Parameter] = []
         self.main_params: list[torch.nn.Parameter] = []
         groups = []
@@ -82,21 +114,40 @@ class Optimizer:
     def param_groups(self) -> list[dict]:
         return self.torch_opt.param_groups
 
+    def loss_scale(self) -> float:
+        """The current loss scale (1.0 without a scaler), as Megatron logs it."""
+        return self.scaler.value() if self.scaler is not None else 1.0
+
+    def scale_loss(self, loss: torch.Tensor) -> torch.Tensor:
+        return self.scaler.scale_loss(loss) if self.scaler is not None else loss
+
     def zero_grad(self) -> None:
         for p in self.model_params:
             p.grad = None
+            if hasattr(p, "main_grad"):
+                p.main_grad = None
         if self.half:
             for m in self.main_params:
                 m.grad = None
 
-    def step(self) -> tuple[float, bool]:
-        """Copy grads to main params, clip by the global norm, step. Returns (grad norm, found nan/inf)."""
-        if self.half:
-            for p, m in zip(self.model_params, self.main_params):
-                m.grad = None if p.grad is None else p.grad.float()
+    def step(self) -> tuple[bool, float | None]:
+        """Copy grads to fp32 main params, unscale and check them (with a loss scaler),
+        clip by the global norm, step. Returns (update applied, grad norm or None if skipped).
+
+        Without a scaler, a non-finite gradient norm also skips the step (Megatron would stop
+        the run there with its NaN check); with one, inf/nan gradients are the scaler's signal.
+        """
+        for p, m in zip(self.model_params, self.main_params):
+            grad = model_grad(p)
+            m.grad = None if grad is None else grad.float() if m is not p else grad
+        if self.scaler is not None:
+            found_inf = self._unscale_and_check()
+            self.scaler.update(found_inf)
+            if found_inf:
+                return False, None
         norm = global_grad_norm(self.main_params)
         if not math.isfinite(norm):
-            return norm, True
+            return False, norm
         if self.clip_grad > 0:
             coeff = self.clip_grad / (norm + 1.0e-6)
             if coeff < 1.0:
@@ -108,7 +159,25 @@ class Optimizer:
             with torch.no_grad():
                 for p, m in zip(self.model_params, self.main_params):
                     p.copy_(m)
-        return norm, False
+        return True, norm
+
+    def _unscale_and_check(self) -> bool:
+        """Multiply the main grads by 1/scale; True if any is inf/nan on any rank.
+
+        Megatron reduces the flag over the model-parallel group (and, through its chained
+        expert optimizer, the expert model-parallel group); data-parallel replicas hold the
+        same reduced gradients, so reducing over every rank gives the same answer."""
+        assert self.scaler is not None
+        inv_scale = self.scaler.inv_scale
+        found = torch.zeros(1, dtype=torch.float32)
+        for m in self.main_params:
+            if m.grad is not None:
+                m.grad.mul_(inv_scale.to(m.grad.device))
+                if not bool(torch.isfinite(m.grad).all()):
+                    found.fill_(1.0)
+        if dist.is_initialized() and dist.get_world_size() > 1:
+            found = _reduce_max(found, dist.group.WORLD)
+        return bool(found.item() > 0)
 
 
 def global_grad_norm(params: list[torch.nn.Parameter]) -> float:
@@ -143,8 +212,29 @@ def _reduce(value: torch.Tensor, group: Any) -> torch.Tensor:
     return out.cpu()
 
 
+def _reduce_max(value: torch.Tensor, group: Any) -> torch.Tensor:
+    if dist.get_world_size(group) == 1:
+        return value
+    out = value.to(_group_device())
+    dist.all_reduce(out, op=dist.ReduceOp.MAX, group=group)
+    return out.cpu()
+
+
 def _group_device() -> torch.device:
     return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
+def model_grad(p: torch.nn.Parameter) -> torch.Tensor | None:
+    """The accumulated gradient of a model weight: its `main_grad` when attached, else `.grad`."""
+    grad = getattr(p, "main_grad", None)
+    return grad if grad is not None else p.grad
+
+
+def unwrap(chunk: Any) -> Any:
+    """The model inside megatron-core's Float16Module (the chunk itself when not wrapped)."""
+    from megatron.core.transformer.module import Float16Module
+
+    return chunk.module if isinstance(chunk, Float16Module) else chunk
 
 
 def finalize_grads(model_chunks: list[Any], ns: Mapping[str, Any]) -> None:
@@ -159,7 +249,7 @@ def finalize_grads(model_chunks: list[Any], ns: Mapping[str, Any]) -> None:
     dense, experts = [], []
     for chunk in model_chunks:
         for p in chunk.parameters():
-            if p.grad is not None:
+            if model_grad(p) is not None:
                 (dense if getattr(p, "allreduce", True) else experts).append(p)
     # Megatron's DDP scales every gradient by 1/DP (the full data-parallel size, also for
     # expert weights, whose tokens come from all DP ranks) and sums over its own group.
@@ -169,14 +259,14 @@ def finalize_grads(model_chunks: list[Any], ns: Mapping[str, Any]) -> None:
     # sequence shard: their gradients are summed over the tensor-parallel group.
     if ns["sequence_parallel"] and ps.get_tensor_model_parallel_world_size() > 1:
         sp = [p for chunk in model_chunks for p in chunk.parameters()
-              if p.grad is not None and getattr(p, "sequence_parallel", False)]
+              if model_grad(p) is not None and getattr(p, "sequence_parallel", False)]
         _allreduce_sum(sp, ps.get_tensor_model_parallel_group())
     # Tied input/output embeddings live on the first and last pipeline stages.
     if ps.get_pipeline_model_parallel_world_size() > 1 and not ns["untie_embeddings_and_output_weights"]:
         if ps.is_rank_in_embedding_group(ignore_virtual=True):
             chunk = model_chunks[0] if ps.is_pipeline_first_stage() else model_chunks[-1]
-            weight = chunk.shared_embedding_or_output_weight()
-            if weight is not None and weight.grad is not None:
+            weight = unwrap(chunk).shared_embedding_or_output_weight()
+            if weight is not None and model_grad(weight) is not None:
                 _allreduce_sum([weight], ps.get_embedding_group())
 
 
@@ -185,9 +275,9 @@ def _flat_allreduce(params: list[torch.nn.Parameter], group: Any, scale: float |
         return
     by_dtype: dict[torch.dtype, list[torch.nn.Parameter]] = {}
     for p in params:
-        by_dtype.setdefault(p.grad.dtype, []).append(p)
+        by_dtype.setdefault(model_grad(p).dtype, []).append(p)
     for group_params in by_dtype.values():
-        grads = [p.grad.data for p in group_params]
+        grads = [model_grad(p).data for p in group_params]
         flat = torch._utils._flatten_dense_tensors(grads)
         if scale is not None:
             flat.mul_(scale)

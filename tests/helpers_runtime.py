@@ -32,7 +32,7 @@ LLAMA = dict(
     add_bias_linear=False, hidden_dropout=0.0, attention_dropout=0.0,
     micro_batch_size=2, global_batch_size=8, train_iters=20, vocab_size=511,
     lr=3e-3, min_lr=3e-4, lr_decay_style="cosine", lr_warmup_iters=2, weight_decay=0.1,
-    adam_beta2=0.95, mock_data=True, split="99,1,0", tokenizer_type="NullTokenizer",
+    adam_beta2=0.95, mock_data=True, split="99,1,0", tokenizer_type="NullTokenizer", log_interval=1,
 )
 
 MIXTRAL = dict(

@@ -157,9 +157,6 @@ KNOWN_FAILURES = {
     # fails on Primus' own mock-data rule, at primus-0.1 the DeepSeek-V2 run hits a CUDA-only path
     "rocm/train_deepseekv2.sh": "[primus] mock data: Primus 26.5 resets tokenizer_type to NullTokenizer",
     "rocm/train_deepseekv3.sh": "[primus] mock data: Primus 26.5 resets tokenizer_type to NullTokenizer",
-    "nvidia/train_gpt3_distributed.sh": "[runtime] fp16 on CPU: float != Half in a matmul",
-    "config/train_from_config.sh": "[runtime] bf16 on CPU: float != BFloat16 in a matmul",
-    "pai/run_mcore_llama3.sh": "[runtime] a CUDA-only code path on CPU: 'Torch not compiled with CUDA enabled'",
     "deepspeed/train_gpt_megatron_deepspeed.sh": "[megatron] Megatron-DeepSpeed options (--zero-stage) "
                                                  "are not in the rocm_dev schema",
 }

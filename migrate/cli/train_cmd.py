@@ -20,9 +20,11 @@ EPILOG = """\
 --proxy shrinks layers, hidden size, heads, FFN, experts, vocabulary, sequence and batch while
 keeping the structure (GQA ratio, gated MLP, MoE top-k, MLA, dense-then-MoE layers) and scales
 the LR schedule to --iters; every change is printed. Without --proxy, --iters runs the first N
-steps of the configured schedule. Logs use Megatron's format; --out DIR also writes
+steps of the configured schedule. Logs use Megatron's format (a line after iteration 1 and
+every log_interval iterations, losses averaged over the interval); --out DIR also writes
 DIR/train.log and DIR/metrics.jsonl (one JSON object per iteration: iteration, lm_loss,
-grad_norm, lr, tokens_per_s, step_time, consumed_samples, skipped, nan).
+grad_norm (null when the step was skipped), lr, loss_scale, tokens_per_s, step_time,
+consumed_samples, skipped, nan).
 
 exit codes: 0 trained; 2 unusable input (nothing started); 5 the run failed (the failing rank's
 message is printed).
