@@ -388,6 +388,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         "accepted_differences": list(result.parity.exceptions) if result.parity.ok else [],
         "diagnostics": diags.to_json(),
     }
+    if not result.parity.ok and hint:
+        result.parity.hint = hint
+        report["parity"]["hint"] = hint
     files["report.json"] = render_json(report)
     files["report.md"] = render_markdown(report)
     return Conversion(plan, legacy, dict(expected), files, result.experiment_path, result.model_path, report,
