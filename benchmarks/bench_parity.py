@@ -53,7 +53,8 @@ def main() -> int:
     print(f"dynamic parity, 2-layer proxy, {args.iters} iterations, both sides: {total:.1f} s "
           f"(target <= {TARGET_SECONDS:.0f} s) -> {'OK' if total <= TARGET_SECONDS else 'TOO SLOW'}")
     for side in run.sides.values():
-        print(f"  {side.name:<9} training {side.seconds:.1f} s")
+        how = " (both sides in shared workers; an even share)" if side.shared else ""
+        print(f"  {side.name:<9} training {side.seconds:.1f} s{how}")
     print(f"  parity {'holds' if run.ok else 'FAILED'} ({run.comparison.tolerance.mode})")
     return 0 if run.ok else 3
 

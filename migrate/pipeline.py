@@ -214,7 +214,8 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
 
     plan = evaluate_script(script, env, list(args), EvalOptions(gpus_per_node=options.gpus_per_node))
     diags.extend(plan.diagnostics)
-    legacy_schema = load_schema(options.legacy_schema)
+    # the entry script's extra_args_provider options (e.g. pretrain_deepseek.py's) are part of its parser
+    legacy_schema = load_schema(options.legacy_schema).for_entry(plan.entry)
     try:
         legacy = parse_argv(legacy_schema, plan.argv, diags)
     except MigrateError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
@@ -168,8 +169,15 @@ def _describes_a_model(origins: Mapping[str, Origin], models_dir: Path) -> bool:
 def _is_under(origin: Origin | None, folder: Path) -> bool:
     if origin is None:
         return False
+    return _is_under_resolved(str(origin.file), str(folder))
+
+
+@lru_cache(maxsize=8192)
+def _is_under_resolved(file: str, folder: str) -> bool:
+    """Cached: emit() asks this for every origin of every candidate preset (tens of thousands of
+    times per batch) about the same few hundred files, and each `resolve()` walks the filesystem."""
     try:
-        Path(origin.file).resolve().relative_to(folder.resolve())
+        Path(file).resolve().relative_to(Path(folder).resolve())
         return True
     except ValueError:
         return False
