@@ -82,6 +82,7 @@ def test_unknown_tokenizer_is_refused_even_with_the_flag(cli, mock_script, tmp_p
     result = cli("convert", mock_script, "TOKENIZER=Qwen/Qwen2.5-7B", "-o", out, "--accept-null-tokenizer")
     assert result.code not in (0, 3, 4)
     assert "Qwen/Qwen2.5-7B" in result.err and "unknown" in result.err
+    assert "train_mock.sh:7: error:" in result.err  # the line that passes --tokenizer-model
     assert not out.exists()
 
 
