@@ -78,7 +78,7 @@ def null_tokenizer_hint(profile: Any, run: Mapping[str, Any]) -> str:
             "vocabulary stays the script's), or convert with --target primus-0.1, which keeps the script's tokenizer.")
 
 
-def null_tokenizer_acceptance(profile: Any, run: Mapping[str, Any]) -> Any:
+def null_tokenizer_acceptance(profile: Any, run: Mapping[str, Any], origin: Origin | None = None) -> Any:
     """The accepted difference for --accept-null-tokenizer; refuses when the legacy vocabulary is unknown."""
     from migrate.parity.static import NullTokenizerAcceptance
     from migrate.tokenizer_vocab import KNOWN_TYPE_VOCABS, KNOWN_VOCABS, known_vocab_size
@@ -89,6 +89,7 @@ def null_tokenizer_acceptance(profile: Any, run: Mapping[str, Any]) -> Any:
             f"--accept-null-tokenizer: the vocabulary size of the script's tokenizer "
             f"'{run.get('tokenizer_model') or run.get('tokenizer_type')}' ({run.get('tokenizer_type')}) is unknown, "
             f"so no vocab_size can give {profile.name}'s NullTokenizer the same padded vocabulary; nothing written",
+            origin=origin,
             hint=f"known tokenizers: {', '.join(list(KNOWN_VOCABS) + list(KNOWN_TYPE_VOCABS))}; or convert with "
                  "--target primus-0.1, which keeps the script's tokenizer")
     return NullTokenizerAcceptance(str(run.get("tokenizer_type")), known[0], known[1])
@@ -242,7 +243,8 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         if options.accept_null_tokenizer:
             from migrate.tokenizer_vocab import null_tokenizer_vocab_size
 
-            accepted = null_tokenizer_acceptance(profile, translated.args)
+            accepted = null_tokenizer_acceptance(profile, translated.args, translated.explicit.get(
+                "tokenizer_model") or translated.explicit.get("tokenizer_type"))
             size = null_tokenizer_vocab_size(accepted.legacy_vocab)
             run_values["vocab_size"] = emit_expected["vocab_size"] = size
             notes["vocab_size"] = (f"NullTokenizer reports vocab_size+1 = {accepted.legacy_vocab} tokens, as "
@@ -389,6 +391,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         "accepted_differences": list(result.parity.exceptions) if result.parity.ok else [],
         "diagnostics": diags.to_json(),
     }
+    if not result.parity.ok and hint:
+        result.parity.hint = hint
+        report["parity"]["hint"] = hint
     files["report.json"] = render_json(report)
     files["report.md"] = render_markdown(report)
     return Conversion(plan, legacy, dict(expected), files, result.experiment_path, result.model_path, report,

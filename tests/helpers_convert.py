@@ -81,22 +81,20 @@ def legacy_expected(script: Path, env: dict[str, str], target: str) -> dict[str,
 
     plan = evaluate_script(script, env, script_args(script))
     diags = Diagnostics()
-    legacy = parse_argv(load_schema("rocm_dev").for_entry(plan.entry), plan.argv, diags)  # + the entry's extra options
+    # plus the options the entry script's extra_args_provider adds (Schema.for_entry)
+    legacy = parse_argv(load_schema("rocm_dev").for_entry(plan.entry), plan.argv, diags)
     schema = load_schema(get_profile(target).megatron_schema)
     return derive(translate(legacy, schema, diags).args, schema)
 
 
 def resolve_written(outdir: Path, experiment: str, model_path: str | None, target: str) -> dict[str, Any]:
-    """Resolve the files as written with the Primus loader (model file installed beside the
-    experiment, as run.sh installs it into Primus's presets), then derive."""
-    import shutil
-
+    """Resolve the files as written with the Primus loader, then derive. A generated model
+    file is found where convert writes it, OUTDIR/models/megatron/ (migrate.primus.loader)."""
     from migrate.megatron import derive, load_schema
     from migrate.primus import get_profile, resolve_experiment
 
     profile = get_profile(target)
-    if model_path:
-        shutil.copy(outdir / model_path, outdir / Path(model_path).name)
+    assert model_path is None or (outdir / model_path).is_file()
     resolved = resolve_experiment(outdir / experiment, profile, {}, trainer_rewrites=True)
     schema = load_schema(profile.megatron_schema)
     values = {**schema.defaults(), **resolved.values}

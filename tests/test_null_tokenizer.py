@@ -82,6 +82,7 @@ def test_unknown_tokenizer_is_refused_even_with_the_flag(cli, mock_script, tmp_p
     result = cli("convert", mock_script, "TOKENIZER=Qwen/Qwen2.5-7B", "-o", out, "--accept-null-tokenizer")
     assert result.code not in (0, 3, 4)
     assert "Qwen/Qwen2.5-7B" in result.err and "unknown" in result.err
+    assert "train_mock.sh:7: error:" in result.err  # the line that passes --tokenizer-model
     assert not out.exists()
 
 
@@ -125,3 +126,29 @@ def test_one_vocabulary_table_for_converter_and_runtime():
     assert known_vocab_size("HuggingFaceTokenizer", "meta-llama/Llama-2-7b-hf")[0] == 32000
     assert known_vocab_size("GPT2BPETokenizer", None)[0] == 50257
     assert known_vocab_size("HuggingFaceTokenizer", "Qwen/Qwen2.5-7B") is None
+
+
+def test_parity_static_passes_the_flag_and_lists_the_exception(cli, mock_script):
+    refused = cli("parity", mock_script, "--static")
+    assert refused.code == 3 and "--accept-null-tokenizer" in refused.out + refused.err
+    result = cli("parity", mock_script, "--static", "--accept-null-tokenizer", "--json")
+    assert result.code == 0, result.err
+    static = json.loads(result.out)["static"]
+    assert static["ok"] is True
+    assert {e["dest"] for e in static["exceptions"]} == {"tokenizer_type", "vocab_size"}
+
+
+@pytest.mark.slow
+def test_batch_passes_the_flag(cli, tmp_path):
+    source = tmp_path / "scripts"
+    source.mkdir()
+    (source / "train_mock.sh").write_text(MOCK)
+    refused = cli("batch", source, "-o", tmp_path / "a", "--jobs", "1", "--json")
+    report = json.loads(refused.out)
+    assert report["summary"]["variants"]["rejected"] == 1
+    assert "--accept-null-tokenizer" in report["scripts"][0]["variants"][0]["reason"]
+    result = cli("batch", source, "-o", tmp_path / "b", "--jobs", "1", "--json",
+                 "--accept-null-tokenizer")
+    assert result.code == 0, result.err
+    report = json.loads(result.out)
+    assert report["summary"]["parity"] == {"ok": 1, "failed": 0}

@@ -97,8 +97,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.script}: error: the Primus config would not run like the script; nothing written",
               file=sys.stderr)
         print(conversion.parity.format(), file=sys.stderr)
-        if conversion.hint:
-            print(f"  hint: {conversion.hint}", file=sys.stderr)
         if args.json:
             print(json.dumps(conversion.report, indent=2, default=str))
         return 3

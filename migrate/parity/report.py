@@ -81,7 +81,9 @@ def _static_lines(static) -> list[str]:
         return static.format().splitlines()
     if static.ok:
         return [f"static parity: HOLDS (every Megatron argument resolves to the legacy value; "
-                f"{len(static.ignored)} documented Primus-only key(s) ignored)"]
+                f"{len(static.ignored)} documented Primus-only key(s) ignored)"] + [
+            f"  accepted: {e['dest']}: {e['legacy']!r} -> {e['primus']!r}: {e['why']}"
+            for e in getattr(static, "exceptions", None) or []]
     lines = [f"static parity: FAILED ({len(static.differences)} argument(s) differ)"]
     for dest, expected, resolved in static.differences[:20]:
         lines.append(f"  {dest}: legacy {expected!r}, primus {resolved!r}")

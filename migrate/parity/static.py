@@ -72,6 +72,7 @@ class StaticParity:
     absent: list[str] = field(default_factory=list)  # dests the target's namespace lacks (primus-0.1)
     origins: dict[str, str] = field(default_factory=dict)  # dest -> where the Primus value came from
     exceptions: list[dict[str, Any]] = field(default_factory=list)  # accepted differences, with why
+    hint: str | None = None  # what to do about a known cause of the differences (set by the pipeline)
 
     def format(self, limit: int = 50) -> str:
         """The diff a user sees when parity fails."""
@@ -88,6 +89,8 @@ class StaticParity:
         if any(str(o).startswith("<") for o in self.origins.values()):
             lines.append("  hint: values from `<... trainer: rule>` are rewritten by Primus itself after loading "
                          "the config; no YAML key can change them")
+        if self.hint:
+            lines.append(f"  hint: {self.hint}")
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
