@@ -50,6 +50,7 @@ def locate(ref: Any, current: Path, fallbacks: Sequence[Path], origin: Origin) -
     for candidate in candidates:
         if candidate.is_file():
             return candidate
+        _note((str(candidate), None, None))
     raise MigrateError(f"base file '{ref}' not found (looked in {current.parent})", origin=origin)
 
 
@@ -76,15 +77,83 @@ def _origins(data: Mapping[str, Any], path: Path) -> dict[str, Origin]:
 
 
 def _read(path: Path, referenced_from: Origin | None) -> Any:
+    _note(_stamp(path))
     data = load_yaml_file(path, referenced_from)
     if data is not None and not isinstance(data, dict):
         raise MigrateError(f"a config file must be a YAML mapping, got {type(data).__name__}", origin=Origin(str(path), 1))
     return data
 
 
+# Composed layers, cached: every resolve re-composes the same preset chains (module preset, model
+# preset and its bases), which costs a YAML-cache copy per file and a deep merge per level. An entry
+# remembers what it depended on: (file, mtime_ns, size) of every file read, and (candidate, None,
+# None) for every place `locate` found no file; it is reused only while all of that still holds.
+_Dep = tuple[str, "int | None", "int | None"]
+_LAYERS: dict[tuple, tuple[tuple[_Dep, ...], frozenset[Path], Layer]] = {}
+_RECORDERS: list[list[_Dep]] = []
+
+
+def _note(dep: _Dep) -> None:
+    for recorder in _RECORDERS:
+        recorder.append(dep)
+
+
+def _stamp(path: Path) -> _Dep:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (str(path), -1, -1)
+    return (str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def _fresh(deps: Sequence[_Dep]) -> bool:
+    for file, mtime, size in deps:
+        if mtime is None:
+            if Path(file).is_file():
+                return False
+        elif _stamp(Path(file)) != (file, mtime, size):
+            return False
+    return True
+
+
+def _copy_layer(layer: Layer) -> Layer:
+    return Layer(copy.deepcopy(layer.values), dict(layer.origins), layer.path)
+
+
+def _memo(kind: str, build: Any, path: Path, env: Mapping[str, str], fallbacks: Sequence[Path],
+          referenced_from: Origin | None, _stack: tuple[Path, ...]) -> Layer:
+    key = (kind, str(path), tuple(sorted(env.items())), tuple(str(f) for f in fallbacks))
+    hit = _LAYERS.get(key)
+    if hit is not None:
+        deps, reals, layer = hit
+        if not reals.intersection(_stack) and _fresh(deps):
+            _LAYERS[key] = _LAYERS.pop(key)  # most recently used last
+            for recorder in _RECORDERS:
+                recorder.extend(deps)
+            return _copy_layer(layer)
+    recorder: list[_Dep] = []
+    _RECORDERS.append(recorder)
+    try:
+        layer = build(path, env, fallbacks, referenced_from, _stack)
+    finally:
+        _RECORDERS.pop()
+    for outer in _RECORDERS:
+        outer.extend(recorder)
+    while len(_LAYERS) >= 256:  # evict the least recently used (one-off experiment files, mostly)
+        del _LAYERS[next(iter(_LAYERS))]
+    reals = frozenset(Path(file).resolve() for file, mtime, _ in recorder if mtime is not None)
+    _LAYERS[key] = (tuple(recorder), reals, _copy_layer(layer))
+    return layer
+
+
 def load_v01(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path] = (),
              referenced_from: Origin | None = None, _stack: tuple[Path, ...] = ()) -> Layer:
     """primus-0.1's parse_yaml."""
+    return _memo("v01", _load_v01, path, env, fallbacks, referenced_from, _stack)
+
+
+def _load_v01(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path],
+              referenced_from: Origin | None, _stack: tuple[Path, ...]) -> Layer:
     stack = _enter(path, _stack, referenced_from)
     raw = _read(path, referenced_from)
     if raw is None:
@@ -144,6 +213,11 @@ def merge_layers(base: Layer, top: Layer) -> Layer:
 def load_v26(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path] = (),
              referenced_from: Origin | None = None, _stack: tuple[Path, ...] = ()) -> Layer:
     """primus-26.5's parse_yaml."""
+    return _memo("v26", _load_v26, path, env, fallbacks, referenced_from, _stack)
+
+
+def _load_v26(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path],
+              referenced_from: Origin | None, _stack: tuple[Path, ...]) -> Layer:
     stack = _enter(path, _stack, referenced_from)
     raw = _read(path, referenced_from)
     if raw is None:
