@@ -9,7 +9,7 @@ nothing: callers stage `Conversion.files` into an `OutputTree`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -25,6 +25,9 @@ class ConvertOptions:
     gpus_per_node: int = 8
     legacy_schema: str = "rocm_dev"
     primus_path: str | None = None
+    # primus-26.5 trains --mock-data runs with the NullTokenizer: accept that one difference
+    # (vocab_size is then set so that the padded vocabulary stays the legacy one).
+    accept_null_tokenizer: bool = False
 
 
 @dataclass
@@ -42,7 +45,53 @@ class Conversion:
     translated: Any = None  # MegatronArgs at the target schema
     resolved: Any = None  # ResolvedConfig of the emitted files
     profile: Any = None
-    loader_files: dict[str, str] = field(default_factory=dict)  # files as the loader sees them (model installed)
+    hint: str | None = None  # what to do when parity fails for a known reason
+    accepted: Any = None  # NullTokenizerAcceptance when --accept-null-tokenizer applied
+
+
+def missing_arguments_hint(plan: Any) -> str | None:
+    """When the script read positional arguments it was not given, say which (the usual cause
+    of a flag with no value: `--lr ${LR}` with LR=$5 and no fifth argument)."""
+    from migrate.shell.params import MISSING_ARGUMENT
+
+    seen: dict[str, str] = {}
+    for item in getattr(plan, "diagnostics", []):
+        if item.code == MISSING_ARGUMENT:
+            name = item.message.split(" ", 1)[0]
+            seen.setdefault(name, f"{name} (line {item.origin.line})" if item.origin and item.origin.line else name)
+    if not seen:
+        return None
+    return (f"the script reads arguments it was not given: {', '.join(seen.values())}; "
+            "pass them after `--` (primus-migrate SCRIPT -o OUT -- ARG1 ARG2 ...)")
+
+
+def null_tokenizer_forced(profile: Any, run: Mapping[str, Any]) -> bool:
+    """primus-26.5's mock_data patch replaces the script's tokenizer by the NullTokenizer."""
+    return (not getattr(profile, "is_v01", profile.name == "primus-0.1") and bool(run.get("mock_data"))
+            and run.get("tokenizer_type") != "NullTokenizer")
+
+
+def null_tokenizer_hint(profile: Any, run: Mapping[str, Any]) -> str:
+    return (f"{profile.name} trains --mock-data runs with the NullTokenizer (its mock_data patch replaces "
+            f"tokenizer_type {run.get('tokenizer_type')}), so the resolved arguments differ from the script's. "
+            "Pass --accept-null-tokenizer to accept that one difference (vocab_size is then set so the padded "
+            "vocabulary stays the script's), or convert with --target primus-0.1, which keeps the script's tokenizer.")
+
+
+def null_tokenizer_acceptance(profile: Any, run: Mapping[str, Any]) -> Any:
+    """The accepted difference for --accept-null-tokenizer; refuses when the legacy vocabulary is unknown."""
+    from migrate.parity.static import NullTokenizerAcceptance
+    from migrate.tokenizer_vocab import KNOWN_TYPE_VOCABS, KNOWN_VOCABS, known_vocab_size
+
+    known = known_vocab_size(run.get("tokenizer_type"), run.get("tokenizer_model"))
+    if known is None:
+        raise MigrateError(
+            f"--accept-null-tokenizer: the vocabulary size of the script's tokenizer "
+            f"'{run.get('tokenizer_model') or run.get('tokenizer_type')}' ({run.get('tokenizer_type')}) is unknown, "
+            f"so no vocab_size can give {profile.name}'s NullTokenizer the same padded vocabulary; nothing written",
+            hint=f"known tokenizers: {', '.join(list(KNOWN_VOCABS) + list(KNOWN_TYPE_VOCABS))}; or convert with "
+                 "--target primus-0.1, which keeps the script's tokenizer")
+    return NullTokenizerAcceptance(str(run.get("tokenizer_type")), known[0], known[1])
 
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
@@ -151,7 +200,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     from migrate.megatron import derive, load_schema, parse_argv, translate
     from migrate.parity.static import check_static_parity
     from migrate.primus import get_profile, resolve_experiment
-    from migrate.primus.emit.emitter import EmitRequest, emit, entry_family, installed_view, stage_and_resolve
+    from migrate.primus.emit.emitter import EmitRequest, emit, entry_family, stage_and_resolve
     from migrate.primus.emit.report import render_json, render_markdown
     from migrate.primus.emit.runenv import plan_environment
     from migrate.primus.emit.runscript import alternative_command, env_sh, run_command, run_sh
@@ -165,8 +214,15 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
 
     plan = evaluate_script(script, env, list(args), EvalOptions(gpus_per_node=options.gpus_per_node))
     diags.extend(plan.diagnostics)
-    legacy_schema = load_schema(options.legacy_schema)
-    legacy = parse_argv(legacy_schema, plan.argv, diags)
+    # the entry script's extra_args_provider options (e.g. pretrain_deepseek.py's) are part of its parser
+    legacy_schema = load_schema(options.legacy_schema).for_entry(plan.entry)
+    try:
+        legacy = parse_argv(legacy_schema, plan.argv, diags)
+    except MigrateError as exc:
+        missing = missing_arguments_hint(plan)
+        if missing:
+            exc.hint = f"{exc.hint}; {missing}" if exc.hint else missing
+        raise
     profile = get_profile(options.target, options.primus_path)
     target_schema = load_schema(profile.megatron_schema)
     translated = translate(legacy, target_schema, diags)
@@ -177,8 +233,25 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     def derive_target(values: Mapping[str, Any]) -> dict[str, Any]:
         return derive(values, target_schema)
 
+    accepted = None
+    hint = None
+    notes: dict[str, str] = {}
+    run_values, emit_expected = dict(translated.args), dict(expected)
+    if null_tokenizer_forced(profile, translated.args):
+        hint = null_tokenizer_hint(profile, translated.args)
+        if options.accept_null_tokenizer:
+            from migrate.tokenizer_vocab import null_tokenizer_vocab_size
+
+            accepted = null_tokenizer_acceptance(profile, translated.args)
+            size = null_tokenizer_vocab_size(accepted.legacy_vocab)
+            run_values["vocab_size"] = emit_expected["vocab_size"] = size
+            notes["vocab_size"] = (f"NullTokenizer reports vocab_size+1 = {accepted.legacy_vocab} tokens, as "
+                                   f"{translated.args.get('tokenizer_model') or accepted.legacy_tokenizer} did "
+                                   "(--accept-null-tokenizer)")
+
     def check(exp: Mapping[str, Any], resolved: Any) -> Any:
-        return check_static_parity(exp, resolved, profile)
+        # the emitter searches against `emit_expected`; parity is always checked against the legacy run
+        return check_static_parity(expected, resolved, profile, accept=accepted)
 
     name = options.name or default_name(script, plan)
     if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.\-]*", name):
@@ -199,10 +272,13 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         + (f" ({variant})" if variant else "") + f" for {profile.name}.\n"
         "Each override says where its value comes from: the script line that set it, or\n"
         "`Megatron default` when the script left it at Megatron's default and the Primus preset differs."
+        + (f"\nAccepted difference (--accept-null-tokenizer): {profile.name} trains mock data with the\n"
+           f"NullTokenizer instead of {accepted.legacy_tokenizer}; vocab_size keeps the padded vocabulary."
+           if accepted else "")
     )
-    request = EmitRequest(name, dict(translated.args), dict(expected),
+    request = EmitRequest(name, run_values, emit_expected,
                           {d: _short_origin(o, script) for d, o in translated.explicit.items()},
-                          knob_of, placeholders, header, entry_family(plan.entry))
+                          knob_of, placeholders, header, entry_family(plan.entry), notes)
     resolver = stage_and_resolve(profile, resolve_experiment)
     result = emit(request, profile, resolver, derive_target, check, dests, defaults)
 
@@ -310,13 +386,14 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         "environment": [p.to_json() for p in environment.placements],
         "guidance": guidance,
         "parity": result.parity.to_json(),
+        "accepted_differences": list(result.parity.exceptions) if result.parity.ok else [],
         "diagnostics": diags.to_json(),
     }
     files["report.json"] = render_json(report)
     files["report.md"] = render_markdown(report)
     return Conversion(plan, legacy, dict(expected), files, result.experiment_path, result.model_path, report,
                       result.parity, diags, [f"{u['flag']} ({u['origin']})" for u in unmapped], translated,
-                      result.resolved, profile, installed_view(files, result.model_path))
+                      result.resolved, profile, None if result.parity.ok else hint, accepted)
 
 
 def baseline_value(result: Any, key: str) -> Any:

@@ -16,15 +16,11 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from migrate.diagnostics import MigrateError
+from migrate.tokenizer_vocab import known_vocab_size
 from primus_runtime import namespace, proxy
 from primus_runtime.options import RunOptions, RunResult
 
-# Tokenizer-free vocabulary sizes for tokenizers a namespace may name (no download).
-KNOWN_VOCABS = {
-    "llama-3": 128256, "llama3": 128256, "llama-2": 32000, "llama2": 32000, "mixtral": 32000,
-    "mistral": 32000, "deepseek-v3": 129280, "deepseek-v2": 102400, "qwen2": 151643, "qwen3": 151643,
-}
-DEFAULT_VOCAB = 32000
+DEFAULT_VOCAB = 32000  # when the tokenizer is not in migrate.tokenizer_vocab's table
 
 
 class TrainingFailed(MigrateError):
@@ -63,11 +59,11 @@ def vocab_size(ns: Mapping[str, Any], notes: list[str]) -> int:
     """Unpadded vocabulary (with the end-of-document token) without loading a tokenizer."""
     if ns.get("vocab_size"):
         return int(ns["vocab_size"]) + 1
-    model = str(ns.get("tokenizer_model") or ns.get("tokenizer_type") or "").lower()
-    for marker, size in KNOWN_VOCABS.items():
-        if marker in model:
-            notes.append(f"vocabulary size {size} for tokenizer '{model}' (table, no download)")
-            return size
+    model = str(ns.get("tokenizer_model") or ns.get("tokenizer_type") or "")
+    known = known_vocab_size(ns.get("tokenizer_type"), ns.get("tokenizer_model"))
+    if known is not None:
+        notes.append(f"vocabulary size {known[0]} for tokenizer '{model}' (table, no download)")
+        return known[0]
     notes.append(f"vocabulary size {DEFAULT_VOCAB}: no vocab_size and unknown tokenizer '{model}'")
     return DEFAULT_VOCAB
 

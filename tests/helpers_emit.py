@@ -105,8 +105,10 @@ def fake_resolver(profile: FakeProfile):
         for k, v in MODULE_PRESET.items():
             values[k] = v
             origins[k] = Origin(str(module_path))
-        if ref in files:
-            model_values, model_origins = _flatten_model(profile, yaml.safe_load(files[ref]), Path(ref))
+        # like migrate.primus.loader: a model file beside the experiment or in models/megatron/
+        user_file = next((p for p in (ref, f"models/megatron/{ref}") if p in files), None)
+        if user_file is not None:
+            model_values, model_origins = _flatten_model(profile, yaml.safe_load(files[user_file]), Path(user_file))
         elif Path(ref).stem in profile.presets:
             name = Path(ref).stem
             model_values, model_origins = _flatten_model(

@@ -108,8 +108,8 @@ def test_parity_failure_exits_3_prints_the_diff_and_writes_nothing(cli, small, t
 
     real = static.check_static_parity
 
-    def broken(expected, resolved, profile, derive=None):
-        result = real(expected, resolved, profile, derive)
+    def broken(expected, resolved, profile, derive=None, accept=None):
+        result = real(expected, resolved, profile, derive, accept)
         return static.StaticParity(False, [("lr", 3e-4, 1e-3)], result.ignored)
 
     monkeypatch.setattr(static, "check_static_parity", broken)

@@ -95,10 +95,29 @@ def test_inspect_imports_no_torch_or_megatron(tree):
 def test_args_view_seam(cli, tree):
     result = cli("inspect", "rocm/train_llama3.sh", "MODEL_SIZE=8", "--args", "--json")
     assert result.code == 0, result.err
-    megatron = json.loads(result.out)["megatron"]
+    megatron = json.loads(result.out)
+    assert megatron["argv"] and megatron["entry"]  # the plan's keys stay beside the argument view
     # the duplicated --eval-iters: argparse keeps the last one
     assert megatron["args"]["eval_iters"] == -1
     assert megatron["args"]["num_layers"] == 32
     assert megatron["explicit"]["micro_batch_size"].startswith("rocm/train_llama3.sh:")
     table = cli("inspect", "rocm/train_llama3.sh", "--args")
     assert table.code == 0 and "Megatron arguments" in table.out
+
+
+def test_args_view_with_a_schema_file(cli, tree, tmp_path):
+    """`--megatron-schema PATH` reads a schema JSON (as `primus-migrate schema` writes it)."""
+    from migrate.megatron.schema import SCHEMA_DIR
+
+    fork = tmp_path / "my_fork.json"
+    fork.write_text((SCHEMA_DIR / "rocm_dev.json").read_text())
+    result = cli("inspect", "rocm/train_llama3.sh", "MODEL_SIZE=8", "--args", "--json", "--megatron-schema", str(fork))
+    assert result.code == 0, result.err
+    view = json.loads(result.out)
+    assert view["explicit"]["norm_epsilon"].startswith("rocm/train_llama3.sh:")
+    # the script's --no-async-tensor-model-parallel-allreduce no longer exists at d3528a21
+    newer = cli("inspect", "rocm/train_llama3.sh", "--args", "--megatron-schema", "d3528a21")
+    assert newer.code == 2
+    assert "rocm/train_llama3.sh:" in newer.err and "--no-async-tensor-model-parallel-allreduce" in newer.err
+    missing = cli("inspect", "rocm/train_llama3.sh", "--args", "--megatron-schema", "no_such_schema")
+    assert missing.code == 2 and "unknown Megatron schema" in missing.err

@@ -48,6 +48,7 @@ CASES: list[tuple[str, dict[str, str], list[str]]] = [
     ("deepspeed/train_gpt_megatron_deepspeed.sh", {}, []),
     ("deepspeed/train_gpt_megatron_deepspeed.sh", {"PP": "1", "ZERO_STAGE": "1", "ACTIVATION_CHECKPOINT": "true"}, []),
     ("pai/run_mcore_llama3.sh", {}, ["dsw", "8B", "1", "32", "1e-5", "1e-6", "8192"]),
+    ("pai/run_mcore_llama3.sh", {}, []),  # no arguments: `--lr --min-lr ...`, as bash gives it
     ("pai/run_mcore_llama3.sh", {}, ["dsw", "70B", "1", "64", "1e-5", "1e-6", "4096", "fp16", "4", "2", "full", "false", "true"]),
     ("config/train_from_config.sh", {"TP": "4", "SEQ_LENGTH": "4096", "NVTE_FUSED_ATTN": "0"}, []),
 ]

@@ -23,6 +23,7 @@ class ConvertSettings:
     legacy_schema: str = "rocm_dev"
     primus_path: str | None = None
     strict: bool = False
+    accept_null_tokenizer: bool = False  # see ConvertOptions.accept_null_tokenizer
 
 
 class Backend(Protocol):
@@ -56,6 +57,7 @@ class PipelineBackend:
             gpus_per_node=settings.gpus_per_node,
             legacy_schema=settings.legacy_schema,
             primus_path=settings.primus_path,
+            accept_null_tokenizer=settings.accept_null_tokenizer,
         )
         return convert_script(script, dict(env), (), options)
 
@@ -66,7 +68,13 @@ class PipelineBackend:
 
         profile = _profile(settings.target, settings.primus_path)
         resolved = resolve_experiment(experiment, profile)
-        parity = check_static_parity(expected, resolved, profile)
+        accept = None
+        if settings.accept_null_tokenizer:
+            from migrate.pipeline import null_tokenizer_acceptance, null_tokenizer_forced
+
+            if null_tokenizer_forced(profile, expected):
+                accept = null_tokenizer_acceptance(profile, expected)
+        parity = check_static_parity(expected, resolved, profile, accept=accept)
         return bool(parity.ok), [[d, e, r] for d, e, r in parity.differences]
 
     def dest_of(self, flag: str, settings: ConvertSettings) -> str | None:

@@ -280,6 +280,8 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
         # Like `convert`: a config that would not run like the script is not written.
         shown = "; ".join(f"{d}: {e!r} -> {r!r}" for d, e, r in plain_diffs[:5])
         more = f" (+{len(plain_diffs) - 5} more)" if len(plain_diffs) > 5 else ""
+        if getattr(conv, "hint", None):
+            more += f" (hint: {conv.hint})"
         return VariantResult(
             label=variant.label, env=variant.env_dict, status="rejected",
             reason=rel(f"static parity failed, not written: {shown}{more} (legacy -> Primus)"),

@@ -39,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="cap on variants per script (default 16); capped scripts are flagged")
     p.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
                    help="value assumed for the GPU count a script queries (default 8)")
+    p.add_argument("--accept-null-tokenizer", action="store_true",
+                   help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
+                        "(vocab_size is set so the padded vocabulary stays the script's)")
     p.add_argument("--force", action="store_true", help="replace existing files in OUTDIR")
     p.set_defaults(func=run)
 
@@ -73,7 +76,8 @@ def run(args: argparse.Namespace) -> int:
     if args.max_variants is not None and args.max_variants < 1:
         raise MigrateError("--max-variants must be at least 1")
     options = BatchOptions(
-        settings=ConvertSettings(target=args.target, gpus_per_node=args.gpus_per_node),
+        settings=ConvertSettings(target=args.target, gpus_per_node=args.gpus_per_node,
+                                 accept_null_tokenizer=args.accept_null_tokenizer),
         jobs=args.jobs or default_jobs(),
         include=args.include,
         exclude=args.exclude,

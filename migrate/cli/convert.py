@@ -55,6 +55,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
                    help="GPUs per node assumed for the script's device queries (default: 8)")
     p.add_argument("--legacy-schema", default="rocm_dev", help="Megatron schema of the legacy script (default: rocm_dev)")
+    p.add_argument("--accept-null-tokenizer", action="store_true",
+                   help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
+                        "(vocab_size is set so the padded vocabulary stays the script's)")
     p.add_argument("--primus-path", help="a Primus checkout whose presets and rules to use instead of the snapshot")
     p.set_defaults(func=run)
     # KEY=VALUE words may come before or after the options, and `-- ARGS` after them.
@@ -84,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         raise MigrateError("--gpus-per-node must be at least 1")
     options = ConvertOptions(target=args.target, name=args.name, keep_knobs=args.keep_knobs, strict=args.strict,
                              gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema,
-                             primus_path=args.primus_path)
+                             primus_path=args.primus_path, accept_null_tokenizer=args.accept_null_tokenizer)
     conversion = convert_script(args.script, env, script_args, options)
     for item in conversion.diagnostics:
         if item.severity == "warning":
@@ -94,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.script}: error: the Primus config would not run like the script; nothing written",
               file=sys.stderr)
         print(conversion.parity.format(), file=sys.stderr)
+        if conversion.hint:
+            print(f"  hint: {conversion.hint}", file=sys.stderr)
         if args.json:
             print(json.dumps(conversion.report, indent=2, default=str))
         return 3

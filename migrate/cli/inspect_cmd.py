@@ -48,8 +48,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     parser.add_argument("--args", action="store_true",
                         help="also show the Megatron arguments the argv means (parsed and derived)")
-    parser.add_argument("--schema", default="rocm_dev", metavar="NAME",
-                        help="Megatron argument schema for --args (default rocm_dev, the legacy scripts' fork)")
+    parser.add_argument("--megatron-schema", "--schema", dest="schema", default="rocm_dev", metavar="NAME|PATH",
+                        help="Megatron argument schema for --args: a bundled name or a JSON file from "
+                             "`primus-migrate schema` (default rocm_dev, the legacy scripts' fork)")
     parser.set_defaults(func=run)
     return parser
 
@@ -100,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         data = plan.to_json()
         if view is not None:
-            data["megatron"] = view
+            # `args` (as argparse leaves them), `derived` and `explicit` sit beside the plan's keys.
+            data.update(view)
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
         return 0
     print_plan(plan)

@@ -47,6 +47,9 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--legacy-schema", default="rocm_dev",
                    help="Megatron schema of the legacy script (default: rocm_dev)")
     p.add_argument("--primus-path", help="a Primus checkout to read presets from instead of the snapshot")
+    p.add_argument("--accept-null-tokenizer", action="store_true",
+                   help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
+                        "(vocab_size is set so the padded vocabulary stays the script's)")
     p.add_argument("--plot", metavar="OUT.png", help="write both loss curves to this PNG")
     p.add_argument("--keep-logs", metavar="DIR",
                    help="keep each run's train.log and metrics.jsonl in DIR/legacy, DIR/primus (for compare-logs)")
@@ -114,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         target=args.target, iters=args.iters, proxy=args.proxy, nproc=args.nproc, rtol=args.rtol,
         layout_rtol=args.layout_rtol, seed=args.seed, device=args.device, static_only=args.static,
         gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema, primus_path=args.primus_path,
-        logs_dir=Path(args.keep_logs) if args.keep_logs else None,
+        accept_null_tokenizer=args.accept_null_tokenizer, logs_dir=Path(args.keep_logs) if args.keep_logs else None,
     )
     result = run_parity(args.script, env, script_args, options, backends=_backends_hook())
     written = []

@@ -35,20 +35,38 @@ def _git(repo: Path, *args: str) -> bytes:
 
 
 def export_tree(repo: Path, rev: str, dest: Path) -> str:
-    """Unpack `rev:megatron/` into dest; returns the full commit id."""
+    """Unpack `rev:megatron/` and every Python file (entry scripts) into dest; returns the full commit id."""
     commit = _git(repo, "rev-parse", f"{rev}^{{commit}}").decode().strip()
-    archive = _git(repo, "archive", "--format=tar", commit, "megatron")
+    archive = _git(repo, "archive", "--format=tar", commit, "--", "megatron", "*.py")
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(dest, filter="data")
     return commit
 
 
+def _option_lines(options: list[dict], indent: str) -> list[str]:
+    rows = [json.dumps(o, sort_keys=False) for o in options]
+    return [f"{indent}{o}," for o in rows[:-1]] + [f"{indent}{o}" for o in rows[-1:]]
+
+
 def schema_to_text(data: dict) -> str:
     """JSON with one option per line: small diffs when a pin moves."""
-    head = {k: v for k, v in data.items() if k != "options"}
+    head = {k: v for k, v in data.items() if k not in ("options", "providers")}
     lines = ["{"]
     for key, value in head.items():
         lines.append(f"  {json.dumps(key)}: {json.dumps(value)},")
+    if "providers" in data:
+        lines.append('  "providers": {')
+        names = list(data["providers"])
+        for i, name in enumerate(names):
+            provider = data["providers"][name]
+            lines.append(f"    {json.dumps(name)}: {{")
+            if "edits" in provider:
+                lines.append(f'      "edits": {json.dumps(provider["edits"])},')
+            lines.append('      "options": [')
+            lines.extend(_option_lines(provider["options"], "        "))
+            lines.append("      ]")
+            lines.append("    }" + ("," if i < len(names) - 1 else ""))
+        lines.append("  },")
     lines.append('  "options": [')
     options = [json.dumps(o, sort_keys=False) for o in data["options"]]
     lines.extend(f"    {o}," for o in options[:-1])

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 import libcst as cst
 
 from migrate.diagnostics import MigrateError
-from migrate.megatron.schema import UNEVALUATED, OptionSpec, Schema
+from migrate.megatron.schema import UNEVALUATED, OptionSpec, Provider, Schema
 from migrate.megatron.static_eval import (
     EnumClass,
     EnumMember,
@@ -273,6 +273,8 @@ class Extractor:
         self.options: list[OptionSpec] = []
         self.notes: list[str] = []
         self._visiting: set[str] = set()
+        self._base: list[OptionSpec] = []  # while running a provider: the options already registered
+        self._edits: dict[str, dict[str, Any]] = {}
 
     # ---- entry
 
@@ -300,6 +302,21 @@ class Extractor:
             hint="is this a Megatron-LM checkout?",
         )
 
+    def run_provider(self, mod: ParsedModule, fn: cst.FunctionDef, base: list[OptionSpec]) -> Provider:
+        """What `fn(parser)` adds to (and changes in) a parser already holding `base`."""
+        saved = self.options
+        self.options = []
+        self._base = base
+        self._edits: dict[str, dict[str, Any]] = {}
+        try:
+            params = fn.params.params
+            scope: dict[str, Any] = {params[0].name.value: _ParserObj()} if params else {}
+            self._run_function(mod, fn, scope, None)
+            return Provider(self.options, [{"option": opt, **change} for opt, change in self._edits.items()])
+        finally:
+            self.options = saved
+            self._base = []
+
     def _run_function(self, mod: ParsedModule, fn: cst.FunctionDef, scope: dict[str, Any], condition: str | None) -> None:
         key = f"{mod.name}.{fn.name.value}"
         if key in self._visiting:
@@ -317,6 +334,13 @@ class Extractor:
                     self._run_small(mod, small, scope, condition)
             elif isinstance(stmt, cst.If):
                 test = mod.code(stmt.test)
+                local = self._local_truth(stmt.test, scope)
+                if local is not None:  # a flag this function computed (e.g. while scanning the parser)
+                    branch = stmt.body.body if local else (
+                        [stmt.orelse] if isinstance(stmt.orelse, cst.If)
+                        else stmt.orelse.body.body if isinstance(stmt.orelse, cst.Else) else [])
+                    self._run_block(mod, branch, scope, condition)
+                    continue
                 self._run_block(mod, stmt.body.body, scope, _join(condition, test))
                 orelse = stmt.orelse
                 if isinstance(orelse, cst.If):
@@ -327,7 +351,129 @@ class Extractor:
                 self._run_block(mod, stmt.body.body, scope, condition)
             elif isinstance(stmt, cst.With):
                 self._run_block(mod, stmt.body.body, scope, condition)
-            # loops and nested defs do not register options in any known version
+            elif isinstance(stmt, cst.For) and self._is_actions_loop(stmt, scope):
+                self._run_actions_loop(mod, stmt, scope)
+            # other loops and nested defs do not register options in any known version
+
+    # ---- a provider scanning the parser's registered actions: `for action in parser._actions:`
+
+    def _local_truth(self, test: cst.BaseExpression, scope: dict[str, Any]) -> bool | None:
+        """The test's value when it reads only booleans bound in this function, else None."""
+        def lookup(name: str) -> Any:
+            if isinstance(scope.get(name), bool):
+                return scope[name]
+            raise NotStatic(name)
+        try:
+            value = evaluate(test, lookup)
+        except NotStatic:
+            return None
+        return value if isinstance(value, bool) else None
+
+    def _is_actions_loop(self, loop: cst.For, scope: dict[str, Any]) -> bool:
+        it = loop.iter
+        if isinstance(it, cst.Subscript) and isinstance(it.value, cst.Call) and _dotted(it.value.func) == "vars":
+            holder = it.value.args[0].value if it.value.args else None
+            index = it.slice[0].slice if len(it.slice) == 1 else None
+            key = index.value if isinstance(index, cst.Index) else None
+            if not (isinstance(key, cst.SimpleString) and key.evaluated_value == "_actions"):
+                return False
+        elif isinstance(it, cst.Attribute) and it.attr.value == "_actions":
+            holder = it.value
+        else:
+            return False
+        return isinstance(holder, cst.Name) and isinstance(scope.get(holder.value), (_ParserObj, _GroupObj)) \
+            and isinstance(loop.target, cst.Name)
+
+    def _run_actions_loop(self, mod: ParsedModule, loop: cst.For, scope: dict[str, Any]) -> None:
+        """Run the body once per registered option (argument groups share the parser's action list)."""
+        var = loop.target.value  # type: ignore[union-attr]
+        for spec in [*self._base, *self.options]:
+            self._run_action_body(mod, loop.body.body, var, spec, scope)
+
+    def _run_action_body(self, mod: ParsedModule, stmts: Any, var: str, spec: OptionSpec, scope: dict[str, Any]) -> None:
+        for stmt in stmts:
+            if isinstance(stmt, cst.If):
+                truth = self._action_test(mod, stmt.test, var, spec)
+                if truth is None:
+                    self.notes.append(f"{mod.name}: cannot follow a parser scan test: {mod.code(stmt.test)[:80]}")
+                    return
+                if truth:
+                    self._run_action_body(mod, stmt.body.body, var, spec, scope)
+                elif isinstance(stmt.orelse, cst.Else):
+                    self._run_action_body(mod, stmt.orelse.body.body, var, spec, scope)
+            elif isinstance(stmt, cst.SimpleStatementLine):
+                for small in stmt.body:
+                    self._action_effect(mod, small, var, spec, scope)
+            else:
+                self.notes.append(f"{mod.name}: cannot follow a parser scan statement: {mod.code(stmt)[:80]}")
+
+    def _action_test(self, mod: ParsedModule, test: cst.BaseExpression, var: str, spec: OptionSpec) -> bool | None:
+        if isinstance(test, cst.Call) and _dotted(test.func) == "isinstance" and len(test.args) == 2:
+            if _dotted(test.args[0].value) != var:
+                return None
+            cls = _dotted(test.args[1].value).split(".")[-1]
+            actions = _ACTION_CLASSES.get(cls)
+            return None if actions is None else self._current(spec).action in actions
+        if (isinstance(test, cst.Comparison) and len(test.comparisons) == 1
+                and isinstance(test.comparisons[0].operator, (cst.In, cst.NotIn))
+                and _dotted(test.comparisons[0].comparator) == f"{var}.option_strings"):
+            try:
+                needle = evaluate(test.left, builtin_lookup)
+            except NotStatic:
+                return None
+            found = needle in spec.option_strings
+            return found if isinstance(test.comparisons[0].operator, cst.In) else not found
+        if isinstance(test, cst.UnaryOperation) and isinstance(test.operator, cst.Not):
+            inner = self._action_test(mod, test.expression, var, spec)
+            return None if inner is None else not inner
+        if isinstance(test, cst.BooleanOperation):
+            left, right = self._action_test(mod, test.left, var, spec), self._action_test(mod, test.right, var, spec)
+            if left is None or right is None:
+                return None
+            return (left and right) if isinstance(test.operator, cst.And) else (left or right)
+        return None
+
+    def _current(self, spec: OptionSpec) -> OptionSpec:
+        """`spec` with the edits this provider already made to it."""
+        change = self._edits.get(spec.option_strings[0]) if spec.option_strings else None
+        if not change:
+            return spec
+        from dataclasses import replace
+
+        return replace(spec, **change)
+
+    def _action_effect(self, mod: ParsedModule, small: cst.BaseSmallStatement, var: str, spec: OptionSpec,
+                       scope: dict[str, Any]) -> None:
+        lookup = lambda n: self.tree.lookup(mod.name, n, scope)  # noqa: E731
+        key = spec.option_strings[0]
+        if isinstance(small, cst.Assign) and len(small.targets) == 1:
+            target = small.targets[0].target
+            if isinstance(target, cst.Name):  # a flag the function tests after the loop
+                try:
+                    scope[target.value] = evaluate(small.value, lookup)
+                except NotStatic:
+                    scope.pop(target.value, None)
+                return
+            if _dotted(target) == f"{var}.default":
+                try:
+                    value = _to_json_value(evaluate(small.value, lookup))
+                except NotStatic:
+                    value = {UNEVALUATED: mod.code(small.value)}
+                self._edits.setdefault(key, {})["default"] = value
+                return
+        if (isinstance(small, cst.Expr) and isinstance(small.value, cst.Call)
+                and _dotted(small.value.func) == f"{var}.choices.append" and len(small.value.args) == 1):
+            choices = self._current(spec).choices
+            try:
+                value = _to_json_value(evaluate(small.value.args[0].value, lookup))
+            except NotStatic:
+                value = None
+            if choices is None or value is None:
+                self.notes.append(f"{mod.name}: cannot follow `{mod.code(small)[:60]}` for {key}")
+                return
+            self._edits.setdefault(key, {})["choices"] = tuple(choices) + (value,)
+            return
+        self.notes.append(f"{mod.name}: cannot follow a parser scan statement: {mod.code(small)[:80]}")
 
     def _run_small(self, mod: ParsedModule, small: cst.BaseSmallStatement, scope: dict[str, Any], condition: str | None) -> None:
         if isinstance(small, (cst.ImportFrom, cst.Import)):
@@ -676,6 +822,19 @@ class Extractor:
         return out
 
 
+# argparse action classes -> the `action=` names that create them (isinstance sees subclasses)
+_ACTION_CLASSES: dict[str, tuple[str, ...]] = {
+    "_StoreAction": ("store",),
+    "_StoreConstAction": ("store_const", "store_true", "store_false"),
+    "_StoreTrueAction": ("store_true",),
+    "_StoreFalseAction": ("store_false",),
+    "_AppendAction": ("append",),
+    "_CountAction": ("count",),
+    "Action": ("store", "store_const", "store_true", "store_false", "append", "append_const", "count",
+               "extend", "boolean_optional", "help", "version"),
+}
+
+
 def _join(outer: str | None, inner: str) -> str:
     return inner if outer is None else f"({outer}) and ({inner})"
 
@@ -728,6 +887,88 @@ def make_spec(option_strings: list[str], kwargs: dict[str, Any], group: str | No
     )
 
 
+# --------------------------------------------------------------------------- entry scripts
+
+# Megatron functions that hand `extra_args_provider` to parse_args
+PROVIDER_TAKERS = ("pretrain", "parse_args", "initialize_megatron")
+_SKIP_DIRS = {"megatron", "tests", "test", ".git", "docs"}
+
+
+def entry_scripts(root: Path) -> Iterator[Path]:
+    """Python files outside the `megatron` package that may pass an extra_args_provider."""
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if rel.parts[0] in _SKIP_DIRS or any(p.startswith(".") for p in rel.parts):
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if "extra_args_provider" in text:
+            yield path
+
+
+def _provider_names(tree: cst.Module) -> list[str]:
+    """NAMEs in `pretrain(..., extra_args_provider=NAME)`-style calls anywhere in the module."""
+    names: list[str] = []
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            if _dotted(node.func).split(".")[-1] not in PROVIDER_TAKERS:
+                return
+            for arg in node.args:
+                if arg.keyword is not None and arg.keyword.value == "extra_args_provider" \
+                        and isinstance(arg.value, cst.Name) and arg.value.value not in names:
+                    names.append(arg.value.value)
+
+    tree.visit(Visitor())
+    return names
+
+
+def extract_entries(extractor: "Extractor", base: list[OptionSpec]) -> tuple[dict[str, Provider], dict[str, list[str]]]:
+    """(provider name -> Provider, entry path -> provider names) for the checkout's entry scripts.
+
+    A provider is named by its function name; two different functions with one name (in
+    different entry scripts) are told apart by their module: `module:function`.
+    """
+    root = extractor.tree.root
+    providers: dict[str, Provider] = {}
+    origin_of: dict[str, str] = {}  # provider key -> defining module.function
+    entries: dict[str, list[str]] = {}
+    for path in entry_scripts(root):
+        rel = path.relative_to(root).as_posix()
+        module = ".".join(path.relative_to(root).with_suffix("").parts)
+        try:
+            mod = extractor.tree.module(module)
+        except MigrateError as exc:
+            extractor.notes.append(f"{rel}: skipped ({exc.message})")
+            continue
+        if mod is None:
+            continue
+        keys: list[str] = []
+        for name in _provider_names(mod.tree):
+            found = extractor.tree.find(module, name)
+            if found is None or found[0] != "function":
+                if name != "extra_args_provider":  # a wrapper passing its own parameter along
+                    extractor.notes.append(f"{rel}: extra_args_provider={name} is not a function we can read")
+                continue
+            _, fmod, fn = found
+            where = f"{fmod.name}.{fn.name.value}"
+            key = fn.name.value if origin_of.get(fn.name.value, where) == where else f"{fmod.name}:{fn.name.value}"
+            if key not in providers:
+                provider = extractor.run_provider(fmod, fn, base)
+                registered = {o for spec in base for o in spec.option_strings}
+                clashes = sorted({o for spec in provider.options for o in spec.option_strings} & registered)
+                if clashes:
+                    extractor.notes.append(f"{key}: re-registers {', '.join(clashes)} (argparse refuses that at start-up)")
+                providers[key] = provider
+                origin_of[key] = where
+            keys.append(key)
+        if keys:
+            entries[rel] = keys
+    return providers, entries
+
+
 def extract_schema(megatron_path: str | Path, name: str | None = None, source: str | None = None) -> Schema:
     """The option table of the checkout at `megatron_path` (the directory holding `megatron/`)."""
     root = Path(megatron_path)
@@ -740,4 +981,6 @@ def extract_schema(megatron_path: str | Path, name: str | None = None, source: s
         )
     extractor = Extractor(root)
     options = extractor.run()
-    return Schema(name or root.resolve().name, source or str(root), options, list(extractor.notes))
+    providers, entries = extract_entries(extractor, options)
+    return Schema(name or root.resolve().name, source or str(root), options, list(extractor.notes),
+                  providers, entries)

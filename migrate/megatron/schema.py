@@ -7,13 +7,22 @@ action (the argv parser, the version translator, the Primus loaders that fall
 back to argparse defaults) reads it through `Schema`.
 
 JSON shape (`schemas/<name>.json`):
-    {"name": "rocm_dev", "source": "<repo>@<commit>", "options": [ {OptionSpec fields}, ... ]}
+    {"name": "rocm_dev", "source": "<repo>@<commit>", "options": [ {OptionSpec fields}, ... ],
+     "providers": {"get_patch_args": {"options": [...], "edits": [{"option": "--x", "default": ...}]}},
+     "entries": {"examples/deepseek_v2/pretrain_deepseek.py": ["get_patch_args"]}}
+
+`providers` and `entries` are optional. Megatron entry scripts pass an
+`extra_args_provider` to `parse_args`, which calls it on the finished parser:
+its options are registered after the base ones, and it may change base
+options in place (`edits`: a new default or choice list). So the option table
+of a run depends on its entry script: `Schema.for_entry(entry)`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, asdict, dataclass, field, fields
+import posixpath
+from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -79,11 +88,40 @@ _OPTION_DEFAULTS = {f.name: f.default for f in fields(OptionSpec) if f.default i
 
 
 @dataclass
+class Provider:
+    """What one `extra_args_provider(parser)` function does to the parser."""
+
+    options: list[OptionSpec] = field(default_factory=list)  # registered, in call order
+    # In-place changes of options registered before it: {"option": "--x", "default"/"choices": new value}
+    edits: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"options": [o.to_json() for o in self.options]}
+        if self.edits:
+            data["edits"] = [dict(e) for e in self.edits]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Provider":
+        edits = []
+        for edit in data.get("edits", []):
+            edit = dict(edit)
+            if isinstance(edit.get("choices"), list):
+                edit["choices"] = tuple(edit["choices"])
+            edits.append(edit)
+        return cls([OptionSpec.from_json(o) for o in data.get("options", [])], edits)
+
+
+@dataclass
 class Schema:
     name: str
     source: str
     options: list[OptionSpec]
     notes: list[str] = field(default_factory=list)  # what the extractor could not follow
+    providers: dict[str, Provider] = field(default_factory=dict)  # extra_args_provider name -> what it adds
+    entries: dict[str, list[str]] = field(default_factory=dict)  # entry script (repo-relative) -> providers
+    # provider dests: dest -> the provider that registered it (only in a schema made by with_providers)
+    provided_by: dict[str, str] = field(default_factory=dict)
     by_option: dict[str, OptionSpec] = field(init=False, repr=False)
     by_dest: dict[str, list[OptionSpec]] = field(init=False, repr=False)
 
@@ -102,10 +140,76 @@ class Schema:
             out.setdefault(spec.dest, spec.default)
         return out
 
+    # ---- entry scripts
+
+    def entry_providers(self, entry: str | None) -> list[str]:
+        """Providers the entry script passes to Megatron's parser; [] for an unknown entry.
+
+        `entry` is the program as the launch names it (a path of any depth, or a bare name):
+        matched against the repo-relative entry paths by the longest common tail, a bare name
+        only when exactly one entry has that file name.
+        """
+        if not entry or not self.entries:
+            return []
+        parts = [p for p in posixpath.normpath(entry.replace("\\", "/")).split("/") if p not in ("", ".")]
+        best: list[str] = []
+        best_len, ties = 0, 0
+        for rel, providers in self.entries.items():
+            rparts = rel.split("/")
+            n = 0
+            while n < min(len(parts), len(rparts)) and parts[-1 - n] == rparts[-1 - n]:
+                n += 1
+            if n > best_len:
+                best, best_len, ties = providers, n, 1
+            elif n == best_len and n > 0:
+                ties += 1
+        return list(best) if best_len and ties == 1 else []
+
+    def for_entry(self, entry: str | None) -> "Schema":
+        """The option table a run of `entry` parses with: base options, then its providers'."""
+        return self.with_providers(self.entry_providers(entry))
+
+    def with_providers(self, names: list[str]) -> "Schema":
+        """Base options edited by, then followed by, the named providers' options (argparse order).
+
+        argparse fills each dest's default from the first action registering it, so a provider
+        option whose dest the base already has does not change that default; an edit does.
+        """
+        if not names:
+            return self
+        key = tuple(names)
+        cache = self.__dict__.setdefault("_with_providers", {})
+        if key in cache:
+            return cache[key]
+        options = list(self.options)
+        provided_by: dict[str, str] = {}
+        for name in names:
+            provider = self.providers.get(name)
+            if provider is None:
+                raise MigrateError(f"schema {self.name} has no extra_args_provider '{name}'")
+            for edit in provider.edits:
+                for i, spec in enumerate(options):
+                    if edit["option"] in spec.option_strings:
+                        changes = {k: v for k, v in edit.items() if k != "option"}
+                        options[i] = replace(spec, **changes)
+                        break
+            for spec in provider.options:
+                options.append(spec)
+                provided_by.setdefault(spec.dest, name)
+        derived = Schema(f"{self.name}+{'+'.join(names)}", self.source, options, list(self.notes),
+                         provided_by={d: p for d, p in provided_by.items() if d not in self.by_dest})
+        derived.__dict__["base"] = self
+        cache[key] = derived
+        return derived
+
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"name": self.name, "source": self.source}
         if self.notes:
             data["notes"] = list(self.notes)
+        if self.entries:
+            data["entries"] = {k: list(v) for k, v in self.entries.items()}
+        if self.providers:
+            data["providers"] = {k: p.to_json() for k, p in self.providers.items()}
         data["options"] = [o.to_json() for o in self.options]
         return data
 
@@ -116,6 +220,8 @@ class Schema:
             data.get("source", ""),
             [OptionSpec.from_json(o) for o in data["options"]],
             list(data.get("notes", [])),
+            {k: Provider.from_json(v) for k, v in data.get("providers", {}).items()},
+            {k: list(v) for k, v in data.get("entries", {}).items()},
         )
 
 
@@ -138,7 +244,14 @@ def _load_path(path: str) -> Schema:
 
 
 def load_schema(name_or_path: str) -> Schema:
-    """A bundled schema by name (`rocm_dev`, `5a676b36`, `d3528a21`) or a JSON file path."""
+    """A bundled schema by name (`rocm_dev`, `5a676b36`, `d3528a21`) or a JSON file path.
+
+    `base+provider[+provider]` (the name `Schema.for_entry` gives) is the base schema with
+    those entry providers applied.
+    """
+    if "+" in name_or_path and not Path(name_or_path).exists():
+        base, *providers = name_or_path.split("+")
+        return load_schema(base).with_providers(providers)
     bundled = SCHEMA_DIR / f"{name_or_path}.json"
     if bundled.is_file():
         return _load_path(str(bundled))

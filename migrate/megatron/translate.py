@@ -99,7 +99,8 @@ def schema_differences(legacy: Schema, target: Schema) -> list[Difference]:
 
 # --------------------------------------------------------------------------- rules
 
-RuleKind = Literal["rename", "removed", "keep_legacy_default", "equivalent_default", "convert", "report_values"]
+RuleKind = Literal["rename", "removed", "keep_legacy_default", "equivalent_default", "convert", "report_values",
+                   "restated"]
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,10 @@ class Rule:
     equivalent_if: Callable[[dict[str, Any]], bool] | None = None  # equivalent_default: only when this holds
     covers: tuple[DiffKind, ...] = field(default=())  # difference kinds this rule answers (default: by kind)
     inert: bool = False  # removed: the legacy run did not use it either (only a note, not "unmapped")
+    # restated: the value the option must have to say what the legacy run's `counterpart` dest already
+    # says at the target (an entry option duplicating a base option); another value has no equivalent
+    expected: Callable[[dict[str, Any]], Any] | None = None
+    counterpart: str | None = None
 
 
 def _ints(value: Any) -> Any:
@@ -172,6 +177,51 @@ _D3_REMOVED = {
 }
 
 
+# ---- options an entry script's extra_args_provider adds (see Schema.for_entry)
+
+# provider -> what its options are, for the report of the ones with no equivalent at a pin
+PROVIDER_ORIGINS: dict[str, str] = {
+    "get_patch_args": "ROCm DeepSeek entry option (examples/deepseek_v2/pretrain_deepseek.py)",
+}
+
+
+def _shared_expert_count(args: dict[str, Any]) -> Any:
+    """rocm_dev's MoE layer sizes shared experts from moe_shared_expert_intermediate_size alone."""
+    size, each = args.get("moe_shared_expert_intermediate_size"), args.get("moe_ffn_hidden_size")
+    if size is None or not each or size % each:
+        return None
+    return size // each
+
+
+# Facts (rocm_dev sources): multi_latent_attention.py builds MLA from qk_head_dim / qk_pos_emb_head_dim;
+# the DeepSeek entry's --qk-nope-head-dim is never read and --qk-rope-head-dim only widens the TE
+# attention kernel's key size next to qk_pos_emb_head_dim; MoELayer builds shared experts only when
+# moe_shared_expert_intermediate_size is set (the MLP `is_shared_expert` path that reads
+# num_shared_experts has no caller). So each is equivalent exactly when it restates the base option.
+_DEEPSEEK_ENTRY_RULES = [
+    Rule("restated", "qk_nope_head_dim", "the rocm_dev MLA reads --qk-head-dim (the no-position part of the "
+         "query/key head), not --qk-nope-head-dim", counterpart="qk_head_dim",
+         expected=lambda a: a.get("qk_head_dim")),
+    Rule("restated", "qk_rope_head_dim", "the rocm_dev MLA reads --qk-pos-emb-head-dim (the rotary part of the "
+         "query/key head)", counterpart="qk_pos_emb_head_dim", expected=lambda a: a.get("qk_pos_emb_head_dim")),
+    Rule("restated", "num_shared_experts", "rocm_dev sizes shared experts from "
+         "--moe-shared-expert-intermediate-size (= shared experts x --moe-ffn-hidden-size)",
+         counterpart="moe_shared_expert_intermediate_size", expected=_shared_expert_count),
+    Rule("restated", "enable_shared_expert", "rocm_dev builds shared experts when "
+         "--moe-shared-expert-intermediate-size is set", counterpart="moe_shared_expert_intermediate_size",
+         expected=lambda a: a.get("moe_shared_expert_intermediate_size") is not None),
+    # base options the provider changes in place
+    Rule("keep_legacy_default", "tokenizer_type", "pretrain_deepseek.py's get_patch_args sets the default "
+         "tokenizer to NullTokenizer"),
+    Rule("keep_legacy_default", "vocab_size", "pretrain_deepseek.py's get_patch_args sets the default "
+         "vocab size to -1"),
+    Rule("report_values", "optimizer", "hybridadam (CPU-offloading Adam) exists only behind the ROCm DeepSeek "
+         "entry"),
+    Rule("equivalent_default", "optimizer_offload_fraction", "read only while optimizer CPU offload is on",
+         equivalent_if=lambda a: not a.get("optimizer_cpu_offload")),
+]
+
+
 def _removed(table: dict[str, str], inert: bool = False) -> list[Rule]:
     return [Rule("removed", dest, reason, inert=inert) for dest, reason in table.items()]
 
@@ -181,7 +231,7 @@ RULES: dict[str, dict[str, list[Rule]]] = {}
 
 def _register(target: str, rules: list[Rule]) -> None:
     table: dict[str, list[Rule]] = {}
-    for rule in rules:
+    for rule in [*rules, *_DEEPSEEK_ENTRY_RULES]:
         table.setdefault(rule.dest, []).append(rule)
     RULES[target] = table
 
@@ -227,6 +277,7 @@ _KIND_COVERS: dict[str, tuple[DiffKind, ...]] = {
     "equivalent_default": ("redefaulted",),
     "convert": ("kind_changed",),
     "report_values": ("choices_narrowed",),
+    "restated": ("removed",),
 }
 
 
@@ -240,8 +291,14 @@ def uncovered_differences(legacy: Schema, target: Schema) -> list[Difference]:
     out = []
     for diff in schema_differences(legacy, target):
         if not any(diff.kind in rule_covers(r) for r in table.get(diff.dest, [])):
+            if diff.kind == "removed" and legacy.provided_by.get(diff.dest) in PROVIDER_ORIGINS:
+                continue  # an entry provider's option: reported as such (one rule per provider)
             out.append(diff)
     return out
+
+
+def _restated(rule: Rule, value: Any, args: dict[str, Any]) -> bool:
+    return rule.expected is not None and same_value(value, rule.expected(args))
 
 
 # --------------------------------------------------------------------------- translation
@@ -298,7 +355,24 @@ def translate(margs: MegatronArgs, target: Schema, diags: Diagnostics) -> Megatr
         tdest = renamed.get(dest, dest)
         if tdest not in tdef:
             removal = next((r for r in rules if r.kind == "removed"), None)
+            restated = next((r for r in rules if r.kind == "restated"), None)
+            provider = legacy.provided_by.get(dest)
             reason = removal.reason if removal else "no such option at the target version"
+            if provider is not None and removal is None:
+                origin_text = PROVIDER_ORIGINS.get(provider, f"option added by the entry script's {provider}()")
+                reason = f"{origin_text}, no equivalent in Megatron-LM {target.name}"
+            if restated is not None and is_explicit:
+                if _restated(restated, value, margs.args):
+                    diags.note("megatron-option-restated",
+                               f"{flag} {value!r} says what {_flag(legacy, restated.counterpart or '')} already "
+                               f"says; nothing to carry over ({restated.reason})", origin)
+                else:
+                    diags.warn("megatron-option-removed",
+                               f"{flag} {value!r} has no equivalent in Megatron-LM {target.name}; dropped "
+                               f"({reason}: {restated.reason})", origin,
+                               hint=f"set {_flag(legacy, restated.counterpart or '')} to what the run needs")
+                    dropped[dest] = origin
+                continue
             if is_explicit and removal is not None and removal.inert:
                 diags.note("megatron-option-removed",
                            f"{flag} is gone in Megatron-LM {target.name}; dropped ({reason})", origin)

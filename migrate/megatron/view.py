@@ -40,7 +40,7 @@ def world_size_of(plan: LaunchPlan) -> int:
 
 def args_view(plan: LaunchPlan, schema_name_or_path: str = "rocm_dev", diags: Diagnostics | None = None) -> dict[str, Any]:
     """{"args", "derived", "explicit"} (+ "schema", "world_size") for the plan's training argv."""
-    schema = load_schema(schema_name_or_path)
+    schema = load_schema(schema_name_or_path).for_entry(plan.entry)  # + the entry script's extra options
     parsed = parse_argv(schema, plan.argv, diags)
     world = world_size_of(plan)
     derived = derive(parsed.args, schema, world_size=world)

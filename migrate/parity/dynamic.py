@@ -53,6 +53,7 @@ class ParityOptions:
     gpus_per_node: int = 8
     legacy_schema: str = "rocm_dev"
     primus_path: str | None = None
+    accept_null_tokenizer: bool = False  # see ConvertOptions.accept_null_tokenizer
     logs_dir: Path | None = None  # keep each side's train.log + metrics.jsonl here (DIR/legacy, DIR/primus)
 
 
@@ -318,7 +319,7 @@ def _real_convert(script: str, env: dict, args: list, options: ParityOptions) ->
 
     return convert_script(script, env, args, ConvertOptions(
         target=options.target, gpus_per_node=options.gpus_per_node, legacy_schema=options.legacy_schema,
-        primus_path=options.primus_path))
+        primus_path=options.primus_path, accept_null_tokenizer=options.accept_null_tokenizer))
 
 
 def _real_primus_config(conversion: Any, options: ParityOptions, env: dict, workdir: Path) -> dict:
@@ -330,11 +331,10 @@ def _real_primus_config(conversion: Any, options: ParityOptions, env: dict, work
     from migrate.megatron import derive, load_schema
     from migrate.output import OutputTree
     from migrate.primus import get_profile, resolve_experiment
-    from migrate.primus.emit.emitter import installed_view
 
     tree = OutputTree(workdir)
-    # as run.sh installs it: a generated model file sits where the loader looks it up
-    for rel, content in installed_view(conversion.files, conversion.model_path).items():
+    # the loader finds a generated models/megatron/<m>.yaml beside the experiment
+    for rel, content in conversion.files.items():
         tree.add(rel, content)
     tree.commit()
     profile = get_profile(options.target, options.primus_path)

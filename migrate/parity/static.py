@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
+from migrate.tokenizer_vocab import padded_vocab_size
 from migrate.values import same_value
 
 # Dests whose value we do not compare, per target, with the reason. Keep this
@@ -35,6 +36,26 @@ INT_LISTS = frozenset({"rampup_batch_size"})
 _MISSING = object()
 
 
+@dataclass(frozen=True)
+class NullTokenizerAcceptance:
+    """The one difference `convert --accept-null-tokenizer` accepts.
+
+    primus-26.5's mock_data patch (patches/args/mock_data_patches.py@v26.5.1) forces
+    tokenizer_type NullTokenizer. Accepted: tokenizer_type (legacy -> NullTokenizer), and
+    vocab_size compared by its consequence: the NullTokenizer reports vocab_size + 1 tokens,
+    and Megatron pads that like the legacy tokenizer's size, so the padded vocabulary (the
+    embedding) must be the same on both sides. Mock data ignores the tokenizer otherwise.
+    """
+
+    legacy_tokenizer: str  # the script's tokenizer_type
+    legacy_vocab: int  # what the script's tokenizer reports (migrate.tokenizer_vocab)
+    matched: str  # how the size was found
+
+    def why(self) -> str:
+        return (f"primus-26.5 trains mock data with the NullTokenizer instead of {self.legacy_tokenizer} "
+                f"(accepted with --accept-null-tokenizer)")
+
+
 def is_runtime_value(value: Any) -> bool:
     """A default the schema could not evaluate statically (`int(os.getenv('LOCAL_RANK', '0'))`):
     it is computed by each process at start-up, on either side, so it is not compared or written."""
@@ -50,11 +71,13 @@ class StaticParity:
     ignored: list[str]  # documented Primus-only keys
     absent: list[str] = field(default_factory=list)  # dests the target's namespace lacks (primus-0.1)
     origins: dict[str, str] = field(default_factory=dict)  # dest -> where the Primus value came from
+    exceptions: list[dict[str, Any]] = field(default_factory=list)  # accepted differences, with why
 
     def format(self, limit: int = 50) -> str:
         """The diff a user sees when parity fails."""
         if self.ok:
-            return "static parity: ok"
+            return "static parity: ok" + "".join(f"\n  accepted: {e['dest']}: {e['legacy']!r} -> {e['primus']!r}: "
+                                                 f"{e['why']}" for e in self.exceptions)
         lines = [f"static parity FAILED: {len(self.differences)} argument(s) differ (legacy run -> Primus config)"]
         for dest, want, got in self.differences[:limit]:
             shown = "<absent>" if got is _MISSING else repr(got)
@@ -77,6 +100,7 @@ class StaticParity:
             ],
             "ignored": list(self.ignored),
             "absent": list(self.absent),
+            "exceptions": [dict(e) for e in self.exceptions],
         }
 
 
@@ -112,6 +136,7 @@ def check_static_parity(
     resolved: Any,
     profile: Any,
     derive: Callable[..., Mapping[str, Any]] | None = None,
+    accept: NullTokenizerAcceptance | None = None,
 ) -> StaticParity:
     """Compare derive(resolved.values) with `expected` on every dest of the profile's Megatron.
 
@@ -119,7 +144,8 @@ def check_static_parity(
     rewrites (`trainer_rewrites`) applied; a dest absent from its
     values (primus-0.1 hands Megatron only what its presets define) is taken at
     its argparse default for derivation and listed in `absent`; it is a
-    difference only when the legacy run needs another value.
+    difference only when the legacy run needs another value. `accept` lists the one
+    documented exception (see NullTokenizerAcceptance); it is reported in `exceptions`.
     """
     schema = _schema_of(profile)
     if derive is None:
@@ -143,6 +169,7 @@ def check_static_parity(
     ignored_table = PRIMUS_ONLY.get(getattr(profile, "name", ""), {})
     differences: list[tuple[str, Any, Any]] = []
     ignored: list[str] = []
+    exceptions: list[dict[str, Any]] = []
     for dest in sorted(defaults):
         if dest not in expected:
             continue
@@ -153,9 +180,36 @@ def check_static_parity(
         if dest in INT_LISTS and _as_ints(got) is not None and _as_ints(got) == _as_ints(expected[dest]):
             continue
         if got is _MISSING or not same_value(got, expected[dest]):
+            accepted = _accepted(accept, dest, expected, derived) if accept is not None else None
+            if accepted is not None:
+                exceptions.append({"dest": dest, "legacy": _jsonable(expected[dest]), "primus": _jsonable(got),
+                                   "why": accepted})
+                continue
             differences.append((dest, expected[dest], got))
     resolved_origins = getattr(resolved, "origins", {}) or {}
     origins = {d: str(resolved_origins[d]) for d, _, _ in differences if d in resolved_origins}
     profile_name = getattr(profile, "name", "")
     origins.update({d: f"<{profile_name} trainer: {rewrites[d][2]}>" for d, _, _ in differences if d in rewrites})
-    return StaticParity(not differences, differences, ignored, absent, origins)
+    return StaticParity(not differences, differences, ignored, absent, origins, exceptions)
+
+
+def _accepted(accept: NullTokenizerAcceptance, dest: str, expected: Mapping[str, Any],
+              derived: Mapping[str, Any]) -> str | None:
+    """Why the difference in `dest` is the accepted one, or None when it is a real difference."""
+    if derived.get("tokenizer_type") != "NullTokenizer" or expected.get("tokenizer_type") != accept.legacy_tokenizer:
+        return None
+    if dest == "tokenizer_type":
+        return accept.why()
+    if dest == "vocab_size":
+        got = derived.get("vocab_size")
+        if not isinstance(got, int) or isinstance(got, bool) or got <= 0:
+            return None
+        legacy = padded_vocab_size(accept.legacy_vocab, expected.get("make_vocab_size_divisible_by"),
+                                   expected.get("tensor_model_parallel_size"))
+        primus = padded_vocab_size(got + 1, derived.get("make_vocab_size_divisible_by"),
+                                   derived.get("tensor_model_parallel_size"))
+        if legacy != primus:
+            return None
+        return (f"the NullTokenizer reports vocab_size + 1 = {got + 1} tokens, the legacy tokenizer "
+                f"{accept.legacy_vocab} ({accept.matched}); padded vocabulary {legacy} on both sides")
+    return None

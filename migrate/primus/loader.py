@@ -9,11 +9,14 @@ containing "trainer", and build each trainer module as
 They differ in the merge (see `_merge_v01` / `_merge_v26`) and in what reaches
 Megatron (`_split`).
 
-One extension of ours: `model:` may also name a YAML file relative to the
-experiment file (what `convert` writes next to it). It is loaded as if it had
-been installed in the release's `models/megatron/` folder, so its `bases:` /
-`extends:` may name presets there. A file beside the experiment wins over a
-preset of the same name.
+One extension of ours: real Primus looks a `model:` up only in its own
+`configs/models/megatron/` (where `run.sh` installs the model file `convert`
+writes). We also look, before that folder, in the experiment's own folder and
+in `<experiment folder>/models/megatron/` (where `convert` writes the model
+file), so `primus-migrate resolve OUT/x-pretrain.yaml` works on an output tree
+as it is. Such a file is loaded as if it had been installed in the release's
+`models/megatron/` folder, so its `bases:` / `extends:` may name presets there,
+and it wins over a preset of the same name.
 """
 
 from __future__ import annotations
@@ -68,13 +71,17 @@ def _preset_ref(profile: Profile, folder: Path, ref: Any, origin: Origin, kind: 
     return path
 
 
+USER_MODEL_DIRS = (".", "models/megatron")  # relative to the experiment's folder (our extension)
+
+
 def _model_path(profile: Profile, exp_path: Path, ref: Any, origin: Origin) -> tuple[Path, bool]:
-    """(path, is_user_file)."""
-    if isinstance(ref, str) and ref:
-        for name in (ref,) if ref.endswith((".yaml", ".yml")) else (ref, ref + ".yaml"):
-            beside = exp_path.parent / name
-            if beside.is_file() and not name.startswith("/"):
-                return beside, True
+    """(path, is_user_file): a user model file (see the module docstring), else the preset."""
+    if isinstance(ref, str) and ref and not ref.startswith("/"):
+        for folder in USER_MODEL_DIRS:
+            for name in (ref,) if ref.endswith((".yaml", ".yml")) else (ref, ref + ".yaml"):
+                candidate = exp_path.parent / folder / name
+                if candidate.is_file():
+                    return candidate, True
     return _preset_ref(profile, profile.models_dir, ref, origin, "model"), False
 
 

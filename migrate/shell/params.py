@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
 
 _SPECIAL = set("@*#?$!-0123456789")
+MISSING_ARGUMENT = "shell-missing-argument"  # diagnostic code: a positional parameter read but not given
 
 
 def _values(ev: "Evaluator", node: dict) -> tuple[list[Text] | None, bool, str]:
@@ -120,6 +121,10 @@ def expand_param(ev: "Evaluator", node: dict, quoted: bool) -> list[Item]:
     if values is None:
         if "nounset" in ev.state.options and name not in _SPECIAL:
             ev.fail(node, f"{name}: unbound variable (set -u)")
+        if name.isdigit() and name != "0" and not multi:
+            # bash expands it to nothing; a launch built from it is usually missing a value
+            ev.note(node, f"${name} expands to nothing: the script was given {len(ev.state.positional)} "
+                          f"argument(s)", code=MISSING_ARGUMENT)
         values = [] if multi else [EMPTY]
     if node.get("Slice"):
         values = _slice(ev, node["Slice"], values, multi, mode)

@@ -38,6 +38,7 @@ class EmitRequest:
     placeholders: dict[str, str] = field(default_factory=dict)  # dest -> `${KNOB:value}` (--keep-knobs)
     header: str = ""  # comment block on top of the experiment file
     family: str = "gpt"  # the network the legacy entry builds (see entry_family)
+    notes: dict[str, str] = field(default_factory=dict)  # dest -> comment for a value the converter chose
 
 
 @dataclass
@@ -54,19 +55,6 @@ class EmitResult:
     resolved: Any  # ResolvedConfig of the final files
     parity: Any  # StaticParity
     preset_values: dict[str, Any] = field(default_factory=dict)  # the presets alone, no overrides
-
-    def resolver_view(self) -> dict[str, str]:
-        """The files as the target's loader must see them once run.sh installed the model file."""
-        return installed_view(self.files, self.model_path)
-
-
-def installed_view(files: Mapping[str, str], model_path: str | None) -> dict[str, str]:
-    """run.sh copies models/megatron/<m>.yaml into Primus's preset folder; the loader finds a
-    model file named by `model:` beside the experiment, so the copy is staged there."""
-    view = dict(files)
-    if model_path:
-        view[Path(model_path).name] = files[model_path]
-    return view
 
 
 def stage_and_resolve(profile: Any, resolve_experiment: Callable[..., Any]) -> Resolver:
@@ -263,8 +251,8 @@ def emit(
                    f"install: copy into <Primus>/primus/configs/models/megatron/ (run.sh does it)",
         )
 
-    baseline = resolve(installed_view({**files, experiment_path: experiment_yaml(request.name, model_ref, [])},
-                                      model_path), experiment_path)
+    # the loader finds models/megatron/<model>.yaml beside the experiment (migrate.primus.loader)
+    baseline = resolve({**files, experiment_path: experiment_yaml(request.name, model_ref, [])}, experiment_path)
     present = set(baseline.values) | set(getattr(baseline, "primus_only", {}) or {})
     changes = needed_overrides(baseline.values, run, expected, sorted(dests), derive, defaults,
                                keep=[k for k in request.placeholders if k in dests])
@@ -279,9 +267,9 @@ def emit(
     placeholders = {k: v for k, v in request.placeholders.items() if k in changes}
     resolved = parity = None
     for _ in range(3):
-        overrides = build_overrides(changes, request.explicit, request.knob_of, placeholders)
+        overrides = build_overrides(changes, request.explicit, request.knob_of, placeholders, request.notes)
         files[experiment_path] = experiment_yaml(request.name, model_ref, overrides, request.header)
-        resolved = resolve(installed_view(files, model_path), experiment_path)
+        resolved = resolve(files, experiment_path)
         parity = check_parity(expected, resolved)
         if parity.ok:
             break
@@ -303,10 +291,10 @@ def emit(
         for key in [k for k in changes if k not in placeholders
                     and (k in rewritten or _rewritten(baseline.origins.get(k)))]:
             trial = {k: v for k, v in changes.items() if k != key}
-            trial_overrides = build_overrides(trial, request.explicit, request.knob_of, placeholders)
+            trial_overrides = build_overrides(trial, request.explicit, request.knob_of, placeholders, request.notes)
             trial_files = {**files, experiment_path: experiment_yaml(request.name, model_ref, trial_overrides,
                                                                      request.header)}
-            trial_resolved = resolve(installed_view(trial_files, model_path), experiment_path)
+            trial_resolved = resolve(trial_files, experiment_path)
             trial_parity = check_parity(expected, trial_resolved)
             if trial_parity.ok:
                 changes, overrides, files, resolved, parity = trial, trial_overrides, trial_files, trial_resolved, \
@@ -315,5 +303,5 @@ def emit(
                       overrides, unsettable, resolved, parity, dict(baseline.values))
 
 
-__all__ = ["EmitRequest", "EmitResult", "emit", "installed_view", "preset_baselines", "stage_and_resolve",
+__all__ = ["EmitRequest", "EmitResult", "emit", "preset_baselines", "stage_and_resolve",
            "STRUCTURE_KEYS", "TOKENIZER_KEYS", "mismatches"]

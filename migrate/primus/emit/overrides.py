@@ -122,10 +122,15 @@ def build_overrides(
     explicit: Mapping[str, Origin | None],
     knobs: Mapping[str, str] | None = None,
     placeholders: Mapping[str, str] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> list[Override]:
-    """Override records, script flags first in script order, then Megatron defaults by name."""
+    """Override records, script flags first in script order, then Megatron defaults by name.
+
+    `notes` gives the comment of a key the converter chose itself (neither a flag nor a default).
+    """
     knobs = knobs or {}
     placeholders = placeholders or {}
+    notes = notes or {}
 
     def order(key: str) -> tuple:
         origin = explicit.get(key)
@@ -136,6 +141,7 @@ def build_overrides(
         return (2, "", 0, 0, key)
 
     return [
-        Override(key, changes[key], origin_note(key, explicit), knobs.get(key), placeholders.get(key))
+        Override(key, changes[key], notes.get(key) or origin_note(key, explicit), knobs.get(key),
+                 placeholders.get(key))
         for key in sorted(changes, key=order)
     ]

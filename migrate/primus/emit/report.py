@@ -26,6 +26,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- run: `{r['run_command']}`",
         "",
     ]
+    if r.get("accepted_differences"):
+        lines += ["## Accepted differences", "",
+                  "Static parity compares every argument; these differences were accepted on request:", ""]
+        lines += [f"- `{e['dest']}`: {_cell(e['legacy'])} -> {_cell(e['primus'])}: {e['why']}"
+                  for e in r["accepted_differences"]]
+        lines.append("")
     if r.get("unmapped"):
         lines += ["## Flags with no Primus equivalent", ""]
         lines += [f"- `{u['flag']}` ({u['origin']}): {u['why']}" for u in r["unmapped"]]
