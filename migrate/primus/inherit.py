@@ -23,14 +23,13 @@ Both: a missing file is an error; a file reaching itself again is a cycle
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from migrate.diagnostics import MigrateError, Origin
 from migrate.primus.interpolate import interpolate_v01, interpolate_v26
-from migrate.primus.yamlio import key_line, load_yaml_file
+from migrate.primus.yamlio import copy_tree, key_line, load_yaml_file
 
 
 @dataclass
@@ -89,7 +88,7 @@ def _read(path: Path, referenced_from: Origin | None) -> Any:
 # remembers what it depended on: (file, mtime_ns, size) of every file read, and (candidate, None,
 # None) for every place `locate` found no file; it is reused only while all of that still holds.
 _Dep = tuple[str, "int | None", "int | None"]
-_LAYERS: dict[tuple, tuple[tuple[_Dep, ...], frozenset[Path], Layer]] = {}
+_LAYERS: dict[tuple, tuple[tuple[_Dep, ...], Layer]] = {}
 _RECORDERS: list[list[_Dep]] = []
 
 
@@ -116,8 +115,13 @@ def _fresh(deps: Sequence[_Dep]) -> bool:
     return True
 
 
+def _reals(deps: tuple[_Dep, ...]) -> frozenset[Path]:
+    """The files an entry read, as `_enter` names them (for the cycle check of a nested load)."""
+    return frozenset(Path(file).resolve() for file, mtime, _ in deps if mtime is not None)
+
+
 def _copy_layer(layer: Layer) -> Layer:
-    return Layer(copy.deepcopy(layer.values), dict(layer.origins), layer.path)
+    return Layer(copy_tree(layer.values), dict(layer.origins), layer.path)
 
 
 def _memo(kind: str, build: Any, path: Path, env: Mapping[str, str], fallbacks: Sequence[Path],
@@ -125,8 +129,8 @@ def _memo(kind: str, build: Any, path: Path, env: Mapping[str, str], fallbacks: 
     key = (kind, str(path), tuple(sorted(env.items())), tuple(str(f) for f in fallbacks))
     hit = _LAYERS.get(key)
     if hit is not None:
-        deps, reals, layer = hit
-        if not reals.intersection(_stack) and _fresh(deps):
+        deps, layer = hit
+        if not (_stack and _reals(deps).intersection(_stack)) and _fresh(deps):
             _LAYERS[key] = _LAYERS.pop(key)  # most recently used last
             for recorder in _RECORDERS:
                 recorder.extend(deps)
@@ -141,8 +145,7 @@ def _memo(kind: str, build: Any, path: Path, env: Mapping[str, str], fallbacks: 
         outer.extend(recorder)
     while len(_LAYERS) >= 256:  # evict the least recently used (one-off experiment files, mostly)
         del _LAYERS[next(iter(_LAYERS))]
-    reals = frozenset(Path(file).resolve() for file, mtime, _ in recorder if mtime is not None)
-    _LAYERS[key] = (tuple(recorder), reals, _copy_layer(layer))
+    _LAYERS[key] = (tuple(recorder), _copy_layer(layer))
     return layer
 
 
@@ -195,7 +198,7 @@ def _load_v01(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path],
 
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     """primus-26.5's deep_merge: `top` wins; mappings on both sides merge key by key."""
-    out = copy.deepcopy(dict(base))
+    out = copy_tree(dict(base))
     for key, value in top.items():
         if key in out and isinstance(out[key], dict) and isinstance(value, dict):
             out[key] = deep_merge(out[key], value)
