@@ -6,8 +6,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from migrate.cli import main
+
+# Property tests check behaviour, not speed: on a loaded 2-core CI machine hypothesis's default
+# 200 ms per-example deadline turns slow examples into spurious failures.
+settings.register_profile("primus-migrate", deadline=None)
+settings.load_profile("primus-migrate")
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"

@@ -81,7 +81,7 @@ def legacy_expected(script: Path, env: dict[str, str], target: str) -> dict[str,
 
     plan = evaluate_script(script, env, script_args(script))
     diags = Diagnostics()
-    legacy = parse_argv(load_schema("rocm_dev"), plan.argv, diags)
+    legacy = parse_argv(load_schema("rocm_dev").for_entry(plan.entry), plan.argv, diags)  # + the entry's extra options
     schema = load_schema(get_profile(target).megatron_schema)
     return derive(translate(legacy, schema, diags).args, schema)
 

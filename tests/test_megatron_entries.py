@@ -249,3 +249,18 @@ def test_deepseek_v2_fixture_at_primus_26_5_fails_only_on_the_mock_data_tokenize
         assert "tokenizer_type" in text and "enable" not in text
         return
     assert {"--enable-shared-expert", "--num-shared-experts"} <= {u.split(" ")[0] for u in conv.unmapped}
+
+
+def test_inspect_args_view_parses_with_the_entry_options():
+    from migrate.megatron.view import args_view
+    from migrate.shell import evaluate_script
+
+    view = args_view(evaluate_script(FIXTURE, {}, []))
+    assert view["schema"] == "rocm_dev+get_patch_args"
+    assert view["args"]["num_shared_experts"] == 2 and view["args"]["enable_shared_expert"] is True
+
+
+def test_schema_file_paths_with_a_plus_are_still_paths(tmp_path):
+    with pytest.raises(MigrateError) as err:
+        load_schema(str(tmp_path / "a+b" / "missing.json"))
+    assert "not found" in err.value.message

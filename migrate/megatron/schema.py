@@ -249,7 +249,8 @@ def load_schema(name_or_path: str) -> Schema:
     `base+provider[+provider]` (the name `Schema.for_entry` gives) is the base schema with
     those entry providers applied.
     """
-    if "+" in name_or_path and not Path(name_or_path).exists():
+    if "+" in name_or_path and "/" not in name_or_path and not name_or_path.endswith(".json") \
+            and not Path(name_or_path).exists():
         base, *providers = name_or_path.split("+")
         return load_schema(base).with_providers(providers)
     bundled = SCHEMA_DIR / f"{name_or_path}.json"
