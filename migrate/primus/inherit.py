@@ -23,14 +23,13 @@ Both: a missing file is an error; a file reaching itself again is a cycle
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from migrate.diagnostics import MigrateError, Origin
 from migrate.primus.interpolate import interpolate_v01, interpolate_v26
-from migrate.primus.yamlio import key_line, load_yaml_file
+from migrate.primus.yamlio import copy_tree, key_line, load_yaml_file
 
 
 @dataclass
@@ -50,6 +49,7 @@ def locate(ref: Any, current: Path, fallbacks: Sequence[Path], origin: Origin) -
     for candidate in candidates:
         if candidate.is_file():
             return candidate
+        _note((str(candidate), None, None))
     raise MigrateError(f"base file '{ref}' not found (looked in {current.parent})", origin=origin)
 
 
@@ -76,15 +76,87 @@ def _origins(data: Mapping[str, Any], path: Path) -> dict[str, Origin]:
 
 
 def _read(path: Path, referenced_from: Origin | None) -> Any:
+    _note(_stamp(path))
     data = load_yaml_file(path, referenced_from)
     if data is not None and not isinstance(data, dict):
         raise MigrateError(f"a config file must be a YAML mapping, got {type(data).__name__}", origin=Origin(str(path), 1))
     return data
 
 
+# Composed layers, cached: every resolve re-composes the same preset chains (module preset, model
+# preset and its bases), which costs a YAML-cache copy per file and a deep merge per level. An entry
+# remembers what it depended on: (file, mtime_ns, size) of every file read, and (candidate, None,
+# None) for every place `locate` found no file; it is reused only while all of that still holds.
+_Dep = tuple[str, "int | None", "int | None"]
+_LAYERS: dict[tuple, tuple[tuple[_Dep, ...], Layer]] = {}
+_RECORDERS: list[list[_Dep]] = []
+
+
+def _note(dep: _Dep) -> None:
+    for recorder in _RECORDERS:
+        recorder.append(dep)
+
+
+def _stamp(path: Path) -> _Dep:
+    try:
+        stat = path.stat()
+    except OSError:
+        return (str(path), -1, -1)
+    return (str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def _fresh(deps: Sequence[_Dep]) -> bool:
+    for file, mtime, size in deps:
+        if mtime is None:
+            if Path(file).is_file():
+                return False
+        elif _stamp(Path(file)) != (file, mtime, size):
+            return False
+    return True
+
+
+def _reals(deps: tuple[_Dep, ...]) -> frozenset[Path]:
+    """The files an entry read, as `_enter` names them (for the cycle check of a nested load)."""
+    return frozenset(Path(file).resolve() for file, mtime, _ in deps if mtime is not None)
+
+
+def _copy_layer(layer: Layer) -> Layer:
+    return Layer(copy_tree(layer.values), dict(layer.origins), layer.path)
+
+
+def _memo(kind: str, build: Any, path: Path, env: Mapping[str, str], fallbacks: Sequence[Path],
+          referenced_from: Origin | None, _stack: tuple[Path, ...]) -> Layer:
+    key = (kind, str(path), tuple(sorted(env.items())), tuple(str(f) for f in fallbacks))
+    hit = _LAYERS.get(key)
+    if hit is not None:
+        deps, layer = hit
+        if not (_stack and _reals(deps).intersection(_stack)) and _fresh(deps):
+            _LAYERS[key] = _LAYERS.pop(key)  # most recently used last
+            for recorder in _RECORDERS:
+                recorder.extend(deps)
+            return _copy_layer(layer)
+    recorder: list[_Dep] = []
+    _RECORDERS.append(recorder)
+    try:
+        layer = build(path, env, fallbacks, referenced_from, _stack)
+    finally:
+        _RECORDERS.pop()
+    for outer in _RECORDERS:
+        outer.extend(recorder)
+    while len(_LAYERS) >= 256:  # evict the least recently used (one-off experiment files, mostly)
+        del _LAYERS[next(iter(_LAYERS))]
+    _LAYERS[key] = (tuple(recorder), _copy_layer(layer))
+    return layer
+
+
 def load_v01(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path] = (),
              referenced_from: Origin | None = None, _stack: tuple[Path, ...] = ()) -> Layer:
     """primus-0.1's parse_yaml."""
+    return _memo("v01", _load_v01, path, env, fallbacks, referenced_from, _stack)
+
+
+def _load_v01(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path],
+              referenced_from: Origin | None, _stack: tuple[Path, ...]) -> Layer:
     stack = _enter(path, _stack, referenced_from)
     raw = _read(path, referenced_from)
     if raw is None:
@@ -126,7 +198,7 @@ def load_v01(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path] = (),
 
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
     """primus-26.5's deep_merge: `top` wins; mappings on both sides merge key by key."""
-    out = copy.deepcopy(dict(base))
+    out = copy_tree(dict(base))
     for key, value in top.items():
         if key in out and isinstance(out[key], dict) and isinstance(value, dict):
             out[key] = deep_merge(out[key], value)
@@ -144,6 +216,11 @@ def merge_layers(base: Layer, top: Layer) -> Layer:
 def load_v26(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path] = (),
              referenced_from: Origin | None = None, _stack: tuple[Path, ...] = ()) -> Layer:
     """primus-26.5's parse_yaml."""
+    return _memo("v26", _load_v26, path, env, fallbacks, referenced_from, _stack)
+
+
+def _load_v26(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path],
+              referenced_from: Origin | None, _stack: tuple[Path, ...]) -> Layer:
     stack = _enter(path, _stack, referenced_from)
     raw = _read(path, referenced_from)
     if raw is None:

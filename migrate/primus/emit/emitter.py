@@ -153,7 +153,12 @@ LANGUAGE_MODEL_ROOT = "language_model.yaml"
 
 
 def _inherits(origins: Mapping[str, Origin], models_dir: Path, filename: str) -> bool:
-    return any(Path(o.file).name == filename and _is_under(o, models_dir) for o in origins.values())
+    return any(_file_name(o.file) == filename and _is_under(o, models_dir) for o in origins.values())
+
+
+@lru_cache(maxsize=8192)
+def _file_name(file: str) -> str:
+    return Path(file).name
 
 
 def _rewritten(origin: Origin | None) -> bool:

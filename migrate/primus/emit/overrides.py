@@ -86,18 +86,35 @@ def needed_overrides(
     for d in keep:
         if d in run_values:
             changes[d] = run_values[d]
-    reference = mismatches(derive(_with(baseline, changes, defaults)), expected, dests)
+    checked = [d for d in dests if d in expected and not is_runtime_value(expected[d])]
+    ref_derived = derive(_with(baseline, changes, defaults))
+    reference = mismatches(ref_derived, expected, checked)
     for key in list(changes):
         if key in keep:
             continue
         trial = {k: v for k, v in changes.items() if k != key}
         try:
-            worse = mismatches(derive(_with(baseline, trial, defaults)), expected, dests) - reference
+            worse = _new_mismatches(derive(_with(baseline, trial, defaults)), ref_derived, expected, checked,
+                                    reference)
         except Exception:  # noqa: BLE001 - a combination derive() rejects is not a valid removal
             continue
         if not worse:
             del changes[key]
     return changes
+
+
+def _new_mismatches(derived: Mapping[str, Any], ref_derived: Mapping[str, Any], expected: Mapping[str, Any],
+                    checked: Iterable[str], reference: set[str]) -> bool:
+    """Whether `derived` mismatches `expected` on a dest `ref_derived` matched: `mismatches(derived) -
+    reference` being non-empty, without comparing the dests whose value is the very object the
+    reference had (the same object gets the same verdict), i.e. all but the few the trial changed."""
+    for d in checked:
+        value = derived.get(d, _MISSING)
+        if value is ref_derived.get(d, _MISSING) or d in reference:
+            continue
+        if not same_value(value, expected[d]):
+            return True
+    return False
 
 
 def build_overrides(
