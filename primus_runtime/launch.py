@@ -71,6 +71,7 @@ def vocab_size(ns: Mapping[str, Any], notes: list[str]) -> int:
 def prepare(config: Mapping[str, Any], options: RunOptions) -> tuple[dict[str, Any], list[str], list[str]]:
     """The namespace this run trains, proxy shrinks, notes. Raises MigrateError on bad input."""
     namespace.check_keys(config)
+    namespace.check_values(config)
     ns = dict(config)
     notes: list[str] = []
     shrinks: list[str] = []

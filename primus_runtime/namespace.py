@@ -42,6 +42,18 @@ def check_keys(ns: Mapping[str, Any]) -> None:
         )
 
 
+# Keys Megatron cannot train without a value for (its parser leaves them None when unset).
+VALUE_KEYS: tuple[str, ...] = ("num_layers", "hidden_size", "num_attention_heads", "seq_length", "micro_batch_size")
+
+
+def check_values(ns: Mapping[str, Any]) -> None:
+    unset = [k for k in VALUE_KEYS if ns.get(k) is None]
+    if unset:
+        flag = "--" + unset[0].replace("_", "-")
+        raise bad(f"{unset[0]} is not set: Megatron needs {flag} to train",
+                  hint=f"the script (or experiment) never sets {flag}; set it")
+
+
 def data_parallel_size(ns: Mapping[str, Any], world_size: int) -> int:
     tp, pp, cp = (int(ns[k] or 1) for k in ("tensor_model_parallel_size", "pipeline_model_parallel_size", "context_parallel_size"))
     model_parallel = tp * pp * cp

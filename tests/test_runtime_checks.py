@@ -151,3 +151,10 @@ def test_proxy_fits_a_large_layout_into_the_processes_at_hand():
     assert small["expert_model_parallel_size"] == 1  # 2 ranks = expert TP 2 (follows TP) x EP 1
     assert "pipeline_model_parallel_size: 4 -> 1" in shrinks
     check_layout(small, 2)  # Megatron's constraints hold for the fitted layout
+
+
+@pytest.mark.parametrize("key, flag", [("seq_length", "--seq-length"), ("num_layers", "--num-layers")])
+def test_unset_model_shape_is_named_not_a_type_error(key, flag):
+    # a script that never passes --seq-length leaves Megatron's parser default: None
+    message = refused(llama_namespace(**{key: None}), proxy=True)
+    assert message.startswith(f"{key} is not set") and flag in message
