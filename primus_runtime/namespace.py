@@ -43,7 +43,8 @@ def check_keys(ns: Mapping[str, Any]) -> None:
 
 
 # Keys Megatron cannot train without a value for (its parser leaves them None when unset).
-VALUE_KEYS: tuple[str, ...] = ("num_layers", "hidden_size", "num_attention_heads", "seq_length", "micro_batch_size")
+# None here would crash deep inside megatron-core or torch (Megatron-LM itself crashes the same way).
+VALUE_KEYS: tuple[str, ...] = ("num_layers", "hidden_size", "num_attention_heads", "seq_length", "micro_batch_size", "lr")
 
 
 def check_values(ns: Mapping[str, Any]) -> None:

@@ -153,7 +153,7 @@ def test_proxy_fits_a_large_layout_into_the_processes_at_hand():
     check_layout(small, 2)  # Megatron's constraints hold for the fitted layout
 
 
-@pytest.mark.parametrize("key, flag", [("seq_length", "--seq-length"), ("num_layers", "--num-layers")])
+@pytest.mark.parametrize("key, flag", [("seq_length", "--seq-length"), ("num_layers", "--num-layers"), ("lr", "--lr")])
 def test_unset_model_shape_is_named_not_a_type_error(key, flag):
     # a script that never passes --seq-length leaves Megatron's parser default: None
     message = refused(llama_namespace(**{key: None}), proxy=True)

@@ -70,6 +70,13 @@ def _looks_like_option(word: str, schema: Schema) -> bool:
     return True
 
 
+_OTHER_FORK_HINT = (
+    "check the option against the Megatron-LM version the script targets; for another fork "
+    "(e.g. Megatron-DeepSpeed) write its option table with `primus-migrate schema --megatron-path DIR "
+    "-o fork.json` and pass `--legacy-schema fork.json`"
+)
+
+
 def _suggest(option: str, schema: Schema) -> str | None:
     close = difflib.get_close_matches(option, list(schema.by_option), n=3, cutoff=0.75)
     if close:
@@ -155,7 +162,7 @@ def parse_argv(schema: Schema, tokens: Sequence[Token | str], diags: Diagnostics
                 f"unknown Megatron-LM option '{flag}' (schema {schema.name})",
                 origin=word.origin,
                 hint=_UNKNOWN_HINT if word.unknown
-                else _suggest(flag, schema) or "check the option against the Megatron-LM version the script targets",
+                else _suggest(flag, schema) or _OTHER_FORK_HINT,
             )
         i += 1
         values: list[_Word] = []
