@@ -68,15 +68,18 @@ def slice_text(value: Text, start: int, end: int | None = None) -> Text:
 def first_origin(value: Text, fallback: Origin) -> Origin:
     """The line most of a token's text was written on (ties: the earliest part).
 
-    `"--$name"` called as `add_flag num-layers` names the call line, not the helper's body.
+    `"--$name"` called as `add_flag lr` names the call line, not the helper's body: letters and
+    digits carry the meaning, so punctuation such as the `--` prefix only counts when a token has
+    nothing else.
     """
-    weights: dict[Origin, int] = {}
-    for seg in value:
-        n = len(seg.text.strip())
-        if n:
-            weights[seg.origin] = weights.get(seg.origin, 0) + n
-    if weights:
-        return max(weights, key=lambda o: weights[o])  # max keeps the first of equal weights
+    for significant in (lambda text: sum(ch.isalnum() for ch in text), lambda text: len(text.strip())):
+        weights: dict[Origin, int] = {}
+        for seg in value:
+            n = significant(seg.text)
+            if n:
+                weights[seg.origin] = weights.get(seg.origin, 0) + n
+        if weights:
+            return max(weights, key=lambda o: weights[o])  # max keeps the first of equal weights
     return value[0].origin if value else fallback
 
 
