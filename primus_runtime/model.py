@@ -115,12 +115,17 @@ def _have_te() -> bool:
 
 
 def layer_spec(ns: Mapping[str, Any], config: Any, use_te: bool, vp_stage: int | None = None) -> Any:
-    """The model provider's spec choice, with MLA's core attention fixed on the local spec."""
+    """The model provider's spec choice, with MLA's core attention and the experts' output
+    projection fixed on the local spec."""
     spec = _megatron_layer_spec(ns, config, use_te, vp_stage)
     if ns.get("multi_latent_attention") and not use_te:
         from primus_runtime.mla_attention import replace_core_attention
 
         replace_core_attention(spec)
+    if ns["num_experts"] and not use_te:
+        from primus_runtime.expert_linear import replace_expert_fc2
+
+        replace_expert_fc2(spec)
     return spec
 
 

@@ -156,10 +156,7 @@ FIXTURE_TARGET = {
 NOT_MEGATRON_LM = {"deepspeed/train_gpt_megatron_deepspeed.sh": "--zero-stage"}
 # Conversions whose static parity holds but which the bundled runtime cannot train yet (strict: the
 # entry must go when the runtime is fixed).
-KNOWN_RUNTIME_GAPS = {
-    "rocm/train_deepseekv3.sh": "runtime: bf16 MLA+MoE proxy trips an in-place op on a tensor-parallel "
-                                "reduce view in megatron-core on CPU",
-}
+KNOWN_RUNTIME_GAPS: dict[str, str] = {}
 
 
 def fixture_params():
