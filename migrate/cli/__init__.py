@@ -90,6 +90,10 @@ def _command_word(argv: list[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
+    if argv is None:  # a real command line: let shfmt parse the script while the subcommand is imported
+        from migrate.shell import early
+
+        early.start(args_list)
     try:
         parser = build_parser(only=_command_word(args_list))
         known = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]

@@ -6,7 +6,7 @@ script while the evaluator's modules are still being imported.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # not `typing`'s: `migrate.shell.early` runs before anything else is imported
 
 if TYPE_CHECKING:
     from migrate.shell.evaluate import EvalOptions, evaluate_script
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 __all__ = ["EvalOptions", "evaluate_script", "LaunchPlan", "Launcher", "Token", "Knob", "EnvVar"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in ("EvalOptions", "evaluate_script"):
         from migrate.shell import evaluate
 

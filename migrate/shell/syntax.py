@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from functools import lru_cache
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from migrate.diagnostics import MigrateError, Origin
+from migrate.shell import early
 from migrate.shell.plain_command import parse_plain_command
 
 Node = dict[str, Any]
@@ -28,12 +28,7 @@ _ERROR_RE = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<col>\d+): (?P<msg>.*)$
 @lru_cache(maxsize=1)
 def shfmt_binary() -> str:
     """shfmt from the `shfmt-py` wheel (next to the interpreter), else PATH."""
-    here = Path(sys.executable).parent
-    for name in ("shfmt", "shfmt.exe"):
-        candidate = here / name
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    found = shutil.which("shfmt")
+    found = early.find_shfmt()
     if found:
         return found
     raise MigrateError(
@@ -42,13 +37,7 @@ def shfmt_binary() -> str:
     )
 
 
-def _shfmt_env() -> dict[str, str]:
-    """shfmt's environment: Go's collector off up to a memory cap (a one-shot parse frees
-    nothing worth collecting; this cuts its time by about a third)."""
-    env = dict(os.environ)
-    env.setdefault("GOGC", "off")
-    env.setdefault("GOMEMLIMIT", "512MiB")
-    return env
+_shfmt_env = early.shfmt_env
 
 
 def _start(data: bytes, filename: str) -> subprocess.Popen:
@@ -103,8 +92,10 @@ def _scratch_file() -> BinaryIO:
 
 def prefetch(path: str | Path, display: str | None = None) -> None:
     """Start parsing a script in the background (the CLI does this before its heavy imports)."""
+    display = display or str(path)  # as parse_file is given it
     path = Path(path)
-    display = display or str(path)
+    if early.started(str(path), display):
+        return  # the CLI started it before its imports
     try:
         data = path.read_bytes()
     except OSError:
@@ -137,6 +128,13 @@ def _collect(job: tuple[subprocess.Popen, bytes, BinaryIO, BinaryIO], display: s
     return data.decode("utf-8", "surrogateescape"), _finish(proc, None, display, (output[0], output[1]))
 
 
+class _Exited:
+    """What `_finish` reads of a finished shfmt started by `migrate.shell.early`."""
+
+    def __init__(self, returncode: int) -> None:
+        self.returncode = returncode
+
+
 _FILE_CACHE: dict[tuple[str, int, int], tuple[str, Node]] = {}
 
 
@@ -150,8 +148,13 @@ def parse_file(path: Path, display: str) -> tuple[str, Node]:
     cached = _FILE_CACHE.get(key)
     if cached is None or cached[1].get("_display") != display:
         pending = _PENDING.pop((str(path.resolve()), display), None)
+        started = None if pending is not None else early.take(key[0], key[1], key[2], display)
         if pending is not None:
             text, tree = _collect(pending, display)
+        elif started is not None:
+            returncode, data, out, err = started
+            text = data.decode("utf-8", "surrogateescape")
+            tree = _finish(_Exited(returncode), None, display, (out, err))
         else:
             try:
                 text = path.read_bytes().decode("utf-8", "surrogateescape")
