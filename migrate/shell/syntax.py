@@ -10,15 +10,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from migrate.diagnostics import MigrateError, Origin
 from migrate.shell import early
 from migrate.shell.plain_command import parse_plain_command
+
+if TYPE_CHECKING:
+    import subprocess  # imported where shfmt is started: a CLI run's early parse needs none of it
 
 Node = dict[str, Any]
 
@@ -41,6 +43,8 @@ _shfmt_env = early.shfmt_env
 
 
 def _start(data: bytes, filename: str) -> subprocess.Popen:
+    import subprocess
+
     try:
         proc = subprocess.Popen(
             [shfmt_binary(), "--to-json", "-ln", "bash", "--filename", filename],
@@ -100,6 +104,8 @@ def prefetch(path: str | Path, display: str | None = None) -> None:
         data = path.read_bytes()
     except OSError:
         return  # parse_file reports it
+    import subprocess
+
     stdin, stdout, stderr = _scratch_file(), _scratch_file(), _scratch_file()
     stdin.write(data)
     stdin.seek(0)
