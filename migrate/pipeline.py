@@ -165,15 +165,24 @@ def _translate_note(diags: Diagnostics, origin: Origin | None) -> str | None:
     return None
 
 
-def _short_origin(origin: Origin | None, script: Path) -> Origin | None:
-    """`train_llama3.sh:74` rather than the path the user typed, for lines of the script itself."""
+def _short_origin(origin: Origin | None, script: Path, real: dict[str, Path] | None = None) -> Origin | None:
+    """`train_llama3.sh:74` rather than the path the user typed, for lines of the script itself.
+
+    `real` memoises resolved paths within one conversion (thousands of origins, a few files)."""
     if origin is None:
         return None
+    real = {} if real is None else real
     try:
-        same = Path(origin.file).resolve() == script.resolve()
+        same = _resolved(str(origin.file), real) == _resolved(str(script), real)
     except OSError:
         same = False
     return Origin(script.name, origin.line, origin.col) if same else origin
+
+
+def _resolved(file: str, real: dict[str, Path]) -> Path:
+    if file not in real:
+        real[file] = Path(file).resolve()
+    return real[file]
 
 
 def _flag_of(schema: Any, dest: str) -> str:
@@ -278,8 +287,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
            f"NullTokenizer instead of {accepted.legacy_tokenizer}; vocab_size keeps the padded vocabulary."
            if accepted else "")
     )
+    real: dict[str, Path] = {}
     request = EmitRequest(name, run_values, emit_expected,
-                          {d: _short_origin(o, script) for d, o in translated.explicit.items()},
+                          {d: _short_origin(o, script, real) for d, o in translated.explicit.items()},
                           knob_of, placeholders, header, entry_family(plan.entry), notes)
     resolver = stage_and_resolve(profile, resolve_experiment)
     result = emit(request, profile, resolver, derive_target, check, dests, defaults)
@@ -315,7 +325,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     for dest, origin in sorted(legacy.explicit.items(), key=lambda kv: (kv[1] or Origin(""), kv[0])):
         flag = _flag_of(legacy_schema, dest)
         target_dest = dest if dest in translated.explicit else translated_by_origin.get(origin)
-        short = _short_origin(origin, script)
+        short = _short_origin(origin, script, real)
         entry = {"flag": flag, "dest": dest, "value": _jsonable(legacy.args.get(dest)),
                  "origin": str(short) if short else "command line"}
         note = _translate_note(diags, origin)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterable, Mapping, Sequence
 
 from migrate.diagnostics import MigrateError
@@ -83,13 +84,19 @@ def is_toggle(info: KnobInfo) -> bool:
 
 def ordering_literals(text: str, name: str) -> set[str]:
     """Literals `name` is compared with by -gt/-lt/-ge/-le or (( < > )) in `text` (thresholds)."""
+    return set(_ordering_literals(text, name))
+
+
+@lru_cache(maxsize=1024)
+def _ordering_literals(text: str, name: str) -> frozenset[str]:
+    """Cached: a batch asks again for every knob after every variant, over the same sources."""
     var = rf"(?:\$\{{?{re.escape(name)}\}}?|\b{re.escape(name)}\b)"
     found = set()
     for m in re.finditer(rf'"?{var}"?\s*(?:-gt|-lt|-ge|-le|<=?|>=?)\s*["\']?([\w.+-]+)', text):
         found.add(m.group(1))
     for m in re.finditer(rf'["\']?([\w.+-]+)["\']?\s*(?:-gt|-lt|-ge|-le|<=?|>=?)\s*"?{var}', text):
         found.add(m.group(1))
-    return found
+    return frozenset(found)
 
 
 def drop_thresholds(info: KnobInfo, text: str) -> KnobInfo:

@@ -29,6 +29,7 @@ from migrate.batch.variants import (
     is_varied,
 )
 from migrate.diagnostics import MigrateError
+from migrate.primus.yamlio import mark_emitted
 
 NO_LAUNCH = "no training launch"
 # Per-conversion files the batch replaces: its own report covers report.*, and run.sh
@@ -270,6 +271,10 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
     for path, text in sorted(conv.files.items()):
         if path not in (conv.experiment_path, conv.model_path) and path not in DROPPED_FILES:
             placed[layout.companion_path(exp_rel, path)] = text
+    # The emitter's files with the model reference renamed: still emitted text (see mark_emitted).
+    mark_emitted(exp_text)
+    if conv.model_path:
+        mark_emitted(placed[model_rel])
     for path, text in {**placed, **scratch_only}.items():
         target = scratch / path
         target.parent.mkdir(parents=True, exist_ok=True)

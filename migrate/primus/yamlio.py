@@ -47,6 +47,39 @@ def _construct_marked_map(loader: _MarkedLoader, node: yaml.MappingNode):
 
 _MarkedLoader.add_constructor("tag:yaml.org,2002:map", _construct_marked_map)
 
+_CLoader: type | None = None
+if getattr(yaml, "__with_libyaml__", False):
+    class _MarkedCLoader(yaml.CSafeLoader):  # type: ignore[name-defined,misc]
+        """libyaml's parser, our (Python) constructors and resolver: for text we emitted only."""
+
+    _MarkedCLoader.add_constructor("tag:yaml.org,2002:map", _construct_marked_map)
+    _CLoader = _MarkedCLoader
+
+# Texts our own emitter wrote (`mark_emitted`). Only these are parsed by libyaml: it is several
+# times faster than PyYAML's pure-Python parser, and tests check that it builds the same values
+# and key lines on everything the emitter writes. User YAML and presets keep the Python parser.
+_EMITTED: set[str] = set()
+
+
+def mark_emitted(text: str) -> str:
+    """Record `text` as written by our emitter (so it may be parsed with libyaml); returns it."""
+    if _CLoader is not None:
+        if len(_EMITTED) > 4096:
+            _EMITTED.clear()
+        _EMITTED.add(text)
+    return text
+
+
+def load_emitted_text(text: str, filename: str) -> Any:
+    """`load_yaml_text` for text the emitter wrote: libyaml where present; anything it
+    refuses goes through the Python parser, whose error (or value) is the reference."""
+    if _CLoader is not None:
+        try:
+            return yaml.load(text, Loader=_CLoader)  # noqa: S506 - a CSafeLoader subclass
+        except yaml.YAMLError:
+            pass
+    return load_yaml_text(text, filename)
+
 
 def load_yaml_text(text: str, filename: str) -> Any:
     """Parse `text` like `yaml.load(text, SafeLoader)`; malformed YAML -> MigrateError at its mark."""
@@ -62,6 +95,7 @@ def load_yaml_text(text: str, filename: str) -> Any:
 
 
 _CACHE: dict[tuple[str, int, int], Any] = {}
+_TEXT_CACHE: dict[str, Any] = {}
 
 _ATOMIC = frozenset({type(None), bool, int, float, str, bytes, datetime.date, datetime.datetime})
 
@@ -126,7 +160,17 @@ def _load_uncached(path: Path, referenced_from: Origin | None) -> Any:
         raise MigrateError(f"config path is a directory, not a YAML file: {path}", origin=referenced_from) from None
     except UnicodeDecodeError as exc:
         raise MigrateError(f"config file is not UTF-8 text ({exc.reason})", origin=Origin(str(path))) from None
-    return load_yaml_text(text, str(path))
+    # The tree depends on the text alone (the name only appears in errors, which are not
+    # cached): files staged anew for every resolve (emitted experiments and models, the
+    # batch's placed copies) repeat texts already parsed under another path.
+    cached = _TEXT_CACHE.get(text)
+    if cached is not None:
+        return copy_tree(cached)
+    data = load_emitted_text(text, str(path)) if text in _EMITTED else load_yaml_text(text, str(path))
+    if len(_TEXT_CACHE) > 512:
+        _TEXT_CACHE.clear()
+    _TEXT_CACHE[text] = copy_tree(data)
+    return data
 
 
 def key_line(mapping: Any, key: Any) -> int:

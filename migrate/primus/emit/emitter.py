@@ -20,6 +20,7 @@ from migrate.diagnostics import MigrateError, Origin
 from migrate.primus.emit.architecture import STRUCTURE_KEYS, TOKENIZER_KEYS, PresetMatch, rank_presets, safe_derive
 from migrate.primus.emit.files import experiment_yaml, model_yaml
 from migrate.primus.emit.overrides import Override, build_overrides, mismatches, needed_overrides, origin_note
+from migrate.primus.yamlio import mark_emitted
 from migrate.values import same_value as _same
 
 
@@ -66,7 +67,7 @@ def stage_and_resolve(profile: Any, resolve_experiment: Callable[..., Any]) -> R
             for rel, text in files.items():
                 path = tmp / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(text, encoding="utf-8")
+                path.write_text(mark_emitted(text), encoding="utf-8")
             return resolve_experiment(tmp / experiment, profile, {})
         finally:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -94,6 +94,32 @@ def render_value(value: Any) -> str:
         return format_float(value)
     if isinstance(value, tuple):
         value = list(value)
+    key = _render_key(value)
+    if key is None:
+        return _render_with_ruamel(value)
+    text = _RENDERED.get(key)
+    if text is None:
+        if len(_RENDERED) > 4096:
+            _RENDERED.clear()
+        text = _RENDERED[key] = _render_with_ruamel(value)
+    return text
+
+
+# Rendered strings and flat lists, by (type, repr) of each item: a fresh ruamel dumper per
+# value was a tenth of a batch's time, and the same values repeat in every file.
+_RENDERED: dict[tuple, str] = {}
+_PLAIN_TYPES = (str, int, float, bool, type(None))
+
+
+def _render_key(value: Any) -> tuple | None:
+    if type(value) is str:
+        return (str, value)
+    if type(value) is list and all(type(v) in _PLAIN_TYPES for v in value):
+        return (list, *((type(v), repr(v)) for v in value))
+    return None
+
+
+def _render_with_ruamel(value: Any) -> str:
     buf = io.StringIO()
     y = _yaml()
     y.dump({"k": _plainify(value)}, buf)
