@@ -357,14 +357,23 @@ class Evaluator:
                 self.warn(node, f"loop stopped after {self.options.max_loop_iterations} iterations "
                                 "(EvalOptions.max_loop_iterations)", code="shell-loop-bound")
                 break
-            try:
-                status = self.run_stmts(node.get("Do") or [])
-            except LoopControl as ctl:
-                if ctl.levels > 1:
-                    raise LoopControl(ctl.kind, ctl.levels - 1) from None
-                if ctl.kind == "break":
-                    break
+            status, stop = self._loop_body(node, status)
+            if stop:
+                break
         return status
+
+    def _loop_body(self, node: Node, status: int) -> tuple[int, bool]:
+        """One iteration of a loop body: (its status, whether the loop stops).
+
+        `break`/`continue` aimed at an outer loop (`break 2`) travel on with one level used up; a
+        `continue` keeps the previous status, as bash does.
+        """
+        try:
+            return self.run_stmts(node.get("Do") or []), False
+        except LoopControl as ctl:
+            if ctl.levels > 1:
+                raise LoopControl(ctl.kind, ctl.levels - 1) from None
+            return status, ctl.kind == "break"
 
     def cmd_ForClause(self, node: Node, stmt: Node) -> int:
         loop = node.get("Loop") or {}
@@ -383,13 +392,9 @@ class Evaluator:
                 self.warn(node, "loop stopped at EvalOptions.max_loop_iterations", code="shell-loop-bound")
                 break
             self.state.assign(name, item, self.origin(node))
-            try:
-                status = self.run_stmts(node.get("Do") or [])
-            except LoopControl as ctl:
-                if ctl.levels > 1:
-                    raise LoopControl(ctl.kind, ctl.levels - 1) from None
-                if ctl.kind == "break":
-                    break
+            status, stop = self._loop_body(node, status)
+            if stop:
+                break
         return status
 
     def _c_for(self, node: Node, loop: Node) -> int:
@@ -405,13 +410,9 @@ class Evaluator:
                 if count > self.options.max_loop_iterations:
                     self.warn(node, "loop stopped at EvalOptions.max_loop_iterations", code="shell-loop-bound")
                     break
-                try:
-                    status = self.run_stmts(node.get("Do") or [])
-                except LoopControl as ctl:
-                    if ctl.levels > 1:
-                        raise LoopControl(ctl.kind, ctl.levels - 1) from None
-                    if ctl.kind == "break":
-                        break
+                status, stop = self._loop_body(node, status)
+                if stop:
+                    break
                 if loop.get("Post"):
                     self.arith_value(loop["Post"])
         except ArithError as exc:
