@@ -122,6 +122,8 @@ CASES_MORE = [
     ("backtick-nested", 'A=`echo \\`echo in\\``', ["A"], {}, []),
     ("brace-group", '{ A=1; B=2; } ; { C=3; }', ["A", "B", "C"], {}, []),
     ("break-nested", 'for i in 1 2 3; do for j in a b; do [ $i = 2 ] && break 2; R+=$i$j; done; done', ["R"], {}, []),
+    ("continue-nested", 'for i in 1 2 3; do for j in a b; do [ $j = b ] && continue 2; R+=$i$j; done; R+=x; done', ["R"], {}, []),
+    ("continue-while", 'n=0; while (( n < 4 )); do n=$((n+1)); (( n == 2 )) && continue; R+=$n; done', ["R"], {}, []),
     ("return-status", 'f() { return 4; }; f; A=$?; g() { false; }; g; B=$?', ["A", "B"], {}, []),
     ("arith-cmd-status", '(( 0 )); A=$?; (( 5 > 3 )); B=$?', ["A", "B"], {}, []),
     ("let-inc", 'x=1; let x++ "y=x*3"', ["x", "y"], {}, []),
