@@ -5,8 +5,11 @@ bash executing the same script with its launchers and tools stubbed.
 
     python benchmarks/bench_inspect.py [--runs N]
 
-The commands run interleaved (bash, inspect, `python -c pass`, CLI import, repeat) and the
-medians are compared, so other load on the machine weighs on all of them alike.
+`inspect` runs as users run it (the venv's `primus-migrate` console script) in two states:
+first sight of the script (an empty parse cache: shfmt parses it) and a script parsed before
+(the parse cache in `migrate/shell/parse_cache.py` holds its tree). Both are compared with bash.
+The commands run interleaved (bash, both inspects, `python -c pass`, repeat) and the medians
+are compared, so other load on the machine weighs on all of them alike.
 """
 
 from __future__ import annotations
@@ -89,28 +92,34 @@ def main() -> int:
         # an installed tool has its bytecode compiled; let this run cache it the same way
         py_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         py_env["PYTHONPATH"] = str(REPO)
+        py_env.pop("PRIMUS_MIGRATE_NO_CACHE", None)
+        console = Path(sys.executable).with_name("primus-migrate")
+        entry = [str(console)] if console.is_file() else [sys.executable, "-m", "migrate"]
+        inspect = [*entry, "inspect", "train_long.sh", "MODEL_SIZE=8", "--json"]
+        warm_env = dict(py_env, PRIMUS_MIGRATE_CACHE_DIR=str(work / "cache-warm"))
+        first_env = dict(py_env, PRIMUS_MIGRATE_CACHE_DIR=str(work / "cache-first"))
         commands = {
             "bash": ([BASH, "train_long.sh"], bash_env),
-            "inspect": ([sys.executable, "-m", "migrate", "inspect", "train_long.sh", "MODEL_SIZE=8", "--json"],
-                        py_env),
+            "first": (inspect, first_env),
+            "cached": (inspect, warm_env),
             "python": ([sys.executable, "-c", "pass"], py_env),
-            "import": ([sys.executable, "-c", "import migrate.cli"], py_env),
         }
         for cmd, env in commands.values():  # warm the OS file cache and the bytecode cache, not the interpreter
             timed(cmd, work, env)
         times: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.runs):  # interleaved, so a busy machine slows every command alike
             for name, (cmd, env) in commands.items():
+                shutil.rmtree(work / "cache-first", ignore_errors=True)  # first sight: nothing parsed before
                 times[name].append(timed(cmd, work, env))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    b, i, floor, imp = (statistics.median(times[name]) for name in ("bash", "inspect", "python", "import"))
-    print(f"script: {n_lines} lines, {args.runs} interleaved runs each (medians)")
-    print(f"bash with stubs:          {b * 1000:8.1f} ms")
-    print(f"primus-migrate inspect:   {i * 1000:8.1f} ms   ({i / b:.2f}x bash; target <= 2x)")
-    print(f"  python -c pass (floor): {floor * 1000:8.1f} ms")
-    print(f"  python + CLI import:    {imp * 1000:8.1f} ms")
-    return 0 if i <= 2 * b else 1
+    b, first, cached, floor = (statistics.median(times[name]) for name in ("bash", "first", "cached", "python"))
+    print(f"script: {n_lines} lines, {args.runs} interleaved runs each (medians), {' '.join(entry[-1:])}")
+    print(f"bash with stubs:                    {b * 1000:8.1f} ms")
+    print(f"inspect, first sight of the script: {first * 1000:8.1f} ms   ({first / b:.2f}x bash; target <= 2x)")
+    print(f"inspect, script parsed before:      {cached * 1000:8.1f} ms   ({cached / b:.2f}x bash; target <= 2x)")
+    print(f"  python -c pass (floor):           {floor * 1000:8.1f} ms")
+    return 0 if max(first, cached) <= 2 * b else 1
 
 
 if __name__ == "__main__":

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +17,17 @@ from migrate.cli import main
 # 200 ms per-example deadline turns slow examples into spurious failures.
 settings.register_profile("primus-migrate", deadline=None)
 settings.load_profile("primus-migrate")
+
+# The parse cache (migrate/shell/parse_cache.py) goes to a folder of this run, not the user's ~/.cache;
+# CLI subprocesses inherit it. Tests of the cache itself point it elsewhere.
+_OWN_CACHE = None if "PRIMUS_MIGRATE_CACHE_DIR" in os.environ else tempfile.mkdtemp(prefix="primus-migrate-cache-")
+if _OWN_CACHE:
+    os.environ["PRIMUS_MIGRATE_CACHE_DIR"] = _OWN_CACHE
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _OWN_CACHE:
+        shutil.rmtree(_OWN_CACHE, ignore_errors=True)
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"

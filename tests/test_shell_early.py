@@ -14,12 +14,14 @@ from migrate.shell import early, syntax
 @pytest.fixture()
 def in_tmp(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PRIMUS_MIGRATE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(syntax, "_FILE_CACHE", {})
     yield tmp_path
-    for pid, _data, out_fd, err_fd in early._STARTED.values():  # reap what a test left unused
-        os.waitpid(pid, 0)
-        os.close(out_fd)
-        os.close(err_fd)
+    for _data, tree, pid, out_fd, err_fd in early._STARTED.values():  # reap what a test left unused
+        if tree is None:
+            os.waitpid(pid, 0)
+            os.close(out_fd)
+            os.close(err_fd)
     early._STARTED.clear()
 
 

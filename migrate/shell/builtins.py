@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
 
 from migrate.shell.conditions import test_command
 from migrate.shell.plan import Token
@@ -18,11 +17,15 @@ from migrate.shell.state import Var
 from migrate.shell.text import EMPTY, Text, concat, is_unknown, plain, to_str
 from migrate.shell.words import expand_fields, expand_string, split_fields, Piece
 
+TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
+
 if TYPE_CHECKING:
+    from typing import Callable
+
     from migrate.shell.evaluate import Evaluator
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-Builtin = Callable[["Evaluator", list[Text], dict], int]
+Builtin = "Callable[[Evaluator, list[Text], dict], int]"
 BUILTINS: dict[str, Builtin] = {}
 
 
@@ -124,9 +127,7 @@ def _store(ev: "Evaluator", name: str, value, origin, flags: set[str], integer: 
     if "i" in flags or integer:
         attrs["integer"] = True
     if keep_external and old is not None:
-        from dataclasses import replace
-
-        ev.state.set(name, replace(old, **attrs))
+        ev.state.set(name, old.replace(**attrs))
         return
     ev.state.assign(name, value, origin, **attrs)
 

@@ -6,7 +6,8 @@ imports nothing beyond what the interpreter has loaded at startup (`os`,
 `sys`), guesses the script from argv, and spawns shfmt with its input and
 output in anonymous in-memory files. A parse is only ever used for the same
 file (resolved path, mtime and size) under the same display name, so a wrong
-guess costs some CPU and is otherwise ignored.
+guess costs some CPU and is otherwise ignored. A script parsed before is not
+parsed again: `parse_cache` hands back its stored tree.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from __future__ import annotations
 import os
 import sys
 
-# (resolved path, mtime ns, size, display) -> (pid, bytes parsed, stdout fd, stderr fd)
+from migrate.shell import parse_cache
+
+# (resolved path, mtime ns, size, display) -> (bytes parsed, cached tree or None, pid, stdout fd, stderr fd)
 _STARTED: dict = {}
 _SCRIPT_COMMANDS = ("inspect", "convert")  # the subcommands whose first file is a script
 
@@ -88,6 +91,11 @@ def _spawn(path: str) -> None:
     finally:
         os.close(fd)
     data = b"".join(chunks)
+    key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size, path)
+    tree = parse_cache.load(data, path, binary)
+    if tree is not None:
+        _STARTED[key] = (data, tree, None, None, None)
+        return
     fds = [os.memfd_create("primus-migrate-shfmt", os.MFD_CLOEXEC) for _ in range(3)]
     try:
         view = memoryview(data)
@@ -101,20 +109,22 @@ def _spawn(path: str) -> None:
             os.close(f)
         return
     os.close(fds[0])
-    key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size, path)
-    _STARTED[key] = (pid, data, fds[1], fds[2])
+    _STARTED[key] = (data, None, pid, fds[1], fds[2])
 
 
 def take(resolved: str, mtime_ns: int, size: int, display: str):
-    """(returncode, bytes parsed, stdout, stderr) of an early parse of exactly this file, else None."""
+    """An early parse of exactly this file, else None: (bytes parsed, the cached tree, None, None,
+    None) when the parse cache had it, else (bytes parsed, None, shfmt's exit code, stdout, stderr)."""
     job = _STARTED.pop((resolved, mtime_ns, size, display), None)
     if job is None:
         return None
-    pid, data, out_fd, err_fd = job
+    data, tree, pid, out_fd, err_fd = job
+    if tree is not None:
+        return data, tree, None, None, None
     _, status = os.waitpid(pid, 0)
     output = []
     for fd in (out_fd, err_fd):
         with os.fdopen(fd, "rb") as file:
             file.seek(0)
             output.append(file.read())
-    return os.waitstatus_to_exitcode(status), data, output[0], output[1]
+    return data, None, os.waitstatus_to_exitcode(status), output[0], output[1]

@@ -11,9 +11,15 @@ to shfmt, which stays the one authority on bash syntax.
 from __future__ import annotations
 
 import re
-from typing import Any
 
-Node = dict[str, Any]
+TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
+
+if TYPE_CHECKING:
+    from typing import Any
+
+    Node = dict[str, Any]
+else:
+    Node = dict
 
 # Characters that are literal in every position of a bash word (no quoting,
 # expansion, globbing, brace, tilde, comment or history meaning).

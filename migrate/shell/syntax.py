@@ -13,16 +13,22 @@ import re
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
 
 from migrate.diagnostics import MigrateError, Origin
-from migrate.shell import early
+from migrate.shell import early, parse_cache
 from migrate.shell.plain_command import parse_plain_command
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
 
 if TYPE_CHECKING:
     import subprocess  # imported where shfmt is started: a CLI run's early parse needs none of it
 
-Node = dict[str, Any]
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO
+
+    Node = dict[str, Any]
+else:
+    Node = dict
 
 _ERROR_RE = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<col>\d+): (?P<msg>.*)$")
 
@@ -80,6 +86,19 @@ def parse_text(text: str, filename: str) -> Node:
     return _finish(_start(data, filename), data, filename)
 
 
+def _parse_script(data: bytes, text: str, filename: str) -> Node:
+    """A whole script's tree: from the parse cache when these bytes were parsed before."""
+    tree = parse_plain_command(text, filename)
+    if tree is not None:
+        return tree
+    binary = shfmt_binary()
+    tree = parse_cache.load(data, filename, binary)
+    if tree is None:
+        tree = _finish(_start(data, filename), data, filename)
+        parse_cache.store(data, filename, binary, tree)
+    return tree
+
+
 # prefetched parses: (resolved path, display) -> (shfmt process, the bytes it parses, its stdout, its stderr)
 _PENDING: dict[tuple[str, str], tuple[subprocess.Popen, bytes, BinaryIO, BinaryIO]] = {}
 
@@ -102,8 +121,13 @@ def prefetch(path: str | Path, display: str | None = None) -> None:
         return  # the CLI started it before its imports
     try:
         data = path.read_bytes()
-    except OSError:
+        binary = shfmt_binary()
+    except (OSError, MigrateError):
         return  # parse_file reports it
+    tree = parse_cache.load(data, display, binary)
+    if tree is not None:
+        _PENDING[(str(path.resolve()), display)] = (None, data, tree, None)
+        return
     import subprocess
 
     stdin, stdout, stderr = _scratch_file(), _scratch_file(), _scratch_file()
@@ -111,10 +135,10 @@ def prefetch(path: str | Path, display: str | None = None) -> None:
     stdin.seek(0)
     try:
         proc = subprocess.Popen(
-            [shfmt_binary(), "--to-json", "-ln", "bash", "--filename", display],
+            [binary, "--to-json", "-ln", "bash", "--filename", display],
             stdin=stdin, stdout=stdout, stderr=stderr, env=_shfmt_env(),
         )
-    except (OSError, MigrateError):
+    except OSError:
         for file in (stdout, stderr):
             file.close()
         return  # parse_file starts shfmt again and reports the failure
@@ -123,7 +147,10 @@ def prefetch(path: str | Path, display: str | None = None) -> None:
     _PENDING[(str(path.resolve()), display)] = (proc, data, stdout, stderr)
 
 
-def _collect(job: tuple[subprocess.Popen, bytes, BinaryIO, BinaryIO], display: str) -> tuple[str, Node]:
+def _collect(job: tuple[subprocess.Popen, bytes, BinaryIO, BinaryIO] | tuple[None, bytes, Node, None],
+             display: str) -> tuple[str, Node]:
+    if job[0] is None:  # the parse cache had it
+        return job[1].decode("utf-8", "surrogateescape"), job[2]
     proc, data, stdout, stderr = job
     proc.wait()
     output = []
@@ -131,7 +158,9 @@ def _collect(job: tuple[subprocess.Popen, bytes, BinaryIO, BinaryIO], display: s
         file.seek(0)
         output.append(file.read())
         file.close()
-    return data.decode("utf-8", "surrogateescape"), _finish(proc, None, display, (output[0], output[1]))
+    tree = _finish(proc, None, display, (output[0], output[1]))
+    parse_cache.store(data, display, shfmt_binary(), tree)
+    return data.decode("utf-8", "surrogateescape"), tree
 
 
 class _Exited:
@@ -158,15 +187,18 @@ def parse_file(path: Path, display: str) -> tuple[str, Node]:
         if pending is not None:
             text, tree = _collect(pending, display)
         elif started is not None:
-            returncode, data, out, err = started
+            data, tree, returncode, out, err = started
             text = data.decode("utf-8", "surrogateescape")
-            tree = _finish(_Exited(returncode), None, display, (out, err))
+            if tree is None:
+                tree = _finish(_Exited(returncode), None, display, (out, err))
+                parse_cache.store(data, display, shfmt_binary(), tree)
         else:
             try:
-                text = path.read_bytes().decode("utf-8", "surrogateescape")
+                data = path.read_bytes()
             except OSError as exc:
                 raise MigrateError(f"cannot read script: {exc.strerror}", origin=Origin(display)) from None
-            tree = parse_text(text, display)
+            text = data.decode("utf-8", "surrogateescape")
+            tree = _parse_script(data, text, display)
         tree["_display"] = display
         cached = (text, tree)
         _FILE_CACHE[key] = cached

@@ -8,16 +8,30 @@ from (the `GPT_ARGS="..."` line, not the `torchrun` line).
 from __future__ import annotations
 
 from bisect import bisect_right
-from dataclasses import dataclass
-
 from migrate.diagnostics import Origin
+from migrate.record import Frozen
 
 
-@dataclass(frozen=True)
-class Seg:
+class Seg(Frozen):
+    """A run of characters written at one place (`unknown`: a value we could not know statically)."""
+
+    __slots__ = _fields = ("text", "origin", "unknown")
     text: str
     origin: Origin
-    unknown: bool = False
+    unknown: bool
+
+    def __init__(self, text: str, origin: Origin, unknown: bool = False) -> None:
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "origin", origin)
+        object.__setattr__(self, "unknown", unknown)
+
+    def __eq__(self, other: object):  # written out: the evaluator compares segments constantly
+        if other.__class__ is not Seg:
+            return NotImplemented
+        return self.text == other.text and self.origin == other.origin and self.unknown == other.unknown  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((self.text, self.origin, self.unknown))
 
 
 Text = tuple[Seg, ...]

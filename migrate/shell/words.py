@@ -8,19 +8,26 @@ then applies IFS splitting to the unquoted pieces only.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Union
 
+from migrate.record import Frozen
 from migrate.shell.text import EMPTY, Seg, Text, concat, plain, to_str
+
+TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
 
 if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
 
 
-@dataclass(frozen=True)
-class Piece:
+class Piece(Frozen):
+    """Expanded text and whether it was quoted (quoted text is not field-split or globbed)."""
+
+    __slots__ = _fields = ("text", "quoted")
     text: Text
     quoted: bool
+
+    def __init__(self, text: Text, quoted: bool) -> None:
+        object.__setattr__(self, "text", text)
+        object.__setattr__(self, "quoted", quoted)
 
 
 class _Break:
@@ -29,7 +36,7 @@ class _Break:
 
 
 BREAK = _Break()
-Item = Union[Piece, _Break]
+Item = Piece | _Break
 
 _DQ_ESCAPABLE = '$`"\\\n'
 _C_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "\x1b", "E": "\x1b",
