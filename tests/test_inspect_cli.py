@@ -86,10 +86,14 @@ def test_inspect_imports_no_torch_or_megatron(tree):
         "try:\n    runpy.run_module('migrate', run_name='__main__')\nexcept SystemExit as exc:\n    rc = exc.code\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'megatron'))\n"
         "print('RC', rc, 'HEAVY', heavy, file=sys.stderr)\n"
+        # modules whose import alone costs more than the evaluation (see migrate/record.py, cli.Parser)
+        "slow = sorted(m for m in ('dataclasses', 'inspect', 'typing', 'shutil') if m in sys.modules)\n"
+        "print('SLOW', slow, file=sys.stderr)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], cwd=tree, capture_output=True, text=True,
                           env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=120)
     assert "RC 0 HEAVY []" in proc.stderr, proc.stderr[-2000:]
+    assert "SLOW []" in proc.stderr, proc.stderr[-2000:]
 
 
 def test_args_view_seam(cli, tree):

@@ -17,11 +17,9 @@ def in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("PRIMUS_MIGRATE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(syntax, "_FILE_CACHE", {})
     yield tmp_path
-    for _data, tree, pid, out_fd, err_fd in early._STARTED.values():  # reap what a test left unused
-        if tree is None:
-            os.waitpid(pid, 0)
-            os.close(out_fd)
-            os.close(err_fd)
+    for _data, _tree, jobs, _cut in early._STARTED.values():  # reap what a test left unused
+        for job in jobs:
+            early.finish(job)
     early._STARTED.clear()
 
 

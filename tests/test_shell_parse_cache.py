@@ -154,7 +154,7 @@ def test_the_early_start_takes_a_cached_tree_instead_of_starting_shfmt(cache, mo
     _, first = _parse(script)
     early.start(["inspect", "run.sh"])
     (job,) = early._STARTED.values()
-    assert job[1] is not None and job[2] is None  # a tree, no shfmt process
+    assert job[1] is not None and job[2] == []  # a tree, no shfmt process
     _no_shfmt(monkeypatch)
     _, second = _parse(script)
     assert second == first and not early._STARTED

@@ -15,9 +15,10 @@ from __future__ import annotations
 import os
 import sys
 
-from migrate.shell import parse_cache
+from migrate.shell import parse_cache, split_parse
 
-# (resolved path, mtime ns, size, display) -> (bytes parsed, cached tree or None, pid, stdout fd, stderr fd)
+# (resolved path, mtime ns, size, display)
+#   -> (bytes parsed, cached tree or None, [(pid, stdout fd, stderr fd)], offset of the cut or None)
 _STARTED: dict = {}
 _SCRIPT_COMMANDS = ("inspect", "convert")  # the subcommands whose first file is a script
 
@@ -94,8 +95,25 @@ def _spawn(path: str) -> None:
     key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size, path)
     tree = parse_cache.load(data, path, binary)
     if tree is not None:
-        _STARTED[key] = (data, tree, None, None, None)
+        _STARTED[key] = (data, tree, [], None)
         return
+    at = split_parse.cut_point(data)
+    inputs = [data] if at is None else [data[:at], split_parse.blank_before(data, at)]
+    jobs = []
+    for text in inputs:
+        job = _spawn_one(binary, text, path)
+        if job is None:
+            for pid, out_fd, err_fd in jobs:  # all or nothing: the caller parses again itself
+                os.waitpid(pid, 0)
+                os.close(out_fd)
+                os.close(err_fd)
+            return
+        jobs.append(job)
+    _STARTED[key] = (data, None, jobs, at)
+
+
+def _spawn_one(binary: str, data: bytes, path: str):
+    """(pid, stdout fd, stderr fd) of shfmt parsing `data`, its output going to files in memory."""
     fds = [os.memfd_create("primus-migrate-shfmt", os.MFD_CLOEXEC) for _ in range(3)]
     try:
         view = memoryview(data)
@@ -107,24 +125,25 @@ def _spawn(path: str) -> None:
     except OSError:
         for f in fds:
             os.close(f)
-        return
+        return None
     os.close(fds[0])
-    _STARTED[key] = (data, None, pid, fds[1], fds[2])
+    return pid, fds[1], fds[2]
 
 
 def take(resolved: str, mtime_ns: int, size: int, display: str):
-    """An early parse of exactly this file, else None: (bytes parsed, the cached tree, None, None,
-    None) when the parse cache had it, else (bytes parsed, None, shfmt's exit code, stdout, stderr)."""
-    job = _STARTED.pop((resolved, mtime_ns, size, display), None)
-    if job is None:
-        return None
-    data, tree, pid, out_fd, err_fd = job
-    if tree is not None:
-        return data, tree, None, None, None
+    """An early parse of exactly this file, else None: (bytes parsed, the cached tree or None, the
+    shfmt jobs, the cut). One job parses the whole file; two parse the parts `split_parse` cut it
+    into at that offset. `finish` each job for its (exit code, stdout, stderr)."""
+    return _STARTED.pop((resolved, mtime_ns, size, display), None)
+
+
+def finish(job) -> tuple:
+    """Wait for one shfmt job: (exit code, stdout bytes, stderr bytes)."""
+    pid, out_fd, err_fd = job
     _, status = os.waitpid(pid, 0)
     output = []
     for fd in (out_fd, err_fd):
         with os.fdopen(fd, "rb") as file:
             file.seek(0)
             output.append(file.read())
-    return data, None, os.waitstatus_to_exitcode(status), output[0], output[1]
+    return os.waitstatus_to_exitcode(status), output[0], output[1]

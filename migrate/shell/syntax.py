@@ -15,7 +15,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from migrate.diagnostics import MigrateError, Origin
-from migrate.shell import early, parse_cache
+from migrate.shell import early, parse_cache, split_parse
 from migrate.shell.plain_command import parse_plain_command
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
@@ -84,6 +84,22 @@ def parse_text(text: str, filename: str) -> Node:
         return tree  # exactly shfmt's tree, without starting shfmt
     data = text.encode("utf-8", "surrogateescape")
     return _finish(_start(data, filename), data, filename)
+
+
+def _from_early_jobs(data: bytes, filename: str, jobs: list, cut: int | None) -> Node:
+    """The tree from shfmt run(s) `migrate.shell.early` started: one on the whole file, or two on
+    the parts `split_parse` cut it into (merged; parsed whole after all if the cut fails)."""
+    if len(jobs) == 1:
+        returncode, out, err = early.finish(jobs[0])
+        return _finish(_Exited(returncode), None, filename, (out, err))
+    head_code, head_out, _ = early.finish(jobs[0])
+    head = json.loads(head_out) if head_code == 0 else None  # decoded while the second part is encoded
+    tail_code, tail_out, _ = early.finish(jobs[1])
+    if head is not None and tail_code == 0:
+        merged = split_parse.merge(data, cut, head, json.loads(tail_out))
+        if merged is not None:
+            return merged
+    return _finish(_start(data, filename), data, filename)  # errors are reported from the whole file
 
 
 def _parse_script(data: bytes, text: str, filename: str) -> Node:
@@ -187,10 +203,10 @@ def parse_file(path: Path, display: str) -> tuple[str, Node]:
         if pending is not None:
             text, tree = _collect(pending, display)
         elif started is not None:
-            data, tree, returncode, out, err = started
+            data, tree, jobs, cut = started
             text = data.decode("utf-8", "surrogateescape")
             if tree is None:
-                tree = _finish(_Exited(returncode), None, display, (out, err))
+                tree = _from_early_jobs(data, display, jobs, cut)
                 parse_cache.store(data, display, shfmt_binary(), tree)
         else:
             try:
