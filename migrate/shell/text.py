@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from migrate.diagnostics import Origin
-from migrate.record import Frozen
+from migrate.record import Record
 
 
-class Seg(Frozen):
-    """A run of characters written at one place (`unknown`: a value we could not know statically)."""
+class Seg(Record):
+    """A run of characters written at one place (`unknown`: a value we could not know statically).
+
+    Immutable by convention, not enforced: the evaluator makes thousands per script and a guarded
+    `__init__` (as `Frozen` records have) would triple their cost.
+    """
 
     __slots__ = _fields = ("text", "origin", "unknown")
     text: str
@@ -21,9 +25,12 @@ class Seg(Frozen):
     unknown: bool
 
     def __init__(self, text: str, origin: Origin, unknown: bool = False) -> None:
-        object.__setattr__(self, "text", text)
-        object.__setattr__(self, "origin", origin)
-        object.__setattr__(self, "unknown", unknown)
+        self.text = text
+        self.origin = origin
+        self.unknown = unknown
+
+    def __reduce__(self):
+        return Seg, (self.text, self.origin, self.unknown)
 
     def __eq__(self, other: object):  # written out: the evaluator compares segments constantly
         if other.__class__ is not Seg:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from migrate.record import Frozen
+from migrate.record import Record
 from migrate.shell.text import EMPTY, Seg, Text, concat, plain, to_str
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
@@ -18,16 +18,20 @@ if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
 
 
-class Piece(Frozen):
-    """Expanded text and whether it was quoted (quoted text is not field-split or globbed)."""
+class Piece(Record):
+    """Expanded text and whether it was quoted (quoted text is not field-split or globbed).
+    Immutable by convention (see `Seg`)."""
 
     __slots__ = _fields = ("text", "quoted")
     text: Text
     quoted: bool
 
     def __init__(self, text: Text, quoted: bool) -> None:
-        object.__setattr__(self, "text", text)
-        object.__setattr__(self, "quoted", quoted)
+        self.text = text
+        self.quoted = quoted
+
+    def __hash__(self) -> int:
+        return hash((self.text, self.quoted))
 
 
 class _Break:
