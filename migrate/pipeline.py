@@ -208,6 +208,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
                    options: ConvertOptions | None = None) -> Conversion:
     """Convert one legacy launch script (pure: writes nothing)."""
     from migrate.megatron import derive, load_schema, parse_argv, translate
+    from migrate.megatron.derive import fill_args_defaults
     from migrate.parity.static import check_static_parity
     from migrate.primus import get_profile, resolve_experiment
     from migrate.primus.emit.emitter import EmitRequest, emit, entry_family, stage_and_resolve
@@ -225,7 +226,10 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     plan = evaluate_script(script, env, list(args), EvalOptions(gpus_per_node=options.gpus_per_node))
     diags.extend(plan.diagnostics)
     # the entry script's extra_args_provider options (e.g. pretrain_deepseek.py's) are part of its parser
-    legacy_schema = load_schema(options.legacy_schema).for_entry(plan.entry)
+    legacy_base = load_schema(options.legacy_schema)
+    legacy_schema = legacy_base.for_entry(plan.entry)
+    # ... and the args_defaults it passes to pretrain() (pretrain_gpt.py: GPT2BPETokenizer) fill validate_args' Nones
+    entry_defaults = legacy_base.entry_args_defaults(plan.entry)
     try:
         legacy = parse_argv(legacy_schema, plan.argv, diags)
     except MigrateError as exc:
@@ -236,7 +240,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     profile = get_profile(options.target, options.primus_path)
     target_schema = load_schema(profile.megatron_schema)
     translated = translate(legacy, target_schema, diags)
-    expected = derive(translated.args, target_schema)
+    expected = derive(translated.args, target_schema, args_defaults=entry_defaults)
     dests = set(target_schema.defaults())
     defaults = target_schema.defaults()
 
@@ -246,18 +250,21 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     accepted = None
     hint = None
     notes: dict[str, str] = {}
+    # the legacy run's values with its entry's args_defaults in place: what the Primus files must say
     run_values, emit_expected = dict(translated.args), dict(expected)
-    if null_tokenizer_forced(profile, translated.args):
-        hint = null_tokenizer_hint(profile, translated.args)
+    for key in fill_args_defaults(run_values, entry_defaults):
+        notes[key] = f"{legacy_base.match_entry(plan.entry)} args_defaults"
+    if null_tokenizer_forced(profile, run_values):
+        hint = null_tokenizer_hint(profile, run_values)
         if options.accept_null_tokenizer:
             from migrate.tokenizer_vocab import null_tokenizer_vocab_size
 
-            accepted = null_tokenizer_acceptance(profile, translated.args, translated.explicit.get(
+            accepted = null_tokenizer_acceptance(profile, run_values, translated.explicit.get(
                 "tokenizer_model") or translated.explicit.get("tokenizer_type"))
             size = null_tokenizer_vocab_size(accepted.legacy_vocab)
             run_values["vocab_size"] = emit_expected["vocab_size"] = size
             notes["vocab_size"] = (f"NullTokenizer reports vocab_size+1 = {accepted.legacy_vocab} tokens, as "
-                                   f"{translated.args.get('tokenizer_model') or accepted.legacy_tokenizer} did "
+                                   f"{run_values.get('tokenizer_model') or accepted.legacy_tokenizer} did "
                                    "(--accept-null-tokenizer)")
 
     def check(exp: Mapping[str, Any], resolved: Any) -> Any:

@@ -72,8 +72,16 @@ def knob_variants(script: Path) -> list[dict[str, str]]:
     return variants
 
 
+# What the fixtures' entry scripts pass to pretrain() as args_defaults, written down from the
+# upstream sources (pretrain_gpt.py in ROCm rocm_dev and NVIDIA Megatron-LM; ROCm's
+# examples/deepseek_v2/pretrain_deepseek.py passes none). validate_args sets each key whose
+# parsed value is None; none of the derivations before that step touch these keys.
+ENTRY_ARGS_DEFAULTS: dict[str, dict[str, Any]] = {"pretrain_gpt.py": {"tokenizer_type": "GPT2BPETokenizer"}}
+
+
 def legacy_expected(script: Path, env: dict[str, str], target: str) -> dict[str, Any]:
-    """derive(translate(parse_argv(rocm_dev, plan.argv))) computed without the pipeline."""
+    """derive(translate(parse_argv(rocm_dev, plan.argv))) computed without the pipeline,
+    with the entry script's args_defaults filled in."""
     from migrate.diagnostics import Diagnostics
     from migrate.megatron import derive, load_schema, parse_argv, translate
     from migrate.primus import get_profile
@@ -84,7 +92,11 @@ def legacy_expected(script: Path, env: dict[str, str], target: str) -> dict[str,
     # plus the options the entry script's extra_args_provider adds (Schema.for_entry)
     legacy = parse_argv(load_schema("rocm_dev").for_entry(plan.entry), plan.argv, diags)
     schema = load_schema(get_profile(target).megatron_schema)
-    return derive(translate(legacy, schema, diags).args, schema)
+    args = dict(translate(legacy, schema, diags).args)
+    for key, value in ENTRY_ARGS_DEFAULTS.get(Path(plan.entry).name, {}).items():
+        if args.get(key) is None:
+            args[key] = value
+    return derive(args, schema)
 
 
 def resolve_written(outdir: Path, experiment: str, model_path: str | None, target: str) -> dict[str, Any]:

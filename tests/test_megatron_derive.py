@@ -97,6 +97,16 @@ def test_cuda_graph_flags_pick_impl():
     assert d("", "d3528a21")["cuda_graph_impl"] == "none"
 
 
+def test_entry_args_defaults():
+    # pretrain_gpt.py passes args_defaults={'tokenizer_type': 'GPT2BPETokenizer'}: fills a None only
+    parsed = parse_argv(load_schema("rocm_dev"), shlex.split(BASE)).args
+    gpt2 = {"tokenizer_type": "GPT2BPETokenizer"}
+    assert derive(parsed, "rocm_dev", args_defaults=gpt2)["tokenizer_type"] == "GPT2BPETokenizer"
+    assert d("--tokenizer-type NullTokenizer --vocab-size 8")["tokenizer_type"] == "NullTokenizer"
+    assert derive({**parsed, "tokenizer_type": "NullTokenizer"}, "rocm_dev", args_defaults=gpt2)["tokenizer_type"] == "NullTokenizer"
+    assert derive(parsed, "rocm_dev", args_defaults={"not_a_dest": 3})["not_a_dest"] == 3  # setattr adds it
+
+
 def test_legacy_split_default():
     assert d("--data-path x")["split"] == "969, 30, 1"
     assert d("--data-path x --split 98,2,0")["split"] == "98,2,0"

@@ -8,6 +8,7 @@ from migrate.primus.handoff import (
     moe_layer_freq_value,
     no_sequence_parallel_at_tp1,
     split_data_paths,
+    trainer_args_defaults,
 )
 
 DESTS = {"data_path", "train_data_path", "valid_data_path", "test_data_path", "sequence_parallel",
@@ -62,3 +63,66 @@ def test_apply_reports_rules_and_touches_only_dests():
     assert values["sequence_parallel"] is False and values["data_path"] is None
     assert values["tokenizer_type"] == "NullTokenizer" and "vocab_size" not in values
     assert applied["sequence_parallel"] == "no_sequence_parallel_at_tp1"
+
+
+def test_trainer_args_defaults_v26_gpt2_bpe_v01_none():
+    # 26.5's pretrain trainer passes args_defaults={"tokenizer_type": "GPT2BPETokenizer"}; v0.1's
+    # trainer.init() is called without arguments, so its initialize_megatron gets {}
+    assert trainer_args_defaults({"tokenizer_type": None}, {}, False) == {"tokenizer_type": "GPT2BPETokenizer"}
+    assert trainer_args_defaults({}, {}, False) == {"tokenizer_type": "GPT2BPETokenizer"}
+    assert trainer_args_defaults({"tokenizer_type": "Llama3Tokenizer"}, {}, False) == {}
+    assert trainer_args_defaults({"tokenizer_type": None}, {}, True) == {}
+
+
+def test_mock_data_null_tokenizer_comes_before_the_trainer_default():
+    # the mock_data patch runs in build_args, before pretrain() hands args_defaults to validate_args
+    values = {"mock_data": True, "tokenizer_type": None, "vocab_size": None}
+    applied = apply_handoff(values, {}, False, DESTS)
+    assert values["tokenizer_type"] == "NullTokenizer" and applied["tokenizer_type"] == "mock_data_clears_paths"
+    values = {"mock_data": False, "tokenizer_type": None}
+    applied = apply_handoff(values, {}, False, DESTS)
+    assert values["tokenizer_type"] == "GPT2BPETokenizer" and applied["tokenizer_type"] == "trainer_args_defaults"
+    values = {"mock_data": False, "tokenizer_type": None}
+    assert apply_handoff(values, {}, True, DESTS) == {} and values["tokenizer_type"] is None
+
+
+def _primus_source(rev: str, path: str) -> str:
+    import os
+    import subprocess
+
+    import pytest
+
+    repo = os.environ.get("PRIMUS_GIT")
+    if not repo or not os.path.exists(repo):
+        pytest.skip("set PRIMUS_GIT to a Primus git dir to read the trainers")
+    return subprocess.run(["git", "-C", repo, "show", f"{rev}:{path}"], check=True, capture_output=True,
+                          text=True).stdout
+
+
+def _calls(source: str, name: str) -> list:
+    import ast
+
+    return [n for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)
+            and (getattr(n.func, "attr", None) == name or getattr(n.func, "id", None) == name)]
+
+
+def test_trainer_args_defaults_match_the_primus_sources():
+    import ast
+
+    from migrate.primus.handoff import TRAINER_ARGS_DEFAULTS
+
+    # 26.5: every initialize_megatron / pretrain kwargs dict the pretrain trainer builds
+    source = _primus_source("v26.5.1", "primus/backends/megatron/megatron_pretrain_trainer.py")
+    found = [ast.literal_eval(k.value) for c in _calls(source, "initialize_megatron") for k in c.keywords
+             if k.arg == "args_defaults"]
+    found += [ast.literal_eval(n.value) for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Assign)
+              and isinstance(n.targets[0], ast.Subscript) and isinstance(n.targets[0].slice, ast.Constant)
+              and n.targets[0].slice.value == "args_defaults"]
+    assert len(found) == 2 and all(f == TRAINER_ARGS_DEFAULTS[False] for f in found)  # model-only and train paths
+    # v0.1: train.py calls trainer.init() with no arguments; init reads kwargs.get("args_defaults", {})
+    train = _primus_source("refs/tags/v0.1.0-rc1", "primus/train.py")
+    inits = _calls(train, "init")
+    assert inits and all(not c.args and not c.keywords for c in inits)
+    assert 'args_defaults=kwargs.get("args_defaults", {})' in _primus_source(
+        "refs/tags/v0.1.0-rc1", "primus/modules/trainer/megatron/trainer.py")
+    assert TRAINER_ARGS_DEFAULTS[True] == {}

@@ -53,6 +53,12 @@ def schema_to_text(data: dict) -> str:
     head = {k: v for k, v in data.items() if k not in ("options", "providers")}
     lines = ["{"]
     for key, value in head.items():
+        if key == "args_defaults":  # one entry script per line
+            lines.append(f"  {json.dumps(key)}: {{")
+            rows = [f"    {json.dumps(rel)}: {json.dumps(d)}" for rel, d in value.items()]
+            lines.extend([r + "," for r in rows[:-1]] + rows[-1:])
+            lines.append("  },")
+            continue
         lines.append(f"  {json.dumps(key)}: {json.dumps(value)},")
     if "providers" in data:
         lines.append('  "providers": {')

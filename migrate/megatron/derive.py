@@ -21,7 +21,7 @@ imports torch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 from migrate.megatron.schema import Schema
@@ -49,6 +49,9 @@ class DeriveContext:
     era: str
     world_size: int
     interleaved: bool = False  # set by the virtual-pipeline rule, read by the p2p-overlap rule
+    # the entry script's `args_defaults` (Schema.entry_args_defaults); {} for a Primus namespace,
+    # whose release-side defaults are trainer rewrites (migrate.primus.handoff)
+    args_defaults: Mapping[str, Any] = field(default_factory=dict)
 
 
 Rule = Callable[[dict[str, Any], DeriveContext], None]
@@ -142,6 +145,26 @@ def cuda_graph_flags_pick_impl(a: dict[str, Any], ctx: DeriveContext) -> None:
         a["cuda_graph_impl"] = "local"
     if a.get("external_cuda_graph"):
         a["cuda_graph_impl"] = "transformer_engine"
+
+
+def entry_args_defaults(a: dict[str, Any], ctx: DeriveContext) -> None:
+    """The entry script's args_defaults fill the dests still None (a value the run set wins).
+
+    validate_args does this after the deprecated-flag rewrites and before the split,
+    dataloader and model-shape defaults, so e.g. a `dataloader_type` default comes first.
+    A key that is not a dest is set anyway, as setattr does.
+    """
+    fill_args_defaults(a, ctx.args_defaults)
+
+
+def fill_args_defaults(a: dict[str, Any], args_defaults: Mapping[str, Any]) -> list[str]:
+    """Set each args_defaults key whose value in `a` is None (or absent); returns the keys set."""
+    filled = []
+    for key, value in args_defaults.items():
+        if a.get(key) is None:
+            a[key] = value
+            filled.append(key)
+    return filled
 
 
 def legacy_split_default(a: dict[str, Any], ctx: DeriveContext) -> None:
@@ -453,6 +476,7 @@ RULES: tuple[Rule, ...] = (
     expert_tp_defaults_to_tp,
     recompute_activations_means_selective,
     cuda_graph_flags_pick_impl,
+    entry_args_defaults,
     legacy_split_default,
     global_batch_size_default,
     virtual_pipeline_size,
@@ -503,17 +527,20 @@ def era_of(schema: Schema | str | None, args: Mapping[str, Any]) -> str:
     return "rocm"
 
 
-def derive(args: Mapping[str, Any], schema: Schema | str | None = None, *, world_size: int | None = None) -> dict[str, Any]:
+def derive(args: Mapping[str, Any], schema: Schema | str | None = None, *, world_size: int | None = None,
+           args_defaults: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """A new dict: `args` after validate_args' value derivations at `schema`'s version.
 
     World size: the `world_size` parameter, else `args["world_size"]`, else
     `minimal_world_size(args)` (TP*PP*CP, data-parallel size 1). Both sides of
     a parity comparison must be derived with the same world size.
+    `args_defaults`: what the entry script passes to pretrain() (Schema.entry_args_defaults).
     """
     a = dict(args)
     if world_size is None:
         world_size = _int(args.get(WORLD_SIZE_KEY), 0) or minimal_world_size(args)
-    ctx = DeriveContext(era=era_of(schema, args), world_size=max(int(world_size), 1))
+    ctx = DeriveContext(era=era_of(schema, args), world_size=max(int(world_size), 1),
+                        args_defaults=dict(args_defaults or {}))
     for rule in RULES:
         rule(a, ctx)
     return a

@@ -894,8 +894,12 @@ PROVIDER_TAKERS = ("pretrain", "parse_args", "initialize_megatron")
 _SKIP_DIRS = {"megatron", "tests", "test", ".git", "docs"}
 
 
+# Megatron functions whose `args_defaults` reach validate_args
+DEFAULTS_TAKERS = ("pretrain", "initialize_megatron")
+
+
 def entry_scripts(root: Path) -> Iterator[Path]:
-    """Python files outside the `megatron` package that may pass an extra_args_provider."""
+    """Python files outside the `megatron` package that may pass an extra_args_provider or args_defaults."""
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root)
         if rel.parts[0] in _SKIP_DIRS or any(p.startswith(".") for p in rel.parts):
@@ -904,7 +908,7 @@ def entry_scripts(root: Path) -> Iterator[Path]:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             continue
-        if "extra_args_provider" in text:
+        if "extra_args_provider" in text or "args_defaults" in text:
             yield path
 
 
@@ -925,8 +929,50 @@ def _provider_names(tree: cst.Module) -> list[str]:
     return names
 
 
-def extract_entries(extractor: "Extractor", base: list[OptionSpec]) -> tuple[dict[str, Provider], dict[str, list[str]]]:
-    """(provider name -> Provider, entry path -> provider names) for the checkout's entry scripts.
+def _args_defaults_values(tree: cst.Module) -> list[cst.BaseExpression]:
+    """The `args_defaults=` expressions of `pretrain(...)` / `initialize_megatron(...)` calls in the module."""
+    found: list[cst.BaseExpression] = []
+
+    class Visitor(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            if _dotted(node.func).split(".")[-1] not in DEFAULTS_TAKERS:
+                return
+            for arg in node.args:
+                if arg.keyword is not None and arg.keyword.value == "args_defaults":
+                    found.append(arg.value)
+
+    tree.visit(Visitor())
+    return found
+
+
+def entry_args_defaults(mod: ParsedModule, rel: str, notes: list[str]) -> dict[str, Any] | None:
+    """The literal dict an entry script passes as `args_defaults`, None when it passes none.
+
+    validate_args sets each of its keys whose parsed value is None. Only a literal
+    is recorded; a computed value, or calls disagreeing with each other, become a note.
+    """
+    values: list[dict[str, Any]] = []
+    for node in _args_defaults_values(mod.tree):
+        try:
+            value = _to_json_value(evaluate(node, builtin_lookup))
+        except NotStatic:
+            notes.append(f"{rel}: args_defaults={mod.code(node)} is not a literal we can read")
+            return None
+        if not isinstance(value, dict):
+            notes.append(f"{rel}: args_defaults={mod.code(node)} is not a dict")
+            return None
+        if value not in values:
+            values.append(value)
+    if len(values) > 1:
+        notes.append(f"{rel}: calls pass different args_defaults ({values}); none recorded")
+        return None
+    return values[0] if values else None
+
+
+def extract_entries(extractor: "Extractor", base: list[OptionSpec]
+                    ) -> tuple[dict[str, Provider], dict[str, list[str]], dict[str, dict[str, Any]]]:
+    """(provider name -> Provider, entry path -> provider names, entry path -> args_defaults)
+    for the checkout's entry scripts.
 
     A provider is named by its function name; two different functions with one name (in
     different entry scripts) are told apart by their module: `module:function`.
@@ -935,6 +981,7 @@ def extract_entries(extractor: "Extractor", base: list[OptionSpec]) -> tuple[dic
     providers: dict[str, Provider] = {}
     origin_of: dict[str, str] = {}  # provider key -> defining module.function
     entries: dict[str, list[str]] = {}
+    defaults: dict[str, dict[str, Any]] = {}
     for path in entry_scripts(root):
         rel = path.relative_to(root).as_posix()
         module = ".".join(path.relative_to(root).with_suffix("").parts)
@@ -945,6 +992,9 @@ def extract_entries(extractor: "Extractor", base: list[OptionSpec]) -> tuple[dic
             continue
         if mod is None:
             continue
+        literal = entry_args_defaults(mod, rel, extractor.notes)
+        if literal is not None:
+            defaults[rel] = literal
         keys: list[str] = []
         for name in _provider_names(mod.tree):
             found = extractor.tree.find(module, name)
@@ -966,7 +1016,7 @@ def extract_entries(extractor: "Extractor", base: list[OptionSpec]) -> tuple[dic
             keys.append(key)
         if keys:
             entries[rel] = keys
-    return providers, entries
+    return providers, entries, defaults
 
 
 def extract_schema(megatron_path: str | Path, name: str | None = None, source: str | None = None) -> Schema:
@@ -981,6 +1031,6 @@ def extract_schema(megatron_path: str | Path, name: str | None = None, source: s
         )
     extractor = Extractor(root)
     options = extractor.run()
-    providers, entries = extract_entries(extractor, options)
+    providers, entries, defaults = extract_entries(extractor, options)
     return Schema(name or root.resolve().name, source or str(root), options, list(extractor.notes),
-                  providers, entries)
+                  providers, entries, args_defaults=defaults)

@@ -9,13 +9,17 @@ back to argparse defaults) reads it through `Schema`.
 JSON shape (`schemas/<name>.json`):
     {"name": "rocm_dev", "source": "<repo>@<commit>", "options": [ {OptionSpec fields}, ... ],
      "providers": {"get_patch_args": {"options": [...], "edits": [{"option": "--x", "default": ...}]}},
-     "entries": {"examples/deepseek_v2/pretrain_deepseek.py": ["get_patch_args"]}}
+     "entries": {"examples/deepseek_v2/pretrain_deepseek.py": ["get_patch_args"]},
+     "args_defaults": {"pretrain_gpt.py": {"tokenizer_type": "GPT2BPETokenizer"}}}
 
-`providers` and `entries` are optional. Megatron entry scripts pass an
-`extra_args_provider` to `parse_args`, which calls it on the finished parser:
-its options are registered after the base ones, and it may change base
-options in place (`edits`: a new default or choice list). So the option table
-of a run depends on its entry script: `Schema.for_entry(entry)`.
+`providers`, `entries` and `args_defaults` are optional (older files lack the
+last). Megatron entry scripts pass an `extra_args_provider` to `parse_args`,
+which calls it on the finished parser: its options are registered after the
+base ones, and it may change base options in place (`edits`: a new default or
+choice list). So the option table of a run depends on its entry script:
+`Schema.for_entry(entry)`. Entry scripts also pass `args_defaults` to
+`pretrain()`: validate_args gives each of its keys that value when the parsed
+one is None (`Schema.entry_args_defaults(entry)`, applied by `derive`).
 """
 
 from __future__ import annotations
@@ -122,6 +126,8 @@ class Schema:
     entries: dict[str, list[str]] = field(default_factory=dict)  # entry script (repo-relative) -> providers
     # provider dests: dest -> the provider that registered it (only in a schema made by with_providers)
     provided_by: dict[str, str] = field(default_factory=dict)
+    # entry script (repo-relative) -> the literal `args_defaults` it passes to pretrain()/initialize_megatron()
+    args_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
     by_option: dict[str, OptionSpec] = field(init=False, repr=False)
     by_dest: dict[str, list[OptionSpec]] = field(init=False, repr=False)
 
@@ -142,28 +148,36 @@ class Schema:
 
     # ---- entry scripts
 
-    def entry_providers(self, entry: str | None) -> list[str]:
-        """Providers the entry script passes to Megatron's parser; [] for an unknown entry.
+    def match_entry(self, entry: str | None) -> str | None:
+        """The repo-relative entry script the launch runs, None when unknown or ambiguous.
 
         `entry` is the program as the launch names it (a path of any depth, or a bare name):
-        matched against the repo-relative entry paths by the longest common tail, a bare name
-        only when exactly one entry has that file name.
+        matched against the known entry paths (those with providers or args_defaults) by the
+        longest common tail, a bare name only when exactly one entry has that file name.
         """
-        if not entry or not self.entries:
-            return []
+        if not entry or not (self.entries or self.args_defaults):
+            return None
         parts = [p for p in posixpath.normpath(entry.replace("\\", "/")).split("/") if p not in ("", ".")]
-        best: list[str] = []
+        best: str | None = None
         best_len, ties = 0, 0
-        for rel, providers in self.entries.items():
+        for rel in {**self.entries, **self.args_defaults}:
             rparts = rel.split("/")
             n = 0
             while n < min(len(parts), len(rparts)) and parts[-1 - n] == rparts[-1 - n]:
                 n += 1
             if n > best_len:
-                best, best_len, ties = providers, n, 1
+                best, best_len, ties = rel, n, 1
             elif n == best_len and n > 0:
                 ties += 1
-        return list(best) if best_len and ties == 1 else []
+        return best if best_len and ties == 1 else None
+
+    def entry_providers(self, entry: str | None) -> list[str]:
+        """Providers the entry script passes to Megatron's parser; [] for an unknown entry."""
+        return list(self.entries.get(self.match_entry(entry) or "", []))
+
+    def entry_args_defaults(self, entry: str | None) -> dict[str, Any]:
+        """The `args_defaults` the entry script hands validate_args; {} for an unknown entry."""
+        return dict(self.args_defaults.get(self.match_entry(entry) or "", {}))
 
     def for_entry(self, entry: str | None) -> "Schema":
         """The option table a run of `entry` parses with: base options, then its providers'."""
@@ -208,6 +222,8 @@ class Schema:
             data["notes"] = list(self.notes)
         if self.entries:
             data["entries"] = {k: list(v) for k, v in self.entries.items()}
+        if self.args_defaults:
+            data["args_defaults"] = {k: dict(v) for k, v in self.args_defaults.items()}
         if self.providers:
             data["providers"] = {k: p.to_json() for k, p in self.providers.items()}
         data["options"] = [o.to_json() for o in self.options]
@@ -222,6 +238,7 @@ class Schema:
             list(data.get("notes", [])),
             {k: Provider.from_json(v) for k, v in data.get("providers", {}).items()},
             {k: list(v) for k, v in data.get("entries", {}).items()},
+            args_defaults={k: dict(v) for k, v in data.get("args_defaults", {}).items()},
         )
 
 

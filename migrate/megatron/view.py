@@ -2,8 +2,8 @@
 
 Three layers, so a reader sees where each value comes from: `args` as
 argparse leaves them (explicit flags over the parser defaults), `derived` after
-validate_args' derivations, and `explicit`, the dests the script set with the
-script line that set them.
+validate_args' derivations (including the entry script's `args_defaults`), and
+`explicit`, the dests the script set with the script line that set them.
 """
 
 from __future__ import annotations
@@ -39,14 +39,19 @@ def world_size_of(plan: LaunchPlan) -> int:
 
 
 def args_view(plan: LaunchPlan, schema_name_or_path: str = "rocm_dev", diags: Diagnostics | None = None) -> dict[str, Any]:
-    """{"args", "derived", "explicit"} (+ "schema", "world_size") for the plan's training argv."""
-    schema = load_schema(schema_name_or_path).for_entry(plan.entry)  # + the entry script's extra options
+    """{"args", "derived", "explicit"} (+ "schema", "world_size", "entry_script", "args_defaults")
+    for the plan's training argv."""
+    base = load_schema(schema_name_or_path)
+    schema = base.for_entry(plan.entry)  # + the entry script's extra options
+    defaults = base.entry_args_defaults(plan.entry)  # what it passes to pretrain()
     parsed = parse_argv(schema, plan.argv, diags)
     world = world_size_of(plan)
-    derived = derive(parsed.args, schema, world_size=world)
+    derived = derive(parsed.args, schema, world_size=world, args_defaults=defaults)
     return {
         "schema": schema.name,
         "world_size": world,
+        "entry_script": base.match_entry(plan.entry),
+        "args_defaults": defaults,
         "args": parsed.args,
         "derived": derived,
         "explicit": {dest: (str(origin) if origin else None) for dest, origin in parsed.explicit.items()},
@@ -70,10 +75,14 @@ def view_rows(view: dict[str, Any]) -> list[tuple[str, str, str]]:
         if dest in changed:
             note += f" → derived (was {_show(args[dest])})"
         rows.append((dest, _show(value), note))
+    entry_defaults = view.get("args_defaults") or {}
     for dest in changed:
         if dest not in explicit:
             was = f" (default {_show(args[dest])})" if dest in args else ""
-            rows.append((dest, _show(derived[dest]), "derived" + was))
+            why = ""
+            if dest in entry_defaults and args.get(dest) is None and same_value(derived[dest], entry_defaults[dest]):
+                why = f" from args_defaults of {view.get('entry_script')}"
+            rows.append((dest, _show(derived[dest]), "derived" + why + was))
     for dest in args:
         if dest not in explicit and dest not in changed:
             rows.append((dest, _show(args[dest]), "default"))

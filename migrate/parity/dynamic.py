@@ -327,6 +327,8 @@ def _real_primus_config(conversion: Any, options: ParityOptions, env: dict, work
 
     A dest the target's namespace lacks (Primus v0.1 hands Megatron only what its
     presets define) takes its argparse default, as Megatron's parser would give it.
+    The release's trainer rewrites are applied (26.5 fills an unset tokenizer_type with
+    GPT2BPETokenizer, which sizes the vocabulary), as static parity does.
     """
     from migrate.megatron import derive, load_schema
     from migrate.output import OutputTree
@@ -338,7 +340,7 @@ def _real_primus_config(conversion: Any, options: ParityOptions, env: dict, work
         tree.add(rel, content)
     tree.commit()
     profile = get_profile(options.target, options.primus_path)
-    resolved = resolve_experiment(workdir / conversion.experiment_path, profile, env)
+    resolved = resolve_experiment(workdir / conversion.experiment_path, profile, env, trainer_rewrites=True)
     schema = load_schema(profile.megatron_schema)
     filled = dict(schema.defaults())
     filled.update(resolved.values)

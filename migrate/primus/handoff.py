@@ -5,7 +5,9 @@ After loading, Primus's Megatron trainer rewrites a few arguments (primus-0.1:
 primus-26.5: the `build_args` patches in primus/backends/megatron/patches/args/@v26.5.1).
 Those that change what trains are reproduced here, one rule per function; the
 ones that only point outputs somewhere (checkpoint/tensorboard/wandb paths,
-rank and world size) are left out because they depend on the machine.
+rank and world size) are left out because they depend on the machine. The
+`args_defaults` the trainer hands Megatron's validate_args come last: Megatron
+applies them after all of these.
 """
 
 from __future__ import annotations
@@ -17,6 +19,14 @@ from typing import Any, Callable
 DATA_PATH_KEYS = ("data_path", "train_data_path", "valid_data_path", "test_data_path")
 SINK_LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40}
 NULL_TOKENIZER_VOCAB_SIZE = 131072  # mock_data_patches.py@v26.5.1
+# What each release's pretrain trainer passes as `args_defaults` to Megatron (validate_args sets
+# each key still None). v0.1: `trainer.init()` without arguments, so `{}`
+# (primus/train.py, primus/modules/trainer/megatron/trainer.py@v0.1.0-rc1); 26.5: GPT2BPETokenizer
+# (primus/backends/megatron/megatron_pretrain_trainer.py@v26.5.1), as Megatron's pretrain_gpt.py.
+TRAINER_ARGS_DEFAULTS: dict[bool, dict[str, Any]] = {  # keyed by v01
+    True: {},
+    False: {"tokenizer_type": "GPT2BPETokenizer"},
+}
 
 Rule = Callable[[dict[str, Any], dict[str, Any], bool], dict[str, Any]]
 
@@ -104,8 +114,15 @@ def logging_level_from_sink(values: dict[str, Any], primus_only: dict[str, Any],
     return {"logging_level": SINK_LEVELS[level]}
 
 
+def trainer_args_defaults(values: dict[str, Any], primus_only: dict[str, Any], v01: bool) -> dict[str, Any]:
+    """The trainer's args_defaults fill the keys still None: at 26.5 an unset tokenizer_type
+    becomes GPT2BPETokenizer (mock data has already forced the NullTokenizer by then)."""
+    return {k: v for k, v in TRAINER_ARGS_DEFAULTS[v01].items() if values.get(k) is None}
+
+
 RULES: tuple[Rule, ...] = (logging_level_from_sink, split_data_paths, no_sequence_parallel_at_tp1,
-                           iterations_to_skip_list, moe_layer_freq_value, mock_data_clears_paths)
+                           iterations_to_skip_list, moe_layer_freq_value, mock_data_clears_paths,
+                           trainer_args_defaults)
 
 
 def apply_handoff(values: dict[str, Any], primus_only: dict[str, Any], v01: bool,

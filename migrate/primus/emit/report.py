@@ -41,9 +41,13 @@ def render_markdown(report: dict[str, Any]) -> str:
               f"Closest preset: `{r['preset']}`"
               + (" (architecture identical)" if match["exact"] else
                  f" (differs in: {', '.join(match['structure_diff'])})"), ""]
-    if match["tokenizer_diff"]:
+    # the preset as loaded, before trainer rewrites: at 26.5 a tokenizer_type the preset leaves unset
+    # is filled by the trainer's args_defaults and may need no override
+    written = {o["key"] for o in r["overrides"]} | set(r.get("model_keys") or {})
+    tokenizer_written = [k for k in match["tokenizer_diff"] if k in written]
+    if tokenizer_written:
         lines += [f"Tokenizer keys that differ from the preset (written as overrides): "
-                  f"{', '.join(match['tokenizer_diff'])}", ""]
+                  f"{', '.join(tokenizer_written)}", ""]
     lines += ["## Script flags", "", "| flag | value | origin | destination |", "|---|---|---|---|"]
     for f in r["flags"]:
         lines.append(f"| `{f['flag']}` | {_cell(f['value'])} | {f['origin']} | {_cell(f['destination'])} |")
