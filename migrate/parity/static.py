@@ -59,9 +59,11 @@ class NullTokenizerAcceptance:
 def is_runtime_value(value: Any) -> bool:
     """A default the schema could not evaluate statically (`int(os.getenv('LOCAL_RANK', '0'))`):
     it is computed by each process at start-up, on either side, so it is not compared or written."""
+    if not isinstance(value, dict):
+        return False  # almost every value: no import on this path (it is asked ~10^5 times per batch)
     from migrate.megatron.schema import UNEVALUATED
 
-    return isinstance(value, dict) and set(value) == {UNEVALUATED}
+    return set(value) == {UNEVALUATED}
 
 
 @dataclass

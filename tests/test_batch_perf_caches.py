@@ -1,0 +1,110 @@
+"""Per-process caches added for batch speed: each must give what the uncached computation gives,
+and be keyed by everything its result depends on (a stale hit would be a wrong conversion)."""
+
+from __future__ import annotations
+
+import pytest
+
+from migrate.megatron.schema import OptionSpec, Schema, load_schema
+from migrate.primus import get_profile
+from migrate.primus.emit import emitter
+
+
+# ---- Schema.defaults ----------------------------------------------------------------------
+
+def _schema(*specs: tuple[str, str, object]) -> Schema:
+    return Schema("t", "test", [OptionSpec(option_strings=(opt,), dest=dest, default=default)
+                                for opt, dest, default in specs])
+
+
+def test_defaults_first_registration_wins_and_each_call_is_a_fresh_dict():
+    schema = _schema(("--a", "a", 1), ("--b", "b", None), ("--a2", "a", 2))
+    first = schema.defaults()
+    assert first == {"a": 1, "b": None}
+    first["a"] = 99
+    first["c"] = 3
+    assert schema.defaults() == {"a": 1, "b": None}
+
+
+def test_defaults_follow_a_replaced_option_list():
+    schema = _schema(("--a", "a", 1))
+    assert schema.defaults() == {"a": 1}
+    schema.options = [OptionSpec(option_strings=("--z",), dest="z", default="x")]
+    assert schema.defaults() == {"z": "x"}
+
+
+def test_defaults_of_an_entry_schema_include_its_providers():
+    base = load_schema("rocm_dev")
+    for entry in base.entries:
+        derived = base.for_entry(entry)
+        if derived is not base and set(derived.defaults()) != set(base.defaults()):
+            assert set(base.defaults()) < set(derived.defaults())
+            return
+    pytest.skip("no entry script of rocm_dev adds options")
+
+
+# ---- preset shortlist ---------------------------------------------------------------------
+
+def _run_like(profile, preset: str) -> tuple[dict, dict]:
+    defaults = profile.schema().defaults()
+    run = dict(defaults)
+    run.update({k: v for k, v in profile.load_model_preset(preset).items() if k in defaults})
+    return defaults, run
+
+
+def _uncached(profile, defaults, run):
+    emitter._SHORTLISTS.clear()
+    try:
+        return emitter.shortlist(profile, defaults, run, run)
+    finally:
+        emitter._SHORTLISTS.clear()
+
+
+def test_shortlist_cache_is_keyed_by_the_run_architecture():
+    profile = get_profile("primus-26.5")
+    defaults, small = _run_like(profile, "llama3.1_8B")
+    _, large = _run_like(profile, "llama3.1_70B")
+    want_small, want_large = _uncached(profile, defaults, small), _uncached(profile, defaults, large)
+    assert want_small[0] == "llama3.1_8B" and want_large[0] != "llama3.1_8B"
+    # warm cache, alternating: each run gets its own answer
+    assert emitter.shortlist(profile, defaults, small, small) == want_small
+    assert emitter.shortlist(profile, defaults, large, large) == want_large
+    assert emitter.shortlist(profile, defaults, small, small) == want_small
+    # a changed architecture key (not a batch size) is a different question
+    wider = {**small, "num_layers": large["num_layers"], "hidden_size": large["hidden_size"]}
+    assert emitter.shortlist(profile, defaults, wider, wider) == _uncached(profile, defaults, wider)
+
+
+def test_shortlist_cache_ignores_non_architecture_keys_only():
+    profile = get_profile("primus-26.5")
+    defaults, run = _run_like(profile, "llama3.1_8B")
+    want = _uncached(profile, defaults, run)
+    emitter.shortlist(profile, defaults, run, run)
+    other_batch = {**run, "micro_batch_size": 7, "global_batch_size": 448}
+    assert emitter.shortlist(profile, defaults, other_batch, other_batch) == want
+
+
+def test_frozen_items_tell_apart_values_equal_in_python():
+    keys = frozenset({"k"})
+    pictures = {emitter.frozen_items({"k": v}, keys) for v in (1, 1.0, True, [1], (1,), "1", None)}
+    assert len(pictures) == 7
+    assert emitter.frozen_items({}, keys) == ()
+
+
+# ---- facts about a cached preset baseline -------------------------------------------------
+
+def test_baseline_facts_are_per_baseline_object(tmp_path):
+    from migrate.diagnostics import Origin
+
+    models = tmp_path / "models"
+    (models / "megatron").mkdir(parents=True)
+    inside = Origin(str(models / "megatron" / "language_model.yaml"), 1)
+    outside = Origin(str(tmp_path / "modules" / "pre_trainer.yaml"), 1)
+    one = ({"num_layers": 2}, None, {"num_layers": inside, "lr": outside}, {"model_type": "gpt"})
+    two = ({"lr": 1.0}, None, {"lr": outside}, {"model_type": "mamba"})
+    f1, f2 = emitter._baseline_facts(one, models), emitter._baseline_facts(two, models)
+    assert (f1.family, f1.describes_a_model, f1.language_model_rooted, f1.size) == ("gpt", True, True, 1)
+    assert (f2.family, f2.describes_a_model, f2.language_model_rooted, f2.size) == ("mamba", False, False, 0)
+    assert emitter._baseline_facts(one, models) is f1
+    # same content, another object: computed for that object (never confused by a reused id)
+    assert emitter._baseline_facts(tuple(one), models) == f1
