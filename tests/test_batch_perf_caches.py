@@ -108,3 +108,44 @@ def test_baseline_facts_are_per_baseline_object(tmp_path):
     assert emitter._baseline_facts(one, models) is f1
     # same content, another object: computed for that object (never confused by a reused id)
     assert emitter._baseline_facts(tuple(one), models) == f1
+
+
+# ---- composed-layer freshness and YAML tree copies ------------------------------------------
+
+def test_deleted_base_is_not_served_from_the_layer_cache(tmp_path):
+    from helpers_primus import write_tree
+    from migrate.diagnostics import MigrateError
+    from migrate.primus.inherit import load_v26
+
+    write_tree(tmp_path, {"base.yaml": "a: 1\n", "child.yaml": "extends: [base.yaml]\nb: 2\n"})
+    assert load_v26(tmp_path / "child.yaml", {}).values == {"a": 1, "b": 2}
+    (tmp_path / "base.yaml").unlink()
+    with pytest.raises(MigrateError, match="not found"):
+        load_v26(tmp_path / "child.yaml", {})
+
+
+def test_a_folder_appearing_where_extends_found_nothing_keeps_the_cached_layer(tmp_path):
+    # `locate` only takes files: a directory of that name changes nothing, a file does.
+    from helpers_primus import write_tree
+    from migrate.primus.inherit import load_v26
+
+    write_tree(tmp_path, {"presets/base.yaml": "a: 1\n", "exp/child.yaml": "extends: [base.yaml]\nb: 2\n"})
+    child, fallbacks = tmp_path / "exp" / "child.yaml", (tmp_path / "presets",)
+    assert load_v26(child, {}, fallbacks).values == {"a": 1, "b": 2}
+    (tmp_path / "exp" / "base.yaml").mkdir()
+    assert load_v26(child, {}, fallbacks).values == {"a": 1, "b": 2}
+    (tmp_path / "exp" / "base.yaml").rmdir()
+    write_tree(tmp_path, {"exp/base.yaml": "a: 7\n"})
+    assert load_v26(child, {}, fallbacks).values == {"a": 7, "b": 2}
+
+
+def test_copy_tree_copies_key_lines_independently():
+    from migrate.primus.yamlio import copy_tree, key_line, load_yaml_text
+
+    data = load_yaml_text("a: 1\nnested:\n  x: [1, 2]\n  y: 3\n", "t.yaml")
+    copy = copy_tree(data)
+    assert copy == data and key_line(copy, "nested") == 2 and key_line(copy["nested"], "y") == 4
+    copy.lines["a"] = 40
+    copy["nested"].lines["y"] = 99
+    copy["nested"]["x"].append(3)
+    assert key_line(data, "a") == 1 and key_line(data["nested"], "y") == 4 and data["nested"]["x"] == [1, 2]

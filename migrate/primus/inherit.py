@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, Mapping, Sequence
 
 from migrate.diagnostics import MigrateError, Origin
@@ -107,11 +108,31 @@ def _stamp(path: Path) -> _Dep:
 
 
 def _fresh(deps: Sequence[_Dep]) -> bool:
+    """Every file still has its (mtime, size) and every place found empty is still empty.
+
+    os.stat on the path strings: the same checks as `_stamp` / `Path.is_file`, without building
+    a Path per file (a memo hit checks every file of a preset chain, on every resolve)."""
     for file, mtime, size in deps:
-        if mtime is None:
-            if Path(file).is_file():
+        try:
+            stat = os.stat(file)
+        except (FileNotFoundError, NotADirectoryError):
+            if mtime is None:
+                continue
+            if (mtime, size) != (-1, -1):
                 return False
-        elif _stamp(Path(file)) != (file, mtime, size):
+            continue
+        except OSError:
+            # anything unusual: the Path-based checks decide, as they always did
+            if mtime is None:
+                if Path(file).is_file():
+                    return False
+            elif _stamp(Path(file)) != (file, mtime, size):
+                return False
+            continue
+        if mtime is None:
+            if S_ISREG(stat.st_mode):
+                return False
+        elif (stat.st_mtime_ns, stat.st_size) != (mtime, size):
             return False
     return True
 
