@@ -149,3 +149,100 @@ def test_copy_tree_copies_key_lines_independently():
     copy["nested"].lines["y"] = 99
     copy["nested"]["x"].append(3)
     assert key_line(data, "a") == 1 and key_line(data["nested"], "y") == 4 and data["nested"]["x"] == [1, 2]
+
+
+# ---- needed_overrides: same decisions as the plain algorithm ----------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from migrate.primus.emit.overrides import needed_overrides  # noqa: E402
+from migrate.values import same_value  # noqa: E402
+
+_KEYS = [f"k{i}" for i in range(8)]
+_MISS = object()
+
+
+def _plain_needed_overrides(baseline, run_values, expected, dests, derive, defaults, keep=()):
+    """The algorithm written out directly (every trial rebuilt and compared on every dest)."""
+    dests = [d for d in dests if d in run_values]
+    keep = set(keep)
+    changes = {d: run_values[d] for d in dests if not same_value(baseline.get(d, defaults.get(d, _MISS)), run_values[d])}
+    for d in keep:
+        if d in run_values:
+            changes[d] = run_values[d]
+    checked = [d for d in dests if d in expected]
+
+    def values_with(ch):
+        out = dict(defaults)
+        out.update(baseline)
+        out.update(ch)
+        return out
+
+    ref_derived = derive(values_with(changes))
+    reference = {d for d in checked if not same_value(ref_derived.get(d, _MISS), expected[d])}
+    for key in list(changes):
+        if key in keep:
+            continue
+        trial = {k: v for k, v in changes.items() if k != key}
+        try:
+            derived = derive(values_with(trial))
+        except Exception:  # noqa: BLE001 - as the emitter: a refused combination is no removal
+            continue
+        if not any(not same_value(derived.get(d, _MISS), expected[d]) for d in checked if d not in reference):
+            del changes[key]
+    return changes
+
+
+def _derive(values):
+    """Cross-key rules like Megatron's: a filled-in None, a product, a flag switched off, a refusal,
+    and two keys that switch each other on (so either override alone suffices, not neither)."""
+    out = dict(values)
+    if out.get("k2") == 1 or out.get("k3") == 1:
+        out["k2"] = out["k3"] = 1
+    if out.get("k1") is None and type(out.get("k0")) is int:
+        out["k1"] = out["k0"] * 2
+    if type(out.get("k2")) is int and type(out.get("k3")) is int:
+        out["k5"] = out["k2"] * out["k3"]
+    if out.get("k4") == 1:
+        out["k6"] = False
+    if out.get("k7") == -1 and out.get("k0") == 3:
+        raise ValueError("refused combination")
+    values.clear()  # a derive that consumes its input must not disturb the caller
+    return out
+
+
+_value = st.one_of(st.none(), st.integers(-1, 3), st.booleans(), st.sampled_from([1.0, "a"]))
+_partial = st.dictionaries(st.sampled_from(_KEYS), _value, max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(defaults=_partial, baseline=_partial, run=_partial, keep=st.sets(st.sampled_from(_KEYS), max_size=2))
+def test_needed_overrides_matches_the_plain_algorithm(defaults, baseline, run, keep):
+    run_values = {**defaults, **run}
+    try:
+        expected = _derive(dict(run_values))
+    except ValueError:
+        return
+    dests = list(_KEYS)
+    want = _plain_needed_overrides(baseline, run_values, expected, dests, _derive, defaults, keep)
+    got = needed_overrides(baseline, run_values, expected, dests, _derive, defaults, keep)
+    assert list(got.items()) == list(want.items())
+
+
+def test_deep_merge_of_an_owned_base_builds_the_same_tree_and_changes_no_input():
+    import copy
+
+    from migrate.primus.inherit import deep_merge
+    from migrate.primus.yamlio import load_yaml_text
+
+    base = load_yaml_text("a: 1\nn:\n  x: 1\n  deep: {p: 1, q: [1]}\nkeep: {z: 0}\n", "base.yaml")
+    top = {"a": 2, "n": {"deep": {"q": [2]}, "y": "null"}, "new": {"k": 1}}
+    before_base, before_top = copy.deepcopy(base), copy.deepcopy(top)
+    plain = deep_merge(base, top)
+    owned = deep_merge(base, top, owned=True)
+    assert owned == plain == {"a": 2, "n": {"x": 1, "deep": {"p": 1, "q": [2]}, "y": "null"}, "keep": {"z": 0},
+                              "new": {"k": 1}}
+    assert type(owned) is type(plain) is dict and type(owned["n"]) is type(plain["n"]) is dict
+    assert base == before_base and top == before_top and base["n"].lines == before_base["n"].lines
+    assert plain["keep"] is not base["keep"]  # copied unless owned
