@@ -246,3 +246,14 @@ def test_deep_merge_of_an_owned_base_builds_the_same_tree_and_changes_no_input()
     assert type(owned) is type(plain) is dict and type(owned["n"]) is type(plain["n"]) is dict
     assert base == before_base and top == before_top and base["n"].lines == before_base["n"].lines
     assert plain["keep"] is not base["keep"]  # copied unless owned
+
+
+def test_warm_up_reads_every_model_preset_of_the_target_before_the_workers_fork():
+    from migrate.batch.backend import ConvertSettings, PipelineBackend
+
+    for target in ("primus-0.1", "primus-26.5"):
+        PipelineBackend().warm_up(ConvertSettings(target=target))
+        profile = get_profile(target)
+        names = set(profile.model_presets())
+        cached = {key[2] for key in emitter._RAW_PRESETS if key[:2] == (profile.name, str(profile.configs_dir))}
+        assert names and names <= cached

@@ -92,6 +92,12 @@ def _raw_preset(profile: Any, name: str) -> dict[str, Any] | None:
     return _RAW_PRESETS[key]
 
 
+def load_raw_presets(profile: Any) -> None:
+    """Read every model preset of `profile` into the cache `shortlist` uses (a warm-up)."""
+    for name in sorted(profile.model_presets()):
+        _raw_preset(profile, name)
+
+
 def model_family(values: Mapping[str, Any]) -> str:
     """The kind of network a preset builds (Primus-only keys `model_type`, `is_hybrid_model`)."""
     if values.get("is_hybrid_model"):
