@@ -257,3 +257,47 @@ def test_warm_up_reads_every_model_preset_of_the_target_before_the_workers_fork(
         names = set(profile.model_presets())
         cached = {key[2] for key in emitter._RAW_PRESETS if key[:2] == (profile.name, str(profile.configs_dir))}
         assert names and names <= cached
+
+
+# ---- threshold literals: the prefiltered search finds what the two plain patterns find --------
+
+def _plain_ordering_literals(text: str, name: str) -> set[str]:
+    import re
+
+    var = rf"(?:\$\{{?{re.escape(name)}\}}?|\b{re.escape(name)}\b)"
+    found = {m.group(1) for m in re.finditer(rf'"?{var}"?\s*(?:-gt|-lt|-ge|-le|<=?|>=?)\s*["\']?([\w.+-]+)', text)}
+    found |= {m.group(1) for m in re.finditer(rf'["\']?([\w.+-]+)["\']?\s*(?:-gt|-lt|-ge|-le|<=?|>=?)\s*"?{var}', text)}
+    return found
+
+
+_FRAGMENTS = ["$X", "${X}", "X", "XY", "8", "70", "'7b'", '"', " ", "\n", "-gt", "-le", "<", ">=", "((", "))",
+              "[[", "]]", "if", "then", "echo", "2>&1", "a.b", "-", "+"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=14))
+def test_ordering_literals_match_the_plain_patterns(parts):
+    from migrate.batch.variants import _ordering_literals
+
+    text = "".join(parts)
+    assert set(_ordering_literals(text, "X")) == _plain_ordering_literals(text, "X")
+
+
+def test_ordering_literals_on_both_sides():
+    from migrate.batch.variants import ordering_literals
+
+    text = 'if [ "$SEQ" -gt 4096 ]; then :; fi\nif (( 8 < SEQ )); then :; fi\n[[ 16 -le ${SEQ} ]] && x=1\n'
+    assert ordering_literals(text, "SEQ") == {"4096", "8", "16"}
+
+
+def test_conversion_without_reports_has_the_same_files_otherwise():
+    from pathlib import Path
+
+    from migrate.pipeline import ConvertOptions, convert_script
+
+    script = Path(__file__).resolve().parent.parent / "fixtures" / "batch_repo" / "llama" / "train_llama3.sh"
+    full = convert_script(script, {}, (), ConvertOptions())
+    bare = convert_script(script, {}, (), ConvertOptions(render_reports=False))
+    assert {"report.json", "report.md"} <= set(full.files)
+    assert bare.files == {k: v for k, v in full.files.items() if k not in ("report.json", "report.md")}
+    assert bare.report == full.report and bare.parity.ok and full.parity.ok

@@ -58,6 +58,7 @@ class PipelineBackend:
             legacy_schema=settings.legacy_schema,
             primus_path=settings.primus_path,
             accept_null_tokenizer=settings.accept_null_tokenizer,
+            render_reports=False,  # the batch drops each conversion's own report (worker.DROPPED_FILES)
         )
         return convert_script(script, dict(env), (), options)
 
