@@ -301,3 +301,11 @@ def test_conversion_without_reports_has_the_same_files_otherwise():
     assert {"report.json", "report.md"} <= set(full.files)
     assert bare.files == {k: v for k, v in full.files.items() if k not in ("report.json", "report.md")}
     assert bare.report == full.report and bare.parity.ok and full.parity.ok
+
+
+def test_same_value_shortcut_for_one_object_keeps_the_rules():
+    nan = float("nan")
+    for value in (nan, 0, 1.5, "x", True, None, [nan], {"a": nan}):
+        assert same_value(value, value)
+    assert not same_value(True, 1) and not same_value(1, True) and not same_value(None, 0)
+    assert same_value(1, 1.0) and same_value(nan, float("nan"))

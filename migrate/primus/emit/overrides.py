@@ -85,13 +85,12 @@ def needed_overrides(
     dests = [d for d in dests if d in run_values and not is_runtime_value(run_values[d])]
     defaults = defaults or {}
     keep = set(keep)
-    changes = {d: run_values[d] for d in dests
-               if not same_value(baseline.get(d, defaults.get(d, _MISSING)), run_values[d])}
+    base = _with(baseline, {}, defaults)  # base.get(d) is baseline.get(d, defaults.get(d))
+    changes = {d: run_values[d] for d in dests if not same_value(base.get(d, _MISSING), run_values[d])}
     for d in keep:
         if d in run_values:
             changes[d] = run_values[d]
     checked = [d for d in dests if d in expected and not is_runtime_value(expected[d])]
-    base = _with(baseline, {}, defaults)
     current = _with(baseline, changes, defaults)  # kept equal (keys, order, values) to _with(baseline, changes, defaults)
     ref_derived = derive(dict(current))
     reference = mismatches(ref_derived, expected, checked)
@@ -127,10 +126,9 @@ def _new_mismatches(derived: Mapping[str, Any], watched: list[str], ref_values: 
     `watched`: those dests, `ref_values`: the reference's value objects for them. A dest whose
     value is the very object the reference had gets the reference's verdict (a match), so only
     the few dests a trial changed are compared; the identity test runs in C over all of them."""
-    got = list(map(derived.get, watched, repeat(_MISSING)))
-    moved = list(map(is_not, got, ref_values))
-    for dest, value in zip(compress(watched, moved), compress(got, moved)):
-        if not same_value(value, expected[dest]):
+    moved = map(is_not, map(derived.get, watched, repeat(_MISSING)), ref_values)
+    for dest in compress(watched, moved):
+        if not same_value(derived.get(dest, _MISSING), expected[dest]):
             return True
     return False
 
