@@ -309,3 +309,79 @@ def test_same_value_shortcut_for_one_object_keeps_the_rules():
         assert same_value(value, value)
     assert not same_value(True, 1) and not same_value(1, True) and not same_value(None, 0)
     assert same_value(1, 1.0) and same_value(nan, float("nan"))
+
+
+# ---- static parity: the C-level prefilter reports what the plain comparison reports -----------
+
+def _plain_parity(expected, resolved, profile, derive):
+    """The comparison written out directly, dest by dest (no shortcut)."""
+    from migrate.parity.static import INT_LISTS, PRIMUS_ONLY, _as_ints, is_runtime_value
+
+    defaults = profile.schema().defaults()
+    values = dict(resolved.values)
+    for key, (_, after, _) in (resolved.trainer_rewrites or {}).items():
+        values[key] = after
+    derived = derive({**defaults, **values})
+    table = PRIMUS_ONLY.get(profile.name, {})
+    differences, ignored = [], []
+    for dest in sorted(defaults):
+        if dest not in expected:
+            continue
+        if dest in table or is_runtime_value(expected[dest]):
+            ignored.append(dest)
+            continue
+        got = derived.get(dest, _MISS)
+        if dest in INT_LISTS and _as_ints(got) is not None and _as_ints(got) == _as_ints(expected[dest]):
+            continue
+        if got is _MISS or not same_value(got, expected[dest]):
+            differences.append((dest, expected[dest], None if got is _MISS else got))
+    return differences, ignored, sorted(d for d in defaults if d not in values)
+
+
+_PARITY_KEYS = ["logging_level", "rampup_batch_size", "lr", "seq", "tp", "flag", "opt", "zz"]
+_shared = [None, 0, 1, 1.0, True, "x", float("nan"), [16, 8], ["16", "8"], {"unevaluated": "os.getenv()"}]
+_pvalue = st.sampled_from(_shared) | st.integers(-2, 2) | st.text(max_size=2)
+
+
+@settings(max_examples=300, deadline=None)
+@given(defaults=st.dictionaries(st.sampled_from(_PARITY_KEYS), _pvalue, min_size=1),
+       resolved=st.dictionaries(st.sampled_from(_PARITY_KEYS), _pvalue),
+       expected=st.dictionaries(st.sampled_from(_PARITY_KEYS), _pvalue),
+       same_from_defaults=st.sets(st.sampled_from(_PARITY_KEYS)),
+       target=st.sampled_from(["primus-0.1", "primus-26.5"]))
+def test_static_parity_matches_the_plain_comparison(defaults, resolved, expected, same_from_defaults, target):
+    from dataclasses import dataclass, field
+
+    from migrate.parity.static import _MISSING, check_static_parity
+
+    # share value objects between the sides, as real runs do (both keep argparse defaults)
+    for key in same_from_defaults & defaults.keys():
+        expected[key] = defaults[key]
+        resolved.pop(key, None)
+
+    @dataclass
+    class Resolved:
+        values: dict
+        trainer_rewrites: dict = field(default_factory=dict)
+
+    class Schema:
+        def defaults(self):
+            return dict(defaults)
+
+    class Profile:
+        name = target
+
+        def schema(self):
+            return Schema()
+
+    def derive(values):
+        out = dict(values)
+        if out.get("tp") == 1:
+            out["flag"] = False
+        return out
+
+    res = Resolved(resolved)
+    got = check_static_parity(expected, res, Profile(), derive=derive)
+    differences, ignored, absent = _plain_parity(expected, res, Profile(), derive)
+    assert [(d, e, None if r is _MISSING else r) for d, e, r in got.differences] == differences
+    assert got.ignored == ignored and got.absent == absent and got.ok == (not differences)
