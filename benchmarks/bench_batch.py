@@ -70,7 +70,10 @@ def main() -> int:
         shutil.rmtree(repo, ignore_errors=True)
         shutil.rmtree(out, ignore_errors=True)
         generate(repo, args.scripts)
-        env = dict(os.environ, PYTHONPATH=str(REPO))
+        # an empty parse cache: every script is parsed by shfmt, as on a repository seen for the first time
+        env = dict(os.environ, PYTHONPATH=str(REPO), PRIMUS_MIGRATE_CACHE_DIR=str(work / "parse-cache"))
+        env.pop("PRIMUS_MIGRATE_NO_CACHE", None)
+        shutil.rmtree(work / "parse-cache", ignore_errors=True)
         cmd = [sys.executable, "-m", "migrate", "batch", str(repo), "-o", str(out), "--jobs", str(args.jobs),
                "--target", args.target, "--json"]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -28,6 +28,8 @@ class ConvertOptions:
     # primus-26.5 trains --mock-data runs with the NullTokenizer: accept that one difference
     # (vocab_size is then set so that the padded vocabulary stays the legacy one).
     accept_null_tokenizer: bool = False
+    # report.json / report.md in `files`; the batch, which writes its own report, turns them off.
+    render_reports: bool = True
 
 
 @dataclass
@@ -411,8 +413,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     if not result.parity.ok and hint:
         result.parity.hint = hint
         report["parity"]["hint"] = hint
-    files["report.json"] = render_json(report)
-    files["report.md"] = render_markdown(report)
+    if options.render_reports:
+        files["report.json"] = render_json(report)
+        files["report.md"] = render_markdown(report)
     return Conversion(plan, legacy, dict(expected), files, result.experiment_path, result.model_path, report,
                       result.parity, diags, [f"{u['flag']} ({u['origin']})" for u in unmapped], translated,
                       result.resolved, profile, None if result.parity.ok else hint, accepted)

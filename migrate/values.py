@@ -19,6 +19,8 @@ def same_value(a: Any, b: Any) -> bool:
     only `None`. Sequences compare element-wise (YAML lists vs argparse lists
     and tuples). NaN equals NaN so a NaN default is not reported as a change.
     """
+    if a is b and type(a) in _SELF_SAME:
+        return True  # the answer below for any such value (NaN included), without the type tests
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if a is None or b is None:
@@ -36,3 +38,7 @@ def same_value(a: Any, b: Any) -> bool:
 
 def _is_number(x: Any) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+# Immutable scalar types whose every value is the same as itself under the rules above.
+_SELF_SAME = frozenset({str, int, float, bool, type(None)})

@@ -94,8 +94,11 @@ def _ordering_literals(text: str, name: str) -> frozenset[str]:
     found = set()
     for m in re.finditer(rf'"?{var}"?\s*(?:-gt|-lt|-ge|-le|<=?|>=?)\s*["\']?([\w.+-]+)', text):
         found.add(m.group(1))
-    for m in re.finditer(rf'["\']?([\w.+-]+)["\']?\s*(?:-gt|-lt|-ge|-le|<=?|>=?)\s*"?{var}', text):
-        found.add(m.group(1))
+    # Literal first (`8 -lt $X`): every such match contains an operator right before the knob, so
+    # look for that cheap tail first; the full pattern backtracks through every word of the text.
+    if re.search(rf'(?:-gt|-lt|-ge|-le|<=?|>=?)\s*"?{var}', text):
+        for m in re.finditer(rf'["\']?([\w.+-]+)["\']?\s*(?:-gt|-lt|-ge|-le|<=?|>=?)\s*"?{var}', text):
+            found.add(m.group(1))
     return frozenset(found)
 
 

@@ -141,10 +141,15 @@ class Schema:
 
     def defaults(self) -> dict[str, Any]:
         """dest → argparse default; the first option registering a dest sets it, as argparse does."""
-        out: dict[str, Any] = {}
-        for spec in self.options:
-            out.setdefault(spec.dest, spec.default)
-        return out
+        cached = self.__dict__.get("_defaults")
+        if cached is None or cached[0] is not self.options or cached[1] != len(self.options):
+            out: dict[str, Any] = {}
+            for spec in self.options:
+                out.setdefault(spec.dest, spec.default)
+            # Memoised (a batch asks thousands of times); keyed by the option list itself, and a
+            # fresh top-level dict each call so callers may still add or drop keys.
+            cached = self.__dict__["_defaults"] = (self.options, len(self.options), out)
+        return dict(cached[2])
 
     # ---- entry scripts
 

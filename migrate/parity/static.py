@@ -10,7 +10,10 @@ below is a difference, and a difference fails the conversion.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import and_, is_, not_
 from typing import Any, Callable, Mapping
 
 from migrate.tokenizer_vocab import padded_vocab_size
@@ -34,6 +37,8 @@ PRIMUS_ONLY: dict[str, dict[str, str]] = {
 INT_LISTS = frozenset({"rampup_batch_size"})
 
 _MISSING = object()
+# Types for which `same_value(x, x)` holds for every x (NaN included), checked without the call.
+_SELF_SAME = frozenset({str, int, float, bool, type(None)})
 
 
 @dataclass(frozen=True)
@@ -59,9 +64,11 @@ class NullTokenizerAcceptance:
 def is_runtime_value(value: Any) -> bool:
     """A default the schema could not evaluate statically (`int(os.getenv('LOCAL_RANK', '0'))`):
     it is computed by each process at start-up, on either side, so it is not compared or written."""
+    if not isinstance(value, dict):
+        return False  # almost every value: no import on this path (it is asked ~10^5 times per batch)
     from migrate.megatron.schema import UNEVALUATED
 
-    return isinstance(value, dict) and set(value) == {UNEVALUATED}
+    return set(value) == {UNEVALUATED}
 
 
 @dataclass
@@ -165,7 +172,7 @@ def check_static_parity(
     if not getattr(resolved, "rewrites_applied", False):
         for key, (_, after, _) in rewrites.items():
             values[key] = after
-    absent = sorted(d for d in defaults if d not in values)
+    absent = sorted(defaults.keys() - values.keys())
     filled = dict(defaults)
     filled.update(values)
     derived = derive(filled)
@@ -173,22 +180,33 @@ def check_static_parity(
     differences: list[tuple[str, Any, Any]] = []
     ignored: list[str] = []
     exceptions: list[dict[str, Any]] = []
-    for dest in sorted(defaults):
-        if dest not in expected:
-            continue
-        if dest in ignored_table or is_runtime_value(expected[dest]):
+    names = sorted(defaults)
+    wanted = list(map(expected.get, names, repeat(_MISSING)))
+    found = list(map(derived.get, names, repeat(_MISSING)))
+    # Most dests hold the very same immutable value on both sides (the argparse default): those
+    # are equal under same_value, so only the others go through the rules below. Told apart in C;
+    # dests of the Primus-only table are kept, they are reported as ignored whatever their value.
+    settled = map(and_, map(is_, found, wanted), map(_SELF_SAME.__contains__, map(type, wanted)))
+    todo = list(compress(range(len(names)), map(not_, settled)))
+    if ignored_table:
+        spots = (bisect_left(names, d) for d in ignored_table)
+        todo = sorted(set(todo) | {i for i in spots if i < len(names) and names[i] in ignored_table})
+    for i in todo:
+        dest, want, got = names[i], wanted[i], found[i]
+        if want is _MISSING:
+            continue  # not a dest of the legacy run
+        if dest in ignored_table or is_runtime_value(want):
             ignored.append(dest)
             continue
-        got = derived.get(dest, _MISSING)
-        if dest in INT_LISTS and _as_ints(got) is not None and _as_ints(got) == _as_ints(expected[dest]):
+        if dest in INT_LISTS and _as_ints(got) is not None and _as_ints(got) == _as_ints(want):
             continue
-        if got is _MISSING or not same_value(got, expected[dest]):
+        if got is _MISSING or not same_value(got, want):
             accepted = _accepted(accept, dest, expected, derived) if accept is not None else None
             if accepted is not None:
-                exceptions.append({"dest": dest, "legacy": _jsonable(expected[dest]), "primus": _jsonable(got),
+                exceptions.append({"dest": dest, "legacy": _jsonable(want), "primus": _jsonable(got),
                                    "why": accepted})
                 continue
-            differences.append((dest, expected[dest], got))
+            differences.append((dest, want, got))
     resolved_origins = getattr(resolved, "origins", {}) or {}
     origins = {d: str(resolved_origins[d]) for d, _, _ in differences if d in resolved_origins}
     profile_name = getattr(profile, "name", "")

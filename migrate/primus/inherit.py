@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, Mapping, Sequence
 
 from migrate.diagnostics import MigrateError, Origin
@@ -107,11 +108,31 @@ def _stamp(path: Path) -> _Dep:
 
 
 def _fresh(deps: Sequence[_Dep]) -> bool:
+    """Every file still has its (mtime, size) and every place found empty is still empty.
+
+    os.stat on the path strings: the same checks as `_stamp` / `Path.is_file`, without building
+    a Path per file (a memo hit checks every file of a preset chain, on every resolve)."""
     for file, mtime, size in deps:
-        if mtime is None:
-            if Path(file).is_file():
+        try:
+            stat = os.stat(file)
+        except (FileNotFoundError, NotADirectoryError):
+            if mtime is None:
+                continue
+            if (mtime, size) != (-1, -1):
                 return False
-        elif _stamp(Path(file)) != (file, mtime, size):
+            continue
+        except OSError:
+            # anything unusual: the Path-based checks decide, as they always did
+            if mtime is None:
+                if Path(file).is_file():
+                    return False
+            elif _stamp(Path(file)) != (file, mtime, size):
+                return False
+            continue
+        if mtime is None:
+            if S_ISREG(stat.st_mode):
+                return False
+        elif (stat.st_mtime_ns, stat.st_size) != (mtime, size):
             return False
     return True
 
@@ -209,21 +230,27 @@ def _load_v01(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path],
     return Layer(dict(data), origins, path)
 
 
-def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
-    """primus-26.5's deep_merge: `top` wins; mappings on both sides merge key by key."""
-    out = copy_tree(dict(base))
+def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any], owned: bool = False) -> dict[str, Any]:
+    """primus-26.5's deep_merge: `top` wins; mappings on both sides merge key by key.
+
+    Neither input is changed. The result shares `top`'s values; it shares `base`'s untouched
+    sub-trees only with `owned=True`, for a `base` the caller holds privately and drops (a
+    loader's own fresh copy), which saves copying a preset tree a second time."""
+    out = dict(base) if owned else copy_tree(dict(base))
     for key, value in top.items():
         if key in out and isinstance(out[key], dict) and isinstance(value, dict):
-            out[key] = deep_merge(out[key], value)
+            out[key] = deep_merge(out[key], value, owned)
         else:
             out[key] = value
     return out
 
 
-def merge_layers(base: Layer, top: Layer) -> Layer:
+def merge_layers(base: Layer, top: Layer, owned: bool = False) -> Layer:
+    """`top` over `base` (see deep_merge for `owned`)."""
     origins = dict(base.origins)
-    origins.update({k: top.origins.get(k, Origin(str(top.path))) for k in top.values})
-    return Layer(deep_merge(base.values, top.values), origins, top.path)
+    fallback = Origin(str(top.path))
+    origins.update({k: top.origins.get(k, fallback) for k in top.values})
+    return Layer(deep_merge(base.values, top.values, owned), origins, top.path)
 
 
 def load_v26(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path] = (),
@@ -244,9 +271,9 @@ def _load_v26(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path],
                 {k: o for k, o in _origins(data, path).items() if k != "extends"}, path)
     if "extends" not in data:
         return own
-    merged = Layer({}, {}, path)
+    merged = Layer({}, {}, path)  # built here from fresh copies: ours to merge into without copying
     for ref in _ref_list(data, "extends", path):
         where = Origin(str(path), key_line(data, "extends"))
         ext_path = locate(ref, path, fallbacks, where)
-        merged = merge_layers(merged, load_v26(ext_path, env, fallbacks, where, stack))
-    return merge_layers(merged, own)
+        merged = merge_layers(merged, load_v26(ext_path, env, fallbacks, where, stack), owned=True)
+    return merge_layers(merged, own, owned=True)

@@ -121,9 +121,11 @@ def _nulls_v26(before: Mapping[str, Any], merged: dict[str, Any]) -> dict[str, A
 def _merge_v26(module: Layer, model: Layer) -> Layer:
     """primus-26.5: the module preset wins on shared keys; the model preset adds the rest."""
     add = {k: v for k, v in model.values.items() if k != "name" and k not in module.values}
-    values = _nulls_v26(module.values, deep_merge(module.values, add))
+    # `module` is the caller's fresh copy of the preset (profile.load_file), dropped after this
+    values = _nulls_v26(module.values, deep_merge(module.values, add, owned=True))
     origins = dict(module.origins)
-    origins.update({k: model.origins.get(k, Origin(str(model.path))) for k in add})
+    fallback = Origin(str(model.path))
+    origins.update({k: model.origins.get(k, fallback) for k in add})
     return Layer(values, origins, module.path)
 
 
@@ -151,7 +153,7 @@ def _override_v01(target: dict[str, Any], overrides: Mapping[str, Any], origins:
 
 def _override_v26(layer: Layer, overrides: Mapping[str, Any], path: Path) -> Layer:
     """primus-26.5: a deep merge; keys need not exist beforehand."""
-    values = _nulls_v26(layer.values, deep_merge(layer.values, overrides))
+    values = _nulls_v26(layer.values, deep_merge(layer.values, overrides, owned=True))  # layer: _merge_v26's
     origins = dict(layer.origins)
     origins.update({k: _at(overrides, k, path) for k in overrides})
     return Layer(values, origins, layer.path)

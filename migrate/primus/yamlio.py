@@ -116,7 +116,12 @@ def copy_tree(value: Any, memo: dict[int, Any] | None = None) -> Any:
         out = {} if cls is dict else MarkedDict.__new__(MarkedDict)
         memo[id(value)] = out
         if cls is MarkedDict:
-            out.__dict__.update(copy.deepcopy(value.__dict__, memo))
+            attrs = value.__dict__
+            if len(attrs) == 1 and type(attrs.get("lines")) is dict:
+                # key -> line number: hashable keys and ints, so a flat copy is a deep one
+                out.__dict__["lines"] = dict(attrs["lines"])
+            else:
+                out.__dict__.update(copy.deepcopy(attrs, memo))
         for key, item in value.items():
             out[key] = copy_tree(item, memo)
         return out

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 from migrate.diagnostics import MigrateError, Origin
-from migrate.primus.emit.architecture import STRUCTURE_KEYS, TOKENIZER_KEYS, PresetMatch, rank_presets, safe_derive
+from migrate.primus.emit.architecture import ARCHITECTURE_KEYS, STRUCTURE_KEYS, TOKENIZER_KEYS, PresetMatch, rank_presets, safe_derive
 from migrate.primus.emit.files import experiment_yaml, model_yaml
 from migrate.primus.emit.overrides import Override, build_overrides, mismatches, needed_overrides, origin_note
 from migrate.primus.yamlio import mark_emitted
@@ -92,6 +92,12 @@ def _raw_preset(profile: Any, name: str) -> dict[str, Any] | None:
     return _RAW_PRESETS[key]
 
 
+def load_raw_presets(profile: Any) -> None:
+    """Read every model preset of `profile` into the cache `shortlist` uses (a warm-up)."""
+    for name in sorted(profile.model_presets()):
+        _raw_preset(profile, name)
+
+
 def model_family(values: Mapping[str, Any]) -> str:
     """The kind of network a preset builds (Primus-only keys `model_type`, `is_hybrid_model`)."""
     if values.get("is_hybrid_model"):
@@ -114,12 +120,35 @@ def shortlist(profile: Any, defaults: Mapping[str, Any], run: Mapping[str, Any],
     names = sorted(profile.model_presets())
     if not hasattr(profile, "load_model_preset"):
         return names
+    # The ranking reads only the architecture keys (the raw presets are cached per release
+    # folder, like `_raw_preset`): variants of one script, and scripts of one model, share it.
+    key = (profile.name, str(profile.configs_dir), tuple(names), size, family,
+           frozen_items(defaults, ARCHITECTURE_KEYS), frozen_items(run, ARCHITECTURE_KEYS),
+           frozen_items(run_derived, ARCHITECTURE_KEYS))
+    hit = _SHORTLISTS.get(key)
+    if hit is not None:
+        return list(hit)
     raw = {n: v for n in names if (v := _raw_preset(profile, n)) is not None and model_family(v) == family}
     ranked = rank_presets({n: ({**defaults, **v}, None) for n, v in raw.items()}, run, run_derived)
     if len(ranked) <= size:
-        return [m.name for m in ranked]
-    cut = ranked[size - 1].sort_key()[:2]
-    return [m.name for m in ranked if m.sort_key()[:2] <= cut]
+        chosen = [m.name for m in ranked]
+    else:
+        cut = ranked[size - 1].sort_key()[:2]
+        chosen = [m.name for m in ranked if m.sort_key()[:2] <= cut]
+    if len(_SHORTLISTS) > 4096:
+        _SHORTLISTS.clear()
+    _SHORTLISTS[key] = tuple(chosen)
+    return chosen
+
+
+_SHORTLISTS: dict[tuple, tuple[str, ...]] = {}
+
+
+def frozen_items(values: Mapping[str, Any], keys: frozenset[str]) -> tuple:
+    """A hashable, exact picture of `values` on `keys` (absent keys left out): a cache key part.
+
+    Values are taken with their type and repr, so 1, 1.0 and True, or [1] and (1,), never share."""
+    return tuple((k, type(values[k]).__name__, repr(values[k])) for k in sorted(keys) if k in values)
 
 
 def preset_baselines(
@@ -151,6 +180,36 @@ def preset_baselines(
 
 
 LANGUAGE_MODEL_ROOT = "language_model.yaml"
+
+
+@dataclass(frozen=True)
+class _BaselineFacts:
+    family: str  # model_family of the preset's values
+    describes_a_model: bool
+    language_model_rooted: bool  # inherits LANGUAGE_MODEL_ROOT from the models folder
+    size: int  # keys the preset chain sets from the models folder
+
+
+_FACTS: dict[tuple[int, str], tuple[tuple, _BaselineFacts]] = {}
+
+
+def _baseline_facts(baseline: tuple, models_dir: Path) -> _BaselineFacts:
+    """What emit() asks of a cached preset baseline, once per baseline: each question walks
+    every origin of the preset (hundreds), for every variant of every script otherwise.
+
+    Keyed by the baseline object itself (kept in the entry, so its id cannot be reused)."""
+    key = (id(baseline), str(models_dir))
+    hit = _FACTS.get(key)
+    if hit is not None and hit[0] is baseline:
+        return hit[1]
+    values, _, origins, primus_only = baseline
+    facts = _BaselineFacts(model_family({**values, **primus_only}), _describes_a_model(origins, models_dir),
+                           _inherits(origins, models_dir, LANGUAGE_MODEL_ROOT),
+                           sum(1 for o in origins.values() if _is_under(o, models_dir)))
+    if len(_FACTS) > 4096:
+        _FACTS.clear()
+    _FACTS[key] = (baseline, facts)
+    return facts
 
 
 def _inherits(origins: Mapping[str, Origin], models_dir: Path, filename: str) -> bool:
@@ -205,11 +264,12 @@ def emit(
     is_v01 = getattr(profile, "inherit_key", "extends") == "bases"
     names = shortlist(profile, defaults, run, run_derived, family=request.family)
     models_dir = Path(profile.configs_dir) / "models"
-    baselines = {n: b for n, b in preset_baselines(profile, resolve, derive, defaults, names).items()
-                 if model_family({**b[0], **b[3]}) == request.family and _describes_a_model(b[2], models_dir)}
+    facts = {n: (b, _baseline_facts(b, models_dir))
+             for n, b in preset_baselines(profile, resolve, derive, defaults, names).items()}
+    baselines = {n: b for n, (b, f) in facts.items() if f.family == request.family and f.describes_a_model}
     # Primus's language-model presets all build on `language_model.yaml`; other presets that set
     # architecture keys (diffusion, vision) build something else. Prefer that chain when present.
-    rooted = {n: b for n, b in baselines.items() if _inherits(b[2], models_dir, LANGUAGE_MODEL_ROOT)}
+    rooted = {n: b for n, b in baselines.items() if facts[n][1].language_model_rooted}
     baselines = rooted or baselines
     if not baselines:
         raise MigrateError(f"no {request.family} model preset of {profile.name} could be loaded from "
@@ -218,7 +278,7 @@ def emit(
     # needs at a non-default value cannot express the run at all.
     lacking = {n: sorted(k for k in dests if k in run and k not in b[0] and not _same(run[k], defaults.get(k)))
                for n, b in baselines.items()} if is_v01 else {}
-    sizes = {n: sum(1 for o in b[2].values() if _is_under(o, models_dir)) for n, b in baselines.items()}
+    sizes = {n: facts[n][1].size for n in baselines}
     ranking = rank_presets({n: (b[0], b[1]) for n, b in baselines.items()}, run, run_derived, lacking, sizes)
     best = ranking[0]
     base_values, _, base_origins, _ = baselines[best.name]

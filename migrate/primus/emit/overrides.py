@@ -10,6 +10,8 @@ one of them changes the derived run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import is_not
 from typing import Any, Callable, Iterable, Mapping
 
 from migrate.diagnostics import Origin
@@ -75,44 +77,58 @@ def needed_overrides(
     `expected`: derive(run_values), what Megatron trains with.
     `defaults`: values a dest takes when the baseline lacks it (argparse defaults).
     `keep`: dests to write even when redundant (knobs kept as parameters).
+
+    Each candidate is dropped in turn when, without it, no dest that matched before mismatches.
     """
     from migrate.parity.static import is_runtime_value
 
     dests = [d for d in dests if d in run_values and not is_runtime_value(run_values[d])]
     defaults = defaults or {}
     keep = set(keep)
-    changes = {d: run_values[d] for d in dests
-               if not same_value(baseline.get(d, defaults.get(d, _MISSING)), run_values[d])}
+    base = _with(baseline, {}, defaults)  # base.get(d) is baseline.get(d, defaults.get(d))
+    changes = {d: run_values[d] for d in dests if not same_value(base.get(d, _MISSING), run_values[d])}
     for d in keep:
         if d in run_values:
             changes[d] = run_values[d]
     checked = [d for d in dests if d in expected and not is_runtime_value(expected[d])]
-    ref_derived = derive(_with(baseline, changes, defaults))
+    current = _with(baseline, changes, defaults)  # kept equal (keys, order, values) to _with(baseline, changes, defaults)
+    ref_derived = derive(dict(current))
     reference = mismatches(ref_derived, expected, checked)
+    watched = [d for d in checked if d not in reference]
+    ref_values = [ref_derived.get(d, _MISSING) for d in watched]
     for key in list(changes):
         if key in keep:
             continue
-        trial = {k: v for k, v in changes.items() if k != key}
+        trial = dict(current)
+        _drop(trial, key, base)
         try:
-            worse = _new_mismatches(derive(_with(baseline, trial, defaults)), ref_derived, expected, checked,
-                                    reference)
+            worse = _new_mismatches(derive(trial), watched, ref_values, expected)
         except Exception:  # noqa: BLE001 - a combination derive() rejects is not a valid removal
             continue
         if not worse:
             del changes[key]
+            _drop(current, key, base)
     return changes
 
 
-def _new_mismatches(derived: Mapping[str, Any], ref_derived: Mapping[str, Any], expected: Mapping[str, Any],
-                    checked: Iterable[str], reference: set[str]) -> bool:
-    """Whether `derived` mismatches `expected` on a dest `ref_derived` matched: `mismatches(derived) -
-    reference` being non-empty, without comparing the dests whose value is the very object the
-    reference had (the same object gets the same verdict), i.e. all but the few the trial changed."""
-    for d in checked:
-        value = derived.get(d, _MISSING)
-        if value is ref_derived.get(d, _MISSING) or d in reference:
-            continue
-        if not same_value(value, expected[d]):
+def _drop(values: dict[str, Any], key: str, base: Mapping[str, Any]) -> None:
+    """`values` without the override of `key`: its baseline value in place, or no key at all."""
+    if key in base:
+        values[key] = base[key]
+    else:
+        del values[key]
+
+
+def _new_mismatches(derived: Mapping[str, Any], watched: list[str], ref_values: list[Any],
+                    expected: Mapping[str, Any]) -> bool:
+    """Whether `derived` mismatches `expected` on a dest the reference derivation matched.
+
+    `watched`: those dests, `ref_values`: the reference's value objects for them. A dest whose
+    value is the very object the reference had gets the reference's verdict (a match), so only
+    the few dests a trial changed are compared; the identity test runs in C over all of them."""
+    moved = map(is_not, map(derived.get, watched, repeat(_MISSING)), ref_values)
+    for dest in compress(watched, moved):
+        if not same_value(derived.get(dest, _MISSING), expected[dest]):
             return True
     return False
 
