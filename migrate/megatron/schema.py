@@ -162,6 +162,12 @@ class Schema:
         """
         if not entry or not (self.entries or self.args_defaults):
             return None
+        cache = self.__dict__.setdefault("_entry_matches", {})  # asked a few times per conversion
+        if entry not in cache:
+            cache[entry] = self._match_entry(entry)
+        return cache[entry]
+
+    def _match_entry(self, entry: str) -> str | None:
         parts = [p for p in posixpath.normpath(entry.replace("\\", "/")).split("/") if p not in ("", ".")]
         best: str | None = None
         best_len, ties = 0, 0
