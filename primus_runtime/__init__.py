@@ -5,7 +5,14 @@ CPU by default (gloo), CUDA/NCCL when a GPU is there. The converter (package
 importing it is cheap, torch and megatron load when `train` runs.
 """
 
-from primus_runtime.options import RunOptions, RunResult
+import os
+
+# Reproducible CPU runs: left dynamic, MKL (torch's BLAS on x86) may use fewer threads while the
+# machine is busy, which reorders floating-point sums; parity compares the two sides' losses
+# exactly, so both must run with the same threads. Set before torch loads MKL.
+os.environ.setdefault("MKL_DYNAMIC", "FALSE")
+
+from primus_runtime.options import RunOptions, RunResult  # noqa: E402
 
 
 def train(config, options=None):  # type: ignore[no-untyped-def]

@@ -20,6 +20,8 @@ settings.load_profile("primus-migrate")
 
 # The parse cache (migrate/shell/parse_cache.py) goes to a folder of this run, not the user's ~/.cache;
 # CLI subprocesses inherit it. Tests of the cache itself point it elsewhere.
+os.environ.setdefault("MKL_DYNAMIC", "FALSE")  # as primus_runtime sets it, before any test imports torch
+
 _OWN_CACHE = None if "PRIMUS_MIGRATE_CACHE_DIR" in os.environ else tempfile.mkdtemp(prefix="primus-migrate-cache-")
 if _OWN_CACHE:
     os.environ["PRIMUS_MIGRATE_CACHE_DIR"] = _OWN_CACHE

@@ -400,6 +400,7 @@ def _real_vocab_size(cfg: Mapping[str, Any]) -> int | None:
 def _real_device(requested: str) -> str:
     if requested != "auto":
         return requested
+    import primus_runtime  # noqa: F401 - fixes MKL's threading before torch loads (reproducible runs)
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
@@ -407,6 +408,7 @@ def _real_device(requested: str) -> str:
 
 def _real_available_memory(device: str, nproc: int) -> int | None:
     if device == "cuda":
+        import primus_runtime  # noqa: F401 - fixes MKL's threading before torch loads (reproducible runs)
         import torch
 
         count = min(max(1, nproc), torch.cuda.device_count())
