@@ -1,3 +1,4 @@
+"""Runtime settings that keep two runs of the same namespace bitwise alike."""
 
 
 def test_importing_the_runtime_fixes_mkl_threading_unless_the_user_chose():
