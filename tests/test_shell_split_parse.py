@@ -164,3 +164,4 @@ def test_a_failed_cut_falls_back_to_the_whole_file_and_reports_its_errors(tmp_pa
                                           if "broken" not in p.name))
 def test_every_cut_of_every_fixture_merges_to_the_whole_tree_or_not_at_all(script):
     _check_every_cut((REPO / script).read_bytes(), script)
+

@@ -86,18 +86,24 @@ def blank_before(data: bytes, at: int) -> bytes:
     return data[:at].translate(_BLANK) + data[at:]
 
 
+def usable_head(data: bytes, at: int, head: dict) -> bool:
+    """Whether the head's statements are the whole file's first statements, provided shfmt accepts
+    the tail: a File with statements, no trailing comments, no line continuation at the cut."""
+    if head.get("Type") != "File" or not head.get("Stmts") or head.get("Last"):
+        return False
+    last_line = data[:at].rstrip(b"\n").rstrip(b"\r")
+    return (len(last_line) - len(last_line.rstrip(b"\\"))) % 2 == 0
+
+
 def merge(data: bytes, at: int, head: dict, tail: dict) -> dict | None:
     """The whole file's tree from the trees shfmt gave for `data[:at]` (head) and for
     `blank_before(data, at)` (tail); None when the cut is not shown to fall between two top-level
     statements (then parse the whole file)."""
-    if head.get("Type") != "File" or tail.get("Type") != "File":
+    if not usable_head(data, at, head) or tail.get("Type") != "File":
+        return None  # a continuation joins the lines; comments ending the head belong to the next statement
+    head_stmts, tail_stmts = head["Stmts"], tail.get("Stmts") or []
+    if not tail_stmts:
         return None
-    last_line = data[:at].rstrip(b"\n").rstrip(b"\r")
-    if (len(last_line) - len(last_line.rstrip(b"\\"))) % 2:
-        return None  # a line continuation: shfmt accepts it at the end of the head, bash joins the lines
-    head_stmts, tail_stmts = head.get("Stmts") or [], tail.get("Stmts") or []
-    if not head_stmts or not tail_stmts or head.get("Last"):
-        return None  # comments ending the head would be attached to the tail's first statement
     merged: dict = {}
     for key in _FILE_KEYS:
         if key == "Pos":
