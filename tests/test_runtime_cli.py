@@ -87,3 +87,20 @@ def test_deepseek_v3_preset_trains_in_proxy_mode(cli, tmp_path):
     assert " > proxy: expert_model_parallel_size: 8 -> 1" in result.out
     assert " > proxy: kv_lora_rank: 512 -> 32" in result.out
     assert "trained 2 iterations on cpu" in result.out
+
+
+@pytest.mark.parametrize("target, tokenizer", [("primus-26.5", "NullTokenizer"), ("primus-0.1", None)])
+def test_an_experiment_trains_with_the_trainer_side_rewrites_of_its_release(target, tokenizer):
+    """What `train EXP.yaml` trains is what that Primus release's trainer would: both llama3 fixtures
+    use mock data; 26.5's trainer then forces the NullTokenizer, v0.1's keeps the configured one."""
+    import argparse
+
+    from migrate.cli.train_cmd import _from_experiment
+    from migrate.primus import get_profile, resolve_experiment
+
+    exp = FIXTURES / "primus" / target / "llama3_8B-pretrain.yaml"
+    configured = resolve_experiment(exp, get_profile(target)).values
+    assert configured["mock_data"] is True
+    ns = _from_experiment(argparse.Namespace(experiment=str(exp), target=target, primus_path=None))
+    assert ns["data_path"] is None
+    assert ns["tokenizer_type"] == (tokenizer or configured["tokenizer_type"])

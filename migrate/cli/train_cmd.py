@@ -1,8 +1,10 @@
 """`primus-migrate train EXP.yaml`: train a Primus experiment on the bundled megatron-core runtime.
 
-Load the experiment with the target release's rules (`resolve_experiment`), fill the
-dests that release leaves out with Megatron's argparse defaults (as Megatron's parser
-would), derive as `validate_args` does, and train (CPU by default, CUDA when present).
+Load the experiment with the target release's rules (`resolve_experiment`, including the
+trainer's own rewrites: mock data, TP=1, entry defaults, see migrate/primus/handoff.py, so
+the run is the one Primus would start), fill the dests that release leaves out with
+Megatron's argparse defaults (as Megatron's parser would), derive as `validate_args` does,
+and train (CPU by default, CUDA when present).
 `--namespace ns.json` trains an already derived namespace instead.
 """
 
@@ -86,7 +88,7 @@ def _from_experiment(args: argparse.Namespace) -> dict[str, Any]:
     from migrate.primus import get_profile, resolve_experiment
 
     profile = get_profile(args.target, args.primus_path)
-    resolved = resolve_experiment(args.experiment, profile)
+    resolved = resolve_experiment(args.experiment, profile, trainer_rewrites=True)
     known = profile.primus_only_keys()
     for key in sorted(resolved.primus_only):
         if key not in known:
