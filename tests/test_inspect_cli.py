@@ -88,7 +88,7 @@ def test_inspect_imports_no_torch_or_megatron(tree):
         "    heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'megatron'))\n"
         "    print('RC', rc, 'HEAVY', heavy, file=sys.stderr)\n"
         # modules whose import alone costs more than the evaluation (see migrate/record.py, cli.Parser)
-        "    slow = sorted(m for m in ('dataclasses', 'inspect', 'typing', 'shutil') if m in sys.modules)\n"
+        "    slow = sorted(m for m in ('dataclasses', 'inspect', 'typing', 'shutil', 'pathlib') if m in sys.modules)\n"
         "    print('SLOW', slow, file=sys.stderr)\n"
         "    sys.stderr.flush()\n"
         "    real_exit(rc)\n"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 from migrate.shell.conditions import test_command
 from migrate.shell.plan import Token
@@ -563,7 +562,7 @@ def source(ev: "Evaluator", fields: list[Text], node: dict) -> int:
         ev.state.positional = list(fields[2:])
     ev.note(node, f"sourced {name}", code="shell-source")
     try:
-        ev.run_file(Path(full), _display_for(ev, name, full), fields[1])
+        ev.run_file(full, _display_for(ev, name, full), fields[1])
         return ev.state.status
     except ReturnFn as ret:
         return ret.status
@@ -608,7 +607,7 @@ def run_child_shell(ev: "Evaluator", fields: list[Text], tokens: list[Token], no
             ev.state, ev.wrappers = child, ev.wrappers + wrappers
             child.arg0 = fields[at + 1]
             child.positional = list(fields[at + 2 :])
-            ev.run_file(Path(full), _display_for(ev, script, full), fields[at + 1])
+            ev.run_file(full, _display_for(ev, script, full), fields[at + 1])
             status = child.status
     except (ExitScript, ReturnFn) as exc:
         status = exc.status

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-from pathlib import Path
 
 from migrate.diagnostics import Diagnostics, MigrateError, Origin
 from migrate.record import Record
@@ -75,7 +74,7 @@ class Frame(Record):
 
 
 class Evaluator:
-    def __init__(self, script: Path, display: str, env: dict[str, str], args: Sequence[str],
+    def __init__(self, script: str, display: str, env: dict[str, str], args: Sequence[str],
                  options: EvalOptions) -> None:
         self.options = options
         self.diags = Diagnostics()
@@ -232,7 +231,7 @@ class Evaluator:
             raise MigrateError(f"evaluation exceeded {self.options.max_steps} steps", origin=self.origin(node))
 
     # ------------------------------------------------------------------ entry
-    def run_file(self, path: Path, display: str, invoked_as: Text | None = None) -> None:
+    def run_file(self, path: str, display: str, invoked_as: Text | None = None) -> None:
         text, tree = parse_file(path, display)
         self.trees.append(tree)
         saved = self.source
@@ -733,17 +732,17 @@ def _parse_cached(text: str, name: str) -> Node:
     return tree
 
 
-def evaluate_script(path: str | Path, env: dict[str, str] | None = None, args: Sequence[str] = (),
+def evaluate_script(path: str | os.PathLike, env: dict[str, str] | None = None, args: Sequence[str] = (),
                     options: EvalOptions | None = None) -> LaunchPlan:
     """What `KEY=VALUE... bash SCRIPT ARGS...` would launch, found without running it."""
     options = options or EvalOptions()
-    display = str(path)
-    script = Path(path)
-    if options.cwd and not script.is_absolute():
-        script = Path(options.cwd) / script
-    if not script.is_file():
+    display = os.fspath(path)  # os.path, not pathlib: the CLI's start-up path does not import pathlib
+    script = display
+    if options.cwd and not os.path.isabs(script):
+        script = os.path.join(options.cwd, script)
+    if not os.path.isfile(script):
         raise MigrateError(f"script not found: {display}", origin=Origin(display))
-    ev = Evaluator(Path(display), display, dict(env or {}), list(args), options)
+    ev = Evaluator(display, display, dict(env or {}), list(args), options)
     try:
         ev.run_file(script, display)
     except Launched as launched:

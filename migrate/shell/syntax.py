@@ -12,7 +12,6 @@ import os
 import re
 import sys
 from functools import lru_cache
-from pathlib import Path
 
 from migrate.diagnostics import MigrateError, Origin
 from migrate.shell import early, parse_cache, split_parse
@@ -129,20 +128,21 @@ def _scratch_file() -> BinaryIO:
         return tempfile.TemporaryFile()
 
 
-def prefetch(path: str | Path, display: str | None = None) -> None:
+def prefetch(path: str | os.PathLike, display: str | None = None) -> None:
     """Start parsing a script in the background (the CLI does this before its heavy imports)."""
-    display = display or str(path)  # as parse_file is given it
-    path = Path(path)
-    if early.started(str(path), display):
+    path = os.fspath(path)
+    display = display or path  # as parse_file is given it
+    if early.started(path, display):
         return  # the CLI started it before its imports
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as file:
+            data = file.read()
         binary = shfmt_binary()
     except (OSError, MigrateError):
         return  # parse_file reports it
     tree = parse_cache.load(data, display, binary)
     if tree is not None:
-        _PENDING[(str(path.resolve()), display)] = (None, data, tree, None)
+        _PENDING[(os.path.realpath(path), display)] = (None, data, tree, None)
         return
     import subprocess
 
@@ -160,7 +160,7 @@ def prefetch(path: str | Path, display: str | None = None) -> None:
         return  # parse_file starts shfmt again and reports the failure
     finally:
         stdin.close()
-    _PENDING[(str(path.resolve()), display)] = (proc, data, stdout, stderr)
+    _PENDING[(os.path.realpath(path), display)] = (proc, data, stdout, stderr)
 
 
 def _collect(job: tuple[subprocess.Popen, bytes, BinaryIO, BinaryIO] | tuple[None, bytes, Node, None],
@@ -189,16 +189,17 @@ class _Exited:
 _FILE_CACHE: dict[tuple[str, int, int], tuple[str, Node]] = {}
 
 
-def parse_file(path: Path, display: str) -> tuple[str, Node]:
+def parse_file(path: str | os.PathLike, display: str) -> tuple[str, Node]:
     """(source text, tree) for a file, cached by path, mtime and size."""
+    path = os.fspath(path)  # os.path, not pathlib: the CLI's start-up path does not import pathlib
     try:
-        stat = path.stat()
-        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        stat = os.stat(path)
+        key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
     except OSError as exc:
         raise MigrateError(f"cannot read script: {exc.strerror}", origin=Origin(display)) from None
     cached = _FILE_CACHE.get(key)
     if cached is None or cached[1].get("_display") != display:
-        pending = _PENDING.pop((str(path.resolve()), display), None)
+        pending = _PENDING.pop((key[0], display), None)
         started = None if pending is not None else early.take(key[0], key[1], key[2], display)
         if pending is not None:
             text, tree = _collect(pending, display)
@@ -210,7 +211,8 @@ def parse_file(path: Path, display: str) -> tuple[str, Node]:
                 parse_cache.store(data, display, shfmt_binary(), tree)
         else:
             try:
-                data = path.read_bytes()
+                with open(path, "rb") as file:
+                    data = file.read()
             except OSError as exc:
                 raise MigrateError(f"cannot read script: {exc.strerror}", origin=Origin(display)) from None
             text = data.decode("utf-8", "surrogateescape")
