@@ -2,12 +2,13 @@
 
 shfmt's JSON dump of a long script costs about as much CPU as importing the
 evaluator, so the two should overlap from the first moment. This module
-imports nothing beyond what the interpreter has loaded at startup (`os`,
-`sys`), guesses the script from argv, and spawns shfmt with its input and
-output in anonymous in-memory files. A parse is only ever used for the same
-file (resolved path, mtime and size) under the same display name, so a wrong
-guess costs some CPU and is otherwise ignored. A script parsed before is not
-parsed again: `parse_cache` hands back its stored tree.
+imports only interpreter built-ins (`os`, `sys`, and through `parse_cache`
+`marshal` and `zlib`), guesses the script from argv, and spawns shfmt with its
+input and output in anonymous in-memory files: one process, or two for a long
+script (`split_parse`). A parse is only ever used for the same file (resolved
+path, mtime and size) under the same display name, so a wrong guess costs some
+CPU and is otherwise ignored. A script parsed before is not parsed again:
+`parse_cache` hands back its stored tree.
 """
 
 from __future__ import annotations
