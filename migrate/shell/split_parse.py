@@ -12,7 +12,8 @@ A cut inside a construct (an open `if`, quote, heredoc, `$(`, `|`, `&&`, array
 backslash (shfmt accepts one at the end of input), or trailing comments in the
 first part (they would belong to the next statement) all mean: no merge, parse
 the whole file as one. tests/test_shell_split_parse.py checks the merge against
-whole-file parses at every cut this module would choose in every fixture.
+whole-file parses at every line boundary of every fixture and of a script built
+to put each construct across a cut.
 
 Imports only interpreter built-ins: `migrate.shell.early` uses it before the
 CLI's own imports.

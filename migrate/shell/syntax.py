@@ -21,8 +21,6 @@ TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-u
 
 if TYPE_CHECKING:
     import subprocess  # imported where shfmt is started: a CLI run's early parse needs none of it
-
-if TYPE_CHECKING:
     from typing import Any, BinaryIO
 
     Node = dict[str, Any]
