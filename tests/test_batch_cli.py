@@ -146,6 +146,20 @@ def test_parallel_workers_give_the_same_bytes_and_isolate_a_dying_worker(fake, c
         {k: v for k, v in b.items() if not k.startswith("batch_report")}
 
 
+@pytest.mark.slow
+def test_the_first_script_in_order_is_isolated_too(fake, cli, tmp_path):
+    """No script runs in the parent: one that kills its process first in line is only a row."""
+    repo = write_fake_repo(tmp_path / "repo")
+    (repo / "aa").mkdir()
+    (repo / "aa/train_dies.sh").write_text("#!/bin/bash\n# die\ntorchrun pretrain_gpt.py\n")
+    res = cli("batch", repo, "-o", tmp_path / "out", "--jobs", "2")
+    assert res.code == 1
+    rows = {s["script"]: s for s in json.loads((tmp_path / "out/batch_report.json").read_text())["scripts"]}
+    assert sorted(rows)[0] == "aa/train_dies.sh"
+    assert rows["aa/train_dies.sh"]["reason"].startswith("internal error: the worker process died")
+    assert rows["llama/train_llama3.sh"]["status"] == "converted"
+
+
 def test_capped_variants_are_warned_about(fake, cli, tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()

@@ -2,8 +2,8 @@
 
 Scripts go to a process pool one script per task (all variants of a script in
 the same worker, so its parse and caches are reused). The parent loads the
-schemas and presets, and converts the first script itself, before the pool
-forks, so workers start with every per-process cache filled. A worker
+schemas, presets and the pipeline's modules (`Backend.warm_up`) before the
+pool forks, so workers start with them loaded. A worker
 that dies outright (not an exception: a crash, an exit) breaks the pool; the
 scripts that were in flight are then retried one at a time in fresh pools and
 the one that kills its worker again becomes an "internal error" row.
@@ -84,10 +84,9 @@ def run_jobs(jobs_list: Sequence[ScriptJob], jobs: int, backend: Backend,
             done(job, process_script(job, backend))
         return results
 
-    # The first script runs here, before the fork: whatever the pipeline caches on first use
-    # (presets resolved once per release, schema tables) is then already in every worker.
-    first, rest = jobs_list[0], jobs_list[1:]
-    done(first, process_script(first, backend))
+    # Every script runs in a worker (crash isolation for all of them); the parent's warm_up
+    # already loaded what workers share (schemas, presets, the pipeline's modules) before the fork.
+    rest = list(jobs_list)
     retry: list[ScriptJob] = []
     with _pool(min(jobs, len(rest)), backend) as pool:
         futures: dict[Future, ScriptJob] = {pool.submit(_run_in_worker, job): job for job in rest}
