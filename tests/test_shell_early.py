@@ -17,7 +17,7 @@ def in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("PRIMUS_MIGRATE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(syntax, "_FILE_CACHE", {})
     yield tmp_path
-    for _data, _tree, jobs, _cut in early._STARTED.values():  # reap what a test left unused
+    for _data, _tree, jobs, _cut, _found in early._STARTED.values():  # reap what a test left unused
         for job in jobs:
             early.finish(job)
     early._STARTED.clear()

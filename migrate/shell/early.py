@@ -2,10 +2,11 @@
 
 shfmt's JSON dump of a long script costs about as much CPU as importing the
 evaluator, so the two should overlap from the first moment. This module
-imports only interpreter built-ins (`os`, `sys`, and through `parse_cache`
-`marshal` and `zlib`), guesses the script from argv, and spawns shfmt with its
-input and output in anonymous in-memory files: one process, or two for a long
-script (`split_parse`). A parse is only ever used for the same file (resolved
+imports only interpreter built-ins (`os`, `sys`, and through `parse_cache` and
+`assignment_lines` `marshal`, `zlib` and `bisect`), guesses the script from
+argv, builds the trees of its plain statements itself (`assignment_lines`),
+and spawns shfmt on the rest with its input and output in anonymous in-memory
+files: one process, or two for a long script (`split_parse`). A parse is only ever used for the same file (resolved
 path, mtime and size) under the same display name, so a wrong guess costs some
 CPU and is otherwise ignored. A script parsed before is not parsed again:
 `parse_cache` hands back its stored tree.
@@ -16,10 +17,10 @@ from __future__ import annotations
 import os
 import sys
 
-from migrate.shell import parse_cache, split_parse
+from migrate.shell import assignment_lines, parse_cache, split_parse
 
-# (resolved path, mtime ns, size, display)
-#   -> (bytes parsed, cached tree or None, [(pid, stdout fd, stderr fd)], offset of the cut or None)
+# (resolved path, mtime ns, size, display) -> (bytes of the file, cached tree or None,
+#   [(pid, stdout fd, stderr fd)], offset of the cut or None, the statements built here (`assignment_lines`))
 _STARTED: dict = {}
 _SCRIPT_COMMANDS = ("inspect", "convert")  # the subcommands whose first file is a script
 
@@ -96,10 +97,12 @@ def _spawn(path: str) -> None:
     key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size, path)
     tree = parse_cache.load(data, path, binary)
     if tree is not None:
-        _STARTED[key] = (data, tree, [], None)
+        _STARTED[key] = (data, tree, [], None, [])
         return
-    at = split_parse.cut_point(data)
-    inputs = [data] if at is None else [data[:at], split_parse.blank_before(data, at)]
+    found = assignment_lines.scan(data)
+    masked = assignment_lines.mask(data, found)
+    at = split_parse.cut_point(data, masked)
+    inputs = [masked] if at is None else [masked[:at], split_parse.blank_before(masked, at)]
     jobs = []
     for text in inputs:
         job = _spawn_one(binary, text, path)
@@ -110,7 +113,7 @@ def _spawn(path: str) -> None:
                 os.close(err_fd)
             return
         jobs.append(job)
-    _STARTED[key] = (data, None, jobs, at)
+    _STARTED[key] = (data, None, jobs, at, found)
 
 
 def _spawn_one(binary: str, data: bytes, path: str):
@@ -132,9 +135,10 @@ def _spawn_one(binary: str, data: bytes, path: str):
 
 
 def take(resolved: str, mtime_ns: int, size: int, display: str):
-    """An early parse of exactly this file, else None: (bytes parsed, the cached tree or None, the
-    shfmt jobs, the cut). One job parses the whole file; two parse the parts `split_parse` cut it
-    into at that offset. `finish` each job for its (exit code, stdout, stderr)."""
+    """An early parse of exactly this file, else None: (its bytes, the cached tree or None, the
+    shfmt jobs, the cut, the statements built here). The jobs parse the file with those statements
+    masked (`assignment_lines`): one job the whole of it; two the parts `split_parse` cut it into
+    at that offset. `finish` each job for its (exit code, stdout, stderr)."""
     return _STARTED.pop((resolved, mtime_ns, size, display), None)
 
 

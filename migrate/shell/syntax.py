@@ -14,7 +14,7 @@ import sys
 from functools import lru_cache
 
 from migrate.diagnostics import MigrateError, Origin
-from migrate.shell import early, parse_cache, split_parse
+from migrate.shell import assignment_lines, early, parse_cache, split_parse
 from migrate.shell.plain_command import parse_plain_command
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
@@ -83,20 +83,39 @@ def parse_text(text: str, filename: str) -> Node:
     return _finish(_start(data, filename), data, filename)
 
 
-def _from_early_jobs(data: bytes, filename: str, jobs: list, cut: int | None) -> Node:
-    """The tree from shfmt run(s) `migrate.shell.early` started: one on the whole file, or two on
-    the parts `split_parse` cut it into (merged; parsed whole after all if the cut fails)."""
+def _from_early_jobs(data: bytes, filename: str, jobs: list, cut: int | None, found: list) -> Node:
+    """The tree from shfmt run(s) `migrate.shell.early` started on the file with the statements
+    `found` masked: one on the whole of it, or two on the parts `split_parse` cut it into (merged).
+    Whatever does not fit (a failed cut, a placeholder that is not a statement, an error) is
+    parsed again from the original bytes, which also reports shfmt's own error."""
+    tree = None
     if len(jobs) == 1:
-        returncode, out, err = early.finish(jobs[0])
-        return _finish(_Exited(returncode), None, filename, (out, err))
-    head_code, head_out, _ = early.finish(jobs[0])
-    head = json.loads(head_out) if head_code == 0 else None  # decoded while the second part is encoded
-    tail_code, tail_out, _ = early.finish(jobs[1])
-    if head is not None and tail_code == 0:
-        merged = split_parse.merge(data, cut, head, json.loads(tail_out))
-        if merged is not None:
-            return merged
+        code, out, err = early.finish(jobs[0])
+        if code == 0 or not found:
+            tree = _finish(_Exited(code), None, filename, (out, err))
+    else:
+        head_code, head_out, _ = early.finish(jobs[0])
+        head = json.loads(head_out) if head_code == 0 else None  # decoded while the second part is encoded
+        tail_code, tail_out, _ = early.finish(jobs[1])
+        if head is not None and tail_code == 0:
+            tree = split_parse.merge(assignment_lines.mask(data, found), cut, head, json.loads(tail_out))
+    if tree is not None and assignment_lines.restore(tree, found):
+        return tree
     return _finish(_start(data, filename), data, filename)  # errors are reported from the whole file
+
+
+def _parse_masked(data: bytes, filename: str) -> Node:
+    """shfmt's tree of `data`, shfmt parsing only what `assignment_lines` does not build."""
+    found = assignment_lines.scan(data)
+    if found:
+        masked = assignment_lines.mask(data, found)
+        proc = _start(masked, filename)
+        stdout, _ = proc.communicate(masked)
+        if proc.returncode == 0:
+            tree = json.loads(stdout)
+            if assignment_lines.restore(tree, found):
+                return tree
+    return _finish(_start(data, filename), data, filename)
 
 
 def _parse_script(data: bytes, text: str, filename: str) -> Node:
@@ -107,13 +126,14 @@ def _parse_script(data: bytes, text: str, filename: str) -> Node:
     binary = shfmt_binary()
     tree = parse_cache.load(data, filename, binary)
     if tree is None:
-        tree = _finish(_start(data, filename), data, filename)
+        tree = _parse_masked(data, filename)
         parse_cache.store(data, filename, binary, tree)
     return tree
 
 
-# prefetched parses: (resolved path, display) -> (shfmt process, the bytes it parses, its stdout, its stderr)
-_PENDING: dict[tuple[str, str], tuple[subprocess.Popen, bytes, BinaryIO, BinaryIO]] = {}
+# prefetched parses: (resolved path, display)
+#   -> (shfmt process, the file's bytes, its stdout, its stderr, the statements it was given masked)
+_PENDING: dict[tuple[str, str], tuple[subprocess.Popen, bytes, BinaryIO, BinaryIO, list]] = {}
 
 
 def _scratch_file() -> BinaryIO:
@@ -140,12 +160,13 @@ def prefetch(path: str | os.PathLike, display: str | None = None) -> None:
         return  # parse_file reports it
     tree = parse_cache.load(data, display, binary)
     if tree is not None:
-        _PENDING[(os.path.realpath(path), display)] = (None, data, tree, None)
+        _PENDING[(os.path.realpath(path), display)] = (None, data, tree, None, [])
         return
     import subprocess
 
+    found = assignment_lines.scan(data)
     stdin, stdout, stderr = _scratch_file(), _scratch_file(), _scratch_file()
-    stdin.write(data)
+    stdin.write(assignment_lines.mask(data, found))
     stdin.seek(0)
     try:
         proc = subprocess.Popen(
@@ -158,21 +179,25 @@ def prefetch(path: str | os.PathLike, display: str | None = None) -> None:
         return  # parse_file starts shfmt again and reports the failure
     finally:
         stdin.close()
-    _PENDING[(os.path.realpath(path), display)] = (proc, data, stdout, stderr)
+    _PENDING[(os.path.realpath(path), display)] = (proc, data, stdout, stderr, found)
 
 
-def _collect(job: tuple[subprocess.Popen, bytes, BinaryIO, BinaryIO] | tuple[None, bytes, Node, None],
+def _collect(job: tuple[subprocess.Popen, bytes, BinaryIO, BinaryIO, list] | tuple[None, bytes, Node, None, list],
              display: str) -> tuple[str, Node]:
     if job[0] is None:  # the parse cache had it
         return job[1].decode("utf-8", "surrogateescape"), job[2]
-    proc, data, stdout, stderr = job
+    proc, data, stdout, stderr, found = job
     proc.wait()
     output = []
     for file in (stdout, stderr):
         file.seek(0)
         output.append(file.read())
         file.close()
-    tree = _finish(proc, None, display, (output[0], output[1]))
+    tree = None
+    if proc.returncode == 0 or not found:
+        tree = _finish(proc, None, display, (output[0], output[1]))
+    if tree is None or not assignment_lines.restore(tree, found):
+        tree = _finish(_start(data, display), data, display)  # the original reports its own error
     parse_cache.store(data, display, shfmt_binary(), tree)
     return data.decode("utf-8", "surrogateescape"), tree
 
@@ -202,10 +227,10 @@ def parse_file(path: str | os.PathLike, display: str) -> tuple[str, Node]:
         if pending is not None:
             text, tree = _collect(pending, display)
         elif started is not None:
-            data, tree, jobs, cut = started
+            data, tree, jobs, cut, found = started
             text = data.decode("utf-8", "surrogateescape")
             if tree is None:
-                tree = _from_early_jobs(data, display, jobs, cut)
+                tree = _from_early_jobs(data, display, jobs, cut, found)
                 parse_cache.store(data, display, shfmt_binary(), tree)
         else:
             try:
