@@ -8,24 +8,28 @@ Commands that neither train nor start worker processes end with `os._exit` once
 their output is flushed: the interpreter's own teardown (freeing every syntax
 node, clearing modules) costs 20-30 ms after a long script, a quarter of an
 `inspect`. Everything they write is closed (and temporary folders removed) by
-then; only the commands below keep the ordinary exit.
+then; only the commands below keep the ordinary exit. The same commands leave
+new parse-cache entries to a child forked at the very end (`parse_cache.DEFER`),
+which closes its standard streams so that a reader of the output never waits
+for it.
 """
 
 import os
 import sys
 
-from migrate.shell import early
+from migrate.shell import early, parse_cache
 
 _ORDINARY_EXIT = ("train", "parity", "batch")  # torch, worker processes: let them shut down normally
 
 
 def main() -> int:
     argv = sys.argv[1:]
+    command = next((word for word in argv if not word.startswith("-")), None)
+    parse_cache.DEFER = command not in _ORDINARY_EXIT
     early.start(argv)
     from migrate.cli import main as cli_main
 
     code = cli_main()
-    command = next((word for word in argv if not word.startswith("-")), None)
     if command in _ORDINARY_EXIT:
         return code
     for stream in (sys.stdout, sys.stderr):
@@ -33,6 +37,7 @@ def main() -> int:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe: the output was not wanted
             pass
+    parse_cache.write_deferred()  # a forked child writes new parse-cache entries; this process ends now
     os._exit(code)
 
 

@@ -158,3 +158,53 @@ def test_the_early_start_takes_a_cached_tree_instead_of_starting_shfmt(cache, mo
     _no_shfmt(monkeypatch)
     _, second = _parse(script)
     assert second == first and not early._STARTED
+
+
+def _wait_for(path_glob, folder: Path, timeout: float = 20.0) -> list[Path]:
+    """Entries a forked child writes after the caller returned."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = sorted(folder.glob(path_glob)) if folder.is_dir() else []
+        if found:
+            return found
+        time.sleep(0.02)
+    return []
+
+
+def test_a_deferred_entry_is_written_only_at_the_end_and_then_by_a_child(cache, monkeypatch):
+    monkeypatch.setattr(parse_cache, "DEFER", True)
+    monkeypatch.setattr(parse_cache, "_DEFERRED", [])
+    script = Path("run.sh")
+    script.write_text(SCRIPT)
+    _, tree = _parse(script)
+    assert not _entries(cache)  # only noted
+    pid = os.getpid()
+    parse_cache.write_deferred()
+    assert os.getpid() == pid  # the caller goes on; the child never returns here
+    assert _wait_for("*.tree", cache)
+    monkeypatch.setattr(parse_cache, "DEFER", False)
+    assert parse_cache.load(SCRIPT.encode(), "run.sh", syntax.shfmt_binary()) == tree  # no "_display" key
+    parse_cache.write_deferred()  # nothing left: no second child, no error
+
+
+def test_the_console_script_leaves_its_parse_to_the_cache_after_printing_everything(tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "run.sh"
+    script.write_text(SCRIPT)
+    folder = tmp_path / "cli-cache"
+    env = dict(os.environ, PRIMUS_MIGRATE_CACHE_DIR=str(folder))
+    env.pop("PRIMUS_MIGRATE_NO_CACHE", None)
+    command = [sys.executable, "-m", "migrate", "inspect", "run.sh", "--json"]
+    first = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert first.returncode == 0 and first.stdout.rstrip().endswith("}")
+    (entry,) = _wait_for("*.tree", folder / "shfmt")
+    stamp = entry.stat().st_mtime_ns
+    second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
+    assert second.stdout == first.stdout
+    time.sleep(0.5)  # room for a child that would write the entry again
+    assert entry.stat().st_mtime_ns == stamp  # read, not parsed and written again

@@ -56,6 +56,7 @@ _CONDITIONS = frozenset({"if", "elif", "while", "until"})  # a statement may fol
 _OPS = (":-", ":=", ":+", ":?", "-", "=", "+", "?")
 _VARIANTS = frozenset({"export", "local", "readonly", "declare", "typeset"})
 _BLANKS = " \t"
+_PLAIN_STMT_KEYS = frozenset({"Pos", "End", "Comments", "Cmd", "Position"})
 _FIRST = _NAME_START | {"[", "."}  # how a statement of the grammar starts (`[ ... ]`, `. file`)
 _WORD_ENDS = frozenset(" \t\n;|&")  # where a word of the grammar may end (bash ends words at more)
 _STATEMENT_ENDS = frozenset("\n;|&")  # may follow the last word at once or after blanks
@@ -67,12 +68,13 @@ _NOT_COMMANDS = frozenset({"if", "then", "else", "elif", "fi", "case", "esac", "
 
 
 class Found:
-    """One statement whose tree is built here: its byte span in the file and the tree."""
+    """Statements whose trees are built here, masked as one: their byte span in the file and the
+    trees (one statement, or consecutive lines of them in one statement list)."""
 
-    __slots__ = ("start", "end", "stmt")
+    __slots__ = ("start", "end", "stmts")
 
-    def __init__(self, start: int, end: int, stmt: Node) -> None:
-        self.start, self.end, self.stmt = start, end, stmt
+    def __init__(self, start: int, end: int, stmts: list) -> None:
+        self.start, self.end, self.stmts = start, end, stmts
 
 
 def scan(data: bytes) -> list[Found]:
@@ -125,7 +127,34 @@ def scan(data: bytes) -> list[Found]:
             heredocs = _heredoc_delimiters(rest)
         continued = rest.endswith("\\")
         line += 1
-    return found
+    return _grouped(text, found)
+
+
+def _grouped(text: str, found: list[Found]) -> list[Found]:
+    """Consecutive statements, one line after the other (nothing between them but the newline and
+    indentation, nothing after the first on its line), masked as one placeholder: shfmt then sees
+    one statement for a block of assignments."""
+    out: list[Found] = []
+    for hit in found:
+        last = out[-1] if out else None
+        if last is not None and _only_a_newline_between(text, last.end, hit.start) and _ends_its_line(text, hit.end):
+            last.end = hit.end
+            last.stmts.extend(hit.stmts)
+        else:
+            out.append(hit)
+    return out
+
+
+def _ends_its_line(text: str, at: int) -> bool:
+    """Nothing but blanks after `at` on its line (no `|`, `&&`, `;`, comment: they would attach to
+    the placeholder of the whole block)."""
+    stop = text.find("\n", at)
+    return not text[at:stop if stop != -1 else len(text)].strip(" \t")
+
+
+def _only_a_newline_between(text: str, a: int, b: int) -> bool:
+    gap = text[a:b]
+    return gap.count("\n") == 1 and not gap.strip(" \t\n")
 
 
 def _heredoc_delimiters(text: str) -> list[tuple[str, bool]]:
@@ -174,9 +203,10 @@ def restore(tree: Node, found: list[Found]) -> bool:
     """Swap the built trees in for their placeholders in shfmt's tree of the masked file; False
     (the tree is then unusable) unless every placeholder came back as a statement.
 
-    The placeholder statement keeps what shfmt parsed around it (comments, `;`, redirections, `&`);
-    a node that ended with the `:` (the statement, a pipeline or list it ends, the file) ends
-    where the real statement does."""
+    The placeholder statement keeps what shfmt parsed around it: the comments before it go to the
+    first statement it stands for; `;`, redirections, `&` after it to the last. A node that ended
+    with the `:` (the statement, a pipeline or list it ends, the file) ends where the last
+    statement does."""
     if not found:
         return True
     starts = [hit.start for hit in found]
@@ -197,18 +227,30 @@ def restore(tree: Node, found: list[Found]) -> bool:
             return None
         return hit
 
-    def replace(node: Node, hit: Found) -> Node:
+    def replace(node: Node, hit: Found) -> list[Node]:
         nonlocal swapped
         swapped += 1
-        ours = hit.stmt
-        out = {}
-        for key, value in node.items():
-            if key in ("Pos", "Cmd", "Position"):
-                value = ours[key]
-            elif key == "End" and value["Offset"] == hit.start + 1:
-                value = ours["End"]
-            out[key] = value
-        return out
+        stmts = list(hit.stmts)
+        if "Comments" in node:
+            first = stmts[0]
+            stmts[0] = {"Pos": first["Pos"], "End": first["End"], "Comments": node["Comments"], "Cmd": first["Cmd"],
+                        "Position": first["Position"]}
+        extra = [key for key in node if key not in _PLAIN_STMT_KEYS]
+        if extra:
+            ours = stmts[-1]
+            last = {}
+            for key, value in node.items():
+                if key in ("Pos", "Cmd", "Position"):
+                    value = ours[key]
+                elif key == "End" and value["Offset"] == hit.start + 1:
+                    value = ours["End"]
+                elif key == "Comments":
+                    if len(stmts) > 1:
+                        continue
+                    value = ours.get("Comments", value)
+                last[key] = value
+            stmts[-1] = last
+        return stmts
 
     def holds_target(node: Node) -> bool:
         pos, end = node.get("Pos"), node.get("End")
@@ -221,17 +263,24 @@ def restore(tree: Node, found: list[Found]) -> bool:
     while stack:
         item = stack.pop()
         if type(item) is list:
+            spliced = None
             for i, child in enumerate(item):
                 if type(child) is dict and holds_target(child):
                     hit = placeholder(child)
                     if hit is not None:
-                        item[i] = replace(child, hit)
-                    else:
-                        stack.append(child)
+                        if spliced is None:
+                            spliced = item[:i]
+                        spliced.extend(replace(child, hit))
+                        continue
+                    stack.append(child)
+                if spliced is not None:
+                    spliced.append(child)
+            if spliced is not None:
+                item[:] = spliced
             continue
         end = item.get("End")
         if end is not None and end.get("Offset") in short_ends:
-            item["End"] = dict(short_ends[end["Offset"]].stmt["End"])
+            item["End"] = dict(short_ends[end["Offset"]].stmts[-1]["End"])
         for key, child in item.items():
             kind = type(child)
             if kind is list:
@@ -239,7 +288,9 @@ def restore(tree: Node, found: list[Found]) -> bool:
             elif kind is dict and "Offset" not in child and holds_target(child):
                 hit = placeholder(child)
                 if hit is not None:
-                    item[key] = replace(child, hit)
+                    if len(hit.stmts) != 1:
+                        return False  # one statement's place (a pipeline's side) for several
+                    item[key] = replace(child, hit)[0]
                 else:
                     stack.append(child)
     return swapped == len(found)
@@ -268,14 +319,21 @@ class _Lexer:
     def lit(self, a: int, b: int, typed: bool, continued: bool = False) -> Node:
         """A literal; one that a backslash-newline ends inside double quotes ends, for shfmt, one byte
         further on (the backslash) at the backslash's own column."""
-        node = {"Type": "Lit"} if typed else {}
-        start = self.pos(a)
-        if continued:
-            end = self.pos(b)
-            end["Offset"] += 1
-            node["Pos"], node["End"], node["ValuePos"], node["ValueEnd"] = start, end, dict(start), dict(end)
+        if not self.lo <= a < self.hi:
+            self.pos(a)
+        lo, line = self.lo, self.line
+        if b < self.hi:
+            end_line, end_col = line, b - lo + 1
         else:
-            node["Pos"], node["End"], node["ValuePos"], node["ValueEnd"] = start, self.pos(b), dict(start), self.pos(b)
+            end = self.pos(b)
+            end_line, end_col = end["Line"], end["Col"]
+        start_col = a - lo + 1
+        node = {"Type": "Lit"} if typed else {}
+        end_offset = b + 1 if continued else b
+        node["Pos"] = {"Offset": a, "Line": line, "Col": start_col}
+        node["End"] = {"Offset": end_offset, "Line": end_line, "Col": end_col}
+        node["ValuePos"] = {"Offset": a, "Line": line, "Col": start_col}
+        node["ValueEnd"] = {"Offset": end_offset, "Line": end_line, "Col": end_col}
         node["Value"] = self.s[a:b]
         return node
 
@@ -334,7 +392,7 @@ class _Lexer:
             cmd["Assigns"] = assigns
         if args:
             cmd["Args"] = args
-        return Found(start, end, {"Pos": pos(start), "End": pos(end), "Cmd": cmd, "Position": pos(start)})
+        return Found(start, end, [{"Pos": pos(start), "End": pos(end), "Cmd": cmd, "Position": pos(start)}])
 
     def declaration(self, start: int, head: int) -> Found | None:
         """`export|local|readonly|declare|typeset NAME[=value]...` (no options)."""
@@ -360,7 +418,7 @@ class _Lexer:
             return None
         pos = self.pos
         cmd = {"Type": "DeclClause", "Pos": pos(start), "End": pos(end), "Variant": variant, "Args": assigns}
-        return Found(start, end, {"Pos": pos(start), "End": pos(end), "Cmd": cmd, "Position": pos(start)})
+        return Found(start, end, [{"Pos": pos(start), "End": pos(end), "Cmd": cmd, "Position": pos(start)}])
 
     def maskable(self, start: int, end: int) -> bool:
         """A statement over several lines is masked with a line continuation on each but its last:

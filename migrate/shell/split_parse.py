@@ -21,7 +21,7 @@ CLI's own imports.
 
 from __future__ import annotations
 
-MIN_BYTES = 3000  # non-blank bytes for shfmt; fewer parse in a few ms: one process
+MIN_BYTES = 3000  # non-blank bytes left for shfmt; fewer parse in a few ms: one process
 _BLANK = bytes(10 if b == 10 else 32 for b in range(256))  # every byte but newline -> space
 _BLOCK_WORDS = (b"fi", b"done", b"esac", b"else", b"elif", b"then", b"do", b"in")
 _FILE_KEYS = ("Type", "Pos", "End", "Name", "Stmts", "Last")  # shfmt's order of a File node's keys

@@ -112,7 +112,12 @@ class Source:
         self._segs = segs
         if segs is None:
             data = text.encode("utf-8", "surrogateescape")
-            self._line_starts = [0] + [i + 1 for i, b in enumerate(data) if b == 10]
+            starts = [0]
+            at = data.find(b"\n")
+            while at != -1:
+                starts.append(at + 1)
+                at = data.find(b"\n", at + 1)
+            self._line_starts = starts
         else:
             self._segs_list = list(segs)
             self._starts: list[int] = []  # byte offset where each segment starts
