@@ -378,12 +378,11 @@ class _Lexer:
                         return None
                 args.append(word[0])
                 end = i = word[1]
-            while i < n and s[i] in _BLANKS:
-                i += 1
-            if i == n or s[i] in _STATEMENT_ENDS or (i > end and self.after_blank(i)):
+            i = self.after_word(end)
+            if i is None:
+                return None
+            if i < 0:
                 break
-            if i == end:
-                return None  # a word that does not end at a blank
         if end - start < 3 or not self.maskable(start, end):
             return None
         pos = self.pos
@@ -407,18 +406,28 @@ class _Lexer:
             if got is None:
                 return None
             assigns.append(got[0])
-            end = i = got[1]
-            while i < n and s[i] in _BLANKS:
-                i += 1
-            if i == n or s[i] in _STATEMENT_ENDS or (i > end and self.after_blank(i)):
-                break
-            if i == end:
+            end = got[1]
+            i = self.after_word(end)
+            if i is None:
                 return None
+            if i < 0:
+                break
         if not self.maskable(start, end):
             return None
         pos = self.pos
         cmd = {"Type": "DeclClause", "Pos": pos(start), "End": pos(end), "Variant": variant, "Args": assigns}
         return Found(start, end, [{"Pos": pos(start), "End": pos(end), "Cmd": cmd, "Position": pos(start)}])
+
+    def after_word(self, end: int) -> int | None:
+        """Where the next word starts after a word ending at `end`; -1 when the statement ends there
+        (see `statement`), None when the word does not end at a blank."""
+        s, n = self.s, self.n
+        i = end
+        while i < n and s[i] in _BLANKS:
+            i += 1
+        if i == n or s[i] in _STATEMENT_ENDS or (i > end and self.after_blank(i)):
+            return -1
+        return None if i == end else i
 
     def maskable(self, start: int, end: int) -> bool:
         """A statement over several lines is masked with a line continuation on each but its last:
