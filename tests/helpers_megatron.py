@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import textwrap
+from pathlib import Path
 from typing import Any
 
 from migrate.megatron.schema import UNEVALUATED, Schema
@@ -57,3 +59,12 @@ def oracle_parse(schema: Schema, argv: list[str]) -> dict[str, Any] | None:
             return vars(parser.parse_args(argv))
         except (SystemExit, argparse.ArgumentError):
             return None
+
+
+def write_tree(root: Path, files: dict[str, str]) -> Path:
+    """Write a fake checkout (relative path -> dedented source) under `root`; returns `root`."""
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+    return root

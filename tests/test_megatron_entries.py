@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,8 @@ from migrate.diagnostics import Diagnostics, MigrateError
 from migrate.megatron import load_schema, parse_argv, translate
 from migrate.megatron.argv import argparse_defaults
 from migrate.megatron.extract import extract_schema
+
+from helpers_megatron import write_tree
 
 ARGUMENTS = """
     import argparse
@@ -84,17 +85,9 @@ ENTRY_LOCAL = """
 """
 
 
-def _write(root: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return root
-
-
 @pytest.fixture()
 def checkout(tmp_path: Path) -> Path:
-    return _write(tmp_path, {
+    return write_tree(tmp_path, {
         "megatron/training/arguments.py": ARGUMENTS,
         "examples/deep/pretrain_deep.py": ENTRY_IMPORTED,
         "tools/serve_local.py": ENTRY_LOCAL,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -10,13 +9,7 @@ import pytest
 from migrate.diagnostics import MigrateError
 from migrate.megatron.extract import extract_schema
 
-
-def _checkout(tmp_path: Path, files: dict[str, str]) -> Path:
-    for rel, text in files.items():
-        path = tmp_path / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text))
-    return tmp_path
+from helpers_megatron import write_tree
 
 
 OLD_STYLE = """
@@ -60,7 +53,7 @@ OLD_STYLE = """
 
 
 def test_old_style_group_functions(tmp_path):
-    root = _checkout(tmp_path, {"megatron/training/arguments.py": OLD_STYLE})
+    root = write_tree(tmp_path, {"megatron/training/arguments.py": OLD_STYLE})
     schema = extract_schema(root, name="tiny")
     by = schema.by_option
     assert [o.option_strings[0] for o in schema.options][:3] == ["--num-layers", "--hidden-size", "--norm-epsilon"]
@@ -159,7 +152,7 @@ DATACLASS_STYLE = {
 
 
 def test_dataclass_generated_groups_are_followed_statically(tmp_path):
-    root = _checkout(tmp_path, DATACLASS_STYLE)
+    root = write_tree(tmp_path, DATACLASS_STYLE)
     schema = extract_schema(root, name="dc")
     by = schema.by_option
     # base-class fields come first, in dataclasses.fields() order
@@ -207,7 +200,7 @@ def test_missing_directory_is_an_error(tmp_path):
 
 
 def test_arguments_py_without_entry_point_is_an_error(tmp_path):
-    root = _checkout(tmp_path, {"megatron/training/arguments.py": "def something():\n    pass\n"})
+    root = write_tree(tmp_path, {"megatron/training/arguments.py": "def something():\n    pass\n"})
     with pytest.raises(MigrateError, match="no add_argument calls"):
         extract_schema(root)
 
@@ -215,7 +208,7 @@ def test_arguments_py_without_entry_point_is_an_error(tmp_path):
 def test_schema_command_writes_a_loadable_schema(tmp_path, cli):
     from migrate.megatron import load_schema, parse_argv
 
-    root = _checkout(tmp_path / "fork", {"megatron/training/arguments.py": OLD_STYLE})
+    root = write_tree(tmp_path / "fork", {"megatron/training/arguments.py": OLD_STYLE})
     out = tmp_path / "fork.json"
     result = cli("schema", "--megatron-path", root, "-o", out, "--name", "myfork")
     assert result.code == 0, result.err
