@@ -1,24 +1,27 @@
-"""Syntax trees for assignment lines, built here so that shfmt encodes less.
+"""Syntax trees for plain statement lines, built here so that shfmt encodes less.
 
 shfmt parses a script in a few milliseconds; printing the tree as typed JSON
 costs it 50-100 ms for 400 lines, and decoding that JSON costs us another 15-25,
-in proportion to the nodes. Most lines of a launch script are assignments
-(`TP=${TP:-1}`, `ARGS="$ARGS --flag $X"`, `export NCCL_X=1`, `local v=$1`), and
-their trees are regular. For each line that is one such statement in a small
-grammar, we build the very tree shfmt would print (same node types, fields, key
-order and positions) and hand shfmt a copy of the file in which that statement
-is replaced by a placeholder command of the same length, `: ___`. shfmt then
-parses the placeholder as a statement wherever bash would parse the assignment
-as one (top level, an `if` body, a function, a case item, after `&&` on the
-line before), and `restore` swaps our tree in.
+in proportion to the nodes. Most lines of a launch script are plain statements
+(`TP=${TP:-1}`, `ARGS="$ARGS --flag $X"`, `export NCCL_X=1`, `local v=$1`,
+`mkdir -p $DIR`, `[ "$FSDP" -eq 1 ]`), and their trees are regular. For each
+statement in a small grammar that starts a line (or follows `if`/`while`...),
+we build the very tree shfmt would print (same node types, fields, key order
+and positions) and hand shfmt a copy of the file in which the statement, or a
+block of them on consecutive lines, is replaced by the command `:` and blanks of
+the same bytes (a line continuation ends each line but the last). shfmt then
+parses the placeholder as a statement wherever bash would parse the original
+as one (top level, an `if` body or condition, a function, a case item, after
+`&&` on the line before), and `restore` swaps our trees in.
 
 Safety does not rest on guessing the context. A placeholder spans exactly the
-statement's bytes and keeps the quoting balanced, so every enclosing node keeps
-its positions. When the line was not a statement (inside a heredoc, a
-multi-line string or array, after a line continuation), shfmt does not return a
-placeholder statement at that position, `restore` reports failure and the
-caller parses the original file instead. Comments on or before the line stay in
-the text and shfmt attaches them to the placeholder; `restore` keeps them.
+statements' bytes and keeps the quoting balanced, so every enclosing node keeps
+its positions. When the text was not a statement (inside a heredoc, a
+multi-line string or array, after a line continuation, a block where a pipeline
+needs one statement), shfmt does not return a placeholder statement there,
+`restore` reports failure and the caller parses the original file instead.
+Comments before a placeholder and what follows it on its line stay in the text;
+shfmt parses them around the placeholder and `restore` keeps them.
 tests/test_shell_assignment_lines.py compares the result with shfmt's own tree
 for every fixture and for generated scripts.
 
