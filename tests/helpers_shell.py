@@ -50,7 +50,7 @@ esac
 }
 SEEN_ONLY = ["wget", "curl", "pip", "pip3", "rm", "touch", "cp", "mv", "ln", "chmod", "sleep",
              "git", "huggingface-cli", "apt-get", "nproc", "scontrol", "sbatch", "ray", "ls"]
-BASELINE_ENV = {"PATH", "LC_ALL", "STUB_RECORD_DIR", "STUB_GPUS", "PWD", "SHLVL", "_", "OLDPWD", "HOME"}
+BASELINE_ENV = {"PATH", "LC_ALL", "STUB_RECORD_DIR", "STUB_GPUS", "PWD", "SHLVL", "_", "OLDPWD", "HOME", "TMPDIR"}
 
 
 @dataclass
@@ -78,8 +78,10 @@ def run_bash(script: str, cwd: Path, env: dict[str, str] | None = None, args: li
     if record.exists():
         shutil.rmtree(record)
     record.mkdir()
+    (cwd / "_home").mkdir(exist_ok=True)
+    (cwd / "_tmp").mkdir(exist_ok=True)
     full_env = {"PATH": f"{stub_dir}:/usr/bin:/bin", "LC_ALL": "C", "STUB_RECORD_DIR": str(record),
-                "STUB_GPUS": str(gpus), "HOME": str(cwd / "_home")}
+                "STUB_GPUS": str(gpus), "HOME": str(cwd / "_home"), "TMPDIR": str(cwd / "_tmp")}
     full_env.update(env or {})
     subprocess.run([BASH, script, *args], cwd=cwd, env=full_env, capture_output=True, timeout=timeout, check=False)
     calls = []

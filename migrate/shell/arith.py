@@ -1,6 +1,10 @@
-"""Shell arithmetic (`$(( ))`, `(( ))`, `let`, `declare -i`) over shfmt's nodes.
+"""Shell arithmetic (`$(( ))`, `(( ))`, `let`, `declare -i`) the way bash evaluates it.
 
-64-bit wrap-around, C division, variables evaluated recursively as bash does.
+Bash first expands the words of an arithmetic expression (`$E * 2` becomes `* 2` when E is empty)
+and then parses the resulting string, so shfmt's tree is only used to find the words: it is printed
+back with each word expanded, and the text is evaluated by a parser that follows bash's `expr.c`
+(precedence, short-circuit without side effects, 64-bit wrap-around, C division, `base#digits`,
+variables evaluated recursively). Anything bash reports as an error raises `ArithError`.
 """
 
 from __future__ import annotations
@@ -15,6 +19,17 @@ if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MASK = (1 << 64) - 1
+MAX_DEPTH = 64  # nested variable evaluation (bash allows 1024; a cycle fails either way)
+MAX_INDEX = 100_000  # bash's arrays are sparse, ours are lists: a larger index is refused
+
+
+def check_index(ev: "Evaluator", index: int, node: dict | None) -> None:
+    if index > MAX_INDEX:
+        from migrate.diagnostics import MigrateError
+
+        raise MigrateError(f"array index {index} is too large to evaluate (the limit is {MAX_INDEX})",
+                           origin=ev.origin(node))
 
 
 class ArithError(Exception):
@@ -26,158 +41,436 @@ class ArithError(Exception):
 
 
 def wrap(n: int) -> int:
-    n &= (1 << 64) - 1
+    n &= _MASK
     return n - (1 << 64) if n >> 63 else n
 
 
 def parse_number(text: str) -> int:
+    """A number as bash's arithmetic reads it: `0x1F`, `017`, `base#digits`, wrapping at 2^64."""
     t = text.strip()
     sign = 1
     if t[:1] in "+-" and t[1:2]:
         sign = -1 if t[0] == "-" else 1
         t = t[1:].strip()
-    try:
-        if "#" in t:
-            base_s, digits = t.split("#", 1)
-            return sign * int(digits, int(base_s))
-        if t.lower().startswith("0x"):
-            return sign * int(t, 16)
-        if len(t) > 1 and t.startswith("0"):
-            return sign * int(t, 8)
-        return sign * int(t, 10)
-    except ValueError:
-        raise ArithError(f"{text}: syntax error in expression") from None
+    return wrap(sign * _strlong(t))
+
+
+def _strlong(s: str) -> int:
+    base, i, found_base = 10, 0, False
+    if s.startswith("0"):
+        if len(s) == 1:
+            return 0
+        base, i = (16, 2) if s[1] in "xX" else (8, 1)
+        found_base = True
+    value = 0
+    while i < len(s):
+        c = s[i]
+        i += 1
+        if c == "#":
+            if found_base:
+                raise ArithError(f"{s}: invalid number")
+            if value < 2 or value > 64:
+                raise ArithError(f"{s}: invalid arithmetic base")
+            base, value, found_base = value, 0, True
+            continue
+        if c.isdigit():
+            digit = ord(c) - 48
+        elif "a" <= c <= "z":
+            digit = ord(c) - 87
+        elif "A" <= c <= "Z":
+            digit = ord(c) - 65 + (10 if base <= 36 else 36)
+        elif c == "@":
+            digit = 62
+        elif c == "_":
+            digit = 63
+        else:
+            raise ArithError(f"{s}: invalid number")
+        if digit >= base:
+            raise ArithError(f"{s}: value too great for base")
+        value = (value * base + digit) & _MASK
+    return wrap(value)
+
+
+def divide(op: str, a: int, b: int) -> int:
+    if b == 0:
+        raise ArithError("division by 0")
+    q = abs(a) // abs(b) * (1 if (a >= 0) == (b >= 0) else -1)
+    return wrap(q if op == "/" else a - b * q)
+
+
+_BINARY = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+    "<<": lambda a, b: a << (b & 63), ">>": lambda a, b: a >> (b & 63),
+    "&": lambda a, b: a & b, "|": lambda a, b: a | b, "^": lambda a, b: a ^ b,
+}
+
+
+def apply(op: str, a: int, b: int) -> int:
+    if op in ("/", "%"):
+        return divide(op, a, b)
+    if op == "**":
+        if b < 0:
+            raise ArithError("exponent less than 0")
+        return wrap(pow(a, b, 1 << 64))
+    return wrap(_BINARY[op](a, b))
+
+
+# -- the lexer: bash's readtok
+_OPS3 = ("<<=", ">>=")
+_OPS2 = ("==", "!=", "<=", ">=", "&&", "||", "<<", ">>", "**", "*=", "/=", "%=", "+=", "-=", "&=", "^=", "|=")
+_OPS1 = set("=<>!~+-*/%&^|()?:,")
+_ASSIGN = {"=", "*=", "/=", "%=", "+=", "-=", "<<=", ">>=", "&=", "^=", "|="}
+
+
+def _tokens(text: str) -> list[tuple[str, object]]:
+    """(kind, value) with kind NUM (int), ID ((name, subscript or None)), OP (str), END."""
+    out: list[tuple[str, object]] = []
+    i, n = 0, len(text)
+    while True:
+        while i < n and text[i] in " \t\n":
+            i += 1
+        if i >= n:
+            out.append(("END", None))
+            return out
+        c = text[i]
+        if c.isalpha() or c == "_":
+            m = _NAME.match(text, i)
+            name, i = m.group(0), m.end()
+            sub = None
+            if i < n and text[i] == "[":
+                depth, j = 0, i
+                while j < n:
+                    depth += {"[": 1, "]": -1}.get(text[j], 0)
+                    if depth == 0:
+                        break
+                    j += 1
+                if j >= n:
+                    raise ArithError(f"{text}: bad array subscript")
+                sub, i = text[i + 1 : j], j + 1
+            out.append(("ID", (name, sub)))
+            continue
+        if c.isdigit():
+            j = i
+            while j < n and (text[j].isalnum() or text[j] in "#@_"):
+                j += 1
+            out.append(("NUM", _strlong(text[i:j])))
+            i = j
+            continue
+        op = next((o for o in _OPS3 + _OPS2 if text.startswith(o, i)), None) or (c if c in _OPS1 else None)
+        if op is None:
+            raise ArithError(f"{text}: syntax error: operand expected (error token is \"{text[i:]}\")")
+        if c in "+-" and text.startswith(c + c, i):
+            if out and out[-1][0] == "ID":
+                out.append(("OP", "post" + c + c))
+                i += 2
+                continue
+            j = i + 2
+            while j < n and text[j] in " \t\n":
+                j += 1
+            if j < n and (text[j].isalpha() or text[j] == "_"):
+                out.append(("OP", "pre" + c + c))
+                i += 2
+                continue
+            op = c  # `--3` is two minus signs
+        out.append(("OP", op))
+        i += len(op)
+
+
+class _Parser:
+    """Recursive descent over bash's precedence levels, evaluating as it goes (`noeval` > 0: only
+    parsing, as in the branch of `&&`, `||` or `?:` that is not taken)."""
+
+    def __init__(self, arith: "Arith", text: str) -> None:
+        self.arith, self.text = arith, text
+        self.toks = _tokens(text)
+        self.i = 0
+        self.noeval = 0
+
+    def peek(self) -> tuple[str, object]:
+        return self.toks[self.i]
+
+    def is_op(self, *ops: str) -> bool:
+        kind, value = self.toks[self.i]
+        return kind == "OP" and value in ops
+
+    def take(self) -> tuple[str, object]:
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def error(self, message: str) -> ArithError:
+        rest = " ".join(str(v if k != "ID" else v[0]) for k, v in self.toks[self.i:] if k != "END")  # type: ignore[index]
+        return ArithError(f"{self.text.strip()}: {message}" + (f" (error token is \"{rest}\")" if rest else ""))
+
+    def run(self) -> int:
+        if self.peek()[0] == "END":
+            return 0
+        value = self.comma()
+        if self.peek()[0] != "END":
+            raise self.error("syntax error in expression")
+        return value
+
+    def comma(self) -> int:
+        value = self.assign()
+        while self.is_op(","):
+            self.take()
+            value = self.assign()
+        return value
+
+    def assign(self) -> int:
+        start = self.i
+        value = self.cond()
+        if self.peek()[0] == "OP" and self.peek()[1] in _ASSIGN:
+            if self.i != start + 1 or self.toks[start][0] != "ID":
+                raise self.error("attempted assignment to non-variable")
+            name, sub = self.toks[start][1]  # type: ignore[misc]
+            op = self.take()[1]
+            rhs = self.assign()
+            if op != "=":
+                rhs = apply(op[:-1], self.arith.lvalue_get(name, sub), rhs) if not self.noeval else 0
+            if not self.noeval:
+                self.arith.lvalue_set(name, sub, rhs)
+            return rhs
+        return value
+
+    def cond(self) -> int:
+        value = self.logical_or()
+        if not self.is_op("?"):
+            return value
+        self.take()
+        if self.peek()[0] == "END" or self.is_op(":"):
+            raise self.error("expression expected")
+        self.noeval += not value
+        yes = self.comma()
+        self.noeval -= not value
+        if not self.is_op(":"):
+            raise self.error("`:' expected for conditional expression")
+        self.take()
+        if self.peek()[0] == "END":
+            raise self.error("expression expected")
+        self.noeval += bool(value)
+        no = self.cond()
+        self.noeval -= bool(value)
+        return yes if value else no
+
+    def logical_or(self) -> int:
+        value = self.logical_and()
+        while self.is_op("||"):
+            self.take()
+            self.noeval += bool(value)
+            right = self.logical_and()
+            self.noeval -= bool(value)
+            value = int(bool(value) or bool(right))
+        return value
+
+    def logical_and(self) -> int:
+        value = self.binary(0)
+        while self.is_op("&&"):
+            self.take()
+            self.noeval += not value
+            right = self.binary(0)
+            self.noeval -= not value
+            value = int(bool(value) and bool(right))
+        return value
+
+    _LEVELS = (("|",), ("^",), ("&",), ("==", "!="), ("<=", ">=", "<", ">"), ("<<", ">>"), ("+", "-"),
+               ("*", "/", "%"))
+
+    def binary(self, level: int) -> int:
+        if level == len(self._LEVELS):
+            return self.power()
+        value = self.binary(level + 1)
+        while self.peek()[0] == "OP" and self.peek()[1] in self._LEVELS[level]:
+            op = self.take()[1]
+            right = self.binary(level + 1)
+            value = self.compute(op, value, right)  # type: ignore[arg-type]
+        return value
+
+    def compute(self, op: str, a: int, b: int) -> int:
+        if op in ("==", "!=", "<=", ">=", "<", ">"):
+            return int({"==": a == b, "!=": a != b, "<=": a <= b, ">=": a >= b, "<": a < b, ">": a > b}[op])
+        if self.noeval:
+            return 0
+        return apply(op, a, b)
+
+    def power(self) -> int:
+        value = self.unary()
+        if self.is_op("**"):
+            self.take()
+            right = self.power()
+            return 0 if self.noeval else apply("**", value, right)
+        return value
+
+    def unary(self) -> int:
+        if self.is_op("!", "~", "-", "+"):
+            op = self.take()[1]
+            value = self.unary()
+            return {"!": int(not value), "~": wrap(~value), "-": wrap(-value), "+": value}[op]  # type: ignore[index]
+        if self.is_op("pre++", "pre--"):
+            op = self.take()[1]
+            kind, target = self.take()
+            if kind != "ID":
+                raise self.error("syntax error: operand expected")
+            name, sub = target  # type: ignore[misc]
+            if self.noeval:
+                return 0
+            value = wrap(self.arith.lvalue_get(name, sub) + (1 if op == "pre++" else -1))
+            self.arith.lvalue_set(name, sub, value)
+            return value
+        return self.primary()
+
+    def primary(self) -> int:
+        kind, value = self.take()
+        if kind == "NUM":
+            return value  # type: ignore[return-value]
+        if kind == "ID":
+            name, sub = value  # type: ignore[misc]
+            if self.is_op("post++", "post--"):
+                op = self.take()[1]
+                if self.noeval:
+                    return 0
+                old = self.arith.lvalue_get(name, sub)
+                self.arith.lvalue_set(name, sub, wrap(old + (1 if op == "post++" else -1)))
+                return old
+            if self.noeval or (self.peek()[0] == "OP" and self.peek()[1] in _ASSIGN):
+                return 0  # an assignment's target is not read (nor is a branch not taken)
+            return self.arith.lvalue_get(name, sub)
+        if kind == "OP" and value == "(":
+            inner = self.comma()
+            if not self.is_op(")"):
+                raise self.error("missing `)'")
+            self.take()
+            return inner
+        self.i -= 1
+        raise self.error("syntax error: operand expected")
 
 
 class Arith:
-    def __init__(self, ev: "Evaluator", depth: int = 0) -> None:
+    def __init__(self, ev: "Evaluator", depth: int = 0, node: dict | None = None) -> None:
         self.ev = ev
         self.depth = depth
+        self.node = node  # where the expression is written (knob reads are located there)
 
-    def eval(self, node: dict) -> int:
-        kind = node.get("Type")
-        if kind == "BinaryArithm":
-            return self.binary(node)
-        if kind == "UnaryArithm":
-            return self.unary(node)
-        if kind == "ParenArithm":
-            return self.eval(node["X"])
-        if kind == "Word":
-            return self.word(node)
-        raise ArithError(f"unsupported arithmetic node {kind}")
+    def eval(self, node: dict, words_expanded: bool = False) -> int:
+        """An expression from shfmt's tree: its words are expanded, then the text is evaluated.
 
-    # -- operands
-    def word(self, node: dict) -> int:
-        parts = node.get("Parts") or []
-        if len(parts) == 1 and parts[0].get("Type") == "Lit" and _NAME.fullmatch(parts[0].get("Value", "")):
-            return self.variable(parts[0]["Value"], node)
-        from migrate.shell.words import expand_string
+        `words_expanded`: `let`'s arguments are ordinary words (quotes removed, '...' included);
+        inside `$(( ))` and `(( ))` single quotes stay literal, as in bash.
+        """
+        self.node = self.node or node
+        return self.text(render(self.ev, node, let_word=words_expanded))
 
-        value = expand_string(self.ev, node)
-        if is_unknown(value):
-            raise ArithError("operand is unknown", unknown=True)
-        return self.text(to_str(value))
+    def text(self, text: str) -> int:
+        """Evaluate a string as an arithmetic expression, as bash does with a variable's value."""
+        t = text.strip()
+        if not t:
+            return 0
+        if t.isdigit() and (t == "0" or t[0] != "0"):
+            return wrap(int(t))
+        if self.depth > MAX_DEPTH:
+            raise ArithError(f"{t}: expression recursion level exceeded")
+        return _Parser(self, text).run()
 
-    def variable(self, name: str, node: dict) -> int:
+    # -- variables
+    def variable(self, name: str, node: dict | None = None) -> int:
+        return self.lvalue_get(name, None)
+
+    def lvalue_get(self, name: str, sub: str | None) -> int:
+        node = self.node or {}
         var = self.ev.read_var(name, node)
         if var is None:
             from migrate.shell.params import _SHELL_VARS
 
-            if name not in _SHELL_VARS:
+            if name in _SHELL_VARS and sub is None:
+                value = _SHELL_VARS[name](self.ev, node)
+            else:
+                if "nounset" in self.ev.state.options:
+                    self.ev.fail(node, f"{name}: unbound variable (set -u)")
                 return 0
-            value = _SHELL_VARS[name](self.ev, node)
-        else:
+        elif sub is None:
             value = var.scalar()
+        else:
+            value = self._element(var, sub)
         if is_unknown(value):
             raise ArithError(f"{name} is unknown", unknown=True)
-        return self.text(to_str(value))
+        return Arith(self.ev, self.depth + 1, self.node).text(to_str(value))
 
-    def text(self, text: str) -> int:
-        """Evaluate a string as an arithmetic expression (numbers fast, else re-parse)."""
-        t = text.strip()
-        if not t:
-            return 0
-        if re.fullmatch(r"[+-]?[0-9]+|[+-]?0[xX][0-9a-fA-F]+|[0-9]+#[0-9a-zA-Z@_]+", t):
-            return parse_number(t)
-        if _NAME.fullmatch(t):
-            if self.depth > 64:
-                raise ArithError(f"{t}: expression recursion level exceeded")
-            return Arith(self.ev, self.depth + 1).variable(t, {})
-        if self.depth > 64:
-            raise ArithError(f"{t}: expression recursion level exceeded")
-        node = self.ev.parse_arith(t)
-        return Arith(self.ev, self.depth + 1).eval(node)
+    def _element(self, var, sub: str):
+        from migrate.shell.text import EMPTY
 
-    # -- operators
-    def unary(self, node: dict) -> int:
-        op = node["Op"]
-        x = node["X"]
-        if op in ("++", "--"):
-            name = self._lvalue(x)
-            old = self.variable(name, x)
-            new = wrap(old + (1 if op == "++" else -1))
-            self.ev.assign_scalar_str(name, str(new), x)
-            return old if node.get("Post") else new
-        v = self.eval(x)
-        if op == "!":
-            return int(not v)
-        if op == "~":
-            return wrap(~v)
-        if op == "-":
-            return wrap(-v)
-        return v
+        if isinstance(var.value, dict):
+            return var.value.get(sub, EMPTY)
+        index = Arith(self.ev, self.depth + 1, self.node).text(sub)
+        elems = var.value if isinstance(var.value, list) else [var.value]
+        if index < 0:
+            index += len(elems)
+            if index < 0:
+                raise ArithError(f"{var}: bad array subscript")
+        got = elems[index] if index < len(elems) else None
+        return got if got is not None else EMPTY
 
-    def binary(self, node: dict) -> int:
-        op = node["Op"]
-        if op in ("=", "+=", "-=", "*=", "/=", "%=", "<<=", ">>=", "&=", "|=", "^=", "**="):
-            name = self._lvalue(node["X"])
-            value = self.eval(node["Y"])
-            if op != "=":
-                value = self._apply(op[:-1], self.variable(name, node["X"]), value)
+    def lvalue_set(self, name: str, sub: str | None, value: int) -> None:
+        node = self.node or {}
+        if sub is None:
             self.ev.assign_scalar_str(name, str(value), node)
-            return value
-        if op == "&&":
-            return int(bool(self.eval(node["X"])) and bool(self.eval(node["Y"])))
-        if op == "||":
-            return int(bool(self.eval(node["X"])) or bool(self.eval(node["Y"])))
-        if op == "?":
-            cond = self.eval(node["X"])
-            branches = node["Y"]
-            if branches.get("Type") != "BinaryArithm" or branches.get("Op") != ":":
-                raise ArithError("`:' expected for conditional expression")
-            return self.eval(branches["X"] if cond else branches["Y"])
-        if op == ",":
-            self.eval(node["X"])
-            return self.eval(node["Y"])
-        return self._apply(op, self.eval(node["X"]), self.eval(node["Y"]))
+            return
+        from migrate.shell.text import plain
 
-    @staticmethod
-    def _apply(op: str, a: int, b: int) -> int:
-        if op in ("/", "%"):
-            if b == 0:
-                raise ArithError("division by 0")
-            q = abs(a) // abs(b) * (1 if (a >= 0) == (b >= 0) else -1)
-            return wrap(q if op == "/" else a - b * q)
-        if op == "**":
-            if b < 0:
-                raise ArithError("exponent less than 0")
-            return wrap(pow(a, b, 1 << 64))
-        table = {
-            "+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
-            "<<": lambda: a << (b & 63), ">>": lambda: a >> (b & 63),
-            "&": lambda: a & b, "|": lambda: a | b, "^": lambda: a ^ b,
-            "==": lambda: int(a == b), "!=": lambda: int(a != b), "<": lambda: int(a < b),
-            "<=": lambda: int(a <= b), ">": lambda: int(a > b), ">=": lambda: int(a >= b),
-        }
-        if op not in table:
-            raise ArithError(f"unsupported arithmetic operator {op}")
-        return wrap(table[op]())
+        var = self.ev.state.lookup(name)
+        text = plain(str(value), self.ev.origin(node))
+        if var is not None and isinstance(var.value, dict):
+            table = dict(var.value)
+            table[sub] = text
+            self.ev.state.assign(name, table, self.ev.origin(node))
+            return
+        index = Arith(self.ev, self.depth + 1, self.node).text(sub)
+        values = list(var.value) if var is not None and isinstance(var.value, list) else \
+            ([var.value] if var is not None else [])
+        if index < 0:
+            index += len(values)
+            if index < 0:
+                raise ArithError(f"{name}[{sub}]: bad array subscript")
+        check_index(self.ev, index, node)
+        while len(values) <= index:
+            values.append(None)
+        values[index] = text
+        self.ev.state.assign(name, values, self.ev.origin(node))
 
-    @staticmethod
-    def _lvalue(node: dict) -> str:
-        parts = node.get("Parts") or [] if node.get("Type") == "Word" else []
-        if len(parts) == 1 and parts[0].get("Type") == "Lit" and _NAME.fullmatch(parts[0].get("Value", "")):
-            return parts[0]["Value"]
-        if len(parts) == 1 and parts[0].get("Type") == "ParamExp" and not parts[0].get("Exp"):
-            return parts[0]["Param"]["Value"]
-        raise ArithError("attempted assignment to non-variable")
+
+# -- printing shfmt's arithmetic tree back as text, words expanded
+def render(ev: "Evaluator", node: dict | None, let_word: bool = False) -> str:
+    if not node:
+        return ""
+    kind = node.get("Type")
+    if kind == "BinaryArithm":
+        return f"{render(ev, node['X'])} {node['Op']} {render(ev, node['Y'])}"
+    if kind == "UnaryArithm":
+        op, inner = node["Op"], render(ev, node["X"])
+        if node.get("Post"):
+            return inner + op
+        return op + inner if op in ("++", "--") else f"{op} {inner}"
+    if kind == "ParenArithm":
+        return f"( {render(ev, node['X'])} )"
+    if kind == "Word" or kind is None:
+        return _word_text(ev, node, let_word)
+    raise ArithError(f"unsupported arithmetic node {kind}")
+
+
+def _word_text(ev: "Evaluator", node: dict, let_word: bool) -> str:
+    from migrate.shell.words import expand_string
+
+    parts = node.get("Parts") or []
+    out: list[str] = []
+    for part in parts:
+        kind = part.get("Type")
+        if kind == "ParamExp" and not part.get("Dollar") and part.get("Index") is not None:
+            out.append(f"{part['Param']['Value']}[{render(ev, part['Index'])}]")  # bare `a[i]`
+            continue
+        if kind == "SglQuoted" and not let_word:
+            out.append(("$'" if part.get("Dollar") else "'") + part.get("Value", "") + "'")  # literal in bash
+            continue
+        value = expand_string(ev, {"Type": "Word", "Parts": [part]})
+        if is_unknown(value):
+            raise ArithError("operand is unknown", unknown=True)
+        out.append(to_str(value))
+    return "".join(out)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 
+from migrate.shell.arith import check_index
 from migrate.shell.conditions import test_command
 from migrate.shell.plan import Token
 from migrate.shell.state import Var
@@ -62,6 +63,7 @@ def assign(ev: "Evaluator", node: dict, mode: str, flags: set[str] | None = None
                     k = int(key)
                 except ValueError:
                     k = len(values)
+                check_index(ev, k, node)
                 while len(values) <= k:
                     values.append(None)
                 values[k] = value
@@ -88,17 +90,23 @@ def assign(ev: "Evaluator", node: dict, mode: str, flags: set[str] | None = None
         value = concat(old.scalar(), value)
     index = node.get("Index")
     if index is not None:
-        key = to_str(expand_string(ev, index)) if index.get("Type") == "Word" else str(ev.arith_value(index))
+        key = to_str(expand_string(ev, index)) if index.get("Type") == "Word" else \
+            str(ev.arith_expansion(index, node) or 0)
         if old is not None and isinstance(old.value, dict):
             table = dict(old.value)
             table[key] = value
             _store(ev, name, table, origin, flags)
             return
         values = _slots(old) if old is not None else []
-        try:
-            k = ev.arith_value(index)
-        except Exception:  # noqa: BLE001 - a bad index writes element 0 like bash
+        k = ev.arith_expansion(index, node)  # an invalid index is an error that ends the command
+        if k is None:
+            ev.warn(node, f"index of `{name}` is unknown; element 0 assumed", code="shell-unknown")
             k = 0
+        if k < 0:
+            k += len(values)
+            if k < 0:
+                ev.abort(node, f"{name}[{k - len(values)}]: bad array subscript")
+        check_index(ev, k, node)
         while len(values) <= k:
             values.append(None)
         values[k] = value
@@ -136,7 +144,8 @@ def _array_elems(ev: "Evaluator", array: dict) -> list[tuple[str | None, Text]]:
     for elem in array.get("Elems") or []:
         index = elem.get("Index")
         if index is not None:
-            key = to_str(expand_string(ev, index)) if index.get("Type") == "Word" else str(ev.arith_value(index))
+            key = to_str(expand_string(ev, index)) if index.get("Type") == "Word" else \
+                str(ev.arith_expansion(index, elem) or 0)
             out.append((key, expand_string(ev, elem.get("Value"))))
         else:
             for field in expand_fields(ev, elem.get("Value") or {}):
@@ -245,9 +254,9 @@ def printf(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     result = model(ev, words, None)
     if result is None:
         ev.output_unknown("printf")
-    else:
-        ev.write(plain(result.text, ev.origin(node), any(is_unknown(f) for f in fields)))
-    return 0
+        return 0
+    ev.write(plain(result.text, ev.origin(node), any(is_unknown(f) for f in fields)))
+    return result.status
 
 
 # ---------------------------------------------------------------- tests and no-ops
@@ -349,9 +358,18 @@ def declare_words(ev: "Evaluator", fields: list[Text], node: dict) -> int:
 
 @builtin("let")
 def let(ev: "Evaluator", fields: list[Text], node: dict) -> int:
+    from migrate.shell.arith import Arith, ArithError
+
     value = 0
     for field in fields[1:]:
-        value = ev.arith_of_text(field, node)
+        try:
+            value = Arith(ev, node=node).text(to_str(field))
+        except ArithError as exc:
+            if exc.unknown:
+                ev.status_unknown = True
+            else:
+                ev.warn(node, f"bash error: let: {exc}; status 1", code="shell-error")
+            return 1
     return 0 if value else 1
 
 
@@ -359,11 +377,10 @@ def let(ev: "Evaluator", fields: list[Text], node: dict) -> int:
 def cd(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     args = [to_str(f) for f in fields[1:] if not to_str(f).startswith("-")]
     if not args:
+        from migrate.shell.params import assumed_home
+
         home = ev.state.lookup("HOME")
-        if home is None:
-            ev.warn(node, "cd: HOME not set", code="shell-error")
-            return 1
-        args = [to_str(home.scalar())]
+        args = [to_str(home.scalar() if home is not None else assumed_home(ev, node))]
     target = os.path.normpath(os.path.join(ev.state.cwd, args[0]))
     if any(is_unknown(f) for f in fields):
         ev.warn(node, "cd to an unknown directory; the working directory is no longer known", code="shell-unknown")

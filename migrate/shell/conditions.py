@@ -196,7 +196,8 @@ class _TestArgs:
             try:
                 return _cmp(_INT_OPS[op], _strict_int(a), _strict_int(b))
             except ValueError:
-                raise ValueError(f"{a if not _is_int(a) else b}: integer expression expected") from None
+                bad = a if not _is_int(a) or not -(1 << 63) <= int(a.strip()) < (1 << 63) else b
+                raise ValueError(f"{bad}: integer expression expected") from None
         return binary_string(op, a, b) == 0
 
 
@@ -208,9 +209,13 @@ def _is_int(text: str) -> bool:
 
 
 def _strict_int(text: str) -> int:
+    """`[ a -gt b ]` operands: decimal integers that fit 64 bits (bash rejects larger ones)."""
     if not _is_int(text):
         raise ValueError(text)
-    return int(text.strip())
+    value = int(text.strip())
+    if not -(1 << 63) <= value < (1 << 63):
+        raise ValueError(text)
+    return value
 
 
 def test_command(ev: "Evaluator", words: list[str], unknown: bool, node: dict | None) -> Result:

@@ -18,6 +18,7 @@ from migrate.shell.conditions import test_clause
 from migrate.shell.knobs import KnobRegistry
 from migrate.shell.launch import Launch, find_launch
 from migrate.shell.plan import EnvVar, LaunchPlan, Token
+from migrate.shell.redirects import open_redirects, record_created
 from migrate.shell.state import ShellState, Var
 from migrate.shell.substitutions import run_model
 from migrate.shell.syntax import Node, parse_file, parse_text
@@ -55,6 +56,12 @@ class ReturnFn(Exception):
 class LoopControl(Exception):
     def __init__(self, kind: str, levels: int) -> None:
         self.kind, self.levels = kind, levels
+
+
+class AbortCommand(Exception):
+    """Bash's reaction to an expansion error (`$((4*))`, `${s:1:-9}`): it prints the error and
+    abandons the rest of the complete command it is running (the whole line's list at the top of a
+    script, `eval` string or sourced file; the whole of a subshell), then goes on with status 1."""
 
 
 class Launched(Exception):
@@ -106,6 +113,7 @@ class Evaluator:
         self.source_stack: list[Text] = []  # BASH_SOURCE: each file as it was named when run or sourced
         self.errexit_exempt = False
         self.getopts_state = (1, 1)  # (OPTIND it belongs to, position inside a clustered -abc)
+        self.created_paths: set[str] = set()  # files and directories the script made (mkdir, `>`)
 
     # ------------------------------------------------------------------ helpers used by other modules
     def origin(self, node: Node | None) -> Origin:
@@ -179,36 +187,43 @@ class Evaluator:
     def assign_scalar_str(self, name: str, value: str, node: Node | None) -> None:
         self.state.assign(name, plain(value, self.origin(node)), self.origin(node))
 
-    def parse_arith(self, text: str) -> Node:
-        tree = _parse_cached(f"_=$(( {text} ))", "<arithmetic>")
-        try:
-            return tree["Stmts"][0]["Cmd"]["Assigns"][0]["Value"]["Parts"][0]["X"]
-        except (KeyError, IndexError, TypeError):
-            raise ArithError(f"{text}: syntax error in expression") from None
-
-    def arith_value(self, node: Node | None) -> int:
+    def arith_value(self, node: Node | None, words_expanded: bool = False) -> int:
         if node is None:
             return 0
-        try:
-            return Arith(self).eval(node)
-        except MigrateError:
-            raise ArithError("syntax error in expression") from None
+        return Arith(self, node=node).eval(node, words_expanded)
 
     def arith_of_text(self, value: Text, node: Node | None) -> int:
+        """A value assigned to an integer variable (`declare -i`): an error abandons the command."""
         try:
-            return Arith(self).text(to_str(value))
-        except (ArithError, MigrateError) as exc:
-            self.warn(node, f"arithmetic: {exc}")
+            return Arith(self, node=node).text(to_str(value))
+        except ArithError as exc:
+            if not exc.unknown:
+                self.abort(node, str(exc))
+            self.warn(node, f"arithmetic over an unknown value: {exc}; 0 assumed", code="shell-unknown")
             return 0
 
-    def arith_text(self, xnode: Node | None, node: Node) -> Text:
+    def arith_expansion(self, xnode: Node | None, node: Node) -> int | None:
+        """An arithmetic expansion (`$(( ))`, an index, a substring offset); None when it depends
+        on an unknown value. An error abandons the command as in bash."""
         try:
-            return plain(str(self.arith_value(xnode)), self.origin(node))
+            return self.arith_value(xnode)
         except ArithError as exc:
             if exc.unknown:
-                return self.unknown_text("0", node, "an arithmetic expression over an unknown value")
-            self.warn(node, f"arithmetic error: {exc} (bash would print an error)", code="shell-error")
-            return self.unknown_text("0", node, "a failing arithmetic expression")
+                return None
+            self.abort(node, str(exc))
+            raise  # not reached
+
+    def arith_text(self, xnode: Node | None, node: Node) -> Text:
+        value = self.arith_expansion(xnode, node)
+        if value is None:
+            return self.unknown_text("0", node, "an arithmetic expression over an unknown value")
+        return plain(str(value), self.origin(node))
+
+    def abort(self, node: Node | None, message: str) -> None:
+        """An expansion error: bash prints it, skips the rest of the command (see AbortCommand)."""
+        self.warn(node, f"bash error: {message}; bash skips the rest of this command (an unset or empty "
+                        "variable?)", code="shell-error")
+        raise AbortCommand(message)
 
     def text_consumed(self, value: Text, count: int) -> Text:
         """What is left of an input after `count` characters were read."""
@@ -234,11 +249,12 @@ class Evaluator:
     def run_file(self, path: str, display: str, invoked_as: Text | None = None) -> None:
         text, tree = parse_file(path, display)
         self.trees.append(tree)
+        _refuse_crlf(text, display)
         saved = self.source
         self.source = Source(display, text)
         self.source_stack.insert(0, invoked_as if invoked_as is not None else plain(display, Origin("<arguments>")))
         try:
-            self.run_stmts(tree.get("Stmts") or [])
+            self.run_commands(tree.get("Stmts") or [], text)
         finally:
             self.source = saved
             self.source_stack.pop(0)
@@ -254,11 +270,29 @@ class Evaluator:
         saved = self.source
         self.source = Source(name, raw, text if text else plain(raw, self.origin(node)))
         try:
-            return self.run_stmts(tree.get("Stmts") or [])
+            return self.run_commands(tree.get("Stmts") or [], raw)
         finally:
             self.source = saved
 
     # ------------------------------------------------------------------ statements
+    def run_commands(self, stmts: list[Node], text: str) -> int:
+        """A script's (or `eval` string's) statements, one complete command at a time as bash
+        reads them: an expansion error skips the rest of its line's list, then bash goes on."""
+        status = 0
+        data = text.encode("utf-8", "surrogateescape")
+        skipping: Node | None = None
+        for stmt in stmts:
+            if skipping is not None and _same_command(skipping, stmt, data):
+                skipping = stmt
+                continue
+            skipping = None
+            try:
+                status = self.run_stmt(stmt)
+            except AbortCommand:
+                status = self.state.status = 1
+                skipping = stmt
+        return status
+
     def run_stmts(self, stmts: list[Node]) -> int:
         status = 0
         for stmt in stmts:
@@ -274,7 +308,9 @@ class Evaluator:
         if stdin is not None:
             self.stdin = stdin
         try:
-            if cmd:
+            if redirs and not open_redirects(self, redirs, stmt):
+                status = 1  # bash could not open a file: the command does not run
+            elif cmd:
                 status = self.run_cmd(cmd, stmt)
             else:
                 status = 0
@@ -424,7 +460,11 @@ class Evaluator:
                 if loop.get("Post"):
                     self.arith_value(loop["Post"])
         except ArithError as exc:
-            self.warn(node, f"for (( )) loop: {exc}; loop ends", code="shell-unknown")
+            if exc.unknown:
+                self.warn(node, f"for (( )) loop: {exc}; loop ends", code="shell-unknown")
+            else:
+                self.warn(node, f"bash error: for (( )): {exc}; the loop ends with status 1", code="shell-error")
+                status = 1
         return status
 
     def cmd_CaseClause(self, node: Node, stmt: Node) -> int:
@@ -470,6 +510,8 @@ class Evaluator:
             return self.run_stmts(node.get("Stmts") or [])
         except ExitScript as exc:
             return exc.status
+        except AbortCommand:
+            return 1  # the subshell was the whole command
         finally:
             self.state = saved
 
@@ -511,6 +553,8 @@ class Evaluator:
                 status = self.run_stmt(stage)
             except ExitScript as exc:
                 status = exc.status
+            except AbortCommand:
+                status = 1  # each stage is a subshell
             finally:
                 self.frames.pop()
                 self.state, self.stdin = saved_state, saved_stdin
@@ -535,16 +579,19 @@ class Evaluator:
             if exc.unknown:
                 self.status_unknown = True
                 return 1
-            self.warn(node, f"(( )): {exc}", code="shell-error")
+            self.warn(node, f"bash error: (( )): {exc}; status 1", code="shell-error")
             return 1
 
     def cmd_LetClause(self, node: Node, stmt: Node) -> int:
         value = 0
         for expr in node.get("Exprs") or []:
             try:
-                value = self.arith_value(expr)
+                value = self.arith_value(expr, words_expanded=True)
             except ArithError as exc:
-                self.warn(node, f"let: {exc}", code="shell-error")
+                if exc.unknown:
+                    self.status_unknown = True
+                    return 1
+                self.warn(node, f"bash error: let: {exc}; status 1", code="shell-error")
                 return 1
         return 0 if value != 0 else 1
 
@@ -601,6 +648,8 @@ class Evaluator:
                 return handler(self, fields, node)
             finally:
                 self.state.scopes.pop()
+        if name in ("mkdir", "touch"):
+            record_created(self, words)
         if not self.in_substitution():
             tokens = self.tokens(fields, node)
             launch = find_launch(self.wrappers + tokens)
@@ -676,6 +725,8 @@ class Evaluator:
             status = exc.status
         except LoopControl:
             status = 0
+        except AbortCommand:
+            status = 1  # the substitution's shell gives up; what it printed so far is kept
         finally:
             self.frames.pop()
             self.state = saved
@@ -716,6 +767,29 @@ def _errexit_applies(cmd: Node | None) -> bool:
     if kind == "BinaryCmd":
         return cmd.get("Op") in ("|", "|&")
     return kind in ("CallExpr", "TestClause", "ArithmCmd", "LetClause", "DeclClause", "Subshell")
+
+
+def _same_command(prev: Node, stmt: Node, data: bytes) -> bool:
+    """Whether `stmt` follows `prev` in the same complete command (`a; b` on one line): bash reads
+    a script line by line, so only a newline (not an escaped one) between them separates them."""
+    end = ((prev.get("End") or {}).get("Offset"))
+    start = ((stmt.get("Pos") or {}).get("Offset"))
+    if end is None or start is None:
+        return False
+    return b"\n" not in data[end:start].replace(b"\\\n", b"")
+
+
+def _refuse_crlf(text: str, display: str) -> None:
+    """Bash reads `then` followed by a carriage return as a word, not a keyword: a CRLF script
+    does not run as it reads, so it is refused (with the fix) rather than converted."""
+    at = text.find("\r\n")
+    if at < 0:
+        return
+    raise MigrateError(
+        f"{display} has Windows (CRLF) line endings; bash would fail on it (it reads `then\\r`, not `then`)",
+        origin=Origin(display, text.count("\n", 0, at) + 1),
+        hint=f"convert it to Unix line endings first: dos2unix {display}",
+    )
 
 
 _TEXT_CACHE: dict[tuple[str, str], Node] = {}

@@ -59,9 +59,9 @@ def _values(ev: "Evaluator", node: dict) -> tuple[list[Text] | None, bool, str]:
         if isinstance(var.value, dict):
             got = var.value.get(sub)
             return ([got] if got is not None else None), False, ""
-        try:
-            i = ev.arith_value(index) if sub not in ("@", "*") else 0
-        except Exception:  # noqa: BLE001 - treated as index 0 like bash on bad input
+        i = ev.arith_expansion(index, node)  # an invalid index is an error that ends the command
+        if i is None:
+            ev.warn(node, f"index of `{name}` is unknown; element 0 assumed", code="shell-unknown")
             i = 0
         elems = var.value if isinstance(var.value, list) else [var.value]
         if i < 0:
@@ -81,6 +81,15 @@ def _hostname(ev: "Evaluator", node: dict) -> Text:
     return plain("localhost", ev.origin(node))
 
 
+ASSUMED_HOME = "/root"  # the home directory assumed when the run's environment does not give HOME
+
+
+def assumed_home(ev: "Evaluator", node: dict | None) -> Text:
+    """$HOME (and `~`) when no HOME was given: an assumed value, stated like the GPU count."""
+    ev.note(node, f"$HOME is not given; assumed to be {ASSUMED_HOME} (pass HOME=... to set it)")
+    return plain(ASSUMED_HOME, ev.origin(node))
+
+
 _SHELL_VARS = {  # variables bash sets by itself
     "RANDOM": lambda ev, node: ev.unknown_text("__UNKNOWN_RANDOM__", node, "$RANDOM"),
     "SRANDOM": lambda ev, node: ev.unknown_text("__UNKNOWN_SRANDOM__", node, "$SRANDOM"),
@@ -88,6 +97,7 @@ _SHELL_VARS = {  # variables bash sets by itself
     "HOSTNAME": _hostname,
     "LINENO": lambda ev, node: plain(str(ev.origin(node).line), ev.origin(node)),
     "SECONDS": lambda ev, node: plain("0", ev.origin(node)),
+    "HOME": assumed_home,
 }
 
 
@@ -213,8 +223,11 @@ def _apply_exp(ev: "Evaluator", node: dict, exp: dict, values: list[Text] | None
 
 
 def _slice(ev: "Evaluator", sl: dict, values: list[Text], multi: bool, mode: str) -> list[Text]:
-    offset = ev.arith_value(sl.get("Offset")) if sl.get("Offset") else 0
-    length = ev.arith_value(sl.get("Length")) if sl.get("Length") else None
+    offset = ev.arith_expansion(sl.get("Offset"), sl) if sl.get("Offset") else 0
+    length = ev.arith_expansion(sl.get("Length"), sl) if sl.get("Length") else None
+    if offset is None or (sl.get("Length") and length is None):
+        ev.warn(sl, "substring bounds are unknown; the whole value assumed", code="shell-unknown")
+        offset, length = 0, None
     if multi:
         n = len(values)
         start = offset + n if offset < 0 else offset
@@ -232,8 +245,7 @@ def _slice(ev: "Evaluator", sl: dict, values: list[Text], multi: bool, mode: str
     elif length < 0:
         end = total + length
         if end < start:
-            ev.warn(sl, "substring expression < 0")
-            return [EMPTY]
+            ev.abort(sl, f"{length}: substring expression < 0")
     else:
         end = start + length
     return [slice_text(value, start, end)]

@@ -170,40 +170,143 @@ def echo(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
 
 @model("printf")
 def printf(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    """bash's printf: escapes in the format (not in `%s` arguments), `*` widths and precisions taken
+    from the arguments, the format reused while arguments remain."""
     if len(words) < 2 or words[1] == "-v":
         return None
     fmt, args = words[1], words[2:]
+    if fmt == "--" and len(words) > 2:
+        fmt, args = words[2], words[3:]
+    out: list[str] = []
+    status = 0
+    while True:
+        used = [0]
+
+        def next_arg() -> str | None:
+            if used[0] < len(args):
+                used[0] += 1
+                return args[used[0] - 1]
+            return None
+
+        for literal, spec in _PRINTF_SPEC.findall(fmt) or [(fmt, "")]:
+            out.append(_printf_escapes(literal))
+            if not spec:
+                continue
+            text, ok = _printf_one(spec, next_arg)
+            if text is None:
+                return None  # a conversion we do not model
+            out.append(text)
+            status |= 0 if ok else 1
+        if used[0] == 0 or used[0] >= len(args):
+            break
+        args = args[used[0]:]
+    return Output("".join(out), status)
+
+
+_PRINTF_SPEC = re.compile(r"((?:[^%]|%%)*)(%[-+ 0#]*(?:\*|\d*)(?:\.(?:\*|\d*))?[a-zA-Z]|%$|)", re.S)
+
+
+def _printf_escapes(text: str) -> str:
     from migrate.shell.words import decode_c_string
 
-    out: list[str] = []
-    while True:
-        used = 0
+    return decode_c_string(text.replace("%%", "\x00PCT\x00")).replace("\x00PCT\x00", "%")
 
-        def sub(m: re.Match) -> str:
-            nonlocal used
-            spec = m.group(0)
-            if spec == "%%":
-                return "%"
-            value = args[used] if used < len(args) else ""
-            used += 1
-            conv = spec[-1]
-            if conv in "di":
-                try:
-                    return (spec[:-1] + "d") % int(value or 0)
-                except ValueError:
-                    return "0"
-            if conv == "f":
-                try:
-                    return spec % float(value or 0)
-                except ValueError:
-                    return "0"
-            return (spec[:-1] + "s") % value
 
-        out.append(decode_c_string(re.sub(r"%[-+ 0#]*\d*(?:\.\d+)?[sdifx%]|%%", sub, fmt)))
-        if used == 0 or used >= len(args):
-            break
-        args = args[used:]
-    return Output("".join(out))
+def _printf_int(arg: str | None) -> tuple[int, bool]:
+    """An integer argument as bash's printf reads it ('c gives a character code); (value, valid)."""
+    if not arg:
+        return 0, True
+    if arg[0] in "'\"" and len(arg) > 1:
+        return ord(arg[1]), True
+    m = re.match(r"\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)", arg)
+    if not m:
+        return 0, False
+    digits = m.group(2)
+    base = 16 if digits[:2].lower() == "0x" else 8 if digits.startswith("0") and len(digits) > 1 else 10
+    value = int(digits, base) * (-1 if m.group(1) == "-" else 1)
+    value = max(-(1 << 63), min(value, (1 << 63) - 1))
+    return value, m.end() == len(arg.rstrip()) or arg[m.end():].strip() == ""
+
+
+def _fixed(flags: str, width: str, precision: str | None, number: str) -> str:
+    """`%f` of the number as bash holds it, an x86 long double (64-bit mantissa), printed exactly:
+    a double would print 3.14159 as 3.1415899999999999 at `%.16f` (bash: 3.1415900000000000)."""
+    from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+    from fractions import Fraction
+
+    exact = Fraction(Decimal(number))
+    if exact:
+        shift = 63 - (abs(exact.numerator).bit_length() - exact.denominator.bit_length())
+        scaled = exact * Fraction(2) ** shift
+        while abs(scaled) >= 1 << 64:
+            scaled, shift = scaled / 2, shift - 1
+        while abs(scaled) < 1 << 63:
+            scaled, shift = scaled * 2, shift + 1
+        exact = Fraction(round(scaled)) / Fraction(2) ** shift
+    digits = int(precision) if precision else (6 if precision is None else 0)
+    with localcontext() as ctx:
+        ctx.prec = 200
+        value = (Decimal(exact.numerator) / Decimal(exact.denominator)).quantize(
+            Decimal(1).scaleb(-digits), rounding=ROUND_HALF_EVEN)
+    text = f"{value.copy_abs():f}" + ("." if "#" in flags and digits == 0 else "")
+    negative = exact < 0 or number.strip().startswith("-")  # -0 and -0.001 print `-0.00` in C
+    sign = "-" if negative else "+" if "+" in flags else " " if " " in flags else ""
+    pad = int(width or 0) - len(sign) - len(text)
+    if pad <= 0:
+        return sign + text
+    if "-" in flags:
+        return sign + text + " " * pad
+    return sign + "0" * pad + text if "0" in flags else " " * pad + sign + text
+
+
+def _printf_one(spec: str, next_arg) -> tuple[str | None, bool]:
+    conv = spec[-1]
+    if spec == "%":
+        return "%", True
+    m = re.fullmatch(r"%([-+ 0#]*)(\*|\d*)(?:\.(\*|\d*))?([a-zA-Z])", spec)
+    if not m or conv not in "diouxXfFeEgGcsb":
+        return None, True
+    flags, width, precision = m.group(1), m.group(2), m.group(3)
+    ok = True
+    if width == "*":
+        w, good = _printf_int(next_arg())
+        ok &= good
+        if w < 0:
+            flags, w = flags + "-", -w
+        width = str(w)
+    if precision == "*":
+        p, good = _printf_int(next_arg())
+        ok &= good
+        precision = str(p) if p >= 0 else None
+    if int(width or 0) > 4096 or int(precision or 0) > 4096:
+        return None, ok  # bash prints millions of spaces or fails: not modelled
+    head = "%" + flags + width + ("." + precision if precision is not None else "")
+    arg = next_arg()
+    if conv in "di":
+        value, good = _printf_int(arg)
+        return (head + "d") % value, ok and good
+    if conv in "ouxX":
+        value, good = _printf_int(arg)
+        value &= (1 << 64) - 1
+        if conv == "o" and "#" in flags:
+            return (head.replace("#", "") + "o") % value if value == 0 else \
+                (head.replace("#", "") + "s") % ("0" + format(value, "o")), ok and good
+        return (head + ("d" if conv == "u" else conv)) % value, ok and good
+    if conv in "fFeEgG":
+        m = re.match(r"\s*[+-]?(?:inf(?:inity)?|nan|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)", arg or "", re.I)
+        valid = ok and (not arg or (m is not None and not arg[m.end():].strip()))
+        number = m.group(0).strip() if m else "0"
+        if conv in "fF" and number.lstrip("+-")[:1].isdigit() | number.lstrip("+-").startswith("."):
+            return _fixed(flags, width, precision, number), valid  # exact, as bash's long double is
+        return (head + conv) % float(number), valid
+    text = arg or ""
+    if conv == "b":
+        from migrate.shell.words import decode_c_string
+
+        text = decode_c_string(text)
+    elif conv == "c":
+        text = text[:1]
+    return (head + "s") % text, ok
 
 
 @model("cat")

@@ -67,7 +67,11 @@ def lit_pieces(ev: "Evaluator", node: dict, quoted: bool, first: bool) -> list[I
         home = ev.state.lookup("HOME")
         if home is not None:
             out.append(Piece(home.scalar(), True))
-            raw = raw[1:]
+        else:
+            from migrate.shell.params import assumed_home
+
+            out.append(Piece(assumed_home(ev, node), True))
+        raw = raw[1:]
     if "\\" not in raw and "\n" not in raw:  # the common case: one piece, as the loop below would give
         if raw:
             out.append(Piece(ev.text_at(raw, offset, line), quoted))
