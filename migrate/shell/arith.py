@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MASK = (1 << 64) - 1
-MAX_DEPTH = 64  # nested variable evaluation (bash allows 1024; a cycle fails either way)
+MAX_DEPTH = 32  # nested variable evaluation (bash allows 1024; a cycle fails either way)
 MAX_INDEX = 100_000  # bash's arrays are sparse, ours are lists: a larger index is refused
 
 
@@ -275,16 +275,20 @@ class _Parser:
 
     _LEVELS = (("|",), ("^",), ("&",), ("==", "!="), ("<=", ">=", "<", ">"), ("<<", ">>"), ("+", "-"),
                ("*", "/", "%"))
+    _PRECEDENCE = {op: level for level, ops in enumerate(_LEVELS) for op in ops}
 
     def binary(self, level: int) -> int:
-        if level == len(self._LEVELS):
-            return self.power()
-        value = self.binary(level + 1)
-        while self.peek()[0] == "OP" and self.peek()[1] in self._LEVELS[level]:
-            op = self.take()[1]
-            right = self.binary(level + 1)
+        """Left-associative binary operators at `level` and tighter, by precedence climbing (few
+        Python frames: variables holding expressions nest this whole parser)."""
+        value = self.power()
+        while True:
+            kind, op = self.peek()
+            prec = self._PRECEDENCE.get(op) if kind == "OP" else None  # type: ignore[arg-type]
+            if prec is None or prec < level:
+                return value
+            self.take()
+            right = self.binary(prec + 1) if prec + 1 < len(self._LEVELS) else self.power()
             value = self.compute(op, value, right)  # type: ignore[arg-type]
-        return value
 
     def compute(self, op: str, a: int, b: int) -> int:
         if op in ("==", "!=", "<=", ">=", "<", ">"):

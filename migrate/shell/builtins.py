@@ -47,7 +47,7 @@ def assign(ev: "Evaluator", node: dict, mode: str, flags: set[str] | None = None
     if mode == "local" or (mode == "declare" and "g" not in flags and ev.state.scopes):
         ev.state.declare_local(name)
     old = ev.state.lookup(name)
-    integer = "i" in flags or (old is not None and old.integer)
+    integer = "i" in flags or (old is not None and old.integer) or name in ev.pending_integers
     if node.get("Array") is not None:
         elems = _array_elems(ev, node.get("Array") or {})
         if "A" in flags or (old is not None and isinstance(old.value, dict)):
@@ -79,6 +79,8 @@ def assign(ev: "Evaluator", node: dict, mode: str, flags: set[str] | None = None
                 _store(ev, name, {}, origin, flags)
             elif "x" in flags:
                 ev.pending_exports.add(name)
+            if "i" in flags:  # `declare -i N` leaves N unset, but later values are evaluated
+                ev.pending_integers.add(name)
         else:
             _store(ev, name, old.value, old.origin, flags, keep_external=True)
         return

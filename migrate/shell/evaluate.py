@@ -110,6 +110,7 @@ class Evaluator:
         self.steps = 0
         self.wrappers: list[Token] = []
         self.pending_exports: set[str] = set()
+        self.pending_integers: set[str] = set()  # `declare -i N` before N has a value
         self.source_stack: list[Text] = []  # BASH_SOURCE: each file as it was named when run or sourced
         self.errexit_exempt = False
         self.getopts_state = (1, 1)  # (OPTIND it belongs to, position inside a clustered -abc)

@@ -209,7 +209,7 @@ def _apply_exp(ev: "Evaluator", node: dict, exp: dict, values: list[Text] | None
     if op.endswith("+"):
         if use_word:
             return [Piece(EMPTY, quoted)] if not multi else []
-        return expand_parts(ev, (exp.get("Word") or {}).get("Parts") or [], quoted)
+        return expand_parts(ev, (exp.get("Word") or {}).get("Parts") or [], quoted) or [Piece(EMPTY, quoted)]
     if not use_word:
         return None
     if op.endswith("?"):
@@ -219,7 +219,8 @@ def _apply_exp(ev: "Evaluator", node: dict, exp: dict, values: list[Text] | None
         value = expand_string(ev, exp.get("Word"))
         ev.assign_scalar(name, value, node)
         return [Piece(value, quoted)]
-    return expand_parts(ev, (exp.get("Word") or {}).get("Parts") or [], quoted)
+    # an empty default is still a word: "${X:-}" is one empty argument, not none
+    return expand_parts(ev, (exp.get("Word") or {}).get("Parts") or [], quoted) or [Piece(EMPTY, quoted)]
 
 
 def _slice(ev: "Evaluator", sl: dict, values: list[Text], multi: bool, mode: str) -> list[Text]:
