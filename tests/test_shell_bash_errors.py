@@ -233,3 +233,15 @@ def test_home_is_assumed_and_stated_when_not_given(tmp_path: Path):
     launch, plan = _both(tmp_path, script.read_text(), {"HOME": str(tmp_path / "h")})
     assert plan_words(plan) == launch.words
     assert not [d for d in plan.diagnostics if "HOME" in d.message]
+
+
+@pytest.mark.parametrize("snippet", [
+    # an assignment's status is its last command substitution's: `set -e` stops at `X=$(false)`
+    "set -e\nA=1\nX=$(false)\nB=2",
+    "X=$(exit 3); S=$?; Y=$(true); Z=$?",
+    "set -e\nV=$(printf '%d' abc)\nB=2",
+    # "${X:-}" is one empty word, not none: `[ -n "${X:-}" ]` is false
+    '[ -n "${X:-}" ] && A=1; [ -n "${X:+}" ] && B=1; set -- "${X:-}"; N=$#',
+])
+def test_found_by_the_differential_harness(snippet: str, tmp_path: Path):
+    check_against_bash(snippet, tmp_path)

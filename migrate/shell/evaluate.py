@@ -111,6 +111,7 @@ class Evaluator:
         self.wrappers: list[Token] = []
         self.pending_exports: set[str] = set()
         self.pending_integers: set[str] = set()  # `declare -i N` before N has a value
+        self.subst_status = 0  # status of the last command substitution (an assignment's status)
         self.source_stack: list[Text] = []  # BASH_SOURCE: each file as it was named when run or sourced
         self.errexit_exempt = False
         self.getopts_state = (1, 1)  # (OPTIND it belongs to, position inside a clustered -abc)
@@ -619,17 +620,18 @@ class Evaluator:
     def cmd_CallExpr(self, node: Node, stmt: Node) -> int:
         assigns = node.get("Assigns") or []
         args = node.get("Args") or []
+        self.subst_status = 0
         if not args:
             for assign in assigns:
                 bi.assign(self, assign, mode="plain")
-            return 0
+            return self.subst_status  # `X=$(false)` fails: bash gives the last substitution's status
         fields: list[Text] = []
         for word in args:
             fields.extend(expand_fields(self, word))
         if not fields:
             for assign in assigns:
                 bi.assign(self, assign, mode="plain")
-            return 0
+            return self.subst_status
         prefix = [(a["Name"]["Value"], expand_string(self, a.get("Value")), a) for a in assigns if a.get("Name")]
         return self.run_words(fields, prefix, node)
 
@@ -732,7 +734,7 @@ class Evaluator:
             self.frames.pop()
             self.state = saved
             self.stdin = saved_stdin
-        self.state.status = status
+        self.state.status = self.subst_status = status
         if frame.unknown:
             # one inert word: survives splitting and `eval` without meaning anything to the shell
             placeholder = "__UNKNOWN_" + re.sub(r"[^A-Za-z0-9_]", "_", frame.unknown[0].split(" ")[0]) + "__"
