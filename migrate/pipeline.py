@@ -376,9 +376,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
                         "Hugging Face model id they came from; the preset's own tokenizer differs"
                         + (f" ({result.preset_values.get('tokenizer_model')})." if result.preset_values.get(
                             "tokenizer_model") else "."))
-    if profile.name == "primus-0.1" and translated.args.get("save"):
-        guidance.append("primus-0.1 saves checkpoints under <workspace>/<work_group>/<user_name>/<exp_name>/"
-                        "checkpoints whatever `save` says; the legacy --save path is kept in the YAML for reference.")
+    if result.parity.documented:
+        guidance.append("EXP_ROOT is the Primus experiment folder, <workspace>/<work_group>/<user_name>/<exp_name>; "
+                        f"{profile.name}'s trainer puts the outputs listed under Documented differences there.")
 
     report: dict[str, Any] = {
         "script": str(script_name),
@@ -408,6 +408,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         "guidance": guidance,
         "parity": result.parity.to_json(),
         "accepted_differences": list(result.parity.exceptions) if result.parity.ok else [],
+        "documented_differences": list(result.parity.documented),
         "diagnostics": diags.to_json(),
     }
     if not result.parity.ok and hint:

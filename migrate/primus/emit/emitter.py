@@ -20,6 +20,7 @@ from migrate.diagnostics import MigrateError, Origin
 from migrate.primus.emit.architecture import ARCHITECTURE_KEYS, STRUCTURE_KEYS, TOKENIZER_KEYS, PresetMatch, rank_presets, safe_derive
 from migrate.primus.emit.files import experiment_yaml, model_yaml
 from migrate.primus.emit.overrides import Override, build_overrides, mismatches, needed_overrides, origin_note
+from migrate.primus.handoff import output_settings, written_shape
 from migrate.primus.yamlio import mark_emitted
 from migrate.values import same_value as _same
 
@@ -40,6 +41,8 @@ class EmitRequest:
     header: str = ""  # comment block on top of the experiment file
     family: str = "gpt"  # the network the legacy entry builds (see entry_family)
     notes: dict[str, str] = field(default_factory=dict)  # dest -> comment for a value the converter chose
+    # dest -> text to write instead of the value (run-time values: `.../${PRIMUS_RUN_DATE:2024-...}`)
+    raw_values: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -331,9 +334,17 @@ def emit(
                 del changes[key]
 
     placeholders = {k: v for k, v in request.placeholders.items() if k in changes}
+    notes = dict(request.notes)
+    _output_settings(changes, notes, run, baseline, present, is_v01, dests)
+
+    def build(chosen: Mapping[str, Any]) -> list[Override]:
+        shaped = {k: written_shape(k, v, is_v01) for k, v in chosen.items()}
+        return build_overrides(shaped, request.explicit, request.knob_of, placeholders, notes,
+                               request.raw_values)
+
     resolved = parity = None
     for _ in range(3):
-        overrides = build_overrides(changes, request.explicit, request.knob_of, placeholders, request.notes)
+        overrides = build(changes)
         files[experiment_path] = experiment_yaml(request.name, model_ref, overrides, request.header)
         resolved = resolve(files, experiment_path)
         parity = check_parity(expected, resolved)
@@ -353,11 +364,14 @@ def emit(
     if parity is not None and parity.ok:
         # Keys a release's trainer rewrites after loading (`trainer_rewrites`) are not modelled by the
         # in-memory minimisation, which may keep one the loader shows is not needed: try each again.
-        rewritten = set(getattr(baseline, "trainer_rewrites", None) or {})
+        # Output keys (save_interval without save, W&B names without W&B, ...) may be inert as well.
+        from migrate.parity.static import OUTPUT_DESTS
+
+        rewritten = set(getattr(baseline, "trainer_rewrites", None) or {}) | set(OUTPUT_DESTS)
         for key in [k for k in changes if k not in placeholders
                     and (k in rewritten or _rewritten(baseline.origins.get(k)))]:
             trial = {k: v for k, v in changes.items() if k != key}
-            trial_overrides = build_overrides(trial, request.explicit, request.knob_of, placeholders, request.notes)
+            trial_overrides = build(trial)
             trial_files = {**files, experiment_path: experiment_yaml(request.name, model_ref, trial_overrides,
                                                                      request.header)}
             trial_resolved = resolve(trial_files, experiment_path)
@@ -367,6 +381,26 @@ def emit(
                     trial_parity
     return EmitResult(files, experiment_path, model_path, model_ref, best, ranking, model_values,
                       overrides, unsettable, resolved, parity, dict(baseline.values))
+
+
+_OUTPUT_OF = {"disable_tensorboard": "tensorboard_dir", "disable_wandb": "wandb_project",
+              "disable_last_saving": "save", "save_interval": "save"}
+
+
+def _output_settings(changes: dict[str, Any], notes: dict[str, str], run: Mapping[str, Any], baseline: Any,
+                     present: set[str], is_v01: bool, dests: set[str]) -> None:
+    """Add the keys that make the release write checkpoints, TensorBoard and W&B logs as the legacy
+    run did (migrate.primus.handoff.output_settings), where the presets say otherwise."""
+    current = {**dict(getattr(baseline, "primus_only", {}) or {}), **dict(baseline.values)}
+    for key, (value, why) in output_settings(dict(run), is_v01).items():
+        if _OUTPUT_OF.get(key, key) not in dests:
+            continue  # the output it steers is not an argument of this Megatron
+        if is_v01 and key not in present:
+            continue  # primus-0.1 overrides only keys its presets define; parity shows what follows
+        if key in current and _same(current[key], value) and key not in changes:
+            continue
+        changes[key] = value
+        notes[key] = why
 
 
 __all__ = ["EmitRequest", "EmitResult", "emit", "preset_baselines", "stage_and_resolve",
