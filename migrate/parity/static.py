@@ -90,7 +90,8 @@ class StaticParity:
         if self.ok:
             return "static parity: ok" + "".join(f"\n  accepted: {e['dest']}: {e['legacy']!r} -> {e['primus']!r}: "
                                                  f"{e['why']}" for e in self.exceptions) + notes
-        lines = [f"static parity FAILED: {len(self.differences)} argument(s) differ (legacy run -> Primus config)"]
+        lines = [f"static parity FAILED: {len(self.differences)} argument(s) differ (legacy run -> Primus config)"
+                 if self.differences or not self.refusals else "static parity FAILED: the config would not train"]
         lines += [f"  the Primus trainer would stop before training: {why}" for why in self.refusals]
         for dest, want, got in self.differences[:limit]:
             shown = "<absent>" if got is _MISSING else repr(got)

@@ -266,7 +266,9 @@ def checkpoint_triggers(values: dict[str, Any], primus_only: dict[str, Any], tra
     the run (save_interval, non_persistent_save_interval, disable_last_saving); [] when none does."""
     out = []
     interval = values.get("save_interval")
-    if interval and (not isinstance(train_iters, int) or not isinstance(interval, int) or interval <= train_iters):
+    reached = not isinstance(interval, int) or (interval < NO_SAVE_INTERVAL and (
+        not isinstance(train_iters, int) or interval <= train_iters))
+    if interval and reached:
         out.append((f"save_interval {interval}", True))
     if values.get("non_persistent_save_interval"):
         out.append((f"non_persistent_save_interval {values['non_persistent_save_interval']}", True))
