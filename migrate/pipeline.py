@@ -217,6 +217,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     from migrate.primus.emit.report import render_json, render_markdown
     from migrate.primus.emit.runenv import plan_environment
     from migrate.primus.emit.runscript import alternative_command, env_sh, run_command, run_sh
+    from migrate.primus.emit.runtime import record_uses, runtime_exports, runtime_refs, runtime_report
     from migrate.shell import EvalOptions, evaluate_script
 
     options = options or ConvertOptions()
@@ -297,9 +298,15 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
            if accepted else "")
     )
     real: dict[str, Path] = {}
+    runtime = runtime_refs(getattr(plan, "runtime", None) or [], lambda o: str(_short_origin(o, script, real)))
+    if any("argv" in r.used_in for r in runtime):
+        header += ("\nRun-time values (see report.md): " + ", ".join(f"`{r.command}` (evaluated as {r.assumed})"
+                                                                   for r in runtime if "argv" in r.used_in)
+                   + ";\nkeys holding them say so; ${PRIMUS_RUN_...:value} ones vary at run time (run.sh).")
     request = EmitRequest(name, run_values, emit_expected,
                           {d: _short_origin(o, script, real) for d, o in translated.explicit.items()},
-                          knob_of, placeholders, header, entry_family(plan.entry), notes)
+                          knob_of, placeholders, header, entry_family(plan.entry), notes,
+                          runtime=[r for r in runtime if "argv" in r.used_in])
     resolver = stage_and_resolve(profile, resolve_experiment)
     result = emit(request, profile, resolver, derive_target, check, dests, defaults)
 
@@ -316,8 +323,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     has_env_file = bool(environment.env_file or environment.secrets)
     if has_env_file:
         files["env.sh"] = env_sh(environment.env_file, script_name, environment.secrets)
+    record_uses(runtime, result.overrides)
     files["run.sh"] = run_sh(profile.name, getattr(profile, "release", ""), script_name, result.experiment_path,
-                             result.model_path, environment.run_vars, has_env_file)
+                             result.model_path, environment.run_vars, has_env_file, runtime_exports(runtime))
 
     # ---- where every flag went ------------------------------------------------------------
     override_keys = {o.key: o for o in result.overrides}
@@ -409,6 +417,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         "parity": result.parity.to_json(),
         "accepted_differences": list(result.parity.exceptions) if result.parity.ok else [],
         "documented_differences": list(result.parity.documented),
+        "runtime_values": runtime_report(runtime),
         "diagnostics": diags.to_json(),
     }
     if not result.parity.ok and hint:

@@ -78,7 +78,7 @@ def _values(ev: "Evaluator", node: dict) -> tuple[list[Text] | None, bool, str]:
 
 def _hostname(ev: "Evaluator", node: dict) -> Text:
     ev.note(node, "$HOSTNAME assumed to be localhost")
-    return plain("localhost", ev.origin(node))
+    return ev.runtime_text("localhost", "$HOSTNAME", node)
 
 
 _SHELL_VARS = {  # variables bash sets by itself

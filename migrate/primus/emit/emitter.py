@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping, Protocol
 from migrate.diagnostics import MigrateError, Origin
 from migrate.primus.emit.architecture import ARCHITECTURE_KEYS, STRUCTURE_KEYS, TOKENIZER_KEYS, PresetMatch, rank_presets, safe_derive
 from migrate.primus.emit.files import experiment_yaml, model_yaml
+from migrate.primus.emit.runtime import runtime_text
 from migrate.primus.emit.overrides import Override, build_overrides, mismatches, needed_overrides, origin_note
 from migrate.primus.handoff import output_settings, written_shape
 from migrate.primus.yamlio import mark_emitted
@@ -41,8 +42,8 @@ class EmitRequest:
     header: str = ""  # comment block on top of the experiment file
     family: str = "gpt"  # the network the legacy entry builds (see entry_family)
     notes: dict[str, str] = field(default_factory=dict)  # dest -> comment for a value the converter chose
-    # dest -> text to write instead of the value (run-time values: `.../${PRIMUS_RUN_DATE:2024-...}`)
-    raw_values: dict[str, str] = field(default_factory=dict)
+    # the script's run-time values (migrate.primus.emit.runtime): written as `${PRIMUS_RUN_...:assumed}`
+    runtime: list[Any] = field(default_factory=list)
 
 
 @dataclass
@@ -339,8 +340,9 @@ def emit(
 
     def build(chosen: Mapping[str, Any]) -> list[Override]:
         shaped = {k: written_shape(k, v, is_v01) for k, v in chosen.items()}
-        return build_overrides(shaped, request.explicit, request.knob_of, placeholders, notes,
-                               request.raw_values)
+        raw = {k: found[:2] for k, v in shaped.items()
+               if (found := runtime_text(v, request.runtime, is_v01)) is not None}
+        return build_overrides(shaped, request.explicit, request.knob_of, placeholders, notes, raw)
 
     resolved = parity = None
     for _ in range(3):

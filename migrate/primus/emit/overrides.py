@@ -151,7 +151,8 @@ def build_overrides(
     notes = dict(notes or {})
     for key, (text, what) in (raw_values or {}).items():
         if key in changes and key not in placeholders:
-            placeholders[key] = text
+            if text != changes[key]:
+                placeholders[key] = text
             notes[key] = f"{notes.get(key) or origin_note(key, explicit)}; {what}"
 
     def order(key: str) -> tuple:

@@ -31,7 +31,7 @@ def env_sh(variables: Mapping[str, str], script: str, secrets: Sequence[str] = (
 
 
 def run_sh(target: str, release: str, script: str, experiment: str, model_path: str | None,
-           run_vars: Mapping[str, str], has_env_file: bool) -> str:
+           run_vars: Mapping[str, str], has_env_file: bool, runtime_exports: Sequence[str] = ()) -> str:
     lines = [
         "#!/usr/bin/env bash",
         f"# Launch {experiment} with Primus {release or target} ({target}).",
@@ -51,6 +51,9 @@ def run_sh(target: str, release: str, script: str, experiment: str, model_path: 
     if run_vars:
         lines += ["", f"# Variables {RELEASE_RUN[target]} reads (a value already in the environment wins)"]
         lines += [f'export {name}="${{{name}:-{_dq(value)}}}"' for name, value in run_vars.items()]
+    if runtime_exports:  # the experiment refers to them as ${PRIMUS_RUN_...:assumed value}
+        lines += ["", "# Values the legacy script computed when it ran (a value already in the environment wins)"]
+        lines += list(runtime_exports)
     lines += ["", 'cd "$PRIMUS_PATH"', f'EXP="$HERE/{experiment}" bash {RELEASE_RUN[target]} "$@"']
     alt = alternative_command(target, "$HERE/" + experiment)
     if alt:
