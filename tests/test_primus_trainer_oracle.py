@@ -33,6 +33,9 @@ TAGS = {"primus-0.1": ("refs/tags/v0.1.0-rc1", "PRIMUS_MIGRATE_PRIMUS_V01", "0.1
 # module's, 26.5's MegatronArgBuilder reads torchrun's environment); the machine decides them.
 DOCUMENTED = {"rank": "set from the launcher", "world_size": "set from the launcher",
               "local_rank": "set from the launcher"}
+# Run-time values as run.sh would export them: the configs' ${PRIMUS_RUN_...:assumed} references
+# must give the same value under the release's own interpolation as under ours.
+RUN_ENV = {"PRIMUS_RUN_DATE": "20991231_235959", "PRIMUS_RUN_HOST": "node7", "PRIMUS_RUN_USER": "alice"}
 
 
 def _primus_tree(target: str, tmp: Path) -> Path:
@@ -96,7 +99,7 @@ def _run_oracle(target: str, tree: Path, experiments: list[Path], work: Path) ->
     job = {"primus": str(tree), "release": TAGS[target][2], "experiments": [str(p) for p in experiments],
            "defaults": defaults, "megatron_arguments": _megatron_arguments(target)}
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(work), "TMPDIR": str(work),
-           "PYTHONDONTWRITEBYTECODE": "1"}
+           "PYTHONDONTWRITEBYTECODE": "1", **RUN_ENV}
     done = subprocess.run([sys.executable, str(HERE / "primus_oracle.py")], input=json.dumps(job), text=True,
                           capture_output=True, cwd=work, env=env, timeout=900)
     assert "@@ORACLE@@" in done.stdout, done.stderr[-3000:]
@@ -126,7 +129,7 @@ def judge(target: str, experiments: list[Path], theirs: dict[str, Any]) -> list[
         if "error" in got:
             problems.append(f"{path.name}: the release's own code stopped: {got['error']} {got.get('where')}")
             continue
-        ours = resolve_experiment(path, profile, {}, trainer_rewrites=True)
+        ours = resolve_experiment(path, profile, RUN_ENV, trainer_rewrites=True)
         if ours.refusals:
             problems.append(f"{path.name}: our model says the trainer stops ({ours.refusals}) but it ran")
         values = {k: _ours(v, got["exp_root"]) for k, v in got["values"].items()}
