@@ -115,6 +115,12 @@ def _ours(value: Any, exp_root: str) -> Any:
     return value
 
 
+def unjudged(target: str) -> set[str]:
+    """v0.1's trainer passes moe_layer_freq through Megatron's moe_freq_type: without the Megatron
+    source (MEGATRON_NVIDIA_GIT) it is a stub here, and that one dest is not judged."""
+    return {"moe_layer_freq"} if target == "primus-0.1" and not os.environ.get("MEGATRON_NVIDIA_GIT") else set()
+
+
 def judge(target: str, experiments: list[Path], theirs: dict[str, Any]) -> list[str]:
     """Every way the release's own code disagrees with our model, in words; [] when none."""
     from migrate.parity.static import is_runtime_value
@@ -137,7 +143,7 @@ def judge(target: str, experiments: list[Path], theirs: dict[str, Any]) -> list[
             problems.append(f"{path.name}: {why}")
         late = {d for d, (_, _, rule) in ours.trainer_rewrites.items() if rule == "trainer_args_defaults"}
         for dest, mine in sorted(ours.values.items()):
-            if dest in DOCUMENTED or is_runtime_value(mine):
+            if dest in DOCUMENTED or is_runtime_value(mine) or dest in unjudged(target):
                 continue
             if dest in late:
                 # args_defaults reach Megatron's validate_args (pretrain()), after the steps run here
@@ -157,7 +163,9 @@ def test_every_fixture_conversion_runs_like_the_release_says(target, tmp_path):
     assert experiments, refused
     theirs = _run_oracle(target, tree, experiments, tmp_path / "work")
     problems = judge(target, experiments, theirs)
-    print(f"{target}: {len(experiments)} conversions judged by the release's own code, {len(refused)} refused "
-          f"by the converter, {len(problems)} difference(s)")
+    varying = sum(any("${PRIMUS_RUN_" in line.split(" #")[0] for line in path.read_text().splitlines()
+                      if not line.lstrip().startswith("#")) for path in experiments)
+    print(f"{target}: {len(experiments)} conversions judged by the release's own code ({varying} with run-time "
+          f"values), {len(refused)} refused by the converter, {len(problems)} difference(s)")
     print("\n".join(problems))
     assert problems == []
