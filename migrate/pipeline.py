@@ -83,16 +83,19 @@ def null_tokenizer_hint(profile: Any, run: Mapping[str, Any]) -> str:
 def null_tokenizer_acceptance(profile: Any, run: Mapping[str, Any], origin: Origin | None = None) -> Any:
     """The accepted difference for --accept-null-tokenizer; refuses when the legacy vocabulary is unknown."""
     from migrate.parity.static import NullTokenizerAcceptance
-    from migrate.tokenizer_vocab import KNOWN_TYPE_VOCABS, KNOWN_VOCABS, known_vocab_size
+    from migrate.tokenizer_files import unread_tokenizer_files
+    from migrate.tokenizer_vocab import known_tokenizer_names, known_vocab_size
 
     known = known_vocab_size(run.get("tokenizer_type"), run.get("tokenizer_model"))
     if known is None:
         raise MigrateError(
             f"--accept-null-tokenizer: the vocabulary size of the script's tokenizer "
             f"'{run.get('tokenizer_model') or run.get('tokenizer_type')}' ({run.get('tokenizer_type')}) is unknown, "
+            f"{unread_tokenizer_files(run.get('tokenizer_type'), run.get('tokenizer_model'))}"
             f"so no vocab_size can give {profile.name}'s NullTokenizer the same padded vocabulary; nothing written",
             origin=origin,
-            hint=f"known tokenizers: {', '.join(list(KNOWN_VOCABS) + list(KNOWN_TYPE_VOCABS))}; or convert with "
+            hint=f"known tokenizers: {', '.join(known_tokenizer_names())} (or point --tokenizer-model at the "
+                 "tokenizer's files, which are then read); or convert with "
                  "--target primus-0.1, which keeps the script's tokenizer")
     return NullTokenizerAcceptance(str(run.get("tokenizer_type")), known[0], known[1])
 
