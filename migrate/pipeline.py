@@ -63,8 +63,23 @@ def missing_arguments_hint(plan: Any) -> str | None:
             seen.setdefault(name, f"{name} (line {item.origin.line})" if item.origin and item.origin.line else name)
     if not seen:
         return None
-    return (f"the script reads arguments it was not given: {', '.join(seen.values())}; "
-            "pass them after `--` (primus-migrate SCRIPT -o OUT -- ARG1 ARG2 ...)")
+    usage = usage_line(getattr(plan, "script", None))
+    return (f"the script reads arguments it was not given: {', '.join(seen.values())}"
+            + (f" (its usage line: {usage})" if usage else "") + f"; {PASS_ARGUMENTS}")
+
+
+PASS_ARGUMENTS = "pass them after `--` (primus-migrate SCRIPT -o OUT -- ARG1 ARG2 ...)"  # batch says it its way
+_USAGE = re.compile(r"^\s*(?:echo|printf)\b.*\busage\b", re.IGNORECASE)
+
+
+def usage_line(script: Any) -> str | None:
+    """The first `echo "Usage: ..."` line of the script, as written (it names the arguments it wants)."""
+    try:
+        lines = Path(script).read_text(encoding="utf-8", errors="replace").splitlines() if script else []
+    except OSError:
+        return None
+    found = next((line.strip() for line in lines[:2000] if _USAGE.match(line)), None)
+    return found[:200] if found else None
 
 
 def null_tokenizer_forced(profile: Any, run: Mapping[str, Any]) -> bool:

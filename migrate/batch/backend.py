@@ -24,6 +24,7 @@ class ConvertSettings:
     primus_path: str | None = None
     strict: bool = False
     accept_null_tokenizer: bool = False  # see ConvertOptions.accept_null_tokenizer
+    script_args: tuple[str, ...] = ()  # the script's positional arguments (batch --script-args), per script
 
 
 class Backend(Protocol):
@@ -45,7 +46,8 @@ class PipelineBackend:
     def evaluate(self, script: str, env: dict[str, str], settings: ConvertSettings) -> Any:
         from migrate.shell import EvalOptions, evaluate_script
 
-        return evaluate_script(script, env=env, args=(), options=EvalOptions(gpus_per_node=settings.gpus_per_node))
+        return evaluate_script(script, env=env, args=settings.script_args,
+                               options=EvalOptions(gpus_per_node=settings.gpus_per_node))
 
     def convert(self, script: str, env: dict[str, str], name: str, settings: ConvertSettings) -> Any:
         from migrate.pipeline import ConvertOptions, convert_script
@@ -60,7 +62,7 @@ class PipelineBackend:
             accept_null_tokenizer=settings.accept_null_tokenizer,
             render_reports=False,  # the batch drops each conversion's own report (worker.DROPPED_FILES)
         )
-        return convert_script(script, dict(env), (), options)
+        return convert_script(script, dict(env), settings.script_args, options)
 
     def recheck(self, experiment: Path, expected: Mapping[str, Any],
                 settings: ConvertSettings) -> tuple[bool, list[list[Any]]]:
