@@ -445,6 +445,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         "runtime_values": runtime_report(runtime),
         "diagnostics": diags.to_json(),
     }
+    if not result.parity.ok and expected.get("save") is not None and expected.get("save_interval") is None:
+        hint = ("the legacy run fails the same check: Megatron's validate_args asserts save_interval is not None "
+                "whenever save is set; give the script --save-interval N")
     if not result.parity.ok and hint:
         result.parity.hint = hint
         report["parity"]["hint"] = hint

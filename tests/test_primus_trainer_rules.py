@@ -134,3 +134,24 @@ def test_parity_fails_when_the_trainer_would_stop(tmp_path):
     resolved = resolve_experiment(exp, profile, {})
     parity = check_static_parity({}, resolved, profile)
     assert not parity.ok and parity.refusals and "split" in parity.format()
+
+
+@pytest.mark.parametrize("target", ["primus-0.1", "primus-26.5"])
+def test_save_without_save_interval_is_never_converted_silently(target, tmp_path):
+    """Megatron's validate_args asserts save_interval whenever save is set: the legacy run itself
+    could not start, and neither would the Primus one (both releases keep a set save)."""
+    from migrate.diagnostics import MigrateError
+    from migrate.pipeline import ConvertOptions, convert_script
+
+    script = tmp_path / "train.sh"
+    script.write_text("#!/bin/bash\ntorchrun pretrain_gpt.py --num-layers 2 --hidden-size 64 --num-attention-heads 4 "
+                      "--seq-length 128 --max-position-embeddings 128 --micro-batch-size 1 --global-batch-size 8 "
+                      "--train-iters 10 --lr 1e-4 --mock-data --tokenizer-type NullTokenizer --vocab-size 1000 "
+                      "--save /ckpt\n")
+    try:
+        conversion = convert_script(script, {}, [], ConvertOptions(target=target))
+    except MigrateError as exc:  # refused up front (a legacy argv Megatron rejects)
+        assert "save_interval" in exc.message or "save-interval" in exc.message
+        return
+    assert not conversion.parity.ok and conversion.parity.refusals
+    assert "--save-interval" in (conversion.hint or conversion.parity.hint or "")
