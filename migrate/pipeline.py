@@ -236,7 +236,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     from migrate.primus.emit.report import render_json, render_markdown
     from migrate.primus.emit.runenv import plan_environment
     from migrate.primus.emit.runscript import alternative_command, env_sh, run_command, run_sh
-    from migrate.primus.emit.runtime import record_uses, runtime_exports, runtime_refs, runtime_report
+    from migrate.primus.emit.runtime import flag_dests, record_uses, runtime_exports, runtime_refs, runtime_report
     from migrate.shell import EvalOptions, evaluate_script
 
     options = options or ConvertOptions()
@@ -323,7 +323,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
            if accepted else "")
     )
     real: dict[str, Path] = {}
-    runtime = runtime_refs(getattr(plan, "runtime", None) or [], lambda o: str(_short_origin(o, script, real)))
+    runtime = runtime_refs(getattr(plan, "runtime", None) or [], lambda o: str(_short_origin(o, script, real)),
+                           lambda rv: _target_dests(flag_dests(plan.argv, rv.argv_tokens, legacy_schema.by_option),
+                                                    legacy, translated))
     if any("argv" in r.used_in for r in runtime):
         header += ("\nRun-time values (see report.md): " + ", ".join(f"`{r.command}` (evaluated as {r.assumed})"
                                                                    for r in runtime if "argv" in r.used_in)
@@ -457,6 +459,18 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     return Conversion(plan, legacy, dict(expected), files, result.experiment_path, result.model_path, report,
                       result.parity, diags, [f"{u['flag']} ({u['origin']})" for u in unmapped], translated,
                       result.resolved, profile, None if result.parity.ok else hint, accepted)
+
+
+def _target_dests(legacy_dests: set[str], legacy: Any, translated: Any) -> set[str]:
+    """The target's dests the legacy dests became (same name, or the one translate() wrote from the flag)."""
+    by_origin = {o: d for d, o in translated.explicit.items() if o is not None}
+    out = set()
+    for dest in legacy_dests:
+        if dest in translated.explicit:
+            out.add(dest)
+        elif legacy.explicit.get(dest) in by_origin:
+            out.add(by_origin[legacy.explicit[dest]])
+    return out
 
 
 def baseline_value(result: Any, key: str) -> Any:

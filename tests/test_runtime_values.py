@@ -95,11 +95,35 @@ def test_run_sh_computes_the_value_as_the_script_did(tmp_path):
 
 
 def test_a_value_the_release_would_coerce_is_marked_not_referenced():
-    ref = RuntimeRef("date +%s", "1704067200", "t.sh:2:4", "PRIMUS_RUN_DATE")
+    ref = RuntimeRef("date +%s", "1704067200", "t.sh:2:4", "PRIMUS_RUN_DATE", dests={"wandb_exp_name"})
     for v01 in (True, False):
-        text, comment, inside, usable = runtime_text("1704067200", [ref], v01)
+        text, comment, inside, usable = runtime_text("wandb_exp_name", "1704067200", [ref], v01)
         assert not usable and text == "1704067200" and "written as evaluated" in comment
-        text, _, _, usable = runtime_text("/tb/1704067200", [ref], v01)
+        text, _, _, usable = runtime_text("wandb_exp_name", "/tb/1704067200", [ref], v01)
         assert usable and text == "/tb/${PRIMUS_RUN_DATE:1704067200}"
-    assert runtime_text("/tb/x", [ref], True) is None
+    assert runtime_text("wandb_exp_name", "/tb/x", [ref], True) is None
+    assert runtime_text("tensorboard_dir", "/tb/1704067200", [ref], True) is None  # not that flag's value
     assert runtime_exports([ref]) == []  # nothing written with the reference: no export
+
+
+@pytest.mark.parametrize("target", ["primus-0.1", "primus-26.5"])
+def test_random_and_pid_vary_at_run_time_and_literals_stay(target, tmp_path):
+    """`--seed $RANDOM` is an int read from a run-time value: `${PRIMUS_RUN_RANDOM:16384}` loads as the int
+    16384 at both releases (v0.1 coerces every digit string; 26.5 every substituted one). The literal
+    `--save-interval 12345` equals the value assumed for `$$` but came from no run-time value: unchanged."""
+    from migrate.pipeline import ConvertOptions, convert_script
+    from migrate.primus.loader import resolve_experiment_text
+
+    script = _script(tmp_path, f'{LAUNCH} --seed $RANDOM --wandb-project p$$ --save /ckpt --save-interval 12345\n')
+    conversion = convert_script(script, {}, [], ConvertOptions(target=target))
+    assert conversion.parity.ok, conversion.parity.format()
+    text = conversion.files[conversion.experiment_path]
+    assert "seed: ${PRIMUS_RUN_RANDOM:16384}" in text and "wandb_project: p${PRIMUS_RUN_PID:12345}" in text
+    assert "save_interval: 12345 " in text
+    resolved = resolve_experiment_text(conversion.files, conversion.experiment_path, conversion.profile,
+                                       env={"PRIMUS_RUN_RANDOM": "77", "PRIMUS_RUN_PID": "9"})
+    assert resolved.values["seed"] == 77 and resolved.values["wandb_project"] == "p9"
+    run_sh = conversion.files["run.sh"]
+    assert 'export PRIMUS_RUN_RANDOM="${PRIMUS_RUN_RANDOM:-$RANDOM}"' in run_sh
+    warned = [d.message for d in conversion.diagnostics if d.code == "shell-runtime"]
+    assert any("$RANDOM" in m and "16384" in m for m in warned)

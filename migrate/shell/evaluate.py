@@ -159,6 +159,12 @@ class Evaluator:
             self.runtime[origin] = RuntimeValue(command, text.rstrip("\n"), origin)
         return plain(text, origin)
 
+    def runtime_var(self, text: str, name: str, node: Node | None) -> Text:
+        """A variable bash sets anew each run ($RANDOM, $$, ...): an assumed value, warned at its line
+        because it may also steer the script's control flow."""
+        self.warn(node, f"{name} is a run-time value; assumed {text} for evaluation", code="shell-runtime")
+        return self.runtime_text(text, name, node)
+
     def runtime_in(self, value: Text) -> list[RuntimeValue]:
         found: list[RuntimeValue] = []
         if self.runtime:
@@ -732,10 +738,11 @@ class Evaluator:
 
     # ------------------------------------------------------------------ result
     def plan(self, launch: Launch, env: dict[str, EnvVar]) -> LaunchPlan:
-        for token in launch.argv:
+        for index, token in enumerate(launch.argv):
             for rv in self.token_runtime.get(id(token), ()):
                 if "argv" not in rv.used_in:
                     rv.used_in.append("argv")
+                rv.argv_tokens.append(index)
         return LaunchPlan(
             script=self.display,
             launcher=launch.launcher,

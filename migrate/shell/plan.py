@@ -92,17 +92,19 @@ class RuntimeValue(Record):
     """A value that exists only when the script runs (`$(date ...)`, `$(hostname)`, `$HOSTNAME`,
     `$(whoami)`): evaluated with `assumed`; `used_in` says where it ended up ("argv", "env:NAME")."""
 
-    _fields = ("command", "assumed", "origin", "used_in")
+    _fields = ("command", "assumed", "origin", "used_in", "argv_tokens")
 
-    def __init__(self, command: str, assumed: str, origin: Origin, used_in: list[str] | None = None) -> None:
+    def __init__(self, command: str, assumed: str, origin: Origin, used_in: list[str] | None = None,
+                 argv_tokens: list[int] | None = None) -> None:
         self.command = command  # the shell text that computes it, e.g. `date +%Y%m%d`
         self.assumed = assumed
         self.origin = origin
         self.used_in: list[str] = [] if used_in is None else used_in
+        self.argv_tokens: list[int] = [] if argv_tokens is None else argv_tokens  # indices into LaunchPlan.argv
 
     def to_json(self) -> dict[str, Any]:
         return {"command": self.command, "assumed": self.assumed, "origin": str(self.origin),
-                "used_in": list(self.used_in)}
+                "used_in": list(self.used_in), "argv_tokens": list(self.argv_tokens)}
 
 
 class Knob(Record):

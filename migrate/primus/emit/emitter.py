@@ -341,7 +341,7 @@ def emit(
     def build(chosen: Mapping[str, Any]) -> list[Override]:
         shaped = {k: written_shape(k, v, is_v01) for k, v in chosen.items()}
         raw = {k: found[:2] for k, v in shaped.items()
-               if (found := runtime_text(v, request.runtime, is_v01)) is not None}
+               if (found := runtime_text(k, v, request.runtime, is_v01)) is not None}
         return build_overrides(shaped, request.explicit, request.knob_of, placeholders, notes, raw)
 
     resolved = parity = None

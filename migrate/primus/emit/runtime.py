@@ -19,7 +19,8 @@ from typing import Any
 
 from migrate.primus.interpolate import coerce_v01, coerce_v26, substitute
 
-_KINDS = (("date", "DATE"), ("hostname", "HOST"), ("$HOSTNAME", "HOST"), ("whoami", "USER"), ("id", "USER"))
+_KINDS = (("date", "DATE"), ("hostname", "HOST"), ("$HOSTNAME", "HOST"), ("whoami", "USER"), ("id", "USER"),
+          ("$RANDOM", "RANDOM"), ("$SRANDOM", "RANDOM"), ("$$", "PID"), ("$BASHPID", "PID"))
 
 
 @dataclass
@@ -31,6 +32,7 @@ class RuntimeRef:
     origin: str
     name: str  # PRIMUS_RUN_DATE, ...
     used_in: list[str] = field(default_factory=list)
+    dests: set[str] = field(default_factory=set)  # the target's dests whose flag value holds it
     written: list[str] = field(default_factory=list)  # config keys written with the reference
     marked: list[str] = field(default_factory=list)  # config keys written as evaluated, marked
 
@@ -41,14 +43,34 @@ class RuntimeRef:
         return "$(" + self.command + ")"
 
 
-def runtime_refs(runtime: list[Any], origin_text: Any = str) -> list[RuntimeRef]:
-    """A variable name per distinct command: PRIMUS_RUN_DATE, PRIMUS_RUN_DATE_2, ..."""
+def flag_dests(argv: list[Any], indices: list[int], by_option: dict[str, Any]) -> set[str]:
+    """The legacy dests whose values are the argv tokens at `indices`: the option the token belongs
+    to (`--flag=value`, or the nearest option before it, as Megatron's parser reads it)."""
+    out = set()
+    for i in indices:
+        word = argv[i].value
+        if word.startswith("-") and "=" in word and word.split("=", 1)[0] in by_option:
+            out.add(by_option[word.split("=", 1)[0]].dest)
+            continue
+        for k in range(i - 1, -1, -1):
+            spec = by_option.get(argv[k].value)
+            if spec is not None:
+                out.add(spec.dest)
+                break
+    return out
+
+
+def runtime_refs(runtime: list[Any], origin_text: Any = str, dests_of: Any = None) -> list[RuntimeRef]:
+    """A variable name per distinct command: PRIMUS_RUN_DATE, PRIMUS_RUN_DATE_2, ...
+    `dests_of(rv)`: the target dests whose value holds the run-time value `rv`."""
     refs: list[RuntimeRef] = []
     by_command: dict[tuple[str, str], RuntimeRef] = {}
     for rv in runtime:
         key = (rv.command, rv.assumed)
+        dests = set(dests_of(rv)) if dests_of is not None else set()
         if key in by_command:
             by_command[key].used_in += [u for u in rv.used_in if u not in by_command[key].used_in]
+            by_command[key].dests |= dests
             continue
         first = rv.command.split(" ")[0].strip("'").rsplit("/", 1)[-1]
         kind = next((k for word, k in _KINDS if word == first), re.sub(r"[^A-Z0-9]", "_", first.upper()))
@@ -57,42 +79,57 @@ def runtime_refs(runtime: list[Any], origin_text: Any = str) -> list[RuntimeRef]
         name, n = base, 2
         while name in taken:
             name, n = f"{base}_{n}", n + 1
-        ref = RuntimeRef(rv.command, rv.assumed, origin_text(rv.origin), name, list(rv.used_in))
+        ref = RuntimeRef(rv.command, rv.assumed, origin_text(rv.origin), name, list(rv.used_in), dests)
         refs.append(ref)
         by_command[key] = ref
     return refs
 
 
-def runtime_text(value: Any, refs: list[RuntimeRef], v01: bool) -> tuple[str, str, list[RuntimeRef], bool] | None:
-    """(text to write, comment, run-time values inside, written as references?) for a config value
-    holding run-time values; None when it holds none."""
-    if not isinstance(value, str) or not refs:
+def runtime_text(key: str, value: Any, refs: list[RuntimeRef], v01: bool
+                 ) -> tuple[str, str, list[RuntimeRef], bool] | None:
+    """(text to write, comment, run-time values inside, written as references?) for the config value
+    of `key`; None when the script's flag for `key` held no run-time value."""
+    mine = [r for r in refs if key in r.dests and r.assumed]
+    if not mine or isinstance(value, bool):
         return None
-    inside = [r for r in refs if r.assumed and r.assumed in value]
+    if isinstance(value, int):  # `--seed $RANDOM`: the value is the run-time value itself
+        inside = [r for r in mine if r.assumed == str(value)]
+        source = str(value)
+    elif isinstance(value, str):
+        inside = [r for r in mine if r.assumed in value]
+        source = value
+    else:
+        return None
     if not inside:
         return None
-    text = value
-    for ref in inside:
-        text = text.replace(ref.assumed, "${" + ref.name + ":" + ref.assumed + "}")
+    # one pass, longest assumed text first: a reference's default is never replaced again
+    by_text: dict[str, RuntimeRef] = {}
+    for ref in sorted(inside, key=lambda r: -len(r.assumed)):
+        by_text.setdefault(ref.assumed, ref)
+    inside = list(by_text.values())
+    pattern = re.compile("|".join(re.escape(t) for t in by_text))
+    text = pattern.sub(lambda m: "${" + by_text[m.group(0)].name + ":" + m.group(0) + "}", source)
     what = ", ".join(f"`{r.command}`" for r in inside)
     coerce = coerce_v01 if v01 else coerce_v26
-    usable = all("}" not in r.assumed for r in inside) and "${" not in value
+    usable = all("}" not in r.assumed for r in inside) and "${" not in source
     if usable:
         back = substitute(text, {}, None)
-        usable = back == value and coerce(back) == value
+        usable = back == source and type(coerce(back)) is type(value) and coerce(back) == value
     if usable:
         return text, f"run-time value {what} (run.sh exports {', '.join(r.name for r in inside)})", inside, True
-    return value, (f"run-time value {what}: evaluated as {', '.join(repr(r.assumed) for r in inside)}, "
-                   "written as evaluated"), inside, False
+    return source, (f"run-time value {what}: evaluated as {', '.join(repr(r.assumed) for r in inside)}, "
+                    "written as evaluated"), inside, False
 
 
 def record_uses(refs: list[RuntimeRef], overrides: list[Any]) -> None:
     """Fill each ref's `written` / `marked` from the final overrides (key, value, raw text)."""
     for o in overrides:
         for ref in refs:
+            if o.key not in ref.dests:
+                continue
             if o.raw is not None and "${" + ref.name + ":" in o.raw:
                 ref.written.append(o.key)
-            elif isinstance(o.value, str) and ref.assumed and ref.assumed in o.value:
+            elif ref.assumed in str(o.value):
                 ref.marked.append(o.key)
 
 
