@@ -155,3 +155,17 @@ def test_save_without_save_interval_is_never_converted_silently(target, tmp_path
         return
     assert not conversion.parity.ok and conversion.parity.refusals
     assert "--save-interval" in (conversion.hint or conversion.parity.hint or "")
+
+
+def test_v26_hsdp_degree_sets_optimizer_instances_and_needs_fsdp2():
+    # hsdp_args_patches.py@v26.5.1: degree > 1 -> num_distributed_optimizer_instances = degree; ValueError
+    # without use_torch_fsdp2, or with a ckpt_format other than torch_dcp
+    from migrate.primus.handoff import hsdp_optimizer_instances
+
+    assert hsdp_optimizer_instances({}, {"data_parallel_replicate_degree": 2}, False) == {
+        "num_distributed_optimizer_instances": 2}
+    assert hsdp_optimizer_instances({}, {"data_parallel_replicate_degree": 1}, False) == {}
+    assert trainer_refusals({"use_torch_fsdp2": False}, {"data_parallel_replicate_degree": 2}, False)
+    assert trainer_refusals({"use_torch_fsdp2": True, "ckpt_format": "torch_dcp"},
+                            {"data_parallel_replicate_degree": 2}, False) == []
+    assert trainer_refusals({"yaml_cfg": "m.yaml"}, {"stderr_sink_level": "INFO"}, True)

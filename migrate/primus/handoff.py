@@ -181,7 +181,16 @@ def wandb_settings(values: dict[str, Any], primus_only: dict[str, Any], v01: boo
     return changed
 
 
-RULES: tuple[Rule, ...] = (checkpoint_path_forced, tensorboard_path, wandb_settings,
+def hsdp_optimizer_instances(values: dict[str, Any], primus_only: dict[str, Any], v01: bool) -> dict[str, Any]:
+    """26.5 (patches/args/hsdp_args_patches.py): the Primus-only data_parallel_replicate_degree > 1
+    becomes Megatron's num_distributed_optimizer_instances."""
+    degree = primus_only.get("data_parallel_replicate_degree", 1)
+    if v01 or not isinstance(degree, int) or degree <= 1:
+        return {}
+    return {"num_distributed_optimizer_instances": degree}
+
+
+RULES: tuple[Rule, ...] = (checkpoint_path_forced, tensorboard_path, wandb_settings, hsdp_optimizer_instances,
                            logging_level_from_sink, split_data_paths, no_sequence_parallel_at_tp1,
                            iterations_to_skip_list, moe_layer_freq_value, mock_data_clears_paths,
                            trainer_args_defaults)
@@ -220,6 +229,15 @@ def trainer_refusals(values: dict[str, Any], primus_only: dict[str, Any], v01: b
         if level not in SINK_LEVELS:
             out.append(f"stderr_sink_level {level!r}: primus-0.1's trainer checks it is one of "
                        f"{', '.join(SINK_LEVELS)}")
+        if values.get("yaml_cfg") is not None:  # initialize_megatron: check_true(args.yaml_cfg is None)
+            out.append("yaml_cfg: primus-0.1's trainer refuses Megatron's own YAML config")
+    else:
+        degree = primus_only.get("data_parallel_replicate_degree", 1)
+        if isinstance(degree, int) and degree > 1:  # hsdp_args_patches.py raises ValueError otherwise
+            if not values.get("use_torch_fsdp2"):
+                out.append("data_parallel_replicate_degree > 1 needs use_torch_fsdp2 (primus-26.5's hsdp patch)")
+            elif values.get("ckpt_format") != "torch_dcp":
+                out.append("data_parallel_replicate_degree > 1 needs ckpt_format torch_dcp (primus-26.5's hsdp patch)")
     return out
 
 
