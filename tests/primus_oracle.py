@@ -133,7 +133,8 @@ def _v01(job: dict, path: str) -> dict:
     trainer = types.SimpleNamespace(module_rank=0, module_world_size=1, module_local_rank=0)
     trainer_module.MegatronTrainer.update_primus_config(trainer, args=module, exp_meta_info=config.exp_meta_info,
                                                         exp_root_path=config.exp_root_path)
-    return {"values": _jsonable(module), "exp_root": os.path.abspath(config.exp_root_path)}
+    return {"values": _jsonable(module), "exp_root": os.path.abspath(config.exp_root_path),
+            "exp_root_as_given": config.exp_root_path}
 
 
 def _v26(job: dict, path: str) -> dict:
@@ -161,7 +162,7 @@ def _v26(job: dict, path: str) -> dict:
                 extra={"backend_args": args, "primus_config": config._legacy, "module_config": module,
                        "runtime_state": None}, enabled_ids=chosen, stop_on_error=True)
     return {"values": _jsonable(args), "params": _jsonable(module.params),
-            "exp_root": os.path.abspath(config.exp_root_path),
+            "exp_root": os.path.abspath(config.exp_root_path), "exp_root_as_given": config.exp_root_path,
             "patches": chosen, "skipped_patches": sorted(set(every) - set(chosen))}
 
 

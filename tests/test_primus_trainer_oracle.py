@@ -64,13 +64,36 @@ def _megatron_arguments(target: str) -> str | None:
                           check=True, capture_output=True, text=True).stdout
 
 
+# Launches the fixtures lack, for the rules they would not reach: W&B, profiling, weighted data
+# paths, batch-size ramp-up, run-time values. Written to a temporary folder by the test.
+_BASE = ("torchrun --nproc_per_node 8 pretrain_gpt.py --num-layers 2 --hidden-size 64 --num-attention-heads 4 "
+         "--seq-length 128 --max-position-embeddings 128 --micro-batch-size 1 --global-batch-size 8 "
+         "--lr 1e-4 --tokenizer-type NullTokenizer --vocab-size 1000 --bf16")
+EXTRA_SCRIPTS = {
+    "outputs_on.sh": ('TS=$(date +%Y%m%d_%H%M%S)\n' + _BASE + ' --train-iters 10 --mock-data --save /ckpt/$(whoami) '
+                      '--save-interval 5 --tensorboard-dir /tb/$(hostname)/$TS --wandb-project proj_$$ '
+                      '--profile --use-pytorch-profiler --seed $RANDOM\n'),
+    "weighted_data.sh": (_BASE + ' --train-iters 10 --data-path 0.3 /d/a_text_document 0.7 /d/b_text_document '
+                         '--split 98,2,0\n'),
+    "rampup_no_save.sh": (_BASE.replace("--global-batch-size 8", "--global-batch-size 32") + ' --train-samples 6400 '
+                          '--lr-decay-samples 6400 --rampup-batch-size 8 8 640 --mock-data\n'),
+}
+
+
+def _scripts(folder: Path) -> list[Path]:
+    folder.mkdir()
+    for name, body in EXTRA_SCRIPTS.items():
+        (folder / name).write_text("#!/bin/bash\n" + body)
+    return list(fixture_scripts()) + [folder / name for name in EXTRA_SCRIPTS]
+
+
 def _conversions(target: str, out: Path, tree: Path) -> tuple[list[Path], list[str]]:
     from migrate.diagnostics import MigrateError
     from migrate.pipeline import ConvertOptions, convert_script
 
     written, refused = [], []
-    for script in fixture_scripts():
-        for env in knob_variants(script):
+    for script in _scripts(out.parent / "extra"):
+        for env in (knob_variants(script) if script.parent.name != "extra" else [{}]):
             folder = out / f"{len(written) + len(refused):03d}"
             try:
                 conversion = convert_script(script, env, script_args(script),
@@ -106,12 +129,15 @@ def _run_oracle(target: str, tree: Path, experiments: list[Path], work: Path) ->
     return json.loads(done.stdout.split("@@ORACLE@@", 1)[1])
 
 
-def _ours(value: Any, exp_root: str) -> Any:
-    """Their value in our notation: the experiment folder written as EXP_ROOT."""
+def _ours(value: Any, *exp_roots: str) -> Any:
+    """Their value in our notation: the experiment folder written as EXP_ROOT (the releases use it
+    absolute for checkpoints and TensorBoard, as configured, i.e. relative to the launch folder, for W&B)."""
     from migrate.primus.handoff import EXP_ROOT
 
-    if isinstance(value, str) and exp_root and (value == exp_root or value.startswith(exp_root.rstrip("/") + "/")):
-        return EXP_ROOT + value[len(exp_root.rstrip("/")):]
+    for root in exp_roots:
+        root = (root or "").rstrip("/")
+        if isinstance(value, str) and root and (value == root or value.startswith(root + "/")):
+            return EXP_ROOT + value[len(root):]
     return value
 
 
@@ -138,7 +164,7 @@ def judge(target: str, experiments: list[Path], theirs: dict[str, Any]) -> list[
         ours = resolve_experiment(path, profile, RUN_ENV, trainer_rewrites=True)
         if ours.refusals:
             problems.append(f"{path.name}: our model says the trainer stops ({ours.refusals}) but it ran")
-        values = {k: _ours(v, got["exp_root"]) for k, v in got["values"].items()}
+        values = {k: _ours(v, got["exp_root"], got["exp_root_as_given"]) for k, v in got["values"].items()}
         for why in validate_args_refusals(values):
             problems.append(f"{path.name}: {why}")
         late = {d for d, (_, _, rule) in ours.trainer_rewrites.items() if rule == "trainer_args_defaults"}

@@ -272,7 +272,9 @@ def output_verdict(dest: str, want: Any, got: Any, expected: Mapping[str, Any], 
                     "(its trainer turns TensorBoard on whenever profile is on)")
         return f"TensorBoard logs are written to {got} (the Primus experiment folder), not {want}"
     if dest == "wandb_save_dir":
-        return (f"W&B files are written under {got} (the Primus experiment folder), not {want!r}"
+        # Megatron's own default (an empty wandb_save_dir) is <save>/wandb
+        legacy = want or (f"{expected.get('save')}/wandb" if expected.get("save") else "Megatron's default")
+        return (f"W&B files are written under {got} (the Primus experiment folder), not {legacy}"
                 if expected.get("wandb_project") else "")
     return None
 
