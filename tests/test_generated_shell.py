@@ -1,0 +1,113 @@
+"""Generated run.sh / env.sh run nothing of the input, and carry every value exactly.
+
+The judge is real bash: the generated files are sourced in a sandbox (own HOME, TMPDIR and
+working directory, a stub Primus checkout whose run script records what it was given), over
+arbitrary strings from hypothesis plus hand-picked injection payloads.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from migrate.primus.emit.runenv import plan_environment
+from migrate.primus.emit.runscript import env_sh, run_sh
+
+BASH = shutil.which("bash")
+pytestmark = pytest.mark.skipif(BASH is None, reason="needs bash")
+
+# What a bash variable can hold: any text but NUL. Surrogates cannot be written as UTF-8 at all.
+VALUES = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\0"), max_size=40)
+INJECTIONS = ["x\ntouch PWNED", "$(touch PWNED)", "`touch PWNED`", "a}b", "'; touch PWNED; '", "}",
+              "${HOME}", "\\", "a\"b", "x\r\ntouch PWNED\n#", "$((1+1))", "~", "!!", "*"]
+
+# The stub run script: writes EXP and the chosen variables NUL-separated to $OUT.
+RECORDER = 'printf "%s\\0" "$EXP" "${DATA_PATH-<unset>}" "${NNODES-<unset>}" "${FOO-<unset>}" > "$OUT"\n'
+
+
+def _sandbox() -> Path:
+    root = Path(tempfile.mkdtemp(prefix="gen-shell-"))
+    for sub in ("home", "tmp", "cwd", "out", "primus/examples", "primus/primus/configs/models/megatron"):
+        (root / sub).mkdir(parents=True)
+    (root / "primus/examples/run_pretrain.sh").write_text(RECORDER)
+    return root
+
+
+def _run(root: Path, env_extra: dict[str, str] | None = None) -> tuple[subprocess.CompletedProcess, list[str]]:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(root / "home"), "TMPDIR": str(root / "tmp"),
+           "PRIMUS_PATH": str(root / "primus"), "OUT": str(root / "record"), **(env_extra or {})}
+    proc = subprocess.run([BASH, str(root / "out" / "run.sh")], cwd=root / "cwd", env=env, capture_output=True,
+                          timeout=30)
+    record = (root / "record").read_bytes().decode("utf-8").split("\0")[:-1] if (root / "record").exists() else []
+    return proc, record
+
+
+def _nothing_ran(root: Path) -> None:
+    leftovers = [p for p in root.rglob("*") if "PWNED" in p.name]
+    assert not leftovers, leftovers
+
+
+@settings(max_examples=60)
+@given(value=VALUES, script=VALUES, experiment=VALUES)
+@example(value="a}b", script="x\necho PWNED > PWNED.txt\n.sh", experiment="e.yaml")
+@example(value="$(touch PWNED)", script="$(touch PWNED).sh", experiment="`touch PWNED`")
+def test_sourcing_the_generated_files_runs_nothing_and_keeps_every_value(value, script, experiment):
+    root = _sandbox()
+    try:
+        out = root / "out"
+        (out / "env.sh").write_text(env_sh({"FOO": value}, script), encoding="utf-8")
+        (out / "model.yaml").write_text("x: 1\n")
+        (out / "run.sh").write_text(run_sh("primus-26.5", "v26.5.1", script, experiment, "model.yaml",
+                                           {"DATA_PATH": value, "NNODES": "2"}, True), encoding="utf-8")
+        proc, record = _run(root)
+        assert proc.returncode == 0, proc.stderr
+        assert record == [f"{out}/{experiment}", value, "2", value]
+        _nothing_ran(root)
+        # A value already in the environment wins over the script's (run_pretrain.sh reads it the same way).
+        proc, record = _run(root, {"DATA_PATH": "from-env", "NNODES": "16"})
+        assert record[1:3] == ["from-env", "16"], proc.stderr
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.mark.parametrize("payload", INJECTIONS)
+def test_injection_payloads_come_back_verbatim(payload):
+    test_sourcing_the_generated_files_runs_nothing_and_keeps_every_value.hypothesis.inner_test(
+        value=payload, script=payload + ".sh", experiment=payload)
+
+
+def test_header_comment_of_a_script_named_with_a_newline_stays_one_line():
+    name = "x\necho PWNED.sh"
+    for text in (env_sh({"A": "1"}, name), run_sh("primus-0.1", "", name, "e.yaml", None, {}, False)):
+        assert not any(line.startswith("echo PWNED") for line in text.splitlines())
+        assert "x\\necho PWNED.sh" in text
+
+
+def test_names_that_are_not_variables_are_not_exported():
+    text = env_sh({"A;touch PWNED": "1", "OK": "2"}, "t.sh")
+    assert "export OK=2" in text and "\nexport A" not in text and "# not exported" in text
+
+
+class _Var:
+    def __init__(self, value: str) -> None:
+        self.value, self.origin = value, "t.sh:1"
+
+
+@pytest.mark.parametrize("name, value, secret", [
+    ("HF_TOKEN", "hf_abc", True), ("WANDB_API_KEY", "k", True), ("DB_PASSWORD", "p", True),
+    ("CLIENT_SECRET", "s", True), ("AWS_SECRET_ACCESS_KEY", "s", True), ("HUGGING_FACE_HUB_TOKEN", "t", True),
+    ("MY_VAR", "hf_" + "a" * 34, True),  # a Hugging Face token by its shape
+    ("TOKENIZERS_PARALLELISM", "false", False), ("MAX_TOKENS", "4096", False), ("KEY_SIZE", "8", False),
+    ("TOKEN_DROP_POLICY", "probs", False), ("NCCL_PROTO", "Simple", False),
+])
+def test_secrets_are_recognised_by_what_they_are(name, value, secret):
+    out = plan_environment("primus-26.5", {name: _Var(value)}, {}, {})
+    assert (name in out.secrets) is secret
+    assert out.env_file == ({} if secret else {name: value})
