@@ -9,6 +9,7 @@ can be tested on small hand-built inputs.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -69,6 +70,11 @@ def stage_and_resolve(profile: Any, resolve_experiment: Callable[..., Any]) -> R
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(mark_emitted(text), encoding="utf-8")
             return resolve_experiment(tmp / experiment, profile, {})
+        except MigrateError as exc:  # name the file as it will be written, never the temporary folder
+            exc.message = exc.message.replace(str(tmp) + os.sep, "")
+            if exc.origin is not None and exc.origin.file.startswith(str(tmp) + os.sep):
+                exc.origin = Origin(exc.origin.file[len(str(tmp)) + 1:], exc.origin.line, exc.origin.col)
+            raise
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
