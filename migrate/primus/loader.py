@@ -22,8 +22,6 @@ and it wins over a preset of the same name.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -284,8 +282,9 @@ def resolve_experiment_text(files: Mapping[str, str], experiment_relpath: str, p
     The files are staged in a temporary folder; origins name the relpaths. `env`
     defaults to an EMPTY environment here, so `${VAR:default}` takes its default.
     """
-    tmp = Path(tempfile.mkdtemp(prefix="primus-migrate-resolve-"))
-    try:
+    from migrate.output import scratch_folder
+
+    with scratch_folder("primus-migrate-resolve-") as tmp:
         for rel, text in files.items():
             target = tmp / rel
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -301,8 +300,6 @@ def resolve_experiment_text(files: Mapping[str, str], experiment_relpath: str, p
         resolved.origins = {k: _relative(o, tmp) for k, o in resolved.origins.items()}
         resolved.experiment = experiment_relpath
         return resolved
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _relative(origin: Origin, root: Path) -> Origin:
