@@ -149,6 +149,10 @@ def _main(args_list: list[str], real: bool) -> int:
         return int(getattr(exc, "exit_code", 130))
     except BrokenPipeError:
         return 0
+    except RecursionError:  # only input can nest this deep (YAML, extends: chains, sourced scripts)
+        print("error: the input is nested too deeply to process (YAML, extends: chain or sourced scripts)",
+              file=sys.stderr)
+        return 2
     except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into a message
         if os.environ.get("PRIMUS_MIGRATE_DEBUG"):
             raise
