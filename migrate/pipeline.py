@@ -117,7 +117,7 @@ def null_tokenizer_acceptance(profile: Any, run: Mapping[str, Any], origin: Orig
 
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
-_NAME_MAX = 120
+_NAME_MAX = 200  # `<name>-pretrain.yaml` stays below the usual 255-byte file name limit
 
 
 def default_name(script: str | Path, plan: Any) -> str:
