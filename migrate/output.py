@@ -209,7 +209,10 @@ class _Lock:
         self.folder, self.shown, self.fd = folder, shown, -1
 
     def __enter__(self) -> "_Lock":
-        self.fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            self.fd = os.open(self.folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except PermissionError:  # a parent we may not list (mode 0311): writing below it may still work
+            return self
         deadline = time.monotonic() + LOCK_WAIT_S
         while True:
             try:
@@ -218,6 +221,7 @@ class _Lock:
             except BlockingIOError:
                 if time.monotonic() > deadline:
                     os.close(self.fd)
+                    self.fd = -1
                     raise MigrateError(f"another primus-migrate has been writing into {self.shown} for "
                                        f"{LOCK_WAIT_S:.0f} s", hint="wait for it to finish, then run again") from None
                 time.sleep(0.05)
@@ -225,7 +229,8 @@ class _Lock:
                 return self
 
     def __exit__(self, *exc: object) -> None:
-        os.close(self.fd)
+        if self.fd >= 0:
+            os.close(self.fd)
 
 
 def _absolute(path: Path) -> Path:

@@ -111,3 +111,38 @@ def test_secrets_are_recognised_by_what_they_are(name, value, secret):
     out = plan_environment("primus-26.5", {name: _Var(value)}, {}, {})
     assert (name in out.secrets) is secret
     assert out.env_file == ({} if secret else {name: value})
+
+
+def test_batch_per_variant_env_files_are_escaped_too(cli, tmp_path):
+    from helpers_convert import pieces_available
+
+    if not pieces_available():
+        pytest.skip("pipeline pieces not merged")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    value = "a}b $(touch PWNED) `touch PWNED`\nx'y"
+    (repo / "train\n$(touch PWNED).sh").write_text(
+        f"export FOO={shlex_quote(value)}\n"
+        "torchrun pretrain_gpt.py --num-layers 2 --hidden-size 64 --num-attention-heads 4 --seq-length 128 "
+        "--max-position-embeddings 128 --micro-batch-size 1 --global-batch-size 8 --train-iters 10 --lr 1e-4 "
+        "--mock-data --tokenizer-type NullTokenizer --vocab-size 1000\n")
+    result = cli("batch", repo, "-o", tmp_path / "out")
+    assert result.code == 0, result.err
+    (env_file,) = list((tmp_path / "out").rglob("*.env.sh"))
+    root = _sandbox()
+    try:
+        proc = subprocess.run([BASH, "-c", 'source "$1" && printf "%s" "$FOO"', "bash", str(env_file)],
+                              cwd=root / "cwd", env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+                                                     "HOME": str(root / "home"), "TMPDIR": str(root / "tmp")},
+                              capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0 and proc.stdout == value, proc.stderr
+        _nothing_ran(root)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    assert not [p for p in tmp_path.rglob("PWNED")]
+
+
+def shlex_quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)

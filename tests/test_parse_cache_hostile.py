@@ -47,15 +47,33 @@ def test_the_cache_folder_is_private_to_the_user(cache):
     assert stat.S_IMODE(_entry(cache).stat().st_mode) == 0o600
 
 
-def test_a_folder_others_can_write_is_never_read_nor_written(cache):
+def test_an_own_folder_others_could_write_is_emptied_and_made_private(cache):
     cache.mkdir(parents=True)
     os.chmod(cache, 0o777)
     evil = _tree(SCRIPT.replace(b"TP:-1", b"TP:-8"))
-    _plant(cache, _stored(evil))
+    _plant(cache, _stored(evil))  # a perfect entry, planted while the folder was open
+    assert parse_cache.load(SCRIPT, "run.sh", syntax.shfmt_binary()) is None
+    assert stat.S_IMODE(cache.stat().st_mode) == 0o700 and not list(cache.iterdir())
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs to hand a folder to another user")
+def test_a_folder_of_someone_else_is_never_read_nor_written(cache):
+    cache.mkdir(parents=True, mode=0o700)
+    _plant(cache, _stored(_tree(SCRIPT.replace(b"TP:-1", b"TP:-8"))))
+    os.chown(cache, 65534, 65534)
     assert parse_cache.load(SCRIPT, "run.sh", syntax.shfmt_binary()) is None
     before = sorted(cache.iterdir())
     parse_cache.store(SCRIPT, "run.sh", syntax.shfmt_binary(), _tree())
     assert sorted(cache.iterdir()) == before
+
+
+def test_a_folder_that_is_a_link_is_not_used(cache, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o700)
+    cache.parent.mkdir(parents=True)
+    cache.symlink_to(elsewhere)
+    parse_cache.store(SCRIPT, "run.sh", syntax.shfmt_binary(), _tree())
+    assert not list(elsewhere.iterdir())
 
 
 def test_an_own_folder_others_could_only_read_is_made_private(cache):

@@ -13,7 +13,8 @@ run. Set PRIMUS_MIGRATE_NO_CACHE=1 to switch it off, PRIMUS_MIGRATE_CACHE_DIR to
 move it (default: $XDG_CACHE_HOME/primus-migrate or ~/.cache/primus-migrate).
 
 Hostile caches (a shared or planted folder): the folder is created 0700 and used only while it is a
-real directory owned by the user that nobody else can write (else caching is off for the run). An
+real directory owned by the user (else caching is off for the run); one of the user's that others
+could write is made private and emptied first. An
 entry is named by a SHA-256 of the format, the shfmt binary's identity, the file name and the script
 bytes, carries a SHA-256 of its contents that is checked before anything is decoded, is opened
 without following links and must be a regular file of ours, and its tree must have the shape shfmt
@@ -69,7 +70,8 @@ def _entry_path(folder: str, data: bytes, filename: str, parser: str) -> str:
 
 def _private_folder(folder: str, create: bool) -> bool:
     """Is `folder` (made 0700 when `create`) a real directory of this user that no one else can write?
-    One of ours that others could only read is made private; anything else is not used."""
+    One of ours that others could write (a umask of 002 made it so) is made private and emptied:
+    entries planted while it was open are gone. Anything else (a link, another user's) is not used."""
     try:
         if create:
             os.makedirs(folder, mode=0o700, exist_ok=True)
@@ -80,11 +82,14 @@ def _private_folder(folder: str, create: bool) -> bool:
 
     if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
         return False
-    if info.st_mode & 0o022:  # others could have planted entries: never trust it
-        return False
     if info.st_mode & 0o077:
         try:
             os.chmod(folder, 0o700)
+            if info.st_mode & 0o022:
+                with os.scandir(folder) as found:
+                    for entry in found:
+                        if not entry.is_dir(follow_symlinks=False):
+                            os.unlink(entry.path)
         except OSError:
             return False
     return True
