@@ -66,7 +66,8 @@ class OutputTree:
         rel = Path(relpath)
         if rel.is_absolute() or ".." in rel.parts or not rel.parts or "\0" in relpath:
             raise ValueError(f"output path must stay inside the output directory: {relpath!r}")
-        data = content.encode("utf-8") if isinstance(content, str) else content
+        # surrogateescape: bytes of the input that are not UTF-8 (a file name, a value) come back as they were
+        data = content.encode("utf-8", "surrogateescape") if isinstance(content, str) else content
         key = rel.as_posix()
         if key in self.files and self.files[key] != data:
             raise ValueError(f"two different contents staged for {key}")

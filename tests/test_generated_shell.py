@@ -146,3 +146,23 @@ def shlex_quote(text: str) -> str:
     import shlex
 
     return shlex.quote(text)
+
+
+def test_a_script_name_that_is_not_utf8_converts_and_its_files_read_back(cli, tmp_path):
+    import yaml
+
+    from helpers_convert import pieces_available
+
+    if not pieces_available():
+        pytest.skip("pipeline pieces not merged")
+    name = os.fsdecode(b"bad\xffname.sh")
+    (tmp_path / name).write_text(
+        "export FOO=1\ntorchrun pretrain_gpt.py --num-layers 2 --hidden-size 64 --num-attention-heads 4 "
+        "--seq-length 128 --max-position-embeddings 128 --micro-batch-size 1 --global-batch-size 8 "
+        "--train-iters 10 --lr 1e-4 --mock-data --tokenizer-type NullTokenizer --vocab-size 1000\n")
+    result = cli("convert", tmp_path / name, "-o", tmp_path / "out")
+    assert result.code == 0, result.err
+    for path in (tmp_path / "out").rglob("*.yaml"):
+        assert yaml.load(path.read_text(), Loader=yaml.SafeLoader)  # noqa: S506 - a SafeLoader
+    for path in (tmp_path / "out").glob("*.sh"):
+        assert subprocess.run([BASH, "-n", str(path)]).returncode == 0
