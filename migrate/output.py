@@ -64,7 +64,10 @@ class OutputTree:
 
     def add(self, relpath: str, content: str | bytes) -> None:
         rel = Path(relpath)
-        if rel.is_absolute() or ".." in rel.parts or not rel.parts or "\0" in relpath:
+        if not rel.parts or rel.parts[-1] in (".", ".."):
+            raise MigrateError(f"the output file name is empty ({os.path.join(self.root, relpath)!r} names a "
+                               "folder)", hint="name a file, e.g. --plot out/loss.png")
+        if rel.is_absolute() or ".." in rel.parts or "\0" in relpath:
             raise ValueError(f"output path must stay inside the output directory: {relpath!r}")
         # surrogateescape: bytes of the input that are not UTF-8 (a file name, a value) come back as they were
         data = content.encode("utf-8", "surrogateescape") if isinstance(content, str) else content

@@ -259,3 +259,10 @@ def test_a_signal_at_each_stage_exits_quietly_and_leaves_nothing(tmp_path, sig, 
     assert "Traceback" not in proc.stderr and proc.returncode == code, (proc.returncode, proc.stderr)
     assert not (tmp_path / "out").exists()
     assert not _leftovers(tmp_path / "tmp", tmp_path)
+
+
+@pytest.mark.parametrize("name", [".", ".."])
+def test_a_single_output_file_named_as_a_folder_is_bad_input(cli, name):
+    logs = REPO / "fixtures" / "logs"
+    result = cli("compare-logs", logs / "megatron_llama3_8b.log", logs / "primus_llama3_8b.log", "--plot", name)
+    assert result.code == 2 and "output file name is empty" in result.err, result.err
