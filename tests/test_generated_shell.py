@@ -54,7 +54,7 @@ def _nothing_ran(root: Path) -> None:
     assert not leftovers, leftovers
 
 
-@settings(max_examples=60)
+@settings(max_examples=40)
 @given(value=VALUES, script=VALUES, experiment=VALUES)
 @example(value="a}b", script="x\necho PWNED > PWNED.txt\n.sh", experiment="e.yaml")
 @example(value="$(touch PWNED)", script="$(touch PWNED).sh", experiment="`touch PWNED`")

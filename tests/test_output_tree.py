@@ -211,7 +211,7 @@ def test_two_concurrent_runs_into_one_folder_do_not_both_succeed(tmp_path):
 
 
 @pytest.mark.parametrize("existing", [False, True])
-@pytest.mark.parametrize("delay", [0.3, 0.6, 0.9, 1.2])
+@pytest.mark.parametrize("delay", [0.6] + [pytest.param(d, marks=pytest.mark.slow) for d in (0.3, 0.9, 1.2)])
 def test_sigterm_leaves_the_old_tree_or_the_new_one_and_no_temporary_files(tmp_path, existing, delay):
     out = tmp_path / "out"
     if existing:
@@ -235,7 +235,7 @@ def test_sigterm_leaves_the_old_tree_or_the_new_one_and_no_temporary_files(tmp_p
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
-@pytest.mark.parametrize("delay", [0.2, 0.35, 0.5])
+@pytest.mark.parametrize("delay", [0.2] + [pytest.param(d, marks=pytest.mark.slow) for d in (0.35, 0.5)])
 def test_a_signal_early_in_a_run_exits_quietly(tmp_path, sig, code, delay):
     """From the first line of `migrate/__main__.py` on (before that only the interpreter's own start-up
     runs, a few tens of ms that no program can guard): the earliest delays land in the imports."""
