@@ -266,3 +266,12 @@ def test_a_single_output_file_named_as_a_folder_is_bad_input(cli, name):
     logs = REPO / "fixtures" / "logs"
     result = cli("compare-logs", logs / "megatron_llama3_8b.log", logs / "primus_llama3_8b.log", "--plot", name)
     assert result.code == 2 and "output file name is empty" in result.err, result.err
+
+
+def test_batch_with_an_empty_output_is_refused_before_any_work(cli, tmp_path, monkeypatch):
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "t.sh").write_text(SCRIPT)
+    monkeypatch.chdir(tmp_path)
+    result = cli("batch", "repo", "-o", "")
+    assert result.code == 2 and "empty" in result.err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["repo"]
