@@ -135,8 +135,7 @@ def record_uses(refs: list[RuntimeRef], overrides: list[Any]) -> None:
 
 def runtime_exports(refs: list[RuntimeRef]) -> list[str]:
     """run.sh lines computing each variable the config refers to, as the script computed it."""
-    return [f'export {r.name}="${{{r.name}:-{r.shell()}}}"  # as at {r.origin}'
-            for r in refs if r.written]
+    return [f'export {r.name}="${{{r.name}:-{r.shell()}}}"' for r in refs if r.written]
 
 
 def runtime_report(refs: list[RuntimeRef]) -> list[dict[str, Any]]:
