@@ -105,12 +105,17 @@ class _Gen:
             lambda: f"I=$(printf \"%.*f\" {self.pick(['2', '$PP', '0'])} 3.14159); ARGS=\"$ARGS $I\"",
             lambda: f"[ \"${v}\" -gt {self.pick(OPERANDS_SAFE[:6])} ] && ARGS=\"$ARGS --gt{v}\"",
             lambda: f"{v}=$(( {self.arith(1)} )); ARGS=\"$ARGS --{v.lower()}=${v}\"",
+            lambda: self.pick(["mkdir -p logs", "mkdir -p cfg/$MODE", "mkdir -p ~/cache"]),
+            lambda: self.pick(['echo "$ARGS" > logs/args.txt', 'echo x >> cfg/$MODE/x.json',
+                               'echo "$ARGS" > ~/cache/a.txt', 'read -r N < logs/args.txt; ARGS="$ARGS $N"',
+                               'cat > cfg/$MODE/c.json <<EOF\n{"tp": "$TP"}\nEOF']),
         ]
         return self.pick(choices)()
 
     def line(self) -> str:
         if self.r.random() < 0.25:
-            return "; ".join(self.simple() for _ in range(self.r.randint(2, 3)))
+            parts = [self.simple() for _ in range(self.r.randint(2, 3))]
+            return "; ".join(p for p in parts if "\n" not in p) or parts[0]  # a heredoc ends its line
         return self.simple()
 
     def cond(self) -> str:
@@ -243,7 +248,9 @@ def _write_cases(root: Path, cases: list[Case]) -> list[Path]:
         d = root / f"c{i}"
         (d / "home").mkdir(parents=True, exist_ok=True)
         (d / "tmp").mkdir(exist_ok=True)
-        (d / "script.sh").write_text(case.script)
+        for side in ("bash", "tool"):  # bash creates files while the evaluator looks: one folder each
+            (d / side).mkdir(exist_ok=True)
+            (d / side / "script.sh").write_text(case.script)
         dirs.append(d)
     return dirs
 
@@ -256,7 +263,7 @@ def _start_bash(root: Path, cases: list[Case], dirs: list[Path]) -> subprocess.P
         env = {"HOME": str(d / "home"), "TMPDIR": str(d / "tmp"), "STUB_RECORD": str(d / "record"), **case.env}
         exports = " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
         argv = " ".join(shlex.quote(a) for a in case.args)
-        lines.append(f"(cd {shlex.quote(str(d))} && export {exports} && exec timeout 5 {BASH} ./script.sh {argv}"
+        lines.append(f"(cd {shlex.quote(str(d / 'bash'))} && export {exports} && exec timeout 5 {BASH} ./script.sh {argv}"
                      " </dev/null >/dev/null 2>&1)")
     (root / "driver.sh").write_text("\n".join(lines) + "\n")
     return subprocess.Popen([BASH, str(root / "driver.sh")], cwd=root,
@@ -328,7 +335,10 @@ def _parse_some(cases: list[Case], todo: list[int], trees: list[dict | None]) ->
         at = int(proc.stderr.decode().split(":", 1)[0] or 1)
         return todo[max(k for k, first in enumerate(first_lines) if first <= at)]
     tree = json.loads(proc.stdout)
-    for i, stmt, start, first_line in zip(todo, tree["Stmts"], starts, first_lines):
+    blocks = tree["Stmts"]
+    if len(blocks) != len(todo) or any(b["Pos"]["Offset"] != start - 2 for b, start in zip(blocks, starts)):
+        return None  # cases ran into each other (a heredoc): leave them all to the ordinary path
+    for i, stmt, start, first_line in zip(todo, blocks, starts, first_lines):
         sub = {"Type": "File", "Stmts": stmt["Cmd"].get("Stmts") or []}
         _shift(sub, start, first_line)
         trees[i] = sub
@@ -339,7 +349,7 @@ def _run_tool(cases: list[Case], dirs: list[Path], trees: list[dict | None]) -> 
     from migrate.diagnostics import MigrateError
     from migrate.shell import evaluate as ev_module
 
-    known = {str(d / "script.sh"): (case.script, tree) for case, d, tree in zip(cases, dirs, trees)}
+    known = {str(d / "tool" / "script.sh"): (case.script, tree) for case, d, tree in zip(cases, dirs, trees)}
     original = ev_module.parse_file
 
     def parse_file(path, display):
@@ -354,7 +364,7 @@ def _run_tool(cases: list[Case], dirs: list[Path], trees: list[dict | None]) -> 
         for case, d in zip(cases, dirs):
             env = {"HOME": str(d / "home"), **case.env}
             try:
-                results.append(_evaluate(ev_module, str(d / "script.sh"), env, case.args, str(d)))
+                results.append(_evaluate(ev_module, str(d / "tool" / "script.sh"), env, case.args, str(d / "tool")))
             except MigrateError as exc:  # a refusal
                 lines = [exc.origin.line] if exc.origin is not None and exc.origin.line else []
                 results.append((None, exc.message, lines))

@@ -245,3 +245,14 @@ def test_home_is_assumed_and_stated_when_not_given(tmp_path: Path):
 ])
 def test_found_by_the_differential_harness(snippet: str, tmp_path: Path):
     check_against_bash(snippet, tmp_path)
+
+
+@pytest.mark.parametrize("snippet", [
+    # `declare -i` gives the attribute even when its value fails; later values are evaluated
+    "declare -i M='1+'\nM=' ab'; A=$M\nM=3+4",
+    "f() { local -i Q; Q=3+4; A=$Q; }\nf\nQ=3+4",
+    # `**` checks its exponent even in a branch that is not evaluated
+    "X=$(( 1 || 2 ** -1 )); B=2\nC=3",
+])
+def test_integer_attribute_and_exponent_like_bash(snippet: str, tmp_path: Path):
+    check_against_bash(snippet, tmp_path)

@@ -302,6 +302,8 @@ class _Parser:
         if self.is_op("**"):
             self.take()
             right = self.power()
+            if right < 0:  # checked even where nothing is evaluated (`1 || 2 ** -1`), as in bash
+                raise self.error("exponent less than 0")
             return 0 if self.noeval else apply("**", value, right)
         return value
 

@@ -47,7 +47,12 @@ def assign(ev: "Evaluator", node: dict, mode: str, flags: set[str] | None = None
     if mode == "local" or (mode == "declare" and "g" not in flags and ev.state.scopes):
         ev.state.declare_local(name)
     old = ev.state.lookup(name)
-    integer = "i" in flags or (old is not None and old.integer) or name in ev.pending_integers
+    local = mode == "local" or (mode == "declare" and "g" not in flags and bool(ev.state.scopes))
+    depth = len(ev.state.scopes) if local else 0
+    if "i" in flags:  # the attribute holds even when the value below fails to evaluate
+        ev.pending_integers.add((name, depth))
+    integer = "i" in flags or (old is not None and old.integer) or \
+        bool({(name, 0), (name, len(ev.state.scopes))} & ev.pending_integers)
     if node.get("Array") is not None:
         elems = _array_elems(ev, node.get("Array") or {})
         if "A" in flags or (old is not None and isinstance(old.value, dict)):
@@ -79,8 +84,6 @@ def assign(ev: "Evaluator", node: dict, mode: str, flags: set[str] | None = None
                 _store(ev, name, {}, origin, flags)
             elif "x" in flags:
                 ev.pending_exports.add(name)
-            if "i" in flags:  # `declare -i N` leaves N unset, but later values are evaluated
-                ev.pending_integers.add(name)
         else:
             _store(ev, name, old.value, old.origin, flags, keep_external=True)
         return

@@ -110,7 +110,8 @@ class Evaluator:
         self.steps = 0
         self.wrappers: list[Token] = []
         self.pending_exports: set[str] = set()
-        self.pending_integers: set[str] = set()  # `declare -i N` before N has a value
+        # `declare -i N` leaves N unset, but later values of N are evaluated: (name, function depth)
+        self.pending_integers: set[tuple[str, int]] = set()
         self.subst_status = 0  # status of the last command substitution (an assignment's status)
         self.source_stack: list[Text] = []  # BASH_SOURCE: each file as it was named when run or sourced
         self.errexit_exempt = False
@@ -757,6 +758,7 @@ class Evaluator:
         finally:
             self.state.call_depth -= 1
             self.state.scopes.pop()
+            self.pending_integers = {p for p in self.pending_integers if p[1] <= len(self.state.scopes)}
             self.state.positional = saved_positional
             self.source = saved_source
 
