@@ -11,8 +11,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from helpers_shell import BASH, bash_launch, plan_words, run_bash
+
 from migrate.diagnostics import MigrateError
 from migrate.shell import EvalOptions, evaluate_script
 from migrate.shell.evaluate import Evaluator, ExitScript

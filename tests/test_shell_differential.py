@@ -11,7 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from helpers_differential import describe, generate_many, run_cases
 
 VARIANTS = 5  # knob sets per generated script (they share its parse)
@@ -41,6 +40,7 @@ def test_harness_sees_a_silent_mismatch(tmp_path: Path, monkeypatch):
     """The comparison can fail: with `$(( ))` errors evaluated to 0 again (the old behaviour, no
     warning), a script whose knob is empty gives a different argv and it is reported as silent."""
     from helpers_differential import Case
+
     from migrate.shell import evaluate
 
     monkeypatch.setattr(evaluate.Evaluator, "abort", lambda self, node, message: None)

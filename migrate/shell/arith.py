@@ -45,17 +45,8 @@ def wrap(n: int) -> int:
     return n - (1 << 64) if n >> 63 else n
 
 
-def parse_number(text: str) -> int:
-    """A number as bash's arithmetic reads it: `0x1F`, `017`, `base#digits`, wrapping at 2^64."""
-    t = text.strip()
-    sign = 1
-    if t[:1] in "+-" and t[1:2]:
-        sign = -1 if t[0] == "-" else 1
-        t = t[1:].strip()
-    return wrap(sign * _strlong(t))
-
-
 def _strlong(s: str) -> int:
+    """A number as bash's arithmetic reads it: `0x1F`, `017`, `base#digits`, wrapping at 2^64."""
     base, i, found_base = 10, 0, False
     if s.startswith("0"):
         if len(s) == 1:
@@ -378,9 +369,6 @@ class Arith:
         return _Parser(self, text).run()
 
     # -- variables
-    def variable(self, name: str, node: dict | None = None) -> int:
-        return self.lvalue_get(name, None)
-
     def lvalue_get(self, name: str, sub: str | None) -> int:
         node = self.node or {}
         var = self.ev.read_var(name, node)
