@@ -116,8 +116,12 @@ def bash_value(snippet: str, names: list[str], env: dict[str, str] | None = None
         for n in names
     )
     script = f"trap '{dump.replace(chr(39), chr(39) + chr(92) + chr(39) + chr(39))}' EXIT\n{snippet}"
-    proc = subprocess.run([BASH, "-c", script, "snippet", *args], capture_output=True,
-                          env={"PATH": "/usr/bin:/bin", "LC_ALL": "C", **(env or {})}, timeout=10, check=False)
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as sandbox:  # its own cwd, HOME and TMPDIR: nothing lands elsewhere
+        proc = subprocess.run([BASH, "-c", script, "snippet", *args], capture_output=True, cwd=sandbox,
+                              env={"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": sandbox, "TMPDIR": sandbox,
+                                   **(env or {})}, timeout=10, check=False)
     items = proc.stdout.decode().split("\0")[:-1]
     out: dict[str, str | None] = {}
     for key, value in zip(items[::2], items[1::2]):
