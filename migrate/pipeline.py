@@ -30,6 +30,8 @@ class ConvertOptions:
     accept_null_tokenizer: bool = False
     # report.json / report.md in `files`; the batch, which writes its own report, turns them off.
     render_reports: bool = True
+    # --entry-as KEY: convert an entry script unknown to migrate.entries as that family builds it
+    entry_as: str | None = None
 
 
 @dataclass
@@ -209,11 +211,13 @@ def _jsonable(value: Any) -> Any:
 def convert_script(script: str | Path, env: Mapping[str, str] | None = None, args: Sequence[str] = (),
                    options: ConvertOptions | None = None) -> Conversion:
     """Convert one legacy launch script (pure: writes nothing)."""
+    from migrate.entries import apply_entry
     from migrate.megatron import derive, load_schema, parse_argv, translate
     from migrate.megatron.derive import fill_args_defaults
+    from migrate.megatron.required import check_legacy_run_starts, unset_variables_hint
     from migrate.parity.static import check_static_parity
     from migrate.primus import get_profile, resolve_experiment
-    from migrate.primus.emit.emitter import EmitRequest, emit, entry_family, stage_and_resolve
+    from migrate.primus.emit.emitter import EmitRequest, emit, stage_and_resolve
     from migrate.primus.emit.report import render_json, render_markdown
     from migrate.primus.emit.runenv import plan_environment
     from migrate.primus.emit.runscript import alternative_command, env_sh, run_command, run_sh
@@ -227,18 +231,20 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
 
     plan = evaluate_script(script, env, list(args), EvalOptions(gpus_per_node=options.gpus_per_node))
     diags.extend(plan.diagnostics)
+    launched = apply_entry(plan, options.target, options.entry_as)  # the model it builds, or refused
     # the entry script's extra_args_provider options (e.g. pretrain_deepseek.py's) are part of its parser
     legacy_base = load_schema(options.legacy_schema)
-    legacy_schema = legacy_base.for_entry(plan.entry)
+    legacy_schema = legacy_base.for_entry(launched.program_as)
     # ... and the args_defaults it passes to pretrain() (pretrain_gpt.py: GPT2BPETokenizer) fill validate_args' Nones
-    entry_defaults = legacy_base.entry_args_defaults(plan.entry)
+    entry_defaults = legacy_base.entry_args_defaults(launched.program_as)
     try:
         legacy = parse_argv(legacy_schema, plan.argv, diags)
     except MigrateError as exc:
-        missing = missing_arguments_hint(plan)
+        missing = missing_arguments_hint(plan) or unset_variables_hint(plan)
         if missing:
             exc.hint = f"{exc.hint}; {missing}" if exc.hint else missing
         raise
+    check_legacy_run_starts(legacy.args, entry_defaults, plan, launched.origin)  # Megatron would start it
     profile = get_profile(options.target, options.primus_path)
     target_schema = load_schema(profile.megatron_schema)
     translated = translate(legacy, target_schema, diags)
@@ -255,7 +261,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     # the legacy run's values with its entry's args_defaults in place: what the Primus files must say
     run_values, emit_expected = dict(translated.args), dict(expected)
     for key in fill_args_defaults(run_values, entry_defaults):
-        notes[key] = f"{legacy_base.match_entry(plan.entry)} args_defaults"
+        notes[key] = f"{legacy_base.match_entry(launched.program_as)} args_defaults"
     if null_tokenizer_forced(profile, run_values):
         hint = null_tokenizer_hint(profile, run_values)
         if options.accept_null_tokenizer:
@@ -292,6 +298,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         + (f" ({variant})" if variant else "") + f" for {profile.name}.\n"
         "Each override says where its value comes from: the script line that set it, or\n"
         "`Megatron default` when the script left it at Megatron's default and the Primus preset differs."
+        + (f"\nAccepted: {launched.describe()}." if launched.accepted_as else "")
         + (f"\nAccepted difference (--accept-null-tokenizer): {profile.name} trains mock data with the\n"
            f"NullTokenizer instead of {accepted.legacy_tokenizer}; vocab_size keeps the padded vocabulary."
            if accepted else "")
@@ -299,7 +306,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     real: dict[str, Path] = {}
     request = EmitRequest(name, run_values, emit_expected,
                           {d: _short_origin(o, script, real) for d, o in translated.explicit.items()},
-                          knob_of, placeholders, header, entry_family(plan.entry), notes)
+                          knob_of, placeholders, header, launched.family, notes)
     resolver = stage_and_resolve(profile, resolve_experiment)
     result = emit(request, profile, resolver, derive_target, check, dests, defaults)
 
@@ -386,6 +393,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         "primus_release": getattr(profile, "release", None),
         "megatron_schema": profile.megatron_schema,
         "legacy_schema": options.legacy_schema,
+        "entry": launched.to_json(),
         "experiment": result.experiment_path,
         "model_file": result.model_path,
         "model_ref": result.model_ref,

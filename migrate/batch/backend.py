@@ -24,6 +24,7 @@ class ConvertSettings:
     primus_path: str | None = None
     strict: bool = False
     accept_null_tokenizer: bool = False  # see ConvertOptions.accept_null_tokenizer
+    entry_as: str | None = None  # see ConvertOptions.entry_as
 
 
 class Backend(Protocol):
@@ -58,6 +59,7 @@ class PipelineBackend:
             legacy_schema=settings.legacy_schema,
             primus_path=settings.primus_path,
             accept_null_tokenizer=settings.accept_null_tokenizer,
+            entry_as=settings.entry_as,
             render_reports=False,  # the batch drops each conversion's own report (worker.DROPPED_FILES)
         )
         return convert_script(script, dict(env), (), options)

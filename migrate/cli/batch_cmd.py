@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
                         "(vocab_size is set so the padded vocabulary stays the script's)")
+    p.add_argument("--entry-as", metavar="FAMILY",
+                   help="convert an entry script primus-migrate does not know as this family builds it (gpt: "
+                        "what pretrain_gpt.py builds from the same arguments); applies to every unknown entry; recorded in the report")
     p.add_argument("--force", action="store_true", help="replace existing files in OUTDIR")
     p.set_defaults(func=run)
 
@@ -77,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         raise MigrateError("--max-variants must be at least 1")
     options = BatchOptions(
         settings=ConvertSettings(target=args.target, gpus_per_node=args.gpus_per_node,
-                                 accept_null_tokenizer=args.accept_null_tokenizer),
+                                 accept_null_tokenizer=args.accept_null_tokenizer, entry_as=args.entry_as),
         jobs=args.jobs or default_jobs(),
         include=args.include,
         exclude=args.exclude,
@@ -96,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
 
     tree = assemble(results)
     report = build_json(results, tree, args.target, root.resolve().name or ".")
+    if args.entry_as:  # the user's word that unknown entry scripts build what this family builds
+        report["entry_as"] = args.entry_as
     staged = OutputTree(out, force=args.force)
     for path, text in tree.files.items():
         staged.add(path, text)

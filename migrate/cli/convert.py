@@ -59,6 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
                         "(vocab_size is set so the padded vocabulary stays the script's)")
+    p.add_argument("--entry-as", metavar="FAMILY",
+                   help="convert an entry script primus-migrate does not know as this family builds it (gpt: "
+                        "what pretrain_gpt.py builds from the same arguments); recorded in the report and YAML header")
     p.add_argument("--primus-path", help="a Primus checkout whose presets and rules to use instead of the snapshot")
     p.set_defaults(func=run)
     # KEY=VALUE words may come before or after the options, and `-- ARGS` after them.
@@ -88,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         raise MigrateError("--gpus-per-node must be at least 1")
     options = ConvertOptions(target=args.target, name=args.name, keep_knobs=args.keep_knobs, strict=args.strict,
                              gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema,
-                             primus_path=args.primus_path, accept_null_tokenizer=args.accept_null_tokenizer)
+                             primus_path=args.primus_path, accept_null_tokenizer=args.accept_null_tokenizer,
+                             entry_as=args.entry_as)
     conversion = convert_script(args.script, env, script_args, options)
     for item in conversion.diagnostics:
         if item.severity == "warning":

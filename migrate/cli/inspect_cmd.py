@@ -129,7 +129,13 @@ def print_args_view(view: dict) -> None:
         table.add_column(column)
     for row in view_rows(view):
         table.add_row(*row)
-    _console().print(table)
+    console = _console()
+    console.print(table)
+    entry = view.get("entry") or {}
+    if entry:
+        verdicts = "; ".join(f"{t}: {v}" for t, v in (entry.get("targets") or {}).items())
+        console.print(f"Entry {entry['program']}: " + (f"builds {entry['builds']} ({verdicts})" if entry.get("kind")
+                                                        else entry["verdict"]), markup=False, highlight=False)
 
 
 def print_plan(plan) -> None:

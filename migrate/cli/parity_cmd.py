@@ -50,6 +50,9 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
                         "(vocab_size is set so the padded vocabulary stays the script's)")
+    p.add_argument("--entry-as", metavar="FAMILY",
+                   help="convert an entry script primus-migrate does not know as this family builds it (gpt: "
+                        "what pretrain_gpt.py builds from the same arguments); recorded in the report and YAML header")
     p.add_argument("--plot", metavar="OUT.png", help="write both loss curves to this PNG")
     p.add_argument("--keep-logs", metavar="DIR",
                    help="keep each run's train.log and metrics.jsonl in DIR/legacy, DIR/primus (for compare-logs)")
@@ -117,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         target=args.target, iters=args.iters, proxy=args.proxy, nproc=args.nproc, rtol=args.rtol,
         layout_rtol=args.layout_rtol, seed=args.seed, device=args.device, static_only=args.static,
         gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema, primus_path=args.primus_path,
-        accept_null_tokenizer=args.accept_null_tokenizer, logs_dir=Path(args.keep_logs) if args.keep_logs else None,
+        accept_null_tokenizer=args.accept_null_tokenizer, entry_as=args.entry_as, logs_dir=Path(args.keep_logs) if args.keep_logs else None,
     )
     result = run_parity(args.script, env, script_args, options, backends=_backends_hook())
     written = []

@@ -13,6 +13,7 @@ from typing import Any
 from migrate.diagnostics import Diagnostics
 from migrate.megatron.argv import parse_argv
 from migrate.megatron.derive import DEFAULT_WORLD_SIZE, derive
+from migrate.entries import entry_summary
 from migrate.megatron.schema import load_schema
 from migrate.shell.plan import LaunchPlan
 from migrate.values import same_value
@@ -55,6 +56,7 @@ def args_view(plan: LaunchPlan, schema_name_or_path: str = "rocm_dev", diags: Di
         "args": parsed.args,
         "derived": derived,
         "explicit": {dest: (str(origin) if origin else None) for dest, origin in parsed.explicit.items()},
+        "entry": entry_summary(plan.entry, parsed.args),  # the model the entry builds (migrate.entries)
     }
 
 

@@ -38,7 +38,7 @@ class EmitRequest:
     knob_of: dict[str, str] = field(default_factory=dict)  # dest -> knob that sets it (annotation)
     placeholders: dict[str, str] = field(default_factory=dict)  # dest -> `${KNOB:value}` (--keep-knobs)
     header: str = ""  # comment block on top of the experiment file
-    family: str = "gpt"  # the network the legacy entry builds (see entry_family)
+    family: str = "gpt"  # the network the legacy entry builds (migrate.entries: EntryDecision.family)
     notes: dict[str, str] = field(default_factory=dict)  # dest -> comment for a value the converter chose
 
 
@@ -103,15 +103,6 @@ def model_family(values: Mapping[str, Any]) -> str:
     if values.get("is_hybrid_model"):
         return "hybrid"
     return str(values.get("model_type") or "gpt")
-
-
-def entry_family(entry: str | None) -> str:
-    """The kind of network the legacy entry script builds: pretrain_gpt.py -> gpt, pretrain_mamba.py -> mamba."""
-    name = (entry or "").lower()
-    for family in ("mamba", "hybrid"):
-        if family in name:
-            return family
-    return "gpt"
 
 
 def shortlist(profile: Any, defaults: Mapping[str, Any], run: Mapping[str, Any],

@@ -1,0 +1,149 @@
+"""Would Megatron-LM have started this run? Refuse argv it rejects after parsing.
+
+`parse_argv` already rejects what argparse rejects (unknown options, values of the wrong type,
+an option without its value). This module adds what Megatron rejects once parsing succeeded, so a
+legacy run that never trained is refused instead of converted to `num_layers: null`.
+
+Facts, identical at the three pinned commits (ROCm rocm_dev f712ab84, NVIDIA 5a676b36, NVIDIA
+d3528a21), read in megatron/training/arguments.py and megatron/training/training.py:
+- validate_args: `num_layers` (else `encoder_num_layers`: "either num-layers or
+  encoder-num-layers should be specified"), then `_check_arg_is_not_none` on `num_layers`,
+  `hidden_size`, `num_attention_heads`, `max_position_embeddings`;
+- validate_args: `assert args.micro_batch_size is not None` and `> 0`;
+- validate_args: `seq_length`, else `assert args.encoder_seq_length is not None`;
+- validate_args: with kv_channels unset, `hidden_size % num_attention_heads == 0`;
+  `max_position_embeddings >= seq_length`; with lr set, `min_lr <= lr`; with save set,
+  `save_interval is not None`;
+- training.get_optimizer_param_scheduler (always run by pretrain's setup_model_and_optimizer):
+  raises 'either train-iters or train-samples should be provided.' when both are unset, and
+  OptimizerParamScheduler does `float(max_lr)` with max_lr=args.lr, which fails for None.
+All of these options default to None in argparse at the three commits.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+from migrate.diagnostics import MigrateError, Origin
+from migrate.megatron.derive import fill_args_defaults
+
+# (what is missing, the dests any one of which supplies it, the flag to name)
+REQUIRED: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("num_layers", ("num_layers", "encoder_num_layers"), "--num-layers"),
+    ("hidden_size", ("hidden_size",), "--hidden-size"),
+    ("num_attention_heads", ("num_attention_heads",), "--num-attention-heads"),
+    ("max_position_embeddings", ("max_position_embeddings",), "--max-position-embeddings"),
+    ("seq_length", ("seq_length", "encoder_seq_length"), "--seq-length"),
+    ("micro_batch_size", ("micro_batch_size",), "--micro-batch-size"),
+    ("lr", ("lr",), "--lr"),
+    ("train_iters or train_samples", ("train_iters", "train_samples"), "--train-iters"),
+)
+
+
+def missing_values(args: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(name, flag) of each value Megatron requires that `args` leaves None (dests absent from
+    the schema at hand, a custom fork's, are not asked for)."""
+    out = []
+    for name, dests, flag in REQUIRED:
+        present = [d for d in dests if d in args]
+        if present and all(args[d] is None for d in present):
+            out.append((name, flag))
+    return out
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def rejected_values(args: Mapping[str, Any]) -> list[str]:
+    """validate_args assertions on values that are present (each as Megatron would fail it)."""
+    out = []
+    mbs, hidden, heads = args.get("micro_batch_size"), args.get("hidden_size"), args.get("num_attention_heads")
+    if _number(mbs) and mbs <= 0:
+        out.append(f"micro_batch_size must be > 0 (got {mbs})")
+    if args.get("kv_channels") is None and _number(hidden) and _number(heads) and heads and hidden % heads:
+        out.append(f"hidden_size {hidden} is not a multiple of num_attention_heads {heads}")
+    seq, maxpos = args.get("seq_length"), args.get("max_position_embeddings")
+    if _number(seq) and _number(maxpos) and maxpos < seq:
+        out.append(f"max_position_embeddings {maxpos} is below seq_length {seq}")
+    lr, min_lr = args.get("lr"), args.get("min_lr")
+    if _number(lr) and _number(min_lr) and min_lr > lr:
+        out.append(f"min_lr {min_lr} is above lr {lr}")
+    if args.get("save") is not None and "save_interval" in args and args.get("save_interval") is None:
+        out.append("--save is given without --save-interval (validate_args asserts save_interval is not None)")
+    return out
+
+
+def unset_variables(plan: Any) -> list[tuple[str, Origin | None]]:
+    """The variables the script read while unset or empty, those on the launch's lines first.
+
+    A launch built from an unset variable (`pretrain_gpt.py ${MEGATRON_PARAMS}`) loses every
+    value it was meant to carry; these are the names to report."""
+    knobs = [k for k in getattr(plan, "knobs", []) if k.value in (None, "")]
+    if not knobs:
+        return []
+    spans = _launch_spans(plan)
+
+    def on_launch(origin: Origin | None) -> bool:
+        if origin is None or origin.file not in spans:
+            return False
+        low, high = spans[origin.file]
+        return low <= origin.line <= high
+
+    near = [k for k in knobs if on_launch(k.defined_at)]
+    return [(k.name, k.defined_at) for k in (near or knobs)]
+
+
+def _launch_spans(plan: Any) -> dict[str, tuple[int, int]]:
+    spans: dict[str, tuple[int, int]] = {}
+    tokens: Iterable[Any] = [*getattr(plan.launcher, "argv", []), *getattr(plan, "argv", [])]
+    for token in tokens:
+        origin = getattr(token, "origin", None)
+        if origin is None or not origin.line:
+            continue
+        low, high = spans.get(origin.file, (origin.line, origin.line))
+        spans[origin.file] = (min(low, origin.line), max(high, origin.line))
+    return spans
+
+
+def unset_variables_text(plan: Any) -> str | None:
+    """`${MEGATRON_PARAMS}` unset at line 3, ... (None when the script read none unset)."""
+    found = unset_variables(plan)
+    if not found:
+        return None
+    parts = [f"${{{name}}} unset at line {origin.line}" if origin and origin.line else f"${{{name}}} unset"
+             for name, origin in found]
+    return ", ".join(parts)
+
+
+def unset_variables_hint(plan: Any) -> str | None:
+    """For an argv error (`--lr` with no value): the unset variables that were to supply it."""
+    unset = unset_variables_text(plan)
+    return f"the script read these variables unset: {unset}" if unset else None
+
+
+def check_legacy_run_starts(parsed: Mapping[str, Any], args_defaults: Mapping[str, Any], plan: Any,
+                            origin: Origin | None) -> None:
+    """Refuse (exit 2) argv that Megatron-LM would reject after parsing; see the module facts.
+
+    `args_defaults` (the entry script's, Schema.entry_args_defaults) fill Nones first, as
+    validate_args does before its checks."""
+    args = dict(parsed)
+    fill_args_defaults(args, args_defaults)
+    program = getattr(plan, "entry", None) or "the entry script"
+    missing = missing_values(args)
+    rejected = rejected_values(args)
+    if not missing and not rejected:
+        return
+    problems = []
+    if missing:
+        problems.append("missing " + ", ".join(f"{name} ({flag})" for name, flag in missing))
+    problems.extend(rejected)
+    unset = unset_variables_text(plan)
+    hint = ("the values were supposed to come from variables the script read unset: " + unset
+            + "; set them (KEY=VALUE on the command line, or export them) and convert again") if missing and unset \
+        else "add the flags to the launch; Megatron-LM stops in validate_args (or before training) without them"
+    raise MigrateError(
+        f"Megatron-LM would refuse to start {program} with these arguments, so the legacy run never trained: "
+        + "; ".join(problems) + "; nothing written",
+        origin=origin, hint=hint)
