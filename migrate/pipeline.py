@@ -244,7 +244,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         if missing:
             exc.hint = f"{exc.hint}; {missing}" if exc.hint else missing
         raise
-    check_legacy_run_starts(legacy.args, entry_defaults, plan, launched.origin)  # Megatron would start it
+    check_legacy_run_starts(legacy, entry_defaults, plan, launched.origin, diags)  # Megatron would start it
     profile = get_profile(options.target, options.primus_path)
     target_schema = load_schema(profile.megatron_schema)
     translated = translate(legacy, target_schema, diags)

@@ -80,17 +80,55 @@ def test_kv_channels_lifts_the_divisibility_check():
     assert rejected_values(_args(COMPLETE + ["--hidden-size", "66", "--kv-channels", "16"])) == []
 
 
-def test_args_defaults_fill_before_the_check():
+def test_args_defaults_fill_before_the_check(tmp_path):
     # validate_args applies the entry's args_defaults to Nones before its assertions
-    class _Plan:
-        knobs, argv, entry = [], [], "x.py"
+    from migrate.shell import evaluate_script
 
-        class launcher:
-            argv = []
-
-    check_legacy_run_starts(_args(_without("--micro-batch-size")), {"micro_batch_size": 1}, _Plan(), None)
+    script = tmp_path / "t.sh"
+    script.write_text("torchrun --nproc_per_node 8 pretrain_gpt.py " + " ".join(_without("--micro-batch-size")) + "\n")
+    plan = evaluate_script(script, {}, [])
+    parsed = parse_argv(load_schema("rocm_dev"), plan.argv)
+    check_legacy_run_starts(parsed, {"micro_batch_size": 1}, plan, None)
     with pytest.raises(MigrateError):
-        check_legacy_run_starts(_args(_without("--micro-batch-size")), {}, _Plan(), None)
+        check_legacy_run_starts(parsed, {}, plan, None)
+
+
+@pytest.mark.parametrize("extra,problems", [
+    # validate_args' --use-torch-fsdp2 block, rocm_dev f712ab84
+    ([], ["gradient accumulation fusion", "tied embeddings"]),  # fusion on by default; embeddings tied
+    (["--no-gradient-accumulation-fusion", "--untie-embeddings-and-output-weights"], []),
+    (["--no-gradient-accumulation-fusion", "--untie-embeddings-and-output-weights", "--use-distributed-optimizer",
+      "--pipeline-model-parallel-size", "2"], ["pipeline parallelism", "--use-distributed-optimizer"]),
+    (["--no-gradient-accumulation-fusion", "--untie-embeddings-and-output-weights", "--ckpt-format", "torch"],
+     ["--ckpt-format torch"]),
+])
+def test_fsdp2_conflicts(extra, problems):
+    found = rejected_values(_args(COMPLETE + ["--use-torch-fsdp2", *extra]))
+    assert len(found) == len(problems) and all(p in f for p, f in zip(problems, found)), found
+
+
+def test_fsdp2_ckpt_format_differs_by_era():
+    # 5a676b36 and d3528a21 accept torch_dcp as well; rocm_dev only torch_dist
+    args = dict(_args(COMPLETE + ["--use-torch-fsdp2", "--no-gradient-accumulation-fusion",
+                                  "--untie-embeddings-and-output-weights"], "d3528a21"), ckpt_format="torch_dcp")
+    assert rejected_values(args, "new") == [] and rejected_values(args, "rocm") != []
+
+
+def test_rocm_tp_without_sequence_parallel_is_warned_not_refused(tmp_path):
+    # rocm_dev f712ab84 validate_args: `if args.tensor_model_parallel_size > 1: assert args.sequence_parallel`
+    # sits outside its `if args.num_experts is not None:` block (TP clamped to the world size first)
+    from migrate.diagnostics import Diagnostics
+    from migrate.shell import evaluate_script
+
+    for nproc, tp, sp, warned in [(8, 2, "", True), (8, 2, "--sequence-parallel", False), (1, 2, "", False),
+                                  (8, 1, "", False)]:
+        script = tmp_path / "t.sh"
+        script.write_text(f"torchrun --nproc_per_node {nproc} pretrain_gpt.py {' '.join(COMPLETE)} "
+                          f"--tensor-model-parallel-size {tp} {sp}\n")
+        plan = evaluate_script(script, {}, [])
+        diags = Diagnostics()
+        check_legacy_run_starts(parse_argv(load_schema("rocm_dev"), plan.argv), {}, plan, None, diags)
+        assert any(d.code == "megatron-would-reject" for d in diags) is warned, (nproc, tp, sp)
 
 
 # ---- through convert: the refusal names the variables

@@ -14,6 +14,12 @@ d3528a21), read in megatron/training/arguments.py and megatron/training/training
 - validate_args: with kv_channels unset, `hidden_size % num_attention_heads == 0`;
   `max_position_embeddings >= seq_length`; with lr set, `min_lr <= lr`; with save set,
   `save_interval is not None`;
+- validate_args: the --use-torch-fsdp2 block (fsdp2_conflicts);
+- rocm_dev only: `if args.tensor_model_parallel_size > 1: assert args.sequence_parallel` ("When using
+  MoE and tensor parallelism, ..."), not nested under its `if args.num_experts is not None:`, so
+  it holds for every model (TP first clamped to the world size). Only warned (rocm_sp_quirk):
+  scripts written for other Megatron-LM versions are read with this table by default, and such a
+  run usually did train, on another commit;
 - training.get_optimizer_param_scheduler (always run by pretrain's setup_model_and_optimizer):
   raises 'either train-iters or train-samples should be provided.' when both are unset, and
   OptimizerParamScheduler does `float(max_lr)` with max_lr=args.lr, which fails for None.
@@ -24,8 +30,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
-from migrate.diagnostics import MigrateError, Origin
-from migrate.megatron.derive import fill_args_defaults
+from migrate.diagnostics import Diagnostics, MigrateError, Origin
+from migrate.megatron.args import MegatronArgs
+from migrate.megatron.derive import era_of, fill_args_defaults
+from migrate.megatron.view import world_size_of
 
 # (what is missing, the dests any one of which supplies it, the flag to name)
 REQUIRED: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -55,9 +63,9 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def rejected_values(args: Mapping[str, Any]) -> list[str]:
+def rejected_values(args: Mapping[str, Any], era: str = "rocm") -> list[str]:
     """validate_args assertions on values that are present (each as Megatron would fail it)."""
-    out = []
+    out = fsdp2_conflicts(args, era)
     mbs, hidden, heads = args.get("micro_batch_size"), args.get("hidden_size"), args.get("num_attention_heads")
     if _number(mbs) and mbs <= 0:
         out.append(f"micro_batch_size must be > 0 (got {mbs})")
@@ -72,6 +80,40 @@ def rejected_values(args: Mapping[str, Any]) -> list[str]:
     if args.get("save") is not None and "save_interval" in args and args.get("save_interval") is None:
         out.append("--save is given without --save-interval (validate_args asserts save_interval is not None)")
     return out
+
+
+def fsdp2_conflicts(args: Mapping[str, Any], era: str = "rocm") -> list[str]:
+    """validate_args' `--use-torch-fsdp2` block: what FSDP2 cannot run with.
+
+    Facts (validate_args, all three pins): pipeline and expert parallel sizes 1, no distributed
+    optimizer, no gradient accumulation fusion (argparse default on), untied embeddings, no fp16,
+    ckpt_format torch_dist (5a676b36 and d3528a21 also accept torch_dcp). The NVIDIA pins also
+    refuse CUDA_DEVICE_MAX_CONNECTIONS=1, an environment value not checked here."""
+    if not args.get("use_torch_fsdp2"):
+        return []
+    formats = ("torch_dist",) if era == "rocm" else ("torch_dist", "torch_dcp")
+    conflicts = [
+        (args.get("pipeline_model_parallel_size", 1) == 1, "pipeline parallelism"),
+        (args.get("expert_model_parallel_size", 1) == 1, "expert parallelism"),
+        (not args.get("use_distributed_optimizer"), "--use-distributed-optimizer"),
+        (not args.get("gradient_accumulation_fusion"),
+         "gradient accumulation fusion (on unless --no-gradient-accumulation-fusion)"),
+        (args.get("ckpt_format") in formats, f"--ckpt-format {args.get('ckpt_format')} (needs {' or '.join(formats)})"),
+        (bool(args.get("untie_embeddings_and_output_weights")),
+         "tied embeddings (needs --untie-embeddings-and-output-weights)"),
+        (not args.get("fp16"), "--fp16"),
+    ]
+    return [f"--use-torch-fsdp2 is not supported with {what}" for ok, what in conflicts if not ok]
+
+
+def rocm_sp_quirk(args: Mapping[str, Any], era: str, world_size: int) -> str | None:
+    """The rocm_dev assertion that TP > 1 needs --sequence-parallel (see the module facts)."""
+    tp = args.get("tensor_model_parallel_size")
+    if era != "rocm" or not _number(tp) or min(tp, world_size) <= 1 or args.get("sequence_parallel", True):
+        return None
+    return (f"ROCm Megatron-LM rocm_dev's validate_args rejects tensor parallelism ({tp}) without "
+            "--sequence-parallel (its MoE check is not nested under `if args.num_experts`): if the legacy run "
+            "used that commit it never started; converted as read")
 
 
 def unset_variables(plan: Any) -> list[tuple[str, Origin | None]]:
@@ -122,17 +164,22 @@ def unset_variables_hint(plan: Any) -> str | None:
     return f"the script read these variables unset: {unset}" if unset else None
 
 
-def check_legacy_run_starts(parsed: Mapping[str, Any], args_defaults: Mapping[str, Any], plan: Any,
-                            origin: Origin | None) -> None:
+def check_legacy_run_starts(legacy: MegatronArgs, args_defaults: Mapping[str, Any], plan: Any,
+                            origin: Origin | None, diags: Diagnostics | None = None) -> None:
     """Refuse (exit 2) argv that Megatron-LM would reject after parsing; see the module facts.
 
     `args_defaults` (the entry script's, Schema.entry_args_defaults) fill Nones first, as
     validate_args does before its checks."""
-    args = dict(parsed)
+    args = dict(legacy.args)
     fill_args_defaults(args, args_defaults)
     program = getattr(plan, "entry", None) or "the entry script"
+    era = era_of(legacy.schema.split("+")[0], args)
+    quirk = rocm_sp_quirk(args, era, world_size_of(plan))
+    if quirk and diags is not None:
+        diags.warn("megatron-would-reject", quirk, origin,
+                   hint="add --sequence-parallel, or pass --legacy-schema for the Megatron-LM the script ran on")
     missing = missing_values(args)
-    rejected = rejected_values(args)
+    rejected = rejected_values(args, era)
     if not missing and not rejected:
         return
     problems = []
