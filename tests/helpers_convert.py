@@ -97,6 +97,11 @@ def legacy_expected(script: Path, env: dict[str, str], target: str) -> dict[str,
     diags = Diagnostics()
     # plus the options the entry script's extra_args_provider adds (Schema.for_entry)
     legacy = parse_argv(load_schema("rocm_dev").for_entry(plan.entry), plan.argv, diags)
+    # a run Megatron-LM would not start is bad input, refused like an unknown option (MigrateError);
+    # tests/test_megatron_required_upstream.py checks that verdict against Megatron's own code
+    from migrate.megatron.required import check_legacy_run_starts
+
+    check_legacy_run_starts(legacy, ENTRY_ARGS_DEFAULTS.get(Path(plan.entry).name, {}), plan, None)
     schema = load_schema(get_profile(target).megatron_schema)
     args = dict(translate(legacy, schema, diags).args)
     for key, value in ENTRY_ARGS_DEFAULTS.get(Path(plan.entry).name, {}).items():
