@@ -24,7 +24,7 @@ ARGS="--num-layers 4 --hidden-size 256 --num-attention-heads 8 --seq-length 128 
   --max-position-embeddings 128 --micro-batch-size 2 --global-batch-size 16 \\
   --lr 3e-4 --min-lr 1e-5 --train-iters 20 --bf16 --tokenizer-type GPT2BPETokenizer \\
   --vocab-file vocab.json --merge-file merges.txt"
-torchrun --nproc_per_node 8 pretrain_gpt.py $ARGS --save $CHECKPOINT_PATH \\
+torchrun --nproc_per_node 8 pretrain_gpt.py $ARGS --save $CHECKPOINT_PATH --save-interval 10 \\
   --tensorboard-dir $TENSORBOARD_LOGS_PATH --data-path $DATA_PATH
 """
 
