@@ -56,7 +56,8 @@ class _Stubs(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
 
 class _Optimizer:
-    param_groups = [{"params": []}]
+    def __init__(self):
+        self.param_groups = [{"params": []}]
 
 
 def verdict(argv, args_defaults, world_size, env):
@@ -89,17 +90,17 @@ def main():
     import torch
 
     torch.cuda.get_device_capability = lambda *a, **k: (9, 0)  # the GPU a run is converted for, not this CPU
-    cases = json.loads(open(cases_file).read())
+    with open(cases_file) as file:
+        cases = json.load(file)
     out = []
     for case in cases:
-        devnull = open(os.devnull, "w")
-        saved, sys.stdout = sys.stdout, devnull  # parse_args and validate_args print the arguments
-        try:
-            out.append(verdict(case["argv"], case.get("args_defaults", {}), case.get("world_size", 1),
-                               case.get("env", {})))
-        finally:
-            sys.stdout = saved
-            devnull.close()
+        with open(os.devnull, "w") as devnull:
+            saved, sys.stdout = sys.stdout, devnull  # parse_args and validate_args print the arguments
+            try:
+                out.append(verdict(case["argv"], case.get("args_defaults", {}), case.get("world_size", 1),
+                                   case.get("env", {})))
+            finally:
+                sys.stdout = saved
     print("VERDICTS " + json.dumps(out))
 
 

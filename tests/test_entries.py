@@ -12,8 +12,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from helpers_convert import SCRIPTS
+
 from migrate.diagnostics import MigrateError
 from migrate.entries import BY_KEY, ENTRY_AS_CHOICES, REGISTRY, decide_entry, match
 from migrate.megatron import load_schema
@@ -45,7 +45,7 @@ def test_every_pretraining_entry_upstream_is_registered():
     for name in ("rocm_dev", "5a676b36", "d3528a21"):
         for path in load_schema(name).args_defaults:
             base = path.rsplit("/", 1)[-1]
-            if base.startswith("pretrain_") or base.startswith("train") or "/train" in path:
+            if base.startswith(("pretrain_", "train")) or "/train" in path:
                 assert match(path) is not None, (name, path)
 
 

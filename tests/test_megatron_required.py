@@ -12,11 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from helpers_convert import SCRIPTS
+
 from migrate.diagnostics import MigrateError
 from migrate.megatron import load_schema, parse_argv
-from migrate.megatron.required import check_legacy_run_starts, missing_values, rejected_values
+from migrate.megatron.required import (
+    check_legacy_run_starts,
+    missing_values,
+    rejected_values,
+)
 
 BAD = SCRIPTS / "bad"
 

@@ -12,8 +12,9 @@ in the report and the YAML header.
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from migrate.diagnostics import MigrateError, Origin
 from migrate.entries import deepseek_v2, gpt, refused

@@ -28,7 +28,8 @@ converted to another (llama-like or DeepSeek preset) model.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from migrate.entries.kind import ALL_TARGETS, EntryKind
 
@@ -37,7 +38,7 @@ PATH = "examples/deepseek_v2/pretrain_deepseek.py"
 
 def built_options(args: Mapping[str, Any]) -> dict[str, Any]:
     """The megatron-core options the entry's model is built with (see the module facts)."""
-    built = {
+    built: dict[str, Any] = {
         "multi_latent_attention": True,  # the spec is MLA whatever the flag says
         "qk_layernorm": True,  # qk_layernorm=True in model_provider
         "input_layernorm": None,  # no option: the spec has none (IdentityOp)

@@ -28,7 +28,8 @@ All of these options default to None in argparse at the three commits.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any, TypeGuard
 
 from migrate.diagnostics import Diagnostics, MigrateError, Origin
 from migrate.megatron.args import MegatronArgs
@@ -59,7 +60,7 @@ def missing_values(args: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def _number(value: Any) -> bool:
+def _number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

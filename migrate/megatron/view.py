@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from migrate.diagnostics import Diagnostics
+from migrate.entries import entry_summary
 from migrate.megatron.argv import parse_argv
 from migrate.megatron.derive import DEFAULT_WORLD_SIZE, derive
-from migrate.entries import entry_summary
 from migrate.megatron.schema import load_schema
 from migrate.shell.plan import LaunchPlan
 from migrate.values import same_value
