@@ -11,7 +11,6 @@ in the report and the YAML header.
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +18,11 @@ from typing import Any
 from migrate.diagnostics import MigrateError, Origin
 from migrate.entries import deepseek_v2, gpt, refused
 from migrate.entries.kind import EntryKind
+from migrate.entries.paths import longest_tail_match
 
 REGISTRY: tuple[EntryKind, ...] = (*gpt.KINDS, *deepseek_v2.KINDS, *refused.KINDS)
 BY_KEY = {kind.key: kind for kind in REGISTRY}
+_BY_PATH = {path: kind for kind in REGISTRY for path in kind.paths}
 # what `--entry-as` may name: the families some Primus release builds
 ENTRY_AS_CHOICES = tuple(kind.key for kind in REGISTRY if kind.family is not None)
 
@@ -61,27 +62,9 @@ class EntryDecision:
 
 
 def match(program: str | None) -> tuple[EntryKind, str] | None:
-    """The kind whose path shares the longest tail with `program`; None when unknown or tied.
-
-    A bare file name matches only when exactly one registered path has it (`train.py` is
-    ambiguous: examples/multimodal/train.py, examples/mimo/train.py).
-    """
-    if not program:
-        return None
-    parts = [p for p in posixpath.normpath(program.replace("\\", "/")).split("/") if p not in ("", ".")]
-    best: tuple[EntryKind, str] | None = None
-    best_len, ties = 0, 0
-    for kind in REGISTRY:
-        for path in kind.paths:
-            rparts = path.split("/")
-            n = 0
-            while n < min(len(parts), len(rparts)) and parts[-1 - n] == rparts[-1 - n]:
-                n += 1
-            if n > best_len:
-                best, best_len, ties = (kind, path), n, 1
-            elif n == best_len and n > 0:
-                ties += 1
-    return best if best_len and ties == 1 else None
+    """The registered kind and path `program` names (longest path tail; None when unknown or tied)."""
+    path = longest_tail_match(program, _BY_PATH)
+    return (_BY_PATH[path], path) if path else None
 
 
 def decide_entry(program: str | None, target: str, entry_as: str | None = None,
