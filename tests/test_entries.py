@@ -59,15 +59,20 @@ def test_every_pretraining_entry_upstream_is_registered():
     ("Megatron-LM/examples/deepseek_v2/pretrain_deepseek.py", "rocm_deepseek_v2"),
     ("examples/multimodal/train.py", "multimodal"),
     ("pretrain_vision_dino.py", "vision_dino"),
+    ("../../pretrain_bert.py", "bert"),
+    ("../examples/deepseek_v2/pretrain_deepseek.py", "rocm_deepseek_v2"),
 ])
 def test_match_by_path_tail(program, key):
     found = match(program)
     assert found is not None and found[0].key == key
 
 
-@pytest.mark.parametrize("program", ["train.py", "tools/team_pretrain_lm.py", "pretrain_llama.py", "", None])
+@pytest.mark.parametrize("program", ["train.py", "tools/team_pretrain_lm.py", "pretrain_llama.py", "", None,
+                                     "../deepseek_v3/pretrain_deepseek.py", "my_repo/multimodal/train.py"])
 def test_unknown_or_ambiguous_programs_match_nothing(program):
-    # train.py: both examples/multimodal/train.py and examples/mimo/train.py end so: ambiguous
+    # train.py: both examples/multimodal/train.py and examples/mimo/train.py end so: ambiguous;
+    # deepseek_v3/pretrain_deepseek.py (Pai-Megatron-Patch has one) is another program than
+    # ROCm's examples/deepseek_v2/pretrain_deepseek.py: the folders differ
     assert match(program) is None
 
 

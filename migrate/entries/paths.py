@@ -10,7 +10,9 @@ def longest_tail_match(program: str | None, paths: Iterable[str]) -> str | None:
     """The path sharing the longest tail of components with `program`; None when none or tied.
 
     `program` is as the launch names it (any depth, or a bare name): `/opt/Megatron-LM/pretrain_gpt.py`
-    matches `pretrain_gpt.py`; a bare `train.py` matches nothing when two paths end so.
+    matches `pretrain_gpt.py`; a bare `train.py` matches nothing when two paths end so. The match
+    must exhaust one side: `x/deepseek_v3/pretrain_deepseek.py` is not
+    `examples/deepseek_v2/pretrain_deepseek.py` (`..` components are not a conflicting folder).
     """
     if not program:
         return None
@@ -22,6 +24,8 @@ def longest_tail_match(program: str | None, paths: Iterable[str]) -> str | None:
         n = 0
         while n < min(len(parts), len(rparts)) and parts[-1 - n] == rparts[-1 - n]:
             n += 1
+        if n < len(parts) and n < len(rparts) and parts[-1 - n] != "..":
+            continue  # the folders differ: another program of that name (deepseek_v3/ vs deepseek_v2/)
         if n > best_len:
             best, best_len, ties = path, n, 1
         elif n == best_len and n > 0:
