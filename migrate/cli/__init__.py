@@ -14,13 +14,9 @@ import argparse
 import importlib
 import os
 import sys
+from typing import Sequence
 
 from migrate.diagnostics import MigrateError
-
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
-
-if TYPE_CHECKING:
-    from typing import Sequence
 
 # (subcommand, module below migrate.cli). Order is the order shown in --help.
 COMMANDS: tuple[tuple[str, str], ...] = (

@@ -11,13 +11,9 @@ import argparse
 import json
 import re
 import sys
+from typing import Any
 
 from migrate.cli import Parser
-
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
-
-if TYPE_CHECKING:
-    from typing import Any
 
 _PAIR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 

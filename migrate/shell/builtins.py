@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING, Callable
 
 from migrate.shell.conditions import test_command
 from migrate.shell.plan import Token
@@ -16,15 +17,11 @@ from migrate.shell.state import Var
 from migrate.shell.text import EMPTY, Text, concat, is_unknown, plain, to_str
 from migrate.shell.words import expand_fields, expand_string, split_fields, Piece
 
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
-
 if TYPE_CHECKING:
-    from typing import Callable
-
     from migrate.shell.evaluate import Evaluator
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-Builtin = "Callable[[Evaluator, list[Text], dict], int]"
+Builtin = Callable[["Evaluator", list[Text], dict], int]
 BUILTINS: dict[str, Builtin] = {}
 
 

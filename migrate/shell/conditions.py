@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING
 
 from migrate.shell.arith import Arith, ArithError
 from migrate.shell.launch import is_entry
 from migrate.shell.text import is_unknown, to_str
 from migrate.shell.words import expand_pattern, expand_string
-
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
 
 if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator

@@ -6,12 +6,11 @@ Each operator is one small function over `Text` so origins survive slicing.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from migrate.shell.state import Var
 from migrate.shell.text import EMPTY, Text, concat, is_unknown, plain, slice_text, to_str
 from migrate.shell.words import BREAK, Item, Piece, expand_parts, expand_pattern, expand_string
-
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
 
 if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
