@@ -42,29 +42,9 @@ EXIT_CODES = {
 }
 
 
-def _help_width() -> int:
-    """The help text width argparse would pick (terminal columns - 2), found without `shutil`."""
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
-        except (AttributeError, ValueError, OSError):
-            columns = 80
-    return columns - 2
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse builds a help formatter for every `add_argument`, and its default width costs an
-    import of `shutil` (with bz2 and lzma, ~4 ms of every start-up); subcommand parsers inherit this."""
-
-    def _get_formatter(self) -> argparse.HelpFormatter:
-        return self.formatter_class(prog=self.prog, width=_help_width())
-
-
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full parser, or with `only` one subcommand's (a run needs no other module imported)."""
-    parser = Parser(
+    parser = argparse.ArgumentParser(
         prog="primus-migrate",
         description="Convert Megatron-LM launch scripts to Primus configs and prove parity.",
         epilog="Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
@@ -110,10 +90,6 @@ def _command_word(argv: list[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if argv is None:  # a real command line: let shfmt parse the script while the subcommand is imported
-        from migrate.shell import early
-
-        early.start(args_list)
     try:
         parser = build_parser(only=_command_word(args_list))
         known = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]

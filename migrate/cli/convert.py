@@ -6,13 +6,12 @@ import argparse
 import json
 import sys
 
-from migrate.cli import Parser
 from migrate.diagnostics import MigrateError
 
 TARGETS = ("primus-0.1", "primus-26.5")
 
 
-class _IntermixedParser(Parser):
+class _IntermixedParser(argparse.ArgumentParser):
     """Positionals may follow options (`SCRIPT -o OUT -- ARGS`): parse them after all options,
     as `parse_intermixed_args` does (which itself calls `parse_known_args`, hence the guard)."""
 

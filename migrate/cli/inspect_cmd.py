@@ -13,12 +13,11 @@ import re
 import sys
 from typing import Any
 
-from migrate.cli import Parser
 
 _PAIR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
-class ScriptArgsParser(Parser):
+class ScriptArgsParser(argparse.ArgumentParser):
     """Keeps the words after the first `--` as the script's own arguments (`script_args`).
 
     argparse would otherwise fold them into the KEY=VALUE positionals and lose the
@@ -84,9 +83,6 @@ def split_script_args(args: argparse.Namespace) -> tuple[dict[str, str], list[st
 
 
 def evaluate(args: argparse.Namespace):
-    from migrate.shell.syntax import prefetch
-
-    prefetch(args.script)  # shfmt parses while the evaluator is imported
     from migrate.shell import EvalOptions, evaluate_script
 
     env, positional = split_script_args(args)

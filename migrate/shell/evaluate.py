@@ -727,7 +727,7 @@ def evaluate_script(path: str | os.PathLike, env: dict[str, str] | None = None, 
                     options: EvalOptions | None = None) -> LaunchPlan:
     """What `KEY=VALUE... bash SCRIPT ARGS...` would launch, found without running it."""
     options = options or EvalOptions()
-    display = os.fspath(path)  # os.path, not pathlib: the CLI's start-up path does not import pathlib
+    display = os.fspath(path)
     script = display
     if options.cwd and not os.path.isabs(script):
         script = os.path.join(options.cwd, script)
