@@ -7,6 +7,7 @@ returns an exit status.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from typing import TYPE_CHECKING, Callable
@@ -123,7 +124,7 @@ def _store(ev: "Evaluator", name: str, value, origin, flags: set[str], integer: 
     if "i" in flags or integer:
         attrs["integer"] = True
     if keep_external and old is not None:
-        ev.state.set(name, old.replace(**attrs))
+        ev.state.set(name, dataclasses.replace(old, **attrs))
         return
     ev.state.assign(name, value, origin, **attrs)
 
