@@ -127,7 +127,7 @@ def knob_placeholders(script, env, args, options, plan, translated_args, target_
             continue
         if not any(value in word for word in words):
             continue  # a 1:1 knob's text is in the argv; this one only steers the script
-        runs = []
+        runs: list[tuple[str, dict[str, Any]]] = []
         for sentinel in sentinels(value):
             if runs and classify(knob.name, value, translated_args, runs, options.target) is None:
                 break  # one re-evaluation already shows it is not 1:1
@@ -145,11 +145,11 @@ def knob_placeholders(script, env, args, options, plan, translated_args, target_
                 break
         if len(runs) == 2:
             mapping = classify(knob.name, value, translated_args, runs, options.target)
-            for dest, text in (mapping or {}).items():
-                if isinstance(text, tuple):
-                    spans.setdefault(dest, []).append((knob.name, text))
+            for dest, mapped in (mapping or {}).items():
+                if isinstance(mapped, tuple):
+                    spans.setdefault(dest, []).append((knob.name, mapped))
                 elif dest not in out:
-                    out[dest] = (knob.name, text)
+                    out[dest] = (knob.name, mapped)
     for dest, found in spans.items():
         text = apply_spans(translated_args[dest], [span for _, span in found])
         if text is not None and dest not in out:
@@ -339,8 +339,10 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
                  "origin": str(short) if short else "command line"}
         note = _translate_note(diags, origin)
         if dest in dropped or ((target_dest is None or target_dest not in dests) and dropped_unknown):
-            why = (f"no Primus equivalent: {note or 'the option does not exist in Megatron-LM ' + profile.megatron_schema}"
-                   f" (Megatron-LM {profile.megatron_schema} is what {profile.name} runs)")
+            why = (
+                f"no Primus equivalent: {note or 'the option does not exist in Megatron-LM ' + profile.megatron_schema}"
+                f" (Megatron-LM {profile.megatron_schema} is what {profile.name} runs)"
+            )
             entry["destination"] = why
             unmapped.append({"flag": flag, "dest": dest, "origin": entry["origin"], "why": why})
         elif target_dest is None or target_dest not in dests:

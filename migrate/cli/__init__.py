@@ -88,14 +88,20 @@ def _command_word(argv: list[str]) -> str | None:
     return None
 
 
+def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
+    """The subcommand names `parser` was built with."""
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return set(actions[0].choices) if actions else set()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     try:
         parser = build_parser(only=_command_word(args_list))
-        known = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+        known = _subcommands(parser)
         if not known:  # that command is not part of this build: decide with all of them
             parser = build_parser()
-            known = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+            known = _subcommands(parser)
         args = parser.parse_args(_with_default_command(args_list, known))
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)

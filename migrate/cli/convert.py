@@ -54,7 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="keep knobs that map 1:1 to a key as ${KNOB:value} parameters in the YAML")
     p.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
                    help="GPUs per node assumed for the script's device queries (default: 8)")
-    p.add_argument("--legacy-schema", default="rocm_dev", help="Megatron schema of the legacy script (default: rocm_dev)")
+    p.add_argument(
+        "--legacy-schema", default="rocm_dev", help="Megatron schema of the legacy script (default: rocm_dev)"
+    )
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
                         "(vocab_size is set so the padded vocabulary stays the script's)")

@@ -110,7 +110,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_args_view(view: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from migrate.megatron.view import view_rows
@@ -125,7 +124,6 @@ def print_args_view(view: dict) -> None:
 
 
 def print_plan(plan) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     console = _console()

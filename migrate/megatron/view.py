@@ -38,7 +38,9 @@ def world_size_of(plan: LaunchPlan) -> int:
     return DEFAULT_WORLD_SIZE
 
 
-def args_view(plan: LaunchPlan, schema_name_or_path: str = "rocm_dev", diags: Diagnostics | None = None) -> dict[str, Any]:
+def args_view(
+    plan: LaunchPlan, schema_name_or_path: str = "rocm_dev", diags: Diagnostics | None = None
+) -> dict[str, Any]:
     """{"args", "derived", "explicit"} (+ "schema", "world_size", "entry_script", "args_defaults")
     for the plan's training argv."""
     base = load_schema(schema_name_or_path)
@@ -93,7 +95,9 @@ def render_args_table(view: dict[str, Any], console: Any) -> None:
     """Print the view with rich: one row per dest, marked explicit / derived / default."""
     from rich.table import Table
 
-    table = Table(title=f"Megatron-LM arguments (schema {view.get('schema', '?')}, world size {view.get('world_size', '?')})")
+    table = Table(
+        title=f"Megatron-LM arguments (schema {view.get('schema', '?')}, world size {view.get('world_size', '?')})"
+    )
     table.add_column("dest", style="bold")
     table.add_column("value")
     table.add_column("source")

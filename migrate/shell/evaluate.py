@@ -295,7 +295,9 @@ class Evaluator:
                     "\\" in "".join(p.get("Value", "") for p in delim.get("Parts") or [] if p.get("Type") == "Lit")
                 if quoted:
                     raw = "".join(p.get("Value", "") for p in hdoc.get("Parts") or [])
-                    stdin = self.text_at(raw, (hdoc.get("Pos") or {}).get("Offset", 0), (hdoc.get("Pos") or {}).get("Line", 0))
+                    stdin = self.text_at(
+                        raw, (hdoc.get("Pos") or {}).get("Offset", 0), (hdoc.get("Pos") or {}).get("Line", 0)
+                    )
                 else:
                     stdin = join_items(expand_parts(self, hdoc.get("Parts") or [], quoted=True))
             elif op == "<<<":

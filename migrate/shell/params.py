@@ -41,6 +41,7 @@ def _values(ev: "Evaluator", node: dict) -> tuple[list[Text] | None, bool, str]:
         return [ev.unknown_text("", node, "the last background process id")], False, ""
     if name == "-":
         return [plain("hB", ev.origin(node))], False, ""
+    var: Var | None
     if name == "BASH_SOURCE":
         var = Var(list(ev.source_stack))
     elif name in _SHELL_VARS and ev.state.lookup(name) is None:

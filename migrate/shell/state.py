@@ -113,9 +113,9 @@ class ShellState:
             if var is not None and var.exported:
                 names[name] = var
         for scope in self.scopes:
-            for name, var in scope.items():
-                if var is None:
+            for name, local in scope.items():
+                if local is None:
                     names.pop(name, None)
-                elif var.exported:
-                    names[name] = var
+                elif local.exported:
+                    names[name] = local
         return names

@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 from migrate.diagnostics import MigrateError, Origin
-from migrate.primus.emit.architecture import ARCHITECTURE_KEYS, STRUCTURE_KEYS, TOKENIZER_KEYS, PresetMatch, rank_presets, safe_derive
+from migrate.primus.emit.architecture import (
+    ARCHITECTURE_KEYS,
+    STRUCTURE_KEYS,
+    TOKENIZER_KEYS,
+    PresetMatch,
+    rank_presets,
+    safe_derive,
+)
 from migrate.primus.emit.files import experiment_yaml, model_yaml
 from migrate.primus.emit.overrides import Override, build_overrides, mismatches, needed_overrides, origin_note
 from migrate.primus.yamlio import mark_emitted
@@ -174,8 +181,9 @@ def preset_baselines(
                 filled = {**defaults, **values}
                 _BASELINES[key] = (values, safe_derive(derive, filled), dict(resolved.origins),
                                    dict(getattr(resolved, "primus_only", {}) or {}))
-        if _BASELINES[key] is not None:
-            out[name] = _BASELINES[key]
+        baseline = _BASELINES[key]
+        if baseline is not None:
+            out[name] = baseline
     return out
 
 

@@ -54,7 +54,8 @@ def run_sh(target: str, release: str, script: str, experiment: str, model_path: 
     lines += ["", 'cd "$PRIMUS_PATH"', f'EXP="$HERE/{experiment}" bash {RELEASE_RUN[target]} "$@"']
     alt = alternative_command(target, "$HERE/" + experiment)
     if alt:
-        lines.append(f"# equivalent: {alt.replace(shlex.quote('$HERE/' + experiment), chr(34) + '$HERE/' + experiment + chr(34))}")
+        quoted = chr(34) + "$HERE/" + experiment + chr(34)
+        lines.append(f"# equivalent: {alt.replace(shlex.quote('$HERE/' + experiment), quoted)}")
     return "\n".join(lines) + "\n"
 
 
