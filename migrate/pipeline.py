@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from migrate.diagnostics import Diagnostics, MigrateError, Origin
+from migrate.primus.profiles import DEFAULT_TARGET
 
 
 @dataclass
 class ConvertOptions:
-    target: str = "primus-26.5"
+    target: str = DEFAULT_TARGET
     name: str | None = None  # experiment name; default from script stem + variant
     keep_knobs: bool = False
     strict: bool = False
@@ -69,7 +70,7 @@ def missing_arguments_hint(plan: Any) -> str | None:
 
 def null_tokenizer_forced(profile: Any, run: Mapping[str, Any]) -> bool:
     """primus-26.5's mock_data patch replaces the script's tokenizer by the NullTokenizer."""
-    return (not getattr(profile, "is_v01", profile.name == "primus-0.1") and bool(run.get("mock_data"))
+    return (not profile.is_v01 and bool(run.get("mock_data"))
             and run.get("tokenizer_type") != "NullTokenizer")
 
 
@@ -378,7 +379,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
                         "Hugging Face model id they came from; the preset's own tokenizer differs"
                         + (f" ({result.preset_values.get('tokenizer_model')})." if result.preset_values.get(
                             "tokenizer_model") else "."))
-    if profile.name == "primus-0.1" and translated.args.get("save"):
+    if profile.is_v01 and translated.args.get("save"):
         guidance.append("primus-0.1 saves checkpoints under <workspace>/<work_group>/<user_name>/<exp_name>/"
                         "checkpoints whatever `save` says; the legacy --save path is kept in the YAML for reference.")
 

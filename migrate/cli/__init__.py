@@ -64,28 +64,29 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _first_word(argv: list[str]) -> int | None:
+    """Where the command word is: the first word that is not an option; None when there is none or
+    help is asked for before it."""
+    for i, word in enumerate(argv):
+        if word in ("-h", "--help"):
+            return None
+        if not word.startswith("-"):
+            return i
+    return None
+
+
 def _with_default_command(argv: list[str], known: set[str]) -> list[str]:
     """`primus-migrate train_llama3.sh TP=1 -o out/` → `convert train_llama3.sh ...`."""
-    for i, word in enumerate(argv):
-        if word.startswith("-"):
-            if word in ("-h", "--help"):
-                return argv
-            continue
-        if word in known:
-            return argv
-        return argv[:i] + ["convert"] + argv[i:]
-    return argv
+    i = _first_word(argv)
+    if i is None or argv[i] in known:
+        return argv
+    return argv[:i] + ["convert"] + argv[i:]
 
 
 def _command_word(argv: list[str]) -> str | None:
     """The subcommand named first on the line, if it is one; None means build every subcommand."""
-    for word in argv:
-        if word.startswith("-"):
-            if word in ("-h", "--help"):
-                return None
-            continue
-        return word if any(word == name for name, _ in COMMANDS) else None
-    return None
+    i = _first_word(argv)
+    return argv[i] if i is not None and any(argv[i] == name for name, _ in COMMANDS) else None
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> set[str]:

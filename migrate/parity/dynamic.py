@@ -32,6 +32,7 @@ from migrate.parity.layout import Layout
 from migrate.parity.memory import MemoryEstimate, available_bytes, estimate, gib
 from migrate.parity.repro import Reproducibility, reproducibility
 from migrate.parity.series import SeriesComparison, Tolerance, compare_runs
+from migrate.primus.profiles import DEFAULT_TARGET
 
 METRICS = ["lm_loss", "grad_norm", "lr"]
 DEFAULT_ITERS = 10
@@ -41,7 +42,7 @@ DEFAULT_LAYOUT_RTOL = 1e-4  # a sharded run sums in another order than TP=1
 
 @dataclass
 class ParityOptions:
-    target: str = "primus-26.5"
+    target: str = DEFAULT_TARGET
     iters: int | None = None  # None: DEFAULT_ITERS
     proxy: bool = False
     nproc: int = 1

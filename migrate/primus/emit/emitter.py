@@ -269,7 +269,7 @@ def emit(
     """The experiment (and model) files for one legacy run at `profile`'s release."""
     run, expected = request.run_values, request.expected
     run_derived = expected
-    is_v01 = getattr(profile, "inherit_key", "extends") == "bases"
+    is_v01 = profile.is_v01
     names = shortlist(profile, defaults, run, run_derived, family=request.family)
     models_dir = Path(profile.configs_dir) / "models"
     facts = {n: (b, _baseline_facts(b, models_dir))
