@@ -11,10 +11,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from migrate.diagnostics import Diagnostics, MigrateError, Origin
-from migrate.primus.profiles import DEFAULT_TARGET
+from migrate.primus.profiles import DEFAULT_TARGET, Profile
+
+if TYPE_CHECKING:  # imported where used: parity.dynamic imports this module
+    from migrate.megatron.args import MegatronArgs
+    from migrate.parity.static import StaticParity
+    from migrate.primus.emit.emitter import EmitResult
+    from migrate.primus.resolved import ResolvedConfig
+    from migrate.shell.plan import LaunchPlan
 
 
 @dataclass
@@ -35,30 +42,30 @@ class ConvertOptions:
 
 @dataclass
 class Conversion:
-    plan: Any  # LaunchPlan
-    legacy: Any  # MegatronArgs parsed with the legacy schema
+    plan: LaunchPlan
+    legacy: MegatronArgs  # parsed with the legacy schema
     expected: dict[str, Any]  # derive(translate(legacy)): what Megatron would train with
     files: dict[str, str]  # relpath -> content
     experiment_path: str
     model_path: str | None
     report: dict
-    parity: Any  # StaticParity
+    parity: StaticParity
     diagnostics: Diagnostics
     unmapped: list[str]
-    translated: Any = None  # MegatronArgs at the target schema
-    resolved: Any = None  # ResolvedConfig of the emitted files
-    profile: Any = None
+    translated: MegatronArgs | None = None  # at the target schema
+    resolved: ResolvedConfig | None = None  # of the emitted files
+    profile: Profile | None = None
     hint: str | None = None  # what to do when parity fails for a known reason
     accepted: Any = None  # NullTokenizerAcceptance when --accept-null-tokenizer applied
 
 
-def missing_arguments_hint(plan: Any) -> str | None:
+def missing_arguments_hint(plan: LaunchPlan) -> str | None:
     """When the script read positional arguments it was not given, say which (the usual cause
     of a flag with no value: `--lr ${LR}` with LR=$5 and no fifth argument)."""
     from migrate.shell.params import MISSING_ARGUMENT
 
     seen: dict[str, str] = {}
-    for item in getattr(plan, "diagnostics", []):
+    for item in plan.diagnostics:
         if item.code == MISSING_ARGUMENT:
             name = item.message.split(" ", 1)[0]
             seen.setdefault(name, f"{name} (line {item.origin.line})" if item.origin and item.origin.line else name)
@@ -101,10 +108,10 @@ def null_tokenizer_acceptance(profile: Any, run: Mapping[str, Any], origin: Orig
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
-def default_name(script: str | Path, plan: Any) -> str:
+def default_name(script: str | Path, plan: LaunchPlan) -> str:
     """`train_llama3` plus the knobs set from outside: `train_llama3-MODEL_SIZE70-TP2`."""
     name = Path(script).stem
-    for knob in getattr(plan, "knobs", []):
+    for knob in plan.knobs:
         if knob.source in ("env", "arg") and knob.value is not None:
             name += f"-{knob.name}{knob.value}"
     return _NAME_CHARS.sub("_", name).strip("_-") or "experiment"
@@ -317,7 +324,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     has_env_file = bool(environment.env_file or environment.secrets)
     if has_env_file:
         files["env.sh"] = env_sh(environment.env_file, script_name, environment.secrets)
-    files["run.sh"] = run_sh(profile.name, getattr(profile, "release", ""), script_name, result.experiment_path,
+    files["run.sh"] = run_sh(profile.name, profile.release, script_name, result.experiment_path,
                              result.model_path, environment.run_vars, has_env_file)
 
     # ---- where every flag went ------------------------------------------------------------
@@ -386,7 +393,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     report: dict[str, Any] = {
         "script": str(script_name),
         "target": profile.name,
-        "primus_release": getattr(profile, "release", None),
+        "primus_release": profile.release,
         "megatron_schema": profile.megatron_schema,
         "legacy_schema": options.legacy_schema,
         "experiment": result.experiment_path,
@@ -424,6 +431,6 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
                       result.resolved, profile, None if result.parity.ok else hint, accepted)
 
 
-def baseline_value(result: Any, key: str) -> Any:
+def baseline_value(result: EmitResult, key: str) -> Any:
     """What the preset chain alone gives `key` (for the report), if known."""
-    return getattr(result, "preset_values", {}).get(key)
+    return result.preset_values.get(key)
