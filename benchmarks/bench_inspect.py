@@ -7,7 +7,10 @@ Targets (issue #16), each a fresh process as a user runs it (the venv's console 
 - a repeat (the tree in the parse cache, `migrate/shell/parse_cache.py`): within 1.2x of bash
   running the script with its launchers and tools stubbed.
 
-    python benchmarks/bench_inspect.py [--runs N]
+    python benchmarks/bench_inspect.py [--runs N] [--compare OTHER_CHECKOUT]
+
+`--compare` times another checkout of primus-migrate (e.g. an older commit, via `git worktree`)
+in the same rounds, for a before/after on the same machine state.
 
 All commands run interleaved, round after round, so load from other processes on a shared machine
 weighs on all of them alike. Printed: the medians, and the range (min..max) of each round's ratio.
@@ -41,7 +44,7 @@ def long_script() -> str:
             f'OPT_{i}="${{OPT_{i}:-{i % 2}}}"',
             f'if [ "$OPT_{i}" -eq 1 ] && [[ $MODEL_SIZE -eq 8 ]]; then',
             f'    EXTRA_ARGS="$EXTRA_ARGS --opt-{i} $(( {i} * MBS + 1 ))"',
-            f'elif [[ "$OPTIMIZER" == adam* ]]; then',
+            'elif [[ "$OPTIMIZER" == adam* ]]; then',
             f'    EXTRA_ARGS="$EXTRA_ARGS --alt-{i}=${{OPTIMIZER^^}}"',
             "else",
             f'    : "${{UNUSED_{i}:=x}}"',
@@ -84,6 +87,7 @@ def _spread(values: list[float]) -> str:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--compare", type=Path, help="another checkout to time in the same rounds")
     args = parser.parse_args()
     sys.path.insert(0, str(REPO))
     from migrate.shell.syntax import _shfmt_env, shfmt_binary
@@ -115,6 +119,11 @@ def main() -> int:
             "python": ([sys.executable, "-c", "pass"], py_env, None),
             "shfmt": (shfmt, _shfmt_env(), script),
         }
+        if args.compare:
+            other = dict(py_env, PYTHONPATH=str(args.compare.resolve()))
+            first_other = dict(other, PRIMUS_MIGRATE_CACHE_DIR=str(work / "cache-first"))  # emptied every time
+            commands["first (other)"] = (inspect, first_other, None)
+            commands["repeat (other)"] = (inspect, dict(other, PRIMUS_MIGRATE_CACHE_DIR=str(work / "cache-other")), None)
         for cmd, env, stdin in commands.values():  # warm the OS file cache and the bytecode cache
             timed(cmd, work, env, stdin)
         times: dict[str, list[float]] = {name: [] for name in commands}
@@ -135,6 +144,11 @@ def main() -> int:
     print(f"  shfmt --to-json:        {ms['shfmt']}")
     print(f"  inspect, first sight:   {ms['first']}   vs python + shfmt: {_spread(first_ratio)} (target <= 1.5x)")
     print(f"  inspect, repeat:        {ms['repeat']}   vs bash: {_spread(repeat_ratio)} (target <= 1.2x)")
+    if args.compare:
+        other_first = [f / fl for f, fl in zip(times["first (other)"], floor)]
+        other_repeat = [r / b for r, b in zip(times["repeat (other)"], times["bash"])]
+        print(f"  {args.compare}: first sight {ms['first (other)']} ({_spread(other_first)}), "
+              f"repeat {ms['repeat (other)']} ({_spread(other_repeat)})")
     met = statistics.median(first_ratio) <= 1.5 and statistics.median(repeat_ratio) <= 1.2
     print("targets met (medians)" if met else "targets NOT met (medians)")
     return 0 if met else 1
