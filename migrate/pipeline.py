@@ -18,7 +18,7 @@ from migrate.primus.profiles import DEFAULT_TARGET, Profile
 
 if TYPE_CHECKING:  # imported where used: parity.dynamic imports this module
     from migrate.megatron.args import MegatronArgs
-    from migrate.parity.static import StaticParity
+    from migrate.parity.static import NullTokenizerAcceptance, StaticParity
     from migrate.primus.emit.emitter import EmitResult
     from migrate.primus.resolved import ResolvedConfig
     from migrate.shell.plan import LaunchPlan
@@ -71,7 +71,7 @@ def missing_arguments_hint(plan: LaunchPlan) -> str | None:
             seen.setdefault(name, f"{name} (line {item.origin.line})" if item.origin and item.origin.line else name)
     if not seen:
         return None
-    usage = usage_line(getattr(plan, "script", None))
+    usage = usage_line(plan.script)
     return (f"the script reads arguments it was not given: {', '.join(seen.values())}"
             + (f" (its usage line: {usage})" if usage else "") + f"; {PASS_ARGUMENTS}")
 
@@ -80,7 +80,7 @@ PASS_ARGUMENTS = "pass them after `--` (primus-migrate SCRIPT -o OUT -- ARG1 ARG
 _USAGE = re.compile(r"^\s*(?:echo|printf)\b.*\busage\b", re.IGNORECASE)
 
 
-def usage_line(script: Any) -> str | None:
+def usage_line(script: str | Path | None) -> str | None:
     """The first `echo "Usage: ..."` line of the script, as written (it names the arguments it wants)."""
     try:
         lines = Path(script).read_text(encoding="utf-8", errors="replace").splitlines() if script else []
@@ -90,20 +90,21 @@ def usage_line(script: Any) -> str | None:
     return found[:200] if found else None
 
 
-def null_tokenizer_forced(profile: Any, run: Mapping[str, Any]) -> bool:
+def null_tokenizer_forced(profile: Profile, run: Mapping[str, Any]) -> bool:
     """primus-26.5's mock_data patch replaces the script's tokenizer by the NullTokenizer."""
     return (not profile.is_v01 and bool(run.get("mock_data"))
             and run.get("tokenizer_type") != "NullTokenizer")
 
 
-def null_tokenizer_hint(profile: Any, run: Mapping[str, Any]) -> str:
+def null_tokenizer_hint(profile: Profile, run: Mapping[str, Any]) -> str:
     return (f"{profile.name} trains --mock-data runs with the NullTokenizer (its mock_data patch replaces "
             f"tokenizer_type {run.get('tokenizer_type')}), so the resolved arguments differ from the script's. "
             "Pass --accept-null-tokenizer to accept that one difference (vocab_size is then set so the padded "
             "vocabulary stays the script's), or convert with --target primus-0.1, which keeps the script's tokenizer.")
 
 
-def null_tokenizer_acceptance(profile: Any, run: Mapping[str, Any], origin: Origin | None = None) -> Any:
+def null_tokenizer_acceptance(profile: Profile, run: Mapping[str, Any],
+                              origin: Origin | None = None) -> NullTokenizerAcceptance:
     """The accepted difference for --accept-null-tokenizer; refuses when the legacy vocabulary is unknown."""
     from migrate.parity.static import NullTokenizerAcceptance
     from migrate.tokenizer_files import unread_tokenizer_files

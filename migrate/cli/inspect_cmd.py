@@ -11,7 +11,6 @@ import argparse
 import json
 import re
 import sys
-from typing import Any
 
 
 _PAIR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
@@ -35,7 +34,7 @@ class ScriptArgsParser(argparse.ArgumentParser):
         return namespace, extras
 
 
-def register(subparsers: Any) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "inspect",
         help="show what a legacy launch script would run (without running it)",
