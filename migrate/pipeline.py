@@ -8,6 +8,7 @@ nothing: callers stage `Conversion.files` into an `OutputTree`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,7 @@ def null_tokenizer_acceptance(profile: Profile, run: Mapping[str, Any],
 
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
+_NAME_MAX = 200  # `<name>-pretrain.yaml` stays below the usual 255-byte file name limit
 
 
 def default_name(script: str | Path, plan: LaunchPlan) -> str:
@@ -133,7 +135,11 @@ def default_name(script: str | Path, plan: LaunchPlan) -> str:
     for knob in plan.knobs:
         if knob.source in ("env", "arg") and knob.value is not None:
             name += f"-{knob.name}{knob.value}"
-    return _NAME_CHARS.sub("_", name).strip("_-") or "experiment"
+    name = _NAME_CHARS.sub("_", name).strip("._-") or "experiment"  # never a hidden file (`..sh`)
+    if len(name) > _NAME_MAX:  # knob values can be long: keep file names well below the 255-byte limit
+        digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+        name = f"{name[:_NAME_MAX - 11].rstrip('._-')}-{digest}"
+    return name
 
 
 def knob_placeholders(script, env, args, options, plan, translated_args, target_schema, legacy_schema):
@@ -309,9 +315,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         return check_static_parity(expected, resolved, profile, accept=accepted)
 
     name = options.name or default_name(script, plan)
-    if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.\-]*", name):
-        raise MigrateError(f"--name '{name}' is not a usable file name",
-                           hint="use letters, digits, '_', '.', '-'")
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*", name) or len(name) > _NAME_MAX:
+        raise MigrateError(f"--name {name!r} is not a usable file name",
+                           hint=f"use letters, digits, '_', '.', '-', not first a '.' or '-', at most {_NAME_MAX}")
 
     knob_of: dict[str, str] = {}
     placeholders: dict[str, str] = {}

@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> int:
         script_args=parse_script_args(args.script_args),
     )
     root = Path(args.dir)
+    OutputTree(args.output)  # refuses an empty -o before any work (Path("") would be the current folder)
     out = Path(args.output)
     exclude_out = _output_inside(root, out)
     if exclude_out:
