@@ -475,7 +475,8 @@ def read(ev: "Evaluator", fields: list[Text], node: dict) -> int:
         line = line.replace("\\", "")
     field_texts = split_fields([Piece(plain(line, stdin[0].origin if stdin else ev.origin(node)), False)], ev.ifs())
     if array:
-        ev.state.assign(targets[-1] if targets else "REPLY", list[Text | None](field_texts), ev.origin(node))
+        slots: list[Text | None] = list(field_texts)
+        ev.state.assign(targets[-1] if targets else "REPLY", slots, ev.origin(node))
         return 0 if "\n" in text else 1
     targets = targets or ["REPLY"]
     for i, target in enumerate(targets):
