@@ -75,6 +75,22 @@ class EnvVar:
 
 
 @dataclass
+class RuntimeValue:
+    """A value that exists only when the script runs (`$(date ...)`, `$(hostname)`, `$HOSTNAME`,
+    `$(whoami)`): evaluated with `assumed`; `used_in` says where it ended up ("argv", "env:NAME")."""
+
+    command: str  # the shell text that computes it, e.g. `date +%Y%m%d`
+    assumed: str
+    origin: Origin
+    used_in: list[str] = field(default_factory=list)
+    argv_tokens: list[int] = field(default_factory=list)  # indices into LaunchPlan.argv
+
+    def to_json(self) -> dict[str, Any]:
+        return {"command": self.command, "assumed": self.assumed, "origin": str(self.origin),
+                "used_in": list(self.used_in), "argv_tokens": list(self.argv_tokens)}
+
+
+@dataclass
 class Knob:
     """A variable the user can set from outside: environment or KEY=VALUE script argument."""
 
@@ -105,6 +121,8 @@ class LaunchPlan:
     env: dict[str, EnvVar] = field(default_factory=dict)  # exported at the launch
     knobs: list[Knob] = field(default_factory=list)
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    # run-time values that reached the launch (argv or exported environment)
+    runtime: list[RuntimeValue] = field(default_factory=list)
 
     def argv_values(self) -> list[str]:
         return [t.value for t in self.argv]
@@ -124,4 +142,5 @@ class LaunchPlan:
             "env_provenance": {k: str(v.origin) for k, v in self.env.items()},
             "knobs": {k.name: k.to_json() for k in self.knobs},
             "diagnostics": self.diagnostics.to_json(),
+            "runtime": [r.to_json() for r in self.runtime],
         }
