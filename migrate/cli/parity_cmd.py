@@ -122,7 +122,8 @@ def run(args: argparse.Namespace) -> int:
         target=args.target, iters=args.iters, proxy=args.proxy, nproc=args.nproc, rtol=args.rtol,
         layout_rtol=args.layout_rtol, seed=args.seed, device=args.device, static_only=args.static,
         gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema, primus_path=args.primus_path,
-        accept_null_tokenizer=args.accept_null_tokenizer, entry_as=args.entry_as, logs_dir=Path(args.keep_logs) if args.keep_logs else None,
+        accept_null_tokenizer=args.accept_null_tokenizer, entry_as=args.entry_as,
+        logs_dir=Path(args.keep_logs) if args.keep_logs else None,
     )
     result = run_parity(args.script, env, script_args, options, backends=_backends_hook())
     written = []
