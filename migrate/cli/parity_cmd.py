@@ -119,7 +119,14 @@ def run(args: argparse.Namespace) -> int:
         gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema, primus_path=args.primus_path,
         accept_null_tokenizer=args.accept_null_tokenizer, logs_dir=Path(args.keep_logs) if args.keep_logs else None,
     )
-    result = run_parity(args.script, env, script_args, options, backends=_backends_hook())
+    from migrate.torchtitan import cli as titan
+
+    if titan.is_toml(args.script):
+        return titan.run_static_parity(args, None, script_args)
+    try:
+        result = run_parity(args.script, env, script_args, options, backends=_backends_hook())
+    except titan.TorchtitanLaunch as launch:
+        return titan.run_static_parity(args, launch.plan, script_args)
     written = []
     if args.plot and not args.static:
         written.append(_write_plot(result, Path(args.plot), args.force))

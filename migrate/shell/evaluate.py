@@ -692,7 +692,7 @@ class Evaluator:
 
     # ------------------------------------------------------------------ result
     def plan(self, launch: Launch, env: dict[str, EnvVar]) -> LaunchPlan:
-        return LaunchPlan(
+        plan = LaunchPlan(
             script=self.display,
             launcher=launch.launcher,
             entry=launch.entry,
@@ -701,6 +701,8 @@ class Evaluator:
             knobs=self.knobs.knobs(self.trees),
             diagnostics=self.diags,
         )
+        plan.cwd = self.state.cwd  # the launch's working directory: relative paths in its argv start here
+        return plan
 
 
 _NOT_KNOBS = frozenset({"PWD", "IFS", "OLDPWD", "OPTIND", "OPTARG", "BASH_REMATCH", "RANDOM", "SRANDOM",

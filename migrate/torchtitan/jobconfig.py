@@ -123,8 +123,9 @@ def load_toml(path: Path, schema: TitanSchema, display: str | None = None) -> tu
         text = path.read_bytes().decode("utf-8")
         data = tomllib.loads(text)
     except FileNotFoundError:
-        raise MigrateError(f"job config file not found: {shown}", hint="torchtitan opens it relative to the "
-                           "directory it is started in; pass the right path or run from that directory") from None
+        raise MigrateError(f"job config file not found: {path}", hint="torchtitan opens a relative path from the "
+                           "directory the launch runs in (the directory primus-migrate runs in, then the script's "
+                           "own `cd`s); run primus-migrate from the directory you start the script in") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise MigrateError(f"cannot read job config file {shown}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
@@ -149,8 +150,8 @@ def _walk_toml(table: dict[str, Any], section: str, schema: TitanSchema, lines: 
             continue
         spec = schema.fields.get(dotted)
         if spec is None:
-            kind = f"field in [{section}]" if section else "section"
-            raise MigrateError(f"unknown {kind} '{key}' (torchtitan {schema.name} rejects it: Invalid field names)",
+            where_text = f"field '{key}' in [{section}]" if section else f"section [{key}]"
+            raise MigrateError(f"unknown {where_text} (torchtitan {schema.name} rejects it: Invalid field names)",
                                origin=where, hint=_suggest(key, schema.children(section)))
         if not conforms(spec.type, value):
             raise MigrateError(f"'{dotted}' must be {type_text(spec.type)} ({spec.annotation}), got {value!r}",

@@ -1,0 +1,154 @@
+"""A torchtitan job -> Primus files, in memory: parse the job, map converters, pick the preset,
+emit the experiment, resolve it with the target's rules and check static parity. Writes nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from migrate.diagnostics import Diagnostics, MigrateError, Origin
+from migrate.primus.profiles import Profile, get_profile
+from migrate.torchtitan.emit import Override, choose_preset, render_experiment, short
+from migrate.torchtitan.jobconfig import TitanJob, parse_job
+from migrate.torchtitan.parity import TitanParity, check_titan_parity
+from migrate.torchtitan.release import (REGISTERED_CONVERTERS, TitanResolved, require_supported,
+                                        resolve_titan_experiment)
+
+# Converter names of older torchtitan (mid-2025: `float8`, `mx`), renamed at the pins we target.
+RENAMED_CONVERTERS = {"float8": "quantize.linear.float8", "mx": "quantize.linear.mx"}
+
+
+@dataclass
+class TitanConversion:
+    job: TitanJob
+    expected: dict[str, Any]
+    files: dict[str, str]
+    experiment_path: str
+    preset: str
+    overrides: list[Override]
+    parity: TitanParity
+    resolved: TitanResolved
+    profile: Profile
+    diagnostics: Diagnostics
+    unmapped: list[dict[str, str]] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def map_converters(job: TitanJob, profile: Profile, diags: Diagnostics) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The job's values at the target's pin, and the converters that have no equivalent there."""
+    expected = dict(job.values)
+    known = REGISTERED_CONVERTERS[profile.name]
+    origin = job.origins.get("model.converters")
+    mapped: list[str] = []
+    unmapped: list[dict[str, str]] = []
+    for name in job.values.get("model.converters") or []:
+        if name in RENAMED_CONVERTERS:
+            new = RENAMED_CONVERTERS[name]
+            diags.note("torchtitan-converter-renamed", f"model.converters '{name}' is '{new}' at {profile.name}'s "
+                       "torchtitan (renamed upstream)", origin)
+            name = new
+        if name not in known:
+            unmapped.append({"flag": f"model.converters {name}", "origin": str(origin or "<job>"),
+                             "why": f"no converter '{name}' at {profile.name} (known: {', '.join(known)})"})
+        mapped.append(name)
+    expected["model.converters"] = mapped
+    return expected, unmapped
+
+
+def _resolve_text(text: str, relpath: str, profile: Profile) -> TitanResolved:
+    with tempfile.TemporaryDirectory(prefix="primus-migrate-titan-") as tmp:
+        path = Path(tmp) / relpath
+        path.write_text(text, encoding="utf-8")
+        resolved = resolve_titan_experiment(path, profile, {})
+    resolved.experiment = relpath
+    resolved.origins = {k: Origin(relpath, o.line) if o.file == str(path) else o for k, o in resolved.origins.items()}
+    return resolved
+
+
+def convert_job(job: TitanJob, profile: Profile, name: str, source: str, display_root: str | None,
+                diags: Diagnostics) -> TitanConversion:
+    if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.\-]*", name):
+        raise MigrateError(f"--name '{name}' is not a usable file name", hint="use letters, digits, '_', '.', '-'")
+    diags.extend(job.diagnostics)
+    expected, unmapped = map_converters(job, profile, diags)
+    emitted = dict(expected)
+    dropped = {u["flag"].split(" ", 1)[1] for u in unmapped}
+    emitted["model.converters"] = [c for c in expected["model.converters"] if c not in dropped]
+    origins = {k: short(o, display_root) for k, o in job.origins.items()}
+    schema = require_supported(profile)
+    preset, overrides = choose_preset(profile, schema, emitted, origins)
+    header = (f"{name}: converted by primus-migrate from {source} for {profile.name} (torchtitan backend).\n"
+              "Each override says where its value comes from: the job's file:line, or `torchtitan default`\n"
+              "when the job left it at torchtitan's default and the Primus preset differs.")
+    relpath = f"{name}-pretrain.yaml"
+    text = render_experiment(name, preset, overrides, header)
+    resolved = _resolve_text(text, relpath, profile)
+    parity = check_titan_parity(expected, resolved, sorted(dropped))
+    conversion = TitanConversion(job, expected, {relpath: text}, relpath, preset, overrides, parity, resolved,
+                                 profile, diags, unmapped)
+    conversion.report = _report(conversion, source)
+    conversion.files["report.json"] = json.dumps(conversion.report, indent=2, default=str) + "\n"
+    conversion.files["report.md"] = _markdown(conversion)
+    return conversion
+
+
+def _report(c: TitanConversion, source: str) -> dict[str, Any]:
+    return {
+        "source": source, "framework": "torchtitan", "target": c.profile.name,
+        "torchtitan_schema": c.job.schema.name, "job_config_file": str(c.job.toml_path) if c.job.toml_path else None,
+        "experiment": c.experiment_path, "preset": f"{c.preset}.yaml", "model_file": None,
+        "overrides": [{"key": o.key, "value": o.value, "origin": o.comment} for o in c.overrides],
+        "parity": c.parity.to_json(), "unmapped": c.unmapped,
+        "run_command": f"EXP={c.experiment_path} bash examples/run_pretrain.sh",
+        "diagnostics": c.diagnostics.to_json(),
+    }
+
+
+def _markdown(c: TitanConversion) -> str:
+    r = c.report
+    lines = [f"# {c.experiment_path}", "", f"Converted from `{r['source']}` (torchtitan) for {c.profile.name}; "
+             f"model preset `{r['preset']}`.", "", "| key | value | from |", "|---|---|---|"]
+    lines += [f"| `{o.key}` | `{o.value!r}` | {o.comment} |" for o in c.overrides]
+    lines += ["", "```", c.parity.format(), "```", ""]
+    if c.unmapped:
+        lines += ["Unmapped:", ""] + [f"- {u['origin']}: `{u['flag']}`: {u['why']}" for u in c.unmapped] + [""]
+    lines += [f"Run: `cd <Primus> && {r['run_command']}`", ""]
+    return "\n".join(lines)
+
+
+def convert_plan(plan: Any, script: str | Path, target: str | None, name: str | None = None,
+                 schema_name: str | None = None, primus_path: str | None = None) -> TitanConversion:
+    """A launch script whose entry is torchtitan's trainer (plan from migrate.shell)."""
+    profile = get_profile(target, primus_path)
+    schema = _schema(profile, schema_name)
+    diags = Diagnostics()
+    diags.extend(plan.diagnostics)
+    cwd = getattr(plan, "cwd", None) or os.getcwd()
+    job = parse_job(schema, plan.argv, cwd, toml_display_root=Path(script).resolve().parent)
+    if job.toml_path is None:
+        diags.note("torchtitan-no-config-file", "the launch names no --job.config_file: the job is torchtitan's "
+                   "defaults plus its command-line options")
+    return convert_job(job, profile, name or Path(script).stem, Path(script).name,
+                       str(Path(script).resolve().parent), diags)
+
+
+def convert_toml(toml: str | Path, argv: Sequence[str], target: str | None, name: str | None = None,
+                 schema_name: str | None = None, primus_path: str | None = None) -> TitanConversion:
+    """A TOML job config alone (plus optional `--section.key value` words)."""
+    profile = get_profile(target, primus_path)
+    schema = _schema(profile, schema_name)
+    toml = Path(toml)
+    job = parse_job(schema, list(argv), os.getcwd(), toml_display_root=toml.resolve().parent, toml=toml.resolve())
+    return convert_job(job, profile, name or toml.stem, toml.name, str(toml.resolve().parent), Diagnostics())
+
+
+def _schema(profile: Profile, schema_name: str | None):
+    from migrate.torchtitan.schema import load_schema
+
+    pinned = require_supported(profile)
+    return load_schema(schema_name) if schema_name else pinned
