@@ -133,7 +133,9 @@ def convert_plan(plan: Any, script: str | Path, target: str | None, name: str | 
     if job.toml_path is None:
         diags.note("torchtitan-no-config-file", "the launch names no --job.config_file: the job is torchtitan's "
                    "defaults plus its command-line options")
-    return convert_job(job, profile, name or Path(script).stem, Path(script).name,
+    from migrate.pipeline import default_name
+
+    return convert_job(job, profile, name or default_name(script, plan), Path(script).name,
                        str(Path(script).resolve().parent), diags)
 
 
