@@ -21,6 +21,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures" / "torchtitan"
 TORCHTITAN_PIN_26 = "73a0e6979dd10b6b1904098eb3c8f62c18ab87ce"
+TORCHTITAN_PIN_01 = "4c4388f65047393acd91deb3f7a31d673d41701f"
 HERE = Path(__file__).resolve().parent
 
 
@@ -38,9 +39,9 @@ def _export(env_var: str, rev: str, paths: list[str], dest: Path) -> Path:
     return dest
 
 
-def torchtitan_tree(tmp_root: Path) -> Path:
-    return _export("TORCHTITAN_GIT", TORCHTITAN_PIN_26, ["torchtitan/config", "torchtitan/tools/logging.py"],
-                   tmp_root / "torchtitan")
+def torchtitan_tree(tmp_root: Path, rev: str = TORCHTITAN_PIN_26) -> Path:
+    paths = ["torchtitan/config"] if rev == TORCHTITAN_PIN_26 else ["torchtitan/config_manager.py"]
+    return _export("TORCHTITAN_GIT", rev, paths + ["torchtitan/tools/logging.py"], tmp_root / f"torchtitan-{rev[:8]}")
 
 
 def primus_tree(tmp_root: Path) -> Path:

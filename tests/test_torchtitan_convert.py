@@ -233,3 +233,53 @@ def test_megatron_pipeline_refuses_a_torchtitan_launch_clearly():
     with pytest.raises(TorchtitanLaunch) as err:
         convert_script(FIXTURES / "deepseek_v3" / "run_train.sh")
     assert isinstance(err.value, MigrateError) and err.value.exit_code == 2
+
+
+# -- jobs written for an older torchtitan --------------------------------------------------------
+
+def test_legacy_job_is_read_with_its_own_schema_and_translated():
+    plan = evaluate_script(FIXTURES / "rocm_legacy" / "train.sh", {}, [], EvalOptions(cwd=str(FIXTURES)))
+    c = convert_plan(plan, FIXTURES / "rocm_legacy" / "train.sh", "primus-26.5")
+    assert c.parity.ok, c.parity.format()
+    e = c.expected
+    # renamed fields keep the old run's values (4c4388f6 -> 73a0e697, see migrate.torchtitan.translate)
+    assert e["training.local_batch_size"] == 2                 # --training.batch_size 2 beats the TOML's 4
+    assert e["compile.enable"] is True                          # training.compile = true
+    assert e["debug.seed"] == 42 and e["lr_scheduler.min_lr_factor"] == 0.1
+    assert e["quantize.linear.float8.filter_fqns"] == ["output"]
+    assert e["checkpoint.last_save_model_only"] is False        # old model_weights_only default False; new True
+    assert e["model.converters"] == ["quantize.linear.float8"]
+    assert e["model.tokenizer_path"] is None
+    flags = sorted(u["flag"].split(" ")[0] for u in c.unmapped)
+    assert flags == ["model.tokenizer_path", "parallelism.enable_compiled_autograd"]
+    assert _overrides(c)["checkpoint.last_save_model_only"] == (False, "torchtitan 4c4388f6 default")
+    assert any(d.code == "torchtitan-translated" for d in c.diagnostics)
+
+
+def test_legacy_job_differential(tmp_path, tmp_path_factory):
+    """torchtitan 4c4388f6's own ConfigManager reads the legacy job as we do; Primus's own build of the
+    emitted experiment equals our translated JobConfig."""
+    from helpers_titan import TORCHTITAN_PIN_01
+
+    root = tmp_path_factory.getbasetemp() / "upstream"
+    old_tree, titan, primus = torchtitan_tree(root, TORCHTITAN_PIN_01), torchtitan_tree(root), primus_tree(root)
+    folder = FIXTURES / "rocm_legacy"
+    plan = evaluate_script(folder / "train.sh", {}, [], EvalOptions(cwd=str(folder)))
+    theirs = flatten(torchtitan_parse(old_tree, plan.argv_values(), folder))
+    c = convert_plan(plan, folder / "train.sh", "primus-26.5")
+    from migrate.torchtitan.jobconfig import parse_job
+    from migrate.torchtitan.schema import load_schema
+
+    assert parse_job(load_schema("4c4388f6"), plan.argv, folder).values == theirs
+    exp = tmp_path / c.experiment_path
+    exp.write_text(c.files[c.experiment_path])
+    built = flatten(primus_build(primus, titan, exp, tmp_path / "work")["job_config"])
+    differing = {k for k in c.expected if c.expected[k] != built[k]}
+    assert differing <= set(EXCEPTIONS), {k: (c.expected[k], built[k]) for k in differing}
+
+
+def test_cli_legacy_job_exits_4_with_the_unmapped_settings(tmp_path):
+    r = _cli("rocm_legacy/train.sh", "-o", str(tmp_path / "o"), cwd=FIXTURES)
+    assert r.returncode == 4, r.stderr
+    assert "model.tokenizer_path" in r.stderr and "hf_assets_path" in r.stderr
+    assert "parallelism.enable_compiled_autograd" in r.stderr

@@ -126,10 +126,12 @@ def args_view(plan: Any) -> dict[str, Any]:
     from migrate.primus.profiles import get_profile
     from migrate.torchtitan.jobconfig import parse_job
     from migrate.torchtitan.release import require_supported
+    from migrate.torchtitan.translate import parse_for_target
 
-    schema = require_supported(get_profile(None))
-    job = parse_job(schema, plan.argv, getattr(plan, "cwd", None) or os.getcwd(),
-                    toml_display_root=Path(plan.script).resolve().parent)
+    job = parse_for_target(require_supported(get_profile(None)), lambda schema: parse_job(
+        schema, plan.argv, getattr(plan, "cwd", None) or os.getcwd(),
+        toml_display_root=Path(plan.script).resolve().parent))
+    schema = job.schema
     return {"schema": f"torchtitan {schema.name}", "job_config_file": str(job.toml_path) if job.toml_path else None,
             "job_config": job.values, "explicit": {k: str(o) for k, o in job.origins.items()}}
 

@@ -18,6 +18,7 @@ from migrate.torchtitan.jobconfig import TitanJob, parse_job
 from migrate.torchtitan.parity import TitanParity, check_titan_parity
 from migrate.torchtitan.release import (REGISTERED_CONVERTERS, TitanResolved, require_supported,
                                         resolve_titan_experiment)
+from migrate.torchtitan.translate import parse_for_target, translate_job
 
 # Converter names of older torchtitan (mid-2025: `float8`, `mx`), renamed at the pins we target.
 RENAMED_CONVERTERS = {"float8": "quantize.linear.float8", "mx": "quantize.linear.mx"}
@@ -75,12 +76,14 @@ def convert_job(job: TitanJob, profile: Profile, name: str, source: str, display
     if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.\-]*", name):
         raise MigrateError(f"--name '{name}' is not a usable file name", hint="use letters, digits, '_', '.', '-'")
     diags.extend(job.diagnostics)
+    schema = require_supported(profile)
+    job, unmapped_fields = translate_job(job, schema, diags)
     expected, unmapped = map_converters(job, profile, diags)
+    unmapped = unmapped_fields + unmapped
     emitted = dict(expected)
-    dropped = {u["flag"].split(" ", 1)[1] for u in unmapped}
+    dropped = {u["flag"].split(" ", 1)[1] for u in unmapped if u["flag"].startswith("model.converters ")}
     emitted["model.converters"] = [c for c in expected["model.converters"] if c not in dropped]
     origins = {k: short(o, display_root) for k, o in job.origins.items()}
-    schema = require_supported(profile)
     preset, overrides = choose_preset(profile, schema, emitted, origins)
     header = (f"{name}: converted by primus-migrate from {source} for {profile.name} (torchtitan backend).\n"
               "Each override says where its value comes from: the job's file:line, or `torchtitan default`\n"
@@ -122,14 +125,14 @@ def _markdown(c: TitanConversion) -> str:
 
 
 def convert_plan(plan: Any, script: str | Path, target: str | None, name: str | None = None,
-                 schema_name: str | None = None, primus_path: str | None = None) -> TitanConversion:
+                 primus_path: str | None = None) -> TitanConversion:
     """A launch script whose entry is torchtitan's trainer (plan from migrate.shell)."""
     profile = get_profile(target, primus_path)
-    schema = _schema(profile, schema_name)
     diags = Diagnostics()
     diags.extend(plan.diagnostics)
     cwd = getattr(plan, "cwd", None) or os.getcwd()
-    job = parse_job(schema, plan.argv, cwd, toml_display_root=Path(script).resolve().parent)
+    job = parse_for_target(require_supported(profile), lambda schema: parse_job(
+        schema, plan.argv, cwd, toml_display_root=Path(script).resolve().parent))
     if job.toml_path is None:
         diags.note("torchtitan-no-config-file", "the launch names no --job.config_file: the job is torchtitan's "
                    "defaults plus its command-line options")
@@ -140,17 +143,11 @@ def convert_plan(plan: Any, script: str | Path, target: str | None, name: str | 
 
 
 def convert_toml(toml: str | Path, argv: Sequence[str], target: str | None, name: str | None = None,
-                 schema_name: str | None = None, primus_path: str | None = None) -> TitanConversion:
+                 primus_path: str | None = None) -> TitanConversion:
     """A TOML job config alone (plus optional `--section.key value` words)."""
     profile = get_profile(target, primus_path)
-    schema = _schema(profile, schema_name)
     toml = Path(toml)
-    job = parse_job(schema, list(argv), os.getcwd(), toml_display_root=toml.resolve().parent, toml=toml.resolve())
+    job = parse_for_target(require_supported(profile), lambda schema: parse_job(
+        schema, list(argv), os.getcwd(), toml_display_root=toml.resolve().parent, toml=toml.resolve()))
     return convert_job(job, profile, name or toml.stem, toml.name, str(toml.resolve().parent), Diagnostics())
 
-
-def _schema(profile: Profile, schema_name: str | None):
-    from migrate.torchtitan.schema import load_schema
-
-    pinned = require_supported(profile)
-    return load_schema(schema_name) if schema_name else pinned
