@@ -52,6 +52,9 @@ def test_presets_change_torchtitan_defaults(tmp_path):
     assert r.primus_only["training.mock_data"] is True
     assert r.primus_only["primus_turbo.enable_primus_turbo"] is True
     assert r.primus_only["sink_level"] is None
+    assert r.origins["compile.enable"].file.endswith("modules/torchtitan/pre_trainer.yaml")
+    assert r.origins["model.flavor"].file.endswith("models/torchtitan/llama3.1_8B.yaml")
+    assert r.origins["model.flavor"].line == 7  # the snapshot file: `  flavor: 8B` is line 7
 
 
 def test_overrides_deep_merge_and_null(tmp_path):

@@ -110,10 +110,11 @@ def run_resolve(args: argparse.Namespace) -> int:
     print(f"# {args.experiment} resolved as {profile.name} (torchtitan {require_supported(profile).name}): "
           f"{len(rows)} of {len(resolved.values)} JobConfig fields"
           f"{'' if args.all else ' differ from torchtitan defaults'}")
+    presets = str(profile.configs_dir) + "/"
     for key, value in rows:
-        origin = resolved.origins.get(key) or resolved.origins.get(key.split(".")[0])
+        origin = str(resolved.origins.get(key) or "torchtitan default").replace(presets, "<presets>/")
         print(f"{key} = {json.dumps(value, default=str)}  (default {json.dumps(defaults.get(key), default=str)}; "
-              f"{origin or 'preset'})")
+              f"{origin})")
     print(f"# {len(resolved.primus_only)} Primus-only keys (JobConfig lacks them): "
           + ", ".join(f"{k}={json.dumps(v, default=str)}" for k, v in resolved.primus_only.items()))
     return 0

@@ -108,7 +108,9 @@ def build_params(profile: Profile, module: Mapping[str, Any], exp_path: Path, li
             raise MigrateError(f"torchtitan module has no '{key}' key", origin=Origin(str(exp_path), line))
     mod = profile.load_file(_preset(modules_dir(profile), module["config"], at("config"), "config"), env, (), at("config"))
     values: dict[str, Any] = dict(mod.values)
-    origins = dict(mod.origins)
+    origins: dict[str, Origin] = {}
+    for key in values:
+        origins.update(_leaf_origins({key: values[key]}, mod.origins.get(key, Origin(str(mod.path)))))
     for key, value in module.items():
         if key not in MODULE_KEYS and not str(key).startswith("_") and key not in values:
             values[key], origins[key] = value, at(key)
@@ -117,25 +119,30 @@ def build_params(profile: Profile, module: Mapping[str, Any], exp_path: Path, li
     if "model" not in model.values:
         add["model"] = module["model"]
     values = _nulls_v26(values, deep_merge(values, add))
-    origins.update({k: model.origins.get(k, Origin(str(model.path))) for k in add})
+    for key in add:
+        origins.update(_leaf_origins({key: add[key]}, model.origins.get(key, Origin(str(model.path)))))
     overrides = module.get("overrides")
     if overrides is not None:
         if not isinstance(overrides, dict):
             raise MigrateError("'overrides' must be a mapping", origin=at("overrides"))
         values = _nulls_v26(values, deep_merge(values, overrides))
-        origins.update(_leaf_origins(overrides, str(exp_path), ""))
+        origins.update(_leaf_origins(overrides, Origin(str(exp_path), key_line(module, "overrides") or line)))
     params = {k: v for k, v in values.items() if k not in RESERVED and not str(k).startswith("_")}
     params["model"] = values.get("model")
     return params, origins
 
 
-def _leaf_origins(tree: Mapping[str, Any], file: str, prefix: str) -> dict[str, Origin]:
+def _leaf_origins(tree: Mapping[str, Any], parent: Origin, prefix: str = "") -> dict[str, Origin]:
+    """dotted key -> the line that set it (the parent's line where the YAML kept no position)."""
     out: dict[str, Origin] = {}
     for key, value in tree.items():
         dotted = f"{prefix}{key}"
-        out[dotted] = Origin(file, key_line(tree, key))
+        line = key_line(tree, key)
+        here = Origin(parent.file, line) if line else parent
         if isinstance(value, dict):
-            out.update(_leaf_origins(value, file, dotted + "."))
+            out.update(_leaf_origins(value, here, dotted + "."))
+        else:
+            out[dotted] = here
     return out
 
 
