@@ -23,7 +23,7 @@ class ConvertOptions:
     keep_knobs: bool = False
     strict: bool = False
     gpus_per_node: int = 8
-    legacy_schema: str = "rocm_dev"
+    legacy_schema: str | None = None  # None: chosen per script (migrate.megatron.schema_choice)
     primus_path: str | None = None
     # primus-26.5 trains --mock-data runs with the NullTokenizer: accept that one difference
     # (vocab_size is then set so that the padded vocabulary stays the legacy one).
@@ -83,16 +83,19 @@ def null_tokenizer_hint(profile: Any, run: Mapping[str, Any]) -> str:
 def null_tokenizer_acceptance(profile: Any, run: Mapping[str, Any], origin: Origin | None = None) -> Any:
     """The accepted difference for --accept-null-tokenizer; refuses when the legacy vocabulary is unknown."""
     from migrate.parity.static import NullTokenizerAcceptance
-    from migrate.tokenizer_vocab import KNOWN_TYPE_VOCABS, KNOWN_VOCABS, known_vocab_size
+    from migrate.tokenizer_files import unread_tokenizer_files
+    from migrate.tokenizer_vocab import known_tokenizer_names, known_vocab_size
 
     known = known_vocab_size(run.get("tokenizer_type"), run.get("tokenizer_model"))
     if known is None:
         raise MigrateError(
             f"--accept-null-tokenizer: the vocabulary size of the script's tokenizer "
             f"'{run.get('tokenizer_model') or run.get('tokenizer_type')}' ({run.get('tokenizer_type')}) is unknown, "
+            f"{unread_tokenizer_files(run.get('tokenizer_type'), run.get('tokenizer_model'))}"
             f"so no vocab_size can give {profile.name}'s NullTokenizer the same padded vocabulary; nothing written",
             origin=origin,
-            hint=f"known tokenizers: {', '.join(list(KNOWN_VOCABS) + list(KNOWN_TYPE_VOCABS))}; or convert with "
+            hint=f"known tokenizers: {', '.join(known_tokenizer_names())} (or point --tokenizer-model at the "
+                 "tokenizer's files, which are then read); or convert with "
                  "--target primus-0.1, which keeps the script's tokenizer")
     return NullTokenizerAcceptance(str(run.get("tokenizer_type")), known[0], known[1])
 
@@ -211,6 +214,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     """Convert one legacy launch script (pure: writes nothing)."""
     from migrate.megatron import derive, load_schema, parse_argv, translate
     from migrate.megatron.derive import fill_args_defaults
+    from migrate.megatron.schema_choice import LEGACY_SCHEMA_CODE, choose_legacy_schema
     from migrate.parity.static import check_static_parity
     from migrate.primus import get_profile, resolve_experiment
     from migrate.primus.emit.emitter import EmitRequest, emit, entry_family, stage_and_resolve
@@ -233,18 +237,24 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
 
         raise TorchtitanLaunch(plan)
     diags.extend(plan.diagnostics)
-    # the entry script's extra_args_provider options (e.g. pretrain_deepseek.py's) are part of its parser
-    legacy_base = load_schema(options.legacy_schema)
-    legacy_schema = legacy_base.for_entry(plan.entry)
-    # ... and the args_defaults it passes to pretrain() (pretrain_gpt.py: GPT2BPETokenizer) fill validate_args' Nones
-    entry_defaults = legacy_base.entry_args_defaults(plan.entry)
     try:
+        # the option table of the Megatron-LM the script was written for, with the entry script's own
+        # extra_args_provider options (e.g. pretrain_deepseek.py's) added
+        schema_choice = choose_legacy_schema(options.legacy_schema, script, plan.entry, plan.argv)
+        legacy_base = schema_choice.schema
+        legacy_schema = legacy_base.for_entry(plan.entry)
         legacy = parse_argv(legacy_schema, plan.argv, diags)
     except MigrateError as exc:
         missing = missing_arguments_hint(plan)
         if missing:
             exc.hint = f"{exc.hint}; {missing}" if exc.hint else missing
         raise
+    if schema_choice.guessed:
+        diags.warn(LEGACY_SCHEMA_CODE, schema_choice.why)
+    elif schema_choice.why:
+        diags.note(LEGACY_SCHEMA_CODE, schema_choice.why)
+    # ... and the args_defaults the entry passes to pretrain() (pretrain_gpt.py: GPT2BPETokenizer) fill validate_args' Nones
+    entry_defaults = legacy_base.entry_args_defaults(plan.entry)
     profile = get_profile(options.target, options.primus_path)
     target_schema = load_schema(profile.megatron_schema)
     translated = translate(legacy, target_schema, diags)
@@ -391,7 +401,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         "target": profile.name,
         "primus_release": getattr(profile, "release", None),
         "megatron_schema": profile.megatron_schema,
-        "legacy_schema": options.legacy_schema,
+        "legacy_schema": schema_choice.label,
         "experiment": result.experiment_path,
         "model_file": result.model_path,
         "model_ref": result.model_ref,

@@ -300,8 +300,14 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
     return VariantResult(
         label=variant.label, env=variant.env_dict, status=status, warnings=warnings, unmapped=unmapped,
         experiment=exp_rel, model=model_rel, parity_ok=ok, parity_differences=plain_diffs,
-        is_default=variant.is_default,
+        is_default=variant.is_default, legacy_schema=_schema_label(conv),
     )
+
+
+def _schema_label(conv: Any) -> str | None:
+    """The table that read the script: a bundled name, or `checkout` for the one the batch folder sits in."""
+    label = (conv.report or {}).get("legacy_schema")
+    return "checkout" if isinstance(label, str) and "/" in label else label
 
 
 def _plain(value: Any) -> Any:

@@ -55,7 +55,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="keep knobs that map 1:1 to a key as ${KNOB:value} parameters in the YAML")
     p.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
                    help="GPUs per node assumed for the script's device queries (default: 8)")
-    p.add_argument("--legacy-schema", default="rocm_dev", help="Megatron schema of the legacy script (default: rocm_dev)")
+    p.add_argument("--legacy-schema", default=None, metavar="NAME|FILE",
+                   help="Megatron-LM option table of the legacy script: a bundled name (rocm_dev, d3528a21, 5a676b36) "
+                        "or a JSON file from `primus-migrate schema`; default: the Megatron-LM checkout the script "
+                        "sits in, else the first bundled table (rocm_dev first) that accepts every option")
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
                         "(vocab_size is set so the padded vocabulary stays the script's)")
@@ -80,6 +83,7 @@ def split_settings(words: list[str]) -> tuple[dict[str, str], list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from migrate.megatron.schema_choice import LEGACY_SCHEMA_CODE
     from migrate.output import OutputTree
     from migrate.pipeline import ConvertOptions, convert_script
 
@@ -98,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     except titan.TorchtitanLaunch as launch:
         return titan.run_convert(args, launch.plan, script_args)
     for item in conversion.diagnostics:
-        if item.severity == "warning":
+        if item.severity == "warning" or item.code == LEGACY_SCHEMA_CODE:
             print(str(item), file=sys.stderr)
 
     if not conversion.parity.ok:
