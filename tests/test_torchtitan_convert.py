@@ -283,3 +283,15 @@ def test_cli_legacy_job_exits_4_with_the_unmapped_settings(tmp_path):
     assert r.returncode == 4, r.stderr
     assert "model.tokenizer_path" in r.stderr and "hf_assets_path" in r.stderr
     assert "parallelism.enable_compiled_autograd" in r.stderr
+
+
+@pytest.mark.slow
+def test_batch_lists_a_torchtitan_script_as_rejected_with_the_command_to_use(tmp_path):
+    import shutil
+
+    shutil.copytree(FIXTURES / "deepseek_v3", tmp_path / "repo" / "deepseek_v3")
+    r = _cli("batch", str(tmp_path / "repo"), "-o", str(tmp_path / "out"), "--jobs", "1", "--json", cwd=tmp_path)
+    report = json.loads((tmp_path / "out" / "batch_report.json").read_text())
+    rows = [s for s in report["scripts"] if s["script"].endswith("run_train.sh")]
+    assert rows and rows[0]["status"] == "rejected", r.stderr
+    assert "launches torchtitan" in json.dumps(rows[0]) and "primus-migrate SCRIPT -o OUT" in json.dumps(rows[0])
