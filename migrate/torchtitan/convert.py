@@ -71,8 +71,30 @@ def _resolve_text(text: str, relpath: str, profile: Profile) -> TitanResolved:
     return resolved
 
 
+def launch_files(plan: Any, profile: Profile, script_name: str, experiment: str) -> tuple[dict[str, str], list]:
+    """run.sh (and env.sh with what the script exported): the same rules as for Megatron launches
+    (migrate.primus.emit.runenv), so the torchrun options and the environment reach the Primus run."""
+    from migrate.primus.emit.runenv import plan_environment
+    from migrate.primus.emit.runscript import env_sh, run_sh
+
+    files: dict[str, str] = {}
+    placements: list = []
+    if plan is not None:
+        environment = plan_environment(profile.name, plan.env, plan.launcher.options(),
+                                       {k.name: k.value for k in plan.knobs},
+                                       [[t.value for t in w] for w in plan.launcher.wrappers])
+        placements = environment.placements
+        if environment.env_file or environment.secrets:
+            files["env.sh"] = env_sh(environment.env_file, script_name, environment.secrets)
+        files["run.sh"] = run_sh(profile.name, profile.release, script_name, experiment, None,
+                                 environment.run_vars, "env.sh" in files)
+    else:
+        files["run.sh"] = run_sh(profile.name, profile.release, script_name, experiment, None, {}, False)
+    return files, placements
+
+
 def convert_job(job: TitanJob, profile: Profile, name: str, source: str, display_root: str | None,
-                diags: Diagnostics) -> TitanConversion:
+                diags: Diagnostics, plan: Any = None) -> TitanConversion:
     if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.\-]*", name):
         raise MigrateError(f"--name '{name}' is not a usable file name", hint="use letters, digits, '_', '.', '-'")
     diags.extend(job.diagnostics)
@@ -94,7 +116,11 @@ def convert_job(job: TitanJob, profile: Profile, name: str, source: str, display
     parity = check_titan_parity(expected, resolved, sorted(dropped))
     conversion = TitanConversion(job, expected, {relpath: text}, relpath, preset, overrides, parity, resolved,
                                  profile, diags, unmapped)
+    extra, placements = launch_files(plan, profile, source, relpath)
+    conversion.files.update(extra)
     conversion.report = _report(conversion, source)
+    conversion.report["environment"] = [p.to_json() for p in placements]
+    conversion.report["files"] = sorted([*conversion.files, "report.json", "report.md"])
     conversion.files["report.json"] = json.dumps(conversion.report, indent=2, default=str) + "\n"
     conversion.files["report.md"] = _markdown(conversion)
     return conversion
@@ -120,7 +146,11 @@ def _markdown(c: TitanConversion) -> str:
     lines += ["", "```", c.parity.format(), "```", ""]
     if c.unmapped:
         lines += ["Unmapped:", ""] + [f"- {u['origin']}: `{u['flag']}`: {u['why']}" for u in c.unmapped] + [""]
-    lines += [f"Run: `cd <Primus> && {r['run_command']}`", ""]
+    if r.get("environment"):
+        lines += ["| environment / launcher | value | from | goes to | note |", "|---|---|---|---|---|"]
+        lines += [f"| `{e['name']}` | `{e['value']}` | {e['origin'] or ''} | {e['destination']} | {e['note']} |"
+                  for e in r["environment"]] + [""]
+    lines += [f"Run: `PRIMUS_PATH=/path/to/Primus bash run.sh` (or `cd <Primus> && {r['run_command']}`)", ""]
     return "\n".join(lines)
 
 
@@ -139,7 +169,7 @@ def convert_plan(plan: Any, script: str | Path, target: str | None, name: str | 
     from migrate.pipeline import default_name
 
     return convert_job(job, profile, name or default_name(script, plan), Path(script).name,
-                       str(Path(script).resolve().parent), diags)
+                       str(Path(script).resolve().parent), diags, plan)
 
 
 def convert_toml(toml: str | Path, argv: Sequence[str], target: str | None, name: str | None = None,
