@@ -116,6 +116,23 @@ def test_unmapped_converter_is_listed_and_left_out(tmp_path):
     assert _overrides(c)["model.converters"][0] == ["quantize.linear.float8"]
 
 
+@pytest.mark.parametrize("line,message", [('dump_folder = "${HOME}/out"', "substitutes from the environment"),
+                                          ('description = "null"', "reads as None")])
+def test_values_primus_would_rewrite_are_refused(tmp_path, line, message):
+    toml = tmp_path / "job.toml"
+    toml.write_text(f"[job]\n{line}\n")
+    with pytest.raises(MigrateError, match=message) as err:
+        convert_toml(toml, [], "primus-26.5")
+    assert err.value.exit_code == 3 and err.value.origin.line == 2
+
+
+def test_cli_strict_refuses_unmapped(tmp_path):
+    toml = tmp_path / "job.toml"
+    toml.write_text('[model]\nconverters = ["nvfp4"]\n')
+    r = _cli(str(toml), "-o", str(tmp_path / "o"), "--strict", cwd=tmp_path)
+    assert r.returncode == 2 and "--strict" in r.stderr and not (tmp_path / "o").exists()
+
+
 def test_toml_alone_and_its_overrides(tmp_path):
     c = convert_toml(FIXTURES / "llama3_8b" / "train_configs" / "llama3_8b.toml", ["--training.steps", "7"],
                      "primus-26.5", name="alone")

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from migrate.diagnostics import Diagnostics, MigrateError, Origin
 from migrate.primus.profiles import Profile, get_profile
-from migrate.torchtitan.emit import Override, choose_preset, render_experiment, short
+from migrate.torchtitan.emit import Override, choose_preset, inexpressible, render_experiment, short
 from migrate.torchtitan.jobconfig import TitanJob, parse_job
 from migrate.torchtitan.parity import TitanParity, check_titan_parity
 from migrate.torchtitan.release import (REGISTERED_CONVERTERS, TitanResolved, require_supported,
@@ -65,7 +65,13 @@ def _resolve_text(text: str, relpath: str, profile: Profile) -> TitanResolved:
     with tempfile.TemporaryDirectory(prefix="primus-migrate-titan-") as tmp:
         path = Path(tmp) / relpath
         path.write_text(text, encoding="utf-8")
-        resolved = resolve_titan_experiment(path, profile, {})
+        try:
+            resolved = resolve_titan_experiment(path, profile, {})
+        except MigrateError as exc:  # name the file as it will be written, not the staging folder
+            exc.message = exc.message.replace(str(path), relpath)
+            if exc.origin is not None and exc.origin.file == str(path):
+                exc.origin = Origin(relpath, exc.origin.line)
+            raise
     resolved.experiment = relpath
     resolved.origins = {k: Origin(relpath, o.line) if o.file == str(path) else o for k, o in resolved.origins.items()}
     return resolved
@@ -111,6 +117,13 @@ def convert_job(job: TitanJob, profile: Profile, name: str, source: str, display
               "Each override says where its value comes from: the job's file:line, or `torchtitan default`\n"
               "when the job left it at torchtitan's default and the Primus preset differs.")
     relpath = f"{name}-pretrain.yaml"
+    for item in overrides:
+        why = inexpressible(item.value)
+        if why:
+            raise MigrateError(f"{item.key} cannot be written for {profile.name}: {why}; nothing written",
+                               origin=job.origins.get(item.key), exit_code=3,
+                               hint="torchtitan uses the text as is; change the value in the job (or set it "
+                                    "in the Primus experiment yourself) and convert again")
     text = render_experiment(name, preset, overrides, header)
     resolved = _resolve_text(text, relpath, profile)
     parity = check_titan_parity(expected, resolved, sorted(dropped))

@@ -70,6 +70,19 @@ def choose_preset(profile: Profile, schema: TitanSchema, expected: Mapping[str, 
     return best[1], best[2]
 
 
+def inexpressible(value: Any) -> str | None:
+    """Why primus-26.5 cannot be handed this value as written, if it cannot: its loader substitutes
+    `${VAR}` in every string, and turns the string "null" into None."""
+    from migrate.primus.interpolate import VAR_PATTERN
+
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, str) and VAR_PATTERN.search(item):
+            return f"{item!r} contains ${{...}}, which Primus substitutes from the environment"
+        if item == "null":
+            return "the string 'null', which Primus reads as None"
+    return None
+
+
 def _scalar(value: Any) -> str:
     text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30, allow_unicode=True).rstrip("\n")
     return text[:-4].rstrip("\n") if text.endswith("\n...") else text
