@@ -308,6 +308,76 @@ def test_cli_legacy_job_exits_4_with_the_unmapped_settings(tmp_path):
 
 
 @pytest.mark.slow
+def test_batch_converts_torchtitan_scripts_with_static_parity(tmp_path):
+    import shutil
+
+    for folder in ("deepseek_v3", "rocm_legacy", "llama3_8b"):
+        shutil.copytree(FIXTURES / folder, tmp_path / "repo" / folder)
+    r = _cli("batch", str(tmp_path / "repo"), "-o", str(tmp_path / "out"), "--jobs", "1", cwd=tmp_path)
+    report = json.loads((tmp_path / "out" / "batch_report.json").read_text())
+    rows = {s["script"]: s for s in report["scripts"]}
+    assert rows["deepseek_v3/run_train.sh"]["status"] == "converted", r.stderr
+    assert rows["rocm_legacy/train.sh"]["status"] == "converted_with_warnings"  # tokenizer_path unmapped
+    assert all(v["parity_ok"] for k in ("deepseek_v3/run_train.sh", "rocm_legacy/train.sh")
+               for v in rows[k]["variants"])
+    # run from the batch root, as bash would be: its relative ./train_configs/... is not there
+    assert rows["llama3_8b/run_train.sh"]["status"] == "rejected"
+    assert "job config file not found" in rows["llama3_8b/run_train.sh"]["reason"]
+    exp = yaml.safe_load((tmp_path / "out" / "exp" / "deepseek_v3" / "run_train" / "default.yaml").read_text())
+    assert exp["modules"]["pre_trainer"]["overrides"]["parallelism"]["expert_parallel_degree"] == 4
+
+
+# -- jobs written for an older torchtitan --------------------------------------------------------
+
+def test_legacy_job_is_read_with_its_own_schema_and_translated():
+    plan = evaluate_script(FIXTURES / "rocm_legacy" / "train.sh", {}, [], EvalOptions(cwd=str(FIXTURES)))
+    c = convert_plan(plan, FIXTURES / "rocm_legacy" / "train.sh", "primus-26.5")
+    assert c.parity.ok, c.parity.format()
+    e = c.expected
+    # renamed fields keep the old run's values (4c4388f6 -> 73a0e697, see migrate.torchtitan.translate)
+    assert e["training.local_batch_size"] == 2                 # --training.batch_size 2 beats the TOML's 4
+    assert e["compile.enable"] is True                          # training.compile = true
+    assert e["debug.seed"] == 42 and e["lr_scheduler.min_lr_factor"] == 0.1
+    assert e["quantize.linear.float8.filter_fqns"] == ["output"]
+    assert e["checkpoint.last_save_model_only"] is False        # old model_weights_only default False; new True
+    assert e["model.converters"] == ["quantize.linear.float8"]
+    assert e["model.tokenizer_path"] is None
+    flags = sorted(u["flag"].split(" ")[0] for u in c.unmapped)
+    assert flags == ["model.tokenizer_path", "parallelism.enable_compiled_autograd"]
+    assert _overrides(c)["checkpoint.last_save_model_only"] == (False, "torchtitan 4c4388f6 default")
+    assert any(d.code == "torchtitan-translated" for d in c.diagnostics)
+
+
+def test_legacy_job_differential(tmp_path, tmp_path_factory):
+    """torchtitan 4c4388f6's own ConfigManager reads the legacy job as we do; Primus's own build of the
+    emitted experiment equals our translated JobConfig."""
+    from helpers_titan import TORCHTITAN_PIN_01
+
+    root = tmp_path_factory.getbasetemp() / "upstream"
+    old_tree, titan, primus = torchtitan_tree(root, TORCHTITAN_PIN_01), torchtitan_tree(root), primus_tree(root)
+    folder = FIXTURES / "rocm_legacy"
+    plan = evaluate_script(folder / "train.sh", {}, [], EvalOptions(cwd=str(folder)))
+    theirs = flatten(torchtitan_parse(old_tree, plan.argv_values(), folder))
+    c = convert_plan(plan, folder / "train.sh", "primus-26.5")
+    from migrate.torchtitan.jobconfig import parse_job
+    from migrate.torchtitan.schema import load_schema
+
+    assert parse_job(load_schema("4c4388f6"), plan.argv, folder).values == theirs
+    exp = tmp_path / c.experiment_path
+    exp.write_text(c.files[c.experiment_path])
+    built = flatten(primus_build(primus, titan, exp, tmp_path / "work")["job_config"])
+    differing = {k for k in c.expected if c.expected[k] != built[k]}
+    assert differing <= set(EXCEPTIONS), {k: (c.expected[k], built[k]) for k in differing}
+
+
+def test_cli_legacy_job_exits_4_with_the_unmapped_settings(tmp_path):
+    r = _cli("rocm_legacy/train.sh", "-o", str(tmp_path / "o"), cwd=FIXTURES)
+    assert r.returncode == 4, r.stderr
+    assert "model.tokenizer_path" in r.stderr and "hf_assets_path" in r.stderr
+    assert "parallelism.enable_compiled_autograd" in r.stderr
+
+
+@pytest.mark.slow
 def test_batch_lists_a_torchtitan_script_as_rejected_with_the_command_to_use(tmp_path):
     import shutil
 
