@@ -47,6 +47,9 @@ def run_convert(args: argparse.Namespace, plan: Any | None, script_args: list[st
     from migrate.output import OutputTree
 
     conversion = conversion_for(args, plan, script_args)
+    if getattr(args, "keep_knobs", False):
+        print(f"{args.script}: warning: --keep-knobs is not supported for torchtitan jobs yet; values are written "
+              "as they are", file=sys.stderr)
     for item in conversion.diagnostics:
         if item.severity in ("warning", "note"):
             print(str(item), file=sys.stderr)

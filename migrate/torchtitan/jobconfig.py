@@ -145,7 +145,8 @@ def _walk_toml(table: dict[str, Any], section: str, schema: TitanSchema, lines: 
         where = Origin(shown, _line_of(lines, dotted))
         if schema.is_section(dotted):
             if not isinstance(value, dict):
-                raise MigrateError(f"'{dotted}' is a section of JobConfig; it needs a table, not {value!r}", origin=where)
+                raise MigrateError(f"'{dotted}' is a section of JobConfig; it needs a table, not {value!r}",
+                                   origin=where)
             _walk_toml(value, dotted, schema, lines, shown, values, origins)
             continue
         spec = schema.fields.get(dotted)
@@ -155,7 +156,8 @@ def _walk_toml(table: dict[str, Any], section: str, schema: TitanSchema, lines: 
                                origin=where, hint=_suggest(key, schema.children(section)))
         if not conforms(spec.type, value):
             raise MigrateError(f"'{dotted}' must be {type_text(spec.type)} ({spec.annotation}), got {value!r}",
-                               origin=where, hint="torchtitan stores TOML values unchecked and fails later; fix the value")
+                               origin=where,
+                               hint="torchtitan stores TOML values unchecked and fails later; fix the value")
         values[dotted] = value
         origins[dotted] = where
 
@@ -300,7 +302,8 @@ def _validate(job: TitanJob) -> None:
         if v.get(key):
             raise MigrateError(f"{key} = {v[key]!r}: the job extends JobConfig with its own module, whose fields "
                                "primus-migrate cannot see", origin=o.get(key),
-                               hint="convert without the extension, then add its settings to the Primus experiment by hand")
+                               hint="convert without the extension, then add its settings to the Primus experiment "
+                                    "by hand")
     if v.get("model.tokenizer_path") and "model.hf_assets_path" in v:
         v["model.hf_assets_path"] = v["model.tokenizer_path"]
         o["model.hf_assets_path"] = o.get("model.tokenizer_path", Origin("<torchtitan>"))

@@ -106,7 +106,8 @@ def build_params(profile: Profile, module: Mapping[str, Any], exp_path: Path, li
     for key in ("config", "model"):
         if key not in module:
             raise MigrateError(f"torchtitan module has no '{key}' key", origin=Origin(str(exp_path), line))
-    mod = profile.load_file(_preset(modules_dir(profile), module["config"], at("config"), "config"), env, (), at("config"))
+    config_path = _preset(modules_dir(profile), module["config"], at("config"), "config")
+    mod = profile.load_file(config_path, env, (), at("config"))
     values: dict[str, Any] = dict(mod.values)
     origins: dict[str, Origin] = {}
     for key in values:
