@@ -7,6 +7,7 @@ torchtitan's own ConfigManager when TORCHTITAN_GIT is set.
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -153,3 +154,50 @@ def test_refuses_unknown_shell_values_and_extension_modules(tmp_path):
 def test_toml_lines_handles_dotted_headers_and_quotes():
     lines = toml_lines('[a]\nx = 1\n[ "b" . c ]\n"y" = 2\n  z.w = 3\n')
     assert lines == {"a": 1, "a.x": 2, "b.c": 3, "b.c.y": 4, "b.c.z.w": 5}
+
+
+def _word_strategy(descriptor):
+    """Text tyro accepts for a field type (flags handled by the caller)."""
+    from hypothesis import strategies as st
+
+    text = st.text(alphabet="abcxyz_./0123456789", min_size=1, max_size=8).filter(lambda s: s != "None")
+    if isinstance(descriptor, dict) and "union" in descriptor:
+        return st.one_of([_word_strategy(o) for o in descriptor["union"]])
+    if isinstance(descriptor, dict) and "literal" in descriptor:
+        return st.sampled_from([str(v) for v in descriptor["literal"]])
+    if isinstance(descriptor, dict):  # list[str]
+        return st.lists(text, min_size=1, max_size=3).map(",".join)
+    return {"int": st.integers(-5, 10**6).map(str), "float": st.floats(-1e3, 1e3, allow_nan=False).map(repr),
+            "str": text, "none": st.just("None")}[descriptor]
+
+
+def test_differential_random_argv(tmp_path_factory):
+    """Random option sequences over every JobConfig field (repeats included), torchtitan vs us."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    tree = torchtitan_tree(tmp_path_factory.mktemp("tt"))
+    work = tmp_path_factory.mktemp("work")
+    fields = [f for f in SCHEMA.fields.values() if f.type != {"union": [{"list": {"list": "str"}}, "none"]}
+              and not f.path.startswith(("job.custom_config_module", "experimental.custom_args_module",
+                                         "job.config_file", "model.tokenizer_path"))]
+
+    @st.composite
+    def option(draw):
+        spec = draw(st.sampled_from(fields))
+        name = spec.path if draw(st.booleans()) else spec.path.replace("_", "-")
+        if spec.type == "bool":
+            head, _, leaf = name.rpartition(".")
+            return ["--" + (name if draw(st.booleans()) else f"{head}.no-{leaf}")]
+        word = draw(_word_strategy(spec.type))
+        return [f"--{name}={word}"] if draw(st.booleans()) else [f"--{name}", word]
+
+    @settings(max_examples=int(os.environ.get("TITAN_ORACLE_EXAMPLES", "12")), deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(option(), min_size=1, max_size=12))
+    def check(options):
+        argv = [w for o in options for w in o]
+        theirs = torchtitan_parse(tree, argv, work)
+        assert "error" not in theirs, (argv, theirs)
+        assert _job(argv, work).values == flatten(theirs), argv
+
+    check()

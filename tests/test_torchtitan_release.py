@@ -106,3 +106,44 @@ def test_differential_against_primus_own_build(tmp_path, tmp_path_factory, modul
     assert turbo == {k: v for k, v in ours.primus_only.items() if k.startswith("primus_turbo.")}
     for key, value in theirs["extra"].items():
         assert ours.primus_only[key] == value
+
+
+def test_differential_random_overrides(tmp_path, tmp_path_factory):
+    """Random nested overrides (every JobConfig field, Primus-only keys, "null"), Primus's build vs ours."""
+    import os
+
+    import yaml
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from migrate.torchtitan.release import model_presets, require_supported
+
+    root = tmp_path_factory.getbasetemp() / "upstream"
+    titan, primus = torchtitan_tree(root), primus_tree(root)
+    schema = require_supported(PROFILE)
+    paths = sorted(schema.fields) + ["training.mock_data", "primus_turbo.use_turbo_attention", "sink_level"]
+    value = st.one_of(st.integers(-3, 100), st.booleans(), st.text("abc", min_size=1, max_size=3), st.just("null"),
+                      st.floats(0, 1, allow_nan=False), st.lists(st.text("xy", min_size=1, max_size=2), max_size=2))
+
+    @settings(max_examples=int(os.environ.get("TITAN_ORACLE_EXAMPLES", "6")), deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(st.dictionaries(st.sampled_from(paths), value, max_size=8), st.sampled_from(sorted(model_presets(PROFILE))))
+    def check(chosen, preset):
+        overrides: dict = {}
+        for path, v in chosen.items():
+            node = overrides
+            *parents, leaf = path.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = v
+        module = f"    config: pre_trainer.yaml\n    model: {preset}.yaml\n"
+        if overrides:
+            module += "    overrides:\n" + "\n".join(
+                "      " + line for line in yaml.safe_dump(overrides, sort_keys=False).splitlines()) + "\n"
+        path = _exp(tmp_path, module)
+        theirs = primus_build(primus, titan, path, tmp_path / "work")
+        ours = resolve_titan_experiment(path, PROFILE)
+        flat = {k: v for k, v in flatten(theirs["job_config"]).items() if not k.startswith("primus_turbo.")}
+        assert flat == ours.values, module
+
+    check()
