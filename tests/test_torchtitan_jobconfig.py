@@ -192,7 +192,8 @@ def test_differential_random_argv(tmp_path_factory):
         word = draw(_word_strategy(spec.type))
         return [f"--{name}={word}"] if draw(st.booleans()) else [f"--{name}", word]
 
-    @settings(max_examples=int(os.environ.get("TITAN_ORACLE_EXAMPLES", "12")), deadline=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=int(os.environ.get("TITAN_ORACLE_EXAMPLES", "12")), deadline=None,
+              suppress_health_check=list(HealthCheck))
     @given(st.lists(option(), min_size=1, max_size=12))
     def check(options):
         argv = [w for o in options for w in o]
