@@ -133,6 +133,20 @@ def test_cli_strict_refuses_unmapped(tmp_path):
     assert r.returncode == 2 and "--strict" in r.stderr and not (tmp_path / "o").exists()
 
 
+def test_presets_that_change_the_model_args_are_never_chosen(tmp_path):
+    """The llama3.1_405B presets carry `model.n_layers: 126`, which Primus's model_override patch applies
+    to the flavor: another llama3 preset with `flavor: 405B` overridden is chosen instead."""
+    toml = tmp_path / "job.toml"
+    toml.write_text('[model]\nname = "llama3"\nflavor = "405B"\n')
+    c = convert_toml(toml, [], "primus-26.5")
+    assert not c.preset.startswith("llama3.1_405B") and c.parity.ok
+    assert _overrides(c)["model.flavor"] == ("405B", "job.toml:3")
+    path = tmp_path / "exp.yaml"
+    path.write_text(c.files[c.experiment_path].replace(f"model: {c.preset}.yaml", "model: llama3.1_405B.yaml"))
+    parity = check_titan_parity(c.expected, resolve_titan_experiment(path, get_profile("primus-26.5")))
+    assert not parity.ok and "model.n_layers" in parity.format()
+
+
 def test_toml_alone_and_its_overrides(tmp_path):
     c = convert_toml(FIXTURES / "llama3_8b" / "train_configs" / "llama3_8b.toml", ["--training.steps", "7"],
                      "primus-26.5", name="alone")

@@ -17,7 +17,8 @@ import yaml
 
 from migrate.diagnostics import Origin
 from migrate.primus.profiles import Profile
-from migrate.torchtitan.release import (BEHAVIOUR_KEYS, EXCEPTIONS, build_params, job_config, model_presets)
+from migrate.torchtitan.release import (BEHAVIOUR_KEYS, EXCEPTIONS, build_params, job_config, model_overrides,
+                                        model_presets)
 from migrate.torchtitan.schema import TitanSchema
 from migrate.values import same_value
 
@@ -55,12 +56,16 @@ def overrides_for(expected: Mapping[str, Any], origins: Mapping[str, str], base:
 def choose_preset(profile: Profile, schema: TitanSchema, expected: Mapping[str, Any],
                   origins: Mapping[str, str]) -> tuple[str, list[Override]]:
     """The preset of the same model name and flavor (FP8 variant iff the job converts linears to
-    float8) that needs the fewest overrides; any preset of the same name next; else the fewest overrides."""
+    float8) that needs the fewest overrides; any preset of the same name next; else the fewest overrides.
+    Presets that change the flavor's model args (`model.n_layers: ...`) are never chosen: an override
+    cannot remove a key."""
     name, flavor = expected.get("model.name"), expected.get("model.flavor")
     fp8 = FLOAT8_LINEAR in (expected.get("model.converters") or [])
     best: tuple[tuple, str, list[Override]] | None = None
     for preset in model_presets(profile):
         base, base_only = preset_job_config(profile, schema, preset)
+        if model_overrides(base_only):
+            continue
         overrides = overrides_for(expected, origins, base, base_only)
         score = (base.get("model.name") == name, base.get("model.flavor") == flavor,
                  (FLOAT8_LINEAR in (base.get("model.converters") or [])) == fp8, -len(overrides))

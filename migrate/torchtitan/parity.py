@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from migrate.torchtitan.release import BEHAVIOUR_KEYS, EXCEPTIONS, TitanResolved
+from migrate.torchtitan.release import BEHAVIOUR_KEYS, EXCEPTIONS, TitanResolved, model_overrides
 from migrate.values import same_value
 
 
@@ -68,4 +68,7 @@ def check_titan_parity(expected: Mapping[str, Any], resolved: TitanResolved,
     for key, (needed, why) in BEHAVIOUR_KEYS.items():
         if key in resolved.primus_only and not same_value(resolved.primus_only[key], needed):
             result.behaviour.append((key, resolved.primus_only[key], needed, why))
+    for key, value in model_overrides(resolved.primus_only).items():
+        result.behaviour.append((key, value, "<absent>", "Primus's model_override patch would change the model "
+                                 "args of the flavor; the job builds the flavor as torchtitan defines it"))
     return result

@@ -50,6 +50,14 @@ BEHAVIOUR_KEYS: dict[str, tuple[Any, str]] = {
     "primus_turbo.enable_primus_turbo": (False, "Primus Turbo would swap in its own attention/linear kernels"),
     "primus_turbo.enable_embedding_autocast": (False, "Primus would cast embedding outputs under autocast"),
 }
+
+
+def model_overrides(primus_only: Mapping[str, Any]) -> dict[str, Any]:
+    """`model.<key>` entries JobConfig lacks: Primus's model_override patch (model_override_patches.py)
+    applies each to the flavor's model args (`model.n_layers: 126` in the llama3.1_405B presets)."""
+    return {k: v for k, v in primus_only.items() if k.startswith("model.")}
+
+
 # JobConfig fields whose Primus value legitimately differs from the job's, and why.
 EXCEPTIONS: dict[str, str] = {
     "experimental.custom_args_module": "Primus loads its JobConfig extension (it only adds the primus_turbo section)",
