@@ -8,6 +8,7 @@ nothing: callers stage `Conversion.files` into an `OutputTree`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,8 +64,23 @@ def missing_arguments_hint(plan: Any) -> str | None:
             seen.setdefault(name, f"{name} (line {item.origin.line})" if item.origin and item.origin.line else name)
     if not seen:
         return None
-    return (f"the script reads arguments it was not given: {', '.join(seen.values())}; "
-            "pass them after `--` (primus-migrate SCRIPT -o OUT -- ARG1 ARG2 ...)")
+    usage = usage_line(getattr(plan, "script", None))
+    return (f"the script reads arguments it was not given: {', '.join(seen.values())}"
+            + (f" (its usage line: {usage})" if usage else "") + f"; {PASS_ARGUMENTS}")
+
+
+PASS_ARGUMENTS = "pass them after `--` (primus-migrate SCRIPT -o OUT -- ARG1 ARG2 ...)"  # batch says it its way
+_USAGE = re.compile(r"^\s*(?:echo|printf)\b.*\busage\b", re.IGNORECASE)
+
+
+def usage_line(script: Any) -> str | None:
+    """The first `echo "Usage: ..."` line of the script, as written (it names the arguments it wants)."""
+    try:
+        lines = Path(script).read_text(encoding="utf-8", errors="replace").splitlines() if script else []
+    except OSError:
+        return None
+    found = next((line.strip() for line in lines[:2000] if _USAGE.match(line)), None)
+    return found[:200] if found else None
 
 
 def null_tokenizer_forced(profile: Any, run: Mapping[str, Any]) -> bool:
@@ -101,6 +117,7 @@ def null_tokenizer_acceptance(profile: Any, run: Mapping[str, Any], origin: Orig
 
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
+_NAME_MAX = 200  # `<name>-pretrain.yaml` stays below the usual 255-byte file name limit
 
 
 def default_name(script: str | Path, plan: Any) -> str:
@@ -109,7 +126,11 @@ def default_name(script: str | Path, plan: Any) -> str:
     for knob in getattr(plan, "knobs", []):
         if knob.source in ("env", "arg") and knob.value is not None:
             name += f"-{knob.name}{knob.value}"
-    return _NAME_CHARS.sub("_", name).strip("_-") or "experiment"
+    name = _NAME_CHARS.sub("_", name).strip("._-") or "experiment"  # never a hidden file (`..sh`)
+    if len(name) > _NAME_MAX:  # knob values can be long: keep file names well below the 255-byte limit
+        digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+        name = f"{name[:_NAME_MAX - 11].rstrip('._-')}-{digest}"
+    return name
 
 
 def knob_placeholders(script, env, args, options, plan, translated_args, target_schema, legacy_schema):
@@ -290,9 +311,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         return check_static_parity(expected, resolved, profile, accept=accepted)
 
     name = options.name or default_name(script, plan)
-    if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.\-]*", name):
-        raise MigrateError(f"--name '{name}' is not a usable file name",
-                           hint="use letters, digits, '_', '.', '-'")
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*", name) or len(name) > _NAME_MAX:
+        raise MigrateError(f"--name {name!r} is not a usable file name",
+                           hint=f"use letters, digits, '_', '.', '-', not first a '.' or '-', at most {_NAME_MAX}")
 
     knob_of: dict[str, str] = {}
     placeholders: dict[str, str] = {}

@@ -24,6 +24,7 @@ class ConvertSettings:
     primus_path: str | None = None
     strict: bool = False
     accept_null_tokenizer: bool = False  # see ConvertOptions.accept_null_tokenizer
+    script_args: tuple[str, ...] = ()  # the script's positional arguments (batch --script-args), per script
 
 
 class Backend(Protocol):
@@ -45,7 +46,8 @@ class PipelineBackend:
     def evaluate(self, script: str, env: dict[str, str], settings: ConvertSettings) -> Any:
         from migrate.shell import EvalOptions, evaluate_script
 
-        return evaluate_script(script, env=env, args=(), options=EvalOptions(gpus_per_node=settings.gpus_per_node))
+        return evaluate_script(script, env=env, args=settings.script_args,
+                               options=EvalOptions(gpus_per_node=settings.gpus_per_node))
 
     def convert(self, script: str, env: dict[str, str], name: str, settings: ConvertSettings) -> Any:
         from migrate.pipeline import ConvertOptions, convert_script
@@ -63,7 +65,7 @@ class PipelineBackend:
         from migrate.torchtitan.cli import TorchtitanLaunch
 
         try:
-            return convert_script(script, dict(env), (), options)
+            return convert_script(script, dict(env), settings.script_args, options)
         except TorchtitanLaunch as launch:  # a torchtitan job: its own conversion (migrate.torchtitan.batch)
             from migrate.torchtitan.batch import convert_for_batch
 

@@ -59,7 +59,7 @@ def experiment_name(script_relpath: str, label: str) -> str:
     """The exp_name Primus uses for its output folder: readable, unique per script and variant."""
     stem = script_stem(script_relpath).replace("/", "-")
     name = _SAFE.sub("_", f"{stem}-{label.replace('=', '-').replace(',', '_')}")
-    return f"_{name}" if name.startswith("-") else name  # a leading '-' would read as an option
+    return f"_{name}" if name.startswith(("-", ".")) else name  # an option, a hidden file
 
 
 def content_hash(content: str) -> str:

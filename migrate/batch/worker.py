@@ -29,6 +29,7 @@ from migrate.batch.variants import (
     is_varied,
 )
 from migrate.diagnostics import MigrateError
+from migrate.pipeline import PASS_ARGUMENTS
 from migrate.primus.yamlio import mark_emitted
 
 NO_LAUNCH = "no training launch"
@@ -86,7 +87,8 @@ def process_script(job: ScriptJob, backend: Backend) -> ScriptResult:
 def _error_row(job: ScriptJob, exc: MigrateError, rel: _Relativizer) -> ScriptResult:
     if NO_LAUNCH in exc.message.lower():
         return ScriptResult(job.relpath, "skipped", reason=rel(f"helper: {exc.message}"))
-    reason = exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+    hint = (exc.hint or "").replace(PASS_ARGUMENTS, f"pass them with --script-args '{job.relpath}=ARG1 ARG2 ...'")
+    reason = exc.message + (f" (hint: {hint})" if hint else "")
     return ScriptResult(job.relpath, "rejected", reason=rel(reason),
                         location=rel(str(exc.origin)) if exc.origin else None)
 

@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
                         "(vocab_size is set so the padded vocabulary stays the script's)")
+    p.add_argument("--script-args", action="append", default=[], metavar="GLOB=ARGS|@FILE",
+                   help="positional arguments ($1 $2 ...) for the scripts matching GLOB (split like a shell "
+                        "command line; the first matching GLOB wins); @FILE reads one GLOB=ARGS per line; repeatable")
     p.add_argument("--legacy-schema", default=None, metavar="NAME|FILE",
                    help="Megatron-LM option table of the scripts: a bundled name (rocm_dev, d3528a21, 5a676b36) or "
                         "a JSON file from `primus-migrate schema`; default: the Megatron-LM checkout DIR is or sits "
@@ -70,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from migrate.batch.backend import ConvertSettings
     from migrate.batch.report import JSON_NAME, MARKDOWN_NAME, build_json, render_json, render_markdown
     from migrate.batch.runner import BatchOptions, default_jobs, run_batch
+    from migrate.batch.script_args import parse_script_args
     from migrate.batch.tree import assemble
     from migrate.batch.variants import DEFAULT_MAX_VARIANTS, parse_knobs_option
     from migrate.diagnostics import MigrateError
@@ -89,8 +93,10 @@ def run(args: argparse.Namespace) -> int:
         knobs=parse_knobs_option(args.knobs) if args.knobs is not None else None,
         max_variants=args.max_variants or DEFAULT_MAX_VARIANTS,
         all_choices=args.all_choices,
+        script_args=parse_script_args(args.script_args),
     )
     root = Path(args.dir)
+    OutputTree(args.output)  # refuses an empty -o before any work (Path("") would be the current folder)
     out = Path(args.output)
     exclude_out = _output_inside(root, out)
     if exclude_out:

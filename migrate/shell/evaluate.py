@@ -742,6 +742,9 @@ def evaluate_script(path: str | os.PathLike, env: dict[str, str] | None = None, 
     script = display
     if options.cwd and not os.path.isabs(script):
         script = os.path.join(options.cwd, script)
+    if os.path.isdir(script):
+        raise MigrateError("this is a directory, not a script", origin=Origin(display),
+                           hint="name the launch script inside it, or use `primus-migrate batch` for a whole folder")
     if not os.path.isfile(script):
         raise MigrateError(f"script not found: {display}", origin=Origin(display))
     ev = Evaluator(display, display, dict(env or {}), list(args), options)

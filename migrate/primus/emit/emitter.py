@@ -9,8 +9,7 @@ can be tested on small hand-built inputs.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -62,15 +61,20 @@ def stage_and_resolve(profile: Any, resolve_experiment: Callable[..., Any]) -> R
     """A Resolver over `resolve_experiment(path, profile, env)` through a temporary folder."""
 
     def resolve(files: Mapping[str, str], experiment: str) -> Any:
-        tmp = Path(tempfile.mkdtemp(prefix="primus-migrate-emit-"))
-        try:
+        from migrate.output import scratch_folder
+
+        with scratch_folder("primus-migrate-emit-") as tmp:
             for rel, text in files.items():
                 path = tmp / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(mark_emitted(text), encoding="utf-8")
-            return resolve_experiment(tmp / experiment, profile, {})
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            try:
+                return resolve_experiment(tmp / experiment, profile, {})
+            except MigrateError as exc:  # name the file as it will be written, never the temporary folder
+                exc.message = exc.message.replace(str(tmp) + os.sep, "")
+                if exc.origin is not None and exc.origin.file.startswith(str(tmp) + os.sep):
+                    exc.origin = Origin(exc.origin.file[len(str(tmp)) + 1:], exc.origin.line, exc.origin.col)
+                raise
 
     return resolve
 
