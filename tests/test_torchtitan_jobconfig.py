@@ -147,8 +147,17 @@ def test_refuses_unknown_shell_values_and_extension_modules(tmp_path):
 
     with pytest.raises(MigrateError, match="not known before the run"):
         _job([Token("--training.steps", Origin("run.sh", 3)), Token("$(nproc)", Origin("run.sh", 3), True)], tmp_path)
-    with pytest.raises(MigrateError, match="extends JobConfig"):
+    with pytest.raises(MigrateError, match="extends JobConfig with its own module"):
         _job(["--job.custom_config_module", "my.ext"], tmp_path)
+
+
+def test_extension_modules_are_refused_before_their_sections(tmp_path):
+    toml = _write(tmp_path, '[job]\ncustom_config_module = "my.ext"\n\n[my_section]\nx = 1\n')
+    with pytest.raises(MigrateError, match="does not model JobConfig extensions") as err:
+        _job([], tmp_path, toml=toml)
+    assert err.value.origin.line == 2  # not the unknown [my_section] below it
+    with pytest.raises(MigrateError, match="does not model JobConfig extensions"):
+        _job(["--experimental.custom-args-module=my.ext"], tmp_path)
 
 
 def test_toml_lines_handles_dotted_headers_and_quotes():

@@ -132,10 +132,24 @@ def load_toml(path: Path, schema: TitanSchema, display: str | None = None) -> tu
         match = re.search(r"line (\d+)", str(exc))
         raise MigrateError(f"invalid TOML: {exc}", origin=Origin(shown, int(match.group(1)) if match else 0)) from None
     lines = toml_lines(text)
+    for section, key in EXTENSION_KEYS:  # before the names: an extension module adds its own
+        table = data.get(section)
+        if isinstance(table, dict) and table.get(key):
+            refuse_extension(f"{section}.{key}", table[key], Origin(shown, _line_of(lines, f"{section}.{key}")))
     values: dict[str, Any] = {}
     origins: dict[str, Origin] = {}
     _walk_toml(data, "", schema, lines, shown, values, origins)
     return values, origins
+
+
+EXTENSION_KEYS = (("job", "custom_config_module"), ("experimental", "custom_args_module"))
+
+
+def refuse_extension(key: str, module: Any, origin: Origin | None) -> None:
+    raise MigrateError(
+        f"{key} = {module!r}: the job extends JobConfig with its own module, and primus-migrate does not model "
+        "JobConfig extensions (Primus's torchtitan backend sets experimental.custom_args_module to its own)",
+        origin=origin, hint="convert the job without the extension and its sections, then port them by hand")
 
 
 def _walk_toml(table: dict[str, Any], section: str, schema: TitanSchema, lines: dict[str, int], shown: str,
@@ -254,6 +268,13 @@ def parse_job(schema: TitanSchema, argv: Sequence[Any], cwd: str | Path, toml_di
     `toml`, when given, is the job config used when the argv names none (a TOML converted alone).
     """
     words = words_of(argv)
+    for i, word in enumerate(words):
+        name, sep, inline = word.value.partition("=")
+        key = name[2:].replace("-", "_")
+        if (key.split(".", 1)[0], key.split(".", 1)[-1]) in EXTENSION_KEYS:
+            module = inline if sep else (words[i + 1].value if i + 1 < len(words) else "")
+            if module:
+                refuse_extension(key, module, word.origin)
     values = schema.defaults()
     origins: dict[str, Origin] = {}
     toml_path = toml
@@ -298,12 +319,9 @@ def _display(path: Path, root: str | Path | None) -> str:
 def _validate(job: TitanJob) -> None:
     """`ConfigManager._validate_config`'s rewrites (the host-dependent path checks aside) and our refusals."""
     v, o = job.values, job.origins
-    for key in ("job.custom_config_module", "experimental.custom_args_module"):
-        if v.get(key):
-            raise MigrateError(f"{key} = {v[key]!r}: the job extends JobConfig with its own module, whose fields "
-                               "primus-migrate cannot see", origin=o.get(key),
-                               hint="convert without the extension, then add its settings to the Primus experiment "
-                                    "by hand")
+    for section, name in EXTENSION_KEYS:  # already refused where they were read; kept as the last word
+        if v.get(f"{section}.{name}"):
+            refuse_extension(f"{section}.{name}", v[f"{section}.{name}"], o.get(f"{section}.{name}"))
     if v.get("model.tokenizer_path") and "model.hf_assets_path" in v:
         v["model.hf_assets_path"] = v["model.tokenizer_path"]
         o["model.hf_assets_path"] = o.get("model.tokenizer_path", Origin("<torchtitan>"))
