@@ -212,6 +212,9 @@ def test_cli_convert_writes_the_experiment_and_reports(tmp_path):
     knob = _cli("run_train.sh", "STEPS=7", "-o", str(tmp_path / "o7"), cwd=FIXTURES / "llama3_8b")
     assert knob.returncode == 0, knob.stderr
     assert "steps: 7  # run_train.sh:21" in (tmp_path / "o7" / "run_train-STEPS7-pretrain.yaml").read_text()
+    path_knob = _cli("run_train.sh", "CONFIG_FILE=train_configs/llama3_8b.toml", "-o", str(tmp_path / "oc"),
+                     cwd=FIXTURES / "llama3_8b")
+    assert (tmp_path / "oc" / "run_train-CONFIG_FILE-llama3_8b-pretrain.yaml").is_file(), path_knob.stderr
     resolved = _cli("resolve", str(out / "run_train-pretrain.yaml"), "--json", cwd=tmp_path)
     assert resolved.returncode == 0, resolved.stderr
     assert json.loads(resolved.stdout)["job_config"]["training.steps"] == 500

@@ -167,6 +167,22 @@ def _markdown(c: TitanConversion) -> str:
     return "\n".join(lines)
 
 
+def default_name(script: str | Path, plan: Any) -> str:
+    """migrate.pipeline's name (`run_train-NGPU4`), with a path-valued knob shortened to its file name
+    stem: `CONFIG_FILE=./torchtitan/models/llama3/train_configs/llama3_8b.toml` gives `CONFIG_FILE-llama3_8b`."""
+    from types import SimpleNamespace
+
+    from migrate.pipeline import default_name as megatron_default_name
+
+    knobs = []
+    for knob in getattr(plan, "knobs", []):
+        value = knob.value
+        if value and ("/" in value or value.endswith(".toml")):
+            value = f"-{Path(value).stem}"
+        knobs.append(SimpleNamespace(name=knob.name, value=value, source=knob.source))
+    return megatron_default_name(script, SimpleNamespace(knobs=knobs))
+
+
 def convert_plan(plan: Any, script: str | Path, target: str | None, name: str | None = None,
                  primus_path: str | None = None) -> TitanConversion:
     """A launch script whose entry is torchtitan's trainer (plan from migrate.shell)."""
@@ -179,8 +195,6 @@ def convert_plan(plan: Any, script: str | Path, target: str | None, name: str | 
     if job.toml_path is None:
         diags.note("torchtitan-no-config-file", "the launch names no --job.config_file: the job is torchtitan's "
                    "defaults plus its command-line options")
-    from migrate.pipeline import default_name
-
     return convert_job(job, profile, name or default_name(script, plan), Path(script).name,
                        str(Path(script).resolve().parent), diags, plan)
 
