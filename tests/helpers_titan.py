@@ -44,10 +44,12 @@ def torchtitan_tree(tmp_root: Path, rev: str = TORCHTITAN_PIN_26) -> Path:
     return _export("TORCHTITAN_GIT", rev, paths + ["torchtitan/tools/logging.py"], tmp_root / f"torchtitan-{rev[:8]}")
 
 
-def primus_tree(tmp_root: Path) -> Path:
-    return _export("PRIMUS_GIT", "refs/tags/v26.5.1", ["primus/core", "primus/configs", "primus/backends/torchtitan",
-                                                        "primus/__init__.py", "primus/backends/__init__.py"],
-                   tmp_root / "primus")
+def primus_tree(tmp_root: Path, tag: str = "v26.5.1") -> Path:
+    paths = ["primus/core", "primus/configs", "primus/backends/torchtitan", "primus/__init__.py",
+             "primus/backends/__init__.py"]
+    if tag == "v0.1.0-rc1":
+        paths += ["primus/modules/trainer/torchtitan", "primus/modules/__init__.py"]
+    return _export("PRIMUS_GIT", f"refs/tags/{tag}", paths, tmp_root / f"primus-{tag}")
 
 
 def _run(script: str, args: list[str], work: Path) -> dict:

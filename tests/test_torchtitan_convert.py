@@ -342,3 +342,49 @@ def test_batch_converts_torchtitan_scripts_with_static_parity(tmp_path):
     assert "job config file not found" in rows["llama3_8b/run_train.sh"]["reason"]
     exp = yaml.safe_load((tmp_path / "out" / "exp" / "deepseek_v3" / "run_train" / "default.yaml").read_text())
     assert exp["modules"]["pre_trainer"]["overrides"]["parallelism"]["expert_parallel_degree"] == 4
+
+
+
+# -- primus-0.1 (Primus v0.1.0-rc1, torchtitan 4c4388f6) ------------------------------------------
+
+def _convert_v01(folder: str, script: str):
+    plan = evaluate_script(FIXTURES / folder / script, {}, [], EvalOptions(cwd=str(FIXTURES / folder)))
+    return plan, convert_plan(plan, FIXTURES / folder / script, "primus-0.1")
+
+
+def test_v01_conversion():
+    plan, c = _convert_v01("primus01", "train.sh")
+    assert c.parity.ok, c.parity.format()
+    assert c.parity.compared == 93 and c.preset == "llama3.1_8B"
+    o = _overrides(c)
+    assert o["training.batch_size"] == (2, "llama3_8b.toml:13") and o["training.steps"] == (40, "train.sh:4")
+    assert o["float8.enable_fsdp_float8_all_gather"] == (True, "llama3_8b.toml:26")
+    assert "float8.filter_fqns" not in o  # --float8.filter_fqns output: the preset's value already
+    assert o["primus_turbo.enable_primus_turbo"][0] is False
+    assert o["job.dump_folder"] == ("./torchtitan/outputs", "torchtitan default")  # preset: ./outputs
+    assert "model.converters" not in o and not c.unmapped
+
+
+def test_v01_refusals():
+    # cosine decay, lr_min, seed: keys v0.1.0-rc1's presets do not define, so no override can set them
+    with pytest.raises(MigrateError, match="cannot express") as err:
+        _convert_v01("rocm_legacy", "train.sh")
+    assert err.value.exit_code == 3 and "lr_scheduler.decay_type" in err.value.message
+    # a job for torchtitan 73a0e697 ([quantize...], local_batch_size) is not translated back
+    with pytest.raises(MigrateError, match="written for torchtitan 73a0e697"):
+        _convert_v01("llama3_8b", "run_train.sh")
+
+
+def test_differential_v01_end_to_end(tmp_path, tmp_path_factory):
+    from helpers_titan import TORCHTITAN_PIN_01
+
+    root = tmp_path_factory.getbasetemp() / "upstream"
+    titan, primus = torchtitan_tree(root, TORCHTITAN_PIN_01), primus_tree(root, "v0.1.0-rc1")
+    plan, c = _convert_v01("primus01", "train.sh")
+    job = flatten(torchtitan_parse(titan, plan.argv_values(), FIXTURES / "primus01"))
+    exp = tmp_path / c.experiment_path
+    exp.write_text(c.files[c.experiment_path])
+    built = flatten(primus_build(primus, titan, exp, tmp_path / "work")["job_config"])
+    differing = {k for k in job if job[k] != built[k]}
+    assert differing <= set(EXCEPTIONS), {k: (job[k], built[k]) for k in differing}
+    assert built["primus_turbo.enable_primus_turbo"] is False

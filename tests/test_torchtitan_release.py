@@ -87,8 +87,9 @@ def test_refusals(tmp_path):
         resolve_titan_experiment(_exp(tmp_path, "    config: pre_trainer.yaml\n    model: nope.yaml\n"), PROFILE)
     with pytest.raises(MigrateError, match="no 'model' key"):
         resolve_titan_experiment(_exp(tmp_path, "    config: pre_trainer.yaml\n"), PROFILE)
-    with pytest.raises(MigrateError, match="primus-26.5 only"):
-        resolve_titan_experiment(_exp(tmp_path, PLAIN), get_profile("primus-0.1"))
+    with pytest.raises(MigrateError, match="does not exist in the module config"):  # primus-0.1's override rule
+        resolve_titan_experiment(_exp(tmp_path, PLAIN + "    overrides:\n      training:\n        seed: 3\n"),
+                                 get_profile("primus-0.1"))
     with pytest.raises(MigrateError, match="is a JobConfig section"):
         resolve_titan_experiment(_exp(tmp_path, PLAIN + "    overrides:\n      training: 3\n"), PROFILE)
 
@@ -147,3 +148,34 @@ def test_differential_random_overrides(tmp_path, tmp_path_factory):
         assert flat == ours.values, module
 
     check()
+
+
+V01 = get_profile("primus-0.1")
+
+
+def test_v01_build(tmp_path):
+    """v0.1.0-rc1: presets read with its coercions (`lr: 3e-4` is a float there), overrides of existing keys."""
+    r = resolve_titan_experiment(_exp(tmp_path, OVERRIDES_V01), V01)
+    assert r.values["optimizer.lr"] == 3e-4 and r.values["training.steps"] == 50
+    assert r.values["training.batch_size"] == 1 and r.values["activation_checkpoint.selective_ac_option"] == "op"
+    assert r.values["float8.filter_fqns"] == ["output"] and r.primus_only["primus_turbo.enable_primus_turbo"] is True
+
+
+OVERRIDES_V01 = PLAIN + """    overrides:
+      training:
+        steps: 50
+      float8:
+        filter_fqns: [output]
+"""
+
+
+@pytest.mark.parametrize("module", [PLAIN, OVERRIDES_V01])
+def test_differential_v01_against_primus_own_build(tmp_path, tmp_path_factory, module):
+    from helpers_titan import TORCHTITAN_PIN_01
+
+    root = tmp_path_factory.getbasetemp() / "upstream"
+    titan, primus = torchtitan_tree(root, TORCHTITAN_PIN_01), primus_tree(root, "v0.1.0-rc1")
+    path = _exp(tmp_path, module)
+    theirs = flatten(primus_build(primus, titan, path, tmp_path / "work")["job_config"])
+    ours = resolve_titan_experiment(path, V01)
+    assert {k: v for k, v in theirs.items() if not k.startswith("primus_turbo.")} == ours.values

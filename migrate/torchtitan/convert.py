@@ -13,7 +13,8 @@ from typing import Any, Sequence
 
 from migrate.diagnostics import Diagnostics, MigrateError, Origin
 from migrate.primus.profiles import Profile, get_profile
-from migrate.torchtitan.emit import Override, choose_preset, inexpressible, render_experiment, short
+from migrate.torchtitan.emit import (Override, choose_preset, inexpressible, missing_in_presets, render_experiment,
+                                     short)
 from migrate.torchtitan.jobconfig import TitanJob, parse_job
 from migrate.torchtitan.parity import TitanParity, check_titan_parity
 from migrate.torchtitan.release import (REGISTERED_CONVERTERS, TitanResolved, require_supported,
@@ -48,7 +49,7 @@ def map_converters(job: TitanJob, profile: Profile, diags: Diagnostics) -> tuple
     mapped: list[str] = []
     unmapped: list[dict[str, str]] = []
     for name in job.values.get("model.converters") or []:
-        if name in RENAMED_CONVERTERS:
+        if name in RENAMED_CONVERTERS and name not in known and RENAMED_CONVERTERS[name] in known:
             new = RENAMED_CONVERTERS[name]
             diags.note("torchtitan-converter-renamed", f"model.converters '{name}' is '{new}' at {profile.name}'s "
                        "torchtitan (renamed upstream)", origin)
@@ -117,10 +118,18 @@ def convert_job(job: TitanJob, profile: Profile, name: str, source: str, display
               "Each override says where its value comes from: the job's file:line, or `torchtitan default`\n"
               "when the job left it at torchtitan's default and the Primus preset differs.")
     relpath = f"{name}-pretrain.yaml"
+    missing = missing_in_presets(profile, preset, overrides)
+    if missing:
+        shown = "; ".join(f"{o.key} = {o.value!r} ({o.comment})" for o in missing[:8])
+        raise MigrateError(f"{profile.name} cannot express {len(missing)} of the job's settings: its loader overrides "
+                           f"only keys its presets define, and these are not among them: {shown}"
+                           + (" ..." if len(missing) > 8 else "") + "; nothing written", exit_code=3,
+                           hint="convert for primus-26.5 (the default target), whose overrides may add keys")
     for item in overrides:
-        why = inexpressible(item.value)
+        why = inexpressible(item.value, profile.is_v01)
         if why:
-            raise MigrateError(f"{item.key} cannot be written for {profile.name}: {why}; nothing written",
+            raise MigrateError(f"{item.key} ({item.comment}) cannot be written for {profile.name}: {why}; "
+                               "nothing written",
                                origin=job.origins.get(item.key), exit_code=3,
                                hint="torchtitan uses the text as is; change the value in the job (or set it "
                                     "in the Primus experiment yourself) and convert again")

@@ -23,7 +23,11 @@ from migrate.torchtitan.schema import TitanSchema
 from migrate.values import same_value
 
 MODULE_PRESET = "pre_trainer.yaml"
-FLOAT8_LINEAR = "quantize.linear.float8"
+FLOAT8_LINEAR = ("quantize.linear.float8", "float8")  # the converter's name at 73a0e697, at 4c4388f6
+
+
+def _float8(converters: Any) -> bool:
+    return any(c in FLOAT8_LINEAR for c in converters or [])
 
 
 @dataclass(frozen=True)
@@ -60,32 +64,53 @@ def choose_preset(profile: Profile, schema: TitanSchema, expected: Mapping[str, 
     Presets that change the flavor's model args (`model.n_layers: ...`) are never chosen: an override
     cannot remove a key."""
     name, flavor = expected.get("model.name"), expected.get("model.flavor")
-    fp8 = FLOAT8_LINEAR in (expected.get("model.converters") or [])
+    fp8 = _float8(expected.get("model.converters"))
     best: tuple[tuple, str, list[Override]] | None = None
     for preset in model_presets(profile):
         base, base_only = preset_job_config(profile, schema, preset)
         if model_overrides(base_only):
             continue
         overrides = overrides_for(expected, origins, base, base_only)
-        score = (base.get("model.name") == name, base.get("model.flavor") == flavor,
-                 (FLOAT8_LINEAR in (base.get("model.converters") or [])) == fp8, -len(overrides))
+        score = (not missing_in_presets(profile, preset, overrides), base.get("model.name") == name,
+                 base.get("model.flavor") == flavor, _float8(base.get("model.converters")) == fp8, -len(overrides),
+                 str(flavor).lower() in preset.lower())  # a tie: the file named for the flavor
         if best is None or score > best[0]:
             best = (score, preset, overrides)
     assert best is not None, "no torchtitan model presets in the snapshot"
     return best[1], best[2]
 
 
-def inexpressible(value: Any) -> str | None:
-    """Why primus-26.5 cannot be handed this value as written, if it cannot: its loader substitutes
-    `${VAR}` in every string, and turns the string "null" into None."""
-    from migrate.primus.interpolate import VAR_PATTERN
+def inexpressible(value: Any, is_v01: bool = False) -> str | None:
+    """Why the release cannot be handed this value as written, if it cannot: both loaders substitute
+    `${VAR}` in every string and turn the string "null" into None; primus-0.1 also turns every string
+    that reads as a number into that number."""
+    from migrate.primus.interpolate import VAR_PATTERN, coerce_v01
 
     for item in value if isinstance(value, list) else [value]:
         if isinstance(item, str) and VAR_PATTERN.search(item):
             return f"{item!r} contains ${{...}}, which Primus substitutes from the environment"
         if item == "null":
             return "the string 'null', which Primus reads as None"
+        if is_v01 and isinstance(item, str) and not isinstance(coerce_v01(item), str):
+            return f"the string {item!r}, which primus-0.1 reads as the number {coerce_v01(item)!r}"
     return None
+
+
+def missing_in_presets(profile: Profile, preset: str, overrides: list[Override]) -> list[Override]:
+    """primus-0.1 overrides only keys its module + model presets define (nested ones too)."""
+    if not profile.is_v01:
+        return []
+    module = {"framework": "torchtitan", "config": MODULE_PRESET, "model": f"{preset}.yaml"}
+    params, _ = build_params(profile, module, Path(f"<{preset}>"), 0, {})
+    missing = []
+    for item in overrides:
+        node: Any = params
+        for part in item.key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                missing.append(item)
+                break
+            node = node[part]
+    return missing
 
 
 def _scalar(value: Any) -> str:

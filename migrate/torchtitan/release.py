@@ -16,8 +16,14 @@ primus-26.5 (Primus v26.5.1, torchtitan 73a0e697):
     (primus/backends/torchtitan/patches/): `training.mock_data` (replaces datasets.load_dataset),
     `primus_turbo.enable_primus_turbo` (Turbo attention / linear / grouped-mm kernels),
     `primus_turbo.enable_embedding_autocast` (casts embedding outputs under autocast).
-primus-0.1 (Primus v0.1.0-rc1, torchtitan 4c4388f6) builds the JobConfig differently
-(`primus/modules/trainer/torchtitan/pre_trainer.py`); it is not modelled yet.
+primus-0.1 (Primus v0.1.0-rc1, torchtitan 4c4388f6):
+  - `PrimusParser.parse_trainer_module`: module preset (`bases:`/`includes:`, every string that reads
+    as a number becomes one) + model preset (`merge_namespace(allow_override=False)`: a top-level key
+    in both is an error) + `overrides:`, whose every key, nested ones included, must already exist.
+  - `TorchTitanPretrainTrainer.build_job_config` (primus/modules/trainer/torchtitan/pre_trainer.py):
+    `_dict_to_dataclass(JobConfig + the custom_args_module extension, module dict)`: missing fields
+    keep their defaults, unknown keys are ignored; the same fields as `deep_merge(defaults, params)`.
+  - `primus_turbo.enable_primus_turbo` swaps in Primus's attention, MX converter and async TP.
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from typing import Any, Mapping
 
 from migrate.diagnostics import MigrateError, Origin
 from migrate.primus.inherit import deep_merge
-from migrate.primus.loader import META_KEYS, _nulls_v26
+from migrate.primus.inherit import Layer
+from migrate.primus.loader import META_KEYS, _merge_v01, _nulls_v26, _override_v01
 from migrate.primus.profiles import Profile
 from migrate.primus.yamlio import key_line
 from migrate.torchtitan.schema import TitanSchema, load_schema
@@ -43,6 +50,8 @@ MODULE_KEYS = frozenset({"name", "framework", "config", "model", "overrides", "p
 REGISTERED_CONVERTERS = {
     "primus-26.5": ("quantize.linear.float8", "quantize.grouped_mm.float8", "quantize.linear.mx",
                     "quantize.grouped_mm.mx", "primus_turbo"),
+    # torchtitan 4c4388f6 components/quantization/{float8,mx}.py; Primus v0.1.0-rc1's own converters
+    "primus-0.1": ("float8", "mx", "primus_turbo", "primus_turbo_mx"),
 }
 # Primus-only keys that change the run; the value that keeps torchtitan's behaviour, and why.
 BEHAVIOUR_KEYS: dict[str, tuple[Any, str]] = {
@@ -76,10 +85,10 @@ class TitanResolved:
 
 
 def require_supported(profile: Profile) -> TitanSchema:
+    """The JobConfig schema of the torchtitan the profile's release pins."""
     if profile.name not in REGISTERED_CONVERTERS:
-        raise MigrateError(f"torchtitan jobs are converted for primus-26.5 only; {profile.name} "
-                           f"(torchtitan {TORCHTITAN_PIN.get(profile.name, '?')}) builds its JobConfig another way",
-                           hint="use --target primus-26.5")
+        raise MigrateError(f"torchtitan jobs cannot be converted for {profile.name}",
+                           hint=f"targets: {', '.join(REGISTERED_CONVERTERS)}")
     return load_schema(TORCHTITAN_PIN[profile.name])
 
 
@@ -110,10 +119,38 @@ def _preset(folder: Path, ref: Any, origin: Origin, kind: str) -> Path:
 def build_params(profile: Profile, module: Mapping[str, Any], exp_path: Path, line: int,
                  env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Origin]]:
     """The params Primus hands the torchtitan backend (module + model preset + overrides)."""
-    at = lambda key: Origin(str(exp_path), key_line(module, key) or line)  # noqa: E731
     for key in ("config", "model"):
         if key not in module:
             raise MigrateError(f"torchtitan module has no '{key}' key", origin=Origin(str(exp_path), line))
+    if profile.is_v01:
+        return _build_params_v01(profile, module, exp_path, line, env)
+    return _build_params_v26(profile, module, exp_path, line, env)
+
+
+def _build_params_v01(profile: Profile, module: Mapping[str, Any], exp_path: Path, line: int,
+                      env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Origin]]:
+    at = lambda key: Origin(str(exp_path), key_line(module, key) or line)  # noqa: E731
+    config_path = _preset(modules_dir(profile), module["config"], at("config"), "config")
+    mod = profile.load_file(config_path, env, (), at("config"))
+    mod.values["framework"] = module.get("framework")
+    model = profile.load_file(_preset(models_dir(profile), module["model"], at("model"), "model"), env, (), at("model"))
+    merged = _merge_v01(Layer(dict(mod.values), dict(mod.origins), mod.path), model)
+    values = merged.values
+    origins: dict[str, Origin] = {}
+    for key in values:
+        origins.update(_leaf_origins({key: values[key]}, merged.origins.get(key, Origin(str(mod.path)))))
+    overrides = module.get("overrides")
+    if overrides is not None:
+        if not isinstance(overrides, dict):
+            raise MigrateError("'overrides' must be a mapping", origin=at("overrides"))
+        _override_v01(values, overrides, None, exp_path)
+        origins.update(_leaf_origins(overrides, Origin(str(exp_path), key_line(module, "overrides") or line)))
+    return dict(values), origins
+
+
+def _build_params_v26(profile: Profile, module: Mapping[str, Any], exp_path: Path, line: int,
+                      env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Origin]]:
+    at = lambda key: Origin(str(exp_path), key_line(module, key) or line)  # noqa: E731
     config_path = _preset(modules_dir(profile), module["config"], at("config"), "config")
     mod = profile.load_file(config_path, env, (), at("config"))
     values: dict[str, Any] = dict(mod.values)

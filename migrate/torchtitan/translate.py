@@ -63,11 +63,19 @@ def parse_for_target(target: TitanSchema, parse) -> TitanJob:
         if not first.message.startswith("unknown "):
             raise
         for name in bundled_schema_names():
-            if name != target.name and can_translate(name, target.name):
-                try:
-                    return parse(load_schema(name))
-                except MigrateError:
-                    continue
+            if name == target.name:
+                continue
+            try:
+                job = parse(load_schema(name))
+            except MigrateError:
+                continue
+            if can_translate(name, target.name):
+                return job
+            raise MigrateError(f"the job is written for torchtitan {name} (it reads without error there), and its "
+                               f"settings cannot be re-expressed at torchtitan {target.name}, the target's pin: "
+                               f"{first.message}", origin=first.origin,
+                               hint="convert for the Primus release that pins a torchtitan of the job's "
+                                    "generation (--target)") from None
         raise
 
 
