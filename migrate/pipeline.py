@@ -242,6 +242,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     from migrate.primus.emit.report import render_json, render_markdown
     from migrate.primus.emit.runenv import plan_environment
     from migrate.primus.emit.runscript import alternative_command, env_sh, run_command, run_sh
+    from migrate.primus.emit.runtime import flag_dests, record_uses, runtime_exports, runtime_refs, runtime_report
     from migrate.shell import EvalOptions, evaluate_script
 
     options = options or ConvertOptions()
@@ -334,9 +335,17 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
            if accepted else "")
     )
     real: dict[str, Path] = {}
+    runtime = runtime_refs(getattr(plan, "runtime", None) or [], lambda o: str(_short_origin(o, script, real)),
+                           lambda rv: _target_dests(flag_dests(plan.argv, rv.argv_tokens, legacy_schema.by_option),
+                                                    legacy, translated))
+    if any("argv" in r.used_in for r in runtime):
+        header += ("\nRun-time values (see report.md): " + ", ".join(f"`{r.command}` (evaluated as {r.assumed})"
+                                                                   for r in runtime if "argv" in r.used_in)
+                   + ";\nkeys holding them say so; ${PRIMUS_RUN_...:value} ones vary at run time (run.sh).")
     request = EmitRequest(name, run_values, emit_expected,
                           {d: _short_origin(o, script, real) for d, o in translated.explicit.items()},
-                          knob_of, placeholders, header, entry_family(plan.entry), notes)
+                          knob_of, placeholders, header, entry_family(plan.entry), notes,
+                          runtime=[r for r in runtime if "argv" in r.used_in])
     resolver = stage_and_resolve(profile, resolve_experiment)
     result = emit(request, profile, resolver, derive_target, check, dests, defaults)
 
@@ -353,8 +362,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     has_env_file = bool(environment.env_file or environment.secrets)
     if has_env_file:
         files["env.sh"] = env_sh(environment.env_file, script_name, environment.secrets)
+    record_uses(runtime, result.overrides)
     files["run.sh"] = run_sh(profile.name, getattr(profile, "release", ""), script_name, result.experiment_path,
-                             result.model_path, environment.run_vars, has_env_file)
+                             result.model_path, environment.run_vars, has_env_file, runtime_exports(runtime))
 
     # ---- where every flag went ------------------------------------------------------------
     override_keys = {o.key: o for o in result.overrides}
@@ -413,9 +423,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
                         "Hugging Face model id they came from; the preset's own tokenizer differs"
                         + (f" ({result.preset_values.get('tokenizer_model')})." if result.preset_values.get(
                             "tokenizer_model") else "."))
-    if profile.name == "primus-0.1" and translated.args.get("save"):
-        guidance.append("primus-0.1 saves checkpoints under <workspace>/<work_group>/<user_name>/<exp_name>/"
-                        "checkpoints whatever `save` says; the legacy --save path is kept in the YAML for reference.")
+    if result.parity.documented:
+        guidance.append("EXP_ROOT is the Primus experiment folder, <workspace>/<work_group>/<user_name>/<exp_name>; "
+                        f"{profile.name}'s trainer puts the outputs listed under Documented differences there.")
 
     report: dict[str, Any] = {
         "script": str(script_name),
@@ -445,8 +455,13 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         "guidance": guidance,
         "parity": result.parity.to_json(),
         "accepted_differences": list(result.parity.exceptions) if result.parity.ok else [],
+        "documented_differences": list(result.parity.documented),
+        "runtime_values": runtime_report(runtime),
         "diagnostics": diags.to_json(),
     }
+    if not result.parity.ok and expected.get("save") is not None and expected.get("save_interval") is None:
+        hint = ("the legacy run fails the same check: Megatron's validate_args asserts save_interval is not None "
+                "whenever save is set; give the script --save-interval N")
     if not result.parity.ok and hint:
         result.parity.hint = hint
         report["parity"]["hint"] = hint
@@ -456,6 +471,18 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     return Conversion(plan, legacy, dict(expected), files, result.experiment_path, result.model_path, report,
                       result.parity, diags, [f"{u['flag']} ({u['origin']})" for u in unmapped], translated,
                       result.resolved, profile, None if result.parity.ok else hint, accepted)
+
+
+def _target_dests(legacy_dests: set[str], legacy: Any, translated: Any) -> set[str]:
+    """The target's dests the legacy dests became (same name, or the one translate() wrote from the flag)."""
+    by_origin = {o: d for d, o in translated.explicit.items() if o is not None}
+    out = set()
+    for dest in legacy_dests:
+        if dest in translated.explicit:
+            out.add(dest)
+        elif legacy.explicit.get(dest) in by_origin:
+            out.add(by_origin[legacy.explicit[dest]])
+    return out
 
 
 def baseline_value(result: Any, key: str) -> Any:

@@ -61,7 +61,8 @@ def test_a_flag_value_starting_with_colon_space_converts(cli, tmp_path):
     script.write_text(
         "torchrun pretrain_gpt.py --num-layers 2 --hidden-size 64 --num-attention-heads 4 --seq-length 128 "
         "--max-position-embeddings 128 --micro-batch-size 1 --global-batch-size 8 --train-iters 10 --lr 1e-4 "
-        "--mock-data --tokenizer-type NullTokenizer --vocab-size 1000 --save ': x' --load '? y #z'\n")
+        "--mock-data --tokenizer-type NullTokenizer --vocab-size 1000 --save ': x' --load '? y #z' "
+        "--save-interval 5\n")  # Megatron's validate_args asserts save_interval whenever save is set
     result = cli("convert", script, "-o", tmp_path / "out")
     assert result.code in (0, 4), result.err
     assert "/tmp" not in result.err and "primus-migrate-" not in result.err

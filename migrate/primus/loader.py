@@ -27,7 +27,7 @@ from typing import Any, Mapping
 
 from migrate.diagnostics import MigrateError, Origin
 from migrate.primus.confine import ROOTS, check_reference
-from migrate.primus.handoff import apply_handoff
+from migrate.primus.handoff import apply_handoff, trainer_refusals, validate_args_refusals
 from migrate.primus.inherit import Layer, deep_merge
 from migrate.primus.profiles import Profile
 from migrate.primus.resolved import ResolvedConfig
@@ -272,7 +272,11 @@ def _resolve(exp_path: Path, profile: Profile, env: Mapping[str, str] | None,
     values, primus_only, missing = _split(profile, module)
     origins = {k: o for k, o in module.origins.items() if k in values or k in primus_only}
     rewritten = dict(values)
-    applied = apply_handoff(rewritten, primus_only, profile.is_v01, set(profile.schema().defaults()))
+    # the trainer also reads the experiment's meta (W&B project and run names default to it)
+    context = {**primus_only, **{k: exp.values.get(k) for k in META_KEYS}}
+    refusals = trainer_refusals(values, context, profile.is_v01)
+    applied = apply_handoff(rewritten, context, profile.is_v01, set(profile.schema().defaults()))
+    refusals += validate_args_refusals(rewritten)
     rewrites = {k: (values.get(k), rewritten[k], rule) for k, rule in applied.items()
                 if k not in values or not same_value(values[k], rewritten[k])}
     if trainer_rewrites:
@@ -281,7 +285,7 @@ def _resolve(exp_path: Path, profile: Profile, env: Mapping[str, str] | None,
             origins[key] = Origin(f"<{profile.name} trainer: {rule}>")
         missing = [k for k in missing if k not in values]
     return ResolvedConfig(values, origins, primus_only, profile.name, missing, str(exp_path),
-                          rewrites, trainer_rewrites)
+                          rewrites, trainer_rewrites, refusals)
 
 
 def resolve_experiment_text(files: Mapping[str, str], experiment_relpath: str, profile: Profile,

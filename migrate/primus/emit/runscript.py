@@ -62,7 +62,7 @@ def env_sh(variables: Mapping[str, str], script: str, secrets: Sequence[str] = (
 
 
 def run_sh(target: str, release: str, script: str, experiment: str, model_path: str | None,
-           run_vars: Mapping[str, str], has_env_file: bool) -> str:
+           run_vars: Mapping[str, str], has_env_file: bool, runtime_exports: Sequence[str] = ()) -> str:
     here_exp = f'"$HERE"/{shell_word(experiment)}'
     lines = [
         "#!/usr/bin/env bash",
@@ -86,6 +86,9 @@ def run_sh(target: str, release: str, script: str, experiment: str, model_path: 
         for name, value in run_vars.items():
             if is_variable_name(name):
                 lines.append(f'[ -n "${{{name}:-}}" ] || {name}={shell_word(value)}; export {name}')
+    if runtime_exports:  # the experiment refers to them as ${PRIMUS_RUN_...:assumed value}
+        lines += ["", "# Values the legacy script computed when it ran (a value already in the environment wins)"]
+        lines += list(runtime_exports)
     lines += ["", 'cd "$PRIMUS_PATH"', f'EXP={here_exp} bash {RELEASE_RUN[target]} "$@"']
     alt = alternative_command(target, experiment, quoted=here_exp)
     if alt:
