@@ -147,6 +147,16 @@ def test_presets_that_change_the_model_args_are_never_chosen(tmp_path):
     assert not parity.ok and "model.n_layers" in parity.format()
 
 
+def test_run_time_values_in_the_argv_are_listed_as_unmapped(tmp_path):
+    script = tmp_path / "run.sh"
+    script.write_text("torchrun --nproc_per_node 8 -m torchtitan.train --job.dump_folder ./out_$(date +%Y%m%d)\n")
+    plan = evaluate_script(script, {}, [], EvalOptions(cwd=str(tmp_path)))
+    c = convert_plan(plan, script, "primus-26.5")
+    assert c.parity.ok and [u["flag"] for u in c.unmapped] == ["$(date +%Y%m%d)"]
+    assert "computed when the script runs" in c.unmapped[0]["why"]
+    assert json.loads(c.files["report.json"])["unmapped"] == c.unmapped
+
+
 def test_toml_alone_and_its_overrides(tmp_path):
     c = convert_toml(FIXTURES / "llama3_8b" / "train_configs" / "llama3_8b.toml", ["--training.steps", "7"],
                      "primus-26.5", name="alone")

@@ -204,8 +204,29 @@ def convert_plan(plan: Any, script: str | Path, target: str | None, name: str | 
     if job.toml_path is None:
         diags.note("torchtitan-no-config-file", "the launch names no --job.config_file: the job is torchtitan's "
                    "defaults plus its command-line options")
-    return convert_job(job, profile, name or default_name(script, plan), Path(script).name,
-                       str(Path(script).resolve().parent), diags, plan)
+    conversion = convert_job(job, profile, name or default_name(script, plan), Path(script).name,
+                             str(Path(script).resolve().parent), diags, plan)
+    frozen = runtime_values(plan)
+    if frozen:
+        conversion.unmapped.extend(frozen)
+        conversion.report["unmapped"] = conversion.unmapped
+        conversion.files["report.json"] = json.dumps(conversion.report, indent=2, default=str) + "\n"
+        conversion.files["report.md"] = _markdown(conversion)
+    return conversion
+
+
+def runtime_values(plan: Any) -> list[dict[str, str]]:
+    """Values the script computes when it runs (`$(date ...)`, `$HOSTNAME`) that reach the argv: the
+    experiment holds the value assumed here, so they are listed as unmapped (exit 4), never hidden."""
+    out = []
+    for value in getattr(plan, "runtime", None) or []:
+        if "argv" in value.used_in:
+            words = ", ".join(plan.argv[i].value for i in value.argv_tokens if i < len(plan.argv))
+            out.append({"flag": f"$({value.command})" if not value.command.startswith("$") else value.command,
+                        "origin": str(value.origin),
+                        "why": f"computed when the script runs; the experiment holds the value assumed here "
+                               f"({value.assumed!r}, in {words}): set it in the YAML if it must vary per run"})
+    return out
 
 
 def convert_toml(toml: str | Path, argv: Sequence[str], target: str | None, name: str | None = None,
