@@ -12,14 +12,22 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from migrate.diagnostics import Diagnostics, MigrateError, Origin
+from migrate.primus.profiles import DEFAULT_TARGET, Profile
+
+if TYPE_CHECKING:  # imported where used: parity.dynamic imports this module
+    from migrate.megatron.args import MegatronArgs
+    from migrate.parity.static import NullTokenizerAcceptance, StaticParity
+    from migrate.primus.emit.emitter import EmitResult
+    from migrate.primus.resolved import ResolvedConfig
+    from migrate.shell.plan import LaunchPlan
 
 
 @dataclass
 class ConvertOptions:
-    target: str = "primus-26.5"
+    target: str = DEFAULT_TARGET
     name: str | None = None  # experiment name; default from script stem + variant
     keep_knobs: bool = False
     strict: bool = False
@@ -35,36 +43,36 @@ class ConvertOptions:
 
 @dataclass
 class Conversion:
-    plan: Any  # LaunchPlan
-    legacy: Any  # MegatronArgs parsed with the legacy schema
+    plan: LaunchPlan
+    legacy: MegatronArgs  # parsed with the legacy schema
     expected: dict[str, Any]  # derive(translate(legacy)): what Megatron would train with
     files: dict[str, str]  # relpath -> content
     experiment_path: str
     model_path: str | None
     report: dict
-    parity: Any  # StaticParity
+    parity: StaticParity
     diagnostics: Diagnostics
     unmapped: list[str]
-    translated: Any = None  # MegatronArgs at the target schema
-    resolved: Any = None  # ResolvedConfig of the emitted files
-    profile: Any = None
+    translated: MegatronArgs | None = None  # at the target schema
+    resolved: ResolvedConfig | None = None  # of the emitted files
+    profile: Profile | None = None
     hint: str | None = None  # what to do when parity fails for a known reason
     accepted: Any = None  # NullTokenizerAcceptance when --accept-null-tokenizer applied
 
 
-def missing_arguments_hint(plan: Any) -> str | None:
+def missing_arguments_hint(plan: LaunchPlan) -> str | None:
     """When the script read positional arguments it was not given, say which (the usual cause
     of a flag with no value: `--lr ${LR}` with LR=$5 and no fifth argument)."""
     from migrate.shell.params import MISSING_ARGUMENT
 
     seen: dict[str, str] = {}
-    for item in getattr(plan, "diagnostics", []):
+    for item in plan.diagnostics:
         if item.code == MISSING_ARGUMENT:
             name = item.message.split(" ", 1)[0]
             seen.setdefault(name, f"{name} (line {item.origin.line})" if item.origin and item.origin.line else name)
     if not seen:
         return None
-    usage = usage_line(getattr(plan, "script", None))
+    usage = usage_line(plan.script)
     return (f"the script reads arguments it was not given: {', '.join(seen.values())}"
             + (f" (its usage line: {usage})" if usage else "") + f"; {PASS_ARGUMENTS}")
 
@@ -73,7 +81,7 @@ PASS_ARGUMENTS = "pass them after `--` (primus-migrate SCRIPT -o OUT -- ARG1 ARG
 _USAGE = re.compile(r"^\s*(?:echo|printf)\b.*\busage\b", re.IGNORECASE)
 
 
-def usage_line(script: Any) -> str | None:
+def usage_line(script: str | Path | None) -> str | None:
     """The first `echo "Usage: ..."` line of the script, as written (it names the arguments it wants)."""
     try:
         lines = Path(script).read_text(encoding="utf-8", errors="replace").splitlines() if script else []
@@ -83,20 +91,21 @@ def usage_line(script: Any) -> str | None:
     return found[:200] if found else None
 
 
-def null_tokenizer_forced(profile: Any, run: Mapping[str, Any]) -> bool:
+def null_tokenizer_forced(profile: Profile, run: Mapping[str, Any]) -> bool:
     """primus-26.5's mock_data patch replaces the script's tokenizer by the NullTokenizer."""
-    return (not getattr(profile, "is_v01", profile.name == "primus-0.1") and bool(run.get("mock_data"))
+    return (not profile.is_v01 and bool(run.get("mock_data"))
             and run.get("tokenizer_type") != "NullTokenizer")
 
 
-def null_tokenizer_hint(profile: Any, run: Mapping[str, Any]) -> str:
+def null_tokenizer_hint(profile: Profile, run: Mapping[str, Any]) -> str:
     return (f"{profile.name} trains --mock-data runs with the NullTokenizer (its mock_data patch replaces "
             f"tokenizer_type {run.get('tokenizer_type')}), so the resolved arguments differ from the script's. "
             "Pass --accept-null-tokenizer to accept that one difference (vocab_size is then set so the padded "
             "vocabulary stays the script's), or convert with --target primus-0.1, which keeps the script's tokenizer.")
 
 
-def null_tokenizer_acceptance(profile: Any, run: Mapping[str, Any], origin: Origin | None = None) -> Any:
+def null_tokenizer_acceptance(profile: Profile, run: Mapping[str, Any],
+                              origin: Origin | None = None) -> NullTokenizerAcceptance:
     """The accepted difference for --accept-null-tokenizer; refuses when the legacy vocabulary is unknown."""
     from migrate.parity.static import NullTokenizerAcceptance
     from migrate.tokenizer_files import unread_tokenizer_files
@@ -120,10 +129,10 @@ _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
 _NAME_MAX = 200  # `<name>-pretrain.yaml` stays below the usual 255-byte file name limit
 
 
-def default_name(script: str | Path, plan: Any) -> str:
+def default_name(script: str | Path, plan: LaunchPlan) -> str:
     """`train_llama3` plus the knobs set from outside: `train_llama3-MODEL_SIZE70-TP2`."""
     name = Path(script).stem
-    for knob in getattr(plan, "knobs", []):
+    for knob in plan.knobs:
         if knob.source in ("env", "arg") and knob.value is not None:
             name += f"-{knob.name}{knob.value}"
     name = _NAME_CHARS.sub("_", name).strip("._-") or "experiment"  # never a hidden file (`..sh`)
@@ -151,7 +160,7 @@ def knob_placeholders(script, env, args, options, plan, translated_args, target_
             continue
         if not any(value in word for word in words):
             continue  # a 1:1 knob's text is in the argv; this one only steers the script
-        runs = []
+        runs: list[tuple[str, dict[str, Any]]] = []
         for sentinel in sentinels(value):
             if runs and classify(knob.name, value, translated_args, runs, options.target) is None:
                 break  # one re-evaluation already shows it is not 1:1
@@ -169,11 +178,11 @@ def knob_placeholders(script, env, args, options, plan, translated_args, target_
                 break
         if len(runs) == 2:
             mapping = classify(knob.name, value, translated_args, runs, options.target)
-            for dest, text in (mapping or {}).items():
-                if isinstance(text, tuple):
-                    spans.setdefault(dest, []).append((knob.name, text))
+            for dest, mapped in (mapping or {}).items():
+                if isinstance(mapped, tuple):
+                    spans.setdefault(dest, []).append((knob.name, mapped))
                 elif dest not in out:
-                    out[dest] = (knob.name, text)
+                    out[dest] = (knob.name, mapped)
     for dest, found in spans.items():
         text = apply_spans(translated_args[dest], [span for _, span in found])
         if text is not None and dest not in out:
@@ -275,7 +284,8 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         diags.warn(LEGACY_SCHEMA_CODE, schema_choice.why)
     elif schema_choice.why:
         diags.note(LEGACY_SCHEMA_CODE, schema_choice.why)
-    # ... and the args_defaults the entry passes to pretrain() (pretrain_gpt.py: GPT2BPETokenizer) fill validate_args' Nones
+    # ... and the args_defaults the entry passes to pretrain() (pretrain_gpt.py: GPT2BPETokenizer) fill
+    # validate_args' Nones
     entry_defaults = legacy_base.entry_args_defaults(plan.entry)
     profile = get_profile(options.target, options.primus_path)
     target_schema = load_schema(profile.megatron_schema)
@@ -363,7 +373,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     if has_env_file:
         files["env.sh"] = env_sh(environment.env_file, script_name, environment.secrets)
     record_uses(runtime, result.overrides)
-    files["run.sh"] = run_sh(profile.name, getattr(profile, "release", ""), script_name, result.experiment_path,
+    files["run.sh"] = run_sh(profile.name, profile.release, script_name, result.experiment_path,
                              result.model_path, environment.run_vars, has_env_file, runtime_exports(runtime))
 
     # ---- where every flag went ------------------------------------------------------------
@@ -386,8 +396,10 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
                  "origin": str(short) if short else "command line"}
         note = _translate_note(diags, origin)
         if dest in dropped or ((target_dest is None or target_dest not in dests) and dropped_unknown):
-            why = (f"no Primus equivalent: {note or 'the option does not exist in Megatron-LM ' + profile.megatron_schema}"
-                   f" (Megatron-LM {profile.megatron_schema} is what {profile.name} runs)")
+            why = (
+                f"no Primus equivalent: {note or 'the option does not exist in Megatron-LM ' + profile.megatron_schema}"
+                f" (Megatron-LM {profile.megatron_schema} is what {profile.name} runs)"
+            )
             entry["destination"] = why
             unmapped.append({"flag": flag, "dest": dest, "origin": entry["origin"], "why": why})
         elif target_dest is None or target_dest not in dests:
@@ -430,7 +442,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     report: dict[str, Any] = {
         "script": str(script_name),
         "target": profile.name,
-        "primus_release": getattr(profile, "release", None),
+        "primus_release": profile.release,
         "megatron_schema": profile.megatron_schema,
         "legacy_schema": schema_choice.label,
         "experiment": result.experiment_path,
@@ -485,6 +497,6 @@ def _target_dests(legacy_dests: set[str], legacy: Any, translated: Any) -> set[s
     return out
 
 
-def baseline_value(result: Any, key: str) -> Any:
+def baseline_value(result: EmitResult, key: str) -> Any:
     """What the preset chain alone gives `key` (for the report), if known."""
-    return getattr(result, "preset_values", {}).get(key)
+    return result.preset_values.get(key)

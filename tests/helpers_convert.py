@@ -11,25 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "fixtures" / "scripts"
 TARGETS = ("primus-0.1", "primus-26.5")
-
-
-def pieces_available() -> bool:
-    try:
-        from migrate.megatron import derive, parse_argv, translate  # noqa: F401
-        from migrate.primus import get_profile, resolve_experiment  # noqa: F401
-        from migrate.shell import evaluate_script  # noqa: F401
-    except ImportError:
-        return False
-    return SCRIPTS.is_dir()
-
-
-needs_pieces = pytest.mark.skipif(not pieces_available(),
-                                  reason="shell/megatron/primus pieces or fixtures not merged yet")
 
 
 def fixture_scripts() -> list[Path]:

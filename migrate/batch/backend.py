@@ -13,12 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
+from migrate.primus.profiles import DEFAULT_TARGET
+
 
 @dataclass(frozen=True)
 class ConvertSettings:
     """The per-batch conversion settings a worker needs (picklable)."""
 
-    target: str = "primus-26.5"
+    target: str = DEFAULT_TARGET
     gpus_per_node: int = 8
     legacy_schema: str | None = None  # None: chosen per script (migrate.megatron.schema_choice)
     primus_path: str | None = None

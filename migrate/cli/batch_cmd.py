@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from migrate.primus.profiles import DEFAULT_TARGET
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 DEFAULT_OUTPUT = "primus-migrated"
 
@@ -22,12 +28,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("dir", metavar="DIR", help="folder of legacy launch scripts")
     p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, metavar="OUTDIR",
                    help=f"output folder (default: ./{DEFAULT_OUTPUT})")
-    p.add_argument("--target", default="primus-26.5", help="primus-0.1 or primus-26.5 (default)")
+    p.add_argument("--target", default=DEFAULT_TARGET, help=f"primus-0.1 or primus-26.5 (default {DEFAULT_TARGET})")
     p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                    help="worker processes (default: min(2, CPUs)); 1 runs in this process")
     p.add_argument("--json", action="store_true", help="print batch_report.json to stdout, no progress bar")
-    p.add_argument("--include", action="append", default=[], metavar="GLOB",
-                   help="only scripts whose relative path matches (a pattern without / matches any file or folder name); repeatable")
+    p.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only scripts whose relative path matches (a pattern without / matches any file or folder name); "
+        "repeatable",
+    )
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                    help="leave out scripts whose relative path matches (same rules as --include); repeatable")
     p.add_argument("--knobs", metavar='"K=a,b K2=c"',
@@ -149,8 +161,8 @@ class _progress:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.bar = None
-        self.task = None
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
 
     def __enter__(self) -> "_progress":
         if self.enabled:

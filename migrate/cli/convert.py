@@ -6,13 +6,11 @@ import argparse
 import json
 import sys
 
-from migrate.cli import Parser
 from migrate.diagnostics import MigrateError
+from migrate.primus.profiles import DEFAULT_TARGET, TARGETS
 
-TARGETS = ("primus-0.1", "primus-26.5")
 
-
-class _IntermixedParser(Parser):
+class _IntermixedParser(argparse.ArgumentParser):
     """Positionals may follow options (`SCRIPT -o OUT -- ARGS`): parse them after all options,
     as `parse_intermixed_args` does (which itself calls `parse_known_args`, hence the guard)."""
 
@@ -44,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("settings", nargs="*", metavar="KEY=VALUE",
                    help="knob values, as if exported before running the script (TP=2 MODEL_SIZE=70)")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder to write the Primus files into")
-    p.add_argument("--target", choices=TARGETS, default="primus-26.5",
+    p.add_argument("--target", choices=TARGETS, default=DEFAULT_TARGET,
                    help="Primus release to target (default: primus-26.5)")
     p.add_argument("--name", help="experiment name (default: script name plus the knobs you set)")
     p.add_argument("--force", action="store_true", help="replace files that already exist in OUTDIR")

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 from migrate.diagnostics import MigrateError, Origin
-from migrate.primus.emit.architecture import ARCHITECTURE_KEYS, STRUCTURE_KEYS, TOKENIZER_KEYS, PresetMatch, rank_presets, safe_derive
+from migrate.primus.emit.architecture import (
+    ARCHITECTURE_KEYS,
+    STRUCTURE_KEYS,
+    TOKENIZER_KEYS,
+    PresetMatch,
+    rank_presets,
+    safe_derive,
+)
 from migrate.primus.emit.files import experiment_yaml, model_yaml
 from migrate.primus.emit.runtime import runtime_text
 from migrate.primus.emit.overrides import Override, build_overrides, mismatches, needed_overrides, origin_note
@@ -182,8 +189,9 @@ def preset_baselines(
                 filled = {**defaults, **values}
                 _BASELINES[key] = (values, safe_derive(derive, filled), dict(resolved.origins),
                                    dict(getattr(resolved, "primus_only", {}) or {}))
-        if _BASELINES[key] is not None:
-            out[name] = _BASELINES[key]
+        baseline = _BASELINES[key]
+        if baseline is not None:
+            out[name] = baseline
     return out
 
 
@@ -269,7 +277,7 @@ def emit(
     """The experiment (and model) files for one legacy run at `profile`'s release."""
     run, expected = request.run_values, request.expected
     run_derived = expected
-    is_v01 = getattr(profile, "inherit_key", "extends") == "bases"
+    is_v01 = profile.is_v01
     names = shortlist(profile, defaults, run, run_derived, family=request.family)
     models_dir = Path(profile.configs_dir) / "models"
     facts = {n: (b, _baseline_facts(b, models_dir))
