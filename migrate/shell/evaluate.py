@@ -736,7 +736,7 @@ class Evaluator:
                 if "argv" not in rv.used_in:
                     rv.used_in.append("argv")
                 rv.argv_tokens.append(index)
-        plan = LaunchPlan(
+        return LaunchPlan(
             script=self.display,
             launcher=launch.launcher,
             entry=launch.entry,
@@ -745,9 +745,8 @@ class Evaluator:
             knobs=self.knobs.knobs(self.trees),
             diagnostics=self.diags,
             runtime=[rv for rv in self.runtime.values() if rv.used_in],
+            cwd=self.state.cwd,
         )
-        plan.cwd = self.state.cwd  # the launch's working directory: relative paths in its argv start here
-        return plan
 
 
 _NOT_KNOBS = frozenset({"PWD", "IFS", "OLDPWD", "OPTIND", "OPTARG", "BASH_REMATCH", "RANDOM", "SRANDOM",

@@ -179,17 +179,16 @@ def _markdown(c: TitanConversion) -> str:
 def default_name(script: str | Path, plan: Any) -> str:
     """migrate.pipeline's name (`run_train-NGPU4`), with a path-valued knob shortened to its file name
     stem: `CONFIG_FILE=./torchtitan/models/llama3/train_configs/llama3_8b.toml` gives `CONFIG_FILE-llama3_8b`."""
-    from types import SimpleNamespace
+    from dataclasses import replace
 
     from migrate.pipeline import default_name as megatron_default_name
 
     knobs = []
-    for knob in getattr(plan, "knobs", []):
-        value = knob.value
-        if value and ("/" in value or value.endswith(".toml")):
-            value = f"-{Path(value).stem}"
-        knobs.append(SimpleNamespace(name=knob.name, value=value, source=knob.source))
-    return megatron_default_name(script, SimpleNamespace(knobs=knobs))
+    for knob in plan.knobs:
+        if knob.value and ("/" in knob.value or knob.value.endswith(".toml")):
+            knob = replace(knob, value=f"-{Path(knob.value).stem}")
+        knobs.append(knob)
+    return megatron_default_name(script, replace(plan, knobs=knobs))
 
 
 def convert_plan(plan: Any, script: str | Path, target: str | None, name: str | None = None,
