@@ -125,7 +125,14 @@ def run(args: argparse.Namespace) -> int:
         accept_null_tokenizer=args.accept_null_tokenizer, entry_as=args.entry_as,
         logs_dir=Path(args.keep_logs) if args.keep_logs else None,
     )
-    result = run_parity(args.script, env, script_args, options, backends=_backends_hook())
+    from migrate.torchtitan import cli as titan
+
+    if titan.is_toml(args.script):
+        return titan.run_static_parity(args, None, script_args)
+    try:
+        result = run_parity(args.script, env, script_args, options, backends=_backends_hook())
+    except titan.TorchtitanLaunch as launch:
+        return titan.run_static_parity(args, launch.plan, script_args)
     written = []
     if args.plot and not args.static:
         written.append(_write_plot(result, Path(args.plot), args.force))
