@@ -263,7 +263,8 @@ def _start_bash(root: Path, cases: list[Case], dirs: list[Path]) -> subprocess.P
         env = {"HOME": str(d / "home"), "TMPDIR": str(d / "tmp"), "STUB_RECORD": str(d / "record"), **case.env}
         exports = " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
         argv = " ".join(shlex.quote(a) for a in case.args)
-        lines.append(f"(cd {shlex.quote(str(d / 'bash'))} && export {exports} && exec timeout 5 {BASH} ./script.sh {argv}"
+        where = shlex.quote(str(d / "bash"))
+        lines.append(f"(cd {where} && export {exports} && exec timeout 5 {BASH} ./script.sh {argv}"
                      " </dev/null >/dev/null 2>&1)")
     (root / "driver.sh").write_text("\n".join(lines) + "\n")
     return subprocess.Popen([BASH, str(root / "driver.sh")], cwd=root,
@@ -292,7 +293,7 @@ def _shift(node, offset: int, line: int):
         for item in node:
             _shift(item, offset, line)
     elif isinstance(node, dict):
-        for key, value in node.items():
+        for value in node.values():
             if isinstance(value, dict) and "Offset" in value and "Line" in value and len(value) <= 3:
                 value["Offset"] -= offset
                 value["Line"] -= line

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from migrate.shell.text import is_unknown, to_str
+from migrate.shell.text import Text, is_unknown, to_str
 
 if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
@@ -112,19 +112,31 @@ _OPS1 = set("=<>!~+-*/%&^|()?:,")
 _ASSIGN = {"=", "*=", "/=", "%=", "+=", "-=", "<<=", ">>=", "&=", "^=", "|="}
 
 
-def _tokens(text: str) -> list[tuple[str, object]]:
-    """(kind, value) with kind NUM (int), ID ((name, subscript or None)), OP (str), END."""
-    out: list[tuple[str, object]] = []
+class _Tok:
+    """NUM (`num`), ID (`name`, `sub`: the subscript of `a[i]` or None), OP (`op`) or END."""
+
+    __slots__ = ("kind", "num", "op", "name", "sub")
+
+    def __init__(self, kind: str, num: int = 0, op: str = "", name: str = "", sub: str | None = None) -> None:
+        self.kind, self.num, self.op, self.name, self.sub = kind, num, op, name, sub
+
+    def __str__(self) -> str:
+        return {"NUM": str(self.num), "OP": self.op, "ID": self.name}.get(self.kind, "")
+
+
+def _tokens(text: str) -> list[_Tok]:
+    out: list[_Tok] = []
     i, n = 0, len(text)
     while True:
         while i < n and text[i] in " \t\n":
             i += 1
         if i >= n:
-            out.append(("END", None))
+            out.append(_Tok("END"))
             return out
         c = text[i]
         if c.isalpha() or c == "_":
             m = _NAME.match(text, i)
+            assert m is not None
             name, i = m.group(0), m.end()
             sub = None
             if i < n and text[i] == "[":
@@ -137,32 +149,32 @@ def _tokens(text: str) -> list[tuple[str, object]]:
                 if j >= n:
                     raise ArithError(f"{text}: bad array subscript")
                 sub, i = text[i + 1 : j], j + 1
-            out.append(("ID", (name, sub)))
+            out.append(_Tok("ID", name=name, sub=sub))
             continue
         if c.isdigit():
             j = i
             while j < n and (text[j].isalnum() or text[j] in "#@_"):
                 j += 1
-            out.append(("NUM", _strlong(text[i:j])))
+            out.append(_Tok("NUM", num=_strlong(text[i:j])))
             i = j
             continue
         op = next((o for o in _OPS3 + _OPS2 if text.startswith(o, i)), None) or (c if c in _OPS1 else None)
         if op is None:
             raise ArithError(f"{text}: syntax error: operand expected (error token is \"{text[i:]}\")")
         if c in "+-" and text.startswith(c + c, i):
-            if out and out[-1][0] == "ID":
-                out.append(("OP", "post" + c + c))
+            if out and out[-1].kind == "ID":
+                out.append(_Tok("OP", op="post" + c + c))
                 i += 2
                 continue
             j = i + 2
             while j < n and text[j] in " \t\n":
                 j += 1
             if j < n and (text[j].isalpha() or text[j] == "_"):
-                out.append(("OP", "pre" + c + c))
+                out.append(_Tok("OP", op="pre" + c + c))
                 i += 2
                 continue
             op = c  # `--3` is two minus signs
-        out.append(("OP", op))
+        out.append(_Tok("OP", op=op))
         i += len(op)
 
 
@@ -176,27 +188,27 @@ class _Parser:
         self.i = 0
         self.noeval = 0
 
-    def peek(self) -> tuple[str, object]:
+    def peek(self) -> _Tok:
         return self.toks[self.i]
 
     def is_op(self, *ops: str) -> bool:
-        kind, value = self.toks[self.i]
-        return kind == "OP" and value in ops
+        tok = self.toks[self.i]
+        return tok.kind == "OP" and tok.op in ops
 
-    def take(self) -> tuple[str, object]:
+    def take(self) -> _Tok:
         tok = self.toks[self.i]
         self.i += 1
         return tok
 
     def error(self, message: str) -> ArithError:
-        rest = " ".join(str(v if k != "ID" else v[0]) for k, v in self.toks[self.i:] if k != "END")  # type: ignore[index]
+        rest = " ".join(str(tok) for tok in self.toks[self.i:] if tok.kind != "END")
         return ArithError(f"{self.text.strip()}: {message}" + (f" (error token is \"{rest}\")" if rest else ""))
 
     def run(self) -> int:
-        if self.peek()[0] == "END":
+        if self.peek().kind == "END":
             return 0
         value = self.comma()
-        if self.peek()[0] != "END":
+        if self.peek().kind != "END":
             raise self.error("syntax error in expression")
         return value
 
@@ -210,11 +222,11 @@ class _Parser:
     def assign(self) -> int:
         start = self.i
         value = self.cond()
-        if self.peek()[0] == "OP" and self.peek()[1] in _ASSIGN:
-            if self.i != start + 1 or self.toks[start][0] != "ID":
+        if self.peek().kind == "OP" and self.peek().op in _ASSIGN:
+            if self.i != start + 1 or self.toks[start].kind != "ID":
                 raise self.error("attempted assignment to non-variable")
-            name, sub = self.toks[start][1]  # type: ignore[misc]
-            op = self.take()[1]
+            name, sub = self.toks[start].name, self.toks[start].sub
+            op = self.take().op
             rhs = self.assign()
             if op != "=":
                 rhs = apply(op[:-1], self.arith.lvalue_get(name, sub), rhs) if not self.noeval else 0
@@ -228,7 +240,7 @@ class _Parser:
         if not self.is_op("?"):
             return value
         self.take()
-        if self.peek()[0] == "END" or self.is_op(":"):
+        if self.peek().kind == "END" or self.is_op(":"):
             raise self.error("expression expected")
         self.noeval += not value
         yes = self.comma()
@@ -236,7 +248,7 @@ class _Parser:
         if not self.is_op(":"):
             raise self.error("`:' expected for conditional expression")
         self.take()
-        if self.peek()[0] == "END":
+        if self.peek().kind == "END":
             raise self.error("expression expected")
         self.noeval += bool(value)
         no = self.cond()
@@ -272,13 +284,13 @@ class _Parser:
         Python frames: variables holding expressions nest this whole parser)."""
         value = self.power()
         while True:
-            kind, op = self.peek()
-            prec = self._PRECEDENCE.get(op) if kind == "OP" else None  # type: ignore[arg-type]
+            tok = self.peek()
+            prec = self._PRECEDENCE.get(tok.op) if tok.kind == "OP" else None
             if prec is None or prec < level:
                 return value
             self.take()
             right = self.binary(prec + 1) if prec + 1 < len(self._LEVELS) else self.power()
-            value = self.compute(op, value, right)  # type: ignore[arg-type]
+            value = self.compute(tok.op, value, right)
 
     def compute(self, op: str, a: int, b: int) -> int:
         if op in ("==", "!=", "<=", ">=", "<", ">"):
@@ -299,39 +311,38 @@ class _Parser:
 
     def unary(self) -> int:
         if self.is_op("!", "~", "-", "+"):
-            op = self.take()[1]
+            op = self.take().op
             value = self.unary()
-            return {"!": int(not value), "~": wrap(~value), "-": wrap(-value), "+": value}[op]  # type: ignore[index]
+            return {"!": int(not value), "~": wrap(~value), "-": wrap(-value), "+": value}[op]
         if self.is_op("pre++", "pre--"):
-            op = self.take()[1]
-            kind, target = self.take()
-            if kind != "ID":
+            op = self.take().op
+            target = self.take()
+            if target.kind != "ID":
                 raise self.error("syntax error: operand expected")
-            name, sub = target  # type: ignore[misc]
             if self.noeval:
                 return 0
-            value = wrap(self.arith.lvalue_get(name, sub) + (1 if op == "pre++" else -1))
-            self.arith.lvalue_set(name, sub, value)
+            value = wrap(self.arith.lvalue_get(target.name, target.sub) + (1 if op == "pre++" else -1))
+            self.arith.lvalue_set(target.name, target.sub, value)
             return value
         return self.primary()
 
     def primary(self) -> int:
-        kind, value = self.take()
-        if kind == "NUM":
-            return value  # type: ignore[return-value]
-        if kind == "ID":
-            name, sub = value  # type: ignore[misc]
+        tok = self.take()
+        if tok.kind == "NUM":
+            return tok.num
+        if tok.kind == "ID":
+            name, sub = tok.name, tok.sub
             if self.is_op("post++", "post--"):
-                op = self.take()[1]
+                op = self.take().op
                 if self.noeval:
                     return 0
                 old = self.arith.lvalue_get(name, sub)
                 self.arith.lvalue_set(name, sub, wrap(old + (1 if op == "post++" else -1)))
                 return old
-            if self.noeval or (self.peek()[0] == "OP" and self.peek()[1] in _ASSIGN):
+            if self.noeval or (self.peek().kind == "OP" and self.peek().op in _ASSIGN):
                 return 0  # an assignment's target is not read (nor is a branch not taken)
             return self.arith.lvalue_get(name, sub)
-        if kind == "OP" and value == "(":
+        if tok.kind == "OP" and tok.op == "(":
             inner = self.comma()
             if not self.is_op(")"):
                 raise self.error("missing `)'")
@@ -417,8 +428,9 @@ class Arith:
             self.ev.state.assign(name, table, self.ev.origin(node))
             return
         index = Arith(self.ev, self.depth + 1, self.node).text(sub)
-        values = list(var.value) if var is not None and isinstance(var.value, list) else \
-            ([var.value] if var is not None else [])
+        values: list[Text | None] = []
+        if var is not None:
+            values = list(var.value) if isinstance(var.value, list) else [var.scalar()]
         if index < 0:
             index += len(values)
             if index < 0:

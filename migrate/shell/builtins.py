@@ -101,10 +101,10 @@ def assign(ev: "Evaluator", node: dict, mode: str, flags: set[str] | None = None
             _store(ev, name, table, origin, flags)
             return
         values = _slots(old) if old is not None else []
-        k = ev.arith_expansion(index, node)  # an invalid index is an error that ends the command
-        if k is None:
+        got = ev.arith_expansion(index, node)  # an invalid index is an error that ends the command
+        if got is None:
             ev.warn(node, f"index of `{name}` is unknown; element 0 assumed", code="shell-unknown")
-            k = 0
+        k = got or 0
         if k < 0:
             k += len(values)
             if k < 0:
