@@ -106,6 +106,8 @@ class _Gen:
             lambda: f"[ \"${v}\" -gt {self.pick(OPERANDS_SAFE[:6])} ] && ARGS=\"$ARGS --gt{v}\"",
             lambda: f"{v}=$(( {self.arith(1)} )); ARGS=\"$ARGS --{v.lower()}=${v}\"",
             lambda: self.pick(["mkdir -p logs", "mkdir -p cfg/$MODE", "mkdir -p ~/cache"]),
+            lambda: f"eval '{v}=$(( {self.arith(1)} )); ARGS=\"$ARGS --ev ${v}\"'",
+            lambda: f"( {v}=$(( {self.arith(1)} )); exit ${{{v}:-0}} ) || ARGS=\"$ARGS --sub $?\"",
             lambda: self.pick(['echo "$ARGS" > logs/args.txt', 'echo x >> cfg/$MODE/x.json',
                                'echo "$ARGS" > ~/cache/a.txt', 'read -r N < logs/args.txt; ARGS="$ARGS $N"',
                                'cat > cfg/$MODE/c.json <<EOF\n{"tp": "$TP"}\nEOF']),
@@ -190,7 +192,7 @@ def generate(seed: int, variants: int = 1) -> list[Case]:
     g = _Gen(seed)
     lines = ["#!/bin/bash"]
     if g.r.random() < 0.2:
-        lines.append(g.pick(["set -e", "set -eo pipefail", "set -x"]))
+        lines.append(g.pick(["set -e", "set -eo pipefail", "set -x", "set -u"]))
     from_args = g.r.random() < 0.3  # knobs given as KEY=VALUE arguments
     if from_args:
         lines.append('for ARG in "$@"; do export "$ARG"; done')

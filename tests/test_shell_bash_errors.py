@@ -251,8 +251,12 @@ def test_found_by_the_differential_harness(snippet: str, tmp_path: Path):
     # `declare -i` gives the attribute even when its value fails; later values are evaluated
     "declare -i M='1+'\nM=' ab'; A=$M\nM=3+4",
     "f() { local -i Q; Q=3+4; A=$Q; }\nf\nQ=3+4",
+    "declare -i M='1+'\n: ${M:=2*3}; A=$M",
     # `**` checks its exponent even in a branch that is not evaluated
     "X=$(( 1 || 2 ** -1 )); B=2\nC=3",
+    # `set -u`: an unset variable in arithmetic ends the script (bare or with `$`)
+    "set -u\nA=1\nX=$(( Y + 1 )); B=2\nC=3",
+    "set -u\nA=1\nX=$(( $Y + 1 )); B=2\nC=3",
 ])
 def test_integer_attribute_and_exponent_like_bash(snippet: str, tmp_path: Path):
     check_against_bash(snippet, tmp_path)

@@ -49,8 +49,7 @@ def assign(ev: "Evaluator", node: dict, mode: str, flags: set[str] | None = None
     depth = len(ev.state.scopes) if local else 0
     if "i" in flags:  # the attribute holds even when the value below fails to evaluate
         ev.pending_integers.add((name, depth))
-    integer = "i" in flags or (old is not None and old.integer) or \
-        bool({(name, 0), (name, len(ev.state.scopes))} & ev.pending_integers)
+    integer = "i" in flags or (old is not None and old.integer) or ev.declared_integer(name)
     if node.get("Array") is not None:
         elems = _array_elems(ev, node.get("Array") or {})
         if "A" in flags or (old is not None and isinstance(old.value, dict)):

@@ -200,9 +200,13 @@ class Evaluator:
             return
         self.knobs.default(name, to_str(expand_string(self, word)), self.origin(node))
 
+    def declared_integer(self, name: str) -> bool:
+        """`declare -i NAME` happened in this scope or globally, though NAME has no value yet."""
+        return bool({(name, 0), (name, len(self.state.scopes))} & self.pending_integers)
+
     def assign_scalar(self, name: str, value: Text, node: Node | None) -> None:
         var = self.state.lookup(name)
-        if var is not None and var.integer:
+        if (var is not None and var.integer) or (var is None and self.declared_integer(name)):
             value = plain(str(self.arith_of_text(value, node)), self.origin(node))
         self.state.assign(name, value, self.origin(node))
 
