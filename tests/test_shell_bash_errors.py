@@ -257,6 +257,9 @@ def test_found_by_the_differential_harness(snippet: str, tmp_path: Path):
     # `set -u`: an unset variable in arithmetic ends the script (bare or with `$`)
     "set -u\nA=1\nX=$(( Y + 1 )); B=2\nC=3",
     "set -u\nA=1\nX=$(( $Y + 1 )); B=2\nC=3",
+    "set -u\nA=${#ARR[@]}\nB=2",
+    "set -u\nA=\"${ARR[@]}\"; S=${#ARR[*]}\nB=2",
+    "set -u\nA=${#M}\nB=2",
 ])
 def test_integer_attribute_and_exponent_like_bash(snippet: str, tmp_path: Path):
     check_against_bash(snippet, tmp_path)

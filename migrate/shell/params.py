@@ -122,6 +122,11 @@ def expand_param(ev: "Evaluator", node: dict, quoted: bool) -> list[Item]:
         return _emit(ev, [plain(n, ev.origin(node)) for n in names], True, "@", quoted)
     values, multi, mode = _values(ev, node)
     if node.get("Length"):
+        if "nounset" in ev.state.options and name not in _SPECIAL:
+            if values is None:
+                ev.fail(node, f"{name}: unbound variable (set -u)")
+            if multi and ev.state.lookup(name) is None:  # bash only abandons the command here
+                ev.abort(node, f"{name}: unbound variable (set -u)")
         if multi:
             count = len(values or [])
         else:
