@@ -39,6 +39,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "script's knobs as environment variables; words after `--` are passed to the script."
         ),
         allow_abbrev=False,
+        usage=("%(prog)s SCRIPT [KEY=VALUE ...] -o OUTDIR [--target {primus-0.1,primus-26.5}] [--name NAME]\n"
+               "       [--force] [--json] [--strict] [--keep-knobs] [--gpus-per-node N] [--legacy-schema NAME]\n"
+               "       [--accept-null-tokenizer] [--primus-path DIR] [-- SCRIPT_ARGS ...]"),
+        epilog=("exit codes: 0 written; 2 unusable input (or unmapped flags under --strict), nothing written; "
+                "3 static parity failed, nothing written; 4 written, some flags have no Primus equivalent."),
     )
     p.add_argument("script", help="the legacy launch script (e.g. train_llama3.sh)")
     p.add_argument("settings", nargs="*", metavar="KEY=VALUE",
@@ -55,11 +60,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="keep knobs that map 1:1 to a key as ${KNOB:value} parameters in the YAML")
     p.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
                    help="GPUs per node assumed for the script's device queries (default: 8)")
-    p.add_argument("--legacy-schema", default="rocm_dev", help="Megatron schema of the legacy script (default: rocm_dev)")
+    p.add_argument("--legacy-schema", default="rocm_dev", metavar="NAME", help="Megatron schema of the legacy script (default: rocm_dev)")
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
                         "(vocab_size is set so the padded vocabulary stays the script's)")
-    p.add_argument("--primus-path", help="a Primus checkout whose presets and rules to use instead of the snapshot")
+    p.add_argument("--primus-path", metavar="DIR", help="a Primus checkout whose presets and rules to use instead of the snapshot")
     p.set_defaults(func=run)
     # KEY=VALUE words may come before or after the options, and `-- ARGS` after them.
     p.__class__ = _IntermixedParser
@@ -132,5 +137,14 @@ def _summary(outdir: str, conversion) -> None:
     print(f"  {len(r['overrides'])} overrides "
           f"({sum(1 for o in r['overrides'] if o['origin'] == 'Megatron default')} keep a Megatron default "
           f"the preset changes); static parity ok")
-    print(f"  run: cd <Primus> && {r['run_command'].replace('EXP=', 'EXP=' + outdir.rstrip('/') + '/', 1)}")
+    print(f"  run: cd <Primus> && {_run_line(outdir, r)}")
     print(f"  report: {outdir.rstrip('/')}/report.md")
+
+
+def _run_line(outdir: str, report: dict) -> str:
+    """The launch line runs after `cd <Primus>`: the experiment's path must not depend on where we are."""
+    import os
+
+    from migrate.primus.emit.runscript import run_command
+
+    return run_command(report["target"], os.path.join(os.path.abspath(outdir), report["experiment"]))
