@@ -22,6 +22,9 @@ parallel, on gloo) and also checked against a single-process TP=1 run (--layout-
 runs train without dropout and with one padded vocabulary, so all layouts train the same model.
 A full-size run that cannot fit this machine is refused before it starts (try --proxy).
 
+While it runs, progress (phase, then iteration i/N of each side) goes to stderr: a live display
+on a terminal, plain `parity: ...` lines otherwise; stdout carries only the report.
+
 KEY=VALUE words are environment for the script (as in `KEY=VALUE bash SCRIPT`); words after
 `--` are the script's own arguments.
 
@@ -119,7 +122,13 @@ def run(args: argparse.Namespace) -> int:
         gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema, primus_path=args.primus_path,
         accept_null_tokenizer=args.accept_null_tokenizer, logs_dir=Path(args.keep_logs) if args.keep_logs else None,
     )
-    result = run_parity(args.script, env, script_args, options, backends=_backends_hook())
+    from migrate.parity.progress import Progress
+
+    progress = Progress.for_stream(sys.stderr) if not args.static else Progress()
+    try:
+        result = run_parity(args.script, env, script_args, options, backends=_backends_hook(), progress=progress)
+    finally:
+        progress.close()
     written = []
     if args.plot and not args.static:
         written.append(_write_plot(result, Path(args.plot), args.force))
