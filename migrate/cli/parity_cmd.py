@@ -53,7 +53,7 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
                         "(vocab_size is set so the padded vocabulary stays the script's)")
-    p.add_argument("--plot", metavar="OUT.png", help="write both loss curves to this PNG")
+    p.add_argument("--plot", metavar="OUT.png", help="write both runs' lm loss, grad norm and lr curves to this PNG")
     p.add_argument("--keep-logs", metavar="DIR",
                    help="keep each run's train.log and metrics.jsonl in DIR/legacy, DIR/primus (for compare-logs)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -159,12 +159,13 @@ def _backends_hook():
 
 def _write_plot(result, path: Path, force: bool) -> Path:
     from migrate.output import OutputTree
-    from migrate.parity.plot import loss_plot_png
+    from migrate.parity.plot import parity_plot_png, skipped_iterations
 
-    legacy = result.sides["legacy"].series().get("lm_loss", {})
-    primus = result.sides["primus"].series().get("lm_loss", {})
-    png = loss_plot_png(legacy, primus, f"{Path(result.script).name}: legacy vs {result.target}",
-                        result.comparison.first_divergence if result.comparison else None)
+    sides = {name: result.sides[name] for name in ("legacy", "primus")}
+    png = parity_plot_png(sides["legacy"].series(), sides["primus"].series(),
+                          f"{Path(result.script).name}: legacy vs {result.target}",
+                          result.comparison.first_divergence if result.comparison else None,
+                          skipped={name: skipped_iterations(side.result.metrics) for name, side in sides.items()})
     tree = OutputTree(path.parent if str(path.parent) else Path("."), force=force)
     tree.add(path.name, png)
     tree.commit()
