@@ -67,6 +67,32 @@ def missing_arguments_hint(plan: Any) -> str | None:
             "pass them after `--` (primus-migrate SCRIPT -o OUT -- ARG1 ARG2 ...)")
 
 
+def empty_value_hint(plan: Any, exc: MigrateError) -> str | None:
+    """`option --tensorboard-dir expects a value`: name the variable that expanded to nothing.
+
+    The flag's origin line is read again; the variable written right after the flag there
+    (`--tensorboard-dir $TB_DIR`, `--save="${CKPT}"`) is the one that came out empty. A knob
+    the script never gave a value is said to be unset, with how to set it."""
+    match = re.match(r"option (--?[\w-]+) expects", exc.message)
+    origin = exc.origin
+    if match is None or origin is None or not origin.line:
+        return None
+    try:
+        with open(origin.file, encoding="utf-8", errors="replace") as handle:
+            text = handle.read().splitlines()[origin.line - 1]
+    except (OSError, IndexError):
+        return None
+    used = re.search(re.escape(match.group(1)) + r"""(?:\s+|=)["']?\$\{?([A-Za-z_][A-Za-z0-9_]*)""", text)
+    if used is None:
+        return None
+    name = used.group(1)
+    knob = plan.knob(name) if hasattr(plan, "knob") else None
+    if knob is not None and knob.value is None:
+        return (f"${name} is unset, so {match.group(1)} got no value; set it: primus-migrate SCRIPT {name}=... "
+                f"(as `{name}=... bash SCRIPT` would)")
+    return f"${name} expands to nothing here, so {match.group(1)} got no value"
+
+
 def null_tokenizer_forced(profile: Any, run: Mapping[str, Any]) -> bool:
     """primus-26.5's mock_data patch replaces the script's tokenizer by the NullTokenizer."""
     return (not getattr(profile, "is_v01", profile.name == "primus-0.1") and bool(run.get("mock_data"))
@@ -235,9 +261,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     try:
         legacy = parse_argv(legacy_schema, plan.argv, diags)
     except MigrateError as exc:
-        missing = missing_arguments_hint(plan)
-        if missing:
-            exc.hint = f"{exc.hint}; {missing}" if exc.hint else missing
+        for extra in (empty_value_hint(plan, exc), missing_arguments_hint(plan)):
+            if extra:
+                exc.hint = f"{exc.hint}; {extra}" if exc.hint else extra
         raise
     profile = get_profile(options.target, options.primus_path)
     target_schema = load_schema(profile.megatron_schema)
