@@ -93,6 +93,20 @@ def empty_value_hint(plan: Any, exc: MigrateError) -> str | None:
     return f"${name} expands to nothing here, so {match.group(1)} got no value"
 
 
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
+_TOKENIZER_FILE = re.compile(r"\.(model|json|txt|vocab|tiktoken|spm|bpe|merges|pkl|bin)$", re.I)
+
+
+def is_hub_model_id(value: str, plan: Any) -> bool:
+    """`meta-llama/Llama-3.1-8B` is fetched from the Hugging Face Hub; `experiment/tokenizer_llama2`
+    (a folder the script tests for and fills with wget) and `data/tokenizer.model` are local paths.
+    A Hub id is `owner/name` (one slash), names no tokenizer file, and is no path the script tests."""
+    if not _HUB_ID.fullmatch(value) or _TOKENIZER_FILE.search(value):
+        return False
+    tested = [d.message for d in getattr(plan, "diagnostics", []) if getattr(d, "code", "") == "shell-assumption"]
+    return not any(f"`{value}`" in m or f"`{value}/" in m for m in tested)
+
+
 def null_tokenizer_forced(profile: Any, run: Mapping[str, Any]) -> bool:
     """primus-26.5's mock_data patch replaces the script's tokenizer by the NullTokenizer."""
     return (not getattr(profile, "is_v01", profile.name == "primus-0.1") and bool(run.get("mock_data"))
@@ -357,12 +371,17 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     # flag missing at the target counts as unmapped.
     dropped = dict(getattr(translated, "dropped", None) or {})
     dropped_unknown = getattr(translated, "dropped", None) is None
+    from migrate.megatron.argv import written_flags
+
+    as_written = written_flags(legacy_schema, plan.argv)
     for dest, origin in sorted(legacy.explicit.items(), key=lambda kv: (kv[1] or Origin(""), kv[0])):
-        flag = _flag_of(legacy_schema, dest)
+        flag, words = as_written.get(dest, (_flag_of(legacy_schema, dest), None))
         target_dest = dest if dest in translated.explicit else translated_by_origin.get(origin)
         short = _short_origin(origin, script, real)
         entry = {"flag": flag, "dest": dest, "value": _jsonable(legacy.args.get(dest)),
                  "origin": str(short) if short else "command line"}
+        if words is not None:  # what the script wrote after the flag ("" for a switch such as --disable-bias-linear)
+            entry["written"] = " ".join(words)
         note = _translate_note(diags, origin)
         if dest in dropped or ((target_dest is None or target_dest not in dests) and dropped_unknown):
             why = (f"no Primus equivalent: {note or 'the option does not exist in Megatron-LM ' + profile.megatron_schema}"
@@ -392,7 +411,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
                         f"({', '.join(profiling) or 'already equal in the preset'}); Primus writes traces "
                         "under its workspace (exp output folder) instead of --tensorboard-dir when that is unset.")
     tok = translated.args.get("tokenizer_model")
-    if tok and isinstance(tok, str) and "/" in tok and not tok.startswith(("/", ".")):
+    if tok and isinstance(tok, str) and is_hub_model_id(tok, plan):
         guidance.append(f"Tokenizer: {tok} is a Hugging Face model id; it is fetched from the Hub at start-up "
                         "(set HF_TOKEN for gated models; HF_HOME decides the cache).")
     elif tok and isinstance(tok, str):

@@ -156,3 +156,99 @@ def test_train_mock_data_trains_the_quick_start_output(cli, tmp_path):
     assert " > data: synthetic tokens (--mock-data)" in result.out
     rows = [json.loads(li) for li in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2]
+
+
+# ---- messages --------------------------------------------------------------------------------
+
+def _small_with(tmp_path, extra: str, name: str = "train_small.sh"):
+    path = tmp_path / name
+    path.write_text(SMALL.replace("pretrain_gpt.py $ARGS", f"pretrain_gpt.py $ARGS {extra}"))
+    return path
+
+
+def test_an_unmapped_flag_is_said_once_on_stderr_and_once_in_the_report(cli, tmp_path):
+    script = _small_with(tmp_path, "--standalone-embedding-stage")
+    out = tmp_path / "out"
+    result = cli(script, "-o", out)
+    assert result.code == 4, result.err
+    reason = "has no equivalent in Megatron-LM"  # the reason's text, wherever it is repeated
+    assert result.err.count(reason) == 1
+    assert len([li for li in result.err.splitlines() if "--standalone-embedding-stage" in li]) == 1
+    report = (out / "report.md").read_text()
+    assert report.count(reason) == 1
+    row = next(li for li in report.splitlines() if li.startswith("| `--standalone-embedding-stage`"))
+    assert "no Primus equivalent (see above)" in row
+    # report.json keeps every detail for machines
+    data = json.loads((out / "report.json").read_text())
+    assert [u["flag"] for u in data["unmapped"]] == ["--standalone-embedding-stage"]
+
+
+def test_flag_table_shows_what_the_script_wrote(cli, tmp_path):
+    script = _small_with(tmp_path, "--disable-bias-linear --min-lr 1e-5")
+    out = tmp_path / "out"
+    assert cli(script, "-o", out).code == 0
+    rows = {li.split("|")[1].strip(" `"): li.split("|")[2].strip()
+            for li in (out / "report.md").read_text().splitlines() if li.startswith("| `--")}
+    assert rows["--disable-bias-linear"] == "(switch)"  # not "false", the value of add_bias_linear
+    assert rows["--min-lr"] == "1e-5" and rows["--lr"] == "3e-4"
+    flags = {f["flag"]: f for f in json.loads((out / "report.json").read_text())["flags"]}
+    assert flags["--disable-bias-linear"]["value"] is False and flags["--disable-bias-linear"]["written"] == ""
+
+
+def test_expects_a_value_names_the_unset_variable(cli, tmp_path):
+    script = _small_with(tmp_path, "--tensorboard-dir $TB_DIR --log-interval 1")
+    result = cli(script, "-o", tmp_path / "out")
+    assert result.code == 2
+    assert "option --tensorboard-dir expects a value" in result.err
+    assert "$TB_DIR is unset" in result.err and "TB_DIR=" in result.err
+    assert cli(script, "TB_DIR=/tb", "-o", tmp_path / "out").code == 0
+
+
+def test_a_choice_the_script_does_not_offer_lists_the_supported_values(cli, tmp_path):
+    result = cli(LLAMA3, "MODEL_SIZE=9", "-o", tmp_path / "out")
+    assert result.code == 2
+    assert "MODEL_SIZE=9 (supported values: 8, 70)" in result.err
+    assert "no training launch found" not in result.err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_knob_compared_with_one_literal_is_a_switch_not_a_list_of_choices():
+    from migrate.shell.choices import unsupported_choices
+    from migrate.shell.plan import Knob
+
+    knobs = [Knob("TP", "8", "2", "env", ["1"]), Knob("MODEL_SIZE", "70", "8", "env", ["8", "70"]),
+             Knob("PRECISION", "bf16", "fp8", "default", ["bf16", "fp16"])]
+    assert unsupported_choices(knobs) == []  # TP=2 is fine; PRECISION was not set by the user
+    assert [k.name for k in unsupported_choices([Knob("MODEL_SIZE", "70", "9", "arg", ["8", "70"])])] == ["MODEL_SIZE"]
+
+
+@pytest.mark.parametrize("typed, meant", [
+    ("--use-torch-compile", []),  # shares letters with --use-pytorch-profiler, not meaning
+    ("--micro-batch-sise", ["--micro-batch-size"]),
+    ("--seq-lenght", ["--seq-length"]),
+    ("--tensor-model-paralel-size", ["--tensor-model-parallel-size"]),
+    ("--use-flash-attention", ["--use-flash-attn"]),
+    ("--tensorboard_dir", ["--tensorboard-dir"]),
+    ("--global-batchsize", ["--global-batch-size"]),
+    ("--disable-bias", ["--disable-bias-linear"]),
+    ("--no-bias-linear", ["--disable-bias-linear"]),
+])
+def test_option_suggestions_compare_words(typed, meant):
+    from migrate.megatron import load_schema
+    from migrate.megatron.argv import similar_options
+
+    assert similar_options(typed, load_schema("rocm_dev").by_option) == meant
+
+
+def test_a_path_the_script_prepares_is_not_a_hub_model_id(cli, tmp_path):
+    from migrate.pipeline import is_hub_model_id
+
+    assert is_hub_model_id("meta-llama/Llama-3.1-8B", None)
+    assert not is_hub_model_id("experiment/tokenizer.model", None)  # a file
+    assert not is_hub_model_id("data/tok/llama", None)  # two slashes: a path
+    out = tmp_path / "out"
+    script = FIXTURES / "scripts" / "rocm" / "train_llama2.sh"
+    assert cli(script, "DATA_DIR=experiment", "--target", "primus-0.1", "-o", out).code == 0
+    notes = (out / "report.md").read_text()
+    assert "local path experiment/tokenizer_llama2" in notes  # the script tests for it and downloads into it
+    assert "is a Hugging Face model id" not in notes

@@ -95,8 +95,11 @@ def run(args: argparse.Namespace) -> int:
                              gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema,
                              primus_path=args.primus_path, accept_null_tokenizer=args.accept_null_tokenizer)
     conversion = convert_script(args.script, env, script_args, options)
-    for item in conversion.diagnostics:
-        if item.severity == "warning":
+    from migrate.primus.emit.report import repeats_unmapped
+
+    unmapped = conversion.report.get("unmapped") or []
+    for item in conversion.diagnostics:  # an unmapped flag is said once, by the list at the end
+        if item.severity == "warning" and not repeats_unmapped(item.code, item.message, unmapped):
             print(str(item), file=sys.stderr)
 
     if not conversion.parity.ok:

@@ -333,3 +333,30 @@ def _compute_defaults(schema: Schema) -> dict[str, Any]:
             default = copy.deepcopy(default)
         out[spec.dest] = default
     return out
+
+
+def written_flags(schema: Schema, tokens: Sequence[Token | str]) -> dict[str, tuple[str, list[str]]]:
+    """dest -> (the option as the script wrote it, the words it took), last occurrence winning as in
+    `parse_argv`; for reports, which show what the user wrote (`--disable-bias-linear`, no value)
+    rather than the dest's value (`add_bias_linear: false`). Assumes an argv `parse_argv` accepted."""
+    words = [t if isinstance(t, str) else t.value for t in tokens]
+    out: dict[str, tuple[str, list[str]]] = {}
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if word in schema.by_option:
+            flag, inline = word, None
+        elif "=" in word and word.split("=", 1)[0] in schema.by_option:
+            flag, inline = word.split("=", 1)
+        else:
+            continue
+        spec = schema.by_option[flag]
+        values = [inline] if inline is not None else []
+        if inline is None and spec.takes_value:
+            wanted = spec.nargs if isinstance(spec.nargs, int) else 1 if spec.nargs in (None, "?") else len(words)
+            while len(values) < wanted and i < len(words) and not _looks_like_option(words[i], schema):
+                values.append(words[i])
+                i += 1
+        out[spec.dest] = (flag, values)
+    return out
