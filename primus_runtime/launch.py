@@ -9,11 +9,12 @@ after `RunOptions.timeout_s` instead of hanging).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from migrate.diagnostics import MigrateError
 from migrate.tokenizer_vocab import known_vocab_size
@@ -172,12 +173,53 @@ def train_many(configs: Sequence[Mapping[str, Any]], options: RunOptions) -> lis
             for line in result.notes:
                 print(f" > note: {line}", flush=True)
     if options.nproc == 1:
-        all_metrics = [_train_in_process(ns, device, out_dir, echo, options.timeout_s) for ns, out_dir in runs]
+        threads = cpu_threads([ns for ns, _ in runs], options.threads) if device == "cpu" else None
+        if threads is not None:
+            for result in results:
+                result.notes.append(f"CPU: {threads} thread(s) for every run of this call"
+                                    + (" (at this model size one thread is faster than several)"
+                                       if options.threads is None else ""))
+        with _threads(threads):
+            all_metrics = [_train_in_process(ns, device, out_dir, echo, options.timeout_s) for ns, out_dir in runs]
     else:
         all_metrics = _train_spawned(runs, device, echo, options)
     for result, metrics in zip(results, all_metrics):
         result.metrics = metrics
     return results
+
+
+SMALL_HIDDEN = 1024  # up to this hidden size a step's matrices are too small to share among threads
+
+
+def cpu_threads(namespaces: Sequence[Mapping[str, Any]], requested: int | None) -> int | None:
+    """Threads for one-process CPU runs: the caller's choice; else 1 when every model is small (at
+    proxy sizes a step takes 0.1 s on one thread and several times that on two busy cores, the cost
+    of handing tiny GEMMs to threads); else None: torch's default (OMP_NUM_THREADS or the cores).
+    All runs of one call get the same number, so two runs compared exactly sum in the same order."""
+    if requested is not None:
+        if requested < 1:
+            raise MigrateError(f"threads must be at least 1, got {requested}")
+        return requested
+    import os
+
+    if os.environ.get("OMP_NUM_THREADS"):
+        return None  # the user decided
+    if all(int(ns.get("hidden_size") or 0) <= SMALL_HIDDEN for ns in namespaces):
+        return 1
+    return None
+
+
+@contextlib.contextmanager
+def _threads(count: int | None) -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _train_in_process(ns: dict[str, Any], device: str, out_dir: Path | None, echo: bool, timeout_s: float) -> list[dict]:
