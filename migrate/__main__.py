@@ -15,9 +15,19 @@ for it.
 """
 
 import os
+import signal
 import sys
 
-from migrate.shell import early, parse_cache
+
+def _quiet_exit(signum: int, frame: object) -> None:
+    os._exit(128 + signum)  # nothing is written yet: end without a traceback from inside an import
+
+
+# Until the CLI installs its own handlers (migrate.signals): a SIGINT/SIGTERM during start-up ends quietly.
+signal.signal(signal.SIGINT, _quiet_exit)
+signal.signal(signal.SIGTERM, _quiet_exit)
+
+from migrate.shell import early, parse_cache  # noqa: E402 - after the handlers above
 
 _ORDINARY_EXIT = ("train", "parity", "batch")  # torch, worker processes: let them shut down normally
 
@@ -30,6 +40,8 @@ def main() -> int:
     from migrate.cli import main as cli_main
 
     code = cli_main()
+    signal.signal(signal.SIGINT, _quiet_exit)  # the output is complete: a late signal only ends the run
+    signal.signal(signal.SIGTERM, _quiet_exit)
     if command in _ORDINARY_EXIT:
         return code
     for stream in (sys.stdout, sys.stderr):

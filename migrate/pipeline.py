@@ -8,6 +8,7 @@ nothing: callers stage `Conversion.files` into an `OutputTree`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ class ConvertOptions:
     keep_knobs: bool = False
     strict: bool = False
     gpus_per_node: int = 8
-    legacy_schema: str = "rocm_dev"
+    legacy_schema: str | None = None  # None: chosen per script (migrate.megatron.schema_choice)
     primus_path: str | None = None
     # primus-26.5 trains --mock-data runs with the NullTokenizer: accept that one difference
     # (vocab_size is then set so that the padded vocabulary stays the legacy one).
@@ -63,8 +64,23 @@ def missing_arguments_hint(plan: Any) -> str | None:
             seen.setdefault(name, f"{name} (line {item.origin.line})" if item.origin and item.origin.line else name)
     if not seen:
         return None
-    return (f"the script reads arguments it was not given: {', '.join(seen.values())}; "
-            "pass them after `--` (primus-migrate SCRIPT -o OUT -- ARG1 ARG2 ...)")
+    usage = usage_line(getattr(plan, "script", None))
+    return (f"the script reads arguments it was not given: {', '.join(seen.values())}"
+            + (f" (its usage line: {usage})" if usage else "") + f"; {PASS_ARGUMENTS}")
+
+
+PASS_ARGUMENTS = "pass them after `--` (primus-migrate SCRIPT -o OUT -- ARG1 ARG2 ...)"  # batch says it its way
+_USAGE = re.compile(r"^\s*(?:echo|printf)\b.*\busage\b", re.IGNORECASE)
+
+
+def usage_line(script: Any) -> str | None:
+    """The first `echo "Usage: ..."` line of the script, as written (it names the arguments it wants)."""
+    try:
+        lines = Path(script).read_text(encoding="utf-8", errors="replace").splitlines() if script else []
+    except OSError:
+        return None
+    found = next((line.strip() for line in lines[:2000] if _USAGE.match(line)), None)
+    return found[:200] if found else None
 
 
 def empty_value_hint(plan: Any, exc: MigrateError) -> str | None:
@@ -123,21 +139,25 @@ def null_tokenizer_hint(profile: Any, run: Mapping[str, Any]) -> str:
 def null_tokenizer_acceptance(profile: Any, run: Mapping[str, Any], origin: Origin | None = None) -> Any:
     """The accepted difference for --accept-null-tokenizer; refuses when the legacy vocabulary is unknown."""
     from migrate.parity.static import NullTokenizerAcceptance
-    from migrate.tokenizer_vocab import KNOWN_TYPE_VOCABS, KNOWN_VOCABS, known_vocab_size
+    from migrate.tokenizer_files import unread_tokenizer_files
+    from migrate.tokenizer_vocab import known_tokenizer_names, known_vocab_size
 
     known = known_vocab_size(run.get("tokenizer_type"), run.get("tokenizer_model"))
     if known is None:
         raise MigrateError(
             f"--accept-null-tokenizer: the vocabulary size of the script's tokenizer "
             f"'{run.get('tokenizer_model') or run.get('tokenizer_type')}' ({run.get('tokenizer_type')}) is unknown, "
+            f"{unread_tokenizer_files(run.get('tokenizer_type'), run.get('tokenizer_model'))}"
             f"so no vocab_size can give {profile.name}'s NullTokenizer the same padded vocabulary; nothing written",
             origin=origin,
-            hint=f"known tokenizers: {', '.join(list(KNOWN_VOCABS) + list(KNOWN_TYPE_VOCABS))}; or convert with "
+            hint=f"known tokenizers: {', '.join(known_tokenizer_names())} (or point --tokenizer-model at the "
+                 "tokenizer's files, which are then read); or convert with "
                  "--target primus-0.1, which keeps the script's tokenizer")
     return NullTokenizerAcceptance(str(run.get("tokenizer_type")), known[0], known[1])
 
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
+_NAME_MAX = 200  # `<name>-pretrain.yaml` stays below the usual 255-byte file name limit
 
 
 def default_name(script: str | Path, plan: Any) -> str:
@@ -146,7 +166,11 @@ def default_name(script: str | Path, plan: Any) -> str:
     for knob in getattr(plan, "knobs", []):
         if knob.source in ("env", "arg") and knob.value is not None:
             name += f"-{knob.name}{knob.value}"
-    return _NAME_CHARS.sub("_", name).strip("_-") or "experiment"
+    name = _NAME_CHARS.sub("_", name).strip("._-") or "experiment"  # never a hidden file (`..sh`)
+    if len(name) > _NAME_MAX:  # knob values can be long: keep file names well below the 255-byte limit
+        digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+        name = f"{name[:_NAME_MAX - 11].rstrip('._-')}-{digest}"
+    return name
 
 
 def knob_placeholders(script, env, args, options, plan, translated_args, target_schema, legacy_schema):
@@ -251,12 +275,14 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     """Convert one legacy launch script (pure: writes nothing)."""
     from migrate.megatron import derive, load_schema, parse_argv, translate
     from migrate.megatron.derive import fill_args_defaults
+    from migrate.megatron.schema_choice import LEGACY_SCHEMA_CODE, choose_legacy_schema
     from migrate.parity.static import check_static_parity
     from migrate.primus import get_profile, resolve_experiment
     from migrate.primus.emit.emitter import EmitRequest, emit, entry_family, stage_and_resolve
     from migrate.primus.emit.report import render_json, render_markdown
     from migrate.primus.emit.runenv import plan_environment
     from migrate.primus.emit.runscript import alternative_command, env_sh, run_command, run_sh
+    from migrate.primus.emit.runtime import flag_dests, record_uses, runtime_exports, runtime_refs, runtime_report
     from migrate.shell import EvalOptions, evaluate_script
 
     options = options or ConvertOptions()
@@ -267,18 +293,24 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
 
     plan = evaluate_script(script, env, list(args), EvalOptions(gpus_per_node=options.gpus_per_node))
     diags.extend(plan.diagnostics)
-    # the entry script's extra_args_provider options (e.g. pretrain_deepseek.py's) are part of its parser
-    legacy_base = load_schema(options.legacy_schema)
-    legacy_schema = legacy_base.for_entry(plan.entry)
-    # ... and the args_defaults it passes to pretrain() (pretrain_gpt.py: GPT2BPETokenizer) fill validate_args' Nones
-    entry_defaults = legacy_base.entry_args_defaults(plan.entry)
     try:
+        # the option table of the Megatron-LM the script was written for, with the entry script's own
+        # extra_args_provider options (e.g. pretrain_deepseek.py's) added
+        schema_choice = choose_legacy_schema(options.legacy_schema, script, plan.entry, plan.argv)
+        legacy_base = schema_choice.schema
+        legacy_schema = legacy_base.for_entry(plan.entry)
         legacy = parse_argv(legacy_schema, plan.argv, diags)
     except MigrateError as exc:
         for extra in (empty_value_hint(plan, exc), missing_arguments_hint(plan)):
             if extra:
                 exc.hint = f"{exc.hint}; {extra}" if exc.hint else extra
         raise
+    if schema_choice.guessed:
+        diags.warn(LEGACY_SCHEMA_CODE, schema_choice.why)
+    elif schema_choice.why:
+        diags.note(LEGACY_SCHEMA_CODE, schema_choice.why)
+    # ... and the args_defaults the entry passes to pretrain() (pretrain_gpt.py: GPT2BPETokenizer) fill validate_args' Nones
+    entry_defaults = legacy_base.entry_args_defaults(plan.entry)
     profile = get_profile(options.target, options.primus_path)
     target_schema = load_schema(profile.megatron_schema)
     translated = translate(legacy, target_schema, diags)
@@ -314,9 +346,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         return check_static_parity(expected, resolved, profile, accept=accepted)
 
     name = options.name or default_name(script, plan)
-    if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.\-]*", name):
-        raise MigrateError(f"--name '{name}' is not a usable file name",
-                           hint="use letters, digits, '_', '.', '-'")
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*", name) or len(name) > _NAME_MAX:
+        raise MigrateError(f"--name {name!r} is not a usable file name",
+                           hint=f"use letters, digits, '_', '.', '-', not first a '.' or '-', at most {_NAME_MAX}")
 
     knob_of: dict[str, str] = {}
     placeholders: dict[str, str] = {}
@@ -337,9 +369,17 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
            if accepted else "")
     )
     real: dict[str, Path] = {}
+    runtime = runtime_refs(getattr(plan, "runtime", None) or [], lambda o: str(_short_origin(o, script, real)),
+                           lambda rv: _target_dests(flag_dests(plan.argv, rv.argv_tokens, legacy_schema.by_option),
+                                                    legacy, translated))
+    if any("argv" in r.used_in for r in runtime):
+        header += ("\nRun-time values (see report.md): " + ", ".join(f"`{r.command}` (evaluated as {r.assumed})"
+                                                                   for r in runtime if "argv" in r.used_in)
+                   + ";\nkeys holding them say so; ${PRIMUS_RUN_...:value} ones vary at run time (run.sh).")
     request = EmitRequest(name, run_values, emit_expected,
                           {d: _short_origin(o, script, real) for d, o in translated.explicit.items()},
-                          knob_of, placeholders, header, entry_family(plan.entry), notes)
+                          knob_of, placeholders, header, entry_family(plan.entry), notes,
+                          runtime=[r for r in runtime if "argv" in r.used_in])
     resolver = stage_and_resolve(profile, resolve_experiment)
     result = emit(request, profile, resolver, derive_target, check, dests, defaults)
 
@@ -356,8 +396,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     has_env_file = bool(environment.env_file or environment.secrets)
     if has_env_file:
         files["env.sh"] = env_sh(environment.env_file, script_name, environment.secrets)
+    record_uses(runtime, result.overrides)
     files["run.sh"] = run_sh(profile.name, getattr(profile, "release", ""), script_name, result.experiment_path,
-                             result.model_path, environment.run_vars, has_env_file)
+                             result.model_path, environment.run_vars, has_env_file, runtime_exports(runtime))
 
     # ---- where every flag went ------------------------------------------------------------
     override_keys = {o.key: o for o in result.overrides}
@@ -421,16 +462,16 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
                         "Hugging Face model id they came from; the preset's own tokenizer differs"
                         + (f" ({result.preset_values.get('tokenizer_model')})." if result.preset_values.get(
                             "tokenizer_model") else "."))
-    if profile.name == "primus-0.1" and translated.args.get("save"):
-        guidance.append("primus-0.1 saves checkpoints under <workspace>/<work_group>/<user_name>/<exp_name>/"
-                        "checkpoints whatever `save` says; the legacy --save path is kept in the YAML for reference.")
+    if result.parity.documented:
+        guidance.append("EXP_ROOT is the Primus experiment folder, <workspace>/<work_group>/<user_name>/<exp_name>; "
+                        f"{profile.name}'s trainer puts the outputs listed under Documented differences there.")
 
     report: dict[str, Any] = {
         "script": str(script_name),
         "target": profile.name,
         "primus_release": getattr(profile, "release", None),
         "megatron_schema": profile.megatron_schema,
-        "legacy_schema": options.legacy_schema,
+        "legacy_schema": schema_choice.label,
         "experiment": result.experiment_path,
         "model_file": result.model_path,
         "model_ref": result.model_ref,
@@ -453,8 +494,13 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         "guidance": guidance,
         "parity": result.parity.to_json(),
         "accepted_differences": list(result.parity.exceptions) if result.parity.ok else [],
+        "documented_differences": list(result.parity.documented),
+        "runtime_values": runtime_report(runtime),
         "diagnostics": diags.to_json(),
     }
+    if not result.parity.ok and expected.get("save") is not None and expected.get("save_interval") is None:
+        hint = ("the legacy run fails the same check: Megatron's validate_args asserts save_interval is not None "
+                "whenever save is set; give the script --save-interval N")
     if not result.parity.ok and hint:
         result.parity.hint = hint
         report["parity"]["hint"] = hint
@@ -464,6 +510,18 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     return Conversion(plan, legacy, dict(expected), files, result.experiment_path, result.model_path, report,
                       result.parity, diags, [f"{u['flag']} ({u['origin']})" for u in unmapped], translated,
                       result.resolved, profile, None if result.parity.ok else hint, accepted)
+
+
+def _target_dests(legacy_dests: set[str], legacy: Any, translated: Any) -> set[str]:
+    """The target's dests the legacy dests became (same name, or the one translate() wrote from the flag)."""
+    by_origin = {o: d for d, o in translated.explicit.items() if o is not None}
+    out = set()
+    for dest in legacy_dests:
+        if dest in translated.explicit:
+            out.add(dest)
+        elif legacy.explicit.get(dest) in by_origin:
+            out.add(by_origin[legacy.explicit[dest]])
+    return out
 
 
 def baseline_value(result: Any, key: str) -> Any:

@@ -81,15 +81,17 @@ def test_an_entry_for_other_bytes_under_the_same_name_is_a_miss(cache):
     parse_cache.store(data, "run.sh", binary, tree)
     other = data.replace(b"TP:-1", b"TP:-7")
     # pretend a checksum collision: the entry for `data` sits where `other`'s entry would be
-    os.replace(parse_cache._entry_path(str(cache), data, "run.sh"), parse_cache._entry_path(str(cache), other, "run.sh"))
+    parser = parse_cache._parser_id(binary)
+    os.replace(parse_cache._entry_path(str(cache), data, "run.sh", parser),
+               parse_cache._entry_path(str(cache), other, "run.sh", parser))
     assert parse_cache.load(other, "run.sh", binary) is None
 
 
 def test_another_shfmt_binary_is_a_miss(cache, tmp_path):
     data = SCRIPT.encode()
     binary = syntax.shfmt_binary()
-    parse_cache.store(data, "run.sh", binary, {"Type": "File"})
-    assert parse_cache.load(data, "run.sh", binary) == {"Type": "File"}
+    parse_cache.store(data, "run.sh", binary, {"Type": "File", "Stmts": []})
+    assert parse_cache.load(data, "run.sh", binary) == {"Type": "File", "Stmts": []}
     copy = tmp_path / "shfmt"
     copy.write_bytes(Path(binary).read_bytes())
     assert parse_cache.load(data, "run.sh", str(copy)) is None
@@ -140,12 +142,12 @@ def test_the_oldest_entries_go_once_there_are_too_many(cache, monkeypatch):
     binary = syntax.shfmt_binary()
     for i in range(5):
         data = f"X={i}\n".encode()
-        parse_cache.store(data, "run.sh", binary, {"i": i})
-        entry = Path(parse_cache._entry_path(str(cache), data, "run.sh"))
+        parse_cache.store(data, "run.sh", binary, {"Type": "File", "Stmts": [], "i": i})
+        entry = Path(parse_cache._entry_path(str(cache), data, "run.sh", parse_cache._parser_id(binary)))
         os.utime(entry, ns=(i * 10**9, i * 10**9))  # distinct ages
     assert len(_entries(cache)) == 3  # pruned to 3/4 of the cap, the oldest first
     assert parse_cache.load(b"X=0\n", "run.sh", binary) is None
-    assert parse_cache.load(b"X=4\n", "run.sh", binary) == {"i": 4}
+    assert parse_cache.load(b"X=4\n", "run.sh", binary) == {"Type": "File", "Stmts": [], "i": 4}
 
 
 def test_the_early_start_takes_a_cached_tree_instead_of_starting_shfmt(cache, monkeypatch):

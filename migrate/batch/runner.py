@@ -15,12 +15,12 @@ import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 from migrate.batch.backend import Backend, ConvertSettings, PipelineBackend
-from migrate.batch.discover import discover
+from migrate.batch.discover import discover, matches
 from migrate.batch.results import ScriptResult
 from migrate.batch.variants import DEFAULT_MAX_VARIANTS
 from migrate.batch.worker import ScriptJob, process_script
@@ -42,6 +42,7 @@ class BatchOptions:
     knobs: dict[str, list[str]] | None = None
     max_variants: int = DEFAULT_MAX_VARIANTS
     all_choices: bool = False
+    script_args: Sequence[tuple[str, tuple[str, ...]]] = ()  # (glob, arguments): the first matching glob wins
 
 
 _WORKER_BACKEND: Backend | None = None
@@ -111,6 +112,11 @@ def run_jobs(jobs_list: Sequence[ScriptJob], jobs: int, backend: Backend,
     return results
 
 
+def args_for(relpath: str, mapping: Sequence[tuple[str, tuple[str, ...]]]) -> tuple[str, ...]:
+    """The positional arguments given to this script: those of the first glob that matches it."""
+    return next((words for glob, words in mapping if matches(relpath, [glob])), ())
+
+
 def run_batch(root: str | os.PathLike[str], options: BatchOptions, backend: Backend | None = None,
               progress: Progress | None = None, on_discovered: Callable[[int], None] | None = None,
               ) -> list[ScriptResult]:
@@ -127,7 +133,8 @@ def run_batch(root: str | os.PathLike[str], options: BatchOptions, backend: Back
         if cand.skip_reason:
             results[cand.relpath] = ScriptResult(cand.relpath, "skipped", reason=cand.skip_reason)
         else:
-            jobs_list.append(ScriptJob(str(base.resolve()), cand.relpath, options.settings, knobs,
+            settings = replace(options.settings, script_args=args_for(cand.relpath, options.script_args))
+            jobs_list.append(ScriptJob(str(base.resolve()), cand.relpath, settings, knobs,
                                        options.max_variants, options.all_choices))
     if on_discovered:
         on_discovered(len(jobs_list))

@@ -29,6 +29,7 @@ from migrate.batch.variants import (
     is_varied,
 )
 from migrate.diagnostics import MigrateError
+from migrate.pipeline import PASS_ARGUMENTS
 from migrate.primus.yamlio import mark_emitted
 
 NO_LAUNCH = "no training launch"
@@ -86,7 +87,8 @@ def process_script(job: ScriptJob, backend: Backend) -> ScriptResult:
 def _error_row(job: ScriptJob, exc: MigrateError, rel: _Relativizer) -> ScriptResult:
     if NO_LAUNCH in exc.message.lower():
         return ScriptResult(job.relpath, "skipped", reason=rel(f"helper: {exc.message}"))
-    reason = exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+    hint = (exc.hint or "").replace(PASS_ARGUMENTS, f"pass them with --script-args '{job.relpath}=ARG1 ARG2 ...'")
+    reason = exc.message + (f" (hint: {hint})" if hint else "")
     return ScriptResult(job.relpath, "rejected", reason=rel(reason),
                         location=rel(str(exc.origin)) if exc.origin else None)
 
@@ -300,8 +302,14 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
     return VariantResult(
         label=variant.label, env=variant.env_dict, status=status, warnings=warnings, unmapped=unmapped,
         experiment=exp_rel, model=model_rel, parity_ok=ok, parity_differences=plain_diffs,
-        is_default=variant.is_default,
+        is_default=variant.is_default, legacy_schema=_schema_label(conv),
     )
+
+
+def _schema_label(conv: Any) -> str | None:
+    """The table that read the script: a bundled name, or `checkout` for the one the batch folder sits in."""
+    label = (conv.report or {}).get("legacy_schema")
+    return "checkout" if isinstance(label, str) and "/" in label else label
 
 
 def _plain(value: Any) -> Any:

@@ -42,7 +42,8 @@ EXIT_CODES = {
     3: "parity failed: the Primus config would not run like the legacy script",
     4: "converted, but some flags have no Primus equivalent (see the report)",
     5: "a training run failed",
-    130: "interrupted",
+    130: "interrupted (SIGINT, Ctrl-C)",
+    143: "terminated (SIGTERM)",
 }
 
 
@@ -131,7 +132,18 @@ def _command_word(argv: list[str]) -> str | None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if argv is None:  # a real command line: let shfmt parse the script while the subcommand is imported
+    if argv is None:  # a real command line: SIGINT/SIGTERM unwind (temporary files removed), exit quietly
+        from migrate import signals
+
+        signals.install()
+    try:
+        return _main(args_list, argv is None)
+    except KeyboardInterrupt as exc:  # also a signal during the error handling below
+        return int(getattr(exc, "exit_code", 130))
+
+
+def _main(args_list: list[str], real: bool) -> int:
+    if real:  # a real command line: let shfmt parse the script while the subcommand is imported
         from migrate.shell import early
 
         early.start(args_list)
@@ -149,11 +161,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MigrateError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print("interrupted" if getattr(exc, "signum", 2) == 2 else "terminated", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 130))
     except BrokenPipeError:
         return 0
+    except RecursionError:  # only input can nest this deep (YAML, extends: chains, sourced scripts)
+        print("error: the input is nested too deeply to process (YAML, extends: chain or sourced scripts)",
+              file=sys.stderr)
+        return 2
     except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into a message
         if os.environ.get("PRIMUS_MIGRATE_DEBUG"):
             raise

@@ -47,6 +47,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
                         "(vocab_size is set so the padded vocabulary stays the script's)")
+    p.add_argument("--script-args", action="append", default=[], metavar="GLOB=ARGS|@FILE",
+                   help="positional arguments ($1 $2 ...) for the scripts matching GLOB (split like a shell "
+                        "command line; the first matching GLOB wins); @FILE reads one GLOB=ARGS per line; repeatable")
+    p.add_argument("--legacy-schema", default=None, metavar="NAME|FILE",
+                   help="Megatron-LM option table of the scripts: a bundled name (rocm_dev, d3528a21, 5a676b36) or "
+                        "a JSON file from `primus-migrate schema`; default: the Megatron-LM checkout DIR is or sits "
+                        "in, else per script the first bundled table (rocm_dev first) that accepts every option")
     p.add_argument("--force", action="store_true", help="replace existing files in OUTDIR")
     p.set_defaults(func=run)
 
@@ -71,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from migrate.batch.backend import ConvertSettings
     from migrate.batch.report import JSON_NAME, MARKDOWN_NAME, build_json, render_json, render_markdown
     from migrate.batch.runner import BatchOptions, default_jobs, run_batch
+    from migrate.batch.script_args import parse_script_args
     from migrate.batch.tree import assemble
     from migrate.batch.variants import DEFAULT_MAX_VARIANTS, parse_knobs_option
     from migrate.diagnostics import MigrateError
@@ -82,15 +90,18 @@ def run(args: argparse.Namespace) -> int:
         raise MigrateError("--max-variants must be at least 1")
     options = BatchOptions(
         settings=ConvertSettings(target=args.target, gpus_per_node=args.gpus_per_node,
-                                 accept_null_tokenizer=args.accept_null_tokenizer),
+                                 accept_null_tokenizer=args.accept_null_tokenizer,
+                                 legacy_schema=_legacy_schema(args)),
         jobs=args.jobs or default_jobs(),
         include=args.include,
         exclude=args.exclude,
         knobs=parse_knobs_option(args.knobs) if args.knobs is not None else None,
         max_variants=args.max_variants or DEFAULT_MAX_VARIANTS,
         all_choices=args.all_choices,
+        script_args=parse_script_args(args.script_args),
     )
     root = Path(args.dir)
+    OutputTree(args.output)  # refuses an empty -o before any work (Path("") would be the current folder)
     out = Path(args.output)
     exclude_out = _output_inside(root, out)
     if exclude_out:
@@ -113,6 +124,21 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_summary(report, out / MARKDOWN_NAME)
     return exit_code(results)
+
+
+def _legacy_schema(args: argparse.Namespace) -> str | None:
+    """--legacy-schema as given; else the checkout DIR sits in, whose table is extracted once, here."""
+    from migrate.megatron.schema_choice import checkout_schema, find_checkout
+
+    if args.legacy_schema:
+        return args.legacy_schema
+    checkout = find_checkout(Path(args.dir))
+    if checkout is None:
+        return None
+    schema = checkout_schema(checkout)  # workers forked after this inherit it; each script still says so
+    print(f"note: {args.dir} is inside the Megatron-LM checkout {checkout}: its scripts are read with that "
+          f"checkout's option table ({len(schema.options)} options)", file=sys.stderr)
+    return None
 
 
 def _output_inside(root: Path, out: Path) -> str | None:

@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
         allow_abbrev=False,
         usage=("%(prog)s SCRIPT [KEY=VALUE ...] -o OUTDIR [--target {primus-0.1,primus-26.5}] [--name NAME]\n"
-               "       [--force] [--json] [--strict] [--keep-knobs] [--gpus-per-node N] [--legacy-schema NAME]\n"
+               "       [--force] [--json] [--strict] [--keep-knobs] [--gpus-per-node N] [--legacy-schema NAME|FILE]\n"
                "       [--accept-null-tokenizer] [--primus-path DIR] [-- SCRIPT_ARGS ...]"),
         epilog=("exit codes: 0 written; 2 unusable input (or unmapped flags under --strict), nothing written; "
                 "3 static parity failed, nothing written; 4 written, some flags have no Primus equivalent."),
@@ -60,7 +60,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="keep knobs that map 1:1 to a key as ${KNOB:value} parameters in the YAML")
     p.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
                    help="GPUs per node assumed for the script's device queries (default: 8)")
-    p.add_argument("--legacy-schema", default="rocm_dev", metavar="NAME", help="Megatron schema of the legacy script (default: rocm_dev)")
+    p.add_argument("--legacy-schema", default=None, metavar="NAME|FILE",
+                   help="Megatron-LM option table of the legacy script: a bundled name (rocm_dev, d3528a21, 5a676b36) "
+                        "or a JSON file from `primus-migrate schema`; default: the Megatron-LM checkout the script "
+                        "sits in, else the first bundled table (rocm_dev first) that accepts every option")
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
                         "(vocab_size is set so the padded vocabulary stays the script's)")
@@ -85,6 +88,7 @@ def split_settings(words: list[str]) -> tuple[dict[str, str], list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from migrate.megatron.schema_choice import LEGACY_SCHEMA_CODE
     from migrate.output import OutputTree
     from migrate.pipeline import ConvertOptions, convert_script
 
@@ -99,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
 
     unmapped = conversion.report.get("unmapped") or []
     for item in conversion.diagnostics:  # an unmapped flag is said once, by the list at the end
-        if item.severity == "warning" and not repeats_unmapped(item.code, item.message, unmapped):
+        if (item.severity == "warning" or item.code == LEGACY_SCHEMA_CODE) and not repeats_unmapped(
+                item.code, item.message, unmapped):
             print(str(item), file=sys.stderr)
 
     if not conversion.parity.ok:

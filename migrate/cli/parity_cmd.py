@@ -47,8 +47,8 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="override both sides' seed (default: each config's own)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--gpus-per-node", type=int, default=8, help="GPUs the script's machine had (default 8)")
-    p.add_argument("--legacy-schema", default="rocm_dev",
-                   help="Megatron schema of the legacy script (default: rocm_dev)")
+    p.add_argument("--legacy-schema", default=None, metavar="NAME|FILE",
+                   help="Megatron-LM option table of the legacy script (default: chosen as `convert` does)")
     p.add_argument("--primus-path", help="a Primus checkout to read presets from instead of the snapshot")
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "

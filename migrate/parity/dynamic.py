@@ -52,7 +52,7 @@ class ParityOptions:
     device: str = "auto"
     static_only: bool = False
     gpus_per_node: int = 8
-    legacy_schema: str = "rocm_dev"
+    legacy_schema: str | None = None  # None: chosen per script (migrate.megatron.schema_choice)
     primus_path: str | None = None
     accept_null_tokenizer: bool = False  # see ConvertOptions.accept_null_tokenizer
     logs_dir: Path | None = None  # keep each side's train.log + metrics.jsonl here (DIR/legacy, DIR/primus)

@@ -30,6 +30,7 @@ from stat import S_ISREG
 from typing import Any, Mapping, Sequence
 
 from migrate.diagnostics import MigrateError, Origin
+from migrate.primus.confine import check_reference
 from migrate.primus.interpolate import interpolate_v01, interpolate_v26
 from migrate.primus.yamlio import copy_tree, key_line, load_yaml_file
 
@@ -50,6 +51,7 @@ def locate(ref: Any, current: Path, fallbacks: Sequence[Path], origin: Origin) -
     candidates = [current.parent / ref] + [Path(d) / ref for d in fallbacks]
     for candidate in candidates:
         if candidate.is_file():
+            check_reference(ref, candidate, origin, "base file")
             return candidate
         _note((str(candidate), None, None))
     raise MigrateError(f"base file '{ref}' not found (looked in {current.parent})", origin=origin)

@@ -88,6 +88,25 @@ class EnvVar(Record):
         self.unknown = unknown
 
 
+class RuntimeValue(Record):
+    """A value that exists only when the script runs (`$(date ...)`, `$(hostname)`, `$HOSTNAME`,
+    `$(whoami)`): evaluated with `assumed`; `used_in` says where it ended up ("argv", "env:NAME")."""
+
+    _fields = ("command", "assumed", "origin", "used_in", "argv_tokens")
+
+    def __init__(self, command: str, assumed: str, origin: Origin, used_in: list[str] | None = None,
+                 argv_tokens: list[int] | None = None) -> None:
+        self.command = command  # the shell text that computes it, e.g. `date +%Y%m%d`
+        self.assumed = assumed
+        self.origin = origin
+        self.used_in: list[str] = [] if used_in is None else used_in
+        self.argv_tokens: list[int] = [] if argv_tokens is None else argv_tokens  # indices into LaunchPlan.argv
+
+    def to_json(self) -> dict[str, Any]:
+        return {"command": self.command, "assumed": self.assumed, "origin": str(self.origin),
+                "used_in": list(self.used_in), "argv_tokens": list(self.argv_tokens)}
+
+
 class Knob(Record):
     """A variable the user can set from outside: environment or KEY=VALUE script argument."""
 
@@ -115,11 +134,11 @@ class Knob(Record):
 
 
 class LaunchPlan(Record):
-    _fields = ("script", "launcher", "entry", "argv", "env", "knobs", "diagnostics")
+    _fields = ("script", "launcher", "entry", "argv", "env", "knobs", "diagnostics", "runtime")
 
     def __init__(self, script: str, launcher: Launcher, entry: str, argv: list[Token],
                  env: dict[str, EnvVar] | None = None, knobs: list[Knob] | None = None,
-                 diagnostics: Diagnostics | None = None) -> None:
+                 diagnostics: Diagnostics | None = None, runtime: list[RuntimeValue] | None = None) -> None:
         self.script = script
         self.launcher = launcher
         self.entry = entry  # the training program, e.g. pretrain_gpt.py
@@ -127,6 +146,8 @@ class LaunchPlan(Record):
         self.env: dict[str, EnvVar] = {} if env is None else env  # exported at the launch
         self.knobs: list[Knob] = [] if knobs is None else knobs
         self.diagnostics = Diagnostics() if diagnostics is None else diagnostics
+        # run-time values that reached the launch (argv or exported environment)
+        self.runtime: list[RuntimeValue] = [] if runtime is None else runtime
 
     def argv_values(self) -> list[str]:
         return [t.value for t in self.argv]
@@ -146,4 +167,5 @@ class LaunchPlan(Record):
             "env_provenance": {k: str(v.origin) for k, v in self.env.items()},
             "knobs": {k.name: k.to_json() for k in self.knobs},
             "diagnostics": self.diagnostics.to_json(),
+            "runtime": [r.to_json() for r in self.runtime],
         }

@@ -25,12 +25,15 @@ FIXED_EPOCH = 1704067200  # 2024-01-01 00:00:00 UTC: the timestamp `date` is ass
 
 
 class Output(Record):
-    _fields = ("text", "status", "assumption")
+    _fields = ("text", "status", "assumption", "runtime")
 
-    def __init__(self, text: str, status: int = 0, assumption: str | None = None) -> None:
+    def __init__(self, text: str, status: int = 0, assumption: str | None = None, runtime: bool = False) -> None:
         self.text = text
         self.status = status
         self.assumption = assumption  # a fact about the machine we assumed
+        # a value that exists only when the script runs (time, host, user): its text is an assumed
+        # value, carried as a run-time value (LaunchPlan.runtime) so that it never reaches a config silently
+        self.runtime = runtime
 
 
 Model = "Callable[[Evaluator, list[str], str | None], Output | None]"
@@ -93,14 +96,25 @@ def date(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
         return None
     stamp = time.gmtime(FIXED_EPOCH)
     text = time.strftime(fmts[-1][1:], stamp) if fmts else time.strftime("%a %b %e %H:%M:%S UTC %Y", stamp)
-    return Output(text + "\n", assumption="`date` assumed to print the fixed time 2024-01-01 00:00:00 UTC")
+    return Output(text + "\n", assumption="`date` assumed to print the fixed time 2024-01-01 00:00:00 UTC",
+                  runtime=True)
 
 
 @model("hostname")
 def hostname(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
     if any(w not in ("-s", "--short", "-f", "--fqdn", "--long") for w in words[1:]):
         return None  # addresses (-I, -i) and anything else stay unknown
-    return Output("localhost\n", assumption="`hostname` assumed to be localhost")
+    return Output("localhost\n", assumption="`hostname` assumed to be localhost", runtime=True)
+
+
+ASSUMED_USER = "user"  # what `whoami` / `id -un` are assumed to print
+
+
+@model("whoami", "id")
+def whoami(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    if words[0].endswith("id") and words[1:] not in (["-un"], ["-u", "-n"], ["-nu"]):
+        return None  # ids and groups stay unknown
+    return Output(ASSUMED_USER + "\n", assumption=f"`{' '.join(words)}` assumed to print {ASSUMED_USER}", runtime=True)
 
 
 @model("rdma", "ibv_devices", "ibv_devinfo")

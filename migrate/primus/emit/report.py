@@ -42,6 +42,17 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += [f"- `{e['dest']}`: {_cell(e['legacy'])} -> {_cell(e['primus'])}: {e['why']}"
                   for e in r["accepted_differences"]]
         lines.append("")
+    if r.get("documented_differences"):
+        lines += ["## Documented differences", "",
+                  "Where the Primus release itself decides and no key of it can follow the legacy run:", ""]
+        lines += [f"- `{e['dest']}`: {e['why']}" for e in r["documented_differences"]]
+        lines.append("")
+    if r.get("runtime_values"):
+        lines += ["## Run-time values", "",
+                  "The script computes these when it runs; they were evaluated with the assumed value shown:", ""]
+        lines += [f"- `{v['command']}` ({v['origin']}): assumed `{v['assumed']}`; {v['written_as']}"
+                  for v in r["runtime_values"]]
+        lines.append("")
     if r.get("unmapped"):
         lines += ["## Flags with no Primus equivalent", ""]
         lines += [f"- `{u['flag']}` ({u['origin']}): {u['why']}" for u in r["unmapped"]]
