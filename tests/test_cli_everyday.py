@@ -56,7 +56,7 @@ def test_a_script_named_like_a_subcommand_is_still_a_script(cli, tmp_path, monke
 
 def test_an_unrelated_missing_name_is_a_missing_script(cli, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for word in ("train_llama.sh", "zzzz"):
+    for word in ("train_llama.sh", "train_llama", "convert_llama", "zzzz"):
         result = cli(word, "-o", tmp_path / "out")
         assert result.code == 2 and "unknown command" not in result.err
 

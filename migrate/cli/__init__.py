@@ -113,7 +113,7 @@ def _refuse_mistyped_command(word: str, known: set[str]) -> None:
         return
     import difflib
 
-    match = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.6)
+    match = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.75)  # `train_llama` (0.62) is a script
     if match:
         raise MigrateError(f"unknown command '{word}' (and no file of that name)",
                            hint=f"did you mean `primus-migrate {match[0]}`?", exit_code=2)
