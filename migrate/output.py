@@ -39,16 +39,18 @@ class scratch_folder:  # noqa: N801 - used like a function: `with scratch_folder
     so a signal can never fall between creating it and the `try` that removes it."""
 
     def __init__(self, prefix: str = _TEMP_PREFIX, dir: str | os.PathLike[str] | None = None) -> None:
-        self.prefix, self.dir, self.path = prefix, dir, None
+        self.prefix, self.dir = prefix, dir
+        self.path: Path | None = None
 
     def __enter__(self) -> Path:
         with deferred():
-            self.path = Path(tempfile.mkdtemp(prefix=self.prefix, dir=self.dir))
-        return self.path
+            path = self.path = Path(tempfile.mkdtemp(prefix=self.prefix, dir=self.dir))
+        return path
 
     def __exit__(self, *exc: object) -> None:
         with deferred():
-            shutil.rmtree(self.path, ignore_errors=True)
+            if self.path is not None:
+                shutil.rmtree(self.path, ignore_errors=True)
 
 
 class OutputTree:

@@ -12,14 +12,22 @@ import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from migrate.diagnostics import Diagnostics, MigrateError, Origin
+from migrate.primus.profiles import DEFAULT_TARGET, Profile
+
+if TYPE_CHECKING:  # imported where used: parity.dynamic imports this module
+    from migrate.megatron.args import MegatronArgs
+    from migrate.parity.static import NullTokenizerAcceptance, StaticParity
+    from migrate.primus.emit.emitter import EmitResult
+    from migrate.primus.resolved import ResolvedConfig
+    from migrate.shell.plan import LaunchPlan
 
 
 @dataclass
 class ConvertOptions:
-    target: str = "primus-26.5"
+    target: str = DEFAULT_TARGET
     name: str | None = None  # experiment name; default from script stem + variant
     keep_knobs: bool = False
     strict: bool = False
@@ -31,40 +39,42 @@ class ConvertOptions:
     accept_null_tokenizer: bool = False
     # report.json / report.md in `files`; the batch, which writes its own report, turns them off.
     render_reports: bool = True
+    # --entry-as KEY: convert an entry script unknown to migrate.entries as that family builds it
+    entry_as: str | None = None
 
 
 @dataclass
 class Conversion:
-    plan: Any  # LaunchPlan
-    legacy: Any  # MegatronArgs parsed with the legacy schema
+    plan: LaunchPlan
+    legacy: MegatronArgs  # parsed with the legacy schema
     expected: dict[str, Any]  # derive(translate(legacy)): what Megatron would train with
     files: dict[str, str]  # relpath -> content
     experiment_path: str
     model_path: str | None
     report: dict
-    parity: Any  # StaticParity
+    parity: StaticParity
     diagnostics: Diagnostics
     unmapped: list[str]
-    translated: Any = None  # MegatronArgs at the target schema
-    resolved: Any = None  # ResolvedConfig of the emitted files
-    profile: Any = None
+    translated: MegatronArgs | None = None  # at the target schema
+    resolved: ResolvedConfig | None = None  # of the emitted files
+    profile: Profile | None = None
     hint: str | None = None  # what to do when parity fails for a known reason
     accepted: Any = None  # NullTokenizerAcceptance when --accept-null-tokenizer applied
 
 
-def missing_arguments_hint(plan: Any) -> str | None:
+def missing_arguments_hint(plan: LaunchPlan) -> str | None:
     """When the script read positional arguments it was not given, say which (the usual cause
     of a flag with no value: `--lr ${LR}` with LR=$5 and no fifth argument)."""
     from migrate.shell.params import MISSING_ARGUMENT
 
     seen: dict[str, str] = {}
-    for item in getattr(plan, "diagnostics", []):
+    for item in plan.diagnostics:
         if item.code == MISSING_ARGUMENT:
             name = item.message.split(" ", 1)[0]
             seen.setdefault(name, f"{name} (line {item.origin.line})" if item.origin and item.origin.line else name)
     if not seen:
         return None
-    usage = usage_line(getattr(plan, "script", None))
+    usage = usage_line(plan.script)
     return (f"the script reads arguments it was not given: {', '.join(seen.values())}"
             + (f" (its usage line: {usage})" if usage else "") + f"; {PASS_ARGUMENTS}")
 
@@ -73,7 +83,7 @@ PASS_ARGUMENTS = "pass them after `--` (primus-migrate SCRIPT -o OUT -- ARG1 ARG
 _USAGE = re.compile(r"^\s*(?:echo|printf)\b.*\busage\b", re.IGNORECASE)
 
 
-def usage_line(script: Any) -> str | None:
+def usage_line(script: str | Path | None) -> str | None:
     """The first `echo "Usage: ..."` line of the script, as written (it names the arguments it wants)."""
     try:
         lines = Path(script).read_text(encoding="utf-8", errors="replace").splitlines() if script else []
@@ -123,20 +133,21 @@ def is_hub_model_id(value: str, plan: Any) -> bool:
     return not any(f"`{value}`" in m or f"`{value}/" in m for m in tested)
 
 
-def null_tokenizer_forced(profile: Any, run: Mapping[str, Any]) -> bool:
+def null_tokenizer_forced(profile: Profile, run: Mapping[str, Any]) -> bool:
     """primus-26.5's mock_data patch replaces the script's tokenizer by the NullTokenizer."""
-    return (not getattr(profile, "is_v01", profile.name == "primus-0.1") and bool(run.get("mock_data"))
+    return (not profile.is_v01 and bool(run.get("mock_data"))
             and run.get("tokenizer_type") != "NullTokenizer")
 
 
-def null_tokenizer_hint(profile: Any, run: Mapping[str, Any]) -> str:
+def null_tokenizer_hint(profile: Profile, run: Mapping[str, Any]) -> str:
     return (f"{profile.name} trains --mock-data runs with the NullTokenizer (its mock_data patch replaces "
             f"tokenizer_type {run.get('tokenizer_type')}), so the resolved arguments differ from the script's. "
             "Pass --accept-null-tokenizer to accept that one difference (vocab_size is then set so the padded "
             "vocabulary stays the script's), or convert with --target primus-0.1, which keeps the script's tokenizer.")
 
 
-def null_tokenizer_acceptance(profile: Any, run: Mapping[str, Any], origin: Origin | None = None) -> Any:
+def null_tokenizer_acceptance(profile: Profile, run: Mapping[str, Any],
+                              origin: Origin | None = None) -> NullTokenizerAcceptance:
     """The accepted difference for --accept-null-tokenizer; refuses when the legacy vocabulary is unknown."""
     from migrate.parity.static import NullTokenizerAcceptance
     from migrate.tokenizer_files import unread_tokenizer_files
@@ -160,10 +171,10 @@ _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
 _NAME_MAX = 200  # `<name>-pretrain.yaml` stays below the usual 255-byte file name limit
 
 
-def default_name(script: str | Path, plan: Any) -> str:
+def default_name(script: str | Path, plan: LaunchPlan) -> str:
     """`train_llama3` plus the knobs set from outside: `train_llama3-MODEL_SIZE70-TP2`."""
     name = Path(script).stem
-    for knob in getattr(plan, "knobs", []):
+    for knob in plan.knobs:
         if knob.source in ("env", "arg") and knob.value is not None:
             name += f"-{knob.name}{knob.value}"
     name = _NAME_CHARS.sub("_", name).strip("._-") or "experiment"  # never a hidden file (`..sh`)
@@ -191,7 +202,7 @@ def knob_placeholders(script, env, args, options, plan, translated_args, target_
             continue
         if not any(value in word for word in words):
             continue  # a 1:1 knob's text is in the argv; this one only steers the script
-        runs = []
+        runs: list[tuple[str, dict[str, Any]]] = []
         for sentinel in sentinels(value):
             if runs and classify(knob.name, value, translated_args, runs, options.target) is None:
                 break  # one re-evaluation already shows it is not 1:1
@@ -209,11 +220,11 @@ def knob_placeholders(script, env, args, options, plan, translated_args, target_
                 break
         if len(runs) == 2:
             mapping = classify(knob.name, value, translated_args, runs, options.target)
-            for dest, text in (mapping or {}).items():
-                if isinstance(text, tuple):
-                    spans.setdefault(dest, []).append((knob.name, text))
+            for dest, mapped in (mapping or {}).items():
+                if isinstance(mapped, tuple):
+                    spans.setdefault(dest, []).append((knob.name, mapped))
                 elif dest not in out:
-                    out[dest] = (knob.name, text)
+                    out[dest] = (knob.name, mapped)
     for dest, found in spans.items():
         text = apply_spans(translated_args[dest], [span for _, span in found])
         if text is not None and dest not in out:
@@ -273,12 +284,14 @@ def _jsonable(value: Any) -> Any:
 def convert_script(script: str | Path, env: Mapping[str, str] | None = None, args: Sequence[str] = (),
                    options: ConvertOptions | None = None) -> Conversion:
     """Convert one legacy launch script (pure: writes nothing)."""
+    from migrate.entries import apply_entry
     from migrate.megatron import derive, load_schema, parse_argv, translate
     from migrate.megatron.derive import fill_args_defaults
+    from migrate.megatron.required import check_legacy_run_starts, unset_variables_hint
     from migrate.megatron.schema_choice import LEGACY_SCHEMA_CODE, choose_legacy_schema
     from migrate.parity.static import check_static_parity
     from migrate.primus import get_profile, resolve_experiment
-    from migrate.primus.emit.emitter import EmitRequest, emit, entry_family, stage_and_resolve
+    from migrate.primus.emit.emitter import EmitRequest, emit, stage_and_resolve
     from migrate.primus.emit.report import render_json, render_markdown
     from migrate.primus.emit.runenv import plan_environment
     from migrate.primus.emit.runscript import alternative_command, env_sh, run_command, run_sh
@@ -293,15 +306,18 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
 
     plan = evaluate_script(script, env, list(args), EvalOptions(gpus_per_node=options.gpus_per_node))
     diags.extend(plan.diagnostics)
+    launched = apply_entry(plan, options.target, options.entry_as)  # the model it builds, or refused
     try:
         # the option table of the Megatron-LM the script was written for, with the entry script's own
         # extra_args_provider options (e.g. pretrain_deepseek.py's) added
-        schema_choice = choose_legacy_schema(options.legacy_schema, script, plan.entry, plan.argv)
+        schema_choice = choose_legacy_schema(options.legacy_schema, script, launched.program_as, plan.argv)
         legacy_base = schema_choice.schema
-        legacy_schema = legacy_base.for_entry(plan.entry)
+        legacy_schema = legacy_base.for_entry(launched.program_as)
         legacy = parse_argv(legacy_schema, plan.argv, diags)
     except MigrateError as exc:
-        for extra in (empty_value_hint(plan, exc), missing_arguments_hint(plan)):
+        specific = empty_value_hint(plan, exc)  # the variable right after the flag, when it is there
+        general = missing_arguments_hint(plan) or (None if specific else unset_variables_hint(plan))
+        for extra in (specific, general):
             if extra:
                 exc.hint = f"{exc.hint}; {extra}" if exc.hint else extra
         raise
@@ -309,8 +325,10 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         diags.warn(LEGACY_SCHEMA_CODE, schema_choice.why)
     elif schema_choice.why:
         diags.note(LEGACY_SCHEMA_CODE, schema_choice.why)
-    # ... and the args_defaults the entry passes to pretrain() (pretrain_gpt.py: GPT2BPETokenizer) fill validate_args' Nones
-    entry_defaults = legacy_base.entry_args_defaults(plan.entry)
+    # ... and the args_defaults the entry passes to pretrain() (pretrain_gpt.py: GPT2BPETokenizer) fill
+    # validate_args' Nones
+    entry_defaults = legacy_base.entry_args_defaults(launched.program_as)
+    check_legacy_run_starts(legacy, entry_defaults, plan, launched.origin, diags)  # Megatron would start it
     profile = get_profile(options.target, options.primus_path)
     target_schema = load_schema(profile.megatron_schema)
     translated = translate(legacy, target_schema, diags)
@@ -327,7 +345,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     # the legacy run's values with its entry's args_defaults in place: what the Primus files must say
     run_values, emit_expected = dict(translated.args), dict(expected)
     for key in fill_args_defaults(run_values, entry_defaults):
-        notes[key] = f"{legacy_base.match_entry(plan.entry)} args_defaults"
+        notes[key] = f"{legacy_base.match_entry(launched.program_as)} args_defaults"
     if null_tokenizer_forced(profile, run_values):
         hint = null_tokenizer_hint(profile, run_values)
         if options.accept_null_tokenizer:
@@ -364,6 +382,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         + (f" ({variant})" if variant else "") + f" for {profile.name}.\n"
         "Each override says where its value comes from: the script line that set it, or\n"
         "`Megatron default` when the script left it at Megatron's default and the Primus preset differs."
+        + (f"\nAccepted: {launched.describe()}." if launched.accepted_as else "")
         + (f"\nAccepted difference (--accept-null-tokenizer): {profile.name} trains mock data with the\n"
            f"NullTokenizer instead of {accepted.legacy_tokenizer}; vocab_size keeps the padded vocabulary."
            if accepted else "")
@@ -378,7 +397,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
                    + ";\nkeys holding them say so; ${PRIMUS_RUN_...:value} ones vary at run time (run.sh).")
     request = EmitRequest(name, run_values, emit_expected,
                           {d: _short_origin(o, script, real) for d, o in translated.explicit.items()},
-                          knob_of, placeholders, header, entry_family(plan.entry), notes,
+                          knob_of, placeholders, header, launched.family, notes,
                           runtime=[r for r in runtime if "argv" in r.used_in])
     resolver = stage_and_resolve(profile, resolve_experiment)
     result = emit(request, profile, resolver, derive_target, check, dests, defaults)
@@ -397,7 +416,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     if has_env_file:
         files["env.sh"] = env_sh(environment.env_file, script_name, environment.secrets)
     record_uses(runtime, result.overrides)
-    files["run.sh"] = run_sh(profile.name, getattr(profile, "release", ""), script_name, result.experiment_path,
+    files["run.sh"] = run_sh(profile.name, profile.release, script_name, result.experiment_path,
                              result.model_path, environment.run_vars, has_env_file, runtime_exports(runtime))
 
     # ---- where every flag went ------------------------------------------------------------
@@ -425,8 +444,10 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
             entry["written"] = " ".join(words)
         note = _translate_note(diags, origin)
         if dest in dropped or ((target_dest is None or target_dest not in dests) and dropped_unknown):
-            why = (f"no Primus equivalent: {note or 'the option does not exist in Megatron-LM ' + profile.megatron_schema}"
-                   f" (Megatron-LM {profile.megatron_schema} is what {profile.name} runs)")
+            why = (
+                f"no Primus equivalent: {note or 'the option does not exist in Megatron-LM ' + profile.megatron_schema}"
+                f" (Megatron-LM {profile.megatron_schema} is what {profile.name} runs)"
+            )
             entry["destination"] = why
             unmapped.append({"flag": flag, "dest": dest, "origin": entry["origin"], "why": why})
         elif target_dest is None or target_dest not in dests:
@@ -469,9 +490,10 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     report: dict[str, Any] = {
         "script": str(script_name),
         "target": profile.name,
-        "primus_release": getattr(profile, "release", None),
+        "primus_release": profile.release,
         "megatron_schema": profile.megatron_schema,
         "legacy_schema": schema_choice.label,
+        "entry": launched.to_json(),
         "experiment": result.experiment_path,
         "model_file": result.model_path,
         "model_ref": result.model_ref,
@@ -524,6 +546,6 @@ def _target_dests(legacy_dests: set[str], legacy: Any, translated: Any) -> set[s
     return out
 
 
-def baseline_value(result: Any, key: str) -> Any:
+def baseline_value(result: EmitResult, key: str) -> Any:
     """What the preset chain alone gives `key` (for the report), if known."""
-    return getattr(result, "preset_values", {}).get(key)
+    return result.preset_values.get(key)

@@ -130,7 +130,9 @@ class RankRun:
 
     def _forward_step(self, batch_iter: Any, model: Any) -> Any:
         batch = next(batch_iter)
-        output = model(batch["tokens"], batch["position_ids"], None, labels=batch["labels"], loss_mask=batch["loss_mask"])
+        output = model(
+            batch["tokens"], batch["position_ids"], None, labels=batch["labels"], loss_mask=batch["loss_mask"]
+        )
         mask = batch["loss_mask"]
 
         def loss_func(output_tensor: torch.Tensor) -> Any:

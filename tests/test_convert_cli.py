@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers_convert import SCRIPTS, needs_pieces
+from helpers_convert import SCRIPTS
 
-pytestmark = needs_pieces
 
 LLAMA3 = SCRIPTS / "rocm" / "train_llama3.sh"
 

@@ -14,9 +14,8 @@ import pytest
 import yaml
 
 from helpers_convert import (SCRIPTS, TARGETS, compare, fixture_scripts, knob_variants, legacy_expected,
-                             needs_pieces, resolve_written, script_args)
+                             resolve_written, script_args)
 
-pytestmark = needs_pieces
 
 LLAMA3 = SCRIPTS / "rocm" / "train_llama3.sh"
 LLAMA2 = SCRIPTS / "rocm" / "train_llama2.sh"

@@ -114,10 +114,6 @@ def test_secrets_are_recognised_by_what_they_are(name, value, secret):
 
 
 def test_batch_per_variant_env_files_are_escaped_too(cli, tmp_path):
-    from helpers_convert import pieces_available
-
-    if not pieces_available():
-        pytest.skip("pipeline pieces not merged")
     repo = tmp_path / "repo"
     repo.mkdir()
     value = "a}b $(touch PWNED) `touch PWNED`\nx'y"
@@ -151,10 +147,6 @@ def shlex_quote(text: str) -> str:
 def test_a_script_name_that_is_not_utf8_converts_and_its_files_read_back(cli, tmp_path):
     import yaml
 
-    from helpers_convert import pieces_available
-
-    if not pieces_available():
-        pytest.skip("pipeline pieces not merged")
     name = os.fsdecode(b"bad\xffname.sh")
     (tmp_path / name).write_text(
         "export FOO=1\ntorchrun pretrain_gpt.py --num-layers 2 --hidden-size 64 --num-attention-heads 4 "

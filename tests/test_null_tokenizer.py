@@ -17,9 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers_convert import needs_pieces
 
-pytestmark = needs_pieces
 
 MOCK = """#!/bin/bash
 TP="${TP:-4}"

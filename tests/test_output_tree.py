@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from helpers_convert import needs_pieces
 from migrate.diagnostics import MigrateError
 from migrate.output import OutputTree
 
@@ -36,7 +35,7 @@ def rename(a, b):
 os.rename = rename
 sys.argv = ["primus-migrate", *sys.argv[1:]]
 from migrate.__main__ import main
-main()
+sys.exit(main())  # as the console script does
 """
 
 
@@ -52,7 +51,7 @@ class Hook:
 sys.meta_path.insert(0, Hook())
 sys.argv = ["primus-migrate", *sys.argv[1:]]
 from migrate.__main__ import main
-main()
+sys.exit(main())  # as the console script does
 """
 
 
@@ -151,9 +150,6 @@ def test_a_read_only_folder_is_bad_input(tmp_path, cli):
 
 
 # ---- through the CLI ------------------------------------------------------------------------
-
-pytestmark = needs_pieces
-
 
 def test_empty_output_does_not_write_into_the_current_folder(cli, tmp_path, monkeypatch):
     (tmp_path / "t.sh").write_text(SCRIPT)

@@ -25,7 +25,7 @@ def cache(tmp_path, monkeypatch) -> Path:
 
 
 def _tree(data: bytes = SCRIPT, name: str = "run.sh") -> dict:
-    return syntax._finish(syntax._start(data, name), data, name)
+    return syntax._run_shfmt(data, name)
 
 
 def _entry(cache: Path, data: bytes = SCRIPT, name: str = "run.sh") -> Path:

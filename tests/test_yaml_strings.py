@@ -7,7 +7,6 @@ import yaml
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from helpers_convert import needs_pieces
 from migrate.primus.emit.files import experiment_yaml, model_yaml, raw_text
 from migrate.primus.emit.overrides import Override
 from migrate.primus.emit.yamltext import render_value
@@ -55,7 +54,6 @@ def test_kept_knob_parameters_are_written_so_yaml_keeps_the_text(raw):
     assert _load(f"k: {raw_text(raw)}\n") == {"k": raw}
 
 
-@needs_pieces
 def test_a_flag_value_starting_with_colon_space_converts(cli, tmp_path):
     script = tmp_path / "t.sh"
     script.write_text(

@@ -13,18 +13,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
+from migrate.primus.profiles import DEFAULT_TARGET
+
 
 @dataclass(frozen=True)
 class ConvertSettings:
     """The per-batch conversion settings a worker needs (picklable)."""
 
-    target: str = "primus-26.5"
+    target: str = DEFAULT_TARGET
     gpus_per_node: int = 8
     legacy_schema: str | None = None  # None: chosen per script (migrate.megatron.schema_choice)
     primus_path: str | None = None
     strict: bool = False
     accept_null_tokenizer: bool = False  # see ConvertOptions.accept_null_tokenizer
     script_args: tuple[str, ...] = ()  # the script's positional arguments (batch --script-args), per script
+    entry_as: str | None = None  # see ConvertOptions.entry_as
 
 
 class Backend(Protocol):
@@ -60,6 +63,7 @@ class PipelineBackend:
             legacy_schema=settings.legacy_schema,
             primus_path=settings.primus_path,
             accept_null_tokenizer=settings.accept_null_tokenizer,
+            entry_as=settings.entry_as,
             render_reports=False,  # the batch drops each conversion's own report (worker.DROPPED_FILES)
         )
         return convert_script(script, dict(env), settings.script_args, options)

@@ -172,7 +172,9 @@ def rewrite_model_reference(experiment_yaml: str, new_reference: str) -> str:
             hits.append((i, match))
     for i, match in hits:
         end = "\n" if lines[i].endswith("\n") else ""
-        lines[i] = f"{match.group('indent')}model:{match.group('space') or ' '}{new_reference}{match.group('tail')}{end}"
+        lines[i] = (
+            f"{match.group('indent')}model:{match.group('space') or ' '}{new_reference}{match.group('tail')}{end}"
+        )
         result = "".join(lines)
         if _pre_trainer_model(_load(result)) == new_reference:
             return result

@@ -59,8 +59,11 @@ def _run_in_worker(job: ScriptJob) -> ScriptResult:
 
 
 def _crashed(job: ScriptJob, exc: BaseException) -> ScriptResult:
-    return ScriptResult(job.relpath, "rejected",
-                        reason=f"internal error: the worker process died while converting this script ({type(exc).__name__})")
+    return ScriptResult(
+        job.relpath,
+        "rejected",
+        reason=f"internal error: the worker process died while converting this script ({type(exc).__name__})",
+    )
 
 
 def _pool(jobs: int, backend: Backend) -> ProcessPoolExecutor:
@@ -101,7 +104,10 @@ def run_jobs(jobs_list: Sequence[ScriptJob], jobs: int, backend: Backend,
                 except BrokenProcessPool:
                     retry.append(job)
                 except Exception as exc:  # noqa: BLE001 - e.g. a result that does not pickle
-                    done(job, ScriptResult(job.relpath, "rejected", reason=f"internal error: {type(exc).__name__}: {exc}"))
+                    done(
+                        job,
+                        ScriptResult(job.relpath, "rejected", reason=f"internal error: {type(exc).__name__}: {exc}"),
+                    )
     for job in sorted(retry, key=lambda j: j.relpath):
         # Alone in a fresh single-worker pool: if it dies again, it was this script.
         with _pool(1, backend) as pool:

@@ -14,11 +14,11 @@ import tempfile
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator
 
 from migrate.batch import knobmap, layout
 from migrate.batch.backend import Backend, ConvertSettings
-from migrate.batch.results import ScriptResult, VariantResult, worst_status
+from migrate.batch.results import ScriptResult, Status, VariantResult, worst_status
 from migrate.batch.variants import (
     DEFAULT_MAX_VARIANTS,
     KnobInfo,
@@ -167,7 +167,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
         try:
             conv = backend.convert(job.relpath, variant.env_dict, name, settings)
         except MigrateError as exc:
-            status = "skipped" if NO_LAUNCH in exc.message.lower() else "rejected"
+            status: Status = "skipped" if NO_LAUNCH in exc.message.lower() else "rejected"
             variant_rows.append(VariantResult(variant.label, variant.env_dict, status, reason=rel(exc.message),
                                               location=rel(str(exc.origin)) if exc.origin else None,
                                               is_default=variant.is_default))
@@ -275,7 +275,7 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
             placed[layout.companion_path(exp_rel, path)] = text
     # The emitter's files with the model reference renamed: still emitted text (see mark_emitted).
     mark_emitted(exp_text)
-    if conv.model_path:
+    if model_rel is not None:
         mark_emitted(placed[model_rel])
     for path, text in {**placed, **scratch_only}.items():
         target = scratch / path
@@ -298,7 +298,7 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
     diagnostics += [d for d in getattr(conv.plan, "diagnostics", []) if d not in diagnostics]
     warnings = [rel(str(d)) for d in diagnostics if getattr(d, "severity", "") == "warning"]
     unmapped = [rel(str(u)) for u in conv.unmapped]
-    status = "converted_with_warnings" if warnings or unmapped else "converted"
+    status: Status = "converted_with_warnings" if warnings or unmapped else "converted"
     return VariantResult(
         label=variant.label, env=variant.env_dict, status=status, warnings=warnings, unmapped=unmapped,
         experiment=exp_rel, model=model_rel, parity_ok=ok, parity_differences=plain_diffs,

@@ -14,13 +14,9 @@ import argparse
 import importlib
 import os
 import sys
+from typing import Sequence
 
 from migrate.diagnostics import MigrateError
-
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
-
-if TYPE_CHECKING:
-    from typing import Sequence
 
 # (subcommand, module below migrate.cli). Order is the order shown in --help.
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -47,29 +43,9 @@ EXIT_CODES = {
 }
 
 
-def _help_width() -> int:
-    """The help text width argparse would pick (terminal columns - 2), found without `shutil`."""
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
-        except (AttributeError, ValueError, OSError):
-            columns = 80
-    return columns - 2
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse builds a help formatter for every `add_argument`, and its default width costs an
-    import of `shutil` (with bz2 and lzma, ~4 ms of every start-up); subcommand parsers inherit this."""
-
-    def _get_formatter(self) -> argparse.HelpFormatter:
-        return self.formatter_class(prog=self.prog, width=_help_width())
-
-
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full parser, or with `only` one subcommand's (a run needs no other module imported)."""
-    parser = Parser(
+    parser = argparse.ArgumentParser(
         prog="primus-migrate",
         description="Convert Megatron-LM launch scripts to Primus configs and prove parity.",
         epilog="Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
@@ -92,18 +68,24 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _first_word(argv: list[str]) -> int | None:
+    """Where the command word is: the first word that is not an option; None when there is none or
+    help is asked for before it."""
+    for i, word in enumerate(argv):
+        if word in ("-h", "--help"):
+            return None
+        if not word.startswith("-"):
+            return i
+    return None
+
+
 def _with_default_command(argv: list[str], known: set[str]) -> list[str]:
     """`primus-migrate train_llama3.sh TP=1 -o out/` → `convert train_llama3.sh ...`."""
-    for i, word in enumerate(argv):
-        if word.startswith("-"):
-            if word in ("-h", "--help"):
-                return argv
-            continue
-        if word in known:
-            return argv
-        _refuse_mistyped_command(word, known)
-        return argv[:i] + ["convert"] + argv[i:]
-    return argv
+    i = _first_word(argv)
+    if i is None or argv[i] in known:
+        return argv
+    _refuse_mistyped_command(argv[i], known)
+    return argv[:i] + ["convert"] + argv[i:]
 
 
 def _refuse_mistyped_command(word: str, known: set[str]) -> None:
@@ -121,13 +103,14 @@ def _refuse_mistyped_command(word: str, known: set[str]) -> None:
 
 def _command_word(argv: list[str]) -> str | None:
     """The subcommand named first on the line, if it is one; None means build every subcommand."""
-    for word in argv:
-        if word.startswith("-"):
-            if word in ("-h", "--help"):
-                return None
-            continue
-        return word if any(word == name for name, _ in COMMANDS) else None
-    return None
+    i = _first_word(argv)
+    return argv[i] if i is not None and any(argv[i] == name for name, _ in COMMANDS) else None
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
+    """The subcommand names `parser` was built with."""
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return set(actions[0].choices) if actions else set()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -143,16 +126,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _main(args_list: list[str], real: bool) -> int:
-    if real:  # a real command line: let shfmt parse the script while the subcommand is imported
-        from migrate.shell import early
-
-        early.start(args_list)
     try:
         parser = build_parser(only=_command_word(args_list))
-        known = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+        known = _subcommands(parser)
         if not known:  # that command is not part of this build: decide with all of them
             parser = build_parser()
-            known = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+            known = _subcommands(parser)
         args = parser.parse_args(_with_default_command(args_list, known))
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)

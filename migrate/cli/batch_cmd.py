@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from migrate.primus.profiles import DEFAULT_TARGET
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 DEFAULT_OUTPUT = "primus-migrated"
 
@@ -27,12 +33,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("dir", metavar="DIR", help="folder of legacy launch scripts")
     p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, metavar="OUTDIR",
                    help=f"output folder (default: ./{DEFAULT_OUTPUT})")
-    p.add_argument("--target", default="primus-26.5", help="primus-0.1 or primus-26.5 (default)")
+    p.add_argument("--target", default=DEFAULT_TARGET, help=f"primus-0.1 or primus-26.5 (default {DEFAULT_TARGET})")
     p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                    help="worker processes (default: min(2, CPUs)); 1 runs in this process")
     p.add_argument("--json", action="store_true", help="print batch_report.json to stdout, no progress bar")
-    p.add_argument("--include", action="append", default=[], metavar="GLOB",
-                   help="only scripts whose relative path matches (a pattern without / matches any file or folder name); repeatable")
+    p.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only scripts whose relative path matches (a pattern without / matches any file or folder name); "
+        "repeatable",
+    )
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                    help="leave out scripts whose relative path matches (same rules as --include); repeatable")
     p.add_argument("--knobs", metavar='"K=a,b K2=c"',
@@ -54,6 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="Megatron-LM option table of the scripts: a bundled name (rocm_dev, d3528a21, 5a676b36) or "
                         "a JSON file from `primus-migrate schema`; default: the Megatron-LM checkout DIR is or sits "
                         "in, else per script the first bundled table (rocm_dev first) that accepts every option")
+    p.add_argument("--entry-as", metavar="FAMILY",
+                   help="convert an entry script primus-migrate does not know as this family builds it (gpt: "
+                        "what pretrain_gpt.py builds from the same arguments); applies to every unknown entry; recorded in the report")
     p.add_argument("--force", action="store_true", help="replace existing files in OUTDIR")
     p.set_defaults(func=run)
 
@@ -91,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     options = BatchOptions(
         settings=ConvertSettings(target=args.target, gpus_per_node=args.gpus_per_node,
                                  accept_null_tokenizer=args.accept_null_tokenizer,
-                                 legacy_schema=_legacy_schema(args)),
+                                 legacy_schema=_legacy_schema(args), entry_as=args.entry_as),
         jobs=args.jobs or default_jobs(),
         include=args.include,
         exclude=args.exclude,
@@ -112,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
 
     tree = assemble(results)
     report = build_json(results, tree, args.target, root.resolve().name or ".")
+    if args.entry_as:  # the user's word that unknown entry scripts build what this family builds
+        report["entry_as"] = args.entry_as
     staged = OutputTree(out, force=args.force)
     for path, text in tree.files.items():
         staged.add(path, text)
@@ -154,8 +171,8 @@ class _progress:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.bar = None
-        self.task = None
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
 
     def __enter__(self) -> "_progress":
         if self.enabled:

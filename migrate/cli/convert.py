@@ -6,13 +6,11 @@ import argparse
 import json
 import sys
 
-from migrate.cli import Parser
 from migrate.diagnostics import MigrateError
+from migrate.primus.profiles import DEFAULT_TARGET, TARGETS
 
-TARGETS = ("primus-0.1", "primus-26.5")
 
-
-class _IntermixedParser(Parser):
+class _IntermixedParser(argparse.ArgumentParser):
     """Positionals may follow options (`SCRIPT -o OUT -- ARGS`): parse them after all options,
     as `parse_intermixed_args` does (which itself calls `parse_known_args`, hence the guard)."""
 
@@ -49,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("settings", nargs="*", metavar="KEY=VALUE",
                    help="knob values, as if exported before running the script (TP=2 MODEL_SIZE=70)")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder to write the Primus files into")
-    p.add_argument("--target", choices=TARGETS, default="primus-26.5",
+    p.add_argument("--target", choices=TARGETS, default=DEFAULT_TARGET,
                    help="Primus release to target (default: primus-26.5)")
     p.add_argument("--name", help="experiment name (default: script name plus the knobs you set)")
     p.add_argument("--force", action="store_true", help="replace files that already exist in OUTDIR")
@@ -67,6 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
                         "(vocab_size is set so the padded vocabulary stays the script's)")
+    p.add_argument("--entry-as", metavar="FAMILY",
+                   help="convert an entry script primus-migrate does not know as this family builds it (gpt: "
+                        "what pretrain_gpt.py builds from the same arguments); recorded in the report and YAML header")
     p.add_argument("--primus-path", metavar="DIR", help="a Primus checkout whose presets and rules to use instead of the snapshot")
     p.set_defaults(func=run)
     # KEY=VALUE words may come before or after the options, and `-- ARGS` after them.
@@ -97,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
         raise MigrateError("--gpus-per-node must be at least 1")
     options = ConvertOptions(target=args.target, name=args.name, keep_knobs=args.keep_knobs, strict=args.strict,
                              gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema,
-                             primus_path=args.primus_path, accept_null_tokenizer=args.accept_null_tokenizer)
+                             primus_path=args.primus_path, accept_null_tokenizer=args.accept_null_tokenizer,
+                             entry_as=args.entry_as)
     conversion = convert_script(args.script, env, script_args, options)
     from migrate.primus.emit.report import repeats_unmapped
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from migrate.diagnostics import MigrateError
+from migrate.primus.profiles import DEFAULT_TARGET
 
 EPILOG = """\
 Static parity first (every Megatron argument of the emitted Primus config resolves to the value
@@ -37,7 +38,8 @@ _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--static", action="store_true", help="only static parity (no training)")
-    p.add_argument("--target", default="primus-26.5", help="Primus version: primus-26.5 (default) or primus-0.1")
+    p.add_argument("--target", default=DEFAULT_TARGET,
+                   help=f"Primus version: primus-26.5 or primus-0.1 (default {DEFAULT_TARGET})")
     p.add_argument("--iters", type=int, help="iterations per run (default 10)")
     p.add_argument("--proxy", action="store_true", help="shrink the model, keeping its structure")
     p.add_argument("--nproc", type=int, default=1, help="processes per run (gloo on CPU); >1 checks the layout")
@@ -53,6 +55,9 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
                         "(vocab_size is set so the padded vocabulary stays the script's)")
+    p.add_argument("--entry-as", metavar="FAMILY",
+                   help="convert an entry script primus-migrate does not know as this family builds it (gpt: "
+                        "what pretrain_gpt.py builds from the same arguments); recorded in the report and YAML header")
     p.add_argument("--plot", metavar="OUT.png", help="write both runs' lm loss, grad norm and lr curves to this PNG")
     p.add_argument("--keep-logs", metavar="DIR",
                    help="keep each run's train.log and metrics.jsonl in DIR/legacy, DIR/primus (for compare-logs)")
@@ -120,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
         target=args.target, iters=args.iters, proxy=args.proxy, nproc=args.nproc, rtol=args.rtol,
         layout_rtol=args.layout_rtol, seed=args.seed, device=args.device, static_only=args.static,
         gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema, primus_path=args.primus_path,
-        accept_null_tokenizer=args.accept_null_tokenizer, logs_dir=Path(args.keep_logs) if args.keep_logs else None,
+        accept_null_tokenizer=args.accept_null_tokenizer, entry_as=args.entry_as, logs_dir=Path(args.keep_logs) if args.keep_logs else None,
     )
     from migrate.parity.progress import Progress
 

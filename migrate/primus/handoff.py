@@ -22,7 +22,7 @@ after all of these.
 from __future__ import annotations
 
 import ast
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 
 DATA_PATH_KEYS = ("data_path", "train_data_path", "valid_data_path", "test_data_path")
@@ -278,7 +278,8 @@ def output_settings(run: dict[str, Any], v01: bool) -> dict[str, tuple[Any, str]
     return out
 
 
-def checkpoint_triggers(values: dict[str, Any], primus_only: dict[str, Any], train_iters: Any) -> list[tuple[str, bool]]:
+def checkpoint_triggers(values: Mapping[str, Any], primus_only: Mapping[str, Any],
+                        train_iters: Any) -> list[tuple[str, bool]]:
     """With `save` set, what makes Megatron (and the v0.1 trainer) write a checkpoint during or at the
     end of a run of `train_iters` iterations, each with whether a key can turn it off without changing
     the run (save_interval, non_persistent_save_interval, disable_last_saving); [] when none does."""

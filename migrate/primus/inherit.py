@@ -83,7 +83,9 @@ def _read(path: Path, referenced_from: Origin | None) -> Any:
     _note(_stamp(path))
     data = load_yaml_file(path, referenced_from)
     if data is not None and not isinstance(data, dict):
-        raise MigrateError(f"a config file must be a YAML mapping, got {type(data).__name__}", origin=Origin(str(path), 1))
+        raise MigrateError(
+            f"a config file must be a YAML mapping, got {type(data).__name__}", origin=Origin(str(path), 1)
+        )
     return data
 
 
@@ -168,8 +170,8 @@ def _memo(kind: str, build: Any, path: Path, env: Mapping[str, str], fallbacks: 
         deps, layer = hit
         if not (_stack and _reals(deps).intersection(_stack)) and _fresh(deps):
             _LAYERS[key] = _LAYERS.pop(key)  # most recently used last
-            for recorder in _RECORDERS:
-                recorder.extend(deps)
+            for outer_recorder in _RECORDERS:
+                outer_recorder.extend(deps)
             return _copy_layer(layer)
     recorder: list[_Dep] = []
     _RECORDERS.append(recorder)

@@ -172,7 +172,9 @@ def _build_module(profile: Profile, exp: Layer, exp_path: Path, env: Mapping[str
     modules = _require(exp.values, "modules", "the experiment", exp_path, 1)
     modules_line = exp.origins.get("modules", Origin(str(exp_path))).line
     if not isinstance(modules, dict):
-        raise MigrateError("'modules' must be a mapping of module name -> settings", origin=Origin(str(exp_path), modules_line))
+        raise MigrateError(
+            "'modules' must be a mapping of module name -> settings", origin=Origin(str(exp_path), modules_line)
+        )
     name = _pick_module(modules, exp_path, modules_line)
     module = modules[name]
     mline = key_line(modules, name) or modules_line
@@ -211,7 +213,9 @@ def _build_module(profile: Profile, exp: Layer, exp_path: Path, env: Mapping[str
     overrides = module.get("overrides") if isinstance(module, dict) else None
     if overrides is not None:
         if not isinstance(overrides, dict):
-            raise MigrateError("'overrides' must be a mapping of key -> value", origin=_at(module, "overrides", exp_path, mline))
+            raise MigrateError(
+                "'overrides' must be a mapping of key -> value", origin=_at(module, "overrides", exp_path, mline)
+            )
         if profile.is_v01:
             _override_v01(layer.values, overrides, layer.origins, exp_path)
         else:

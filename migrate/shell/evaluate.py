@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass, field
+from typing import Sequence
 
 from migrate.diagnostics import Diagnostics, MigrateError, Origin
-from migrate.record import Record
 from migrate.shell import builtins as bi
 from migrate.shell.arith import Arith, ArithError
 from migrate.shell.conditions import test_clause
@@ -24,22 +25,14 @@ from migrate.shell.syntax import Node, parse_file, parse_text
 from migrate.shell.text import EMPTY, Seg, Source, Text, concat, first_origin, is_unknown, plain, slice_text, to_str
 from migrate.shell.words import expand_fields, expand_parts, expand_pattern, expand_string, join_items
 
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
 
-if TYPE_CHECKING:
-    from typing import Sequence
-
-
-class EvalOptions(Record):
-    _fields = ("gpus_per_node", "max_loop_iterations", "max_call_depth", "cwd", "max_steps")
-
-    def __init__(self, gpus_per_node: int = 8, max_loop_iterations: int = 10000, max_call_depth: int = 64,
-                 cwd: str | None = None, max_steps: int = 1_000_000) -> None:
-        self.gpus_per_node = gpus_per_node  # value assumed for torch.cuda.device_count() & co.
-        self.max_loop_iterations = max_loop_iterations
-        self.max_call_depth = max_call_depth
-        self.cwd = cwd  # the directory bash would start in (default: the current one)
-        self.max_steps = max_steps  # statements evaluated in total, a guard against runaway nesting
+@dataclass
+class EvalOptions:
+    gpus_per_node: int = 8  # value assumed for torch.cuda.device_count() & co.
+    max_loop_iterations: int = 10000
+    max_call_depth: int = 64
+    cwd: str | None = None  # the directory bash would start in (default: the current one)
+    max_steps: int = 1_000_000  # statements evaluated in total, a guard against runaway nesting
 
 
 class ExitScript(Exception):
@@ -62,15 +55,13 @@ class Launched(Exception):
         self.launch, self.env = launch, env
 
 
-class Frame(Record):
+@dataclass
+class Frame:
     """Output capture of a command substitution ('subst') or a pipeline stage ('pipe')."""
 
-    _fields = ("kind", "chunks", "unknown")
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self.chunks: list[Text] = []
-        self.unknown: list[str] = []  # commands whose output we could not model
+    kind: str
+    chunks: list[Text] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # commands whose output we could not model
 
 
 class Evaluator:
@@ -332,7 +323,9 @@ class Evaluator:
                     "\\" in "".join(p.get("Value", "") for p in delim.get("Parts") or [] if p.get("Type") == "Lit")
                 if quoted:
                     raw = "".join(p.get("Value", "") for p in hdoc.get("Parts") or [])
-                    stdin = self.text_at(raw, (hdoc.get("Pos") or {}).get("Offset", 0), (hdoc.get("Pos") or {}).get("Line", 0))
+                    stdin = self.text_at(
+                        raw, (hdoc.get("Pos") or {}).get("Offset", 0), (hdoc.get("Pos") or {}).get("Line", 0)
+                    )
                 else:
                     stdin = join_items(expand_parts(self, hdoc.get("Parts") or [], quoted=True))
             elif op == "<<<":
@@ -788,7 +781,7 @@ def evaluate_script(path: str | os.PathLike, env: dict[str, str] | None = None, 
                     options: EvalOptions | None = None) -> LaunchPlan:
     """What `KEY=VALUE... bash SCRIPT ARGS...` would launch, found without running it."""
     options = options or EvalOptions()
-    display = os.fspath(path)  # os.path, not pathlib: the CLI's start-up path does not import pathlib
+    display = os.fspath(path)
     script = display
     if options.cwd and not os.path.isabs(script):
         script = os.path.join(options.cwd, script)

@@ -6,12 +6,11 @@ Each operator is one small function over `Text` so origins survive slicing.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from migrate.shell.state import Var
 from migrate.shell.text import EMPTY, Text, concat, is_unknown, plain, slice_text, to_str
 from migrate.shell.words import BREAK, Item, Piece, expand_parts, expand_pattern, expand_string
-
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
 
 if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
@@ -42,6 +41,7 @@ def _values(ev: "Evaluator", node: dict) -> tuple[list[Text] | None, bool, str]:
         return [ev.unknown_text("", node, "the last background process id")], False, ""
     if name == "-":
         return [plain("hB", ev.origin(node))], False, ""
+    var: Var | None
     if name == "BASH_SOURCE":
         var = Var(list(ev.source_stack))
     elif name in _SHELL_VARS and ev.state.lookup(name) is None:

@@ -21,8 +21,8 @@ without following links and must be a regular file of ours, and its tree must ha
 gives; anything else is a miss. Temporary files get unpredictable names and are created with
 O_EXCL|O_NOFOLLOW, so a planted link is never written through.
 
-Imports only interpreter built-ins: `migrate.shell.early` uses it before the
-CLI's own imports.
+A new entry is written when the parse finishes, to a temporary file renamed over
+the entry: a reader sees the old entry or the new one, never half of one.
 """
 
 from __future__ import annotations
@@ -38,11 +38,6 @@ _MAX_STORED = 64 << 20  # bytes of an entry file read at most
 _MAX_TREE = 512 << 20  # bytes an entry may decompress to
 MAX_ENTRIES = 2000  # pruned to 3/4 of this, oldest first, when a write finds more
 _SUFFIX = ".tree"
-# Set by the console script for commands that end right after their output: compressing and writing
-# an entry costs 5-10 ms, so `store` only notes it and `write_deferred` hands it to a forked child
-# at the end (forking earlier would make the run pay for copy-on-write pages instead).
-DEFER = False
-_DEFERRED: list = []
 
 
 def cache_dir() -> str | None:
@@ -161,42 +156,8 @@ def load(data: bytes, filename: str, binary: str) -> dict | None:
 
 
 def store(data: bytes, filename: str, binary: str, tree: dict) -> None:
-    """Keep `tree` (shfmt's output for `data`, decoded, unmodified) for the next run; never raises.
-
-    With DEFER set the entry is only noted here and written by `write_deferred`."""
-    if DEFER:
-        _DEFERRED.append((data, filename, binary, dict(tree)))  # the root gets keys later; no other node does
-        return
+    """Keep `tree` (shfmt's output for `data`, decoded, unmodified) for the next run; never raises."""
     _write(data, filename, binary, tree)
-
-
-def write_deferred() -> None:
-    """Write the entries `store` deferred, from a forked child where the system has `fork`: the
-    caller (a command whose output is complete) exits at once, the child finishes the writes."""
-    entries = list(_DEFERRED)
-    _DEFERRED.clear()
-    if not entries:
-        return
-    pid = -1
-    if hasattr(os, "fork"):
-        try:
-            pid = os.fork()
-        except OSError:
-            pid = -1  # write them here after all
-    if pid > 0:
-        return
-    try:
-        if pid == 0:
-            for fd in (0, 1, 2):  # whoever reads the command's output must not wait for this child
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
-        for entry in entries:
-            _write(*entry)
-    finally:
-        if pid == 0:
-            os._exit(0)  # the child never returns into the caller's code
 
 
 def _write(data: bytes, filename: str, binary: str, tree: dict) -> None:

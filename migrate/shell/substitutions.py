@@ -11,32 +11,26 @@ from __future__ import annotations
 import os
 import re
 import time
-
-from migrate.record import Record
-
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
 if TYPE_CHECKING:
-    from typing import Callable
-
     from migrate.shell.evaluate import Evaluator
 
 FIXED_EPOCH = 1704067200  # 2024-01-01 00:00:00 UTC: the timestamp `date` is assumed to print
 
 
-class Output(Record):
-    _fields = ("text", "status", "assumption", "runtime")
-
-    def __init__(self, text: str, status: int = 0, assumption: str | None = None, runtime: bool = False) -> None:
-        self.text = text
-        self.status = status
-        self.assumption = assumption  # a fact about the machine we assumed
-        # a value that exists only when the script runs (time, host, user): its text is an assumed
-        # value, carried as a run-time value (LaunchPlan.runtime) so that it never reaches a config silently
-        self.runtime = runtime
+@dataclass
+class Output:
+    text: str
+    status: int = 0
+    assumption: str | None = None  # a fact about the machine we assumed
+    # a value that exists only when the script runs (time, host, user): its text is an assumed
+    # value, carried as a run-time value (LaunchPlan.runtime) so that it never reaches a config silently
+    runtime: bool = False
 
 
-Model = "Callable[[Evaluator, list[str], str | None], Output | None]"
+Model = Callable[["Evaluator", list[str], "str | None"], "Output | None"]
 MODELS: dict[str, Model] = {}
 
 

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Protocol
 
 from migrate.diagnostics import MigrateError, Origin
-from migrate.primus.emit.architecture import ARCHITECTURE_KEYS, STRUCTURE_KEYS, TOKENIZER_KEYS, PresetMatch, rank_presets, safe_derive
+from migrate.primus.emit.architecture import (
+    ARCHITECTURE_KEYS,
+    STRUCTURE_KEYS,
+    TOKENIZER_KEYS,
+    PresetMatch,
+    rank_presets,
+    safe_derive,
+)
 from migrate.primus.emit.files import experiment_yaml, model_yaml
 from migrate.primus.emit.runtime import runtime_text
 from migrate.primus.emit.overrides import Override, build_overrides, mismatches, needed_overrides, origin_note
@@ -39,7 +46,7 @@ class EmitRequest:
     knob_of: dict[str, str] = field(default_factory=dict)  # dest -> knob that sets it (annotation)
     placeholders: dict[str, str] = field(default_factory=dict)  # dest -> `${KNOB:value}` (--keep-knobs)
     header: str = ""  # comment block on top of the experiment file
-    family: str = "gpt"  # the network the legacy entry builds (see entry_family)
+    family: str = "gpt"  # the network the legacy entry builds (migrate.entries: EntryDecision.family)
     notes: dict[str, str] = field(default_factory=dict)  # dest -> comment for a value the converter chose
     # the script's run-time values (migrate.primus.emit.runtime): written as `${PRIMUS_RUN_...:assumed}`
     runtime: list[Any] = field(default_factory=list)
@@ -111,15 +118,6 @@ def model_family(values: Mapping[str, Any]) -> str:
     if values.get("is_hybrid_model"):
         return "hybrid"
     return str(values.get("model_type") or "gpt")
-
-
-def entry_family(entry: str | None) -> str:
-    """The kind of network the legacy entry script builds: pretrain_gpt.py -> gpt, pretrain_mamba.py -> mamba."""
-    name = (entry or "").lower()
-    for family in ("mamba", "hybrid"):
-        if family in name:
-            return family
-    return "gpt"
 
 
 def shortlist(profile: Any, defaults: Mapping[str, Any], run: Mapping[str, Any],
@@ -197,8 +195,9 @@ def preset_baselines(
                 filled = {**defaults, **values}
                 _BASELINES[key] = (values, safe_derive(derive, filled), dict(resolved.origins),
                                    dict(getattr(resolved, "primus_only", {}) or {}))
-        if _BASELINES[key] is not None:
-            out[name] = _BASELINES[key]
+        baseline = _BASELINES[key]
+        if baseline is not None:
+            out[name] = baseline
     return out
 
 
@@ -284,7 +283,7 @@ def emit(
     """The experiment (and model) files for one legacy run at `profile`'s release."""
     run, expected = request.run_values, request.expected
     run_derived = expected
-    is_v01 = getattr(profile, "inherit_key", "extends") == "bases"
+    is_v01 = profile.is_v01
     names = shortlist(profile, defaults, run, run_derived, family=request.family)
     models_dir = Path(profile.configs_dir) / "models"
     facts = {n: (b, _baseline_facts(b, models_dir))

@@ -91,7 +91,9 @@ def needed_overrides(
         if d in run_values:
             changes[d] = run_values[d]
     checked = [d for d in dests if d in expected and not is_runtime_value(expected[d])]
-    current = _with(baseline, changes, defaults)  # kept equal (keys, order, values) to _with(baseline, changes, defaults)
+    current = _with(
+        baseline, changes, defaults
+    )  # kept equal (keys, order, values) to _with(baseline, changes, defaults)
     ref_derived = derive(dict(current))
     reference = mismatches(ref_derived, expected, checked)
     watched = [d for d in checked if d not in reference]

@@ -30,12 +30,17 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- target: {r['target']} (Primus {r.get('primus_release') or '?'}, Megatron-LM {r['megatron_schema']})",
         f"- experiment: `{r['experiment']}`",
         f"- model: `{r['model_ref']}`" + (f" (new file `{r['model_file']}` inheriting `{r['preset']}`)"
-                                         if r.get("model_file") else f" (preset used as is)"),
+                                         if r.get("model_file") else " (preset used as is)"),
         f"- static parity: {'ok' if r['parity']['ok'] else 'FAILED'}"
         + (f" ({len(r['parity']['differences'])} difference(s))" if not r['parity']['ok'] else ""),
         f"- run: `{r['run_command']}`",
-        "",
     ]
+    entry = r.get("entry") or {}
+    if entry:
+        lines.append(f"- entry: `{entry['program']}` builds {entry['builds']}"
+                     + (f" (accepted with --entry-as {entry['accepted_as']}: the script's program is unknown)"
+                        if entry.get("accepted_as") else ""))
+    lines.append("")
     if r.get("accepted_differences"):
         lines += ["## Accepted differences", "",
                   "Static parity compares every argument; these differences were accepted on request:", ""]
