@@ -316,7 +316,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         legacy = parse_argv(legacy_schema, plan.argv, diags)
     except MigrateError as exc:
         specific = empty_value_hint(plan, exc)  # the variable right after the flag, when it is there
-        general = missing_arguments_hint(plan) or (None if specific else unset_variables_hint(plan))
+        general = missing_arguments_hint(plan) or unset_variables_hint(plan)
         for extra in (specific, general):
             if extra:
                 exc.hint = f"{exc.hint}; {extra}" if exc.hint else extra

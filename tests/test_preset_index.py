@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers_convert import SCRIPTS, needs_pieces
+from helpers_convert import SCRIPTS
 from migrate.primus import get_profile, yamlio
 from migrate.primus import preset_index
 from migrate.primus.emit import emitter
 from migrate.primus.profiles import TARGETS
 from tests.test_yaml_emitted_cloader import _same_tree
 
-pytestmark = needs_pieces
 
 
 @pytest.mark.parametrize("target", TARGETS)

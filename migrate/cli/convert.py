@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         allow_abbrev=False,
         usage=("%(prog)s SCRIPT [KEY=VALUE ...] -o OUTDIR [--target {primus-0.1,primus-26.5}] [--name NAME]\n"
                "       [--force] [--json] [--strict] [--keep-knobs] [--gpus-per-node N] [--legacy-schema NAME|FILE]\n"
-               "       [--accept-null-tokenizer] [--primus-path DIR] [-- SCRIPT_ARGS ...]"),
+               "       [--accept-null-tokenizer] [--entry-as FAMILY] [--primus-path DIR] [-- SCRIPT_ARGS ...]"),
         epilog=("exit codes: 0 written; 2 unusable input (or unmapped flags under --strict), nothing written; "
                 "3 static parity failed, nothing written; 4 written, some flags have no Primus equivalent."),
     )
