@@ -23,8 +23,9 @@ EPILOG = """\
 keeping the structure (GQA ratio, gated MLP, MoE top-k, MLA, dense-then-MoE layers) and scales
 the LR schedule to --iters; every change is printed. Without --proxy, --iters runs the first N
 steps of the configured schedule. --mock-data trains on synthetic tokens instead of the
-config's dataset (the first output line says so), as parity does when the dataset is elsewhere. Logs use Megatron's format (a line after iteration 1 and
-every log_interval iterations, losses averaged over the interval); --out DIR also writes
+config's dataset (the first output line says so), as parity does when the dataset is
+elsewhere. Logs use Megatron's format (a line after iteration 1 and every log_interval
+iterations, losses averaged over the interval); --out DIR also writes
 DIR/train.log and DIR/metrics.jsonl (one JSON object per iteration: iteration, lm_loss,
 grad_norm (null when the step was skipped), lr, loss_scale, tokens_per_s, step_time,
 consumed_samples, skipped, nan).
