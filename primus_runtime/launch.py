@@ -190,7 +190,8 @@ def train_many(configs: Sequence[Mapping[str, Any]], options: RunOptions) -> lis
                                     + (" (at this model size one thread is faster than several)"
                                        if options.threads is None else ""))
         with _threads(threads):
-            all_metrics = [_train_in_process(ns, device, out_dir, echo, options.timeout_s) for ns, out_dir in runs]
+            all_metrics = [_train_in_process(ns, device, out_dir, echo, options.timeout_s, options.log_header)
+                           for ns, out_dir in runs]
     else:
         all_metrics = _train_spawned(runs, device, echo, options)
     for result, metrics in zip(results, all_metrics):
@@ -233,7 +234,8 @@ def _threads(count: int | None) -> Iterator[None]:
 
 
 def _train_in_process(
-    ns: dict[str, Any], device: str, out_dir: Path | None, echo: bool, timeout_s: float
+    ns: dict[str, Any], device: str, out_dir: Path | None, echo: bool, timeout_s: float,
+    header: Sequence[str] = (),
 ) -> list[dict]:
     import torch.distributed as dist
 
@@ -247,7 +249,7 @@ def _train_in_process(
         warnings.simplefilter("ignore")
         try:
             loop.setup_distributed(0, 1, _free_port(), device, timeout_s)
-            return loop.run_rank(ns, device, out_dir, echo)
+            return loop.run_rank(ns, device, out_dir, echo, header)
         except MigrateError:
             raise
         except Exception as exc:  # a failure inside megatron-core or torch is a failed run, not a crash
@@ -275,6 +277,7 @@ def _train_spawned(runs: list[tuple[dict[str, Any], Path | None]], device: str, 
         spec = Path(tmp) / "run.json"
         spec.write_text(json.dumps({
             "runs": [{"ns": ns, "out_dir": str(d)} for (ns, _), d in zip(runs, run_dirs)],
+            "header": list(options.log_header),
             "device": device, "echo": echo, "errors_dir": str(errors_dir),
             "timeout_s": options.timeout_s, "world": options.nproc, "port": _free_port(),
         }))

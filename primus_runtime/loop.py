@@ -13,7 +13,7 @@ import random
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
 import torch.distributed as dist
@@ -60,9 +60,11 @@ def set_seeds(seed: int, device: str) -> None:
         cpu_compat.seed_model_parallel_rng(seed)
 
 
-def run_rank(ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: bool) -> list[dict]:
-    """Train on this rank (process groups already up). Returns the metrics (last rank only)."""
-    run = RankRun(ns, device, out_dir, echo)
+def run_rank(ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: bool,
+             header: Sequence[str] = ()) -> list[dict]:
+    """Train on this rank (process groups already up). Returns the metrics (last rank only).
+    `header`: lines the log starts with (RunOptions.log_header)."""
+    run = RankRun(ns, device, out_dir, echo, header)
     try:
         for iteration in range(1, run.iters + 1):
             run.step(iteration)
@@ -75,7 +77,8 @@ class RankRun:
     """One rank's model, data, optimizer and schedule, trained one `step` at a time (the
     benchmark interleaves these steps with a bare megatron-core loop's)."""
 
-    def __init__(self, ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: bool) -> None:
+    def __init__(self, ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: bool,
+                 header: Sequence[str] = ()) -> None:
         from megatron.core import parallel_state as ps
         from megatron.core.pipeline_parallel import get_forward_backward_func
 
@@ -122,6 +125,8 @@ class RankRun:
         self.last_rank = dist.get_rank() == dist.get_world_size() - 1
         self.writer = MetricsWriter(out_dir if self.last_rank else None, echo and self.last_rank)
         if self.last_rank:
+            for line in header:
+                self.writer.text(line)
             self.writer.text(f" > layout: TP={tp} PP={pp} DP={self.dp} EP={ps.get_expert_model_parallel_world_size()} "
                              f"micro-batches per step={self.num_micro} device={device}")
         self.metrics: list[dict] = []

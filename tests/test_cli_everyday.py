@@ -133,14 +133,13 @@ def test_train_missing_dataset_error_offers_mock_data(cli, tmp_path):
     assert "--mock-data" in result.err
 
 
-def test_mock_data_swaps_the_dataset_for_synthetic_tokens_and_says_so(capsys):
+def test_mock_data_swaps_the_dataset_for_synthetic_tokens_and_says_so():
     from migrate.cli.train_cmd import _synthetic_tokens
 
     ns = {"mock_data": False, "data_path": ["1.0", "/d/a_text_document"], "train_data_path": None, "seed": 7}
-    out = _synthetic_tokens(ns)
+    out, said = _synthetic_tokens(ns)
     assert out["mock_data"] is True and out["data_path"] is None and out["seed"] == 7
     assert ns["mock_data"] is False  # the caller's namespace is not changed
-    said = capsys.readouterr().out
     assert "synthetic tokens (--mock-data)" in said and "/d/a_text_document" in said
 
 
@@ -154,6 +153,8 @@ def test_train_mock_data_trains_the_quick_start_output(cli, tmp_path):
     result = cli("train", exp, "--proxy", "--iters", "2", "--mock-data", "--out", tmp_path / "run")
     assert result.code == 0, result.err
     assert " > data: synthetic tokens (--mock-data)" in result.out
+    log = (tmp_path / "run" / "train.log").read_text().splitlines()
+    assert log[0].startswith(" > data: synthetic tokens (--mock-data) instead of the config's dataset")
     rows = [json.loads(li) for li in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert [r["iteration"] for r in rows] == [1, 2]
 

@@ -23,7 +23,7 @@ EPILOG = """\
 keeping the structure (GQA ratio, gated MLP, MoE top-k, MLA, dense-then-MoE layers) and scales
 the LR schedule to --iters; every change is printed. Without --proxy, --iters runs the first N
 steps of the configured schedule. --mock-data trains on synthetic tokens instead of the
-config's dataset (the first output line says so), as parity does when the dataset is
+config's dataset (the log's first line says so), as parity does when the dataset is
 elsewhere. Logs use Megatron's format (a line after iteration 1 and every log_interval
 iterations, losses averaged over the interval); --out DIR also writes
 DIR/train.log and DIR/metrics.jsonl (one JSON object per iteration: iteration, lm_loss,
@@ -74,12 +74,15 @@ def run(args: argparse.Namespace) -> int:
             if (out / name).exists():
                 raise MigrateError(f"{out / name} exists", hint="pass --force to overwrite it, or choose another --out")
 
+    header: tuple[str, ...] = ()
     if args.mock_data:
-        namespace = _synthetic_tokens(namespace)
+        namespace, statement = _synthetic_tokens(namespace)
+        header = (statement,)
     from primus_runtime import RunOptions, train
 
     result = train(namespace, RunOptions(iters=args.iters, proxy=args.proxy, nproc=args.nproc, out_dir=out,
-                                         device=args.device, seed=args.seed, timeout_s=args.timeout))
+                                         device=args.device, seed=args.seed, timeout_s=args.timeout,
+                                         log_header=header))
     first, last = result.metrics[0], result.metrics[-1]
     layout = result.layout
     print(f"trained {last['iteration']} iterations on {layout['device']} "
@@ -90,15 +93,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _synthetic_tokens(namespace: dict[str, Any]) -> dict[str, Any]:
-    """`--mock-data`: the same substitution parity makes (mock_data on, dataset paths cleared),
-    stated on the run's log so nobody mistakes the numbers for the dataset's."""
+def _synthetic_tokens(namespace: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """`--mock-data`: the same substitution parity makes (mock_data on, dataset paths cleared), and
+    the line that states it at the top of the run's log, so nobody mistakes the numbers for the dataset's."""
     from migrate.parity.data import DATA_KEYS, dataset_prefixes, with_synthetic_data
 
     named = [p for key in DATA_KEYS for p in dataset_prefixes(namespace.get(key))]
     instead = f" instead of the config's dataset ({', '.join(named)})" if named else ""
-    print(f" > data: synthetic tokens (--mock-data){instead}", flush=True)
-    return with_synthetic_data(namespace)
+    return with_synthetic_data(namespace), f" > data: synthetic tokens (--mock-data){instead}"
 
 
 def _from_experiment(args: argparse.Namespace) -> dict[str, Any]:
