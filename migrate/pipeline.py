@@ -305,6 +305,12 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     diags = Diagnostics()
 
     plan = evaluate_script(script, env, list(args), EvalOptions(gpus_per_node=options.gpus_per_node))
+    from migrate.torchtitan import is_torchtitan_entry
+
+    if is_torchtitan_entry(plan.entry):  # another framework: the caller routes it (migrate.torchtitan.cli)
+        from migrate.torchtitan.cli import TorchtitanLaunch
+
+        raise TorchtitanLaunch(plan)
     diags.extend(plan.diagnostics)
     launched = apply_entry(plan, options.target, options.entry_as)  # the model it builds, or refused
     try:

@@ -68,7 +68,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "in, else per script the first bundled table (rocm_dev first) that accepts every option")
     p.add_argument("--entry-as", metavar="FAMILY",
                    help="convert an entry script primus-migrate does not know as this family builds it (gpt: "
-                        "what pretrain_gpt.py builds from the same arguments); applies to every unknown entry; recorded in the report")
+                        "what pretrain_gpt.py builds from the same arguments); applies to every unknown entry; "
+                        "recorded in the report")
     p.add_argument("--force", action="store_true", help="replace existing files in OUTDIR")
     p.set_defaults(func=run)
 

@@ -100,7 +100,14 @@ def run(args: argparse.Namespace) -> int:
                              gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema,
                              primus_path=args.primus_path, accept_null_tokenizer=args.accept_null_tokenizer,
                              entry_as=args.entry_as)
-    conversion = convert_script(args.script, env, script_args, options)
+    from migrate.torchtitan import cli as titan
+
+    if titan.is_toml(args.script):  # a torchtitan job config alone
+        return titan.run_convert(args, None, script_args)
+    try:
+        conversion = convert_script(args.script, env, script_args, options)
+    except titan.TorchtitanLaunch as launch:
+        return titan.run_convert(args, launch.plan, script_args)
     from migrate.primus.emit.report import repeats_unmapped
 
     unmapped = conversion.report.get("unmapped") or []

@@ -125,15 +125,22 @@ def run(args: argparse.Namespace) -> int:
         target=args.target, iters=args.iters, proxy=args.proxy, nproc=args.nproc, rtol=args.rtol,
         layout_rtol=args.layout_rtol, seed=args.seed, device=args.device, static_only=args.static,
         gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema, primus_path=args.primus_path,
-        accept_null_tokenizer=args.accept_null_tokenizer, entry_as=args.entry_as, logs_dir=Path(args.keep_logs) if args.keep_logs else None,
+        accept_null_tokenizer=args.accept_null_tokenizer, entry_as=args.entry_as,
+        logs_dir=Path(args.keep_logs) if args.keep_logs else None,
     )
     from migrate.parity.progress import Progress
+    from migrate.torchtitan import cli as titan
 
+    if titan.is_toml(args.script):
+        return titan.run_static_parity(args, None, script_args)
     progress = Progress.for_stream(sys.stderr) if not args.static else Progress()
     try:
-        result = run_parity(args.script, env, script_args, options, backends=_backends_hook(), progress=progress)
-    finally:
-        progress.close()
+        try:
+            result = run_parity(args.script, env, script_args, options, backends=_backends_hook(), progress=progress)
+        finally:
+            progress.close()  # before anything else is printed
+    except titan.TorchtitanLaunch as launch:
+        return titan.run_static_parity(args, launch.plan, script_args)
     written = []
     if args.plot and not args.static:
         written.append(_write_plot(result, Path(args.plot), args.force))

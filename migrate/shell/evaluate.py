@@ -745,6 +745,7 @@ class Evaluator:
             knobs=self.knobs.knobs(self.trees),
             diagnostics=self.diags,
             runtime=[rv for rv in self.runtime.values() if rv.used_in],
+            cwd=self.state.cwd,
         )
 
 
