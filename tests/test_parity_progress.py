@@ -83,4 +83,4 @@ def test_terminal_gets_the_live_display_and_a_pipe_gets_plain_lines():
     progress.iteration("legacy", 2, 4)
     progress.close()
     drawn = screen.getvalue()
-    assert "training legacy and primus" in drawn and "legacy" in drawn and "2/4" in drawn
+    assert "training legacy and primus" in drawn and "legacy" in drawn and "iteration 2/4" in drawn

@@ -69,12 +69,12 @@ class RichProgress(Progress):
 
     def __init__(self, stream: IO[str]) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
         from rich.progress import Progress as Bars
 
-        self._bars = Bars(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+        self._bars = Bars(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
                           TimeElapsedColumn(), console=Console(file=stream), transient=True)
-        self._phase = self._bars.add_task("parity", total=None)
+        self._phase = self._bars.add_task("parity", total=None, count="")  # the phase: a pulsing bar, no count
         self._sides: dict[str, int] = {}
         self._bars.start()
 
@@ -83,8 +83,8 @@ class RichProgress(Progress):
 
     def iteration(self, side: str, done: int, total: int) -> None:
         if side not in self._sides:
-            self._sides[side] = self._bars.add_task(f"  {side}", total=total)
-        self._bars.update(self._sides[side], completed=done, total=total)
+            self._sides[side] = self._bars.add_task(f"  {side}", total=total, count="")
+        self._bars.update(self._sides[side], completed=done, total=total, count=f"iteration {done}/{total}")
 
     def close(self) -> None:
         self._bars.stop()
