@@ -67,8 +67,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "(vocab_size is set so the padded vocabulary stays the script's)")
     p.add_argument("--entry-as", metavar="FAMILY",
                    help="convert an entry script primus-migrate does not know as this family builds it (gpt: "
-                        "what pretrain_gpt.py builds from the same arguments); recorded in the report and YAML header")
-    p.add_argument("--primus-path", metavar="DIR", help="a Primus checkout whose presets and rules to use instead of the snapshot")
+                        "what pretrain_gpt.py builds from the same arguments); recorded in the report and "
+                        "YAML header")
+    p.add_argument("--primus-path", metavar="DIR",
+                   help="a Primus checkout whose presets and rules to use instead of the snapshot")
     p.set_defaults(func=run)
     # KEY=VALUE words may come before or after the options, and `-- ARGS` after them.
     p.__class__ = _IntermixedParser

@@ -69,13 +69,14 @@ class RichProgress(Progress):
 
     def __init__(self, stream: IO[str]) -> None:
         from rich.console import Console
-        from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
         from rich.progress import Progress as Bars
 
-        self._bars = Bars(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[count]}"),
-                          TimeElapsedColumn(), console=Console(file=stream), transient=True)
+        self._bars = Bars(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
+                          TextColumn("{task.fields[count]}"), TimeElapsedColumn(), console=Console(file=stream),
+                          transient=True)
         self._phase = self._bars.add_task("parity", total=None, count="")  # the phase: a pulsing bar, no count
-        self._sides: dict[str, int] = {}
+        self._sides: dict[str, TaskID] = {}
         self._bars.start()
 
     def phase(self, text: str) -> None:
