@@ -93,6 +93,46 @@ def usage_line(script: str | Path | None) -> str | None:
     return found[:200] if found else None
 
 
+def empty_value_hint(plan: Any, exc: MigrateError) -> str | None:
+    """`option --tensorboard-dir expects a value`: name the variable that expanded to nothing.
+
+    The flag's origin line is read again; the variable written right after the flag there
+    (`--tensorboard-dir $TB_DIR`, `--save="${CKPT}"`) is the one that came out empty. A knob
+    the script never gave a value is said to be unset, with how to set it."""
+    match = re.match(r"option (--?[\w-]+) expects", exc.message)
+    origin = exc.origin
+    if match is None or origin is None or not origin.line:
+        return None
+    try:
+        with open(origin.file, encoding="utf-8", errors="replace") as handle:
+            text = handle.read().splitlines()[origin.line - 1]
+    except (OSError, IndexError):
+        return None
+    used = re.search(re.escape(match.group(1)) + r"""(?:\s+|=)["']?\$\{?([A-Za-z_][A-Za-z0-9_]*)""", text)
+    if used is None:
+        return None
+    name = used.group(1)
+    knob = plan.knob(name) if hasattr(plan, "knob") else None
+    if knob is not None and knob.value is None:
+        return (f"${name} is unset, so {match.group(1)} got no value; set it: primus-migrate SCRIPT {name}=... "
+                f"(as `{name}=... bash SCRIPT` would)")
+    return f"${name} expands to nothing here, so {match.group(1)} got no value"
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
+_TOKENIZER_FILE = re.compile(r"\.(model|json|txt|vocab|tiktoken|spm|bpe|merges|pkl|bin)$", re.I)
+
+
+def is_hub_model_id(value: str, plan: Any) -> bool:
+    """`meta-llama/Llama-3.1-8B` is fetched from the Hugging Face Hub; `experiment/tokenizer_llama2`
+    (a folder the script tests for and fills with wget) and `data/tokenizer.model` are local paths.
+    A Hub id is `owner/name` (one slash), names no tokenizer file, and is no path the script tests."""
+    if not _HUB_ID.fullmatch(value) or _TOKENIZER_FILE.search(value):
+        return False
+    tested = [d.message for d in getattr(plan, "diagnostics", []) if getattr(d, "code", "") == "shell-assumption"]
+    return not any(f"`{value}`" in m or f"`{value}/" in m for m in tested)
+
+
 def null_tokenizer_forced(profile: Profile, run: Mapping[str, Any]) -> bool:
     """primus-26.5's mock_data patch replaces the script's tokenizer by the NullTokenizer."""
     return (not profile.is_v01 and bool(run.get("mock_data"))
@@ -281,9 +321,11 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         legacy_schema = legacy_base.for_entry(launched.program_as)
         legacy = parse_argv(legacy_schema, plan.argv, diags)
     except MigrateError as exc:
-        missing = missing_arguments_hint(plan) or unset_variables_hint(plan)
-        if missing:
-            exc.hint = f"{exc.hint}; {missing}" if exc.hint else missing
+        specific = empty_value_hint(plan, exc)  # the variable right after the flag, when it is there
+        general = missing_arguments_hint(plan) or unset_variables_hint(plan)
+        for extra in (specific, general):
+            if extra:
+                exc.hint = f"{exc.hint}; {extra}" if exc.hint else extra
         raise
     if schema_choice.guessed:
         diags.warn(LEGACY_SCHEMA_CODE, schema_choice.why)
@@ -395,12 +437,17 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     # flag missing at the target counts as unmapped.
     dropped = dict(getattr(translated, "dropped", None) or {})
     dropped_unknown = getattr(translated, "dropped", None) is None
+    from migrate.megatron.argv import written_flags
+
+    as_written = written_flags(legacy_schema, plan.argv)
     for dest, origin in sorted(legacy.explicit.items(), key=lambda kv: (kv[1] or Origin(""), kv[0])):
-        flag = _flag_of(legacy_schema, dest)
+        flag, words = as_written.get(dest, (_flag_of(legacy_schema, dest), None))
         target_dest = dest if dest in translated.explicit else translated_by_origin.get(origin)
         short = _short_origin(origin, script, real)
         entry = {"flag": flag, "dest": dest, "value": _jsonable(legacy.args.get(dest)),
                  "origin": str(short) if short else "command line"}
+        if words is not None:  # what the script wrote after the flag ("" for a switch such as --disable-bias-linear)
+            entry["written"] = " ".join(words)
         note = _translate_note(diags, origin)
         if dest in dropped or ((target_dest is None or target_dest not in dests) and dropped_unknown):
             why = (
@@ -432,7 +479,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
                         f"({', '.join(profiling) or 'already equal in the preset'}); Primus writes traces "
                         "under its workspace (exp output folder) instead of --tensorboard-dir when that is unset.")
     tok = translated.args.get("tokenizer_model")
-    if tok and isinstance(tok, str) and "/" in tok and not tok.startswith(("/", ".")):
+    if tok and isinstance(tok, str) and is_hub_model_id(tok, plan):
         guidance.append(f"Tokenizer: {tok} is a Hugging Face model id; it is fetched from the Hub at start-up "
                         "(set HF_TOKEN for gated models; HF_HOME decides the cache).")
     elif tok and isinstance(tok, str):

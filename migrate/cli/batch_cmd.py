@@ -24,6 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "supports, write one Primus tree (models/megatron/ shared by content, exp/<script>/<variant>.yaml) "
             "and batch_report.md / batch_report.json."
         ),
+        epilog=(
+            "exit codes (the worst row decides; the tree and report are written either way): 0 every variant "
+            "converted; 4 converted, some with unmapped flags; 2 some script or variant rejected (or unusable "
+            "options: nothing written); 3 some variant failed static parity; 1 a row hit an internal error."
+        ),
     )
     p.add_argument("dir", metavar="DIR", help="folder of legacy launch scripts")
     p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, metavar="OUTDIR",

@@ -134,7 +134,9 @@ def shortlist(profile: Any, defaults: Mapping[str, Any], run: Mapping[str, Any],
     hit = _SHORTLISTS.get(key)
     if hit is not None:
         return list(hit)
-    raw = {n: v for n in names if (v := _raw_preset(profile, n)) is not None and model_family(v) == family}
+    indexed = _indexed_presets(profile, names)
+    raw = {n: v for n in names if (v := indexed[n] if indexed is not None else _raw_preset(profile, n)) is not None
+           and model_family(v) == family}
     ranked = rank_presets({n: ({**defaults, **v}, None) for n, v in raw.items()}, run, run_derived)
     if len(ranked) <= size:
         chosen = [m.name for m in ranked]
@@ -148,6 +150,19 @@ def shortlist(profile: Any, defaults: Mapping[str, Any], run: Mapping[str, Any],
 
 
 _SHORTLISTS: dict[tuple, tuple[str, ...]] = {}
+_INDEXES: dict[tuple, dict[str, Any] | None] = {}
+
+
+def _indexed_presets(profile: Any, names: list[str]) -> dict[str, Any] | None:
+    """The release's precomputed preset index (migrate/primus/preset_index.py) when it still matches
+    the preset files and names exactly these presets; None: read the presets themselves."""
+    key = (profile.name, str(profile.configs_dir))
+    if key not in _INDEXES:
+        from migrate.primus.preset_index import load_index
+
+        _INDEXES[key] = load_index(profile) if hasattr(profile, "models_dir") else None
+    index = _INDEXES[key]
+    return index if index is not None and sorted(index) == names else None
 
 
 def frozen_items(values: Mapping[str, Any], keys: frozenset[str]) -> tuple:
