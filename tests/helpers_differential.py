@@ -266,7 +266,8 @@ def _start_bash(root: Path, cases: list[Case], dirs: list[Path]) -> subprocess.P
         exports = " ".join(shlex.quote(f"{k}={v}") for k, v in env.items())
         argv = " ".join(shlex.quote(a) for a in case.args)
         where = shlex.quote(str(d / "bash"))
-        lines.append(f"(cd {where} && export {exports} && exec timeout 5 {BASH} ./script.sh {argv}"
+        # ulimit (a builtin, no extra process per case) ends a runaway case: 5 s of CPU, 2 GB
+        lines.append(f"(cd {where} && ulimit -t 5 -v 2000000 && export {exports} && exec {BASH} ./script.sh {argv}"
                      " </dev/null >/dev/null 2>&1)")
     (root / "driver.sh").write_text("\n".join(lines) + "\n")
     return subprocess.Popen([BASH, str(root / "driver.sh")], cwd=root,
