@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 
+from migrate import limits
 from migrate.shell import assignment_lines, parse_cache, split_parse
 
 # (resolved path, mtime ns, size, display) -> (bytes of the file, cached tree or None,
@@ -88,6 +89,8 @@ def _spawn(path: str) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         stat = os.fstat(fd)
+        if stat.st_size > limits.current().script_bytes:
+            return  # refused by parse_file (limit script_bytes): start no parse of it
         chunks = []
         while chunk := os.read(fd, 1 << 20):
             chunks.append(chunk)

@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 import re
 
+from migrate import limits
 from migrate.diagnostics import Diagnostics, MigrateError, Origin
 from migrate.record import Record
 from migrate.shell import builtins as bi
+from migrate.shell import regex as rx
 from migrate.shell.arith import Arith, ArithError
+from migrate.shell.budget import BoundedState, EvalBudget
 from migrate.shell.conditions import test_clause
 from migrate.shell.knobs import KnobRegistry
 from migrate.shell.launch import Launch, find_launch
@@ -33,9 +36,10 @@ if TYPE_CHECKING:
 class EvalOptions(Record):
     _fields = ("gpus_per_node", "max_loop_iterations", "max_call_depth", "cwd", "max_steps")
 
-    def __init__(self, gpus_per_node: int = 8, max_loop_iterations: int = 10000, max_call_depth: int = 64,
-                 cwd: str | None = None, max_steps: int = 1_000_000) -> None:
+    def __init__(self, gpus_per_node: int = 8, max_loop_iterations: int | None = None,
+                 max_call_depth: int | None = None, cwd: str | None = None, max_steps: int | None = None) -> None:
         self.gpus_per_node = gpus_per_node  # value assumed for torch.cuda.device_count() & co.
+        # None: the limit in force (migrate.limits, PRIMUS_MIGRATE_LIMITS); see EvalBudget
         self.max_loop_iterations = max_loop_iterations
         self.max_call_depth = max_call_depth
         self.cwd = cwd  # the directory bash would start in (default: the current one)
@@ -81,7 +85,8 @@ class Evaluator:
         self.display = display
         self.script = script
         cwd = os.path.abspath(options.cwd or os.getcwd())
-        self.state = ShellState(cwd=cwd)
+        self.budget = EvalBudget(options)  # steps, time, loop turns, value sizes (migrate.limits)
+        self.state = BoundedState.wrap(ShellState(cwd=cwd), self.budget)
         env_origin = Origin("<environment>")
         for name, value in env.items():
             self.state.globals[name] = Var(plain(value, env_origin), exported=True, external=True, source="env")
@@ -216,7 +221,15 @@ class Evaluator:
 
     def write(self, text: Text) -> None:
         if self.frames:
-            self.frames[-1].chunks.append(text)
+            frame = self.frames[-1]
+            frame.chunks.append(text)
+            self._count_output(frame, text)
+
+    def _count_output(self, frame: Frame, text: Text) -> None:
+        """A captured output (`$(...)`, a pipe) grows: it is bounded like any value."""
+        chars = getattr(frame, "chars", 0) + sum(len(seg.text) for seg in text)
+        frame.chars = chars  # type: ignore[attr-defined]
+        self.budget.check_chars(chars, "the captured output of a command", None)
 
     def output_unknown(self, what: str) -> None:
         if self.frames:
@@ -227,8 +240,7 @@ class Evaluator:
 
     def step(self, node: Node) -> None:
         self.steps += 1
-        if self.steps > self.options.max_steps:
-            raise MigrateError(f"evaluation exceeded {self.options.max_steps} steps", origin=self.origin(node))
+        self.budget.step(node, self.origin)
 
     # ------------------------------------------------------------------ entry
     def run_file(self, path: str, display: str, invoked_as: Text | None = None) -> None:
@@ -361,9 +373,9 @@ class Evaluator:
             if (cond_status == 0) == bool(node.get("Until")):
                 break
             count += 1
-            if count > self.options.max_loop_iterations:
-                self.warn(node, f"loop stopped after {self.options.max_loop_iterations} iterations "
-                                "(EvalOptions.max_loop_iterations)", code="shell-loop-bound")
+            if count > self.budget.loop_iterations:
+                self.warn(node, f"loop stopped after {self.budget.loop_iterations} iterations "
+                                "(limit loop_iterations)", code="shell-loop-bound")
                 break
             status, stop = self._loop_body(node, status)
             if stop:
@@ -396,8 +408,9 @@ class Evaluator:
                 items.extend(expand_fields(self, word))
         status = 0
         for count, item in enumerate(items):
-            if count >= self.options.max_loop_iterations:
-                self.warn(node, "loop stopped at EvalOptions.max_loop_iterations", code="shell-loop-bound")
+            if count >= self.budget.loop_iterations:
+                self.warn(node, f"loop stopped after {self.budget.loop_iterations} iterations "
+                                "(limit loop_iterations)", code="shell-loop-bound")
                 break
             self.state.assign(name, item, self.origin(node))
             status, stop = self._loop_body(node, status)
@@ -415,8 +428,9 @@ class Evaluator:
                 if loop.get("Cond") and self.arith_value(loop["Cond"]) == 0:
                     break
                 count += 1
-                if count > self.options.max_loop_iterations:
-                    self.warn(node, "loop stopped at EvalOptions.max_loop_iterations", code="shell-loop-bound")
+                if count > self.budget.loop_iterations:
+                    self.warn(node, f"loop stopped after {self.budget.loop_iterations} iterations "
+                                    "(limit loop_iterations)", code="shell-loop-bound")
                     break
                 status, stop = self._loop_body(node, status)
                 if stop:
@@ -427,9 +441,14 @@ class Evaluator:
             self.warn(node, f"for (( )) loop: {exc}; loop ends", code="shell-unknown")
         return status
 
-    def cmd_CaseClause(self, node: Node, stmt: Node) -> int:
-        import re
+    def _case_matches(self, regex: str, text: str, node: Node) -> bool:
+        try:
+            return rx.fullmatch(regex, text, dotall=True, budget=self.budget)
+        except rx.Unsupported as exc:
+            self.warn(node, f"`case` pattern not evaluated ({exc}); assumed not to match", code="shell-unknown")
+            return False
 
+    def cmd_CaseClause(self, node: Node, stmt: Node) -> int:
         subject = expand_string(self, node.get("Word"))
         text = to_str(subject)
         unknown = is_unknown(subject)
@@ -444,7 +463,7 @@ class Evaluator:
                 regex, _ = expand_pattern(self, pattern)
                 if unknown:
                     matched = regex == ".*"
-                elif re.fullmatch(regex, text, re.S):
+                elif self._case_matches(regex, text, node):
                     matched = True
                 if matched:
                     break
@@ -638,11 +657,11 @@ class Evaluator:
         return env
 
     def call_function(self, name: str, fields: list[Text], prefix: list[tuple[str, Text, Node]], node: Node) -> int:
-        if self.state.call_depth >= self.options.max_call_depth:
+        if self.state.call_depth >= self.budget.call_depth:
             raise MigrateError(
-                f"function `{name}` recursed deeper than {self.options.max_call_depth} calls",
+                f"function `{name}` recursed deeper than {self.budget.call_depth} calls",
                 origin=self.origin(node),
-                hint="raise EvalOptions.max_call_depth if this recursion is intended",
+                hint="if this recursion is intended, raise the limit: PRIMUS_MIGRATE_LIMITS=call_depth=N",
             )
         body, source = self.state.functions[name]
         saved_positional, saved_source = self.state.positional, self.source
@@ -744,7 +763,10 @@ def evaluate_script(path: str | os.PathLike, env: dict[str, str] | None = None, 
         raise MigrateError(f"script not found: {display}", origin=Origin(display))
     ev = Evaluator(display, display, dict(env or {}), list(args), options)
     try:
-        ev.run_file(script, display)
+        with limits.memory_cap("eval_memory"):
+            ev.run_file(script, display)
+    except MemoryError:
+        raise limits.exceeded("eval_memory", "evaluation ran out of memory", Origin(display)) from None
     except Launched as launched:
         return ev.plan(launched.launch, launched.env)
     except ExitScript as exc:

@@ -13,6 +13,7 @@ import re
 import time
 
 from migrate.record import Record
+from migrate.shell import regex as rx
 
 TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
 
@@ -64,6 +65,7 @@ def python_c(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | N
 
 def _gpu_lines(ev: "Evaluator", fmt: str) -> Output:
     n = ev.options.gpus_per_node
+    ev.budget.check_chars(n * (len(fmt) + 2), f"the modelled output for {n} GPUs (--gpus-per-node)", None)
     lines = "".join(fmt.format(i=i) + "\n" for i in range(n))
     return Output(lines, assumption=f"GPUs per node assumed to be {n} (--gpus-per-node)")
 
@@ -187,6 +189,10 @@ def printf(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | Non
             value = args[used] if used < len(args) else ""
             used += 1
             conv = spec[-1]
+            widths = re.findall(r"\d+", spec)  # built before any check could see it: bound it first
+            if widths:
+                widest = max(int(w) if len(w) < 12 else 10**12 for w in widths)
+                ev.budget.check_chars(widest, f"printf's `{spec[:40]}`", None)
             if conv in "di":
                 try:
                     return (spec[:-1] + "d") % int(value or 0)
@@ -350,9 +356,9 @@ def sed(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
         py_repl = re.sub(r"\\(\d)", r"\\g<\1>", repl.replace("\\&", "\x00")).replace("&", r"\g<0>").replace("\x00", "&")
         count = 0 if "g" in flags else 1
         try:
-            lines = [re.sub(regex, py_repl, line, count=count, flags=re.I if "I" in flags else 0) for line in lines]
-        except re.error:
-            return None
+            lines = [rx.sub(regex, py_repl, line, count, "I" in flags, ev.budget) for line in lines]
+        except (re.error, rx.Unsupported):
+            return None  # not modelled: the output is unknown, with a warning
     return Output("\n".join(lines) + ("\n" if trailing else ""))
 
 
@@ -441,17 +447,18 @@ def grep(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
     pattern = args[0]
     regex = re.escape(pattern) if "F" in flags else (pattern if "E" in flags else _bre_to_python(pattern))
     try:
-        rx = re.compile(regex, re.I if "i" in flags else 0)
-    except re.error:
-        return None
-    hits = [line for line in _lines(stdin) if (rx.search(line) is not None) != ("v" in flags)]
+        hits = [line for line in _lines(stdin)
+                if (rx.search(regex, line, "i" in flags, ev.budget) is not None) != ("v" in flags)]
+    except (re.error, rx.Unsupported):
+        return None  # not modelled: the output is unknown, with a warning
     status = 0 if hits else 1
     if "q" in flags:
         return Output("", status)
     if "c" in flags:
         return Output(f"{len(hits)}\n", status)
     if "o" in flags:
-        return Output("".join(m.group(0) + "\n" for line in hits for m in rx.finditer(line)), status)
+        return Output("".join(m.group(0) + "\n" for line in hits
+                              for m in rx.finditer(regex, line, "i" in flags, ev.budget)), status)
     return Output("".join(h + "\n" for h in hits), status)
 
 

@@ -13,6 +13,7 @@ import re
 import sys
 from functools import lru_cache
 
+from migrate import limits
 from migrate.diagnostics import MigrateError, Origin
 from migrate.shell import assignment_lines, early, parse_cache, split_parse
 from migrate.shell.plain_command import parse_plain_command
@@ -153,8 +154,7 @@ def prefetch(path: str | os.PathLike, display: str | None = None) -> None:
     if early.started(path, display):
         return  # the CLI started it before its imports
     try:
-        with open(path, "rb") as file:
-            data = file.read()
+        data = limits.read_regular_file(path, "script_bytes", display, "script")  # no pipe, device, or giant
         binary = shfmt_binary()
     except (OSError, MigrateError):
         return  # parse_file reports it
@@ -220,6 +220,7 @@ def parse_file(path: str | os.PathLike, display: str) -> tuple[str, Node]:
         key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
     except OSError as exc:
         raise MigrateError(f"cannot read script: {exc.strerror}", origin=Origin(display)) from None
+    _check_script_file(stat, display)
     cached = _FILE_CACHE.get(key)
     if cached is None or cached[1].get("_display") != display:
         pending = _PENDING.pop((key[0], display), None)
@@ -233,17 +234,25 @@ def parse_file(path: str | os.PathLike, display: str) -> tuple[str, Node]:
                 tree = _from_early_jobs(data, display, jobs, cut, found)
                 parse_cache.store(data, display, shfmt_binary(), tree)
         else:
-            try:
-                with open(path, "rb") as file:
-                    data = file.read()
-            except OSError as exc:
-                raise MigrateError(f"cannot read script: {exc.strerror}", origin=Origin(display)) from None
+            data = limits.read_regular_file(path, "script_bytes", display, "script")
             text = data.decode("utf-8", "surrogateescape")
             tree = _parse_script(data, text, display)
         tree["_display"] = display
         cached = (text, tree)
         _FILE_CACHE[key] = cached
     return cached
+
+
+def _check_script_file(stat: os.stat_result, display: str) -> None:
+    """Refuse a script that is not a regular file or is over the size limit, before any read
+    (an early parse may already hold its bytes: the limit applies all the same)."""
+    import stat as stat_module
+
+    if not stat_module.S_ISREG(stat.st_mode):
+        raise MigrateError(f"cannot read script: {display} is not a regular file (a pipe, device or folder)",
+                           origin=Origin(display), hint="pass a regular file")
+    if stat.st_size > limits.current().script_bytes:
+        raise limits.exceeded("script_bytes", f"script is {stat.st_size} bytes", Origin(display))
 
 
 def pos(node: Node) -> tuple[int, int, int]:
