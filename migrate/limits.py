@@ -96,17 +96,22 @@ def current() -> Limits:
 def exceeded(name: str, what: str, origin: Origin | None = None) -> MigrateError:
     """The error for going past limit `name`: says which limit, its value, and how to raise it."""
     value = current().values[name]
-    shown = f"{value:g}" if isinstance(value, float) else str(value)
     return MigrateError(
-        f"{what}: over the limit {name}={shown} ({DEFAULTS[name][1]})",
+        f"{what}: over the limit {name}={show(name, value)} ({DEFAULTS[name][1]})",
         origin=origin,
-        hint=f"if this input is trusted, raise it: {ENV_VAR}={name}={_raised(value)} (see README, Limits)",
+        hint=f"if this input is trusted, raise it: {ENV_VAR}={name}={show(name, value * 4)} (see README, Limits)",
     )
 
 
-def _raised(value: float) -> str:
-    doubled = value * 4
-    return f"{doubled:g}" if isinstance(doubled, float) else str(doubled)
+def show(name: str, value: float) -> str:
+    """A limit's value as it would be written in PRIMUS_MIGRATE_LIMITS (sizes with K/M/G)."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if name.endswith(("_bytes", "_memory")):
+        for suffix, scale in (("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)):
+            if value >= scale and value % scale == 0:
+                return f"{value // scale}{suffix}"
+    return str(value)
 
 
 def read_regular_file(path: str, limit_name: str, display: str, what: str = "file") -> bytes:
@@ -146,42 +151,53 @@ def read_regular_file(path: str, limit_name: str, display: str, what: str = "fil
     return b"".join(chunks)
 
 
-class memory_cap:
-    """`with memory_cap("eval_memory"):` the process may grow by at most that limit.
+def cap_memory(extra: int) -> tuple[int, int] | None:
+    """Let this process's data (heap, anonymous mappings) grow by at most `extra` bytes: a soft
+    RLIMIT_DATA of (data now + extra). Returns the limits it replaced, or None where nothing was
+    set (not Linux, or a stricter cap is already in force). RLIMIT_DATA rather than RLIMIT_AS:
+    the Go runtime of a shfmt child reserves a gigabyte of address space it never uses."""
+    try:
+        import resource
 
-    A soft RLIMIT_AS of (address space now + the limit), restored on exit: a value that would
-    not fit raises MemoryError at its allocation, which the caller reports as this limit. Only
-    where it cannot hurt anyone else: Linux-like systems, one thread, no stricter cap already.
+        with open("/proc/self/status", "rb") as file:
+            line = next(row for row in file if row.startswith(b"VmData:"))
+        data = int(line.split()[1]) * 1024
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        want = data + extra
+        if hard != resource.RLIM_INFINITY:
+            want = min(want, hard)
+        if soft != resource.RLIM_INFINITY and soft <= want:
+            return None
+        resource.setrlimit(resource.RLIMIT_DATA, (want, hard))
+        return soft, hard
+    except (ImportError, OSError, ValueError, StopIteration):
+        return None
+
+
+class memory_cap:
+    """`with memory_cap("eval_memory"):` the process's data may grow by at most that limit.
+
+    An allocation past it raises MemoryError, which the caller reports as this limit. Only where
+    it cannot hurt anyone else: one thread (the cap is process-wide), restored on exit.
     """
 
     def __init__(self, limit_name: str) -> None:
         self.limit_name = limit_name
         self.saved: tuple[int, int] | None = None
+        self.applied = False  # whether this cap (not a stricter one already in force) bounds the block
 
     def __enter__(self) -> "memory_cap":
-        try:
-            import resource
-            import sys
+        import sys
 
-            if "threading" in sys.modules and sys.modules["threading"].active_count() > 1:
-                return self
-            with open("/proc/self/statm", "rb") as file:
-                vsize = int(file.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-            soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-            want = vsize + int(current().values[self.limit_name])
-            if hard != resource.RLIM_INFINITY:
-                want = min(want, hard)
-            if soft != resource.RLIM_INFINITY and soft <= want:
-                return self
-            resource.setrlimit(resource.RLIMIT_AS, (want, hard))
-            self.saved = (soft, hard)
-        except (ImportError, OSError, ValueError):
-            self.saved = None
+        threading = sys.modules.get("threading")
+        if threading is None or threading.active_count() == 1:
+            self.saved = cap_memory(int(current().values[self.limit_name]))
+        self.applied = self.saved is not None
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.saved is not None:
             import resource
 
-            resource.setrlimit(resource.RLIMIT_AS, self.saved)
+            resource.setrlimit(resource.RLIMIT_DATA, self.saved)
             self.saved = None

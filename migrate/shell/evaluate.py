@@ -762,10 +762,13 @@ def evaluate_script(path: str | os.PathLike, env: dict[str, str] | None = None, 
     if not os.path.isfile(script):
         raise MigrateError(f"script not found: {display}", origin=Origin(display))
     ev = Evaluator(display, display, dict(env or {}), list(args), options)
+    cap = limits.memory_cap("eval_memory")
     try:
-        with limits.memory_cap("eval_memory"):
+        with cap:
             ev.run_file(script, display)
     except MemoryError:
+        if not cap.applied:
+            raise  # a stricter cap of the caller's (a batch worker's) ran out: its own report
         raise limits.exceeded("eval_memory", "evaluation ran out of memory", Origin(display)) from None
     except Launched as launched:
         return ev.plan(launched.launch, launched.env)
