@@ -30,7 +30,7 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "call_depth": (64, "nested shell function calls"),
     "string_chars": (1_000_000, "characters in one shell value (a variable, an element, a command's output)"),
     "array_elements": (100_000, "elements of one shell array"),
-    "expansion_work": (5_000_000, "words built by expansions (`\"${A[@]}\"` counts each element) for one script"),
+    "expansion_work": (2_000_000, "words built by expansions (`\"${A[@]}\"` counts each element) for one script"),
     "eval_memory": (2 << 30, "bytes of memory one script's evaluation may add to the process"),
     "yaml_bytes": (1 << 20, "bytes of one YAML experiment or preset file"),
     "yaml_nodes": (200_000, "values in one YAML file, each alias counted as the values it repeats"),
