@@ -97,8 +97,9 @@ def run_jobs(jobs_list: Sequence[ScriptJob], jobs: int, backend: Backend,
 
     if limited_pool.available():
         # every script in a worker process, under the batch_script_seconds/_memory limits
-        limited_pool.run_limited(jobs_list, max(1, min(jobs, len(jobs_list))), functools.partial(process_script, backend=backend),
-                         done, timed_out=_limit_row, died=_died_row, out_of_memory=_limit_row)
+        work = functools.partial(process_script, backend=backend)
+        limited_pool.run_limited(jobs_list, max(1, min(jobs, len(jobs_list))), work, done,
+                                 timed_out=_limit_row, died=_died_row, out_of_memory=_limit_row)
         return results
     if jobs <= 1 or len(jobs_list) <= 1:
         for job in jobs_list:
