@@ -96,10 +96,53 @@ def search(pattern: str, text: str, ignorecase: bool = False, budget: EvalBudget
 
 
 def finditer(pattern: str, text: str, ignorecase: bool = False, budget: EvalBudget | None = None) -> Iterator[Any]:
-    return _compiled(pattern, ignorecase, False, budget).finditer(_encodable(text))
+    """Matches left to right, as `re.finditer` gives them (RE2's wrapper repeats an empty match
+    at the very end: `$` on "abc" twice; that repeat is dropped)."""
+    last = None
+    for match in _compiled(pattern, ignorecase, False, budget).finditer(_encodable(text)):
+        span = match.span()
+        if span == last and span[0] == span[1]:
+            continue
+        last = span
+        yield match
 
 
 def sub(pattern: str, repl: str, text: str, count: int = 0, ignorecase: bool = False,
         budget: EvalBudget | None = None) -> str:
-    """`re.sub` with `repl` in Python's template syntax (`\\g<1>`)."""
-    return _compiled(pattern, ignorecase, False, budget).sub(repl, _encodable(text), count)
+    """`re.sub(pattern, repl, text, count)`, `repl` in Python's template syntax (`\\g<1>`, `\\n`)."""
+    pieces = _template(repl)
+    out: list[str] = []
+    pos = done = 0
+    for match in finditer(pattern, text, ignorecase, budget):
+        if count and done >= count:
+            break
+        out.append(text[pos:match.start()])
+        out.append("".join(p if isinstance(p, str) else (match.group(p) or "") for p in pieces))
+        pos, done = match.end(), done + 1
+    out.append(text[pos:])
+    return "".join(out)
+
+
+_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\"}
+_REFERENCE = re.compile(r"\\(?:g<(\d+)>|(\d\d?)|(.))|\\$", re.S)
+
+
+def _template(repl: str) -> list[str | int]:
+    """A replacement template as literal strings and group numbers, read as `re.sub` reads it
+    (an unknown escape of an ASCII letter, a named group or a lone final backslash: re.error)."""
+    pieces: list[str | int] = []
+    pos = 0
+    for ref in _REFERENCE.finditer(repl):
+        pieces.append(repl[pos:ref.start()])
+        number, digits, char = ref.groups()
+        if number or digits:
+            pieces.append(int(number or digits))
+        elif char in _ESCAPES:
+            pieces.append(_ESCAPES[char])
+        elif char is None or (char.isascii() and char.isalpha()):
+            raise re.error(f"bad escape in replacement {ref.group(0)!r}")
+        else:
+            pieces.append("\\" + char)
+        pos = ref.end()
+    pieces.append(repl[pos:])
+    return pieces
