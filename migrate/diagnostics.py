@@ -8,54 +8,19 @@ file and line a user has to look at.
 
 from __future__ import annotations
 
-from migrate.record import Frozen, Record
+from dataclasses import dataclass, field
+from typing import Iterator, Literal
 
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
-
-if TYPE_CHECKING:
-    from typing import Iterator, Literal
-
-    Severity = Literal["error", "warning", "note"]
-else:
-    Severity = str
+Severity = Literal["error", "warning", "note"]
 
 
-class Origin(Frozen):
+@dataclass(frozen=True, order=True, slots=True)
+class Origin:
     """A place in a user's file: `train_llama3.sh:74` or `exp.yaml:12:3`. Ordered by (file, line, col)."""
 
-    __slots__ = _fields = ("file", "line", "col")
     file: str
-    line: int
-    col: int
-
-    def __init__(self, file: str, line: int = 0, col: int = 0) -> None:
-        object.__setattr__(self, "file", file)
-        object.__setattr__(self, "line", line)
-        object.__setattr__(self, "col", col)
-
-    # written out: origins are compared and hashed in the evaluator's inner loops
-    def _values(self) -> tuple[str, int, int]:
-        return (self.file, self.line, self.col)
-
-    def __eq__(self, other: object):
-        if other.__class__ is not Origin:
-            return NotImplemented
-        return self.file == other.file and self.line == other.line and self.col == other.col  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash((self.file, self.line, self.col))
-
-    def __lt__(self, other: Origin) -> bool:
-        return self._values() < other._values() if other.__class__ is Origin else NotImplemented
-
-    def __le__(self, other: Origin) -> bool:
-        return self._values() <= other._values() if other.__class__ is Origin else NotImplemented
-
-    def __gt__(self, other: Origin) -> bool:
-        return self._values() > other._values() if other.__class__ is Origin else NotImplemented
-
-    def __ge__(self, other: Origin) -> bool:
-        return self._values() >= other._values() if other.__class__ is Origin else NotImplemented
+    line: int = 0
+    col: int = 0
 
     def __str__(self) -> str:
         text = self.file
@@ -69,20 +34,15 @@ class Origin(Frozen):
         return str(self)
 
 
-class Diagnostic(Frozen):
+@dataclass(frozen=True)
+class Diagnostic:
     """One finding: a stable `code` for tests and reports, prose for people."""
 
-    __slots__ = _fields = ("severity", "code", "message", "origin", "hint")
     severity: Severity
     code: str
     message: str
-    origin: Origin | None
-    hint: str | None
-
-    def __init__(self, severity: Severity, code: str, message: str, origin: Origin | None = None,
-                 hint: str | None = None) -> None:
-        for name, value in zip(self._fields, (severity, code, message, origin, hint)):
-            object.__setattr__(self, name, value)
+    origin: Origin | None = None
+    hint: str | None = None
 
     def __str__(self) -> str:
         where = f"{self.origin}: " if self.origin else ""
@@ -101,13 +61,11 @@ class Diagnostic(Frozen):
         }
 
 
-class Diagnostics(Record):
+@dataclass
+class Diagnostics:
     """Collector shared by one conversion; order of arrival is kept."""
 
-    _fields = ("items",)
-
-    def __init__(self, items: list[Diagnostic] | None = None) -> None:
-        self.items: list[Diagnostic] = [] if items is None else items
+    items: list[Diagnostic] = field(default_factory=list)
 
     def warn(self, code: str, message: str, origin: Origin | None = None, hint: str | None = None) -> None:
         self.add(Diagnostic("warning", code, message, origin, hint))

@@ -8,22 +8,31 @@ nothing: callers stage `Conversion.files` into an `OutputTree`.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from migrate.diagnostics import Diagnostics, MigrateError, Origin
+from migrate.primus.profiles import DEFAULT_TARGET, Profile
+
+if TYPE_CHECKING:  # imported where used: parity.dynamic imports this module
+    from migrate.megatron.args import MegatronArgs
+    from migrate.parity.static import NullTokenizerAcceptance, StaticParity
+    from migrate.primus.emit.emitter import EmitResult
+    from migrate.primus.resolved import ResolvedConfig
+    from migrate.shell.plan import LaunchPlan
 
 
 @dataclass
 class ConvertOptions:
-    target: str = "primus-26.5"
+    target: str = DEFAULT_TARGET
     name: str | None = None  # experiment name; default from script stem + variant
     keep_knobs: bool = False
     strict: bool = False
     gpus_per_node: int = 8
-    legacy_schema: str = "rocm_dev"
+    legacy_schema: str | None = None  # None: chosen per script (migrate.megatron.schema_choice)
     primus_path: str | None = None
     # primus-26.5 trains --mock-data runs with the NullTokenizer: accept that one difference
     # (vocab_size is then set so that the padded vocabulary stays the legacy one).
@@ -34,79 +43,103 @@ class ConvertOptions:
 
 @dataclass
 class Conversion:
-    plan: Any  # LaunchPlan
-    legacy: Any  # MegatronArgs parsed with the legacy schema
+    plan: LaunchPlan
+    legacy: MegatronArgs  # parsed with the legacy schema
     expected: dict[str, Any]  # derive(translate(legacy)): what Megatron would train with
     files: dict[str, str]  # relpath -> content
     experiment_path: str
     model_path: str | None
     report: dict
-    parity: Any  # StaticParity
+    parity: StaticParity
     diagnostics: Diagnostics
     unmapped: list[str]
-    translated: Any = None  # MegatronArgs at the target schema
-    resolved: Any = None  # ResolvedConfig of the emitted files
-    profile: Any = None
+    translated: MegatronArgs | None = None  # at the target schema
+    resolved: ResolvedConfig | None = None  # of the emitted files
+    profile: Profile | None = None
     hint: str | None = None  # what to do when parity fails for a known reason
     accepted: Any = None  # NullTokenizerAcceptance when --accept-null-tokenizer applied
 
 
-def missing_arguments_hint(plan: Any) -> str | None:
+def missing_arguments_hint(plan: LaunchPlan) -> str | None:
     """When the script read positional arguments it was not given, say which (the usual cause
     of a flag with no value: `--lr ${LR}` with LR=$5 and no fifth argument)."""
     from migrate.shell.params import MISSING_ARGUMENT
 
     seen: dict[str, str] = {}
-    for item in getattr(plan, "diagnostics", []):
+    for item in plan.diagnostics:
         if item.code == MISSING_ARGUMENT:
             name = item.message.split(" ", 1)[0]
             seen.setdefault(name, f"{name} (line {item.origin.line})" if item.origin and item.origin.line else name)
     if not seen:
         return None
-    return (f"the script reads arguments it was not given: {', '.join(seen.values())}; "
-            "pass them after `--` (primus-migrate SCRIPT -o OUT -- ARG1 ARG2 ...)")
+    usage = usage_line(plan.script)
+    return (f"the script reads arguments it was not given: {', '.join(seen.values())}"
+            + (f" (its usage line: {usage})" if usage else "") + f"; {PASS_ARGUMENTS}")
 
 
-def null_tokenizer_forced(profile: Any, run: Mapping[str, Any]) -> bool:
+PASS_ARGUMENTS = "pass them after `--` (primus-migrate SCRIPT -o OUT -- ARG1 ARG2 ...)"  # batch says it its way
+_USAGE = re.compile(r"^\s*(?:echo|printf)\b.*\busage\b", re.IGNORECASE)
+
+
+def usage_line(script: str | Path | None) -> str | None:
+    """The first `echo "Usage: ..."` line of the script, as written (it names the arguments it wants)."""
+    try:
+        lines = Path(script).read_text(encoding="utf-8", errors="replace").splitlines() if script else []
+    except OSError:
+        return None
+    found = next((line.strip() for line in lines[:2000] if _USAGE.match(line)), None)
+    return found[:200] if found else None
+
+
+def null_tokenizer_forced(profile: Profile, run: Mapping[str, Any]) -> bool:
     """primus-26.5's mock_data patch replaces the script's tokenizer by the NullTokenizer."""
-    return (not getattr(profile, "is_v01", profile.name == "primus-0.1") and bool(run.get("mock_data"))
+    return (not profile.is_v01 and bool(run.get("mock_data"))
             and run.get("tokenizer_type") != "NullTokenizer")
 
 
-def null_tokenizer_hint(profile: Any, run: Mapping[str, Any]) -> str:
+def null_tokenizer_hint(profile: Profile, run: Mapping[str, Any]) -> str:
     return (f"{profile.name} trains --mock-data runs with the NullTokenizer (its mock_data patch replaces "
             f"tokenizer_type {run.get('tokenizer_type')}), so the resolved arguments differ from the script's. "
             "Pass --accept-null-tokenizer to accept that one difference (vocab_size is then set so the padded "
             "vocabulary stays the script's), or convert with --target primus-0.1, which keeps the script's tokenizer.")
 
 
-def null_tokenizer_acceptance(profile: Any, run: Mapping[str, Any], origin: Origin | None = None) -> Any:
+def null_tokenizer_acceptance(profile: Profile, run: Mapping[str, Any],
+                              origin: Origin | None = None) -> NullTokenizerAcceptance:
     """The accepted difference for --accept-null-tokenizer; refuses when the legacy vocabulary is unknown."""
     from migrate.parity.static import NullTokenizerAcceptance
-    from migrate.tokenizer_vocab import KNOWN_TYPE_VOCABS, KNOWN_VOCABS, known_vocab_size
+    from migrate.tokenizer_files import unread_tokenizer_files
+    from migrate.tokenizer_vocab import known_tokenizer_names, known_vocab_size
 
     known = known_vocab_size(run.get("tokenizer_type"), run.get("tokenizer_model"))
     if known is None:
         raise MigrateError(
             f"--accept-null-tokenizer: the vocabulary size of the script's tokenizer "
             f"'{run.get('tokenizer_model') or run.get('tokenizer_type')}' ({run.get('tokenizer_type')}) is unknown, "
+            f"{unread_tokenizer_files(run.get('tokenizer_type'), run.get('tokenizer_model'))}"
             f"so no vocab_size can give {profile.name}'s NullTokenizer the same padded vocabulary; nothing written",
             origin=origin,
-            hint=f"known tokenizers: {', '.join(list(KNOWN_VOCABS) + list(KNOWN_TYPE_VOCABS))}; or convert with "
+            hint=f"known tokenizers: {', '.join(known_tokenizer_names())} (or point --tokenizer-model at the "
+                 "tokenizer's files, which are then read); or convert with "
                  "--target primus-0.1, which keeps the script's tokenizer")
     return NullTokenizerAcceptance(str(run.get("tokenizer_type")), known[0], known[1])
 
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
+_NAME_MAX = 200  # `<name>-pretrain.yaml` stays below the usual 255-byte file name limit
 
 
-def default_name(script: str | Path, plan: Any) -> str:
+def default_name(script: str | Path, plan: LaunchPlan) -> str:
     """`train_llama3` plus the knobs set from outside: `train_llama3-MODEL_SIZE70-TP2`."""
     name = Path(script).stem
-    for knob in getattr(plan, "knobs", []):
+    for knob in plan.knobs:
         if knob.source in ("env", "arg") and knob.value is not None:
             name += f"-{knob.name}{knob.value}"
-    return _NAME_CHARS.sub("_", name).strip("_-") or "experiment"
+    name = _NAME_CHARS.sub("_", name).strip("._-") or "experiment"  # never a hidden file (`..sh`)
+    if len(name) > _NAME_MAX:  # knob values can be long: keep file names well below the 255-byte limit
+        digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+        name = f"{name[:_NAME_MAX - 11].rstrip('._-')}-{digest}"
+    return name
 
 
 def knob_placeholders(script, env, args, options, plan, translated_args, target_schema, legacy_schema):
@@ -127,7 +160,7 @@ def knob_placeholders(script, env, args, options, plan, translated_args, target_
             continue
         if not any(value in word for word in words):
             continue  # a 1:1 knob's text is in the argv; this one only steers the script
-        runs = []
+        runs: list[tuple[str, dict[str, Any]]] = []
         for sentinel in sentinels(value):
             if runs and classify(knob.name, value, translated_args, runs, options.target) is None:
                 break  # one re-evaluation already shows it is not 1:1
@@ -145,11 +178,11 @@ def knob_placeholders(script, env, args, options, plan, translated_args, target_
                 break
         if len(runs) == 2:
             mapping = classify(knob.name, value, translated_args, runs, options.target)
-            for dest, text in (mapping or {}).items():
-                if isinstance(text, tuple):
-                    spans.setdefault(dest, []).append((knob.name, text))
+            for dest, mapped in (mapping or {}).items():
+                if isinstance(mapped, tuple):
+                    spans.setdefault(dest, []).append((knob.name, mapped))
                 elif dest not in out:
-                    out[dest] = (knob.name, text)
+                    out[dest] = (knob.name, mapped)
     for dest, found in spans.items():
         text = apply_spans(translated_args[dest], [span for _, span in found])
         if text is not None and dest not in out:
@@ -211,12 +244,14 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     """Convert one legacy launch script (pure: writes nothing)."""
     from migrate.megatron import derive, load_schema, parse_argv, translate
     from migrate.megatron.derive import fill_args_defaults
+    from migrate.megatron.schema_choice import LEGACY_SCHEMA_CODE, choose_legacy_schema
     from migrate.parity.static import check_static_parity
     from migrate.primus import get_profile, resolve_experiment
     from migrate.primus.emit.emitter import EmitRequest, emit, entry_family, stage_and_resolve
     from migrate.primus.emit.report import render_json, render_markdown
     from migrate.primus.emit.runenv import plan_environment
     from migrate.primus.emit.runscript import alternative_command, env_sh, run_command, run_sh
+    from migrate.primus.emit.runtime import flag_dests, record_uses, runtime_exports, runtime_refs, runtime_report
     from migrate.shell import EvalOptions, evaluate_script
 
     options = options or ConvertOptions()
@@ -227,18 +262,25 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
 
     plan = evaluate_script(script, env, list(args), EvalOptions(gpus_per_node=options.gpus_per_node))
     diags.extend(plan.diagnostics)
-    # the entry script's extra_args_provider options (e.g. pretrain_deepseek.py's) are part of its parser
-    legacy_base = load_schema(options.legacy_schema)
-    legacy_schema = legacy_base.for_entry(plan.entry)
-    # ... and the args_defaults it passes to pretrain() (pretrain_gpt.py: GPT2BPETokenizer) fill validate_args' Nones
-    entry_defaults = legacy_base.entry_args_defaults(plan.entry)
     try:
+        # the option table of the Megatron-LM the script was written for, with the entry script's own
+        # extra_args_provider options (e.g. pretrain_deepseek.py's) added
+        schema_choice = choose_legacy_schema(options.legacy_schema, script, plan.entry, plan.argv)
+        legacy_base = schema_choice.schema
+        legacy_schema = legacy_base.for_entry(plan.entry)
         legacy = parse_argv(legacy_schema, plan.argv, diags)
     except MigrateError as exc:
         missing = missing_arguments_hint(plan)
         if missing:
             exc.hint = f"{exc.hint}; {missing}" if exc.hint else missing
         raise
+    if schema_choice.guessed:
+        diags.warn(LEGACY_SCHEMA_CODE, schema_choice.why)
+    elif schema_choice.why:
+        diags.note(LEGACY_SCHEMA_CODE, schema_choice.why)
+    # ... and the args_defaults the entry passes to pretrain() (pretrain_gpt.py: GPT2BPETokenizer) fill
+    # validate_args' Nones
+    entry_defaults = legacy_base.entry_args_defaults(plan.entry)
     profile = get_profile(options.target, options.primus_path)
     target_schema = load_schema(profile.megatron_schema)
     translated = translate(legacy, target_schema, diags)
@@ -274,9 +316,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         return check_static_parity(expected, resolved, profile, accept=accepted)
 
     name = options.name or default_name(script, plan)
-    if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.\-]*", name):
-        raise MigrateError(f"--name '{name}' is not a usable file name",
-                           hint="use letters, digits, '_', '.', '-'")
+    if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*", name) or len(name) > _NAME_MAX:
+        raise MigrateError(f"--name {name!r} is not a usable file name",
+                           hint=f"use letters, digits, '_', '.', '-', not first a '.' or '-', at most {_NAME_MAX}")
 
     knob_of: dict[str, str] = {}
     placeholders: dict[str, str] = {}
@@ -297,9 +339,17 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
            if accepted else "")
     )
     real: dict[str, Path] = {}
+    runtime = runtime_refs(getattr(plan, "runtime", None) or [], lambda o: str(_short_origin(o, script, real)),
+                           lambda rv: _target_dests(flag_dests(plan.argv, rv.argv_tokens, legacy_schema.by_option),
+                                                    legacy, translated))
+    if any("argv" in r.used_in for r in runtime):
+        header += ("\nRun-time values (see report.md): " + ", ".join(f"`{r.command}` (evaluated as {r.assumed})"
+                                                                   for r in runtime if "argv" in r.used_in)
+                   + ";\nkeys holding them say so; ${PRIMUS_RUN_...:value} ones vary at run time (run.sh).")
     request = EmitRequest(name, run_values, emit_expected,
                           {d: _short_origin(o, script, real) for d, o in translated.explicit.items()},
-                          knob_of, placeholders, header, entry_family(plan.entry), notes)
+                          knob_of, placeholders, header, entry_family(plan.entry), notes,
+                          runtime=[r for r in runtime if "argv" in r.used_in])
     resolver = stage_and_resolve(profile, resolve_experiment)
     result = emit(request, profile, resolver, derive_target, check, dests, defaults)
 
@@ -316,8 +366,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     has_env_file = bool(environment.env_file or environment.secrets)
     if has_env_file:
         files["env.sh"] = env_sh(environment.env_file, script_name, environment.secrets)
-    files["run.sh"] = run_sh(profile.name, getattr(profile, "release", ""), script_name, result.experiment_path,
-                             result.model_path, environment.run_vars, has_env_file)
+    record_uses(runtime, result.overrides)
+    files["run.sh"] = run_sh(profile.name, profile.release, script_name, result.experiment_path,
+                             result.model_path, environment.run_vars, has_env_file, runtime_exports(runtime))
 
     # ---- where every flag went ------------------------------------------------------------
     override_keys = {o.key: o for o in result.overrides}
@@ -339,8 +390,10 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
                  "origin": str(short) if short else "command line"}
         note = _translate_note(diags, origin)
         if dest in dropped or ((target_dest is None or target_dest not in dests) and dropped_unknown):
-            why = (f"no Primus equivalent: {note or 'the option does not exist in Megatron-LM ' + profile.megatron_schema}"
-                   f" (Megatron-LM {profile.megatron_schema} is what {profile.name} runs)")
+            why = (
+                f"no Primus equivalent: {note or 'the option does not exist in Megatron-LM ' + profile.megatron_schema}"
+                f" (Megatron-LM {profile.megatron_schema} is what {profile.name} runs)"
+            )
             entry["destination"] = why
             unmapped.append({"flag": flag, "dest": dest, "origin": entry["origin"], "why": why})
         elif target_dest is None or target_dest not in dests:
@@ -376,16 +429,16 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
                         "Hugging Face model id they came from; the preset's own tokenizer differs"
                         + (f" ({result.preset_values.get('tokenizer_model')})." if result.preset_values.get(
                             "tokenizer_model") else "."))
-    if profile.name == "primus-0.1" and translated.args.get("save"):
-        guidance.append("primus-0.1 saves checkpoints under <workspace>/<work_group>/<user_name>/<exp_name>/"
-                        "checkpoints whatever `save` says; the legacy --save path is kept in the YAML for reference.")
+    if result.parity.documented:
+        guidance.append("EXP_ROOT is the Primus experiment folder, <workspace>/<work_group>/<user_name>/<exp_name>; "
+                        f"{profile.name}'s trainer puts the outputs listed under Documented differences there.")
 
     report: dict[str, Any] = {
         "script": str(script_name),
         "target": profile.name,
-        "primus_release": getattr(profile, "release", None),
+        "primus_release": profile.release,
         "megatron_schema": profile.megatron_schema,
-        "legacy_schema": options.legacy_schema,
+        "legacy_schema": schema_choice.label,
         "experiment": result.experiment_path,
         "model_file": result.model_path,
         "model_ref": result.model_ref,
@@ -408,8 +461,13 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         "guidance": guidance,
         "parity": result.parity.to_json(),
         "accepted_differences": list(result.parity.exceptions) if result.parity.ok else [],
+        "documented_differences": list(result.parity.documented),
+        "runtime_values": runtime_report(runtime),
         "diagnostics": diags.to_json(),
     }
+    if not result.parity.ok and expected.get("save") is not None and expected.get("save_interval") is None:
+        hint = ("the legacy run fails the same check: Megatron's validate_args asserts save_interval is not None "
+                "whenever save is set; give the script --save-interval N")
     if not result.parity.ok and hint:
         result.parity.hint = hint
         report["parity"]["hint"] = hint
@@ -421,6 +479,18 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
                       result.resolved, profile, None if result.parity.ok else hint, accepted)
 
 
-def baseline_value(result: Any, key: str) -> Any:
+def _target_dests(legacy_dests: set[str], legacy: Any, translated: Any) -> set[str]:
+    """The target's dests the legacy dests became (same name, or the one translate() wrote from the flag)."""
+    by_origin = {o: d for d, o in translated.explicit.items() if o is not None}
+    out = set()
+    for dest in legacy_dests:
+        if dest in translated.explicit:
+            out.add(dest)
+        elif legacy.explicit.get(dest) in by_origin:
+            out.add(by_origin[legacy.explicit[dest]])
+    return out
+
+
+def baseline_value(result: EmitResult, key: str) -> Any:
     """What the preset chain alone gives `key` (for the report), if known."""
-    return getattr(result, "preset_values", {}).get(key)
+    return result.preset_values.get(key)

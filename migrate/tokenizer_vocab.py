@@ -6,10 +6,12 @@ script to primus-26.5 replaces the script's tokenizer by the NullTokenizer, whic
 that size to keep the same embedding; the bundled runtime needs it to size the embedding
 without a tokenizer. One table serves both.
 
-Keys are matched against the tokenizer model (a Hugging Face id or a local folder name,
-such as `tokenizer_llama3`) with case and `-_.` ignored, so `meta-llama/Meta-Llama-3-8B`
-and `tokenizer_llama3` both match `llama3`. Only sizes that are facts of the published
-tokenizers are listed; an unlisted tokenizer is "unknown", never guessed.
+Names are matched against the tokenizer model (a Hugging Face id or a local folder name, such as
+`meta-llama/Meta-Llama-3-8B` or `tokenizer_llama3`), case ignored, by patterns that stop at the
+version: `llama-3` matches Llama 3 but not LLaMA-1 `llama-30b`, `qwen2` not `qwen2.5`. Only sizes that
+are facts of the published tokenizers are listed; an unlisted tokenizer is "unknown", never guessed.
+When the model names files that exist (a SentencePiece model, a Hugging Face tokenizer folder), their
+size wins over the name (migrate.tokenizer_files).
 """
 
 from __future__ import annotations
@@ -18,34 +20,54 @@ import math
 import re
 from typing import Any
 
-# marker -> number of tokens the tokenizer reports (its `len()`), most specific first.
-KNOWN_VOCABS: dict[str, int] = {
-    "llama3": 128256,  # Llama 3, 3.1, 3.2, 3.3: 128000 BPE tokens + 256 reserved special tokens
-    "llama2": 32000,  # Llama 2 SentencePiece model
-    "mixtral8x7b": 32000,  # Mixtral-8x7B v0.1 (Llama-2-style SentencePiece)
-    "mistral7bv01": 32000,  # Mistral-7B v0.1
-}
+from migrate.tokenizer_files import vocab_size_from_files
+
+# (label, pattern over the lower-cased model name, tokens the tokenizer reports: its `len()`).
+# A version number must not run on into another digit or a minor version it does not name.
+KNOWN_VOCABS: list[tuple[str, re.Pattern[str], int]] = [
+    # 128000 BPE tokens + 256 reserved special tokens, the same for 3, 3.1, 3.2 and 3.3
+    ("llama3", re.compile(r"llama[-_ ]?3(?!\d)"), 128256),
+    ("llama2", re.compile(r"llama[-_ ]?2(?!\d)"), 32000),  # SentencePiece, 32000 pieces
+    ("mixtral-8x7b", re.compile(r"mixtral[-_ ]?8x7b"), 32000),  # Llama-2-style SentencePiece
+    ("mistral-7b-v0.1/v0.2", re.compile(r"mistral[-_ ]?7b(?:[-_ ]?instruct)?[-_ ]?v0\.?[12](?!\d)"), 32000),
+    ("mistral-7b-v0.3", re.compile(r"mistral[-_ ]?7b(?:[-_ ]?instruct)?[-_ ]?v0\.?3(?!\d)"), 32768),  # v0.3 extended it
+    # Qwen: 151643 byte-level BPE tokens + control tokens (3 up to Qwen2, 22 in Qwen2.5)
+    ("qwen1.5", re.compile(r"qwen[-_ ]?1\.5(?!\d)"), 151646),
+    ("qwen2.5", re.compile(r"qwen[-_ ]?2\.5(?!\d)"), 151665),
+    ("qwen2", re.compile(r"qwen[-_ ]?2(?![.\d])"), 151646),
+    ("gpt2", re.compile(r"(?<![a-z0-9])gpt[-_ ]?2(?![.\d])"), 50257),  # the GPT-2 BPE vocabulary
+]
+# Multimodal variants (Llama 3.2 Vision, Qwen2-VL, ...) add tokens of their own: never matched by name.
+_MULTIMODAL = re.compile(r"(?<![a-z])(vl|vision|omni|audio)(?![a-z])")
 # Tokenizer types whose vocabulary is fixed by Megatron itself.
 KNOWN_TYPE_VOCABS: dict[str, int] = {
     "GPT2BPETokenizer": 50257,  # the GPT-2 BPE vocabulary
 }
 
-_IGNORED = re.compile(r"[-_.\s]+")
+
+def known_tokenizer_names() -> list[str]:
+    """What the table knows, for messages."""
+    return [label for label, _, _ in KNOWN_VOCABS] + list(KNOWN_TYPE_VOCABS)
 
 
-def _normalise(text: str) -> str:
-    return _IGNORED.sub("", text.lower())
+def known_vocab_size(tokenizer_type: Any, tokenizer_model: Any, base_dir: str | None = None) -> tuple[int, str] | None:
+    """(size, where it came from) for a tokenizer whose size is a fact, None when it is unknown.
 
-
-def known_vocab_size(tokenizer_type: Any, tokenizer_model: Any) -> tuple[int, str] | None:
-    """(size, what matched) for a tokenizer of the table, None when its size is unknown."""
+    Files the model names are read first (relative paths against `base_dir`, default the current
+    directory, where bash would resolve them); then Megatron's fixed types; then the name table.
+    """
+    from_files = vocab_size_from_files(tokenizer_type, tokenizer_model, base_dir)
+    if from_files is not None:
+        return from_files
     if isinstance(tokenizer_type, str) and tokenizer_type in KNOWN_TYPE_VOCABS:
         return KNOWN_TYPE_VOCABS[tokenizer_type], f"tokenizer_type {tokenizer_type}"
     if isinstance(tokenizer_model, str) and tokenizer_model:
-        name = _normalise(tokenizer_model)
-        for marker, size in KNOWN_VOCABS.items():
-            if marker in name:
-                return size, f"'{marker}' in tokenizer_model {tokenizer_model}"
+        name = tokenizer_model.lower()
+        if _MULTIMODAL.search(name):
+            return None
+        for label, pattern, size in KNOWN_VOCABS:
+            if pattern.search(name):
+                return size, f"'{label}' in tokenizer_model {tokenizer_model}"
     return None
 
 

@@ -146,7 +146,7 @@ class _CpuTorch:
 
     @staticmethod
     def tensor(*args: Any, device: Any = None, **kwargs: Any) -> torch.Tensor:
-        return torch.tensor(*args, device=_cpu(device), **kwargs)
+        return torch.tensor(*args, device=_cpu(device), **kwargs)  # type: ignore[misc]
 
 
 def _make_cpu_tracker() -> Any:

@@ -50,6 +50,9 @@ def microbatches(dataset: Any, micro_batch_size: int, dp_rank: int, dp_size: int
     while True:
         first = consumed + dp_rank * micro_batch_size
         items = [dataset[i] for i in range(first, first + micro_batch_size)]
-        batch = {k: torch.stack([torch.as_tensor(item[k]) for item in items]).to(device) for k in ("tokens", "labels", "loss_mask", "position_ids")}
+        batch = {
+            k: torch.stack([torch.as_tensor(item[k]) for item in items]).to(device)
+            for k in ("tokens", "labels", "loss_mask", "position_ids")
+        }
         yield batch
         consumed += step

@@ -34,5 +34,5 @@ def replace_expert_fc2(spec: Any) -> None:
         moe = getattr(layer.submodules, "mlp", None)
         experts = getattr(getattr(moe, "submodules", None), "experts", None)
         sub = getattr(experts, "submodules", None)
-        if sub is not None and getattr(sub, "linear_fc2", None) is RowParallelLinear:
+        if experts is not None and sub is not None and getattr(sub, "linear_fc2", None) is RowParallelLinear:
             experts.submodules = dataclasses.replace(sub, linear_fc2=ExpertRowParallelLinear)

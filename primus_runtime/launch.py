@@ -38,7 +38,11 @@ def describe(exc: BaseException) -> str:
         if frames:
             where = frames[-1]
             parts = Path(where.filename).parts
-            short = "/".join(parts[parts.index("site-packages") + 1:]) if "site-packages" in parts else Path(where.filename).name
+            short = (
+                "/".join(parts[parts.index("site-packages") + 1 :])
+                if "site-packages" in parts
+                else Path(where.filename).name
+            )
             text += f" at {short}:{where.lineno}: {where.line}"
     return text
 
@@ -94,7 +98,10 @@ def prepare(config: Mapping[str, Any], options: RunOptions) -> tuple[dict[str, A
         if options.iters < 1:
             raise MigrateError(f"--iters must be at least 1, got {options.iters}")
         if not options.proxy and ns["train_iters"] != options.iters:
-            notes.append(f"train_iters {ns['train_iters']} -> {options.iters} (schedule kept: the first {options.iters} steps of the configured run)")
+            notes.append(
+                f"train_iters {ns['train_iters']} -> {options.iters} "
+                f"(schedule kept: the first {options.iters} steps of the configured run)"
+            )
             if ns["lr_decay_iters"] is None:
                 ns["lr_decay_iters"] = ns["train_iters"]
         elif options.proxy and ns["train_iters"] != options.iters:
@@ -107,10 +114,13 @@ def prepare(config: Mapping[str, Any], options: RunOptions) -> tuple[dict[str, A
     namespace.check_layout(ns, options.nproc)
     namespace.check_data(ns)
     if ns.get("num_layers_per_virtual_pipeline_stage") or ns.get("virtual_pipeline_model_parallel_size"):
-        notes.append("interleaved (virtual) pipeline stages are not supported; each stage runs one model chunk (same math)")
+        notes.append(
+            "interleaved (virtual) pipeline stages are not supported; each stage runs one model chunk (same math)"
+        )
     for key in ("fp8", "fp4"):
         if ns.get(key):
-            notes.append(f"{key}={ns[key]} is not supported by the bundled runtime; trained in {'bf16' if ns['bf16'] else 'fp16' if ns['fp16'] else 'fp32'}")
+            dtype = "bf16" if ns["bf16"] else "fp16" if ns["fp16"] else "fp32"
+            notes.append(f"{key}={ns[key]} is not supported by the bundled runtime; trained in {dtype}")
             ns[key] = None
     return ns, shrinks, notes
 
@@ -154,7 +164,7 @@ def train_many(configs: Sequence[Mapping[str, Any]], options: RunOptions) -> lis
                 notes.append("CPU: unfused kernels for " + ", ".join(off))
         out_dir = base if base is None or len(configs) == 1 else base / f"run{i}"
         runs.append((ns, out_dir))
-        layout = {
+        layout: dict[str, Any] = {
             "tp": int(ns["tensor_model_parallel_size"] or 1), "pp": int(ns["pipeline_model_parallel_size"] or 1),
             "cp": int(ns["context_parallel_size"] or 1), "ep": int(ns["expert_model_parallel_size"] or 1),
             "world_size": options.nproc, "device": device,
@@ -180,13 +190,17 @@ def train_many(configs: Sequence[Mapping[str, Any]], options: RunOptions) -> lis
     return results
 
 
-def _train_in_process(ns: dict[str, Any], device: str, out_dir: Path | None, echo: bool, timeout_s: float) -> list[dict]:
+def _train_in_process(
+    ns: dict[str, Any], device: str, out_dir: Path | None, echo: bool, timeout_s: float
+) -> list[dict]:
     import torch.distributed as dist
 
     from primus_runtime import loop
 
     if dist.is_initialized():
-        raise MigrateError("train() was called inside an initialised torch.distributed job; use nproc=1 from a plain process")
+        raise MigrateError(
+            "train() was called inside an initialised torch.distributed job; use nproc=1 from a plain process"
+        )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

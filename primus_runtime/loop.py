@@ -114,7 +114,9 @@ def run_rank(ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: boo
 
     def forward_step(batch_iter: Any, model: Any) -> Any:
         batch = next(batch_iter)
-        output = model(batch["tokens"], batch["position_ids"], None, labels=batch["labels"], loss_mask=batch["loss_mask"])
+        output = model(
+            batch["tokens"], batch["position_ids"], None, labels=batch["labels"], loss_mask=batch["loss_mask"]
+        )
         mask = batch["loss_mask"]
 
         def loss_func(output_tensor: torch.Tensor) -> Any:

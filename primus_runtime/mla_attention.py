@@ -57,5 +57,9 @@ def replace_core_attention(spec: Any) -> None:
     for layer in layers:
         attention = getattr(layer.submodules, "self_attention", None)
         sub = getattr(attention, "submodules", None)
-        if sub is not None and getattr(sub, "core_attention", None) is DotProductAttention and hasattr(sub, "linear_kv_down_proj"):
+        if (
+            sub is not None
+            and getattr(sub, "core_attention", None) is DotProductAttention
+            and hasattr(sub, "linear_kv_down_proj")
+        ):
             sub.core_attention = MLACoreAttention

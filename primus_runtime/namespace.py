@@ -37,14 +37,25 @@ def check_keys(ns: Mapping[str, Any]) -> None:
     if missing:
         raise bad(
             f"training namespace is missing key '{missing[0]}'"
-            + (f" (and {len(missing) - 1} more: {', '.join(missing[1:6])}{'...' if len(missing) > 6 else ''})" if len(missing) > 1 else ""),
+            + (
+                f" (and {len(missing) - 1} more: {', '.join(missing[1:6])}{'...' if len(missing) > 6 else ''})"
+                if len(missing) > 1
+                else ""
+            ),
             hint="pass a DERIVED Megatron namespace: migrate.megatron.derive(values) fills every dest",
         )
 
 
 # Keys Megatron cannot train without a value for (its parser leaves them None when unset).
 # None here would crash deep inside megatron-core or torch (Megatron-LM itself crashes the same way).
-VALUE_KEYS: tuple[str, ...] = ("num_layers", "hidden_size", "num_attention_heads", "seq_length", "micro_batch_size", "lr")
+VALUE_KEYS: tuple[str, ...] = (
+    "num_layers",
+    "hidden_size",
+    "num_attention_heads",
+    "seq_length",
+    "micro_batch_size",
+    "lr",
+)
 
 
 def check_values(ns: Mapping[str, Any]) -> None:
@@ -56,11 +67,14 @@ def check_values(ns: Mapping[str, Any]) -> None:
 
 
 def data_parallel_size(ns: Mapping[str, Any], world_size: int) -> int:
-    tp, pp, cp = (int(ns[k] or 1) for k in ("tensor_model_parallel_size", "pipeline_model_parallel_size", "context_parallel_size"))
+    tp, pp, cp = (
+        int(ns[k] or 1) for k in ("tensor_model_parallel_size", "pipeline_model_parallel_size", "context_parallel_size")
+    )
     model_parallel = tp * pp * cp
     if world_size % model_parallel:
         raise bad(
-            f"parallel layout TP={tp} x PP={pp} x CP={cp} = {model_parallel} does not divide the world size {world_size}",
+            f"parallel layout TP={tp} x PP={pp} x CP={cp} = {model_parallel} "
+            f"does not divide the world size {world_size}",
             hint="use --nproc that is a multiple of tensor x pipeline x context parallel sizes",
         )
     return world_size // model_parallel
@@ -99,7 +113,10 @@ def check_layout(ns: Mapping[str, Any], world_size: int) -> None:
             f"global_batch_size={gbs} is not divisible by micro_batch_size={mbs} x data-parallel size={dp}",
             hint="global = micro x data-parallel x gradient-accumulation steps",
         )
-    if int(ns["seq_length"]) > int(ns["max_position_embeddings"] or 0) and ns["position_embedding_type"] == "learned_absolute":
+    if (
+        int(ns["seq_length"]) > int(ns["max_position_embeddings"] or 0)
+        and ns["position_embedding_type"] == "learned_absolute"
+    ):
         raise bad(f"seq_length={ns['seq_length']} exceeds max_position_embeddings={ns['max_position_embeddings']}")
 
 
@@ -115,8 +132,11 @@ def check_data(ns: Mapping[str, Any]) -> None:
     for prefix in _prefixes(paths):
         for suffix in (".bin", ".idx"):
             if not Path(prefix + suffix).is_file():
-                raise bad(f"data file not found: {prefix}{suffix}",
-                          hint="data_path lists Megatron indexed dataset prefixes (PATH for PATH.bin + PATH.idx), optionally weighted")
+                raise bad(
+                    f"data file not found: {prefix}{suffix}",
+                    hint="data_path lists Megatron indexed dataset prefixes (PATH for PATH.bin + PATH.idx), "
+                    "optionally weighted",
+                )
 
 
 def _prefixes(paths: Any) -> list[str]:

@@ -55,7 +55,7 @@ def grad_accumulation_dtype(param: torch.nn.Parameter, ns: Mapping[str, Any]) ->
 def attach_main_grads(model_chunks: list[Any], ns: Mapping[str, Any]) -> None:
     """After each backward, move `param.grad` into `param.main_grad` (accumulating), as DDP's hook does."""
 
-    def accumulate(param: torch.nn.Parameter) -> None:
+    def accumulate(param: Any) -> None:  # a Parameter with Megatron's main_grad/accumulation_dtype added
         grad = param.grad.detach()
         if param.main_grad is None:
             param.main_grad = grad.to(param.accumulation_dtype, copy=True)
@@ -102,12 +102,14 @@ class Optimizer:
         self.half = any(p is not m for p, m in zip(self.model_params, self.main_params))
         # Megatron passes weight_decay/lr through the scheduler; these are the initial values.
         if ns["optimizer"] == "adam":
-            self.torch_opt = torch.optim.AdamW(
+            self.torch_opt: torch.optim.Optimizer = torch.optim.AdamW(
                 groups, lr=ns["lr"], weight_decay=ns["weight_decay"],
                 betas=(ns["adam_beta1"], ns["adam_beta2"]), eps=ns["adam_eps"],
             )
         else:
-            self.torch_opt = torch.optim.SGD(groups, lr=ns["lr"], weight_decay=ns["weight_decay"], momentum=ns["sgd_momentum"])
+            self.torch_opt = torch.optim.SGD(
+                groups, lr=ns["lr"], weight_decay=ns["weight_decay"], momentum=ns["sgd_momentum"]
+            )
         self.clip_grad = float(ns["clip_grad"] or 0.0)
 
     @property
@@ -246,7 +248,8 @@ def finalize_grads(model_chunks: list[Any], ns: Mapping[str, Any]) -> None:
     dp_group = ps.get_data_parallel_group(with_context_parallel=True)
     edp_group = ps.get_expert_data_parallel_group()
     dp = dist.get_world_size(dp_group)
-    dense, experts = [], []
+    dense: list[torch.nn.Parameter] = []
+    experts: list[torch.nn.Parameter] = []
     for chunk in model_chunks:
         for p in chunk.parameters():
             if model_grad(p) is not None:
@@ -270,14 +273,22 @@ def finalize_grads(model_chunks: list[Any], ns: Mapping[str, Any]) -> None:
                 _allreduce_sum([weight], ps.get_embedding_group())
 
 
+def _grad_of(p: torch.nn.Parameter) -> torch.Tensor:
+    """The gradient of a weight that took part in the step (it has one)."""
+    grad = model_grad(p)
+    if grad is None:
+        raise RuntimeError("a trained weight has no gradient to reduce")
+    return grad
+
+
 def _flat_allreduce(params: list[torch.nn.Parameter], group: Any, scale: float | None) -> None:
     if not params or (dist.get_world_size(group) == 1 and scale in (None, 1.0)):
         return
     by_dtype: dict[torch.dtype, list[torch.nn.Parameter]] = {}
     for p in params:
-        by_dtype.setdefault(model_grad(p).dtype, []).append(p)
+        by_dtype.setdefault(_grad_of(p).dtype, []).append(p)
     for group_params in by_dtype.values():
-        grads = [model_grad(p).data for p in group_params]
+        grads = [_grad_of(p).data for p in group_params]
         flat = torch._utils._flatten_dense_tensors(grads)
         if scale is not None:
             flat.mul_(scale)
@@ -300,7 +311,11 @@ def lr_scheduler(optimizer: Optimizer, ns: Mapping[str, Any]) -> Any:
     decay_iters = ns["lr_decay_iters"] if ns["lr_decay_iters"] is not None else train_iters
     decay_steps = int(decay_iters) * gbs
     wsd_iters = ns.get("lr_wsd_decay_iters")
-    warmup = ns["lr_warmup_fraction"] * decay_steps if ns["lr_warmup_fraction"] is not None else int(ns["lr_warmup_iters"]) * gbs
+    warmup = (
+        ns["lr_warmup_fraction"] * decay_steps
+        if ns["lr_warmup_fraction"] is not None
+        else int(ns["lr_warmup_iters"]) * gbs
+    )
     wd = ns["weight_decay"]
     return OptimizerParamScheduler(
         optimizer,  # type: ignore[arg-type]  # only .param_groups is used

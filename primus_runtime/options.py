@@ -22,7 +22,9 @@ class RunOptions:
 class RunResult:
     metrics: list[dict]           # per iteration: iteration, lm_loss, grad_norm, lr, tokens_per_s, step_time
     shrinks: list[str] = field(default_factory=list)   # what proxy mode changed
-    layout: dict = field(default_factory=dict)         # tp, pp, dp, ep, cp, world_size, device
-    notes: list[str] = field(default_factory=list)     # execution changes that do not alter the math (CPU unfused kernels, ...)
+    layout: dict = field(default_factory=dict)  # tp, pp, dp, ep, cp, world_size, device
+    notes: list[str] = field(
+        default_factory=list
+    )  # execution changes that do not alter the math (CPU unfused kernels, ...)
     log_path: Path | None = None
     metrics_path: Path | None = None

@@ -72,7 +72,11 @@ def shrink(config: dict[str, Any], world_size: int) -> tuple[dict[str, Any], lis
     layers = int(ns["num_layers"])
     new_layers = min(layers, max(2, pp))
     _set(ns, shrinks, "num_layers", new_layers)
-    for key in ("decoder_first_pipeline_num_layers", "decoder_last_pipeline_num_layers", "num_layers_per_virtual_pipeline_stage"):
+    for key in (
+        "decoder_first_pipeline_num_layers",
+        "decoder_last_pipeline_num_layers",
+        "num_layers_per_virtual_pipeline_stage",
+    ):
         if ns.get(key) is not None:
             _set(ns, shrinks, key, None)
     freq = ns.get("moe_layer_freq")
@@ -104,9 +108,19 @@ def shrink(config: dict[str, Any], world_size: int) -> tuple[dict[str, Any], lis
     # Sequence, vocabulary, batch.
     _set(ns, shrinks, "seq_length", min(int(ns["seq_length"]), PROXY_SEQ))
     if ns.get("max_position_embeddings"):
-        _set(ns, shrinks, "max_position_embeddings", min(int(ns["max_position_embeddings"]), max(PROXY_SEQ, ns["seq_length"])))
+        _set(
+            ns,
+            shrinks,
+            "max_position_embeddings",
+            min(int(ns["max_position_embeddings"]), max(PROXY_SEQ, ns["seq_length"])),
+        )
     ns["vocab_size"] = PROXY_VOCAB - 1  # + the end-of-document token = PROXY_VOCAB
-    before = config.get("padded_vocab_size") or config.get("vocab_size") or config.get("tokenizer_model") or config.get("tokenizer_type")
+    before = (
+        config.get("padded_vocab_size")
+        or config.get("vocab_size")
+        or config.get("tokenizer_model")
+        or config.get("tokenizer_type")
+    )
     shrinks.append(f"vocabulary: {before or 'tokenizer'} -> {PROXY_VOCAB}")
     ns["padded_vocab_size"] = PROXY_VOCAB
     mbs = min(int(ns["micro_batch_size"]), 2)

@@ -11,25 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 REPO = Path(__file__).resolve().parent.parent
 SCRIPTS = REPO / "fixtures" / "scripts"
 TARGETS = ("primus-0.1", "primus-26.5")
-
-
-def pieces_available() -> bool:
-    try:
-        from migrate.megatron import derive, parse_argv, translate  # noqa: F401
-        from migrate.primus import get_profile, resolve_experiment  # noqa: F401
-        from migrate.shell import evaluate_script  # noqa: F401
-    except ImportError:
-        return False
-    return SCRIPTS.is_dir()
-
-
-needs_pieces = pytest.mark.skipif(not pieces_available(),
-                                  reason="shell/megatron/primus pieces or fixtures not merged yet")
 
 
 def fixture_scripts() -> list[Path]:
@@ -122,7 +106,25 @@ def compare(expected: dict[str, Any], derived: dict[str, Any], target: str) -> l
         got, want = derived.get(dest), expected[dest]
         if dest in INT_LISTS and isinstance(got, list) and isinstance(want, list):
             return [int(x) for x in got] == [int(x) for x in want]
-        return same_value(got, want)
+        output = _same_output(dest, want, got, expected, derived)
+        return same_value(got, want) if output is None else output
 
     ignored = PRIMUS_ONLY.get(target, {})
     return sorted(d for d in expected if d not in ignored and not is_runtime_value(expected[d]) and not same(d))
+
+
+def _same_output(dest: str, want: Any, got: Any, expected: dict[str, Any], derived: dict[str, Any]) -> bool | None:
+    """Output locations, by our reading of the trainers (trainer.py@v0.1.0-rc1 update_primus_config,
+    patches/args/*_path_patches.py@v26.5.1): the release puts checkpoints and TensorBoard logs in its
+    experiment folder (EXP_ROOT/...), so a set legacy path and an EXP_ROOT path are the same output.
+    Every Megatron use of save_interval is behind `args.save` (validate_args, checkpoint_and_decide_exit,
+    the final save), so it does not matter when the legacy run sets no save; Megatron makes a W&B
+    writer only for a non-empty wandb_project. Whether the forced `save` writes anything is checked
+    by tests/test_primus_trainer_rules.py. None: compare values."""
+    if dest in ("save_interval", "non_persistent_save_interval") and expected.get("save") is None:
+        return True
+    if dest.startswith("wandb_") and not expected.get("wandb_project") and not derived.get("wandb_project"):
+        return True
+    if dest in ("save", "tensorboard_dir", "wandb_save_dir") and isinstance(got, str) and got.startswith("EXP_ROOT"):
+        return want is not None or dest == "save"
+    return None

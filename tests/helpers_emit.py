@@ -70,6 +70,10 @@ class FakeProfile:
     release: str = "fake"
     presets: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(MODEL_PRESETS))
 
+    @property
+    def is_v01(self) -> bool:  # as migrate.primus.profiles.Profile decides it
+        return self.inherit_key == "bases"
+
     def model_presets(self) -> dict[str, Path]:
         return {n: self.configs_dir / "models" / "megatron" / f"{n}.yaml" for n in self.presets}
 

@@ -17,10 +17,8 @@ def megatron_defaults() -> dict[str, Any]:
 
 
 def _derived(values: dict[str, Any]) -> dict[str, Any]:
-    try:
-        from migrate.megatron import derive  # type: ignore[attr-defined]
-    except ImportError:  # the argument model's derive() has not landed yet
-        return values
+    from migrate.megatron import derive
+
     return derive(values, load_schema("d3528a21"))
 
 

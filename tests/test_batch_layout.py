@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import shutil
+from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from migrate.batch import layout
 from migrate.diagnostics import MigrateError
+
+FIXTURE_LLAMA2 = Path(__file__).resolve().parent.parent / "fixtures" / "scripts" / "rocm" / "train_llama2.sh"
 
 EXP = """\
 work_group: ${PRIMUS_TEAM:amd}
@@ -96,3 +103,21 @@ def test_rewrite_handles_quoted_values():
 def test_rewrite_without_a_model_key_is_an_error():
     with pytest.raises(MigrateError):
         layout.rewrite_model_reference("modules:\n  pre_trainer:\n    framework: megatron\n", "m.yaml")
+
+
+@given(st.text(min_size=1, max_size=30), st.text(max_size=12))
+def test_experiment_names_are_names_convert_accepts(relpath, label):
+    """Folders such as `ROCm+Megatron-LM/` (a common checkout name) once made every script in them a rejection."""
+    name = layout.experiment_name(relpath + ".sh", label).rstrip("-")
+    assume(name)
+    assert re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.\-]*", name)  # migrate.pipeline's rule for --name
+
+
+def test_a_plus_in_a_folder_name_converts(cli, tmp_path):
+    repo = tmp_path / "ROCm+Megatron-LM" / "examples"
+    repo.mkdir(parents=True)
+    shutil.copy(FIXTURE_LLAMA2, repo / "train_llama2.sh")
+    result = cli("batch", tmp_path, "-o", tmp_path / "out", "--jobs", "1", "--max-variants", "1",
+                 "--target", "primus-0.1")  # (a mock-data script: primus-26.5 would need --accept-null-tokenizer)
+    assert "not a usable file name" not in result.out + result.err
+    assert result.code in (0, 4), result.err

@@ -201,9 +201,8 @@ def test_a_script_is_parsed_once_for_all_its_variants(monkeypatch, tmp_path):
     import migrate.shell.syntax as syntax
 
     parsed = []
-    real = syntax._parse_script
-    monkeypatch.setattr(syntax, "_parse_script",
-                        lambda data, text, filename: parsed.append(filename) or real(data, text, filename))
+    real = syntax._parse_bytes
+    monkeypatch.setattr(syntax, "_parse_bytes", lambda data, filename: parsed.append(filename) or real(data, filename))
     shutil.copytree(FIXTURE_REPO / "mixtral", tmp_path / "mixtral")  # a new file: not cached by earlier tests
     result = process_script(_job(tmp_path, "mixtral/train_mixtral_moe.sh"), _RealShell())
     assert len(result.variants) == 2

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from helpers_convert import SCRIPTS, needs_pieces
+from helpers_convert import SCRIPTS
 
-pytestmark = needs_pieces
 
 LLAMA3 = SCRIPTS / "rocm" / "train_llama3.sh"
 
@@ -142,7 +141,7 @@ def test_llama3_fixture(cli, tmp_path):
     report = json.loads(files["report.json"])
     assert report["preset"] in ("llama3_8B", "llama3.1_8B") and report["model_file"] is None
     # env exported by the script: cluster/tuning variables to run.sh, the rest to env.sh
-    assert 'NCCL_IB_HCA="${NCCL_IB_HCA:-rdma0' in files["run.sh"]
+    assert "NCCL_IB_HCA='rdma0" in files["run.sh"] or "NCCL_IB_HCA=rdma0" in files["run.sh"]
     assert "export NCCL_PROTO=Simple" in files["env.sh"]
     assert "TE_HIPBLASLT_TUNING_RUN_COUNT=10" in files["env.sh"]
     assert any("PRIMUS_HIPBLASLT_TUNING_STAGE" in g for g in report["guidance"])

@@ -14,9 +14,8 @@ import pytest
 import yaml
 
 from helpers_convert import (SCRIPTS, TARGETS, compare, fixture_scripts, knob_variants, legacy_expected,
-                             needs_pieces, resolve_written, script_args)
+                             resolve_written, script_args)
 
-pytestmark = needs_pieces
 
 LLAMA3 = SCRIPTS / "rocm" / "train_llama3.sh"
 LLAMA2 = SCRIPTS / "rocm" / "train_llama2.sh"
@@ -117,8 +116,14 @@ def test_deleting_any_override_breaks_parity_naming_that_key(target, tmp_path):
         path.write_text("\n".join(lines) + "\n")
         parity = check_static_parity(conversion.expected, resolve_experiment(path, profile, {}), profile)
         assert not parity.ok, f"deleting {key} kept parity"
-        assert key in [d for d, _, _ in parity.differences], (key, parity.differences[:5])
+        # a Primus-only switch (disable_last_saving, ...) is no Megatron dest: its deletion shows on the
+        # output it steers (save: primus-0.1 then writes a final checkpoint the legacy run did not)
+        named = {d for d, _, _ in parity.differences}
+        assert key in named or SWITCHED.get(key) in named, (key, parity.differences[:5])
     path.write_text(original)
+
+
+SWITCHED = {"disable_last_saving": "save", "disable_tensorboard": "tensorboard_dir", "disable_wandb": "wandb_project"}
 
 
 @pytest.mark.parametrize("target", TARGETS)

@@ -167,7 +167,7 @@ def test_env_sh_is_valid_bash(tmp_path):
     assert proc.returncode != 0 and "HF_TOKEN must be set" in proc.stderr
     run = run_sh("primus-26.5", "v26.5.1", "t.sh", "e-pretrain.yaml", "models/megatron/e.yaml", {"NNODES": "2"}, True)
     assert subprocess.run(["bash", "-n"], input=run, text=True).returncode == 0
-    assert 'export NNODES="${NNODES:-2}"' in run and "cp " in run
+    assert '[ -n "${NNODES:-}" ] || NNODES=2; export NNODES' in run and "cp " in run
 
 
 def test_launcher_options_are_all_accounted_for():

@@ -13,7 +13,7 @@ import argparse
 
 import pytest
 
-from helpers_convert import SCRIPTS, needs_pieces
+from helpers_convert import SCRIPTS
 from migrate.shell import evaluate_script
 
 PAI = SCRIPTS / "pai" / "run_mcore_llama3.sh"
@@ -41,7 +41,6 @@ def test_argparse_itself_refuses_an_option_followed_by_an_option():
         parser.parse_args(["--lr", "--min-lr", "1e-6"])
 
 
-@needs_pieces
 def test_script_without_its_arguments_fails_at_the_flag_naming_them(cli, tmp_path):
     out = tmp_path / "out"
     result = cli("convert", PAI, "-o", out)
@@ -52,7 +51,6 @@ def test_script_without_its_arguments_fails_at_the_flag_naming_them(cli, tmp_pat
     assert "Traceback" not in result.err
 
 
-@needs_pieces
 def test_script_with_its_arguments_converts(cli, tmp_path):
     result = cli("convert", PAI, "-o", tmp_path / "out", "--", "dsw", "8B", "1", "32", "1e-5", "1e-6", "8192")
     assert result.code == 0, result.err

@@ -6,7 +6,6 @@ script's own flags and Megatron's documented update order, not from the runs.
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 from pathlib import Path
@@ -20,20 +19,6 @@ pytestmark = pytest.mark.slow
 
 TINY = FIXTURES / "parity" / "tiny_gpt.sh"
 ITERS = 4
-
-
-def _have(module: str, attr: str | None = None) -> bool:
-    try:
-        mod = importlib.import_module(module)
-    except ImportError:
-        return False
-    return attr is None or hasattr(mod, attr)
-
-
-needs_pipeline = pytest.mark.skipif(
-    not (_have("migrate.pipeline", "convert_script") and _have("primus_runtime", "train")),
-    reason="needs the converter (migrate.pipeline) and the bundled runtime (primus_runtime.train)",
-)
 
 
 def fixture_scripts() -> list[Path]:
@@ -62,7 +47,6 @@ def first_loss_changed_by_weight_decay(cfg) -> int:
     return k + 1
 
 
-@needs_pipeline
 def test_tiny_script_parity_holds_exactly(cli, tmp_path):
     png, logs = tmp_path / "loss.png", tmp_path / "logs"
     r = cli("parity", TINY, "--iters", str(ITERS), "--json", "--plot", png, "--keep-logs", logs)
@@ -83,7 +67,6 @@ def test_tiny_script_parity_holds_exactly(cli, tmp_path):
     assert values["1"] == round(first, 5)
 
 
-@needs_pipeline
 @pytest.mark.parametrize("target", ["primus-26.5", "primus-0.1"])
 def test_dropping_weight_decay_fails_at_the_computed_iteration(target):
     from migrate.parity import dynamic
@@ -113,7 +96,6 @@ def test_dropping_weight_decay_fails_at_the_computed_iteration(target):
     assert loss.compared[: expected_iteration - 1] == list(range(1, expected_iteration))
 
 
-@needs_pipeline
 def test_layout_shrunk_from_tp2_and_checked_against_tp1(cli):
     r = cli("parity", TINY, "TP=2", "--iters", "2", "--nproc", "2", "--json")
     assert r.code == 0, r.out + r.err
@@ -123,7 +105,6 @@ def test_layout_shrunk_from_tp2_and_checked_against_tp1(cli):
     assert any("padded vocabulary pinned" in n for n in layout["notes"])
 
 
-@needs_pipeline
 def test_runtime_log_reads_back_through_the_log_parser(tmp_path):
     from migrate.parity import dynamic
     from migrate.parity.logs import parse_log_file
@@ -180,7 +161,6 @@ def test_a_script_for_another_fork_is_refused_at_its_flag(cli, rel, flag):
     assert "primus-migrate schema --megatron-path" in r.err and "Traceback" not in r.err
 
 
-@needs_pipeline
 @pytest.mark.parametrize("script", fixture_params())
 def test_every_fixture_script_has_parity_at_proxy_size(cli, script):
     from migrate.diagnostics import MigrateError
@@ -202,7 +182,6 @@ def test_every_fixture_script_has_parity_at_proxy_size(cli, script):
     assert data["dynamic"]["comparison"]["metrics"]["lm_loss"]["compared"] == 2
 
 
-@needs_pipeline
 def test_full_size_70b_run_is_refused_with_what_it_needs(cli):
     # train_llama3.sh defaults to the 70B model: ~70.6B parameters (Meta's published size) x 18 bytes
     r = cli("parity", FIXTURES / "scripts" / "rocm" / "train_llama3.sh", "--iters", "2", "--device", "cpu")
@@ -211,7 +190,6 @@ def test_full_size_70b_run_is_refused_with_what_it_needs(cli):
     assert "GiB" in r.err and "--proxy" in r.err
 
 
-@needs_pipeline
 def test_mock_data_with_a_real_tokenizer_fails_static_parity_at_26_5(cli):
     r = cli("parity", FIXTURES / "scripts" / "slurm" / "launch_llama3_slurm.sh", "--static")
     assert r.code == 3

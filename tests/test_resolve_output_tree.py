@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers_convert import SCRIPTS, needs_pieces
+from helpers_convert import SCRIPTS
 
-pytestmark = needs_pieces
 
 PAI = SCRIPTS / "pai" / "run_mcore_llama3.sh"
 PAI_ARGS = ["dsw", "8B", "1", "32", "1e-5", "1e-6", "8192"]

@@ -190,8 +190,8 @@ def test_each_file_is_parsed_once(tmp_path, monkeypatch):
     import migrate.shell.syntax as syntax
 
     calls = []
-    real = syntax._parse_script
-    monkeypatch.setattr(syntax, "_parse_script", lambda data, text, name: calls.append(name) or real(data, text, name))
+    real = syntax._parse_bytes
+    monkeypatch.setattr(syntax, "_parse_bytes", lambda data, name: calls.append(name) or real(data, name))
     path = write(tmp_path, "torchrun pretrain_gpt.py --tp ${TP:-1}\n", name="once.sh")
     assert evaluate_script(path, {"TP": "2"}).argv_values() == ["--tp", "2"]
     assert evaluate_script(path, {"TP": "4"}).argv_values() == ["--tp", "4"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate.shell import early, parse_cache, syntax
+from migrate.shell import parse_cache, syntax
 
 SCRIPT = 'TP="${TP:-1}"\nif [ "$TP" -gt 1 ]; then X=1; fi\ntorchrun pretrain_gpt.py --tp "$TP"\n'
 
@@ -31,7 +31,7 @@ def _no_shfmt(monkeypatch) -> None:
     def refuse(*_args, **_kwargs):
         raise AssertionError("shfmt was started although the tree was cached")
 
-    monkeypatch.setattr(syntax, "_start", refuse)
+    monkeypatch.setattr(syntax, "_run_shfmt", refuse)
 
 
 def _parse(path: Path, display: str | None = None):
@@ -55,7 +55,7 @@ def test_the_cached_tree_equals_a_fresh_shfmt_parse(cache):
     script.write_text(SCRIPT)
     _parse(script)
     cached = parse_cache.load(SCRIPT.encode(), "run.sh", syntax.shfmt_binary())
-    fresh = syntax._finish(syntax._start(SCRIPT.encode(), "run.sh"), SCRIPT.encode(), "run.sh")
+    fresh = syntax._run_shfmt(SCRIPT.encode(), "run.sh")
     assert cached == fresh
 
 
@@ -77,19 +77,21 @@ def test_changed_bytes_or_another_file_name_are_parsed_again(cache):
 def test_an_entry_for_other_bytes_under_the_same_name_is_a_miss(cache):
     data = SCRIPT.encode()
     binary = syntax.shfmt_binary()
-    tree = syntax._finish(syntax._start(data, "run.sh"), data, "run.sh")
+    tree = syntax._run_shfmt(data, "run.sh")
     parse_cache.store(data, "run.sh", binary, tree)
     other = data.replace(b"TP:-1", b"TP:-7")
     # pretend a checksum collision: the entry for `data` sits where `other`'s entry would be
-    os.replace(parse_cache._entry_path(str(cache), data, "run.sh"), parse_cache._entry_path(str(cache), other, "run.sh"))
+    parser = parse_cache._parser_id(binary)
+    os.replace(parse_cache._entry_path(str(cache), data, "run.sh", parser),
+               parse_cache._entry_path(str(cache), other, "run.sh", parser))
     assert parse_cache.load(other, "run.sh", binary) is None
 
 
 def test_another_shfmt_binary_is_a_miss(cache, tmp_path):
     data = SCRIPT.encode()
     binary = syntax.shfmt_binary()
-    parse_cache.store(data, "run.sh", binary, {"Type": "File"})
-    assert parse_cache.load(data, "run.sh", binary) == {"Type": "File"}
+    parse_cache.store(data, "run.sh", binary, {"Type": "File", "Stmts": []})
+    assert parse_cache.load(data, "run.sh", binary) == {"Type": "File", "Stmts": []}
     copy = tmp_path / "shfmt"
     copy.write_bytes(Path(binary).read_bytes())
     assert parse_cache.load(data, "run.sh", str(copy)) is None
@@ -140,59 +142,19 @@ def test_the_oldest_entries_go_once_there_are_too_many(cache, monkeypatch):
     binary = syntax.shfmt_binary()
     for i in range(5):
         data = f"X={i}\n".encode()
-        parse_cache.store(data, "run.sh", binary, {"i": i})
-        entry = Path(parse_cache._entry_path(str(cache), data, "run.sh"))
+        parse_cache.store(data, "run.sh", binary, {"Type": "File", "Stmts": [], "i": i})
+        entry = Path(parse_cache._entry_path(str(cache), data, "run.sh", parse_cache._parser_id(binary)))
         os.utime(entry, ns=(i * 10**9, i * 10**9))  # distinct ages
     assert len(_entries(cache)) == 3  # pruned to 3/4 of the cap, the oldest first
     assert parse_cache.load(b"X=0\n", "run.sh", binary) is None
-    assert parse_cache.load(b"X=4\n", "run.sh", binary) == {"i": 4}
+    assert parse_cache.load(b"X=4\n", "run.sh", binary) == {"Type": "File", "Stmts": [], "i": 4}
 
 
-def test_the_early_start_takes_a_cached_tree_instead_of_starting_shfmt(cache, monkeypatch):
-    script = Path("run.sh")
-    script.write_text(SCRIPT)
-    _, first = _parse(script)
-    early.start(["inspect", "run.sh"])
-    (job,) = early._STARTED.values()
-    assert job[1] is not None and job[2] == []  # a tree, no shfmt process
-    _no_shfmt(monkeypatch)
-    _, second = _parse(script)
-    assert second == first and not early._STARTED
-
-
-def _wait_for(path_glob, folder: Path, timeout: float = 20.0) -> list[Path]:
-    """Entries a forked child writes after the caller returned."""
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = sorted(folder.glob(path_glob)) if folder.is_dir() else []
-        if found:
-            return found
-        time.sleep(0.02)
-    return []
-
-
-def test_a_deferred_entry_is_written_only_at_the_end_and_then_by_a_child(cache, monkeypatch):
-    monkeypatch.setattr(parse_cache, "DEFER", True)
-    monkeypatch.setattr(parse_cache, "_DEFERRED", [])
-    script = Path("run.sh")
-    script.write_text(SCRIPT)
-    _, tree = _parse(script)
-    assert not _entries(cache)  # only noted
-    pid = os.getpid()
-    parse_cache.write_deferred()
-    assert os.getpid() == pid  # the caller goes on; the child never returns here
-    assert _wait_for("*.tree", cache)
-    monkeypatch.setattr(parse_cache, "DEFER", False)
-    assert parse_cache.load(SCRIPT.encode(), "run.sh", syntax.shfmt_binary()) == tree  # no "_display" key
-    parse_cache.write_deferred()  # nothing left: no second child, no error
-
-
-def test_the_console_script_leaves_its_parse_to_the_cache_after_printing_everything(tmp_path):
+def test_the_console_script_writes_its_entry_before_it_exits_and_reads_it_next_time(tmp_path):
+    """The entry is written synchronously: it is there once the first run has exited (no
+    child left to finish it), and the second run reads it instead of writing it again."""
     import subprocess
     import sys
-    import time
 
     script = tmp_path / "run.sh"
     script.write_text(SCRIPT)
@@ -202,9 +164,9 @@ def test_the_console_script_leaves_its_parse_to_the_cache_after_printing_everyth
     command = [sys.executable, "-m", "migrate", "inspect", "run.sh", "--json"]
     first = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
     assert first.returncode == 0 and first.stdout.rstrip().endswith("}")
-    (entry,) = _wait_for("*.tree", folder / "shfmt")
+    (entry,) = _entries(folder / "shfmt")
+    assert not list((folder / "shfmt").glob("*.tmp"))  # renamed into place, no scratch file left
     stamp = entry.stat().st_mtime_ns
     second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, check=False)
     assert second.stdout == first.stdout
-    time.sleep(0.5)  # room for a child that would write the entry again
     assert entry.stat().st_mtime_ns == stamp  # read, not parsed and written again

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from helpers_convert import SCRIPTS, TARGETS, fixture_scripts, knob_variants, needs_pieces, script_args
+from helpers_convert import SCRIPTS, TARGETS, fixture_scripts, knob_variants, script_args
 from migrate.diagnostics import MigrateError
 from migrate.primus import yamlio
 
@@ -100,7 +100,6 @@ def test_malformed_marked_text_reports_the_python_parsers_error(tmp_path):
 
 
 @needs_libyaml
-@needs_pieces
 @pytest.mark.parametrize("target", TARGETS)
 def test_llama3_emitted_files_parse_the_same_with_libyaml(target):
     yamlio._EMITTED.clear()
@@ -110,7 +109,6 @@ def test_llama3_emitted_files_parse_the_same_with_libyaml(target):
 
 @pytest.mark.slow
 @needs_libyaml
-@needs_pieces
 @pytest.mark.parametrize("target", TARGETS)
 def test_every_fixture_and_batch_emitted_file_parses_the_same_with_libyaml(target):
     from migrate.batch.backend import ConvertSettings, PipelineBackend

@@ -13,17 +13,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Protocol
 
+from migrate.primus.profiles import DEFAULT_TARGET
+
 
 @dataclass(frozen=True)
 class ConvertSettings:
     """The per-batch conversion settings a worker needs (picklable)."""
 
-    target: str = "primus-26.5"
+    target: str = DEFAULT_TARGET
     gpus_per_node: int = 8
-    legacy_schema: str = "rocm_dev"
+    legacy_schema: str | None = None  # None: chosen per script (migrate.megatron.schema_choice)
     primus_path: str | None = None
     strict: bool = False
     accept_null_tokenizer: bool = False  # see ConvertOptions.accept_null_tokenizer
+    script_args: tuple[str, ...] = ()  # the script's positional arguments (batch --script-args), per script
 
 
 class Backend(Protocol):
@@ -45,7 +48,8 @@ class PipelineBackend:
     def evaluate(self, script: str, env: dict[str, str], settings: ConvertSettings) -> Any:
         from migrate.shell import EvalOptions, evaluate_script
 
-        return evaluate_script(script, env=env, args=(), options=EvalOptions(gpus_per_node=settings.gpus_per_node))
+        return evaluate_script(script, env=env, args=settings.script_args,
+                               options=EvalOptions(gpus_per_node=settings.gpus_per_node))
 
     def convert(self, script: str, env: dict[str, str], name: str, settings: ConvertSettings) -> Any:
         from migrate.pipeline import ConvertOptions, convert_script
@@ -60,7 +64,7 @@ class PipelineBackend:
             accept_null_tokenizer=settings.accept_null_tokenizer,
             render_reports=False,  # the batch drops each conversion's own report (worker.DROPPED_FILES)
         )
-        return convert_script(script, dict(env), (), options)
+        return convert_script(script, dict(env), settings.script_args, options)
 
     def recheck(self, experiment: Path, expected: Mapping[str, Any],
                 settings: ConvertSettings) -> tuple[bool, list[list[Any]]]:
@@ -81,9 +85,13 @@ class PipelineBackend:
     def dest_of(self, flag: str, settings: ConvertSettings) -> str | None:
         """The Megatron dest a legacy flag sets (None: not a Megatron option)."""
         from migrate.megatron import load_schema
+        from migrate.megatron.schema_choice import BUNDLED_ORDER
 
-        spec = load_schema(settings.legacy_schema).by_option.get(flag)
-        return spec.dest if spec is not None else None
+        for name in [settings.legacy_schema] if settings.legacy_schema else BUNDLED_ORDER:
+            spec = load_schema(name).by_option.get(flag)
+            if spec is not None:
+                return spec.dest
+        return None
 
     def warm_up(self, settings: ConvertSettings) -> None:
         """Load what every conversion needs once, before the workers fork: the modules the
@@ -100,7 +108,10 @@ class PipelineBackend:
         from migrate.primus.emit.emitter import load_raw_presets
 
         profile = _profile(settings.target, settings.primus_path)
-        load_schema(settings.legacy_schema)
+        from migrate.megatron.schema_choice import BUNDLED_ORDER
+
+        for name in [settings.legacy_schema] if settings.legacy_schema else BUNDLED_ORDER:
+            load_schema(name)
         load_schema(profile.megatron_schema)
         load_raw_presets(profile)
 

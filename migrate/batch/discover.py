@@ -82,7 +82,8 @@ def prefilter(text: str) -> str | None:
     code = "\n".join(line.split("#", 1)[0] if not line.lstrip().startswith("#!") else "" for line in text.splitlines())
     if _LAUNCH_HINTS.search(code):
         return None
-    return "helper: nothing in the text starts a training launch (no torchrun/python *.py launch, no call of another script)"
+    return ("helper: nothing in the text starts a training launch "
+            "(no torchrun/python *.py launch, no call of another script)")
 
 
 def discover(

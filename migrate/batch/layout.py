@@ -28,7 +28,7 @@ MODELS_DIR = "models/megatron"
 EXP_DIR = "exp"
 HASH_CHARS = 10
 _MODEL_LINE = re.compile(r"^(?P<indent>\s+)model:(?P<space>\s*)(?P<value>[^#\n]*?)(?P<tail>\s*(?:#.*)?)$")
-_SAFE = re.compile(r"[^A-Za-z0-9._+-]")
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")  # what `convert --name` accepts (migrate.pipeline)
 # libyaml's SafeLoader when present: same YAML 1.1 typing, an order of magnitude faster. Only
 # used here to check that our edits keep the data; Primus's own reading lives in migrate.primus.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -58,7 +58,8 @@ def companion_path(experiment_relpath: str, name: str) -> str:
 def experiment_name(script_relpath: str, label: str) -> str:
     """The exp_name Primus uses for its output folder: readable, unique per script and variant."""
     stem = script_stem(script_relpath).replace("/", "-")
-    return _SAFE.sub("_", f"{stem}-{label.replace('=', '-').replace(',', '_')}")
+    name = _SAFE.sub("_", f"{stem}-{label.replace('=', '-').replace(',', '_')}")
+    return f"_{name}" if name.startswith(("-", ".")) else name  # an option, a hidden file
 
 
 def content_hash(content: str) -> str:
@@ -171,7 +172,9 @@ def rewrite_model_reference(experiment_yaml: str, new_reference: str) -> str:
             hits.append((i, match))
     for i, match in hits:
         end = "\n" if lines[i].endswith("\n") else ""
-        lines[i] = f"{match.group('indent')}model:{match.group('space') or ' '}{new_reference}{match.group('tail')}{end}"
+        lines[i] = (
+            f"{match.group('indent')}model:{match.group('space') or ' '}{new_reference}{match.group('tail')}{end}"
+        )
         result = "".join(lines)
         if _pre_trainer_model(_load(result)) == new_reference:
             return result

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 from migrate.batch.results import STATUS_TEXT, STATUSES, ScriptResult
 from migrate.batch.tree import Tree
+from migrate.megatron.schema_choice import DEFAULT_LEGACY_SCHEMA
 
 REPORT_VERSION = 1
 JSON_NAME = "batch_report.json"
@@ -104,6 +105,8 @@ def render_markdown(report: dict[str, Any]) -> str:
                 notes.append(_located(v))
             notes += v["unmapped"] and [f"unmapped: {', '.join(v['unmapped'])}"] or []
             notes += [f"{len(v['warnings'])} warning(s)"] if v["warnings"] else []
+            if v.get("legacy_schema") not in (None, DEFAULT_LEGACY_SCHEMA):
+                notes.append(f"read with the {v['legacy_schema']} option table")
             label = f"{v['label']} (default)" if v["is_default"] and v["label"] != "default" else v["label"]
             lines.append(
                 f"| `{script['script']}` | {_cell(label)} | {STATUS_TEXT[v['status']]} "

@@ -40,6 +40,7 @@ class VariantResult:
     changed_keys: list[str] = field(default_factory=list)  # keys differing from the script's default variant
     is_default: bool = False
     same_as: str | None = None                # an earlier variant of the script with the very same run
+    legacy_schema: str | None = None          # the option table that read the script (migrate.megatron.schema_choice)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

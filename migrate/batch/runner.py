@@ -21,13 +21,13 @@ import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
 from migrate.batch import pool as limited_pool
 from migrate.batch.backend import Backend, ConvertSettings, PipelineBackend
-from migrate.batch.discover import discover
+from migrate.batch.discover import discover, matches
 from migrate.batch.results import ScriptResult
 from migrate.batch.variants import DEFAULT_MAX_VARIANTS
 from migrate.batch.worker import ScriptJob, process_script
@@ -49,6 +49,7 @@ class BatchOptions:
     knobs: dict[str, list[str]] | None = None
     max_variants: int = DEFAULT_MAX_VARIANTS
     all_choices: bool = False
+    script_args: Sequence[tuple[str, tuple[str, ...]]] = ()  # (glob, arguments): the first matching glob wins
 
 
 _WORKER_BACKEND: Backend | None = None
@@ -65,8 +66,11 @@ def _run_in_worker(job: ScriptJob) -> ScriptResult:
 
 
 def _crashed(job: ScriptJob, exc: BaseException) -> ScriptResult:
-    return ScriptResult(job.relpath, "rejected",
-                        reason=f"internal error: the worker process died while converting this script ({type(exc).__name__})")
+    return ScriptResult(
+        job.relpath,
+        "rejected",
+        reason=f"internal error: the worker process died while converting this script ({type(exc).__name__})",
+    )
 
 
 def _limit_row(job: ScriptJob, reason: str) -> ScriptResult:
@@ -122,7 +126,10 @@ def run_jobs(jobs_list: Sequence[ScriptJob], jobs: int, backend: Backend,
                 except BrokenProcessPool:
                     retry.append(job)
                 except Exception as exc:  # noqa: BLE001 - e.g. a result that does not pickle
-                    done(job, ScriptResult(job.relpath, "rejected", reason=f"internal error: {type(exc).__name__}: {exc}"))
+                    done(
+                        job,
+                        ScriptResult(job.relpath, "rejected", reason=f"internal error: {type(exc).__name__}: {exc}"),
+                    )
     for job in sorted(retry, key=lambda j: j.relpath):
         # Alone in a fresh single-worker pool: if it dies again, it was this script.
         with _pool(1, backend) as pool:
@@ -131,6 +138,11 @@ def run_jobs(jobs_list: Sequence[ScriptJob], jobs: int, backend: Backend,
             except BrokenProcessPool as exc:
                 done(job, _crashed(job, exc))
     return results
+
+
+def args_for(relpath: str, mapping: Sequence[tuple[str, tuple[str, ...]]]) -> tuple[str, ...]:
+    """The positional arguments given to this script: those of the first glob that matches it."""
+    return next((words for glob, words in mapping if matches(relpath, [glob])), ())
 
 
 def run_batch(root: str | os.PathLike[str], options: BatchOptions, backend: Backend | None = None,
@@ -149,7 +161,8 @@ def run_batch(root: str | os.PathLike[str], options: BatchOptions, backend: Back
         if cand.skip_reason:
             results[cand.relpath] = ScriptResult(cand.relpath, "skipped", reason=cand.skip_reason)
         else:
-            jobs_list.append(ScriptJob(str(base.resolve()), cand.relpath, options.settings, knobs,
+            settings = replace(options.settings, script_args=args_for(cand.relpath, options.script_args))
+            jobs_list.append(ScriptJob(str(base.resolve()), cand.relpath, settings, knobs,
                                        options.max_variants, options.all_choices))
     if on_discovered:
         on_discovered(len(jobs_list))

@@ -14,11 +14,11 @@ import tempfile
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator
 
 from migrate.batch import knobmap, layout
 from migrate.batch.backend import Backend, ConvertSettings
-from migrate.batch.results import ScriptResult, VariantResult, worst_status
+from migrate.batch.results import ScriptResult, Status, VariantResult, worst_status
 from migrate.batch.variants import (
     DEFAULT_MAX_VARIANTS,
     KnobInfo,
@@ -29,6 +29,7 @@ from migrate.batch.variants import (
     is_varied,
 )
 from migrate.diagnostics import MigrateError
+from migrate.pipeline import PASS_ARGUMENTS
 from migrate.primus.yamlio import mark_emitted
 
 NO_LAUNCH = "no training launch"
@@ -88,7 +89,8 @@ def process_script(job: ScriptJob, backend: Backend) -> ScriptResult:
 def _error_row(job: ScriptJob, exc: MigrateError, rel: _Relativizer) -> ScriptResult:
     if NO_LAUNCH in exc.message.lower():
         return ScriptResult(job.relpath, "skipped", reason=rel(f"helper: {exc.message}"))
-    reason = exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+    hint = (exc.hint or "").replace(PASS_ARGUMENTS, f"pass them with --script-args '{job.relpath}=ARG1 ARG2 ...'")
+    reason = exc.message + (f" (hint: {hint})" if hint else "")
     return ScriptResult(job.relpath, "rejected", reason=rel(reason),
                         location=rel(str(exc.origin)) if exc.origin else None)
 
@@ -167,7 +169,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
         try:
             conv = backend.convert(job.relpath, variant.env_dict, name, settings)
         except MigrateError as exc:
-            status = "skipped" if NO_LAUNCH in exc.message.lower() else "rejected"
+            status: Status = "skipped" if NO_LAUNCH in exc.message.lower() else "rejected"
             variant_rows.append(VariantResult(variant.label, variant.env_dict, status, reason=rel(exc.message),
                                               location=rel(str(exc.origin)) if exc.origin else None,
                                               is_default=variant.is_default))
@@ -275,7 +277,7 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
             placed[layout.companion_path(exp_rel, path)] = text
     # The emitter's files with the model reference renamed: still emitted text (see mark_emitted).
     mark_emitted(exp_text)
-    if conv.model_path:
+    if model_rel is not None:
         mark_emitted(placed[model_rel])
     for path, text in {**placed, **scratch_only}.items():
         target = scratch / path
@@ -298,12 +300,18 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
     diagnostics += [d for d in getattr(conv.plan, "diagnostics", []) if d not in diagnostics]
     warnings = [rel(str(d)) for d in diagnostics if getattr(d, "severity", "") == "warning"]
     unmapped = [rel(str(u)) for u in conv.unmapped]
-    status = "converted_with_warnings" if warnings or unmapped else "converted"
+    status: Status = "converted_with_warnings" if warnings or unmapped else "converted"
     return VariantResult(
         label=variant.label, env=variant.env_dict, status=status, warnings=warnings, unmapped=unmapped,
         experiment=exp_rel, model=model_rel, parity_ok=ok, parity_differences=plain_diffs,
-        is_default=variant.is_default,
+        is_default=variant.is_default, legacy_schema=_schema_label(conv),
     )
+
+
+def _schema_label(conv: Any) -> str | None:
+    """The table that read the script: a bundled name, or `checkout` for the one the batch folder sits in."""
+    label = (conv.report or {}).get("legacy_schema")
+    return "checkout" if isinstance(label, str) and "/" in label else label
 
 
 def _plain(value: Any) -> Any:

@@ -14,13 +14,9 @@ import argparse
 import importlib
 import os
 import sys
+from typing import Sequence
 
 from migrate.diagnostics import MigrateError
-
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
-
-if TYPE_CHECKING:
-    from typing import Sequence
 
 # (subcommand, module below migrate.cli). Order is the order shown in --help.
 COMMANDS: tuple[tuple[str, str], ...] = (
@@ -42,33 +38,14 @@ EXIT_CODES = {
     3: "parity failed: the Primus config would not run like the legacy script",
     4: "converted, but some flags have no Primus equivalent (see the report)",
     5: "a training run failed",
-    130: "interrupted",
+    130: "interrupted (SIGINT, Ctrl-C)",
+    143: "terminated (SIGTERM)",
 }
-
-
-def _help_width() -> int:
-    """The help text width argparse would pick (terminal columns - 2), found without `shutil`."""
-    try:
-        columns = int(os.environ["COLUMNS"])
-    except (KeyError, ValueError):
-        try:
-            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
-        except (AttributeError, ValueError, OSError):
-            columns = 80
-    return columns - 2
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse builds a help formatter for every `add_argument`, and its default width costs an
-    import of `shutil` (with bz2 and lzma, ~4 ms of every start-up); subcommand parsers inherit this."""
-
-    def _get_formatter(self) -> argparse.HelpFormatter:
-        return self.formatter_class(prog=self.prog, width=_help_width())
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The full parser, or with `only` one subcommand's (a run needs no other module imported)."""
-    parser = Parser(
+    parser = argparse.ArgumentParser(
         prog="primus-migrate",
         description="Convert Megatron-LM launch scripts to Primus configs and prove parity.",
         epilog="Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
@@ -88,42 +65,56 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _first_word(argv: list[str]) -> int | None:
+    """Where the command word is: the first word that is not an option; None when there is none or
+    help is asked for before it."""
+    for i, word in enumerate(argv):
+        if word in ("-h", "--help"):
+            return None
+        if not word.startswith("-"):
+            return i
+    return None
+
+
 def _with_default_command(argv: list[str], known: set[str]) -> list[str]:
     """`primus-migrate train_llama3.sh TP=1 -o out/` → `convert train_llama3.sh ...`."""
-    for i, word in enumerate(argv):
-        if word.startswith("-"):
-            if word in ("-h", "--help"):
-                return argv
-            continue
-        if word in known:
-            return argv
-        return argv[:i] + ["convert"] + argv[i:]
-    return argv
+    i = _first_word(argv)
+    if i is None or argv[i] in known:
+        return argv
+    return argv[:i] + ["convert"] + argv[i:]
 
 
 def _command_word(argv: list[str]) -> str | None:
     """The subcommand named first on the line, if it is one; None means build every subcommand."""
-    for word in argv:
-        if word.startswith("-"):
-            if word in ("-h", "--help"):
-                return None
-            continue
-        return word if any(word == name for name, _ in COMMANDS) else None
-    return None
+    i = _first_word(argv)
+    return argv[i] if i is not None and any(argv[i] == name for name, _ in COMMANDS) else None
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
+    """The subcommand names `parser` was built with."""
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return set(actions[0].choices) if actions else set()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    if argv is None:  # a real command line: let shfmt parse the script while the subcommand is imported
-        from migrate.shell import early
+    if argv is None:  # a real command line: SIGINT/SIGTERM unwind (temporary files removed), exit quietly
+        from migrate import signals
 
-        early.start(args_list)
+        signals.install()
+    try:
+        return _main(args_list, argv is None)
+    except KeyboardInterrupt as exc:  # also a signal during the error handling below
+        return int(getattr(exc, "exit_code", 130))
+
+
+def _main(args_list: list[str], real: bool) -> int:
     try:
         parser = build_parser(only=_command_word(args_list))
-        known = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+        known = _subcommands(parser)
         if not known:  # that command is not part of this build: decide with all of them
             parser = build_parser()
-            known = set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+            known = _subcommands(parser)
         args = parser.parse_args(_with_default_command(args_list, known))
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
@@ -132,11 +123,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MigrateError as exc:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print("interrupted" if getattr(exc, "signum", 2) == 2 else "terminated", file=sys.stderr)
+        return int(getattr(exc, "exit_code", 130))
     except BrokenPipeError:
         return 0
+    except RecursionError:  # only input can nest this deep (YAML, extends: chains, sourced scripts)
+        print("error: the input is nested too deeply to process (YAML, extends: chain or sourced scripts)",
+              file=sys.stderr)
+        return 2
     except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into a message
         if os.environ.get("PRIMUS_MIGRATE_DEBUG"):
             raise

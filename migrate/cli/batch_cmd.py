@@ -5,6 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from migrate.primus.profiles import DEFAULT_TARGET
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 DEFAULT_OUTPUT = "primus-migrated"
 
@@ -22,12 +28,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("dir", metavar="DIR", help="folder of legacy launch scripts")
     p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, metavar="OUTDIR",
                    help=f"output folder (default: ./{DEFAULT_OUTPUT})")
-    p.add_argument("--target", default="primus-26.5", help="primus-0.1 or primus-26.5 (default)")
+    p.add_argument("--target", default=DEFAULT_TARGET, help=f"primus-0.1 or primus-26.5 (default {DEFAULT_TARGET})")
     p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                    help="worker processes (default: min(2, CPUs)); 1 runs in this process")
     p.add_argument("--json", action="store_true", help="print batch_report.json to stdout, no progress bar")
-    p.add_argument("--include", action="append", default=[], metavar="GLOB",
-                   help="only scripts whose relative path matches (a pattern without / matches any file or folder name); repeatable")
+    p.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only scripts whose relative path matches (a pattern without / matches any file or folder name); "
+        "repeatable",
+    )
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB",
                    help="leave out scripts whose relative path matches (same rules as --include); repeatable")
     p.add_argument("--knobs", metavar='"K=a,b K2=c"',
@@ -42,6 +54,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
                         "(vocab_size is set so the padded vocabulary stays the script's)")
+    p.add_argument("--script-args", action="append", default=[], metavar="GLOB=ARGS|@FILE",
+                   help="positional arguments ($1 $2 ...) for the scripts matching GLOB (split like a shell "
+                        "command line; the first matching GLOB wins); @FILE reads one GLOB=ARGS per line; repeatable")
+    p.add_argument("--legacy-schema", default=None, metavar="NAME|FILE",
+                   help="Megatron-LM option table of the scripts: a bundled name (rocm_dev, d3528a21, 5a676b36) or "
+                        "a JSON file from `primus-migrate schema`; default: the Megatron-LM checkout DIR is or sits "
+                        "in, else per script the first bundled table (rocm_dev first) that accepts every option")
     p.add_argument("--force", action="store_true", help="replace existing files in OUTDIR")
     p.set_defaults(func=run)
 
@@ -66,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from migrate.batch.backend import ConvertSettings
     from migrate.batch.report import JSON_NAME, MARKDOWN_NAME, build_json, render_json, render_markdown
     from migrate.batch.runner import BatchOptions, default_jobs, run_batch
+    from migrate.batch.script_args import parse_script_args
     from migrate.batch.tree import assemble
     from migrate.batch.variants import DEFAULT_MAX_VARIANTS, parse_knobs_option
     from migrate.diagnostics import MigrateError
@@ -77,15 +97,18 @@ def run(args: argparse.Namespace) -> int:
         raise MigrateError("--max-variants must be at least 1")
     options = BatchOptions(
         settings=ConvertSettings(target=args.target, gpus_per_node=args.gpus_per_node,
-                                 accept_null_tokenizer=args.accept_null_tokenizer),
+                                 accept_null_tokenizer=args.accept_null_tokenizer,
+                                 legacy_schema=_legacy_schema(args)),
         jobs=args.jobs or default_jobs(),
         include=args.include,
         exclude=args.exclude,
         knobs=parse_knobs_option(args.knobs) if args.knobs is not None else None,
         max_variants=args.max_variants or DEFAULT_MAX_VARIANTS,
         all_choices=args.all_choices,
+        script_args=parse_script_args(args.script_args),
     )
     root = Path(args.dir)
+    OutputTree(args.output)  # refuses an empty -o before any work (Path("") would be the current folder)
     out = Path(args.output)
     exclude_out = _output_inside(root, out)
     if exclude_out:
@@ -110,6 +133,21 @@ def run(args: argparse.Namespace) -> int:
     return exit_code(results)
 
 
+def _legacy_schema(args: argparse.Namespace) -> str | None:
+    """--legacy-schema as given; else the checkout DIR sits in, whose table is extracted once, here."""
+    from migrate.megatron.schema_choice import checkout_schema, find_checkout
+
+    if args.legacy_schema:
+        return args.legacy_schema
+    checkout = find_checkout(Path(args.dir))
+    if checkout is None:
+        return None
+    schema = checkout_schema(checkout)  # workers forked after this inherit it; each script still says so
+    print(f"note: {args.dir} is inside the Megatron-LM checkout {checkout}: its scripts are read with that "
+          f"checkout's option table ({len(schema.options)} options)", file=sys.stderr)
+    return None
+
+
 def _output_inside(root: Path, out: Path) -> str | None:
     """When OUTDIR lies inside DIR, its own files must not be discovered on a re-run."""
     try:
@@ -123,8 +161,8 @@ class _progress:
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.bar = None
-        self.task = None
+        self.bar: Progress | None = None
+        self.task: TaskID | None = None
 
     def __enter__(self) -> "_progress":
         if self.enabled:

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     primus = parse_log_file(args.primus)
     comparison = compare_logs(legacy, primus, Tolerance(args.rtol), args.seq_length, args.world_size)
 
-    outputs = []
+    outputs: list[tuple[Path, str | bytes]] = []
     if args.plot:
         from migrate.parity.plot import loss_plot_png
 

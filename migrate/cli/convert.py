@@ -6,13 +6,11 @@ import argparse
 import json
 import sys
 
-from migrate.cli import Parser
 from migrate.diagnostics import MigrateError
+from migrate.primus.profiles import DEFAULT_TARGET, TARGETS
 
-TARGETS = ("primus-0.1", "primus-26.5")
 
-
-class _IntermixedParser(Parser):
+class _IntermixedParser(argparse.ArgumentParser):
     """Positionals may follow options (`SCRIPT -o OUT -- ARGS`): parse them after all options,
     as `parse_intermixed_args` does (which itself calls `parse_known_args`, hence the guard)."""
 
@@ -44,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("settings", nargs="*", metavar="KEY=VALUE",
                    help="knob values, as if exported before running the script (TP=2 MODEL_SIZE=70)")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder to write the Primus files into")
-    p.add_argument("--target", choices=TARGETS, default="primus-26.5",
+    p.add_argument("--target", choices=TARGETS, default=DEFAULT_TARGET,
                    help="Primus release to target (default: primus-26.5)")
     p.add_argument("--name", help="experiment name (default: script name plus the knobs you set)")
     p.add_argument("--force", action="store_true", help="replace files that already exist in OUTDIR")
@@ -55,7 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="keep knobs that map 1:1 to a key as ${KNOB:value} parameters in the YAML")
     p.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
                    help="GPUs per node assumed for the script's device queries (default: 8)")
-    p.add_argument("--legacy-schema", default="rocm_dev", help="Megatron schema of the legacy script (default: rocm_dev)")
+    p.add_argument("--legacy-schema", default=None, metavar="NAME|FILE",
+                   help="Megatron-LM option table of the legacy script: a bundled name (rocm_dev, d3528a21, 5a676b36) "
+                        "or a JSON file from `primus-migrate schema`; default: the Megatron-LM checkout the script "
+                        "sits in, else the first bundled table (rocm_dev first) that accepts every option")
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
                         "(vocab_size is set so the padded vocabulary stays the script's)")
@@ -80,6 +81,7 @@ def split_settings(words: list[str]) -> tuple[dict[str, str], list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from migrate.megatron.schema_choice import LEGACY_SCHEMA_CODE
     from migrate.output import OutputTree
     from migrate.pipeline import ConvertOptions, convert_script
 
@@ -91,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
                              primus_path=args.primus_path, accept_null_tokenizer=args.accept_null_tokenizer)
     conversion = convert_script(args.script, env, script_args, options)
     for item in conversion.diagnostics:
-        if item.severity == "warning":
+        if item.severity == "warning" or item.code == LEGACY_SCHEMA_CODE:
             print(str(item), file=sys.stderr)
 
     if not conversion.parity.ok:

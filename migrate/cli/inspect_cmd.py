@@ -12,17 +12,11 @@ import json
 import re
 import sys
 
-from migrate.cli import Parser
-
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
-
-if TYPE_CHECKING:
-    from typing import Any
 
 _PAIR = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
-class ScriptArgsParser(Parser):
+class ScriptArgsParser(argparse.ArgumentParser):
     """Keeps the words after the first `--` as the script's own arguments (`script_args`).
 
     argparse would otherwise fold them into the KEY=VALUE positionals and lose the
@@ -40,7 +34,7 @@ class ScriptArgsParser(Parser):
         return namespace, extras
 
 
-def register(subparsers: Any) -> argparse.ArgumentParser:
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "inspect",
         help="show what a legacy launch script would run (without running it)",
@@ -88,9 +82,6 @@ def split_script_args(args: argparse.Namespace) -> tuple[dict[str, str], list[st
 
 
 def evaluate(args: argparse.Namespace):
-    from migrate.shell.syntax import prefetch
-
-    prefetch(args.script)  # shfmt parses while the evaluator is imported
     from migrate.shell import EvalOptions, evaluate_script
 
     env, positional = split_script_args(args)
@@ -118,7 +109,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def print_args_view(view: dict) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     from migrate.megatron.view import view_rows
@@ -133,7 +123,6 @@ def print_args_view(view: dict) -> None:
 
 
 def print_plan(plan) -> None:
-    from rich.console import Console
     from rich.table import Table
 
     console = _console()

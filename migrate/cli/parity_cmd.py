@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from migrate.diagnostics import MigrateError
+from migrate.primus.profiles import DEFAULT_TARGET
 
 EPILOG = """\
 Static parity first (every Megatron argument of the emitted Primus config resolves to the value
@@ -34,7 +35,8 @@ _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--static", action="store_true", help="only static parity (no training)")
-    p.add_argument("--target", default="primus-26.5", help="Primus version: primus-26.5 (default) or primus-0.1")
+    p.add_argument("--target", default=DEFAULT_TARGET,
+                   help=f"Primus version: primus-26.5 or primus-0.1 (default {DEFAULT_TARGET})")
     p.add_argument("--iters", type=int, help="iterations per run (default 10)")
     p.add_argument("--proxy", action="store_true", help="shrink the model, keeping its structure")
     p.add_argument("--nproc", type=int, default=1, help="processes per run (gloo on CPU); >1 checks the layout")
@@ -44,8 +46,8 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="override both sides' seed (default: each config's own)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--gpus-per-node", type=int, default=8, help="GPUs the script's machine had (default 8)")
-    p.add_argument("--legacy-schema", default="rocm_dev",
-                   help="Megatron schema of the legacy script (default: rocm_dev)")
+    p.add_argument("--legacy-schema", default=None, metavar="NAME|FILE",
+                   help="Megatron-LM option table of the legacy script (default: chosen as `convert` does)")
     p.add_argument("--primus-path", help="a Primus checkout to read presets from instead of the snapshot")
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "

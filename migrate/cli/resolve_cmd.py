@@ -31,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from migrate.primus import get_profile, resolve_experiment
+    from migrate.primus.validate import check_experiment
     from migrate.primus.presets import presets_root
     from migrate.values import same_value
 
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     for note in profile.notes:
         print(f"note: {note}", file=sys.stderr)
     resolved = resolve_experiment(args.experiment, profile, trainer_rewrites=args.trainer)
+    check_experiment(resolved, profile)  # refused alike by resolve, to-megatron and train
     if args.json:
         json.dump(resolved.values, sys.stdout, indent=2, sort_keys=True, default=str)
         sys.stdout.write("\n")

@@ -25,11 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from migrate.primus import get_profile, resolve_experiment, to_argv
+    from migrate.primus.validate import check_experiment
 
     profile = get_profile(args.target, args.primus_path)
     for note in profile.notes:
         print(f"note: {note}", file=sys.stderr)
     resolved = resolve_experiment(args.experiment, profile, trainer_rewrites=args.trainer)
+    check_experiment(resolved, profile)  # refused alike by resolve, to-megatron and train
     skipped: list[str] = []
     argv = to_argv(resolved.values, profile.schema(), skipped)
     if args.lines:

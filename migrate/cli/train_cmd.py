@@ -86,16 +86,11 @@ def run(args: argparse.Namespace) -> int:
 def _from_experiment(args: argparse.Namespace) -> dict[str, Any]:
     from migrate.megatron import derive
     from migrate.primus import get_profile, resolve_experiment
+    from migrate.primus.validate import check_experiment
 
     profile = get_profile(args.target, args.primus_path)
     resolved = resolve_experiment(args.experiment, profile, trainer_rewrites=True)
-    known = profile.primus_only_keys()
-    for key in sorted(resolved.primus_only):
-        if key not in known:
-            raise MigrateError(
-                f"unknown key '{key}' for {profile.name}: not a Megatron {profile.megatron_schema} argument "
-                "nor a Primus setting", origin=resolved.origins.get(key),
-                hint=_close(key, set(profile.schema().defaults()) | known))
+    check_experiment(resolved, profile)
     schema = profile.schema()
     filled = dict(schema.defaults())  # dests this release leaves out: Megatron's parser default
     filled.update(resolved.values)
@@ -105,6 +100,7 @@ def _from_experiment(args: argparse.Namespace) -> dict[str, Any]:
 def _from_json(path: str, target: str) -> dict[str, Any]:
     from migrate.megatron import derive
     from migrate.primus import get_profile
+    from migrate.primus.validate import close_match
 
     try:
         data = json.loads(Path(path).read_text())
@@ -120,12 +116,7 @@ def _from_json(path: str, target: str) -> dict[str, Any]:
     for key in data:
         if key not in allowed:
             raise MigrateError(f"unknown key '{key}' for {target} (Megatron {schema.name})",
-                               origin=Origin(path), hint=_close(key, allowed))
+                               origin=Origin(path), hint=close_match(key, allowed))
     return data
 
 
-def _close(key: str, names: set[str]) -> str | None:
-    import difflib
-
-    match = difflib.get_close_matches(key, sorted(names), n=1)
-    return f"did you mean '{match[0]}'?" if match else None

@@ -100,7 +100,11 @@ def _convert(spec: OptionSpec, word: _Word, flag: str, schema: Schema, diags: Di
     except ValueError as exc:
         if word.unknown:
             if diags is not None:
-                diags.warn("megatron-unknown-value", f"{flag}: value '{word.value}' is not known statically; kept as text", word.origin)
+                diags.warn(
+                    "megatron-unknown-value",
+                    f"{flag}: value '{word.value}' is not known statically; kept as text",
+                    word.origin,
+                )
             return word.value
         kind = spec.type or "str"
         hint = str(exc)
@@ -110,7 +114,9 @@ def _convert(spec: OptionSpec, word: _Word, flag: str, schema: Schema, diags: Di
     if spec.choices is not None and value not in spec.choices:
         if word.unknown:
             if diags is not None:
-                diags.warn("megatron-unknown-value", f"{flag}: value '{word.value}' is not known statically", word.origin)
+                diags.warn(
+                    "megatron-unknown-value", f"{flag}: value '{word.value}' is not known statically", word.origin
+                )
             return value
         raise MigrateError(
             f"invalid choice for {flag}: '{word.value}'",
@@ -193,7 +199,9 @@ def parse_argv(schema: Schema, tokens: Sequence[Token | str], diags: Diagnostics
                 raise MigrateError(
                     f"option {flag} {_nargs_text(nargs)}",
                     origin=word.origin,
-                    hint=f"the next word is '{words[i].value}'" if i < len(words) else "it is the last word of the command",
+                    hint=f"the next word is '{words[i].value}'"
+                    if i < len(words)
+                    else "it is the last word of the command",
                 )
             values = available[:wanted]
             i += wanted
@@ -205,7 +213,9 @@ def parse_argv(schema: Schema, tokens: Sequence[Token | str], diags: Diagnostics
     return MegatronArgs(schema.name, args, explicit)
 
 
-def _apply(spec: OptionSpec, flag: str, values: list[_Word], args: dict[str, Any], schema: Schema, diags: Diagnostics | None) -> None:
+def _apply(
+    spec: OptionSpec, flag: str, values: list[_Word], args: dict[str, Any], schema: Schema, diags: Diagnostics | None
+) -> None:
     action = spec.action
     if action in ("store_true", "store_false", "store_const"):
         args[spec.dest] = spec.const

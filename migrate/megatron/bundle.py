@@ -89,7 +89,9 @@ def regenerate(repos: dict[str, Path], out_dir: Path = SCHEMA_DIR, names: list[s
             continue
         with tempfile.TemporaryDirectory() as tmp:
             commit = export_tree(repos[which], rev, Path(tmp))
-            schema = extract_schema(tmp, name=name, source=f"{cite}@{commit}" + (f" ({rev})" if rev != commit[: len(rev)] else ""))
+            schema = extract_schema(
+                tmp, name=name, source=f"{cite}@{commit}" + (f" ({rev})" if rev != commit[: len(rev)] else "")
+            )
         path = out_dir / f"{name}.json"
         path.write_text(schema_to_text(schema.to_json()))
         written.append(path)

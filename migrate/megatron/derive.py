@@ -94,7 +94,9 @@ def clamp_parallel_sizes_to_world(a: dict[str, Any], ctx: DeriveContext) -> None
         return
     tp = min(_int(a.get("tensor_model_parallel_size"), 1), ctx.world_size)
     a["tensor_model_parallel_size"] = tp
-    a["pipeline_model_parallel_size"] = min(_int(a.get("pipeline_model_parallel_size"), 1), ctx.world_size // max(tp, 1))
+    a["pipeline_model_parallel_size"] = min(
+        _int(a.get("pipeline_model_parallel_size"), 1), ctx.world_size // max(tp, 1)
+    )
 
 
 def transformer_pipeline_size(a: dict[str, Any], ctx: DeriveContext) -> None:
@@ -112,7 +114,11 @@ def data_parallel_size(a: dict[str, Any], ctx: DeriveContext) -> None:
     cp = _int(a.get("context_parallel_size"), 1)
     model = tp * pp * cp
     if ctx.era == "mid":
-        model += _int(a.get("encoder_tensor_model_parallel_size"), 0) * _int(a.get("encoder_pipeline_model_parallel_size"), 0) * cp
+        model += (
+            _int(a.get("encoder_tensor_model_parallel_size"), 0)
+            * _int(a.get("encoder_pipeline_model_parallel_size"), 0)
+            * cp
+        )
     a["data_parallel_size"] = ctx.world_size // model if model > 0 else 0
 
 
@@ -219,7 +225,8 @@ def non_interleaved_disables_p2p_overlap(a: dict[str, Any], ctx: DeriveContext) 
 
 
 def sharding_strategy_turns_on_overlap(a: dict[str, Any], ctx: DeriveContext) -> None:
-    """mid: --data-parallel-sharding-strategy optim_grads(_params) switches on grad-reduce (and param-gather) overlap."""
+    """mid: --data-parallel-sharding-strategy optim_grads(_params) switches on grad-reduce (and
+    param-gather) overlap."""
     if ctx.era != "mid":
         return
     strategy = a.get("data_parallel_sharding_strategy")
@@ -256,7 +263,8 @@ def dynamic_loss_scale_skips_nan_check(a: dict[str, Any], ctx: DeriveContext) ->
 
 
 def bf16_accumulates_grads_in_fp32(a: dict[str, Any], ctx: DeriveContext) -> None:
-    """--bf16: gradients accumulate/all-reduce in fp32 (mid/new: unless --grad-reduce-in-bf16 or non-fp32 main grads)."""
+    """--bf16: gradients accumulate/all-reduce in fp32 (mid/new: unless --grad-reduce-in-bf16 or
+    non-fp32 main grads)."""
     if not a.get("bf16") or "accumulate_allreduce_grads_in_fp32" not in a:
         return
     if ctx.era == "rocm":
@@ -410,7 +418,12 @@ def qk_layer_scaling_implies_softmax_fp32(a: dict[str, Any], ctx: DeriveContext)
 
 def async_save_needs_persistent_worker(a: dict[str, Any], ctx: DeriveContext) -> None:
     """new: asynchronous distributed saves without the persistent checkpoint worker are turned off."""
-    if ctx.era == "new" and a.get("use_dist_ckpt") and a.get("async_save") and not a.get("use_persistent_ckpt_worker", True):
+    if (
+        ctx.era == "new"
+        and a.get("use_dist_ckpt")
+        and a.get("async_save")
+        and not a.get("use_persistent_ckpt_worker", True)
+    ):
         a["async_save"] = False
 
 

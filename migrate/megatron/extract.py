@@ -102,7 +102,7 @@ class SourceTree:
 
     def _parse(self, name: str) -> ParsedModule | None:
         rel = Path(*name.split("."))
-        for path, is_package in ((self.root / rel.with_suffix(".py"), False), (self.root / rel / "__init__.py", True)):
+        for path, is_package in ((self.root / rel.with_suffix(".py"), False), (self.root / rel / "__init__.py", True)):  # noqa: B007 - read after the break
             if path.is_file():
                 break
         else:
@@ -110,7 +110,9 @@ class SourceTree:
         try:
             tree = cst.parse_module(path.read_text(encoding="utf-8"))
         except cst.ParserSyntaxError as exc:
-            raise MigrateError(f"{path}: cannot parse ({exc.message})", hint="is this a Megatron-LM checkout?") from None
+            raise MigrateError(
+                f"{path}: cannot parse ({exc.message})", hint="is this a Megatron-LM checkout?"
+            ) from None
         mod = ParsedModule(name, is_package, tree)
         for stmt in tree.body:
             self._index(mod, stmt)
@@ -259,7 +261,8 @@ def _to_json_value(value: Any) -> Any:
 
 def _bool_action(default: Any) -> str:
     """ArgumentGroupFactory: a bool field defaulting to False is store_true; anything else store_false."""
-    return "store_true" if (not isinstance(default, dict) and default is not _MISSING and default == False) else "store_false"  # noqa: E712
+    false = not isinstance(default, dict) and default is not _MISSING and default == False  # noqa: E712 (0 too)
+    return "store_true" if false else "store_false"
 
 
 _MISSING = object()
@@ -307,7 +310,7 @@ class Extractor:
         saved = self.options
         self.options = []
         self._base = base
-        self._edits: dict[str, dict[str, Any]] = {}
+        self._edits = {}
         try:
             params = fn.params.params
             scope: dict[str, Any] = {params[0].name.value: _ParserObj()} if params else {}
@@ -317,7 +320,9 @@ class Extractor:
             self.options = saved
             self._base = []
 
-    def _run_function(self, mod: ParsedModule, fn: cst.FunctionDef, scope: dict[str, Any], condition: str | None) -> None:
+    def _run_function(
+        self, mod: ParsedModule, fn: cst.FunctionDef, scope: dict[str, Any], condition: str | None
+    ) -> None:
         key = f"{mod.name}.{fn.name.value}"
         if key in self._visiting:
             return
@@ -386,11 +391,13 @@ class Extractor:
 
     def _run_actions_loop(self, mod: ParsedModule, loop: cst.For, scope: dict[str, Any]) -> None:
         """Run the body once per registered option (argument groups share the parser's action list)."""
-        var = loop.target.value  # type: ignore[union-attr]
+        var = loop.target.value  # type: ignore[attr-defined]  # a Name: checked by the caller
         for spec in [*self._base, *self.options]:
             self._run_action_body(mod, loop.body.body, var, spec, scope)
 
-    def _run_action_body(self, mod: ParsedModule, stmts: Any, var: str, spec: OptionSpec, scope: dict[str, Any]) -> None:
+    def _run_action_body(
+        self, mod: ParsedModule, stmts: Any, var: str, spec: OptionSpec, scope: dict[str, Any]
+    ) -> None:
         for stmt in stmts:
             if isinstance(stmt, cst.If):
                 truth = self._action_test(mod, stmt.test, var, spec)
@@ -475,11 +482,15 @@ class Extractor:
             return
         self.notes.append(f"{mod.name}: cannot follow a parser scan statement: {mod.code(small)[:80]}")
 
-    def _run_small(self, mod: ParsedModule, small: cst.BaseSmallStatement, scope: dict[str, Any], condition: str | None) -> None:
+    def _run_small(
+        self, mod: ParsedModule, small: cst.BaseSmallStatement, scope: dict[str, Any], condition: str | None
+    ) -> None:
         if isinstance(small, (cst.ImportFrom, cst.Import)):
             for local, (module, symbol) in _import_bindings(small, mod.name, mod.is_package).items():
                 scope[local] = _Imported(module, symbol) if symbol else Ref(module)
-        elif isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name):
+        elif (
+            isinstance(small, cst.Assign) and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)
+        ):
             name = small.targets[0].target.value
             value = self._expr(mod, small.value, scope, condition)
             if value is None:
@@ -556,7 +567,9 @@ class Extractor:
 
     # ---- add_argument
 
-    def _add_argument(self, mod: ParsedModule, call: cst.Call, scope: dict[str, Any], target: Any, condition: str | None) -> None:
+    def _add_argument(
+        self, mod: ParsedModule, call: cst.Call, scope: dict[str, Any], target: Any, condition: str | None
+    ) -> None:
         option_strings: list[str] = []
         kwargs: dict[str, Any] = {}
         for arg in call.args:
@@ -670,13 +683,15 @@ class Extractor:
         return list(fields.values())
 
     def _field(self, mod: ParsedModule, node: cst.AnnAssign) -> _DataclassField:
-        name = node.target.value  # type: ignore[union-attr]
+        name = node.target.value  # type: ignore[attr-defined]  # a Name: checked by the caller
         annotation = node.annotation.annotation
         value = node.value
         if isinstance(value, cst.Call) and _dotted(value.func).split(".")[-1] == "field":
             kw = {a.keyword.value: a.value for a in value.args if a.keyword is not None}
-            init = not (isinstance(kw.get("init"), cst.Name) and kw["init"].value == "False")  # type: ignore[union-attr]
-            return _DataclassField(name, annotation, kw.get("default"), kw.get("default_factory"), init, kw.get("metadata"), mod)
+            init = not (isinstance(kw.get("init"), cst.Name) and kw["init"].value == "False")  # type: ignore[attr-defined]
+            return _DataclassField(
+                name, annotation, kw.get("default"), kw.get("default_factory"), init, kw.get("metadata"), mod
+            )
         return _DataclassField(name, annotation, value, None, True, None, mod)
 
     def _build_group(self, factory: _FactoryObj, title: str | None, condition: str | None) -> None:
@@ -850,7 +865,9 @@ def default_dest(option_strings: list[str]) -> str:
     return option_strings[0].lstrip("-").replace("-", "_")
 
 
-def make_spec(option_strings: list[str], kwargs: dict[str, Any], group: str | None, condition: str | None) -> OptionSpec:
+def make_spec(
+    option_strings: list[str], kwargs: dict[str, Any], group: str | None, condition: str | None
+) -> OptionSpec:
     """An OptionSpec with argparse's own fill-ins (implicit defaults, dest, BooleanOptionalAction names)."""
     action = kwargs.get("action") or "store"
     if action == "boolean_optional":
@@ -870,7 +887,16 @@ def make_spec(option_strings: list[str], kwargs: dict[str, Any], group: str | No
         choices = None
     nargs = kwargs.get("nargs")
     type_name = kwargs.get("type")
-    if action in ("store_true", "store_false", "store_const", "append_const", "count", "boolean_optional", "help", "version"):
+    if action in (
+        "store_true",
+        "store_false",
+        "store_const",
+        "append_const",
+        "count",
+        "boolean_optional",
+        "help",
+        "version",
+    ):
         type_name = None if action != "boolean_optional" else type_name
     return OptionSpec(
         option_strings=tuple(option_strings),
@@ -1010,7 +1036,9 @@ def extract_entries(extractor: "Extractor", base: list[OptionSpec]
                 registered = {o for spec in base for o in spec.option_strings}
                 clashes = sorted({o for spec in provider.options for o in spec.option_strings} & registered)
                 if clashes:
-                    extractor.notes.append(f"{key}: re-registers {', '.join(clashes)} (argparse refuses that at start-up)")
+                    extractor.notes.append(
+                        f"{key}: re-registers {', '.join(clashes)} (argparse refuses that at start-up)"
+                    )
                 providers[key] = provider
                 origin_of[key] = where
             keys.append(key)

@@ -260,6 +260,11 @@ def bundled_schema_names() -> list[str]:
 _LOADED_BY_NAME: dict[str, Schema] = {}
 
 
+def remember_schema(schema: Schema) -> None:
+    """Make a schema built in this process (a checkout's) loadable by its name, as a loaded file is."""
+    _LOADED_BY_NAME.setdefault(schema.name, schema)
+
+
 @lru_cache(maxsize=None)
 def _load_path(path: str) -> Schema:
     try:

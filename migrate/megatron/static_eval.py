@@ -103,10 +103,10 @@ def evaluate(node: cst.BaseExpression, lookup: Callable[[str], Any]) -> Any:
         return tuple(items) if isinstance(node, cst.Tuple) else items
     if isinstance(node, cst.Dict):
         out = {}
-        for el in node.elements:
-            if not isinstance(el, cst.DictElement):
+        for item in node.elements:
+            if not isinstance(item, cst.DictElement):
                 raise NotStatic
-            out[evaluate(el.key, lookup)] = evaluate(el.value, lookup)
+            out[evaluate(item.key, lookup)] = evaluate(item.value, lookup)
         return out
     if isinstance(node, cst.Attribute):
         base = evaluate(node.value, lookup)

@@ -382,9 +382,11 @@ def translate(margs: MegatronArgs, target: Schema, diags: Diagnostics) -> Megatr
                            origin, hint="check whether the run depends on it")
                 dropped[dest] = origin
             elif is_explicit:
-                diags.note("megatron-option-removed",
-                           f"{flag} is gone in Megatron-LM {target.name}; it was set to its default, so nothing changes",
-                           origin)
+                diags.note(
+                    "megatron-option-removed",
+                    f"{flag} is gone in Megatron-LM {target.name}; it was set to its default, so nothing changes",
+                    origin,
+                )
             continue
         tspec = _first(target, tdest)
         convert = next((r.convert for r in rules if r.convert is not None), None)

@@ -8,7 +8,7 @@ validate_args' derivations (including the entry script's `args_defaults`), and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrate.diagnostics import Diagnostics
 from migrate.megatron.argv import parse_argv
@@ -16,6 +16,9 @@ from migrate.megatron.derive import DEFAULT_WORLD_SIZE, derive
 from migrate.megatron.schema import load_schema
 from migrate.shell.plan import LaunchPlan
 from migrate.values import same_value
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _first_int(text: str | None) -> int | None:
@@ -38,7 +41,9 @@ def world_size_of(plan: LaunchPlan) -> int:
     return DEFAULT_WORLD_SIZE
 
 
-def args_view(plan: LaunchPlan, schema_name_or_path: str = "rocm_dev", diags: Diagnostics | None = None) -> dict[str, Any]:
+def args_view(
+    plan: LaunchPlan, schema_name_or_path: str = "rocm_dev", diags: Diagnostics | None = None
+) -> dict[str, Any]:
     """{"args", "derived", "explicit"} (+ "schema", "world_size", "entry_script", "args_defaults")
     for the plan's training argv."""
     base = load_schema(schema_name_or_path)
@@ -89,11 +94,13 @@ def view_rows(view: dict[str, Any]) -> list[tuple[str, str, str]]:
     return rows
 
 
-def render_args_table(view: dict[str, Any], console: Any) -> None:
+def render_args_table(view: dict[str, Any], console: Console) -> None:
     """Print the view with rich: one row per dest, marked explicit / derived / default."""
     from rich.table import Table
 
-    table = Table(title=f"Megatron-LM arguments (schema {view.get('schema', '?')}, world size {view.get('world_size', '?')})")
+    table = Table(
+        title=f"Megatron-LM arguments (schema {view.get('schema', '?')}, world size {view.get('world_size', '?')})"
+    )
     table.add_column("dest", style="bold")
     table.add_column("value")
     table.add_column("source")

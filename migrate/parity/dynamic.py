@@ -32,6 +32,7 @@ from migrate.parity.layout import Layout
 from migrate.parity.memory import MemoryEstimate, available_bytes, estimate, gib
 from migrate.parity.repro import Reproducibility, reproducibility
 from migrate.parity.series import SeriesComparison, Tolerance, compare_runs
+from migrate.primus.profiles import DEFAULT_TARGET
 
 METRICS = ["lm_loss", "grad_norm", "lr"]
 DEFAULT_ITERS = 10
@@ -41,7 +42,7 @@ DEFAULT_LAYOUT_RTOL = 1e-4  # a sharded run sums in another order than TP=1
 
 @dataclass
 class ParityOptions:
-    target: str = "primus-26.5"
+    target: str = DEFAULT_TARGET
     iters: int | None = None  # None: DEFAULT_ITERS
     proxy: bool = False
     nproc: int = 1
@@ -51,7 +52,7 @@ class ParityOptions:
     device: str = "auto"
     static_only: bool = False
     gpus_per_node: int = 8
-    legacy_schema: str = "rocm_dev"
+    legacy_schema: str | None = None  # None: chosen per script (migrate.megatron.schema_choice)
     primus_path: str | None = None
     accept_null_tokenizer: bool = False  # see ConvertOptions.accept_null_tokenizer
     logs_dir: Path | None = None  # keep each side's train.log + metrics.jsonl here (DIR/legacy, DIR/primus)
@@ -200,21 +201,22 @@ def run_parity(
         def train(names: list[str], cfgs: list[Mapping[str, Any]], lay: Layout) -> list[Side]:
             """Train one run per name in `lay`; several share worker processes when the runtime can."""
             base = options.logs_dir or work / "runs"
-            shared = len(names) > 1 and backends.train_many is not None
+            train_many = backends.train_many if len(names) > 1 else None
+            shared = train_many is not None
             ro = backends.run_options(iters=iters, proxy=options.proxy, nproc=lay.world,
                                       out_dir=base / (".shared" if shared else names[0]), device=options.device,
                                       seed=seed)
             start = time.perf_counter()
-            if shared:
-                results = _guarded(" and ".join(names), lambda: backends.train_many(
-                    [layouts.apply(c, lay) for c in cfgs], ro))
+            if train_many is not None:
+                run_all = train_many
+                results = _guarded(" and ".join(names), lambda: run_all([layouts.apply(c, lay) for c in cfgs], ro))
                 for i, name in enumerate(names):  # run<i>/ -> <side>/, as --keep-logs promises
                     if (base / ".shared" / f"run{i}").is_dir():
                         os.replace(base / ".shared" / f"run{i}", base / name)
                 shutil.rmtree(base / ".shared", ignore_errors=True)
             else:
                 results = [
-                    _guarded(name, lambda cfg=cfg, name=name: backends.train(
+                    _guarded(name, lambda cfg=cfg, name=name: backends.train(  # type: ignore[misc]
                         layouts.apply(cfg, lay), _with_out_dir(ro, base / name)))
                     for name, cfg in zip(names, cfgs)
                 ]
@@ -274,7 +276,7 @@ def _guarded(label: str, run: Callable[[], Any]) -> Any:
 
 
 def _with_out_dir(run_options: Any, out_dir: Path) -> Any:
-    if dataclasses.is_dataclass(run_options):
+    if dataclasses.is_dataclass(run_options) and not isinstance(run_options, type):
         return dataclasses.replace(run_options, out_dir=out_dir)
     run_options.out_dir = out_dir
     return run_options

@@ -183,4 +183,6 @@ def parse_log_file(path: str | Path) -> ParsedLog:
         raise MigrateError("no such log file", origin=Origin(str(p))) from None
     except IsADirectoryError:
         raise MigrateError("is a directory, expected a training log", origin=Origin(str(p))) from None
+    except OSError as exc:  # unreadable (permissions), a name too long, a device that fails
+        raise MigrateError(f"cannot read the log: {exc.strerror or exc}", origin=Origin(str(p))) from None
     return parse_log_text(text, str(p))

@@ -80,13 +80,19 @@ class StaticParity:
     origins: dict[str, str] = field(default_factory=dict)  # dest -> where the Primus value came from
     exceptions: list[dict[str, Any]] = field(default_factory=list)  # accepted differences, with why
     hint: str | None = None  # what to do about a known cause of the differences (set by the pipeline)
+    # where the release itself decides (output locations, see migrate.primus.handoff): listed, not failed
+    documented: list[dict[str, Any]] = field(default_factory=list)
+    refusals: list[str] = field(default_factory=list)  # why the release's trainer would stop before training
 
     def format(self, limit: int = 50) -> str:
         """The diff a user sees when parity fails."""
+        notes = "".join(f"\n  documented: {e['dest']}: {e['why']}" for e in self.documented)
         if self.ok:
             return "static parity: ok" + "".join(f"\n  accepted: {e['dest']}: {e['legacy']!r} -> {e['primus']!r}: "
-                                                 f"{e['why']}" for e in self.exceptions)
-        lines = [f"static parity FAILED: {len(self.differences)} argument(s) differ (legacy run -> Primus config)"]
+                                                 f"{e['why']}" for e in self.exceptions) + notes
+        lines = [f"static parity FAILED: {len(self.differences)} argument(s) differ (legacy run -> Primus config)"
+                 if self.differences or not self.refusals else "static parity FAILED: the config would not train"]
+        lines += [f"  the Primus trainer would stop before training: {why}" for why in self.refusals]
         for dest, want, got in self.differences[:limit]:
             shown = "<absent>" if got is _MISSING else repr(got)
             where = f"  (from {self.origins[dest]})" if dest in self.origins else ""
@@ -111,6 +117,8 @@ class StaticParity:
             "ignored": list(self.ignored),
             "absent": list(self.absent),
             "exceptions": [dict(e) for e in self.exceptions],
+            "documented": [dict(e) for e in self.documented],
+            "refusals": list(self.refusals),
         }
 
 
@@ -177,6 +185,9 @@ def check_static_parity(
     filled.update(values)
     derived = derive(filled)
     ignored_table = PRIMUS_ONLY.get(getattr(profile, "name", ""), {})
+    profile_name = getattr(profile, "name", "")
+    primus_only = dict(getattr(resolved, "primus_only", None) or {})
+    documented: list[dict[str, Any]] = []
     differences: list[tuple[str, Any, Any]] = []
     ignored: list[str] = []
     exceptions: list[dict[str, Any]] = []
@@ -188,9 +199,9 @@ def check_static_parity(
     # dests of the Primus-only table are kept, they are reported as ignored whatever their value.
     settled = map(and_, map(is_, found, wanted), map(_SELF_SAME.__contains__, map(type, wanted)))
     todo = list(compress(range(len(names)), map(not_, settled)))
-    if ignored_table:
-        spots = (bisect_left(names, d) for d in ignored_table)
-        todo = sorted(set(todo) | {i for i in spots if i < len(names) and names[i] in ignored_table})
+    always = set(ignored_table) | set(OUTPUT_DESTS)
+    spots = (bisect_left(names, d) for d in always)
+    todo = sorted(set(todo) | {i for i in spots if i < len(names) and names[i] in always})
     for i in todo:
         dest, want, got = names[i], wanted[i], found[i]
         if want is _MISSING:
@@ -200,6 +211,13 @@ def check_static_parity(
             continue
         if dest in INT_LISTS and _as_ints(got) is not None and _as_ints(got) == _as_ints(want):
             continue
+        if dest in OUTPUT_DESTS:
+            verdict = output_verdict(dest, want, got, expected, derived, primus_only, profile_name)
+            if verdict is not None:
+                if verdict:
+                    documented.append({"dest": dest, "legacy": _jsonable(want), "primus": _jsonable(got),
+                                       "why": verdict})
+                continue
         if got is _MISSING or not same_value(got, want):
             accepted = _accepted(accept, dest, expected, derived) if accept is not None else None
             if accepted is not None:
@@ -209,9 +227,56 @@ def check_static_parity(
             differences.append((dest, want, got))
     resolved_origins = getattr(resolved, "origins", {}) or {}
     origins = {d: str(resolved_origins[d]) for d, _, _ in differences if d in resolved_origins}
-    profile_name = getattr(profile, "name", "")
     origins.update({d: f"<{profile_name} trainer: {rewrites[d][2]}>" for d, _, _ in differences if d in rewrites})
-    return StaticParity(not differences, differences, ignored, absent, origins, exceptions)
+    refusals = list(getattr(resolved, "refusals", None) or [])
+    return StaticParity(not differences and not refusals, differences, ignored, absent, origins, exceptions,
+                        documented=documented, refusals=refusals)
+
+
+# Dests whose Primus value the release's trainer decides (migrate.primus.handoff): compared by what
+# the run writes (checkpoints, TensorBoard, W&B), the location being the release's own.
+OUTPUT_DESTS = ("save", "save_interval", "non_persistent_save_interval", "tensorboard_dir", "wandb_project",
+                "wandb_exp_name", "wandb_save_dir")
+
+
+def output_verdict(dest: str, want: Any, got: Any, expected: Mapping[str, Any], derived: Mapping[str, Any],
+                   primus_only: Mapping[str, Any], profile_name: str) -> str | None:
+    """None: compare as usual; "": the same run; else the documented difference, in words."""
+    from migrate.primus.handoff import checkpoint_triggers, is_experiment_path
+
+    if dest in ("save_interval", "non_persistent_save_interval"):
+        # every use in Megatron (and the v0.1 trainer) is behind `args.save`: inert when the legacy
+        # run saves nothing; the Primus side is then judged by checkpoint_triggers on `save`
+        return "" if expected.get("save") is None else None
+    if dest.startswith("wandb_") and not expected.get("wandb_project") and not derived.get("wandb_project"):
+        # Megatron makes a W&B writer only for a non-empty wandb_project ('' and None alike)
+        return ""
+    if not is_experiment_path(got):
+        return None
+    if dest == "save":
+        if want is None:
+            triggers = checkpoint_triggers(derived, dict(primus_only), derived.get("train_iters"))
+            if not triggers:
+                return ""  # save is set, but nothing in this run writes a checkpoint
+            if any(avoidable for _, avoidable in triggers):
+                return None  # a key would avoid it: a difference
+            return (f"{profile_name} always saves under {got}; the legacy run saved no checkpoint, this one "
+                    f"writes checkpoints on: {'; '.join(t for t, _ in triggers)} (no key of this release "
+                    "avoids it)")
+        return f"checkpoints are written to {got} (the Primus experiment folder), not {want}"
+    if dest == "tensorboard_dir":
+        if want is None:
+            if not derived.get("profile"):
+                return None  # disable_tensorboard would avoid it: a difference
+            return (f"{profile_name} writes TensorBoard logs to {got} although the legacy run wrote none "
+                    "(its trainer turns TensorBoard on whenever profile is on)")
+        return f"TensorBoard logs are written to {got} (the Primus experiment folder), not {want}"
+    if dest == "wandb_save_dir":
+        # Megatron's own default (an empty wandb_save_dir) is <save>/wandb
+        legacy = want or (f"{expected.get('save')}/wandb" if expected.get("save") else "Megatron's default")
+        return (f"W&B files are written under {got} (the Primus experiment folder), not {legacy}"
+                if expected.get("wandb_project") else "")
+    return None
 
 
 def _accepted(accept: NullTokenizerAcceptance, dest: str, expected: Mapping[str, Any],

@@ -1,19 +1,28 @@
 """Adjustments each Primus release makes to the namespace just before Megatron gets it.
 
-After loading, Primus's Megatron trainer rewrites a few arguments (primus-0.1:
+After loading, Primus's Megatron trainer rewrites arguments (primus-0.1:
 `MegatronTrainer.update_primus_config`, primus/modules/trainer/megatron/trainer.py@v0.1.0-rc1;
 primus-26.5: the `build_args` patches in primus/backends/megatron/patches/args/@v26.5.1).
-Those that change what trains are reproduced here, one rule per function; the
-ones that only point outputs somewhere (checkpoint/tensorboard/wandb paths,
-rank and world size) are left out because they depend on the machine. The
-`args_defaults` the trainer hands Megatron's validate_args come last: Megatron
-applies them after all of these.
+This module is the one place those facts live, one rule per function:
+
+- rewrites that change what trains (data path split, TP=1 sequence parallel, mock data, ...);
+- where outputs go: both releases point checkpoints, TensorBoard and W&B at the experiment
+  folder (`<workspace>/<work_group>/<user_name>/<exp_name>`), shown here as `EXP_ROOT/...`
+  (`experiment_path`). primus-0.1 always sets `save` (so it always writes checkpoints unless
+  nothing triggers one) and turns TensorBoard off unless `disable_tensorboard: false`;
+  primus-26.5 keeps `save: null` and keeps `tensorboard_dir` while TensorBoard is "disabled";
+- what makes the trainer stop before training (`trainer_refusals`), e.g. primus-0.1's
+  `args.data_path.split(" ")` on a YAML list.
+
+Rank and world size (set from the launcher) are left out: they depend on the machine. The
+`args_defaults` the trainer hands Megatron's validate_args come last: Megatron applies them
+after all of these.
 """
 
 from __future__ import annotations
 
 import ast
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 
 DATA_PATH_KEYS = ("data_path", "train_data_path", "valid_data_path", "test_data_path")
@@ -120,9 +129,176 @@ def trainer_args_defaults(values: dict[str, Any], primus_only: dict[str, Any], v
     return {k: v for k, v in TRAINER_ARGS_DEFAULTS[v01].items() if values.get(k) is None}
 
 
-RULES: tuple[Rule, ...] = (logging_level_from_sink, split_data_paths, no_sequence_parallel_at_tp1,
+# ---- where outputs go ---------------------------------------------------------------------
+
+EXP_ROOT = "EXP_ROOT"  # stands for the experiment folder: <workspace>/<work_group>/<user_name>/<exp_name>
+# Primus-only switches each release reads (both releases' module presets set them true, and a
+# missing one reads as False at 26.5 (`getattr(params, key, False)`); v0.1 needs the key).
+OUTPUT_SWITCHES = ("disable_tensorboard", "disable_wandb", "disable_last_saving")
+
+
+def experiment_path(sub: str = "") -> str:
+    """A path the trainer sets under the experiment folder, e.g. EXP_ROOT/checkpoints."""
+    return f"{EXP_ROOT}/{sub}" if sub else EXP_ROOT
+
+
+def is_experiment_path(value: Any) -> bool:
+    return isinstance(value, str) and (value == EXP_ROOT or value.startswith(EXP_ROOT + "/"))
+
+
+def _switch(primus_only: dict[str, Any], key: str) -> bool:
+    return bool(primus_only.get(key, False))
+
+
+def checkpoint_path_forced(values: dict[str, Any], primus_only: dict[str, Any], v01: bool) -> dict[str, Any]:
+    """v0.1 always sets save to EXP_ROOT/checkpoints; 26.5 only redirects a save that is set."""
+    if "save" not in values or (not v01 and values.get("save") is None):
+        return {}
+    return {"save": experiment_path("checkpoints")}
+
+
+def tensorboard_path(values: dict[str, Any], primus_only: dict[str, Any], v01: bool) -> dict[str, Any]:
+    """TensorBoard on (disable_tensorboard false, or profile on): EXP_ROOT/tensorboard.
+    Off: v0.1 sets tensorboard_dir None; 26.5 leaves it as configured (Megatron then writes there)."""
+    if "tensorboard_dir" not in values:
+        return {}
+    enabled = not _switch(primus_only, "disable_tensorboard") or bool(values.get("profile"))
+    if enabled:
+        return {"tensorboard_dir": experiment_path("tensorboard")}
+    return {"tensorboard_dir": None} if v01 else {}
+
+
+def wandb_settings(values: dict[str, Any], primus_only: dict[str, Any], v01: bool) -> dict[str, Any]:
+    """W&B on: save dir under the experiment (v0.1: the folder itself, 26.5: /wandb), project and
+    run name default to the experiment's meta; off: wandb_project None (W&B logging off)."""
+    if _switch(primus_only, "disable_wandb"):
+        return {"wandb_project": None} if values.get("wandb_project") is not None else {}
+    changed: dict[str, Any] = {"wandb_save_dir": experiment_path("" if v01 else "wandb")}
+    if values.get("wandb_project") is None:
+        changed["wandb_project"] = f"{primus_only.get('work_group')}_{primus_only.get('user_name')}"
+    if values.get("wandb_exp_name") is None:
+        changed["wandb_exp_name"] = primus_only.get("exp_name")
+    return changed
+
+
+def hsdp_optimizer_instances(values: dict[str, Any], primus_only: dict[str, Any], v01: bool) -> dict[str, Any]:
+    """26.5 (patches/args/hsdp_args_patches.py): the Primus-only data_parallel_replicate_degree > 1
+    becomes Megatron's num_distributed_optimizer_instances."""
+    degree = primus_only.get("data_parallel_replicate_degree", 1)
+    if v01 or not isinstance(degree, int) or degree <= 1:
+        return {}
+    return {"num_distributed_optimizer_instances": degree}
+
+
+RULES: tuple[Rule, ...] = (checkpoint_path_forced, tensorboard_path, wandb_settings, hsdp_optimizer_instances,
+                           logging_level_from_sink, split_data_paths, no_sequence_parallel_at_tp1,
                            iterations_to_skip_list, moe_layer_freq_value, mock_data_clears_paths,
                            trainer_args_defaults)
+
+
+def written_shape(key: str, value: Any, v01: bool) -> Any:
+    """The value as a config must write it for the release's trainer to accept it: primus-0.1
+    splits data paths on single spaces (`.split(" ")`) and hands moe_layer_freq to Megatron's
+    moe_freq_type (an int, or a string it evaluates), so lists go in as those strings."""
+    if not v01 or not isinstance(value, (list, tuple)):
+        return value
+    if key in DATA_PATH_KEYS and value and all(isinstance(v, str) and v and " " not in v for v in value):
+        return " ".join(value)
+    if key == "moe_layer_freq" and all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return "[" + ",".join(str(v) for v in value) + "]"
+    return value
+
+
+# ---- what stops the trainer before training --------------------------------------------------
+
+def trainer_refusals(values: dict[str, Any], primus_only: dict[str, Any], v01: bool) -> list[str]:
+    """Why the release's trainer (or Megatron's validate_args right after it) would stop, on the
+    loaded namespace before the rewrites; [] when it goes on to train."""
+    out: list[str] = []
+    if v01:
+        for key in DATA_PATH_KEYS:  # update_primus_config: `args.<key>.split(" ")` when not None
+            value = values.get(key)
+            if value is not None and not isinstance(value, str):
+                out.append(f"{key}: primus-0.1's trainer calls `{key}.split(\" \")`, and the config gives a "
+                           f"{type(value).__name__} (AttributeError); it takes one space-separated string")
+        freq = values.get("moe_layer_freq")  # Megatron's moe_freq_type: an int, or a str
+        if "moe_layer_freq" in values and not isinstance(freq, (int, str)):
+            out.append(f"moe_layer_freq: primus-0.1's trainer passes it to Megatron's moe_freq_type, which "
+                       f"asserts an int or a string (got {type(freq).__name__})")
+        level = primus_only.get("stderr_sink_level")
+        if level not in SINK_LEVELS:
+            out.append(f"stderr_sink_level {level!r}: primus-0.1's trainer checks it is one of "
+                       f"{', '.join(SINK_LEVELS)}")
+        if values.get("yaml_cfg") is not None:  # initialize_megatron: check_true(args.yaml_cfg is None)
+            out.append("yaml_cfg: primus-0.1's trainer refuses Megatron's own YAML config")
+    else:
+        degree = primus_only.get("data_parallel_replicate_degree", 1)
+        if isinstance(degree, int) and degree > 1:  # hsdp_args_patches.py raises ValueError otherwise
+            if not values.get("use_torch_fsdp2"):
+                out.append("data_parallel_replicate_degree > 1 needs use_torch_fsdp2 (primus-26.5's hsdp patch)")
+            elif values.get("ckpt_format") != "torch_dcp":
+                out.append("data_parallel_replicate_degree > 1 needs ckpt_format torch_dcp (primus-26.5's hsdp patch)")
+    return out
+
+
+def validate_args_refusals(values: dict[str, Any]) -> list[str]:
+    """Megatron's validate_args (5a676b36 and d3528a21 alike) starts with `if args.save is not None:
+    assert args.save_interval is not None`; a release that forces `save` makes it reachable."""
+    if values.get("save") is not None and "save_interval" in values and values.get("save_interval") is None:
+        return ["save_interval: null while save is set (the trainer sets save to EXP_ROOT/checkpoints): "
+                "Megatron's validate_args asserts save_interval is not None"]
+    return []
+
+
+# ---- what a config needs so the release reproduces the legacy run's outputs --------------------
+
+# An interval no run reaches: `iteration % NO_SAVE_INTERVAL == 0` never holds before 2^31 - 1 steps.
+NO_SAVE_INTERVAL = 2**31 - 1
+
+
+def output_settings(run: dict[str, Any], v01: bool) -> dict[str, tuple[Any, str]]:
+    """key -> (value, why) for the keys that make the release write (or not write) checkpoints,
+    TensorBoard and W&B logs as the legacy run did; locations stay the release's own."""
+    out: dict[str, tuple[Any, str]] = {}
+    tb = run.get("tensorboard_dir") is not None
+    if v01:
+        out["disable_tensorboard"] = (not tb, "legacy run logs TensorBoard" if tb else "legacy run logs no TensorBoard")
+        if run.get("save") is None:
+            out["disable_last_saving"] = (True, "legacy run saves no checkpoint (primus-0.1 always sets save)")
+            out["save_interval"] = (NO_SAVE_INTERVAL, "legacy run saves no checkpoint (primus-0.1 always sets save)")
+        else:
+            out["disable_last_saving"] = (False, "legacy run saves a checkpoint at the end")
+    else:
+        # 26.5 keeps tensorboard_dir while TensorBoard is "disabled": Megatron writes to the legacy path
+        out["disable_tensorboard"] = (True, "keeps the legacy tensorboard_dir (primus-26.5 leaves it as set)")
+        if run.get("save") is not None:
+            out["disable_last_saving"] = (False, "legacy run saves a checkpoint at the end")
+    wandb = bool(run.get("wandb_project"))
+    out["disable_wandb"] = (not wandb, "legacy run logs to W&B" if wandb else "legacy run logs nothing to W&B")
+    return out
+
+
+def checkpoint_triggers(values: Mapping[str, Any], primus_only: Mapping[str, Any],
+                        train_iters: Any) -> list[tuple[str, bool]]:
+    """With `save` set, what makes Megatron (and the v0.1 trainer) write a checkpoint during or at the
+    end of a run of `train_iters` iterations, each with whether a key can turn it off without changing
+    the run (save_interval, non_persistent_save_interval, disable_last_saving); [] when none does."""
+    out = []
+    interval = values.get("save_interval")
+    reached = not isinstance(interval, int) or (interval < NO_SAVE_INTERVAL and (
+        not isinstance(train_iters, int) or interval <= train_iters))
+    if interval and reached:
+        out.append((f"save_interval {interval}", True))
+    if values.get("non_persistent_save_interval"):
+        out.append((f"non_persistent_save_interval {values['non_persistent_save_interval']}", True))
+    if not primus_only.get("disable_last_saving", False):
+        out.append(("the final save at the end of training (disable_last_saving false)", True))
+    if values.get("rampup_batch_size"):  # the training loop saves whenever the micro-batch count grows
+        out.append(("each batch-size ramp-up step (rampup_batch_size)", False))
+    for key in ("exit_interval", "exit_duration_in_mins", "exit_signal_handler"):
+        if values.get(key):  # checkpoint_and_decide_exit saves before exiting when `save` is set
+            out.append((f"{key} {values[key]}", False))
+    return out
 
 
 def apply_handoff(values: dict[str, Any], primus_only: dict[str, Any], v01: bool,

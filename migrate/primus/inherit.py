@@ -31,6 +31,7 @@ from typing import Any, Mapping, Sequence
 
 from migrate import limits
 from migrate.diagnostics import MigrateError, Origin
+from migrate.primus.confine import check_reference
 from migrate.primus.interpolate import interpolate_v01, interpolate_v26
 from migrate.primus.yamlio import copy_tree, key_line, load_yaml_file
 
@@ -51,6 +52,7 @@ def locate(ref: Any, current: Path, fallbacks: Sequence[Path], origin: Origin) -
     candidates = [current.parent / ref] + [Path(d) / ref for d in fallbacks]
     for candidate in candidates:
         if candidate.is_file():
+            check_reference(ref, candidate, origin, "base file")
             return candidate
         _note((str(candidate), None, None))
     raise MigrateError(f"base file '{ref}' not found (looked in {current.parent})", origin=origin)
@@ -85,7 +87,9 @@ def _read(path: Path, referenced_from: Origin | None) -> Any:
     _note(_stamp(path))
     data = load_yaml_file(path, referenced_from)
     if data is not None and not isinstance(data, dict):
-        raise MigrateError(f"a config file must be a YAML mapping, got {type(data).__name__}", origin=Origin(str(path), 1))
+        raise MigrateError(
+            f"a config file must be a YAML mapping, got {type(data).__name__}", origin=Origin(str(path), 1)
+        )
     return data
 
 
@@ -170,8 +174,8 @@ def _memo(kind: str, build: Any, path: Path, env: Mapping[str, str], fallbacks: 
         deps, layer = hit
         if not (_stack and _reals(deps).intersection(_stack)) and _fresh(deps):
             _LAYERS[key] = _LAYERS.pop(key)  # most recently used last
-            for recorder in _RECORDERS:
-                recorder.extend(deps)
+            for outer_recorder in _RECORDERS:
+                outer_recorder.extend(deps)
             return _copy_layer(layer)
     recorder: list[_Dep] = []
     _RECORDERS.append(recorder)

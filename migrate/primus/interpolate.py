@@ -78,7 +78,7 @@ def _walk(obj: Any, fn: Callable[[str, Origin | None], Any], origin: Origin | No
             new_key = fn(key, here) if keys and isinstance(key, str) else key
             out[new_key] = _walk(value, fn, here, keys)
             if lines is not None and key in lines:
-                out.lines[new_key] = lines[key]
+                out.lines[new_key] = lines[key]  # type: ignore[attr-defined]  # same type as obj
         return out
     if isinstance(obj, list):
         return [_walk(item, fn, origin, keys) for item in obj]

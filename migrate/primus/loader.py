@@ -22,13 +22,12 @@ and it wins over a preset of the same name.
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
 from migrate.diagnostics import MigrateError, Origin
-from migrate.primus.handoff import apply_handoff
+from migrate.primus.confine import ROOTS, check_reference
+from migrate.primus.handoff import apply_handoff, trainer_refusals, validate_args_refusals
 from migrate.primus.inherit import Layer, deep_merge
 from migrate.primus.profiles import Profile
 from migrate.primus.resolved import ResolvedConfig
@@ -60,10 +59,7 @@ def _preset_ref(profile: Profile, folder: Path, ref: Any, origin: Origin, kind: 
     if not profile.is_v01 and not name.endswith((".yaml", ".yml")):
         name += ".yaml"  # primus-26.5's PresetLoader adds the suffix; v0.1 joins the name as given
     path = folder / name
-    if not profile.is_v01:
-        root = profile.configs_dir.resolve()
-        if os.path.commonpath([str(path.resolve()), str(root)]) != str(root):
-            raise MigrateError(f"{kind} '{ref}' points outside the preset folder", origin=origin)
+    check_reference(ref, path, origin, kind)
     if not path.is_file():
         known = ", ".join(sorted(p.name for p in folder.glob("*.yaml")))
         raise MigrateError(f"{kind} file '{ref}' not found in {profile.name}'s {folder.parent.name}/{folder.name}",
@@ -76,11 +72,12 @@ USER_MODEL_DIRS = (".", "models/megatron")  # relative to the experiment's folde
 
 def _model_path(profile: Profile, exp_path: Path, ref: Any, origin: Origin) -> tuple[Path, bool]:
     """(path, is_user_file): a user model file (see the module docstring), else the preset."""
-    if isinstance(ref, str) and ref and not ref.startswith("/"):
+    if isinstance(ref, str) and ref and not os.path.isabs(ref):
         for folder in USER_MODEL_DIRS:
             for name in (ref,) if ref.endswith((".yaml", ".yml")) else (ref, ref + ".yaml"):
                 candidate = exp_path.parent / folder / name
                 if candidate.is_file():
+                    check_reference(ref, candidate, origin, "model")
                     return candidate, True
     return _preset_ref(profile, profile.models_dir, ref, origin, "model"), False
 
@@ -175,7 +172,9 @@ def _build_module(profile: Profile, exp: Layer, exp_path: Path, env: Mapping[str
     modules = _require(exp.values, "modules", "the experiment", exp_path, 1)
     modules_line = exp.origins.get("modules", Origin(str(exp_path))).line
     if not isinstance(modules, dict):
-        raise MigrateError("'modules' must be a mapping of module name -> settings", origin=Origin(str(exp_path), modules_line))
+        raise MigrateError(
+            "'modules' must be a mapping of module name -> settings", origin=Origin(str(exp_path), modules_line)
+        )
     name = _pick_module(modules, exp_path, modules_line)
     module = modules[name]
     mline = key_line(modules, name) or modules_line
@@ -214,7 +213,9 @@ def _build_module(profile: Profile, exp: Layer, exp_path: Path, env: Mapping[str
     overrides = module.get("overrides") if isinstance(module, dict) else None
     if overrides is not None:
         if not isinstance(overrides, dict):
-            raise MigrateError("'overrides' must be a mapping of key -> value", origin=_at(module, "overrides", exp_path, mline))
+            raise MigrateError(
+                "'overrides' must be a mapping of key -> value", origin=_at(module, "overrides", exp_path, mline)
+            )
         if profile.is_v01:
             _override_v01(layer.values, overrides, layer.origins, exp_path)
         else:
@@ -252,7 +253,17 @@ def resolve_experiment(path: str | Path, profile: Profile, env: Mapping[str, str
     trainer's own rewrites (migrate.primus.handoff) are always listed in `trainer_rewrites`;
     with `trainer_rewrites=True` they are also applied to `values`.
     """
-    exp_path = Path(path)
+    token = ROOTS.set((profile.configs_dir, Path(path).parent))
+    try:
+        return _resolve(Path(path), profile, env, trainer_rewrites)
+    finally:
+        ROOTS.reset(token)
+
+
+def _resolve(exp_path: Path, profile: Profile, env: Mapping[str, str] | None,
+             trainer_rewrites: bool) -> ResolvedConfig:
+    if exp_path.is_dir():
+        raise MigrateError(f"experiment path is a directory, not a YAML file: {exp_path}")
     if not exp_path.is_file():
         raise MigrateError(f"experiment file not found: {exp_path}")
     env = os.environ if env is None else env
@@ -265,7 +276,11 @@ def resolve_experiment(path: str | Path, profile: Profile, env: Mapping[str, str
     values, primus_only, missing = _split(profile, module)
     origins = {k: o for k, o in module.origins.items() if k in values or k in primus_only}
     rewritten = dict(values)
-    applied = apply_handoff(rewritten, primus_only, profile.is_v01, set(profile.schema().defaults()))
+    # the trainer also reads the experiment's meta (W&B project and run names default to it)
+    context = {**primus_only, **{k: exp.values.get(k) for k in META_KEYS}}
+    refusals = trainer_refusals(values, context, profile.is_v01)
+    applied = apply_handoff(rewritten, context, profile.is_v01, set(profile.schema().defaults()))
+    refusals += validate_args_refusals(rewritten)
     rewrites = {k: (values.get(k), rewritten[k], rule) for k, rule in applied.items()
                 if k not in values or not same_value(values[k], rewritten[k])}
     if trainer_rewrites:
@@ -274,7 +289,7 @@ def resolve_experiment(path: str | Path, profile: Profile, env: Mapping[str, str
             origins[key] = Origin(f"<{profile.name} trainer: {rule}>")
         missing = [k for k in missing if k not in values]
     return ResolvedConfig(values, origins, primus_only, profile.name, missing, str(exp_path),
-                          rewrites, trainer_rewrites)
+                          rewrites, trainer_rewrites, refusals)
 
 
 def resolve_experiment_text(files: Mapping[str, str], experiment_relpath: str, profile: Profile,
@@ -284,8 +299,9 @@ def resolve_experiment_text(files: Mapping[str, str], experiment_relpath: str, p
     The files are staged in a temporary folder; origins name the relpaths. `env`
     defaults to an EMPTY environment here, so `${VAR:default}` takes its default.
     """
-    tmp = Path(tempfile.mkdtemp(prefix="primus-migrate-resolve-"))
-    try:
+    from migrate.output import scratch_folder
+
+    with scratch_folder("primus-migrate-resolve-") as tmp:
         for rel, text in files.items():
             target = tmp / rel
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -301,8 +317,6 @@ def resolve_experiment_text(files: Mapping[str, str], experiment_relpath: str, p
         resolved.origins = {k: _relative(o, tmp) for k, o in resolved.origins.items()}
         resolved.experiment = experiment_relpath
         return resolved
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _relative(origin: Origin, root: Path) -> Origin:

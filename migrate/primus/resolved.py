@@ -29,6 +29,9 @@ class ResolvedConfig:
     # `values` only when resolve_experiment(..., trainer_rewrites=True) was asked for.
     trainer_rewrites: dict[str, tuple[Any, Any, str]] = field(default_factory=dict)
     rewrites_applied: bool = False
+    # Why the release's trainer (or Megatron's validate_args after it) would stop before training
+    # (migrate.primus.handoff.trainer_refusals); [] when it trains.
+    refusals: list[str] = field(default_factory=list)
 
     def with_trainer_rewrites(self) -> dict[str, Any]:
         """`values` as Megatron finally receives them, trainer-side rewrites included."""

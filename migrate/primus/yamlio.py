@@ -86,9 +86,6 @@ def load_yaml_text(text: str, filename: str) -> Any:
     """Parse `text` like `yaml.load(text, SafeLoader)`; malformed YAML -> MigrateError at its mark."""
     try:
         data = yaml.load(text, Loader=_MarkedLoader)  # noqa: S506 - a SafeLoader subclass
-    except RecursionError:
-        raise MigrateError(f"YAML nested too deeply to parse (the limit yaml_depth is {limits.current().yaml_depth})",
-                           origin=Origin(filename)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         origin = Origin(filename, mark.line + 1, mark.column + 1) if mark else Origin(filename)
@@ -96,6 +93,11 @@ def load_yaml_text(text: str, filename: str) -> Any:
         raise MigrateError(f"malformed YAML: {problem}", origin=origin) from None
     except yaml.YAMLError as exc:
         raise MigrateError(f"malformed YAML: {exc}", origin=Origin(filename)) from None
+    except (ValueError, OverflowError) as exc:  # a 5,000-digit integer, a date that does not exist
+        raise MigrateError(f"unreadable value in YAML: {str(exc)[:200]}", origin=Origin(filename)) from None
+    except RecursionError:
+        raise MigrateError("YAML nested too deeply to read", origin=Origin(filename),
+                           hint="flatten the nested lists or mappings") from None
     check_size(data, filename)
     return data
 
@@ -199,6 +201,8 @@ def _load_uncached(path: Path, referenced_from: Origin | None) -> Any:
         raise MigrateError(f"config path is a directory, not a YAML file: {path}", origin=referenced_from) from None
     except UnicodeDecodeError as exc:
         raise MigrateError(f"config file is not UTF-8 text ({exc.reason})", origin=Origin(str(path))) from None
+    except OSError as exc:  # unreadable (permissions), a name too long, a device that fails
+        raise MigrateError(f"cannot read config file {path}: {exc.strerror or exc}", origin=referenced_from) from None
     # The tree depends on the text alone (the name only appears in errors, which are not
     # cached): files staged anew for every resolve (emitted experiments and models, the
     # batch's placed copies) repeat texts already parsed under another path.

@@ -6,10 +6,9 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from migrate.shell.text import is_unknown, to_str
-
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
 
 if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator

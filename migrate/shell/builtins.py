@@ -7,8 +7,10 @@ returns an exit status.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
+from typing import TYPE_CHECKING, Callable
 
 from migrate.shell.conditions import test_command
 from migrate.shell.plan import Token
@@ -16,15 +18,11 @@ from migrate.shell.state import Var
 from migrate.shell.text import EMPTY, Text, concat, is_unknown, plain, to_str
 from migrate.shell.words import expand_fields, expand_string, split_fields, Piece
 
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
-
 if TYPE_CHECKING:
-    from typing import Callable
-
     from migrate.shell.evaluate import Evaluator
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-Builtin = "Callable[[Evaluator, list[Text], dict], int]"
+Builtin = Callable[["Evaluator", list[Text], dict], int]
 BUILTINS: dict[str, Builtin] = {}
 
 
@@ -119,14 +117,14 @@ def _slots(var: Var) -> list:
 def _store(ev: "Evaluator", name: str, value, origin, flags: set[str], integer: bool = False,
            keep_external: bool = False) -> None:
     old = ev.state.lookup(name)
-    attrs = {}
+    attrs: dict[str, bool] = {}
     if "x" in flags or name in ev.pending_exports:
         attrs["exported"] = True
         attrs["script_export"] = True
     if "i" in flags or integer:
         attrs["integer"] = True
     if keep_external and old is not None:
-        ev.state.set(name, old.replace(**attrs))
+        ev.state.set(name, dataclasses.replace(old, **attrs))  # type: ignore[arg-type]  # bool fields only
         return
     ev.state.assign(name, value, origin, **attrs)
 
@@ -477,16 +475,17 @@ def read(ev: "Evaluator", fields: list[Text], node: dict) -> int:
         line = line.replace("\\", "")
     field_texts = split_fields([Piece(plain(line, stdin[0].origin if stdin else ev.origin(node)), False)], ev.ifs())
     if array:
-        ev.state.assign(targets[-1] if targets else "REPLY", field_texts, ev.origin(node))
+        slots: list[Text | None] = list(field_texts)
+        ev.state.assign(targets[-1] if targets else "REPLY", slots, ev.origin(node))
         return 0 if "\n" in text else 1
     targets = targets or ["REPLY"]
     for i, target in enumerate(targets):
         if i == len(targets) - 1:
-            rest = field_texts[i:]
+            remaining = field_texts[i:]
             value = EMPTY
-            if rest:
-                value = concat(*[concat(f, plain(" ", ev.origin(node))) if j < len(rest) - 1 else f
-                                 for j, f in enumerate(rest)])
+            if remaining:
+                value = concat(*[concat(f, plain(" ", ev.origin(node))) if j < len(remaining) - 1 else f
+                                 for j, f in enumerate(remaining)])
             ev.assign_scalar(target, value, node)
         else:
             ev.assign_scalar(target, field_texts[i] if i < len(field_texts) else EMPTY, node)

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING
 
 from migrate.shell import regex as rx
 from migrate.shell.arith import Arith, ArithError
 from migrate.shell.launch import is_entry
 from migrate.shell.text import is_unknown, to_str
 from migrate.shell.words import expand_pattern, expand_string
-
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
 
 if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
@@ -74,11 +73,11 @@ def test_clause(ev: "Evaluator", node: dict) -> Result:
         if op in ("==", "=", "!="):
             regex, right_unknown = expand_pattern(ev, node["Y"])
             try:
-                match = rx.fullmatch(regex, to_str(left), dotall=True, budget=ev.budget)
+                matched = rx.fullmatch(regex, to_str(left), dotall=True, budget=ev.budget)
             except rx.Unsupported as exc:
                 ev.warn(node, f"[[ {op} ]]: pattern not evaluated ({exc}); result unknown", code="shell-unknown")
                 return 1, True
-            ok = match if op != "!=" else not match
+            ok = matched if op != "!=" else not matched
             return (0 if ok else 1), is_unknown(left) or right_unknown
         right = expand_string(ev, node["Y"])
         unknown = is_unknown(left) or is_unknown(right)
@@ -176,7 +175,7 @@ class _TestArgs:
         word = self.peek()
         if word is None:
             raise ValueError("argument expected")
-        if word == "(" and self.peek(2) != None and self.peek(1) not in _BINARY:
+        if word == "(" and self.peek(2) is not None and self.peek(1) not in _BINARY:
             self.i += 1
             value = self.expr_or()
             if self.peek() != ")":

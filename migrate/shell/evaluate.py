@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass, field
+from typing import Sequence
 
 from migrate import limits
 from migrate.diagnostics import Diagnostics, MigrateError, Origin
-from migrate.record import Record
 from migrate.shell import builtins as bi
 from migrate.shell import regex as rx
 from migrate.shell.arith import Arith, ArithError
@@ -20,30 +21,22 @@ from migrate.shell.budget import BoundedState, EvalBudget
 from migrate.shell.conditions import test_clause
 from migrate.shell.knobs import KnobRegistry
 from migrate.shell.launch import Launch, find_launch
-from migrate.shell.plan import EnvVar, LaunchPlan, Token
+from migrate.shell.plan import EnvVar, LaunchPlan, RuntimeValue, Token
 from migrate.shell.state import ShellState, Var
 from migrate.shell.substitutions import run_model
 from migrate.shell.syntax import Node, parse_file, parse_text
 from migrate.shell.text import EMPTY, Seg, Source, Text, concat, first_origin, is_unknown, plain, slice_text, to_str
 from migrate.shell.words import expand_fields, expand_parts, expand_pattern, expand_string, join_items
 
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
 
-if TYPE_CHECKING:
-    from typing import Sequence
-
-
-class EvalOptions(Record):
-    _fields = ("gpus_per_node", "max_loop_iterations", "max_call_depth", "cwd", "max_steps")
-
-    def __init__(self, gpus_per_node: int = 8, max_loop_iterations: int | None = None,
-                 max_call_depth: int | None = None, cwd: str | None = None, max_steps: int | None = None) -> None:
-        self.gpus_per_node = gpus_per_node  # value assumed for torch.cuda.device_count() & co.
-        # None: the limit in force (migrate.limits, PRIMUS_MIGRATE_LIMITS); see EvalBudget
-        self.max_loop_iterations = max_loop_iterations
-        self.max_call_depth = max_call_depth
-        self.cwd = cwd  # the directory bash would start in (default: the current one)
-        self.max_steps = max_steps  # statements evaluated in total, a guard against runaway nesting
+@dataclass
+class EvalOptions:
+    gpus_per_node: int = 8  # value assumed for torch.cuda.device_count() & co.
+    # None: the limit in force (migrate.limits, PRIMUS_MIGRATE_LIMITS), resolved by EvalBudget
+    max_loop_iterations: int | None = None
+    max_call_depth: int | None = None
+    cwd: str | None = None  # the directory bash would start in (default: the current one)
+    max_steps: int | None = None  # statements evaluated in total, a guard against runaway nesting
 
 
 class ExitScript(Exception):
@@ -66,15 +59,13 @@ class Launched(Exception):
         self.launch, self.env = launch, env
 
 
-class Frame(Record):
+@dataclass
+class Frame:
     """Output capture of a command substitution ('subst') or a pipeline stage ('pipe')."""
 
-    _fields = ("kind", "chunks", "unknown")
-
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-        self.chunks: list[Text] = []
-        self.unknown: list[str] = []  # commands whose output we could not model
+    kind: str
+    chunks: list[Text] = field(default_factory=list)
+    unknown: list[str] = field(default_factory=list)  # commands whose output we could not model
 
 
 class Evaluator:
@@ -111,6 +102,10 @@ class Evaluator:
         self.source_stack: list[Text] = []  # BASH_SOURCE: each file as it was named when run or sourced
         self.errexit_exempt = False
         self.getopts_state = (1, 1)  # (OPTIND it belongs to, position inside a clustered -abc)
+        # run-time values by the origin their text carries (file, line and the command's column,
+        # which no literal text has: literals carry column 0)
+        self.runtime: dict[Origin, RuntimeValue] = {}
+        self.token_runtime: dict[int, list[RuntimeValue]] = {}  # id(Token) -> run-time values in it
 
     # ------------------------------------------------------------------ helpers used by other modules
     def origin(self, node: Node | None) -> Origin:
@@ -150,6 +145,30 @@ class Evaluator:
     def unknown_text(self, placeholder: str, node: Node | None, why: str) -> Text:
         self.warn(node, f"{why} cannot be known statically; value marked unknown", code="shell-unknown")
         return (Seg(placeholder or "__UNKNOWN__", self.origin(node), True),)
+
+    def runtime_text(self, text: str, command: str, node: Node | None) -> Text:
+        """`text` as the assumed value of a run-time value computed by `command` at `node`."""
+        base = self.origin(node)
+        col = max(1, int(((node or {}).get("Pos") or {}).get("Col", 1) or 1))
+        origin = Origin(base.file, base.line, col)
+        if origin not in self.runtime:
+            self.runtime[origin] = RuntimeValue(command, text.rstrip("\n"), origin)
+        return plain(text, origin)
+
+    def runtime_var(self, text: str, name: str, node: Node | None) -> Text:
+        """A variable bash sets anew each run ($RANDOM, $$, ...): an assumed value, warned at its line
+        because it may also steer the script's control flow."""
+        self.warn(node, f"{name} is a run-time value; assumed {text} for evaluation", code="shell-runtime")
+        return self.runtime_text(text, name, node)
+
+    def runtime_in(self, value: Text) -> list[RuntimeValue]:
+        found: list[RuntimeValue] = []
+        if self.runtime:
+            for seg in value:
+                rv = self.runtime.get(seg.origin)
+                if rv is not None and rv not in found:
+                    found.append(rv)
+        return found
 
     def ifs(self) -> str:
         var = self.state.lookup("IFS")
@@ -316,7 +335,9 @@ class Evaluator:
                     "\\" in "".join(p.get("Value", "") for p in delim.get("Parts") or [] if p.get("Type") == "Lit")
                 if quoted:
                     raw = "".join(p.get("Value", "") for p in hdoc.get("Parts") or [])
-                    stdin = self.text_at(raw, (hdoc.get("Pos") or {}).get("Offset", 0), (hdoc.get("Pos") or {}).get("Line", 0))
+                    stdin = self.text_at(
+                        raw, (hdoc.get("Pos") or {}).get("Offset", 0), (hdoc.get("Pos") or {}).get("Line", 0)
+                    )
                 else:
                     stdin = join_items(expand_parts(self, hdoc.get("Parts") or [], quoted=True))
             elif op == "<<<":
@@ -631,7 +652,12 @@ class Evaluator:
         if output is not None:
             if output.assumption:
                 self.note(node, output.assumption)
-            self.write(plain(output.text, self.origin(node)))
+            if output.runtime:
+                import shlex
+
+                self.write(self.runtime_text(output.text, shlex.join(words), node))
+            else:
+                self.write(plain(output.text, self.origin(node)))
             return output.status
         if self.frames:
             self.output_unknown(" ".join(words[:3]))  # named in the warning
@@ -642,7 +668,13 @@ class Evaluator:
 
     def tokens(self, fields: list[Text], node: Node) -> list[Token]:
         fallback = self.origin(node)
-        return [Token(to_str(f), first_origin(f, fallback), is_unknown(f)) for f in fields]
+        tokens = [Token(to_str(f), first_origin(f, fallback), is_unknown(f)) for f in fields]
+        if self.runtime:
+            for token, field in zip(tokens, fields):
+                found = self.runtime_in(field)
+                if found:
+                    self.token_runtime[id(token)] = found
+        return tokens
 
     def launch_env(self, prefix: list[tuple[str, Text, Node]]) -> dict[str, EnvVar]:
         env: dict[str, EnvVar] = {}
@@ -652,9 +684,16 @@ class Evaluator:
             value = var.scalar()
             env[name] = EnvVar(name, to_str(value), var.origin or first_origin(value, Origin(self.display)),
                                is_unknown(value))
+            self.note_runtime_use(value, f"env:{name}")
         for name, value, assign in prefix:
             env[name] = EnvVar(name, to_str(value), self.origin(assign), is_unknown(value))
+            self.note_runtime_use(value, f"env:{name}")
         return env
+
+    def note_runtime_use(self, value: Text, where: str) -> None:
+        for rv in self.runtime_in(value):
+            if where not in rv.used_in:
+                rv.used_in.append(where)
 
     def call_function(self, name: str, fields: list[Text], prefix: list[tuple[str, Text, Node]], node: Node) -> int:
         if self.state.call_depth >= self.budget.call_depth:
@@ -711,6 +750,11 @@ class Evaluator:
 
     # ------------------------------------------------------------------ result
     def plan(self, launch: Launch, env: dict[str, EnvVar]) -> LaunchPlan:
+        for index, token in enumerate(launch.argv):
+            for rv in self.token_runtime.get(id(token), ()):
+                if "argv" not in rv.used_in:
+                    rv.used_in.append("argv")
+                rv.argv_tokens.append(index)
         return LaunchPlan(
             script=self.display,
             launcher=launch.launcher,
@@ -719,6 +763,7 @@ class Evaluator:
             env=env,
             knobs=self.knobs.knobs(self.trees),
             diagnostics=self.diags,
+            runtime=[rv for rv in self.runtime.values() if rv.used_in],
         )
 
 
@@ -755,10 +800,13 @@ def evaluate_script(path: str | os.PathLike, env: dict[str, str] | None = None, 
                     options: EvalOptions | None = None) -> LaunchPlan:
     """What `KEY=VALUE... bash SCRIPT ARGS...` would launch, found without running it."""
     options = options or EvalOptions()
-    display = os.fspath(path)  # os.path, not pathlib: the CLI's start-up path does not import pathlib
+    display = os.fspath(path)
     script = display
     if options.cwd and not os.path.isabs(script):
         script = os.path.join(options.cwd, script)
+    if os.path.isdir(script):
+        raise MigrateError("this is a directory, not a script", origin=Origin(display),
+                           hint="name the launch script inside it, or use `primus-migrate batch` for a whole folder")
     if not os.path.isfile(script):
         raise MigrateError(f"script not found: {display}", origin=Origin(display))
     ev = Evaluator(display, display, dict(env or {}), list(args), options)

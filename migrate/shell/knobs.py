@@ -9,9 +9,9 @@ assigned itself. `compared_with` comes from a static scan of every test and
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from migrate.diagnostics import Origin
-from migrate.record import Record
 from migrate.shell.plan import Knob, KnobSource
 from migrate.shell.syntax import iter_nodes, lit_word
 
@@ -20,19 +20,15 @@ from migrate.shell.syntax import iter_nodes, lit_word
 _COMPARISON_OPS = {"-eq", "-ne", "-lt", "-le", "-gt", "-ge", "==", "=", "!="}
 
 
-class KnobRecord(Record):
-    _fields = ("name", "value", "source", "defined_at", "default", "has_default", "compared_with")
-
-    def __init__(self, name: str, value: str | None, source: KnobSource, defined_at: Origin | None,
-                 default: str | None = None, has_default: bool = False,
-                 compared_with: list[str] | None = None) -> None:
-        self.name = name
-        self.value = value
-        self.source = source
-        self.defined_at = defined_at
-        self.default = default
-        self.has_default = has_default
-        self.compared_with: list[str] = [] if compared_with is None else compared_with
+@dataclass
+class KnobRecord:
+    name: str
+    value: str | None
+    source: KnobSource
+    defined_at: Origin | None
+    default: str | None = None
+    has_default: bool = False
+    compared_with: list[str] = field(default_factory=list)
 
 
 class KnobRegistry:

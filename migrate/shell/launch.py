@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 
-from migrate.record import Record
 from migrate.shell.plan import Launcher, Token
 
 _ENTRY = re.compile(r"(pretrain_[^/]*|[^/]*train[^/]*)\.py")
@@ -19,13 +19,11 @@ _DIRECT_LAUNCHERS = {"torchrun", "deepspeed"}
 _MODULES = {"torch.distributed.run": "torch.distributed.run", "torch.distributed.launch": "torch.distributed.launch"}
 
 
-class Launch(Record):
-    _fields = ("launcher", "entry", "argv")
-
-    def __init__(self, launcher: Launcher, entry: str, argv: list[Token]) -> None:
-        self.launcher = launcher
-        self.entry = entry
-        self.argv = argv
+@dataclass
+class Launch:
+    launcher: Launcher
+    entry: str
+    argv: list[Token]
 
 
 def is_entry(word: str) -> bool:

@@ -6,13 +6,12 @@ Each operator is one small function over `Text` so origins survive slicing.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from migrate.shell import regex as rx
 from migrate.shell.state import Var
 from migrate.shell.text import EMPTY, Text, concat, is_unknown, plain, slice_text, to_str
 from migrate.shell.words import BREAK, Item, Piece, expand_parts, expand_pattern, expand_string
-
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
 
 if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
@@ -38,11 +37,12 @@ def _values(ev: "Evaluator", node: dict) -> tuple[list[Text] | None, bool, str]:
     if name == "?":
         return [plain(str(ev.state.status), ev.origin(node))], False, ""
     if name == "$":
-        return [ev.unknown_text("12345", node, "the shell's process id")], False, ""
+        return [ev.runtime_var(ASSUMED_PID, "$$", node)], False, ""
     if name == "!":
         return [ev.unknown_text("", node, "the last background process id")], False, ""
     if name == "-":
         return [plain("hB", ev.origin(node))], False, ""
+    var: Var | None
     if name == "BASH_SOURCE":
         var = Var(list(ev.source_stack))
     elif name in _SHELL_VARS and ev.state.lookup(name) is None:
@@ -79,13 +79,16 @@ def _values(ev: "Evaluator", node: dict) -> tuple[list[Text] | None, bool, str]:
 
 def _hostname(ev: "Evaluator", node: dict) -> Text:
     ev.note(node, "$HOSTNAME assumed to be localhost")
-    return plain("localhost", ev.origin(node))
+    return ev.runtime_text("localhost", "$HOSTNAME", node)
 
+
+# Run-time values bash computes itself, and the values assumed for them (see Evaluator.runtime_var)
+ASSUMED_PID = "12345"
 
 _SHELL_VARS = {  # variables bash sets by itself
-    "RANDOM": lambda ev, node: ev.unknown_text("__UNKNOWN_RANDOM__", node, "$RANDOM"),
-    "SRANDOM": lambda ev, node: ev.unknown_text("__UNKNOWN_SRANDOM__", node, "$SRANDOM"),
-    "BASHPID": lambda ev, node: ev.unknown_text("__UNKNOWN_BASHPID__", node, "$BASHPID"),
+    "RANDOM": lambda ev, node: ev.runtime_var("16384", "$RANDOM", node),
+    "SRANDOM": lambda ev, node: ev.runtime_var("2147483648", "$SRANDOM", node),
+    "BASHPID": lambda ev, node: ev.runtime_var(ASSUMED_PID, "$BASHPID", node),
     "HOSTNAME": _hostname,
     "LINENO": lambda ev, node: plain(str(ev.origin(node).line), ev.origin(node)),
     "SECONDS": lambda ev, node: plain("0", ev.origin(node)),

@@ -7,31 +7,21 @@ reads `env` and `knobs`, the report reads `diagnostics`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
 from migrate.diagnostics import Diagnostics, Origin
-from migrate.record import Frozen, Record
 
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
-
-if TYPE_CHECKING:
-    from typing import Any, Literal
-
-    KnobSource = Literal["default", "env", "arg"]
-else:
-    KnobSource = str
+KnobSource = Literal["default", "env", "arg"]
 
 
-class Token(Frozen):
+@dataclass(frozen=True)
+class Token:
     """One word exactly as bash would pass it to the launched program."""
 
-    __slots__ = _fields = ("value", "origin", "unknown")
     value: str
     origin: Origin  # file:line of the source word that produced this token
-    unknown: bool  # contains a value we could not know statically (see diagnostics)
-
-    def __init__(self, value: str, origin: Origin, unknown: bool = False) -> None:
-        object.__setattr__(self, "value", value)
-        object.__setattr__(self, "origin", origin)
-        object.__setattr__(self, "unknown", unknown)
+    unknown: bool = False  # contains a value we could not know statically (see diagnostics)
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"value": self.value, "origin": str(self.origin)}
@@ -40,15 +30,13 @@ class Token(Frozen):
         return data
 
 
-class Launcher(Record):
+@dataclass
+class Launcher:
     """The program that starts training and its own options (not the training argv)."""
 
-    _fields = ("kind", "argv", "wrappers")
-
-    def __init__(self, kind: str, argv: list[Token], wrappers: list[list[Token]] | None = None) -> None:
-        self.kind = kind  # torchrun | torch.distributed.run | torch.distributed.launch | python | deepspeed | ...
-        self.argv = argv  # the launcher command words up to (not including) the entry script
-        self.wrappers: list[list[Token]] = [] if wrappers is None else wrappers  # outer commands: `srun ...`
+    kind: str  # torchrun | torch.distributed.run | torch.distributed.launch | python | deepspeed | ...
+    argv: list[Token]  # the launcher command words up to (not including) the entry script
+    wrappers: list[list[Token]] = field(default_factory=list)  # outer commands such as `srun ...`
 
     def options(self) -> dict[str, str]:
         """`--nproc_per_node 8` / `--nnodes=2` style options as a dict (last wins)."""
@@ -78,30 +66,40 @@ class Launcher(Record):
         }
 
 
-class EnvVar(Record):
-    _fields = ("name", "value", "origin", "unknown")
-
-    def __init__(self, name: str, value: str, origin: Origin, unknown: bool = False) -> None:
-        self.name = name
-        self.value = value
-        self.origin = origin
-        self.unknown = unknown
+@dataclass
+class EnvVar:
+    name: str
+    value: str
+    origin: Origin
+    unknown: bool = False
 
 
-class Knob(Record):
+@dataclass
+class RuntimeValue:
+    """A value that exists only when the script runs (`$(date ...)`, `$(hostname)`, `$HOSTNAME`,
+    `$(whoami)`): evaluated with `assumed`; `used_in` says where it ended up ("argv", "env:NAME")."""
+
+    command: str  # the shell text that computes it, e.g. `date +%Y%m%d`
+    assumed: str
+    origin: Origin
+    used_in: list[str] = field(default_factory=list)
+    argv_tokens: list[int] = field(default_factory=list)  # indices into LaunchPlan.argv
+
+    def to_json(self) -> dict[str, Any]:
+        return {"command": self.command, "assumed": self.assumed, "origin": str(self.origin),
+                "used_in": list(self.used_in), "argv_tokens": list(self.argv_tokens)}
+
+
+@dataclass
+class Knob:
     """A variable the user can set from outside: environment or KEY=VALUE script argument."""
 
-    _fields = ("name", "default", "value", "source", "compared_with", "defined_at")
-
-    def __init__(self, name: str, default: str | None, value: str | None, source: KnobSource,
-                 compared_with: list[str] | None = None, defined_at: Origin | None = None) -> None:
-        self.name = name
-        self.default = default  # the value the script falls back to (None: no default, empty if unset)
-        self.value = value  # the value in this evaluation
-        self.source = source  # where `value` came from
-        # literals it is tested against (MODEL_SIZE: 8, 70)
-        self.compared_with: list[str] = [] if compared_with is None else compared_with
-        self.defined_at = defined_at
+    name: str
+    default: str | None  # the value the script falls back to (None: no default, empty if unset)
+    value: str | None  # the value in this evaluation
+    source: KnobSource  # where `value` came from
+    compared_with: list[str] = field(default_factory=list)  # literals it is tested against (MODEL_SIZE: 8, 70)
+    defined_at: Origin | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -114,19 +112,17 @@ class Knob(Record):
         }
 
 
-class LaunchPlan(Record):
-    _fields = ("script", "launcher", "entry", "argv", "env", "knobs", "diagnostics")
-
-    def __init__(self, script: str, launcher: Launcher, entry: str, argv: list[Token],
-                 env: dict[str, EnvVar] | None = None, knobs: list[Knob] | None = None,
-                 diagnostics: Diagnostics | None = None) -> None:
-        self.script = script
-        self.launcher = launcher
-        self.entry = entry  # the training program, e.g. pretrain_gpt.py
-        self.argv = argv  # training arguments after the entry script, exactly as bash passes them
-        self.env: dict[str, EnvVar] = {} if env is None else env  # exported at the launch
-        self.knobs: list[Knob] = [] if knobs is None else knobs
-        self.diagnostics = Diagnostics() if diagnostics is None else diagnostics
+@dataclass
+class LaunchPlan:
+    script: str
+    launcher: Launcher
+    entry: str  # the training program, e.g. pretrain_gpt.py
+    argv: list[Token]  # training arguments after the entry script, exactly as bash passes them
+    env: dict[str, EnvVar] = field(default_factory=dict)  # exported at the launch
+    knobs: list[Knob] = field(default_factory=list)
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    # run-time values that reached the launch (argv or exported environment)
+    runtime: list[RuntimeValue] = field(default_factory=list)
 
     def argv_values(self) -> list[str]:
         return [t.value for t in self.argv]
@@ -146,4 +142,5 @@ class LaunchPlan(Record):
             "env_provenance": {k: str(v.origin) for k, v in self.env.items()},
             "knobs": {k.name: k.to_json() for k in self.knobs},
             "diagnostics": self.diagnostics.to_json(),
+            "runtime": [r.to_json() for r in self.runtime],
         }

@@ -6,32 +6,24 @@ Values are `Text` (characters with origins). Arrays are lists of `Text`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
+from typing import Any
+
 from migrate.diagnostics import Origin
-from migrate.record import Frozen, Record
 from migrate.shell.text import EMPTY, Text
-
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
-
-if TYPE_CHECKING:
-    from typing import Any
 
 Value = Text | list[Text | None] | dict[str, Text]  # indexed arrays may have holes (None)
 
 
-class Var(Frozen):
-    __slots__ = _fields = ("value", "exported", "integer", "origin", "external", "source", "script_export")
+@dataclass(frozen=True)
+class Var:
     value: Value
-    exported: bool
-    integer: bool
-    origin: Origin | None  # where it was last assigned
-    external: bool  # value came from outside the script (environment or KEY=VALUE argument)
-    source: str  # "env" | "arg" | "default": how an external value arrived
-    script_export: bool  # exported by the script itself (export / declare -x), not just inherited
-
-    def __init__(self, value: Value, exported: bool = False, integer: bool = False, origin: Origin | None = None,
-                 external: bool = False, source: str = "default", script_export: bool = False) -> None:
-        for name, field in zip(self._fields, (value, exported, integer, origin, external, source, script_export)):
-            object.__setattr__(self, name, field)
+    exported: bool = False
+    integer: bool = False
+    origin: Origin | None = None  # where it was last assigned
+    external: bool = False  # value came from outside the script (environment or KEY=VALUE argument)
+    source: str = "default"  # "env" | "arg" | "default": how an external value arrived
+    script_export: bool = False  # exported by the script itself (export / declare -x), not just inherited
 
     @property
     def is_array(self) -> bool:
@@ -53,23 +45,17 @@ class Var(Frozen):
         return [self.value]
 
 
-class ShellState(Record):
-    _fields = ("globals", "scopes", "functions", "positional", "arg0", "options", "cwd", "status", "call_depth")
-
-    def __init__(self, globals: dict[str, Var] | None = None, scopes: list[dict[str, Var | None]] | None = None,
-                 functions: dict[str, Any] | None = None, positional: list[Text] | None = None,
-                 arg0: Text = EMPTY, options: set[str] | None = None, cwd: str = ".", status: int = 0,
-                 call_depth: int = 0) -> None:
-        self.globals: dict[str, Var] = {} if globals is None else globals
-        # function locals; None = declared unset
-        self.scopes: list[dict[str, Var | None]] = [] if scopes is None else scopes
-        self.functions: dict[str, Any] = {} if functions is None else functions
-        self.positional: list[Text] = [] if positional is None else positional
-        self.arg0 = arg0
-        self.options: set[str] = set() if options is None else options  # errexit, xtrace, nounset, pipefail
-        self.cwd = cwd
-        self.status = status
-        self.call_depth = call_depth
+@dataclass
+class ShellState:
+    globals: dict[str, Var] = field(default_factory=dict)
+    scopes: list[dict[str, Var | None]] = field(default_factory=list)  # function locals; None = declared unset
+    functions: dict[str, Any] = field(default_factory=dict)
+    positional: list[Text] = field(default_factory=list)
+    arg0: Text = EMPTY
+    options: set[str] = field(default_factory=set)  # errexit, xtrace, nounset, pipefail
+    cwd: str = "."
+    status: int = 0
+    call_depth: int = 0
 
     def lookup(self, name: str) -> Var | None:
         for scope in reversed(self.scopes):
@@ -90,7 +76,7 @@ class ShellState(Record):
         """Assign keeping the existing attributes (export, integer) unless overridden."""
         old = self.lookup(name)
         if old is not None:
-            var = old.replace(value=value, origin=origin, external=False, source="default", **attrs)
+            var = replace(old, value=value, origin=origin, external=False, source="default", **attrs)
         else:
             var = Var(value=value, origin=origin, **attrs)
         self.set(name, var)
@@ -127,9 +113,9 @@ class ShellState(Record):
             if var is not None and var.exported:
                 names[name] = var
         for scope in self.scopes:
-            for name, var in scope.items():
-                if var is None:
+            for name, local in scope.items():
+                if local is None:
                     names.pop(name, None)
-                elif var.exported:
-                    names[name] = var
+                elif local.exported:
+                    names[name] = local
         return names

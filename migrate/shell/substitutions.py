@@ -11,30 +11,28 @@ from __future__ import annotations
 import os
 import re
 import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
 
-from migrate.record import Record
 from migrate.shell import regex as rx
 
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
-
 if TYPE_CHECKING:
-    from typing import Callable
-
     from migrate.shell.evaluate import Evaluator
 
 FIXED_EPOCH = 1704067200  # 2024-01-01 00:00:00 UTC: the timestamp `date` is assumed to print
 
 
-class Output(Record):
-    _fields = ("text", "status", "assumption")
+@dataclass
+class Output:
+    text: str
+    status: int = 0
+    assumption: str | None = None  # a fact about the machine we assumed
+    # a value that exists only when the script runs (time, host, user): its text is an assumed
+    # value, carried as a run-time value (LaunchPlan.runtime) so that it never reaches a config silently
+    runtime: bool = False
 
-    def __init__(self, text: str, status: int = 0, assumption: str | None = None) -> None:
-        self.text = text
-        self.status = status
-        self.assumption = assumption  # a fact about the machine we assumed
 
-
-Model = "Callable[[Evaluator, list[str], str | None], Output | None]"
+Model = Callable[["Evaluator", list[str], "str | None"], "Output | None"]
 MODELS: dict[str, Model] = {}
 
 
@@ -95,14 +93,25 @@ def date(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
         return None
     stamp = time.gmtime(FIXED_EPOCH)
     text = time.strftime(fmts[-1][1:], stamp) if fmts else time.strftime("%a %b %e %H:%M:%S UTC %Y", stamp)
-    return Output(text + "\n", assumption="`date` assumed to print the fixed time 2024-01-01 00:00:00 UTC")
+    return Output(text + "\n", assumption="`date` assumed to print the fixed time 2024-01-01 00:00:00 UTC",
+                  runtime=True)
 
 
 @model("hostname")
 def hostname(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
     if any(w not in ("-s", "--short", "-f", "--fqdn", "--long") for w in words[1:]):
         return None  # addresses (-I, -i) and anything else stay unknown
-    return Output("localhost\n", assumption="`hostname` assumed to be localhost")
+    return Output("localhost\n", assumption="`hostname` assumed to be localhost", runtime=True)
+
+
+ASSUMED_USER = "user"  # what `whoami` / `id -un` are assumed to print
+
+
+@model("whoami", "id")
+def whoami(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+    if words[0].endswith("id") and words[1:] not in (["-un"], ["-u", "-n"], ["-nu"]):
+        return None  # ids and groups stay unknown
+    return Output(ASSUMED_USER + "\n", assumption=f"`{' '.join(words)}` assumed to print {ASSUMED_USER}", runtime=True)
 
 
 @model("rdma", "ibv_devices", "ibv_devinfo")

@@ -2,7 +2,9 @@
 
 We never execute the user's script; shfmt's parser gives us bash's own
 grammar (quoting, heredocs, arithmetic) as data, and this module is the only
-place that knows how to find and call it.
+place that knows how to find and call it. A tree comes from one of two places:
+the parse cache (`parse_cache`, the same bytes under the same name parsed
+before by the same shfmt) or shfmt itself.
 """
 
 from __future__ import annotations
@@ -10,31 +12,26 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 from functools import lru_cache
+from typing import Any
 
 from migrate import limits
 from migrate.diagnostics import MigrateError, Origin
-from migrate.shell import assignment_lines, early, parse_cache, split_parse
-from migrate.shell.plain_command import parse_plain_command
+from migrate.shell import parse_cache
 
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
-
-if TYPE_CHECKING:
-    import subprocess  # imported where shfmt is started: a CLI run's early parse needs none of it
-    from typing import Any, BinaryIO
-
-    Node = dict[str, Any]
-else:
-    Node = dict
+Node = dict[str, Any]
 
 _ERROR_RE = re.compile(r"^(?P<file>.*?):(?P<line>\d+):(?P<col>\d+): (?P<msg>.*)$")
 
 
 @lru_cache(maxsize=1)
 def shfmt_binary() -> str:
-    """shfmt from the `shfmt-py` wheel (next to the interpreter), else PATH."""
-    found = early.find_shfmt()
+    """shfmt from the `shfmt-py` wheel (next to the interpreter), else the first on PATH."""
+    here = os.path.join(os.path.dirname(sys.executable), "shfmt")
+    found = here if os.path.isfile(here) and os.access(here, os.X_OK) else shutil.which("shfmt")
     if found:
         return found
     raise MigrateError(
@@ -43,27 +40,26 @@ def shfmt_binary() -> str:
     )
 
 
-_shfmt_env = early.shfmt_env
+def _shfmt_env() -> dict[str, str]:
+    """shfmt's environment: Go's collector off up to a memory cap (a one-shot parse frees
+    nothing worth collecting; this cuts its time by about a third)."""
+    env = dict(os.environ)
+    env.setdefault("GOGC", "off")
+    env.setdefault("GOMEMLIMIT", "512MiB")
+    return env
 
 
-def _start(data: bytes, filename: str) -> subprocess.Popen:
-    import subprocess
-
+def _run_shfmt(data: bytes, filename: str) -> Node:
+    """shfmt's tree of `data`; a syntax error becomes a MigrateError located in `filename`."""
     try:
-        proc = subprocess.Popen(
+        proc = subprocess.run(
             [shfmt_binary(), "--to-json", "-ln", "bash", "--filename", filename],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_shfmt_env(),
+            input=data, capture_output=True, env=_shfmt_env(), check=False,
         )
     except OSError as exc:
         raise MigrateError(f"could not run shfmt: {exc}") from None
-    return proc
-
-
-def _finish(proc: subprocess.Popen, data: bytes | None, filename: str,
-            output: tuple[bytes, bytes] | None = None) -> Node:
-    stdout, stderr = output if output is not None else proc.communicate(data)
     if proc.returncode != 0:
-        message = stderr.decode("utf-8", "replace").strip().splitlines()
+        message = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         first = message[0] if message else "shfmt failed"
         match = _ERROR_RE.match(first)
         if match:
@@ -72,149 +68,32 @@ def _finish(proc: subprocess.Popen, data: bytes | None, filename: str,
                 origin=Origin(filename, int(match["line"]), int(match["col"])),
             )
         raise MigrateError(f"cannot parse script: {first}", origin=Origin(filename))
-    return json.loads(stdout)
+    return json.loads(proc.stdout)
 
 
-def parse_text(text: str, filename: str) -> Node:
-    """Parse bash source text; a syntax error becomes a located MigrateError."""
-    tree = parse_plain_command(text, filename)
-    if tree is not None:
-        return tree  # exactly shfmt's tree, without starting shfmt
-    data = text.encode("utf-8", "surrogateescape")
-    return _finish(_start(data, filename), data, filename)
-
-
-def _from_early_jobs(data: bytes, filename: str, jobs: list, cut: int | None, found: list) -> Node:
-    """The tree from shfmt run(s) `migrate.shell.early` started on the file with the statements
-    `found` masked: one on the whole of it, or two on the parts `split_parse` cut it into (merged).
-    Whatever does not fit (a failed cut, a placeholder that is not a statement, an error) is
-    parsed again from the original bytes, which also reports shfmt's own error."""
-    tree = None
-    if len(jobs) == 1:
-        code, out, err = early.finish(jobs[0])
-        if code == 0 or not found:
-            tree = _finish(_Exited(code), None, filename, (out, err))
-    else:
-        head_code, head_out, _ = early.finish(jobs[0])
-        head = json.loads(head_out) if head_code == 0 else None  # decoded while the second part is encoded
-        tail_code, tail_out, _ = early.finish(jobs[1])
-        if head is not None and tail_code == 0:
-            tree = split_parse.merge(assignment_lines.mask(data, found), cut, head, json.loads(tail_out))
-    if tree is not None and assignment_lines.restore(tree, found):
-        return tree
-    return _finish(_start(data, filename), data, filename)  # errors are reported from the whole file
-
-
-def _parse_masked(data: bytes, filename: str) -> Node:
-    """shfmt's tree of `data`, shfmt parsing only what `assignment_lines` does not build."""
-    found = assignment_lines.scan(data)
-    if found:
-        masked = assignment_lines.mask(data, found)
-        proc = _start(masked, filename)
-        stdout, _ = proc.communicate(masked)
-        if proc.returncode == 0:
-            tree = json.loads(stdout)
-            if assignment_lines.restore(tree, found):
-                return tree
-    return _finish(_start(data, filename), data, filename)
-
-
-def _parse_script(data: bytes, text: str, filename: str) -> Node:
-    """A whole script's tree: from the parse cache when these bytes were parsed before."""
-    tree = parse_plain_command(text, filename)
-    if tree is not None:
-        return tree
+def _parse_bytes(data: bytes, filename: str) -> Node:
+    """The tree of `data`: from the parse cache when these bytes were parsed before, else shfmt's
+    (then kept in the cache for the next run)."""
     binary = shfmt_binary()
     tree = parse_cache.load(data, filename, binary)
     if tree is None:
-        tree = _parse_masked(data, filename)
+        tree = _run_shfmt(data, filename)
         parse_cache.store(data, filename, binary, tree)
     return tree
 
 
-# prefetched parses: (resolved path, display)
-#   -> (shfmt process, the file's bytes, its stdout, its stderr, the statements it was given masked)
-_PENDING: dict[tuple[str, str], tuple[subprocess.Popen, bytes, BinaryIO, BinaryIO, list]] = {}
-
-
-def _scratch_file() -> BinaryIO:
-    """An anonymous file in memory: shfmt writes its output there without a reader thread."""
-    try:
-        return os.fdopen(os.memfd_create("primus-migrate-shfmt", os.MFD_CLOEXEC), "w+b")
-    except (AttributeError, OSError):
-        import tempfile
-
-        return tempfile.TemporaryFile()
-
-
-def prefetch(path: str | os.PathLike, display: str | None = None) -> None:
-    """Start parsing a script in the background (the CLI does this before its heavy imports)."""
-    path = os.fspath(path)
-    display = display or path  # as parse_file is given it
-    if early.started(path, display):
-        return  # the CLI started it before its imports
-    try:
-        data = limits.read_regular_file(path, "script_bytes", display, "script")  # no pipe, device, or giant
-        binary = shfmt_binary()
-    except (OSError, MigrateError):
-        return  # parse_file reports it
-    tree = parse_cache.load(data, display, binary)
-    if tree is not None:
-        _PENDING[(os.path.realpath(path), display)] = (None, data, tree, None, [])
-        return
-    import subprocess
-
-    found = assignment_lines.scan(data)
-    stdin, stdout, stderr = _scratch_file(), _scratch_file(), _scratch_file()
-    stdin.write(assignment_lines.mask(data, found))
-    stdin.seek(0)
-    try:
-        proc = subprocess.Popen(
-            [binary, "--to-json", "-ln", "bash", "--filename", display],
-            stdin=stdin, stdout=stdout, stderr=stderr, env=_shfmt_env(),
-        )
-    except OSError:
-        for file in (stdout, stderr):
-            file.close()
-        return  # parse_file starts shfmt again and reports the failure
-    finally:
-        stdin.close()
-    _PENDING[(os.path.realpath(path), display)] = (proc, data, stdout, stderr, found)
-
-
-def _collect(job: tuple[subprocess.Popen, bytes, BinaryIO, BinaryIO, list] | tuple[None, bytes, Node, None, list],
-             display: str) -> tuple[str, Node]:
-    if job[0] is None:  # the parse cache had it
-        return job[1].decode("utf-8", "surrogateescape"), job[2]
-    proc, data, stdout, stderr, found = job
-    proc.wait()
-    output = []
-    for file in (stdout, stderr):
-        file.seek(0)
-        output.append(file.read())
-        file.close()
-    tree = None
-    if proc.returncode == 0 or not found:
-        tree = _finish(proc, None, display, (output[0], output[1]))
-    if tree is None or not assignment_lines.restore(tree, found):
-        tree = _finish(_start(data, display), data, display)  # the original reports its own error
-    parse_cache.store(data, display, shfmt_binary(), tree)
-    return data.decode("utf-8", "surrogateescape"), tree
-
-
-class _Exited:
-    """What `_finish` reads of a finished shfmt started by `migrate.shell.early`."""
-
-    def __init__(self, returncode: int) -> None:
-        self.returncode = returncode
+def parse_text(text: str, filename: str) -> Node:
+    """Parse bash source text (an `eval` string, `bash -c` text); a syntax error becomes a located
+    MigrateError."""
+    return _parse_bytes(text.encode("utf-8", "surrogateescape"), filename)
 
 
 _FILE_CACHE: dict[tuple[str, int, int], tuple[str, Node]] = {}
 
 
-def parse_file(path: str | os.PathLike, display: str) -> tuple[str, Node]:
-    """(source text, tree) for a file, cached by path, mtime and size."""
-    path = os.fspath(path)  # os.path, not pathlib: the CLI's start-up path does not import pathlib
+def parse_file(path: str | os.PathLike[str], display: str) -> tuple[str, Node]:
+    """(source text, tree) for a file, cached in this process by path, mtime and size."""
+    path = os.fspath(path)
     try:
         stat = os.stat(path)
         key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
@@ -223,29 +102,16 @@ def parse_file(path: str | os.PathLike, display: str) -> tuple[str, Node]:
     _check_script_file(stat, display)
     cached = _FILE_CACHE.get(key)
     if cached is None or cached[1].get("_display") != display:
-        pending = _PENDING.pop((key[0], display), None)
-        started = None if pending is not None else early.take(key[0], key[1], key[2], display)
-        if pending is not None:
-            text, tree = _collect(pending, display)
-        elif started is not None:
-            data, tree, jobs, cut, found = started
-            text = data.decode("utf-8", "surrogateescape")
-            if tree is None:
-                tree = _from_early_jobs(data, display, jobs, cut, found)
-                parse_cache.store(data, display, shfmt_binary(), tree)
-        else:
-            data = limits.read_regular_file(path, "script_bytes", display, "script")
-            text = data.decode("utf-8", "surrogateescape")
-            tree = _parse_script(data, text, display)
-        tree["_display"] = display
-        cached = (text, tree)
+        data = limits.read_regular_file(path, "script_bytes", display, "script")  # never a pipe, device, giant
+        tree = _parse_bytes(data, display)
+        tree["_display"] = display  # after `store`: the cached entry is shfmt's tree, unmodified
+        cached = (data.decode("utf-8", "surrogateescape"), tree)
         _FILE_CACHE[key] = cached
     return cached
 
 
 def _check_script_file(stat: os.stat_result, display: str) -> None:
-    """Refuse a script that is not a regular file or is over the size limit, before any read
-    (an early parse may already hold its bytes: the limit applies all the same)."""
+    """Refuse a script that is not a regular file or is over the size limit, before any read."""
     import stat as stat_module
 
     if not stat_module.S_ISREG(stat.st_mode):

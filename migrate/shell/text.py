@@ -8,37 +8,18 @@ from (the `GPT_ARGS="..."` line, not the `torchrun` line).
 from __future__ import annotations
 
 from bisect import bisect_right
+from dataclasses import dataclass
+
 from migrate.diagnostics import Origin
-from migrate.record import Record
 
 
-class Seg(Record):
-    """A run of characters written at one place (`unknown`: a value we could not know statically).
+@dataclass(frozen=True, slots=True)
+class Seg:
+    """A run of characters written at one place (`unknown`: a value we could not know statically)."""
 
-    Immutable by convention, not enforced: the evaluator makes thousands per script and a guarded
-    `__init__` (as `Frozen` records have) would triple their cost.
-    """
-
-    __slots__ = _fields = ("text", "origin", "unknown")
     text: str
     origin: Origin
-    unknown: bool
-
-    def __init__(self, text: str, origin: Origin, unknown: bool = False) -> None:
-        self.text = text
-        self.origin = origin
-        self.unknown = unknown
-
-    def __reduce__(self):
-        return Seg, (self.text, self.origin, self.unknown)
-
-    def __eq__(self, other: object):  # written out: the evaluator compares segments constantly
-        if other.__class__ is not Seg:
-            return NotImplemented
-        return self.text == other.text and self.origin == other.origin and self.unknown == other.unknown  # type: ignore[attr-defined]
-
-    def __hash__(self) -> int:
-        return hash((self.text, self.origin, self.unknown))
+    unknown: bool = False
 
 
 Text = tuple[Seg, ...]

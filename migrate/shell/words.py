@@ -8,30 +8,21 @@ then applies IFS splitting to the unquoted pieces only.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from migrate.record import Record
 from migrate.shell.text import EMPTY, Seg, Text, concat, plain, to_str
-
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
 
 if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
 
 
-class Piece(Record):
-    """Expanded text and whether it was quoted (quoted text is not field-split or globbed).
-    Immutable by convention (see `Seg`)."""
+@dataclass(frozen=True, slots=True)
+class Piece:
+    """Expanded text and whether it was quoted (quoted text is not field-split or globbed)."""
 
-    __slots__ = _fields = ("text", "quoted")
     text: Text
     quoted: bool
-
-    def __init__(self, text: Text, quoted: bool) -> None:
-        self.text = text
-        self.quoted = quoted
-
-    def __hash__(self) -> int:
-        return hash((self.text, self.quoted))
 
 
 class _Break:

@@ -125,7 +125,9 @@ def rank_presets(
     return sorted(matches, key=PresetMatch.sort_key)
 
 
-def safe_derive(derive: Callable[[Mapping[str, Any]], dict[str, Any]], values: Mapping[str, Any]) -> dict[str, Any] | None:
+def safe_derive(
+    derive: Callable[[Mapping[str, Any]], dict[str, Any]], values: Mapping[str, Any]
+) -> dict[str, Any] | None:
     """derive() on a preset baseline; abstract presets (no layer count) may not derive at all."""
     try:
         return derive(values)

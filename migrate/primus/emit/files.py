@@ -8,8 +8,7 @@ from typing import Any, Mapping, Sequence
 from migrate.primus.emit.architecture import STRUCTURE_KEYS
 from migrate.primus.emit.groups import group_keys
 from migrate.primus.emit.overrides import Override
-from migrate.primus.emit.yamltext import (Entry, Group, comment_block, plain_resolves_to_str, render_entries,
-                                          render_value)
+from migrate.primus.emit.yamltext import Entry, Group, comment_block, reads_back, render_entries, render_value
 
 
 def experiment_yaml(
@@ -52,8 +51,7 @@ def raw_text(text: str | None) -> str | None:
     """A `${KNOB:value}` parameter as written: plain when YAML reads it back unchanged, else quoted."""
     if text is None:
         return None
-    if re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:[^{}]*\}|[A-Za-z0-9_./${}:-]+", text) and \
-            plain_resolves_to_str(text) and ": " not in text:
+    if re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:[^{}]*\}|[A-Za-z0-9_./${}:-]+", text) and reads_back(text, text):
         return text
     return render_value(text)
 

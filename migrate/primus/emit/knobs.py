@@ -93,9 +93,10 @@ def classify(
         if not isinstance(current[dest], str):
             return None
         pieces = {embed(current[dest], str(moved.get(dest)), value, s) for s, moved in runs}
-        if len(pieces) != 1 or None in pieces:
+        piece = pieces.pop() if len(pieces) == 1 else None
+        if piece is None:
             return None
-        prefix, _ = pieces.pop()
+        prefix, _ = piece
         out[dest] = (len(prefix), len(prefix) + len(value), placeholder)
     return out
 

@@ -91,7 +91,9 @@ def needed_overrides(
         if d in run_values:
             changes[d] = run_values[d]
     checked = [d for d in dests if d in expected and not is_runtime_value(expected[d])]
-    current = _with(baseline, changes, defaults)  # kept equal (keys, order, values) to _with(baseline, changes, defaults)
+    current = _with(
+        baseline, changes, defaults
+    )  # kept equal (keys, order, values) to _with(baseline, changes, defaults)
     ref_derived = derive(dict(current))
     reference = mismatches(ref_derived, expected, checked)
     watched = [d for d in checked if d not in reference]
@@ -139,14 +141,21 @@ def build_overrides(
     knobs: Mapping[str, str] | None = None,
     placeholders: Mapping[str, str] | None = None,
     notes: Mapping[str, str] | None = None,
+    raw_values: Mapping[str, tuple[str, str]] | None = None,
 ) -> list[Override]:
     """Override records, script flags first in script order, then Megatron defaults by name.
 
     `notes` gives the comment of a key the converter chose itself (neither a flag nor a default).
+    `raw_values`: dest -> (text to write, what it says) for values that vary at run time.
     """
     knobs = knobs or {}
-    placeholders = placeholders or {}
-    notes = notes or {}
+    placeholders = dict(placeholders or {})
+    notes = dict(notes or {})
+    for key, (text, what) in (raw_values or {}).items():
+        if key in changes and key not in placeholders:
+            if text != changes[key]:
+                placeholders[key] = text
+            notes[key] = f"{notes.get(key) or origin_note(key, explicit)}; {what}"
 
     def order(key: str) -> tuple:
         origin = explicit.get(key)

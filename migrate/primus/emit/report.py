@@ -20,7 +20,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- target: {r['target']} (Primus {r.get('primus_release') or '?'}, Megatron-LM {r['megatron_schema']})",
         f"- experiment: `{r['experiment']}`",
         f"- model: `{r['model_ref']}`" + (f" (new file `{r['model_file']}` inheriting `{r['preset']}`)"
-                                         if r.get("model_file") else f" (preset used as is)"),
+                                         if r.get("model_file") else " (preset used as is)"),
         f"- static parity: {'ok' if r['parity']['ok'] else 'FAILED'}"
         + (f" ({len(r['parity']['differences'])} difference(s))" if not r['parity']['ok'] else ""),
         f"- run: `{r['run_command']}`",
@@ -31,6 +31,17 @@ def render_markdown(report: dict[str, Any]) -> str:
                   "Static parity compares every argument; these differences were accepted on request:", ""]
         lines += [f"- `{e['dest']}`: {_cell(e['legacy'])} -> {_cell(e['primus'])}: {e['why']}"
                   for e in r["accepted_differences"]]
+        lines.append("")
+    if r.get("documented_differences"):
+        lines += ["## Documented differences", "",
+                  "Where the Primus release itself decides and no key of it can follow the legacy run:", ""]
+        lines += [f"- `{e['dest']}`: {e['why']}" for e in r["documented_differences"]]
+        lines.append("")
+    if r.get("runtime_values"):
+        lines += ["## Run-time values", "",
+                  "The script computes these when it runs; they were evaluated with the assumed value shown:", ""]
+        lines += [f"- `{v['command']}` ({v['origin']}): assumed `{v['assumed']}`; {v['written_as']}"
+                  for v in r["runtime_values"]]
         lines.append("")
     if r.get("unmapped"):
         lines += ["## Flags with no Primus equivalent", ""]

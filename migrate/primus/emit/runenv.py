@@ -67,12 +67,32 @@ LAUNCHER_TO_VARIABLE = {
 TUNING_PREFIX = "TE_HIPBLASLT_TUNING"
 
 # Never copied into generated files: the variable is required from the user's environment instead.
-SECRET = re.compile(r"(TOKEN|SECRET|PASSWORD|PASSWD|API_KEY|ACCESS_KEY|CREDENTIAL)", re.I)
+# A secret is recognised by what it is, never by a substring (TOKENIZERS_PARALLELISM is no token):
+# a name part that only credentials use, a name ending in a credential word (HF_TOKEN, *_API_KEY),
+# or a value in the shape of a well-known token.
+_SECRET_PARTS = frozenset({"SECRET", "SECRETS", "PASSWORD", "PASSWORDS", "PASSWD", "PASSPHRASE", "CREDENTIAL",
+                           "CREDENTIALS", "APIKEY", "PRIVATEKEY"})
+_SECRET_LAST = frozenset({"TOKEN", "PAT", "APIKEY"})  # HF_TOKEN, GITHUB_PAT, ...
+_KEY_KINDS = frozenset({"API", "ACCESS", "SECRET", "PRIVATE", "AUTH", "LICENSE", "SIGNING", "ENCRYPTION",
+                        "WANDB", "HF", "NGC", "COMET", "NEPTUNE", "OPENAI"})
+_SECRET_VALUE = re.compile(
+    r"hf_[A-Za-z0-9]{30,}|gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,}|sk-[A-Za-z0-9_-]{20,}"
+    r"|AKIA[0-9A-Z]{16}|xox[abposr]-[A-Za-z0-9-]{10,}|glpat-[A-Za-z0-9_-]{20,}")
 SECRET_SHOWN = "<not copied: secret>"
 
 
-def is_secret(name: str) -> bool:
-    return bool(SECRET.search(name))
+def is_secret(name: str, value: str = "") -> bool:
+    """HF_TOKEN, WANDB_API_KEY, DB_PASSWORD, CLIENT_SECRET, AWS_SECRET_ACCESS_KEY, a `hf_...` value: yes;
+    TOKENIZERS_PARALLELISM, MAX_TOKENS, TOKEN_DROP_POLICY, KEY_SIZE: no."""
+    parts = [p for p in re.split(r"[^A-Z0-9]+", name.upper()) if p]
+    if any(p in _SECRET_PARTS for p in parts):
+        return True
+    if parts and (parts[-1] in _SECRET_LAST or (parts[-1] in ("KEY", "KEYS") and len(parts) > 1
+                                                    and parts[-2] in _KEY_KINDS)):
+        return True
+    return bool(_SECRET_VALUE.search(value))
+
+
 TUNING_KNOBS = ("GEMM_TUNING", "TE_HIPBLASLT_TUNING")
 
 RELEASE_RUN = {
@@ -146,7 +166,7 @@ def plan_environment(
         if name.startswith(TUNING_PREFIX):
             tuning[name] = value
             continue
-        if is_secret(name):
+        if is_secret(name, value):
             out.secrets.append(name)
             out.placements.append(EnvPlacement(name, SECRET_SHOWN, origin, "env.sh",
                                                f"looks like a credential: env.sh requires {name} from your "

@@ -83,7 +83,7 @@ def _yaml() -> YAML:
 
 
 def render_value(value: Any) -> str:
-    """One value as it appears after `key: ` on a single line."""
+    """One value as it appears after `key: ` on a single line; PyYAML's SafeLoader reads it back equal."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -96,13 +96,103 @@ def render_value(value: Any) -> str:
         value = list(value)
     key = _render_key(value)
     if key is None:
-        return _render_with_ruamel(value)
+        return _checked_render(value)
     text = _RENDERED.get(key)
     if text is None:
         if len(_RENDERED) > 4096:
             _RENDERED.clear()
-        text = _RENDERED[key] = _render_with_ruamel(value)
+        text = _RENDERED[key] = _checked_render(value)
     return text
+
+
+def _checked_render(value: Any) -> str:
+    """ruamel's rendering where it is plainly right; else checked by loading it back as Primus does, and
+    written as our own double-quoted escapes when ruamel got it wrong (`: x`, `? x`, NEL, U+2028 ...)."""
+    try:
+        text = _render_with_ruamel(value)
+    except Exception:  # noqa: BLE001 - ruamel cannot put it on one line: the escaped form can
+        text = None
+    if text is not None and (_plainly_safe(value) or (_printable(text) and reads_back(text, value))):
+        return text
+    text = _quoted(value)
+    if not reads_back(text, value):
+        raise ValueError(f"cannot write {value!r} as YAML that reads back the same")
+    return text
+
+
+_SAFE_PLAIN = re.compile(r"[A-Za-z0-9_/][A-Za-z0-9_./+=,@%~-]*")
+
+
+def _plainly_safe(value: Any) -> bool:
+    """No character YAML could read as syntax: ruamel's rendering needs no check."""
+    if isinstance(value, str):
+        return bool(_SAFE_PLAIN.fullmatch(value))
+    if isinstance(value, list):
+        return all(_plainly_safe(v) for v in value)
+    if isinstance(value, dict):
+        return all(_plainly_safe(str(k)) and _plainly_safe(v) for k, v in value.items())
+    return isinstance(value, (int, float, bool, type(None)))
+
+
+def _printable(text: str) -> bool:
+    """One line of characters every YAML reader and line-based tool takes literally (no U+2028, NEL, BOM)."""
+    return all(_DQ_LITERAL.fullmatch(ch) for ch in text)
+
+
+def reads_back(text: str, value: Any) -> bool:
+    """Does PyYAML's SafeLoader (Primus's reader) load `key: <text>` as exactly `value`?"""
+    try:
+        loaded = yaml.load(f"k: {text}\n", Loader=yaml.SafeLoader)  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError:
+        return False
+    return isinstance(loaded, dict) and list(loaded) == ["k"] and _same(loaded["k"], value)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    if isinstance(b, tuple):
+        b = list(b)
+    if type(a) is not type(b) and not (isinstance(a, (int, float)) and isinstance(b, (int, float))
+                                       and not isinstance(a, bool) and not isinstance(b, bool)):
+        return False
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict):
+        return list(map(str, a)) == list(map(str, b)) and all(_same(a[k], b[k]) for k in a)
+    return a == b
+
+
+# Characters PyYAML reads literally inside a double-quoted scalar (its reader refuses the rest, and line
+# breaks would fold): everything else is written as an escape.
+_DQ_LITERAL = re.compile("[\x20-\x7E\xA0-\u2027\u202A-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD\U00010000-\U0010FFFF]")
+
+
+def double_quoted(text: str) -> str:
+    """`text` as a YAML double-quoted scalar that any YAML 1.1 reader loads back exactly."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif _DQ_LITERAL.fullmatch(ch):
+            out.append(ch)
+        elif ord(ch) < 0x100:
+            out.append(f"\\x{ord(ch):02X}")
+        elif ord(ch) < 0x10000:
+            out.append(f"\\u{ord(ch):04X}")
+        else:
+            out.append(f"\\U{ord(ch):08X}")
+    return '"' + "".join(out) + '"'
+
+
+def _quoted(value: Any) -> str:
+    if isinstance(value, str):
+        return double_quoted(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_quoted(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{double_quoted(str(k))}: {_quoted(v)}" for k, v in value.items()) + "}"
+    return render_value(value)
 
 
 # Rendered strings and flat lists, by (type, repr) of each item: a fresh ruamel dumper per
@@ -190,9 +280,14 @@ def render_entries(groups: Sequence[Group], indent: int, comment_column: int | N
 
 
 def _one_line(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip()
+    return comment_safe(re.sub(r"\s+", " ", text).strip())
+
+
+def comment_safe(line: str) -> str:
+    """One line of a `# comment`: characters YAML would read as a line break or refuse are escaped."""
+    return "".join(ch if ch == "\t" or _DQ_LITERAL.fullmatch(ch) else ascii(ch)[1:-1] for ch in line)
 
 
 def comment_block(text: str, indent: int = 0) -> list[str]:
     pad = " " * indent
-    return [f"{pad}# {line}".rstrip() if line else f"{pad}#" for line in text.splitlines()]
+    return [f"{pad}# {comment_safe(line)}".rstrip() if line else f"{pad}#" for line in text.splitlines()]
