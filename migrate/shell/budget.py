@@ -11,16 +11,13 @@ with a located error (exit 2) instead of exhausting memory.
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING, Any, Callable
 
 from migrate import limits as _limits
 from migrate.diagnostics import MigrateError, Origin
 from migrate.shell.state import ShellState, Var
 
-TYPE_CHECKING = False
-
 if TYPE_CHECKING:
-    from typing import Callable
-
     from migrate.shell.evaluate import EvalOptions
 
 
@@ -44,10 +41,10 @@ class EvalBudget:
         self.used_steps = 0
         self.used_fields = 0
         self.node: object = None
-        self.origin_of: Callable[[object], Origin] | None = None
+        self.origin_of: Callable[[Any], Origin] | None = None
 
     # -- time and statements
-    def step(self, node: object, origin_of: Callable[[object], Origin]) -> None:
+    def step(self, node: object, origin_of: Callable[[Any], Origin]) -> None:
         """One statement: count it, and stop at the step or time limit. Errors found later
         without a place of their own (a modelled command's output) name this statement."""
         self.node, self.origin_of = node, origin_of

@@ -66,6 +66,7 @@ class Frame:
     kind: str
     chunks: list[Text] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # commands whose output we could not model
+    chars: int = 0  # characters captured so far (bounded by the limit string_chars)
 
 
 class Evaluator:
@@ -77,7 +78,7 @@ class Evaluator:
         self.script = script
         cwd = os.path.abspath(options.cwd or os.getcwd())
         self.budget = EvalBudget(options)  # steps, time, loop turns, value sizes (migrate.limits)
-        self.state = BoundedState.wrap(ShellState(cwd=cwd), self.budget)
+        self.state: ShellState = BoundedState.wrap(ShellState(cwd=cwd), self.budget)
         env_origin = Origin("<environment>")
         for name, value in env.items():
             self.state.globals[name] = Var(plain(value, env_origin), exported=True, external=True, source="env")
@@ -96,7 +97,6 @@ class Evaluator:
         self.source = Source(display, "")
         self.cond_depth = 0
         self.status_unknown = False
-        self.steps = 0
         self.wrappers: list[Token] = []
         self.pending_exports: set[str] = set()
         self.source_stack: list[Text] = []  # BASH_SOURCE: each file as it was named when run or sourced
@@ -246,9 +246,8 @@ class Evaluator:
 
     def _count_output(self, frame: Frame, text: Text) -> None:
         """A captured output (`$(...)`, a pipe) grows: it is bounded like any value."""
-        chars = getattr(frame, "chars", 0) + sum(len(seg.text) for seg in text)
-        frame.chars = chars  # type: ignore[attr-defined]
-        self.budget.check_chars(chars, "the captured output of a command", None)
+        frame.chars += sum(len(seg.text) for seg in text)
+        self.budget.check_chars(frame.chars, "the captured output of a command", None)
 
     def output_unknown(self, what: str) -> None:
         if self.frames:
@@ -258,8 +257,7 @@ class Evaluator:
         return any(f.kind == "subst" for f in self.frames)
 
     def step(self, node: Node) -> None:
-        self.steps += 1
-        self.budget.step(node, self.origin)
+        self.budget.step(node, self.origin)  # statements and the deadline (migrate/shell/budget.py)
 
     # ------------------------------------------------------------------ entry
     def run_file(self, path: str, display: str, invoked_as: Text | None = None) -> None:

@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-
-TYPE_CHECKING = False
+from typing import TYPE_CHECKING, Any, Iterator
 
 if TYPE_CHECKING:
-    from typing import Any, Iterator
-
     from migrate.shell.budget import EvalBudget
 
 
