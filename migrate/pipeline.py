@@ -39,6 +39,8 @@ class ConvertOptions:
     accept_null_tokenizer: bool = False
     # report.json / report.md in `files`; the batch, which writes its own report, turns them off.
     render_reports: bool = True
+    # --entry-as KEY: convert an entry script unknown to migrate.entries as that family builds it
+    entry_as: str | None = None
 
 
 @dataclass
@@ -89,6 +91,46 @@ def usage_line(script: str | Path | None) -> str | None:
         return None
     found = next((line.strip() for line in lines[:2000] if _USAGE.match(line)), None)
     return found[:200] if found else None
+
+
+def empty_value_hint(plan: Any, exc: MigrateError) -> str | None:
+    """`option --tensorboard-dir expects a value`: name the variable that expanded to nothing.
+
+    The flag's origin line is read again; the variable written right after the flag there
+    (`--tensorboard-dir $TB_DIR`, `--save="${CKPT}"`) is the one that came out empty. A knob
+    the script never gave a value is said to be unset, with how to set it."""
+    match = re.match(r"option (--?[\w-]+) expects", exc.message)
+    origin = exc.origin
+    if match is None or origin is None or not origin.line:
+        return None
+    try:
+        with open(origin.file, encoding="utf-8", errors="replace") as handle:
+            text = handle.read().splitlines()[origin.line - 1]
+    except (OSError, IndexError):
+        return None
+    used = re.search(re.escape(match.group(1)) + r"""(?:\s+|=)["']?\$\{?([A-Za-z_][A-Za-z0-9_]*)""", text)
+    if used is None:
+        return None
+    name = used.group(1)
+    knob = plan.knob(name) if hasattr(plan, "knob") else None
+    if knob is not None and knob.value is None:
+        return (f"${name} is unset, so {match.group(1)} got no value; set it: primus-migrate SCRIPT {name}=... "
+                f"(as `{name}=... bash SCRIPT` would)")
+    return f"${name} expands to nothing here, so {match.group(1)} got no value"
+
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
+_TOKENIZER_FILE = re.compile(r"\.(model|json|txt|vocab|tiktoken|spm|bpe|merges|pkl|bin)$", re.I)
+
+
+def is_hub_model_id(value: str, plan: Any) -> bool:
+    """`meta-llama/Llama-3.1-8B` is fetched from the Hugging Face Hub; `experiment/tokenizer_llama2`
+    (a folder the script tests for and fills with wget) and `data/tokenizer.model` are local paths.
+    A Hub id is `owner/name` (one slash), names no tokenizer file, and is no path the script tests."""
+    if not _HUB_ID.fullmatch(value) or _TOKENIZER_FILE.search(value):
+        return False
+    tested = [d.message for d in getattr(plan, "diagnostics", []) if getattr(d, "code", "") == "shell-assumption"]
+    return not any(f"`{value}`" in m or f"`{value}/" in m for m in tested)
 
 
 def null_tokenizer_forced(profile: Profile, run: Mapping[str, Any]) -> bool:
@@ -242,12 +284,14 @@ def _jsonable(value: Any) -> Any:
 def convert_script(script: str | Path, env: Mapping[str, str] | None = None, args: Sequence[str] = (),
                    options: ConvertOptions | None = None) -> Conversion:
     """Convert one legacy launch script (pure: writes nothing)."""
+    from migrate.entries import apply_entry
     from migrate.megatron import derive, load_schema, parse_argv, translate
     from migrate.megatron.derive import fill_args_defaults
+    from migrate.megatron.required import check_legacy_run_starts, unset_variables_hint
     from migrate.megatron.schema_choice import LEGACY_SCHEMA_CODE, choose_legacy_schema
     from migrate.parity.static import check_static_parity
     from migrate.primus import get_profile, resolve_experiment
-    from migrate.primus.emit.emitter import EmitRequest, emit, entry_family, stage_and_resolve
+    from migrate.primus.emit.emitter import EmitRequest, emit, stage_and_resolve
     from migrate.primus.emit.report import render_json, render_markdown
     from migrate.primus.emit.runenv import plan_environment
     from migrate.primus.emit.runscript import alternative_command, env_sh, run_command, run_sh
@@ -261,18 +305,27 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     diags = Diagnostics()
 
     plan = evaluate_script(script, env, list(args), EvalOptions(gpus_per_node=options.gpus_per_node))
+    from migrate.torchtitan import is_torchtitan_entry
+
+    if is_torchtitan_entry(plan.entry):  # another framework: the caller routes it (migrate.torchtitan.cli)
+        from migrate.torchtitan.cli import TorchtitanLaunch
+
+        raise TorchtitanLaunch(plan)
     diags.extend(plan.diagnostics)
+    launched = apply_entry(plan, options.target, options.entry_as)  # the model it builds, or refused
     try:
         # the option table of the Megatron-LM the script was written for, with the entry script's own
         # extra_args_provider options (e.g. pretrain_deepseek.py's) added
-        schema_choice = choose_legacy_schema(options.legacy_schema, script, plan.entry, plan.argv)
+        schema_choice = choose_legacy_schema(options.legacy_schema, script, launched.program_as, plan.argv)
         legacy_base = schema_choice.schema
-        legacy_schema = legacy_base.for_entry(plan.entry)
+        legacy_schema = legacy_base.for_entry(launched.program_as)
         legacy = parse_argv(legacy_schema, plan.argv, diags)
     except MigrateError as exc:
-        missing = missing_arguments_hint(plan)
-        if missing:
-            exc.hint = f"{exc.hint}; {missing}" if exc.hint else missing
+        specific = empty_value_hint(plan, exc)  # the variable right after the flag, when it is there
+        general = missing_arguments_hint(plan) or unset_variables_hint(plan)
+        for extra in (specific, general):
+            if extra:
+                exc.hint = f"{exc.hint}; {extra}" if exc.hint else extra
         raise
     if schema_choice.guessed:
         diags.warn(LEGACY_SCHEMA_CODE, schema_choice.why)
@@ -280,7 +333,8 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         diags.note(LEGACY_SCHEMA_CODE, schema_choice.why)
     # ... and the args_defaults the entry passes to pretrain() (pretrain_gpt.py: GPT2BPETokenizer) fill
     # validate_args' Nones
-    entry_defaults = legacy_base.entry_args_defaults(plan.entry)
+    entry_defaults = legacy_base.entry_args_defaults(launched.program_as)
+    check_legacy_run_starts(legacy, entry_defaults, plan, launched.origin, diags)  # Megatron would start it
     profile = get_profile(options.target, options.primus_path)
     target_schema = load_schema(profile.megatron_schema)
     translated = translate(legacy, target_schema, diags)
@@ -297,7 +351,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     # the legacy run's values with its entry's args_defaults in place: what the Primus files must say
     run_values, emit_expected = dict(translated.args), dict(expected)
     for key in fill_args_defaults(run_values, entry_defaults):
-        notes[key] = f"{legacy_base.match_entry(plan.entry)} args_defaults"
+        notes[key] = f"{legacy_base.match_entry(launched.program_as)} args_defaults"
     if null_tokenizer_forced(profile, run_values):
         hint = null_tokenizer_hint(profile, run_values)
         if options.accept_null_tokenizer:
@@ -334,6 +388,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         + (f" ({variant})" if variant else "") + f" for {profile.name}.\n"
         "Each override says where its value comes from: the script line that set it, or\n"
         "`Megatron default` when the script left it at Megatron's default and the Primus preset differs."
+        + (f"\nAccepted: {launched.describe()}." if launched.accepted_as else "")
         + (f"\nAccepted difference (--accept-null-tokenizer): {profile.name} trains mock data with the\n"
            f"NullTokenizer instead of {accepted.legacy_tokenizer}; vocab_size keeps the padded vocabulary."
            if accepted else "")
@@ -348,7 +403,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
                    + ";\nkeys holding them say so; ${PRIMUS_RUN_...:value} ones vary at run time (run.sh).")
     request = EmitRequest(name, run_values, emit_expected,
                           {d: _short_origin(o, script, real) for d, o in translated.explicit.items()},
-                          knob_of, placeholders, header, entry_family(plan.entry), notes,
+                          knob_of, placeholders, header, launched.family, notes,
                           runtime=[r for r in runtime if "argv" in r.used_in])
     resolver = stage_and_resolve(profile, resolve_experiment)
     result = emit(request, profile, resolver, derive_target, check, dests, defaults)
@@ -382,12 +437,17 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
     # flag missing at the target counts as unmapped.
     dropped = dict(getattr(translated, "dropped", None) or {})
     dropped_unknown = getattr(translated, "dropped", None) is None
+    from migrate.megatron.argv import written_flags
+
+    as_written = written_flags(legacy_schema, plan.argv)
     for dest, origin in sorted(legacy.explicit.items(), key=lambda kv: (kv[1] or Origin(""), kv[0])):
-        flag = _flag_of(legacy_schema, dest)
+        flag, words = as_written.get(dest, (_flag_of(legacy_schema, dest), None))
         target_dest = dest if dest in translated.explicit else translated_by_origin.get(origin)
         short = _short_origin(origin, script, real)
         entry = {"flag": flag, "dest": dest, "value": _jsonable(legacy.args.get(dest)),
                  "origin": str(short) if short else "command line"}
+        if words is not None:  # what the script wrote after the flag ("" for a switch such as --disable-bias-linear)
+            entry["written"] = " ".join(words)
         note = _translate_note(diags, origin)
         if dest in dropped or ((target_dest is None or target_dest not in dests) and dropped_unknown):
             why = (
@@ -419,7 +479,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
                         f"({', '.join(profiling) or 'already equal in the preset'}); Primus writes traces "
                         "under its workspace (exp output folder) instead of --tensorboard-dir when that is unset.")
     tok = translated.args.get("tokenizer_model")
-    if tok and isinstance(tok, str) and "/" in tok and not tok.startswith(("/", ".")):
+    if tok and isinstance(tok, str) and is_hub_model_id(tok, plan):
         guidance.append(f"Tokenizer: {tok} is a Hugging Face model id; it is fetched from the Hub at start-up "
                         "(set HF_TOKEN for gated models; HF_HOME decides the cache).")
     elif tok and isinstance(tok, str):
@@ -439,6 +499,7 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         "primus_release": profile.release,
         "megatron_schema": profile.megatron_schema,
         "legacy_schema": schema_choice.label,
+        "entry": launched.to_json(),
         "experiment": result.experiment_path,
         "model_file": result.model_path,
         "model_ref": result.model_ref,

@@ -9,11 +9,12 @@ after `RunOptions.timeout_s` instead of hanging).
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 from migrate.diagnostics import MigrateError
 from migrate.tokenizer_vocab import known_vocab_size
@@ -182,7 +183,15 @@ def train_many(configs: Sequence[Mapping[str, Any]], options: RunOptions) -> lis
             for line in result.notes:
                 print(f" > note: {line}", flush=True)
     if options.nproc == 1:
-        all_metrics = [_train_in_process(ns, device, out_dir, echo, options.timeout_s) for ns, out_dir in runs]
+        threads = cpu_threads([ns for ns, _ in runs], options.threads) if device == "cpu" else None
+        if threads is not None:
+            for result in results:
+                result.notes.append(f"CPU: {threads} thread(s) for every run of this call"
+                                    + (" (at this model size one thread is faster than several)"
+                                       if options.threads is None else ""))
+        with _threads(threads):
+            all_metrics = [_train_in_process(ns, device, out_dir, echo, options.timeout_s, options.log_header)
+                           for ns, out_dir in runs]
     else:
         all_metrics = _train_spawned(runs, device, echo, options)
     for result, metrics in zip(results, all_metrics):
@@ -190,8 +199,43 @@ def train_many(configs: Sequence[Mapping[str, Any]], options: RunOptions) -> lis
     return results
 
 
+SMALL_HIDDEN = 1024  # up to this hidden size a step's matrices are too small to share among threads
+
+
+def cpu_threads(namespaces: Sequence[Mapping[str, Any]], requested: int | None) -> int | None:
+    """Threads for one-process CPU runs: the caller's choice; else 1 when every model is small (at
+    proxy sizes a step takes 0.1 s on one thread and several times that on two busy cores, the cost
+    of handing tiny GEMMs to threads); else None: torch's default (OMP_NUM_THREADS or the cores).
+    All runs of one call get the same number, so two runs compared exactly sum in the same order."""
+    if requested is not None:
+        if requested < 1:
+            raise MigrateError(f"threads must be at least 1, got {requested}")
+        return requested
+    import os
+
+    if os.environ.get("OMP_NUM_THREADS"):
+        return None  # the user decided
+    if all(int(ns.get("hidden_size") or 0) <= SMALL_HIDDEN for ns in namespaces):
+        return 1
+    return None
+
+
+@contextlib.contextmanager
+def _threads(count: int | None) -> Iterator[None]:
+    import torch
+
+    before = torch.get_num_threads()
+    if count is not None:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _train_in_process(
-    ns: dict[str, Any], device: str, out_dir: Path | None, echo: bool, timeout_s: float
+    ns: dict[str, Any], device: str, out_dir: Path | None, echo: bool, timeout_s: float,
+    header: Sequence[str] = (),
 ) -> list[dict]:
     import torch.distributed as dist
 
@@ -205,7 +249,7 @@ def _train_in_process(
         warnings.simplefilter("ignore")
         try:
             loop.setup_distributed(0, 1, _free_port(), device, timeout_s)
-            return loop.run_rank(ns, device, out_dir, echo)
+            return loop.run_rank(ns, device, out_dir, echo, header)
         except MigrateError:
             raise
         except Exception as exc:  # a failure inside megatron-core or torch is a failed run, not a crash
@@ -233,6 +277,7 @@ def _train_spawned(runs: list[tuple[dict[str, Any], Path | None]], device: str, 
         spec = Path(tmp) / "run.json"
         spec.write_text(json.dumps({
             "runs": [{"ns": ns, "out_dir": str(d)} for (ns, _), d in zip(runs, run_dirs)],
+            "header": list(options.log_header),
             "device": device, "echo": echo, "errors_dir": str(errors_dir),
             "timeout_s": options.timeout_s, "world": options.nproc, "port": _free_port(),
         }))

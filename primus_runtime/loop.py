@@ -13,7 +13,7 @@ import random
 import time
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import torch
 import torch.distributed as dist
@@ -60,59 +60,80 @@ def set_seeds(seed: int, device: str) -> None:
         cpu_compat.seed_model_parallel_rng(seed)
 
 
-def run_rank(ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: bool) -> list[dict]:
-    """Train on this rank (process groups already up). Returns the metrics (last rank only)."""
-    from megatron.core import parallel_state as ps
-    from megatron.core.pipeline_parallel import get_forward_backward_func
+def run_rank(ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: bool,
+             header: Sequence[str] = ()) -> list[dict]:
+    """Train on this rank (process groups already up). Returns the metrics (last rank only).
+    `header`: lines the log starts with (RunOptions.log_header)."""
+    run = RankRun(ns, device, out_dir, echo, header)
+    try:
+        for iteration in range(1, run.iters + 1):
+            run.step(iteration)
+    finally:
+        run.writer.close()
+    return run.metrics
 
-    from primus_runtime import data, model as model_lib, optim
-    from primus_runtime.metrics import IntervalLog, MetricsWriter
 
-    from primus_runtime import cpu_compat
+class RankRun:
+    """One rank's model, data, optimizer and schedule, trained one `step` at a time (the
+    benchmark interleaves these steps with a bare megatron-core loop's)."""
 
-    logging.getLogger("megatron.core.datasets").setLevel(logging.ERROR)  # "Unable to save ... indexes" per split
-    on_cpu = device == "cpu"
-    cpu_compat.fill_missing_te_names()
-    if on_cpu:
-        cpu_compat.install()
-    setup_model_parallel(ns)
-    set_seeds(int(ns["seed"]), device)
-    dev = torch.device("cuda", torch.cuda.current_device()) if device == "cuda" else torch.device("cpu")
+    def __init__(self, ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: bool,
+                 header: Sequence[str] = ()) -> None:
+        from megatron.core import parallel_state as ps
+        from megatron.core.pipeline_parallel import get_forward_backward_func
 
-    # Model.
-    config = model_lib.transformer_config(ns, on_cpu)
-    use_te = device == "cuda" and model_lib._have_te()
-    vocab = int(ns["padded_vocab_size"])
-    gpt = model_lib.build_gpt(ns, config, vocab, use_te)
-    model_lib.init_layout_invariant(gpt, config, int(ns["seed"]))
-    gpt.to(dev)
-    chunks = [model_lib.wrap_precision(gpt, config)]
-    optim.attach_main_grads(chunks, ns)
+        from primus_runtime import cpu_compat, data, model as model_lib, optim
+        from primus_runtime.metrics import IntervalLog, MetricsWriter
 
-    # Data: every rank builds the (deterministic) dataset; only first/last stages read it.
-    tp, pp = ps.get_tensor_model_parallel_world_size(), ps.get_pipeline_model_parallel_world_size()
-    dp, dp_rank = ps.get_data_parallel_world_size(), ps.get_data_parallel_rank()
-    mbs, gbs = int(ns["micro_batch_size"]), int(ns["global_batch_size"])
-    num_micro = gbs // (mbs * dp)
-    iters = int(ns["train_iters"])
-    seq = int(ns["seq_length"])
-    dataset = data.build_train_dataset(ns, vocab, iters * gbs, ns.get("data_cache_path"))
-    batches = data.microbatches(dataset, mbs, dp_rank, dp, dev)
+        logging.getLogger("megatron.core.datasets").setLevel(logging.ERROR)  # "Unable to save ... indexes" per split
+        on_cpu = device == "cpu"
+        cpu_compat.fill_missing_te_names()
+        if on_cpu:
+            cpu_compat.install()
+        setup_model_parallel(ns)
+        set_seeds(int(ns["seed"]), device)
+        self.ns = ns
+        self.dev = dev = torch.device("cuda", torch.cuda.current_device()) if device == "cuda" else torch.device("cpu")
 
-    opt = optim.Optimizer(chunks, ns)
-    sched = optim.lr_scheduler(opt, ns)
+        # Model.
+        config = model_lib.transformer_config(ns, on_cpu)
+        use_te = device == "cuda" and model_lib._have_te()
+        vocab = int(ns["padded_vocab_size"])
+        gpt = model_lib.build_gpt(ns, config, vocab, use_te)
+        model_lib.init_layout_invariant(gpt, config, int(ns["seed"]))
+        gpt.to(dev)
+        self.chunks = [model_lib.wrap_precision(gpt, config)]
+        optim.attach_main_grads(self.chunks, ns)
 
-    config.finalize_model_grads_func = None
-    config.grad_scale_func = opt.scale_loss if opt.scaler is not None else None
-    config.no_sync_func = None
-    forward_backward = get_forward_backward_func()
-    last_rank = dist.get_rank() == dist.get_world_size() - 1
-    writer = MetricsWriter(out_dir if last_rank else None, echo and last_rank)
-    if last_rank:
-        writer.text(f" > layout: TP={tp} PP={pp} DP={dp} EP={ps.get_expert_model_parallel_world_size()} "
-                    f"micro-batches per step={num_micro} device={device}")
+        # Data: every rank builds the (deterministic) dataset; only first/last stages read it.
+        tp, pp = ps.get_tensor_model_parallel_world_size(), ps.get_pipeline_model_parallel_world_size()
+        self.dp, dp_rank = ps.get_data_parallel_world_size(), ps.get_data_parallel_rank()
+        self.mbs, self.gbs = int(ns["micro_batch_size"]), int(ns["global_batch_size"])
+        self.num_micro = self.gbs // (self.mbs * self.dp)
+        self.iters = int(ns["train_iters"])
+        self.seq = int(ns["seq_length"])
+        dataset = data.build_train_dataset(ns, vocab, self.iters * self.gbs, ns.get("data_cache_path"))
+        self.batches = data.microbatches(dataset, self.mbs, dp_rank, self.dp, dev)
 
-    def forward_step(batch_iter: Any, model: Any) -> Any:
+        self.opt = optim.Optimizer(self.chunks, ns)
+        self.sched = optim.lr_scheduler(self.opt, ns)
+
+        config.finalize_model_grads_func = None
+        config.grad_scale_func = self.opt.scale_loss if self.opt.scaler is not None else None
+        config.no_sync_func = None
+        self.forward_backward = get_forward_backward_func()
+        self.last_rank = dist.get_rank() == dist.get_world_size() - 1
+        self.writer = MetricsWriter(out_dir if self.last_rank else None, echo and self.last_rank)
+        if self.last_rank:
+            for line in header:
+                self.writer.text(line)
+            self.writer.text(f" > layout: TP={tp} PP={pp} DP={self.dp} EP={ps.get_expert_model_parallel_world_size()} "
+                             f"micro-batches per step={self.num_micro} device={device}")
+        self.metrics: list[dict] = []
+        self.consumed = self.skipped = self.nan_iters = 0
+        self.interval_log = IntervalLog(int(ns["log_interval"] or 1), self.iters, self.gbs)
+
+    def _forward_step(self, batch_iter: Any, model: Any) -> Any:
         batch = next(batch_iter)
         output = model(
             batch["tokens"], batch["position_ids"], None, labels=batch["labels"], loss_mask=batch["loss_mask"]
@@ -128,48 +149,50 @@ def run_rank(ns: Mapping[str, Any], device: str, out_dir: Path | None, echo: boo
 
         return output, loss_func
 
-    metrics: list[dict] = []
-    consumed = 0
-    skipped = nan_iters = 0
-    interval_log = IntervalLog(int(ns["log_interval"] or 1), iters, gbs)
-    for iteration in range(1, iters + 1):
+    def step(self, iteration: int) -> float:
+        """One training iteration: forward/backward over the micro-batches, reduce, clip, step,
+        schedule, log. Returns its wall time in seconds."""
+        from primus_runtime import optim
+
         start = time.perf_counter()
-        opt.zero_grad()
-        for chunk in chunks:
+        self.opt.zero_grad()
+        for chunk in self.chunks:
             chunk.train()
-        reduced = forward_backward(
-            forward_step_func=forward_step, data_iterator=batches, model=chunks,
-            num_microbatches=num_micro, seq_length=seq, micro_batch_size=mbs, forward_only=False,
+        reduced = self.forward_backward(
+            forward_step_func=self._forward_step, data_iterator=self.batches, model=self.chunks,
+            num_microbatches=self.num_micro, seq_length=self.seq, micro_batch_size=self.mbs, forward_only=False,
         )
-        optim.finalize_grads(chunks, ns)
-        updated, grad_norm = opt.step()
+        optim.finalize_grads(self.chunks, self.ns)
+        updated, grad_norm = self.opt.step()
         if updated:
-            sched.step(increment=num_micro * mbs * dp)
-        consumed += gbs
-        loss = _lm_loss(reduced, dev)
+            self.sched.step(increment=self.num_micro * self.mbs * self.dp)
+        self.consumed += self.gbs
+        loss = _lm_loss(reduced, self.dev)
         step_time = time.perf_counter() - start
         if not updated:
-            skipped += 1
-            nan_iters += 0 if math.isfinite(loss) else 1
-        if last_rank:
-            from megatron.core.optimizer_param_scheduler import get_canonical_lr_for_logging
+            self.skipped += 1
+            self.nan_iters += 0 if math.isfinite(loss) else 1
+        if self.last_rank:
+            self._record(iteration, loss, grad_norm, step_time, updated)
+        return step_time
 
-            record = {
-                "iteration": iteration,
-                "lm_loss": loss,
-                "grad_norm": grad_norm,
-                "lr": get_canonical_lr_for_logging(opt.param_groups),
-                "loss_scale": opt.loss_scale(),
-                "tokens_per_s": gbs * seq / step_time,
-                "step_time": step_time,
-                "consumed_samples": consumed,
-                "skipped": skipped,
-                "nan": nan_iters,
-            }
-            metrics.append(record)
-            writer.record(record, interval_log.add(record, skipped=not updated))
-    writer.close()
-    return metrics
+    def _record(self, iteration: int, loss: float, grad_norm: float | None, step_time: float, updated: bool) -> None:
+        from megatron.core.optimizer_param_scheduler import get_canonical_lr_for_logging
+
+        record = {
+            "iteration": iteration,
+            "lm_loss": loss,
+            "grad_norm": grad_norm,
+            "lr": get_canonical_lr_for_logging(self.opt.param_groups),
+            "loss_scale": self.opt.loss_scale(),
+            "tokens_per_s": self.gbs * self.seq / step_time,
+            "step_time": step_time,
+            "consumed_samples": self.consumed,
+            "skipped": self.skipped,
+            "nan": self.nan_iters,
+        }
+        self.metrics.append(record)
+        self.writer.record(record, self.interval_log.add(record, skipped=not updated))
 
 
 def _lm_loss(reduced: list[dict], dev: torch.device) -> float:

@@ -126,7 +126,8 @@ def check_data(ns: Mapping[str, Any]) -> None:
     paths = ns["data_path"]
     if not paths:
         raise bad("no training data: data_path is not set and mock_data is off",
-                  hint="set mock_data: true (synthetic tokens) or data_path to Megatron .bin/.idx prefixes")
+                  hint="set mock_data: true (synthetic tokens) or data_path to Megatron .bin/.idx prefixes, "
+                       "or pass `primus-migrate train --mock-data`")
     from pathlib import Path
 
     for prefix in _prefixes(paths):
@@ -135,7 +136,7 @@ def check_data(ns: Mapping[str, Any]) -> None:
                 raise bad(
                     f"data file not found: {prefix}{suffix}",
                     hint="data_path lists Megatron indexed dataset prefixes (PATH for PATH.bin + PATH.idx), "
-                    "optionally weighted",
+                    "optionally weighted; `primus-migrate train --mock-data` trains on synthetic tokens instead",
                 )
 
 

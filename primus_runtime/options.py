@@ -16,6 +16,8 @@ class RunOptions:
     seed: int | None = None       # override seed
     timeout_s: float = 300.0      # collective time-out; a stuck rank ends the run instead of hanging
     quiet: bool = False           # do not echo the Megatron-format log to stdout
+    threads: int | None = None    # CPU threads of a one-process run; None: chosen by model size (launch.cpu_threads)
+    log_header: tuple[str, ...] = ()  # lines the log starts with (train.log and the echo): what the caller changed
 
 
 @dataclass

@@ -32,7 +32,7 @@ def main(argv: list[str]) -> int:
         if os.environ.get("PRIMUS_RUNTIME_FAULT_RANK") == str(rank):
             raise RuntimeError("fault injected by PRIMUS_RUNTIME_FAULT_RANK")
         for run in spec["runs"]:  # one process group, model-parallel state rebuilt per run
-            loop.run_rank(run["ns"], spec["device"], Path(run["out_dir"]), spec["echo"])
+            loop.run_rank(run["ns"], spec["device"], Path(run["out_dir"]), spec["echo"], spec.get("header", ()))
             loop.teardown_model_parallel()
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which ends the run
         from primus_runtime.launch import describe

@@ -27,6 +27,7 @@ class ConvertSettings:
     strict: bool = False
     accept_null_tokenizer: bool = False  # see ConvertOptions.accept_null_tokenizer
     script_args: tuple[str, ...] = ()  # the script's positional arguments (batch --script-args), per script
+    entry_as: str | None = None  # see ConvertOptions.entry_as
 
 
 class Backend(Protocol):
@@ -62,14 +63,29 @@ class PipelineBackend:
             legacy_schema=settings.legacy_schema,
             primus_path=settings.primus_path,
             accept_null_tokenizer=settings.accept_null_tokenizer,
+            entry_as=settings.entry_as,
             render_reports=False,  # the batch drops each conversion's own report (worker.DROPPED_FILES)
         )
-        return convert_script(script, dict(env), settings.script_args, options)
+        from migrate.torchtitan.cli import TorchtitanLaunch
+
+        try:
+            return convert_script(script, dict(env), settings.script_args, options)
+        except TorchtitanLaunch as launch:  # a torchtitan job: its own conversion (migrate.torchtitan.batch)
+            from migrate.torchtitan.batch import convert_for_batch
+
+            return convert_for_batch(launch.plan, script, name, settings.target, settings.primus_path,
+                                     settings.strict)
 
     def recheck(self, experiment: Path, expected: Mapping[str, Any],
                 settings: ConvertSettings) -> tuple[bool, list[list[Any]]]:
         from migrate.parity.static import check_static_parity
         from migrate.primus import resolve_experiment
+        from migrate.torchtitan.release import is_torchtitan_experiment
+
+        if is_torchtitan_experiment(experiment):
+            from migrate.torchtitan.batch import recheck
+
+            return recheck(experiment, expected, settings.target, settings.primus_path)
 
         profile = _profile(settings.target, settings.primus_path)
         resolved = resolve_experiment(experiment, profile)

@@ -51,6 +51,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         epilog="Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
         allow_abbrev=False,
     )
+    from migrate import __version__
+
+    parser.add_argument("--version", action="version", version=f"primus-migrate {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module_name in COMMANDS:
         if only is not None and name != only:
@@ -81,7 +84,21 @@ def _with_default_command(argv: list[str], known: set[str]) -> list[str]:
     i = _first_word(argv)
     if i is None or argv[i] in known:
         return argv
+    _refuse_mistyped_command(argv[i], known)
     return argv[:i] + ["convert"] + argv[i:]
+
+
+def _refuse_mistyped_command(word: str, known: set[str]) -> None:
+    """`insepct x.sh` / `conver`: a first word that is no file, has no path or suffix, and is close
+    to a subcommand is a typo, not a script name; say which subcommand was probably meant."""
+    if "/" in word or "." in word or "=" in word or os.path.exists(word):
+        return
+    import difflib
+
+    match = difflib.get_close_matches(word, sorted(known), n=1, cutoff=0.75)  # `train_llama` (0.62) is a script
+    if match:
+        raise MigrateError(f"unknown command '{word}' (and no file of that name)",
+                           hint=f"did you mean `primus-migrate {match[0]}`?", exit_code=2)
 
 
 def _command_word(argv: list[str]) -> str | None:

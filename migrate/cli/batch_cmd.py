@@ -24,6 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "supports, write one Primus tree (models/megatron/ shared by content, exp/<script>/<variant>.yaml) "
             "and batch_report.md / batch_report.json."
         ),
+        epilog=(
+            "exit codes (the worst row decides; the tree and report are written either way): 0 every variant "
+            "converted; 4 converted, some with unmapped flags; 2 some script or variant rejected (or unusable "
+            "options: nothing written); 3 some variant failed static parity; 1 a row hit an internal error."
+        ),
     )
     p.add_argument("dir", metavar="DIR", help="folder of legacy launch scripts")
     p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, metavar="OUTDIR",
@@ -61,6 +66,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="Megatron-LM option table of the scripts: a bundled name (rocm_dev, d3528a21, 5a676b36) or "
                         "a JSON file from `primus-migrate schema`; default: the Megatron-LM checkout DIR is or sits "
                         "in, else per script the first bundled table (rocm_dev first) that accepts every option")
+    p.add_argument("--entry-as", metavar="FAMILY",
+                   help="convert an entry script primus-migrate does not know as this family builds it (gpt: "
+                        "what pretrain_gpt.py builds from the same arguments); applies to every unknown entry; "
+                        "recorded in the report")
     p.add_argument("--force", action="store_true", help="replace existing files in OUTDIR")
     p.set_defaults(func=run)
 
@@ -98,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     options = BatchOptions(
         settings=ConvertSettings(target=args.target, gpus_per_node=args.gpus_per_node,
                                  accept_null_tokenizer=args.accept_null_tokenizer,
-                                 legacy_schema=_legacy_schema(args)),
+                                 legacy_schema=_legacy_schema(args), entry_as=args.entry_as),
         jobs=args.jobs or default_jobs(),
         include=args.include,
         exclude=args.exclude,
@@ -119,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
 
     tree = assemble(results)
     report = build_json(results, tree, args.target, root.resolve().name or ".")
+    if args.entry_as:  # the user's word that unknown entry scripts build what this family builds
+        report["entry_as"] = args.entry_as
     staged = OutputTree(out, force=args.force)
     for path, text in tree.files.items():
         staged.add(path, text)

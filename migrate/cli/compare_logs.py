@@ -35,7 +35,7 @@ def register(subparsers) -> None:
     p.add_argument("primus", metavar="PRIMUS.log", help="log of the Primus run")
     p.add_argument("--rtol", type=float, default=0.0,
                    help="relative tolerance (default 0: values must be equal as printed)")
-    p.add_argument("--plot", metavar="OUT.png", help="write both loss curves to this PNG")
+    p.add_argument("--plot", metavar="OUT.png", help="write both runs' lm loss, grad norm and lr curves to this PNG")
     p.add_argument("--golden", metavar="OUT.json",
                    help="write the legacy log's values as Megatron functional-test golden values")
     p.add_argument("--golden-interval", type=int, default=1, metavar="N",
@@ -65,11 +65,11 @@ def run(args: argparse.Namespace) -> int:
 
     outputs: list[tuple[Path, str | bytes]] = []
     if args.plot:
-        from migrate.parity.plot import loss_plot_png
+        from migrate.parity.plot import PANELS, parity_plot_png
 
-        png = loss_plot_png(legacy.series("lm_loss"), primus.series("lm_loss"),
-                            f"{Path(args.legacy).name} vs {Path(args.primus).name}",
-                            comparison.result.first_divergence)
+        png = parity_plot_png({m: legacy.series(m) for m, _ in PANELS}, {m: primus.series(m) for m, _ in PANELS},
+                              f"{Path(args.legacy).name} vs {Path(args.primus).name}",
+                              comparison.result.first_divergence)
         outputs.append((Path(args.plot), png))
     if args.golden:
         values = golden.golden_values({m: legacy.series(m) for m in golden.GOLDEN_METRICS},

@@ -37,6 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "script's knobs as environment variables; words after `--` are passed to the script."
         ),
         allow_abbrev=False,
+        usage=("%(prog)s SCRIPT [KEY=VALUE ...] -o OUTDIR [--target {primus-0.1,primus-26.5}] [--name NAME]\n"
+               "       [--force] [--json] [--strict] [--keep-knobs] [--gpus-per-node N] [--legacy-schema NAME|FILE]\n"
+               "       [--accept-null-tokenizer] [--entry-as FAMILY] [--primus-path DIR] [-- SCRIPT_ARGS ...]"),
+        epilog=("exit codes: 0 written; 2 unusable input (or unmapped flags under --strict), nothing written; "
+                "3 static parity failed, nothing written; 4 written, some flags have no Primus equivalent."),
     )
     p.add_argument("script", help="the legacy launch script (e.g. train_llama3.sh)")
     p.add_argument("settings", nargs="*", metavar="KEY=VALUE",
@@ -60,7 +65,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
                         "(vocab_size is set so the padded vocabulary stays the script's)")
-    p.add_argument("--primus-path", help="a Primus checkout whose presets and rules to use instead of the snapshot")
+    p.add_argument("--entry-as", metavar="FAMILY",
+                   help="convert an entry script primus-migrate does not know as this family builds it (gpt: "
+                        "what pretrain_gpt.py builds from the same arguments); recorded in the report and "
+                        "YAML header")
+    p.add_argument("--primus-path", metavar="DIR",
+                   help="a Primus checkout whose presets and rules to use instead of the snapshot")
     p.set_defaults(func=run)
     # KEY=VALUE words may come before or after the options, and `-- ARGS` after them.
     p.__class__ = _IntermixedParser
@@ -90,10 +100,22 @@ def run(args: argparse.Namespace) -> int:
         raise MigrateError("--gpus-per-node must be at least 1")
     options = ConvertOptions(target=args.target, name=args.name, keep_knobs=args.keep_knobs, strict=args.strict,
                              gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema,
-                             primus_path=args.primus_path, accept_null_tokenizer=args.accept_null_tokenizer)
-    conversion = convert_script(args.script, env, script_args, options)
-    for item in conversion.diagnostics:
-        if item.severity == "warning" or item.code == LEGACY_SCHEMA_CODE:
+                             primus_path=args.primus_path, accept_null_tokenizer=args.accept_null_tokenizer,
+                             entry_as=args.entry_as)
+    from migrate.torchtitan import cli as titan
+
+    if titan.is_toml(args.script):  # a torchtitan job config alone
+        return titan.run_convert(args, None, script_args)
+    try:
+        conversion = convert_script(args.script, env, script_args, options)
+    except titan.TorchtitanLaunch as launch:
+        return titan.run_convert(args, launch.plan, script_args)
+    from migrate.primus.emit.report import repeats_unmapped
+
+    unmapped = conversion.report.get("unmapped") or []
+    for item in conversion.diagnostics:  # an unmapped flag is said once, by the list at the end
+        if (item.severity == "warning" or item.code == LEGACY_SCHEMA_CODE) and not repeats_unmapped(
+                item.code, item.message, unmapped):
             print(str(item), file=sys.stderr)
 
     if not conversion.parity.ok:
@@ -134,5 +156,14 @@ def _summary(outdir: str, conversion) -> None:
     print(f"  {len(r['overrides'])} overrides "
           f"({sum(1 for o in r['overrides'] if o['origin'] == 'Megatron default')} keep a Megatron default "
           f"the preset changes); static parity ok")
-    print(f"  run: cd <Primus> && {r['run_command'].replace('EXP=', 'EXP=' + outdir.rstrip('/') + '/', 1)}")
+    print(f"  run: cd <Primus> && {_run_line(outdir, r)}")
     print(f"  report: {outdir.rstrip('/')}/report.md")
+
+
+def _run_line(outdir: str, report: dict) -> str:
+    """The launch line runs after `cd <Primus>`: the experiment's path must not depend on where we are."""
+    import os
+
+    from migrate.primus.emit.runscript import run_command
+
+    return run_command(report["target"], os.path.join(os.path.abspath(outdir), report["experiment"]))

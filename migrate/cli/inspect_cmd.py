@@ -91,7 +91,14 @@ def evaluate(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     plan = evaluate(args)
     view = None
-    if getattr(args, "args", False):
+    from migrate.torchtitan import is_torchtitan_entry
+
+    titan = is_torchtitan_entry(plan.entry)
+    if getattr(args, "args", False) and titan:
+        from migrate.torchtitan.cli import args_view as titan_args_view
+
+        view = titan_args_view(plan)  # the JobConfig view (owned by migrate.torchtitan)
+    elif getattr(args, "args", False):
         from migrate.megatron.view import args_view  # the Megatron argument view (owned by migrate.megatron)
 
         view = args_view(plan, args.schema, plan.diagnostics)
@@ -103,7 +110,11 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
         return 0
     print_plan(plan)
-    if view is not None:
+    if view is not None and titan:
+        from migrate.torchtitan.cli import print_args_view as print_titan_view
+
+        print_titan_view(view)
+    elif view is not None:
         print_args_view(view)
     return 0
 
@@ -119,7 +130,13 @@ def print_args_view(view: dict) -> None:
         table.add_column(column)
     for row in view_rows(view):
         table.add_row(*row)
-    _console().print(table)
+    console = _console()
+    console.print(table)
+    entry = view.get("entry") or {}
+    if entry:
+        verdicts = "; ".join(f"{t}: {v}" for t, v in (entry.get("targets") or {}).items())
+        console.print(f"Entry {entry['program']}: " + (f"builds {entry['builds']} ({verdicts})" if entry.get("kind")
+                                                        else entry["verdict"]), markup=False, highlight=False)
 
 
 def print_plan(plan) -> None:

@@ -23,6 +23,9 @@ parallel, on gloo) and also checked against a single-process TP=1 run (--layout-
 runs train without dropout and with one padded vocabulary, so all layouts train the same model.
 A full-size run that cannot fit this machine is refused before it starts (try --proxy).
 
+While it runs, progress (phase, then iteration i/N of each side) goes to stderr: a live display
+on a terminal, plain `parity: ...` lines otherwise; stdout carries only the report.
+
 KEY=VALUE words are environment for the script (as in `KEY=VALUE bash SCRIPT`); words after
 `--` are the script's own arguments.
 
@@ -52,7 +55,10 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--accept-null-tokenizer", action="store_true",
                    help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
                         "(vocab_size is set so the padded vocabulary stays the script's)")
-    p.add_argument("--plot", metavar="OUT.png", help="write both loss curves to this PNG")
+    p.add_argument("--entry-as", metavar="FAMILY",
+                   help="convert an entry script primus-migrate does not know as this family builds it (gpt: "
+                        "what pretrain_gpt.py builds from the same arguments); recorded in the report and YAML header")
+    p.add_argument("--plot", metavar="OUT.png", help="write both runs' lm loss, grad norm and lr curves to this PNG")
     p.add_argument("--keep-logs", metavar="DIR",
                    help="keep each run's train.log and metrics.jsonl in DIR/legacy, DIR/primus (for compare-logs)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -119,9 +125,22 @@ def run(args: argparse.Namespace) -> int:
         target=args.target, iters=args.iters, proxy=args.proxy, nproc=args.nproc, rtol=args.rtol,
         layout_rtol=args.layout_rtol, seed=args.seed, device=args.device, static_only=args.static,
         gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema, primus_path=args.primus_path,
-        accept_null_tokenizer=args.accept_null_tokenizer, logs_dir=Path(args.keep_logs) if args.keep_logs else None,
+        accept_null_tokenizer=args.accept_null_tokenizer, entry_as=args.entry_as,
+        logs_dir=Path(args.keep_logs) if args.keep_logs else None,
     )
-    result = run_parity(args.script, env, script_args, options, backends=_backends_hook())
+    from migrate.parity.progress import Progress
+    from migrate.torchtitan import cli as titan
+
+    if titan.is_toml(args.script):
+        return titan.run_static_parity(args, None, script_args)
+    progress = Progress.for_stream(sys.stderr) if not args.static else Progress()
+    try:
+        try:
+            result = run_parity(args.script, env, script_args, options, backends=_backends_hook(), progress=progress)
+        finally:
+            progress.close()  # before anything else is printed
+    except titan.TorchtitanLaunch as launch:
+        return titan.run_static_parity(args, launch.plan, script_args)
     written = []
     if args.plot and not args.static:
         written.append(_write_plot(result, Path(args.plot), args.force))
@@ -152,12 +171,13 @@ def _backends_hook():
 
 def _write_plot(result, path: Path, force: bool) -> Path:
     from migrate.output import OutputTree
-    from migrate.parity.plot import loss_plot_png
+    from migrate.parity.plot import parity_plot_png, skipped_iterations
 
-    legacy = result.sides["legacy"].series().get("lm_loss", {})
-    primus = result.sides["primus"].series().get("lm_loss", {})
-    png = loss_plot_png(legacy, primus, f"{Path(result.script).name}: legacy vs {result.target}",
-                        result.comparison.first_divergence if result.comparison else None)
+    sides = {name: result.sides[name] for name in ("legacy", "primus")}
+    png = parity_plot_png(sides["legacy"].series(), sides["primus"].series(),
+                          f"{Path(result.script).name}: legacy vs {result.target}",
+                          result.comparison.first_divergence if result.comparison else None,
+                          skipped={name: skipped_iterations(side.result.metrics) for name, side in sides.items()})
     tree = OutputTree(path.parent if str(path.parent) else Path("."), force=force)
     tree.add(path.name, png)
     tree.commit()

@@ -35,6 +35,12 @@ def run(args: argparse.Namespace) -> int:
     from migrate.primus.presets import presets_root
     from migrate.values import same_value
 
+    from migrate.torchtitan.release import is_torchtitan_experiment
+
+    if is_torchtitan_experiment(args.experiment):
+        from migrate.torchtitan.cli import run_resolve
+
+        return run_resolve(args)
     profile = get_profile(args.target, args.primus_path)
     for note in profile.notes:
         print(f"note: {note}", file=sys.stderr)

@@ -19,8 +19,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "statically and write every option's strings, dest, default, type, action, choices and nargs as JSON.",
         allow_abbrev=False,
     )
-    parser.add_argument("--megatron-path", required=True, metavar="DIR",
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--megatron-path", metavar="DIR",
                         help="root of a Megatron-LM checkout (the directory containing megatron/)")
+    source.add_argument("--torchtitan-path", metavar="DIR",
+                        help="root of a torchtitan checkout: writes its JobConfig schema (sections, fields, types, "
+                             "defaults) instead")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the JSON here (default: standard output)")
     parser.add_argument("--name", help="schema name recorded in the file (default: the directory name)")
     parser.add_argument("--force", action="store_true", help="replace FILE if it exists")
@@ -28,6 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.torchtitan_path:
+        from migrate.torchtitan.cli import run_schema
+
+        return run_schema(args)
     from migrate.megatron.bundle import schema_to_text
     from migrate.megatron.extract import extract_schema
     from migrate.output import OutputTree

@@ -22,8 +22,10 @@ EPILOG = """\
 --proxy shrinks layers, hidden size, heads, FFN, experts, vocabulary, sequence and batch while
 keeping the structure (GQA ratio, gated MLP, MoE top-k, MLA, dense-then-MoE layers) and scales
 the LR schedule to --iters; every change is printed. Without --proxy, --iters runs the first N
-steps of the configured schedule. Logs use Megatron's format (a line after iteration 1 and
-every log_interval iterations, losses averaged over the interval); --out DIR also writes
+steps of the configured schedule. --mock-data trains on synthetic tokens instead of the
+config's dataset (the log's first line says so), as parity does when the dataset is
+elsewhere. Logs use Megatron's format (a line after iteration 1 and every log_interval
+iterations, losses averaged over the interval); --out DIR also writes
 DIR/train.log and DIR/metrics.jsonl (one JSON object per iteration: iteration, lm_loss,
 grad_norm (null when the step was skipped), lr, loss_scale, tokens_per_s, step_time,
 consumed_samples, skipped, nan).
@@ -47,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="train this derived Megatron namespace (JSON object dest -> value) instead")
     add_target_options(parser)
     parser.add_argument("--proxy", action="store_true", help="shrink the model, keeping its structure")
+    parser.add_argument("--mock-data", action="store_true",
+                        help="train on synthetic tokens instead of the config's dataset (as parity does when the "
+                             "dataset is not on this machine); the log says so")
     parser.add_argument("--iters", type=int, help="iterations to run (overrides train_iters)")
     parser.add_argument("--nproc", type=int, default=1, help="processes (default 1; gloo on CPU)")
     parser.add_argument("--out", metavar="DIR", help="write train.log and metrics.jsonl here")
@@ -69,10 +74,15 @@ def run(args: argparse.Namespace) -> int:
             if (out / name).exists():
                 raise MigrateError(f"{out / name} exists", hint="pass --force to overwrite it, or choose another --out")
 
+    header: tuple[str, ...] = ()
+    if args.mock_data:
+        namespace, statement = _synthetic_tokens(namespace)
+        header = (statement,)
     from primus_runtime import RunOptions, train
 
     result = train(namespace, RunOptions(iters=args.iters, proxy=args.proxy, nproc=args.nproc, out_dir=out,
-                                         device=args.device, seed=args.seed, timeout_s=args.timeout))
+                                         device=args.device, seed=args.seed, timeout_s=args.timeout,
+                                         log_header=header))
     first, last = result.metrics[0], result.metrics[-1]
     layout = result.layout
     print(f"trained {last['iteration']} iterations on {layout['device']} "
@@ -81,6 +91,16 @@ def run(args: argparse.Namespace) -> int:
     if out is not None:
         print(f"log: {out / 'train.log'}  metrics: {out / 'metrics.jsonl'}")
     return 0
+
+
+def _synthetic_tokens(namespace: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """`--mock-data`: the same substitution parity makes (mock_data on, dataset paths cleared), and
+    the line that states it at the top of the run's log, so nobody mistakes the numbers for the dataset's."""
+    from migrate.parity.data import DATA_KEYS, dataset_prefixes, with_synthetic_data
+
+    named = [p for key in DATA_KEYS for p in dataset_prefixes(namespace.get(key))]
+    instead = f" instead of the config's dataset ({', '.join(named)})" if named else ""
+    return with_synthetic_data(namespace), f" > data: synthetic tokens (--mock-data){instead}"
 
 
 def _from_experiment(args: argparse.Namespace) -> dict[str, Any]:

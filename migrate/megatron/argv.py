@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import difflib
 import re
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from migrate.diagnostics import Diagnostics, MigrateError, Origin
 from migrate.megatron.args import MegatronArgs
@@ -78,10 +78,79 @@ _OTHER_FORK_HINT = (
 
 
 def _suggest(option: str, schema: Schema) -> str | None:
-    close = difflib.get_close_matches(option, list(schema.by_option), n=3, cutoff=0.75)
+    close = similar_options(option, schema.by_option)
     if close:
         return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"
     return None
+
+
+def similar_options(typed: str, options: Iterable[str], limit: int = 3) -> list[str]:
+    """Options the user probably meant, compared word by word (`--use-torch-compile` is not a typo of
+    `--use-pytorch-profiler` although the letters are 70% alike). Best tier first, only that tier:
+    0 the same words with typos (`--seq-lenght`, `--use-flash-attention` for `--use-flash-attn`,
+    `--tensorboard_dir`, `--global-batchsize`); 1 one word more or less (`--disable-bias`);
+    2 one word replaced, at least two telling words equal (`--no-bias-linear` -> `--disable-bias-linear`)."""
+    words = _option_words(typed)
+    tiers: dict[int, list[tuple[float, str]]] = {}
+    for option in options:
+        tier = _word_tier(words, _option_words(option))
+        if tier is not None:
+            tiers.setdefault(tier, []).append((-difflib.SequenceMatcher(None, typed, option).ratio(), option))
+    if not tiers:
+        return []
+    return [option for _, option in sorted(tiers[min(tiers)])[:limit]]
+
+
+def _option_words(option: str) -> list[str]:
+    return [w for w in re.split(r"[-_]+", option.lower()) if w]
+
+
+def _word_tier(a: list[str], b: list[str]) -> int | None:
+    if _near("".join(a), "".join(b), joined=True) or (len(a) == len(b) and all(map(_near, a, b))):
+        return 0
+    if abs(len(a) - len(b)) == 1:
+        short, long = (a, b) if len(a) < len(b) else (b, a)
+        if any(all(map(_near, short, long[:i] + long[i + 1:])) for i in range(len(long))):
+            return 1
+    if len(a) == len(b) and len(a) >= 3:
+        same = [x for x, y in zip(a, b) if x == y]
+        if len(same) == len(a) - 1 and len([w for w in same if w not in _GENERIC_WORDS]) >= 2:
+            return 2
+    return None
+
+
+# words that say little about which option is meant (`--use-torch-compile` vs `--use-torch-fsdp2`)
+_GENERIC_WORDS = frozenset({"use", "no", "disable", "enable", "with", "num", "is", "do"})
+
+
+def _near(x: str, y: str, joined: bool = False) -> bool:
+    """One edit (insert, delete, replace, swap of neighbours) apart, or an abbreviation (`attn`)."""
+    if x == y:
+        return True
+    if not joined and len(x) >= 3 and len(y) >= 3 and x[0] == y[0] and (_abbreviates(x, y) or _abbreviates(y, x)):
+        return True
+    return min(len(x), len(y)) >= 4 and _edit_distance(x, y) <= 1
+
+
+def _abbreviates(short: str, long: str) -> bool:
+    if len(short) >= len(long):
+        return False
+    letters = iter(long)
+    return all(c in letters for c in short)
+
+
+def _edit_distance(x: str, y: str) -> int:
+    """Damerau-Levenshtein (optimal string alignment) distance."""
+    prev2: list[int] = []
+    prev = list(range(len(y) + 1))
+    for i, cx in enumerate(x, 1):
+        cur = [i] + [0] * len(y)
+        for j, cy in enumerate(y, 1):
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (cx != cy))
+            if i > 1 and j > 1 and cx == y[j - 2] and x[i - 2] == cy:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        prev2, prev = prev, cur
+    return prev[-1]
 
 
 def _convert(spec: OptionSpec, word: _Word, flag: str, schema: Schema, diags: Diagnostics | None) -> Any:
@@ -273,4 +342,31 @@ def _compute_defaults(schema: Schema) -> dict[str, Any]:
         elif isinstance(default, (list, dict)) and not (isinstance(default, dict) and UNEVALUATED in default):
             default = copy.deepcopy(default)
         out[spec.dest] = default
+    return out
+
+
+def written_flags(schema: Schema, tokens: Sequence[Token | str]) -> dict[str, tuple[str, list[str]]]:
+    """dest -> (the option as the script wrote it, the words it took), last occurrence winning as in
+    `parse_argv`; for reports, which show what the user wrote (`--disable-bias-linear`, no value)
+    rather than the dest's value (`add_bias_linear: false`). Assumes an argv `parse_argv` accepted."""
+    words = [t if isinstance(t, str) else t.value for t in tokens]
+    out: dict[str, tuple[str, list[str]]] = {}
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if word in schema.by_option:
+            flag, inline = word, None
+        elif "=" in word and word.split("=", 1)[0] in schema.by_option:
+            flag, inline = word.split("=", 1)
+        else:
+            continue
+        spec = schema.by_option[flag]
+        values = [inline] if inline is not None else []
+        if inline is None and spec.takes_value:
+            wanted = spec.nargs if isinstance(spec.nargs, int) else 1 if spec.nargs in (None, "?") else len(words)
+            while len(values) < wanted and i < len(words) and not _looks_like_option(words[i], schema):
+                values.append(words[i])
+                i += 1
+        out[spec.dest] = (flag, values)
     return out

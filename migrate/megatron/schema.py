@@ -25,7 +25,6 @@ one is None (`Schema.entry_args_defaults(entry)`, applied by `derive`).
 from __future__ import annotations
 
 import json
-import posixpath
 from dataclasses import MISSING, asdict, dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
@@ -168,19 +167,9 @@ class Schema:
         return cache[entry]
 
     def _match_entry(self, entry: str) -> str | None:
-        parts = [p for p in posixpath.normpath(entry.replace("\\", "/")).split("/") if p not in ("", ".")]
-        best: str | None = None
-        best_len, ties = 0, 0
-        for rel in {**self.entries, **self.args_defaults}:
-            rparts = rel.split("/")
-            n = 0
-            while n < min(len(parts), len(rparts)) and parts[-1 - n] == rparts[-1 - n]:
-                n += 1
-            if n > best_len:
-                best, best_len, ties = rel, n, 1
-            elif n == best_len and n > 0:
-                ties += 1
-        return best if best_len and ties == 1 else None
+        from migrate.entries.paths import longest_tail_match
+
+        return longest_tail_match(entry, [*self.entries, *self.args_defaults])
 
     def entry_providers(self, entry: str | None) -> list[str]:
         """Providers the entry script passes to Megatron's parser; [] for an unknown entry."""

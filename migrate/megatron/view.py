@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from migrate.diagnostics import Diagnostics
+from migrate.entries import entry_summary
 from migrate.megatron.argv import parse_argv
 from migrate.megatron.derive import DEFAULT_WORLD_SIZE, derive
 from migrate.megatron.schema import load_schema
@@ -60,6 +61,7 @@ def args_view(
         "args": parsed.args,
         "derived": derived,
         "explicit": {dest: (str(origin) if origin else None) for dest, origin in parsed.explicit.items()},
+        "entry": entry_summary(plan.entry, parsed.args),  # the model the entry builds (migrate.entries)
     }
 
 

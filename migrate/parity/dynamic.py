@@ -30,6 +30,7 @@ from migrate.parity import layout as layouts
 from migrate.parity.data import choose_data
 from migrate.parity.layout import Layout
 from migrate.parity.memory import MemoryEstimate, available_bytes, estimate, gib
+from migrate.parity.progress import Progress
 from migrate.parity.repro import Reproducibility, reproducibility
 from migrate.parity.series import SeriesComparison, Tolerance, compare_runs
 from migrate.primus.profiles import DEFAULT_TARGET
@@ -55,6 +56,7 @@ class ParityOptions:
     legacy_schema: str | None = None  # None: chosen per script (migrate.megatron.schema_choice)
     primus_path: str | None = None
     accept_null_tokenizer: bool = False  # see ConvertOptions.accept_null_tokenizer
+    entry_as: str | None = None  # see ConvertOptions.entry_as
     logs_dir: Path | None = None  # keep each side's train.log + metrics.jsonl here (DIR/legacy, DIR/primus)
 
 
@@ -171,10 +173,13 @@ def run_parity(
     args: Sequence[str],
     options: ParityOptions,
     backends: Backends | None = None,
+    progress: Progress | None = None,
 ) -> ParityRun:
     backends = backends or real_backends()
+    progress = progress or Progress()
     if options.logs_dir is not None:
         check_logs_dir(Path(options.logs_dir), force=False)
+    progress.phase(f"converting {Path(script).name} (static parity)")
     conversion = backends.convert(script, dict(env), list(args), options)
     report = ParityRun(script, options.target, conversion.parity, options.static_only)
     if options.static_only:
@@ -207,19 +212,25 @@ def run_parity(
                                       out_dir=base / (".shared" if shared else names[0]), device=options.device,
                                       seed=seed)
             start = time.perf_counter()
-            if train_many is not None:
-                run_all = train_many
-                results = _guarded(" and ".join(names), lambda: run_all([layouts.apply(c, lay) for c in cfgs], ro))
+            files = [(name, (base / ".shared" / f"run{i}" if shared else base / name) / "metrics.jsonl")
+                     for i, name in enumerate(names)]
+            progress.phase(f"training {' and '.join(names)}: {iters} iterations, {lay.world} process(es)"
+                           f"{', proxy size' if options.proxy else ''} (loading torch and megatron-core first)")
+            with progress.watch(files, iters):
+                if train_many is not None:
+                    run_all = train_many
+                    results = _guarded(" and ".join(names), lambda: run_all([layouts.apply(c, lay) for c in cfgs], ro))
+                else:
+                    results = [
+                        _guarded(name, lambda cfg=cfg, name=name: backends.train(  # type: ignore[misc]
+                            layouts.apply(cfg, lay), _with_out_dir(ro, base / name)))
+                        for name, cfg in zip(names, cfgs)
+                    ]
+            if shared:
                 for i, name in enumerate(names):  # run<i>/ -> <side>/, as --keep-logs promises
                     if (base / ".shared" / f"run{i}").is_dir():
                         os.replace(base / ".shared" / f"run{i}", base / name)
                 shutil.rmtree(base / ".shared", ignore_errors=True)
-            else:
-                results = [
-                    _guarded(name, lambda cfg=cfg, name=name: backends.train(  # type: ignore[misc]
-                        layouts.apply(cfg, lay), _with_out_dir(ro, base / name)))
-                    for name, cfg in zip(names, cfgs)
-                ]
             seconds = (time.perf_counter() - start) / len(names)
             sides = []
             for name, result in zip(names, results):
@@ -233,6 +244,7 @@ def run_parity(
             legacy_cfg, primus_cfg = _same_model_in_every_layout(legacy_cfg, primus_cfg, run_layout, options,
                                                                  backends, report)
         legacy, primus = train(["legacy", "primus"], [legacy_cfg, primus_cfg], run_layout)
+        progress.phase("comparing lm loss, grad norm and lr per iteration")
         report.comparison = compare_runs(legacy.series(), primus.series(), METRICS,
                                          default_tolerance(options, device))
         if run_layout.world > 1:
@@ -321,7 +333,8 @@ def _real_convert(script: str, env: dict, args: list, options: ParityOptions) ->
 
     return convert_script(script, env, args, ConvertOptions(
         target=options.target, gpus_per_node=options.gpus_per_node, legacy_schema=options.legacy_schema,
-        primus_path=options.primus_path, accept_null_tokenizer=options.accept_null_tokenizer))
+        primus_path=options.primus_path, accept_null_tokenizer=options.accept_null_tokenizer,
+        entry_as=options.entry_as))
 
 
 def _real_primus_config(conversion: Any, options: ParityOptions, env: dict, workdir: Path) -> dict:

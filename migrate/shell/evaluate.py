@@ -762,6 +762,7 @@ class Evaluator:
             knobs=self.knobs.knobs(self.trees),
             diagnostics=self.diags,
             runtime=[rv for rv in self.runtime.values() if rv.used_in],
+            cwd=self.state.cwd,
         )
 
 
@@ -829,6 +830,12 @@ def evaluate_script(path: str | os.PathLike, env: dict[str, str] | None = None, 
     seen = ", ".join(f"{name} ({origin})" for name, origin in ev.seen[:40]) or "none"
     exits = [d for d in ev.diags if d.code == "shell-exit" and d.origin is not None and d.origin.line]
     where = f"; the script exits at {exits[-1].origin}" if exits else ""
+    from migrate.shell.choices import describe, unsupported_choices
+
+    unsupported = unsupported_choices(ev.knobs.knobs(ev.trees)) if exits else []
+    if unsupported:  # MODEL_SIZE=9 on a script offering 8 and 70: say that, not "no launch found"
+        message, hint = describe(unsupported)
+        raise MigrateError(f"{message}; it stops before its training launch{where}", origin=Origin(display), hint=hint)
     raise MigrateError(
         f"no training launch found in {display}{where}; external commands seen: {seen}",
         origin=Origin(display),

@@ -17,6 +17,8 @@ _ENTRY = re.compile(r"(pretrain_[^/]*|[^/]*train[^/]*)\.py")
 _PYTHON = re.compile(r"python(\d+(\.\d+)*)?")
 _DIRECT_LAUNCHERS = {"torchrun", "deepspeed"}
 _MODULES = {"torch.distributed.run": "torch.distributed.run", "torch.distributed.launch": "torch.distributed.launch"}
+# training programs started as modules (`torchrun ... -m torchtitan.train`): the entry is the module name
+_ENTRY_MODULES = frozenset({"torchtitan.train"})
 
 
 @dataclass
@@ -43,6 +45,10 @@ def find_launch(tokens: list[Token]) -> Launch | None:
     """The launch if these command words start a training entry script."""
     words = [t.value for t in tokens]
     entry_at = next((i for i, w in enumerate(words) if w.endswith(".py") and is_entry(w)), None)
+    module_at = next((i + 1 for i, w in enumerate(words[:-1]) if w in ("-m", "--module")
+                      and words[i + 1] in _ENTRY_MODULES), None)
+    if module_at is not None and (entry_at is None or module_at < entry_at):
+        entry_at = module_at
     if entry_at is None:
         return None
     program_at = next((i for i in range(entry_at) if _program(words[i])), None)
@@ -51,6 +57,7 @@ def find_launch(tokens: list[Token]) -> Launch | None:
     kind = _program(words[program_at]) or "python"
     if kind == "python":
         module = next((words[i + 1] for i in range(program_at, entry_at - 1) if words[i] == "-m"), None)
+        module = None if module in _ENTRY_MODULES else module
         if module in _MODULES:
             kind = _MODULES[module]
         elif module is not None:

@@ -123,6 +123,7 @@ class LaunchPlan:
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     # run-time values that reached the launch (argv or exported environment)
     runtime: list[RuntimeValue] = field(default_factory=list)
+    cwd: str | None = None  # the launch's working directory: relative paths in its argv start there
 
     def argv_values(self) -> list[str]:
         return [t.value for t in self.argv]

@@ -89,6 +89,10 @@ def parse_text(text: str, filename: str) -> Node:
 
 
 _FILE_CACHE: dict[tuple[str, int, int], tuple[str, Node]] = {}
+# A tree is ~0.3 MB of dicts: a batch worker that kept every script it converted grew without
+# bound (190 MB at 1,000 scripts). The recent ones serve the variants of one script and the files
+# many scripts source; the on-disk parse cache makes an evicted tree cheap to get back.
+FILE_CACHE_SIZE = 32
 
 
 def parse_file(path: str | os.PathLike[str], display: str) -> tuple[str, Node]:
@@ -100,13 +104,15 @@ def parse_file(path: str | os.PathLike[str], display: str) -> tuple[str, Node]:
     except OSError as exc:
         raise MigrateError(f"cannot read script: {exc.strerror}", origin=Origin(display)) from None
     _check_script_file(stat, display)
-    cached = _FILE_CACHE.get(key)
+    cached = _FILE_CACHE.pop(key, None)  # re-inserted below: most recently used last
     if cached is None or cached[1].get("_display") != display:
         data = limits.read_regular_file(path, "script_bytes", display, "script")  # never a pipe, device, giant
         tree = _parse_bytes(data, display)
         tree["_display"] = display  # after `store`: the cached entry is shfmt's tree, unmodified
         cached = (data.decode("utf-8", "surrogateescape"), tree)
-        _FILE_CACHE[key] = cached
+    while len(_FILE_CACHE) >= FILE_CACHE_SIZE:
+        del _FILE_CACHE[next(iter(_FILE_CACHE))]  # the least recently used
+    _FILE_CACHE[key] = cached
     return cached
 
 

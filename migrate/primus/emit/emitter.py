@@ -46,7 +46,7 @@ class EmitRequest:
     knob_of: dict[str, str] = field(default_factory=dict)  # dest -> knob that sets it (annotation)
     placeholders: dict[str, str] = field(default_factory=dict)  # dest -> `${KNOB:value}` (--keep-knobs)
     header: str = ""  # comment block on top of the experiment file
-    family: str = "gpt"  # the network the legacy entry builds (see entry_family)
+    family: str = "gpt"  # the network the legacy entry builds (migrate.entries: EntryDecision.family)
     notes: dict[str, str] = field(default_factory=dict)  # dest -> comment for a value the converter chose
     # the script's run-time values (migrate.primus.emit.runtime): written as `${PRIMUS_RUN_...:assumed}`
     runtime: list[Any] = field(default_factory=list)
@@ -120,15 +120,6 @@ def model_family(values: Mapping[str, Any]) -> str:
     return str(values.get("model_type") or "gpt")
 
 
-def entry_family(entry: str | None) -> str:
-    """The kind of network the legacy entry script builds: pretrain_gpt.py -> gpt, pretrain_mamba.py -> mamba."""
-    name = (entry or "").lower()
-    for family in ("mamba", "hybrid"):
-        if family in name:
-            return family
-    return "gpt"
-
-
 def shortlist(profile: Any, defaults: Mapping[str, Any], run: Mapping[str, Any],
               run_derived: Mapping[str, Any], size: int = SHORTLIST, family: str = "gpt") -> list[str]:
     """Preset names worth resolving: the closest by the preset files alone (cheap), ties kept."""
@@ -143,7 +134,9 @@ def shortlist(profile: Any, defaults: Mapping[str, Any], run: Mapping[str, Any],
     hit = _SHORTLISTS.get(key)
     if hit is not None:
         return list(hit)
-    raw = {n: v for n in names if (v := _raw_preset(profile, n)) is not None and model_family(v) == family}
+    indexed = _indexed_presets(profile, names)
+    raw = {n: v for n in names if (v := indexed[n] if indexed is not None else _raw_preset(profile, n)) is not None
+           and model_family(v) == family}
     ranked = rank_presets({n: ({**defaults, **v}, None) for n, v in raw.items()}, run, run_derived)
     if len(ranked) <= size:
         chosen = [m.name for m in ranked]
@@ -157,6 +150,19 @@ def shortlist(profile: Any, defaults: Mapping[str, Any], run: Mapping[str, Any],
 
 
 _SHORTLISTS: dict[tuple, tuple[str, ...]] = {}
+_INDEXES: dict[tuple, dict[str, Any] | None] = {}
+
+
+def _indexed_presets(profile: Any, names: list[str]) -> dict[str, Any] | None:
+    """The release's precomputed preset index (migrate/primus/preset_index.py) when it still matches
+    the preset files and names exactly these presets; None: read the presets themselves."""
+    key = (profile.name, str(profile.configs_dir))
+    if key not in _INDEXES:
+        from migrate.primus.preset_index import load_index
+
+        _INDEXES[key] = load_index(profile) if hasattr(profile, "models_dir") else None
+    index = _INDEXES[key]
+    return index if index is not None and sorted(index) == names else None
 
 
 def frozen_items(values: Mapping[str, Any], keys: frozenset[str]) -> tuple:

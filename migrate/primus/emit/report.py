@@ -12,6 +12,16 @@ import json
 from typing import Any
 
 
+# translate()'s warnings for a flag it dropped: the report's unmapped list says the same, once
+UNMAPPED_CODES = frozenset({"megatron-option-removed", "megatron-value-unsupported"})
+UNMAPPED_SHORT = "no Primus equivalent (see above)"
+
+
+def repeats_unmapped(code: str, message: str, unmapped: list[dict[str, Any]]) -> bool:
+    """True when a diagnostic only restates an unmapped flag's reason (`--x True has no equivalent ...`)."""
+    return code in UNMAPPED_CODES and any(message.startswith(u["flag"] + " ") for u in unmapped)
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     r = report
     lines = [
@@ -24,8 +34,13 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"- static parity: {'ok' if r['parity']['ok'] else 'FAILED'}"
         + (f" ({len(r['parity']['differences'])} difference(s))" if not r['parity']['ok'] else ""),
         f"- run: `{r['run_command']}`",
-        "",
     ]
+    entry = r.get("entry") or {}
+    if entry:
+        lines.append(f"- entry: `{entry['program']}` builds {entry['builds']}"
+                     + (f" (accepted with --entry-as {entry['accepted_as']}: the script's program is unknown)"
+                        if entry.get("accepted_as") else ""))
+    lines.append("")
     if r.get("accepted_differences"):
         lines += ["## Accepted differences", "",
                   "Static parity compares every argument; these differences were accepted on request:", ""]
@@ -59,9 +74,11 @@ def render_markdown(report: dict[str, Any]) -> str:
     if tokenizer_written:
         lines += [f"Tokenizer keys that differ from the preset (written as overrides): "
                   f"{', '.join(tokenizer_written)}", ""]
-    lines += ["## Script flags", "", "| flag | value | origin | destination |", "|---|---|---|---|"]
+    lines += ["## Script flags", "", "| flag | as written | origin | destination |", "|---|---|---|---|"]
+    unmapped = {(u["flag"], u["origin"]) for u in r.get("unmapped") or []}
     for f in r["flags"]:
-        lines.append(f"| `{f['flag']}` | {_cell(f['value'])} | {f['origin']} | {_cell(f['destination'])} |")
+        where = UNMAPPED_SHORT if (f["flag"], f["origin"]) in unmapped else f["destination"]
+        lines.append(f"| `{f['flag']}` | {_written(f)} | {f['origin']} | {_cell(where)} |")
     lines.append("")
     defaults = [o for o in r["overrides"] if o["origin"] == "Megatron default"]
     if defaults:
@@ -91,13 +108,22 @@ def render_markdown(report: dict[str, Any]) -> str:
             lines.append(f"| `{d['dest']}` | {_cell(d['expected'])} | "
                          f"{'<absent>' if d.get('absent') else _cell(d['resolved'])} |")
         lines.append("")
-    if r.get("diagnostics"):
+    shown = [d for d in r.get("diagnostics") or []
+             if not repeats_unmapped(d.get("code", ""), d["message"], r.get("unmapped") or [])]
+    if shown:
         lines += ["## Diagnostics", ""]
-        for d in r["diagnostics"]:
+        for d in shown:
             where = f"{d['origin']}: " if d.get("origin") else ""
             lines.append(f"- {where}{d['severity']}: {d['message']}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _written(flag: dict[str, Any]) -> str:
+    """The words after the flag as the script wrote them; a switch (`--disable-bias-linear`) has none."""
+    if "written" not in flag:
+        return _cell(flag["value"])
+    return _cell(flag["written"]) if flag["written"] != "" else "(switch)"
 
 
 def _cell(value: Any) -> str:

@@ -1,0 +1,107 @@
+"""Regenerate the bundled torchtitan data from git repositories (bare ones work).
+
+    python -m migrate.torchtitan.bundle --torchtitan TORCHTITAN_GIT_DIR --primus PRIMUS_GIT_DIR
+
+Writes, for each supported Primus release:
+  - `migrate/torchtitan/schemas/<commit8>.json`: the JobConfig schema of the torchtitan commit the
+    release pins (its `third_party/torchtitan` gitlink), read by `extract.extract_schema`;
+  - `configs/<target>/modules/torchtitan/*.yaml` and `configs/<target>/models/torchtitan/*.yaml`:
+    the values of the release's torchtitan presets (re-dumped by PyYAML, upstream comments dropped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+from io import BytesIO
+from pathlib import Path
+
+import yaml
+
+from migrate.torchtitan.extract import CANDIDATE_FILES, extract_schema
+from migrate.torchtitan.schema import SCHEMA_DIR
+
+# target -> Primus tag whose torchtitan presets and pin we bundle
+RELEASES = {"primus-26.5": "v26.5.1", "primus-0.1": "v0.1.0-rc1"}
+PRESET_FOLDERS = ("primus/configs/modules/torchtitan", "primus/configs/models/torchtitan")
+CONFIGS_ROOT = Path(__file__).resolve().parents[2] / "configs"
+
+
+def _git(repo: Path, *args: str) -> bytes:
+    return subprocess.run(["git", "--git-dir", str(repo), *args], check=True, capture_output=True).stdout
+
+
+def torchtitan_pin(primus_git: Path, tag: str) -> str:
+    """The torchtitan commit `tag` pins (its third_party/torchtitan gitlink)."""
+    out = _git(primus_git, "ls-tree", f"refs/tags/{tag}", "third_party/torchtitan").decode().split()
+    if len(out) < 3 or out[1] != "commit":
+        raise SystemExit(f"{tag} has no third_party/torchtitan gitlink")
+    return out[2]
+
+
+def schema_text(data: dict) -> str:
+    """One field per line: small diffs when a pin moves."""
+    head = {k: v for k, v in data.items() if k != "fields"}
+    lines = ["{"] + [f"  {json.dumps(k)}: {json.dumps(v)}," for k, v in head.items()] + ['  "fields": {']
+    rows = [f"    {json.dumps(p)}: {json.dumps(f)}" for p, f in data["fields"].items()]
+    lines += [r + "," for r in rows[:-1]] + rows[-1:] + ["  }", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_schema(torchtitan_git: Path, commit: str, out_dir: Path = SCHEMA_DIR) -> Path:
+    with tempfile.TemporaryDirectory() as tmp:
+        present = [rel for rel in CANDIDATE_FILES if _has(torchtitan_git, commit, rel)]
+        archive = _git(torchtitan_git, "archive", "--format=tar", commit, "--", *present[:1])
+        with tarfile.open(fileobj=BytesIO(archive)) as tar:
+            tar.extractall(tmp, filter="data")
+        data = extract_schema(tmp, name=commit[:8], source=f"pytorch/torchtitan@{commit}")
+    path = out_dir / f"{commit[:8]}.json"
+    path.write_text(schema_text(data), encoding="utf-8")
+    return path
+
+
+def _has(repo: Path, commit: str, path: str) -> bool:
+    return bool(_git(repo, "ls-tree", commit, path).strip())
+
+
+def preset_text(raw: str, tag: str) -> str:
+    """A preset's values only: PyYAML reads it (as Primus does) and writes it back without comments."""
+    data = yaml.safe_load(raw)
+    body = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=120)
+    return f"# Snapshot of Primus {tag} preset values (facts only), made by python -m migrate.torchtitan.bundle\n{body}"
+
+
+def write_presets(primus_git: Path, target: str, tag: str, configs_root: Path = CONFIGS_ROOT) -> list[Path]:
+    written = []
+    for folder in PRESET_FOLDERS:
+        names = _git(primus_git, "ls-tree", "--name-only", f"refs/tags/{tag}", folder + "/").decode().split()
+        for name in names:
+            if not name.endswith(".yaml"):
+                continue
+            raw = _git(primus_git, "show", f"refs/tags/{tag}:{name}").decode()
+            dest = configs_root / target / Path(name).relative_to("primus/configs")
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_text(preset_text(raw, tag), encoding="utf-8")
+            written.append(dest)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--torchtitan", type=Path, required=True, help="pytorch/torchtitan git dir")
+    parser.add_argument("--primus", type=Path, required=True, help="AMD-AGI/Primus git dir")
+    args = parser.parse_args(argv)
+    for target, tag in RELEASES.items():
+        commit = torchtitan_pin(args.primus, tag)
+        print(f"{target} ({tag}) pins torchtitan {commit}: {write_schema(args.torchtitan, commit)}")
+        for path in write_presets(args.primus, target, tag):
+            print(f"  {path.relative_to(CONFIGS_ROOT.parent)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
