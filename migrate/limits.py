@@ -32,7 +32,7 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "array_elements": (100_000, "elements of one shell array"),
     "expansion_work": (2_000_000, "words built by expansions (`\"${A[@]}\"` counts each element) for one script"),
     "eval_memory": (2 << 30, "bytes of memory one script's evaluation may add to the process"),
-    "yaml_bytes": (1 << 20, "bytes of one YAML experiment or preset file"),
+    "config_bytes": (1 << 20, "bytes of one config file (a YAML experiment or preset, a torchtitan TOML)"),
     "yaml_nodes": (200_000, "values in one YAML file, each alias counted as the values it repeats"),
     "yaml_depth": (100, "nesting depth of one YAML file"),
     "extends_depth": (32, "files in one chain of extends:/bases:/includes:"),

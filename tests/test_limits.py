@@ -218,7 +218,7 @@ def test_deeply_nested_yaml_is_refused_cleanly(tmp_path):
 
 def test_a_yaml_file_over_the_size_limit_or_not_regular_is_refused(tmp_path):
     exp = _experiment(tmp_path / "s", "# " + "x" * 1_200_000 + "\n")
-    assert_limit(run_cli(tmp_path, "resolve", str(exp)), "yaml_bytes", f"{exp}: error")
+    assert_limit(run_cli(tmp_path, "resolve", str(exp)), "config_bytes", f"{exp}: error")
     os.mkfifo(tmp_path / "pipe.yaml")
     proc = run_cli(tmp_path, "resolve", "pipe.yaml", timeout=30)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
@@ -238,3 +238,17 @@ def test_eval_options_overrides_and_environment_reach_the_budget(monkeypatch):
     monkeypatch.setenv("PRIMUS_MIGRATE_LIMITS", "loop_iterations=12, eval_steps=2K")
     budget = EvalBudget(EvalOptions())
     assert (budget.loop_iterations, budget.steps) == (12, 2048)
+
+
+def test_a_torchtitan_job_config_that_is_a_pipe_or_a_device_is_refused_without_reading(tmp_path):
+    os.mkfifo(tmp_path / "job.toml")
+    code = ("import sys\nfrom pathlib import Path\nfrom migrate.diagnostics import MigrateError\n"
+            "from migrate.torchtitan.jobconfig import load_toml\nfrom migrate.torchtitan.schema import load_schema\n"
+            "for name in sys.argv[1:]:\n"
+            "    try:\n        load_toml(Path(name), load_schema('73a0e697'))\n"
+            "    except MigrateError as exc:\n        print(exc.message)\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / "job.toml"), "/dev/zero"], cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=60,
+                          preexec_fn=_cap_memory, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.count("not a regular file") == 2, proc.stdout

@@ -193,8 +193,8 @@ def _load_uncached(path: Path, referenced_from: Origin | None) -> Any:
         path.stat()
         if path.is_dir():
             raise IsADirectoryError(str(path))
-        # at most `yaml_bytes`, and never a blocking read of a pipe or a device
-        text = limits.read_regular_file(str(path), "yaml_bytes", str(path), "config file").decode("utf-8")
+        # at most `config_bytes`, and never a blocking read of a pipe or a device
+        text = limits.read_regular_file(str(path), "config_bytes", str(path), "config file").decode("utf-8")
     except FileNotFoundError:
         raise MigrateError(f"config file not found: {path}", origin=referenced_from) from None
     except IsADirectoryError:
