@@ -252,3 +252,13 @@ def test_a_torchtitan_job_config_that_is_a_pipe_or_a_device_is_refused_without_r
                           preexec_fn=_cap_memory, check=False)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.count("not a regular file") == 2, proc.stdout
+
+
+@pytest.mark.slow
+def test_memory_no_other_limit_catches_stops_at_the_evaluation_memory_cap(tmp_path):
+    # each element stays under string_chars; joining 100000 of them would be 90 GB
+    name = script(tmp_path, 'X=$(printf "%900000s" x)\nA=($(seq 1 100000))\nB=("${A[@]/1/$X}")\nY="${B[*]}"')
+    start = time.monotonic()
+    proc = run_cli(tmp_path, "inspect", name, limits="eval_memory=400M", timeout=120)
+    assert_limit(proc, "eval_memory", f"{name}: error: evaluation ran out of memory")
+    assert time.monotonic() - start < 60
