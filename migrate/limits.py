@@ -159,9 +159,8 @@ def cap_memory(extra: int) -> tuple[int, int] | None:
     try:
         import resource
 
-        with open("/proc/self/status", "rb") as file:
-            line = next(row for row in file if row.startswith(b"VmData:"))
-        data = int(line.split()[1]) * 1024
+        with open("/proc/self/statm", "rb") as file:  # pages: size resident shared text lib data dt
+            data = int(file.read().split()[5]) * os.sysconf("SC_PAGE_SIZE")
         soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
         want = data + extra
         if hard != resource.RLIM_INFINITY:
@@ -170,7 +169,7 @@ def cap_memory(extra: int) -> tuple[int, int] | None:
             return None
         resource.setrlimit(resource.RLIMIT_DATA, (want, hard))
         return soft, hard
-    except (ImportError, OSError, ValueError, StopIteration):
+    except (ImportError, OSError, ValueError, IndexError):
         return None
 
 

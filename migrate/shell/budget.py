@@ -76,7 +76,9 @@ class EvalBudget:
         An array's elements are not summed here (that would cost as much as the assignment on
         every `A+=(x)`): each was built by an expansion, and `memory_cap` bounds the rest."""
         if isinstance(value, tuple):
-            self.check_chars(sum(len(seg.text) for seg in value), f"`{name}`", origin)
+            count = len(value[0].text) if len(value) == 1 else sum(len(seg.text) for seg in value)
+            if count > self.string_chars:
+                self.check_chars(count, f"`{name}`", origin)
         elif isinstance(value, (list, dict)) and len(value) > self.array_elements:
             raise _limits.exceeded("array_elements", f"array `{name}` would have {len(value)} elements",
                                    self.where(origin))
