@@ -124,7 +124,15 @@ def test_an_experiment_that_is_a_directory_and_an_unreadable_yaml_are_bad_input(
             raise PermissionError(13, "Permission denied")
         return real(self, *args, **kwargs)
 
+    real_open = os.open
+
+    def denied_open(path, *args, **kwargs):  # config files are read with os.open (limits.read_regular_file)
+        if os.path.basename(os.fspath(path)) == exp.name:
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
     monkeypatch.setattr(Path, "read_text", denied)
+    monkeypatch.setattr(os, "open", denied_open)
     _bad_input(cli("resolve", exp), "Permission denied")
 
 

@@ -220,9 +220,11 @@ def test_sigterm_leaves_the_old_tree_or_the_new_one_and_no_temporary_files(tmp_p
     proc.send_signal(signal.SIGTERM)
     code = proc.wait(timeout=120)
     err = proc.stderr.read()
-    assert "Traceback" not in err and code in (0, 143), (code, err)
+    # -SIGTERM: the signal came while the interpreter was still starting (a loaded machine can take
+    # longer than `delay` to get there), before any handler exists: then nothing may have been written
+    assert "Traceback" not in err and code in (0, 143, -signal.SIGTERM), (code, err)
     after = _tree(out) if out.exists() else {}
-    if code == 143 and after == before:
+    if code in (143, -signal.SIGTERM) and after == before:
         pass  # nothing published
     else:
         assert after != before and set(after) >= {"run.sh", "report.md", "t-pretrain.yaml"}

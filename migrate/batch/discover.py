@@ -12,9 +12,12 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Sequence
+
+from migrate import limits
 
 SCRIPT_SUFFIXES = (".sh", ".bash", ".sbatch", ".slurm")
 _SHEBANG = re.compile(rb"^#!\s*\S*(?:/|env\s+)(?:ba|z|k|da)?sh\b")
@@ -34,6 +37,13 @@ class Candidate:
 
     relpath: str            # posix, relative to the batch root
     skip_reason: str | None  # None: evaluate it
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(path.lstat().st_mode)
+    except OSError:
+        return False
 
 
 def is_shell_script(path: Path) -> bool:
@@ -88,18 +98,22 @@ def discover(
         dirnames[:] = sorted(d for d in dirnames if d not in _DIR_SKIP and not d.startswith("."))
         for filename in sorted(filenames):
             path = Path(dirpath) / filename
-            if path.is_symlink() or not is_shell_script(path):
-                continue
+            if not _regular(path) or not is_shell_script(path):
+                continue  # symlinks are not followed; a pipe or a device is never opened
             rel = path.relative_to(base).as_posix()
             if include and not matches(rel, include):
                 continue
             if exclude and matches(rel, exclude):
                 continue
             try:
-                text = path.read_text(encoding="utf-8", errors="replace")
+                with path.open("rb") as file:
+                    head = file.read(int(limits.current().script_bytes) + 1)
             except OSError as exc:
                 found.append(Candidate(rel, f"unreadable: {exc.strerror}"))
                 continue
-            found.append(Candidate(rel, prefilter(text)))
+            if len(head) > limits.current().script_bytes:
+                found.append(Candidate(rel, None))  # its conversion refuses it, naming the limit
+                continue
+            found.append(Candidate(rel, prefilter(head.decode("utf-8", "replace"))))
     found.sort(key=lambda c: c.relpath)
     return found

@@ -1,16 +1,22 @@
 """Run every script of a repository through the worker, in parallel, in a fixed order.
 
-Scripts go to a process pool one script per task (all variants of a script in
-the same worker, so its parse and caches are reused). The parent loads the
-schemas, presets and the pipeline's modules (`Backend.warm_up`) before the
-pool forks, so workers start with them loaded. A worker
-that dies outright (not an exception: a crash, an exit) breaks the pool; the
-scripts that were in flight are then retried one at a time in fresh pools and
-the one that kills its worker again becomes an "internal error" row.
+Every script runs in a worker process (`batch/pool.py`), one script per task
+(all variants of a script in the same worker, so its parse and caches are
+reused), under a wall-clock and a memory limit: a script past either, or one
+that kills its worker, becomes a row ("timed out", "out of memory", "internal
+error") and the others go on. The parent loads the schemas, presets and the
+pipeline's modules (`Backend.warm_up`) before forking, so workers start with
+them loaded. Workers die with the parent.
+
+Without `fork` (not Linux), a ProcessPoolExecutor isolates crashes only: a
+worker that dies breaks the pool, the scripts in flight are retried one at a
+time in fresh pools, and the one that kills its worker again becomes an
+"internal error" row.
 """
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
@@ -19,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
+from migrate.batch import pool as limited_pool
 from migrate.batch.backend import Backend, ConvertSettings, PipelineBackend
 from migrate.batch.discover import discover, matches
 from migrate.batch.results import ScriptResult
@@ -66,6 +73,15 @@ def _crashed(job: ScriptJob, exc: BaseException) -> ScriptResult:
     )
 
 
+def _limit_row(job: ScriptJob, reason: str) -> ScriptResult:
+    return ScriptResult(job.relpath, "rejected", reason=reason)
+
+
+def _died_row(job: ScriptJob, how: str) -> ScriptResult:
+    return ScriptResult(job.relpath, "rejected",
+                        reason=f"internal error: the worker process died while converting this script ({how})")
+
+
 def _pool(jobs: int, backend: Backend) -> ProcessPoolExecutor:
     methods = multiprocessing.get_all_start_methods()
     # fork: workers inherit the parent's loaded schemas and presets (no re-import per worker).
@@ -83,6 +99,12 @@ def run_jobs(jobs_list: Sequence[ScriptJob], jobs: int, backend: Backend,
         if progress:
             progress(job.relpath, result)
 
+    if limited_pool.available():
+        # every script in a worker process, under the batch_script_seconds/_memory limits
+        work = functools.partial(process_script, backend=backend)
+        limited_pool.run_limited(jobs_list, max(1, min(jobs, len(jobs_list))), work, done,
+                                 timed_out=_limit_row, died=_died_row, out_of_memory=_limit_row)
+        return results
     if jobs <= 1 or len(jobs_list) <= 1:
         for job in jobs_list:
             done(job, process_script(job, backend))

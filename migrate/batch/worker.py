@@ -77,6 +77,8 @@ def process_script(job: ScriptJob, backend: Backend) -> ScriptResult:
     try:
         with _inside(job.root):
             return _process(job, backend, rel)
+    except MemoryError:
+        raise  # the worker pool gives it an "out of memory" row and replaces the worker (batch/pool.py)
     except Exception as exc:  # noqa: BLE001 - one script must never stop the batch
         frame = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
         where = f" (in {Path(frame.filename).name}:{frame.lineno})" if frame else ""

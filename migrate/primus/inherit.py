@@ -29,6 +29,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any, Mapping, Sequence
 
+from migrate import limits
 from migrate.diagnostics import MigrateError, Origin
 from migrate.primus.confine import check_reference
 from migrate.primus.interpolate import interpolate_v01, interpolate_v26
@@ -72,6 +73,9 @@ def _enter(path: Path, stack: tuple[Path, ...], origin: Origin | None) -> tuple[
     if real in stack:
         chain = " -> ".join(p.name for p in stack[stack.index(real):] + (real,))
         raise MigrateError(f"inheritance cycle: {chain}", origin=origin)
+    if len(stack) >= limits.current().extends_depth:
+        raise limits.exceeded("extends_depth", f"a chain of {len(stack) + 1} inherited files reaches {path.name}",
+                              origin)
     return stack + (real,)
 
 
@@ -179,6 +183,7 @@ def _memo(kind: str, build: Any, path: Path, env: Mapping[str, str], fallbacks: 
         layer = build(path, env, fallbacks, referenced_from, _stack)
     finally:
         _RECORDERS.pop()
+    recorder = list(dict.fromkeys(recorder))  # a file reached twice (a diamond of extends:) is one dependency
     for outer in _RECORDERS:
         outer.extend(recorder)
     while len(_LAYERS) >= 256:  # evict the least recently used (one-off experiment files, mostly)

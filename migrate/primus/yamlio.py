@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from migrate import limits
 from migrate.diagnostics import MigrateError, Origin
 
 
@@ -84,7 +85,7 @@ def load_emitted_text(text: str, filename: str) -> Any:
 def load_yaml_text(text: str, filename: str) -> Any:
     """Parse `text` like `yaml.load(text, SafeLoader)`; malformed YAML -> MigrateError at its mark."""
     try:
-        return yaml.load(text, Loader=_MarkedLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_MarkedLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         origin = Origin(filename, mark.line + 1, mark.column + 1) if mark else Origin(filename)
@@ -97,6 +98,32 @@ def load_yaml_text(text: str, filename: str) -> Any:
     except RecursionError:
         raise MigrateError("YAML nested too deeply to read", origin=Origin(filename),
                            hint="flatten the nested lists or mappings") from None
+    check_size(data, filename)
+    return data
+
+
+def check_size(data: Any, filename: str) -> None:
+    """Refuse a tree over the `yaml_nodes` or `yaml_depth` limit, counting an alias as every
+    value it repeats: `&a [x, x] ... [*a, *a]` nested ten times ("billion laughs") loads in
+    microseconds as shared objects, but every later walk (interpolation, merge, compare)
+    would visit each repetition. The walk stops at the limit, so it costs at most that."""
+    budget = int(limits.current().yaml_nodes)
+    depth_limit = int(limits.current().yaml_depth)
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    seen, line = 0, 0
+    while stack:
+        value, depth = stack.pop()
+        seen += 1
+        if seen > budget:
+            raise limits.exceeded("yaml_nodes", f"YAML has more than {budget} values (aliases expanded)",
+                                  Origin(filename, line))
+        if depth > depth_limit:
+            raise limits.exceeded("yaml_depth", f"YAML nested more than {depth_limit} levels", Origin(filename, line))
+        if isinstance(value, dict):
+            line = max(getattr(value, "lines", {}).values(), default=line)
+            stack.extend((item, depth + 1) for pair in value.items() for item in pair)
+        elif isinstance(value, list):
+            stack.extend((item, depth + 1) for item in value)
 
 
 _CACHE: dict[tuple[str, int, int], Any] = {}
@@ -163,7 +190,11 @@ def load_yaml_file(path: str | Path, referenced_from: Origin | None = None) -> A
 
 def _load_uncached(path: Path, referenced_from: Origin | None) -> Any:
     try:
-        text = path.read_text(encoding="utf-8")
+        path.stat()
+        if path.is_dir():
+            raise IsADirectoryError(str(path))
+        # at most `config_bytes`, and never a blocking read of a pipe or a device
+        text = limits.read_regular_file(str(path), "config_bytes", str(path), "config file").decode("utf-8")
     except FileNotFoundError:
         raise MigrateError(f"config file not found: {path}", origin=referenced_from) from None
     except IsADirectoryError:

@@ -11,6 +11,7 @@ import os
 import re
 from typing import TYPE_CHECKING
 
+from migrate.shell import regex as rx
 from migrate.shell.arith import Arith, ArithError
 from migrate.shell.launch import is_entry
 from migrate.shell.text import is_unknown, to_str
@@ -71,16 +72,24 @@ def test_clause(ev: "Evaluator", node: dict) -> Result:
         left = expand_string(ev, node["X"])
         if op in ("==", "=", "!="):
             regex, right_unknown = expand_pattern(ev, node["Y"])
-            matched = re.fullmatch(regex, to_str(left), re.S) is not None
+            try:
+                matched = rx.fullmatch(regex, to_str(left), dotall=True, budget=ev.budget)
+            except rx.Unsupported as exc:
+                ev.warn(node, f"[[ {op} ]]: pattern not evaluated ({exc}); result unknown", code="shell-unknown")
+                return 1, True
             ok = matched if op != "!=" else not matched
             return (0 if ok else 1), is_unknown(left) or right_unknown
         right = expand_string(ev, node["Y"])
         unknown = is_unknown(left) or is_unknown(right)
         if op == "=~":
             try:
-                match = re.search(_ere(to_str(right)), to_str(left))
+                match = rx.search(_ere(to_str(right)), to_str(left), budget=ev.budget)
             except re.error:
                 return 2, unknown
+            except rx.Unsupported as exc:
+                ev.warn(node, f"[[ =~ ]]: regular expression not evaluated ({exc}); result unknown",
+                        code="shell-unknown")
+                return 1, True
             from migrate.shell.text import plain
 
             groups = [match.group(0), *[(g or "") for g in match.groups()]] if match else []

@@ -12,9 +12,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from migrate import limits
 from migrate.diagnostics import Diagnostics, MigrateError, Origin
 from migrate.shell import builtins as bi
+from migrate.shell import regex as rx
 from migrate.shell.arith import Arith, ArithError
+from migrate.shell.budget import BoundedState, EvalBudget
 from migrate.shell.conditions import test_clause
 from migrate.shell.knobs import KnobRegistry
 from migrate.shell.launch import Launch, find_launch
@@ -30,10 +33,11 @@ from migrate.shell.words import expand_fields, expand_parts, expand_pattern, exp
 @dataclass
 class EvalOptions:
     gpus_per_node: int = 8  # value assumed for torch.cuda.device_count() & co.
-    max_loop_iterations: int = 10000
-    max_call_depth: int = 64
+    # None: the limit in force (migrate.limits, PRIMUS_MIGRATE_LIMITS), resolved by EvalBudget
+    max_loop_iterations: int | None = None
+    max_call_depth: int | None = None
     cwd: str | None = None  # the directory bash would start in (default: the current one)
-    max_steps: int = 1_000_000  # statements evaluated in total, a guard against runaway nesting
+    max_steps: int | None = None  # statements evaluated in total, a guard against runaway nesting
 
 
 class ExitScript(Exception):
@@ -69,6 +73,7 @@ class Frame:
     kind: str
     chunks: list[Text] = field(default_factory=list)
     unknown: list[str] = field(default_factory=list)  # commands whose output we could not model
+    chars: int = 0  # characters captured so far (bounded by the limit string_chars)
 
 
 class Evaluator:
@@ -79,7 +84,8 @@ class Evaluator:
         self.display = display
         self.script = script
         cwd = os.path.abspath(options.cwd or os.getcwd())
-        self.state = ShellState(cwd=cwd)
+        self.budget = EvalBudget(options)  # steps, time, loop turns, value sizes (migrate.limits)
+        self.state: ShellState = BoundedState.wrap(ShellState(cwd=cwd), self.budget)
         env_origin = Origin("<environment>")
         for name, value in env.items():
             self.state.globals[name] = Var(plain(value, env_origin), exported=True, external=True, source="env")
@@ -98,7 +104,6 @@ class Evaluator:
         self.source = Source(display, "")
         self.cond_depth = 0
         self.status_unknown = False
-        self.steps = 0
         self.wrappers: list[Token] = []
         self.pending_exports: set[str] = set()
         # `declare -i N` leaves N unset, but later values of N are evaluated: (name, function depth)
@@ -257,7 +262,14 @@ class Evaluator:
 
     def write(self, text: Text) -> None:
         if self.frames:
-            self.frames[-1].chunks.append(text)
+            frame = self.frames[-1]
+            frame.chunks.append(text)
+            self._count_output(frame, text)
+
+    def _count_output(self, frame: Frame, text: Text) -> None:
+        """A captured output (`$(...)`, a pipe) grows: it is bounded like any value."""
+        frame.chars += sum(len(seg.text) for seg in text)
+        self.budget.check_chars(frame.chars, "the captured output of a command", None)
 
     def output_unknown(self, what: str) -> None:
         if self.frames:
@@ -267,9 +279,7 @@ class Evaluator:
         return any(f.kind == "subst" for f in self.frames)
 
     def step(self, node: Node) -> None:
-        self.steps += 1
-        if self.steps > self.options.max_steps:
-            raise MigrateError(f"evaluation exceeded {self.options.max_steps} steps", origin=self.origin(node))
+        self.budget.step(node, self.origin)  # statements and the deadline (migrate/shell/budget.py)
 
     # ------------------------------------------------------------------ entry
     def run_file(self, path: str, display: str, invoked_as: Text | None = None) -> None:
@@ -425,9 +435,9 @@ class Evaluator:
             if (cond_status == 0) == bool(node.get("Until")):
                 break
             count += 1
-            if count > self.options.max_loop_iterations:
-                self.warn(node, f"loop stopped after {self.options.max_loop_iterations} iterations "
-                                "(EvalOptions.max_loop_iterations)", code="shell-loop-bound")
+            if count > self.budget.loop_iterations:
+                self.warn(node, f"loop stopped after {self.budget.loop_iterations} iterations "
+                                "(limit loop_iterations)", code="shell-loop-bound")
                 break
             status, stop = self._loop_body(node, status)
             if stop:
@@ -460,8 +470,9 @@ class Evaluator:
                 items.extend(expand_fields(self, word))
         status = 0
         for count, item in enumerate(items):
-            if count >= self.options.max_loop_iterations:
-                self.warn(node, "loop stopped at EvalOptions.max_loop_iterations", code="shell-loop-bound")
+            if count >= self.budget.loop_iterations:
+                self.warn(node, f"loop stopped after {self.budget.loop_iterations} iterations "
+                                "(limit loop_iterations)", code="shell-loop-bound")
                 break
             self.state.assign(name, item, self.origin(node))
             status, stop = self._loop_body(node, status)
@@ -479,8 +490,9 @@ class Evaluator:
                 if loop.get("Cond") and self.arith_value(loop["Cond"]) == 0:
                     break
                 count += 1
-                if count > self.options.max_loop_iterations:
-                    self.warn(node, "loop stopped at EvalOptions.max_loop_iterations", code="shell-loop-bound")
+                if count > self.budget.loop_iterations:
+                    self.warn(node, f"loop stopped after {self.budget.loop_iterations} iterations "
+                                    "(limit loop_iterations)", code="shell-loop-bound")
                     break
                 status, stop = self._loop_body(node, status)
                 if stop:
@@ -495,9 +507,14 @@ class Evaluator:
                 status = 1
         return status
 
-    def cmd_CaseClause(self, node: Node, stmt: Node) -> int:
-        import re
+    def _case_matches(self, regex: str, text: str, node: Node) -> bool:
+        try:
+            return rx.fullmatch(regex, text, dotall=True, budget=self.budget)
+        except rx.Unsupported as exc:
+            self.warn(node, f"`case` pattern not evaluated ({exc}); assumed not to match", code="shell-unknown")
+            return False
 
+    def cmd_CaseClause(self, node: Node, stmt: Node) -> int:
         subject = expand_string(self, node.get("Word"))
         text = to_str(subject)
         unknown = is_unknown(subject)
@@ -512,7 +529,7 @@ class Evaluator:
                 regex, _ = expand_pattern(self, pattern)
                 if unknown:
                     matched = regex == ".*"
-                elif re.fullmatch(regex, text, re.S):
+                elif self._case_matches(regex, text, node):
                     matched = True
                 if matched:
                     break
@@ -734,11 +751,11 @@ class Evaluator:
                 rv.used_in.append(where)
 
     def call_function(self, name: str, fields: list[Text], prefix: list[tuple[str, Text, Node]], node: Node) -> int:
-        if self.state.call_depth >= self.options.max_call_depth:
+        if self.state.call_depth >= self.budget.call_depth:
             raise MigrateError(
-                f"function `{name}` recursed deeper than {self.options.max_call_depth} calls",
+                f"function `{name}` recursed deeper than {self.budget.call_depth} calls",
                 origin=self.origin(node),
-                hint="raise EvalOptions.max_call_depth if this recursion is intended",
+                hint="if this recursion is intended, raise the limit: PRIMUS_MIGRATE_LIMITS=call_depth=N",
             )
         body, source = self.state.functions[name]
         saved_positional, saved_source = self.state.positional, self.source
@@ -875,8 +892,14 @@ def evaluate_script(path: str | os.PathLike, env: dict[str, str] | None = None, 
     if not os.path.isfile(script):
         raise MigrateError(f"script not found: {display}", origin=Origin(display))
     ev = Evaluator(display, display, dict(env or {}), list(args), options)
+    cap = limits.memory_cap("eval_memory")
     try:
-        ev.run_file(script, display)
+        with cap:
+            ev.run_file(script, display)
+    except MemoryError:
+        if not cap.applied:
+            raise  # a stricter cap of the caller's (a batch worker's) ran out: its own report
+        raise limits.exceeded("eval_memory", "evaluation ran out of memory", Origin(display)) from None
     except Launched as launched:
         return ev.plan(launched.launch, launched.env)
     except ExitScript as exc:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from migrate.shell import regex as rx
 from migrate.shell.state import Var
 from migrate.shell.text import EMPTY, Text, concat, is_unknown, plain, slice_text, to_str
 from migrate.shell.words import BREAK, Item, Piece, expand_parts, expand_pattern, expand_string
@@ -261,23 +262,37 @@ def _slice(ev: "Evaluator", sl: dict, values: list[Text], multi: bool, mode: str
 
 
 def _remove(ev: "Evaluator", exp: dict, value: Text) -> Text:
+    try:
+        return _remove_matching(ev, exp, value)
+    except rx.Unsupported as exc:
+        return ev.unknown_text("", exp, f"a pattern removal whose pattern cannot be evaluated ({exc})")
+
+
+def _remove_matching(ev: "Evaluator", exp: dict, value: Text) -> Text:
     op = exp["Op"]
     regex, _ = expand_pattern(ev, exp.get("Word"))
     text = to_str(value)
     if op in ("#", "##"):
         ends = range(0, len(text) + 1) if op == "#" else range(len(text), -1, -1)
         for end in ends:
-            if re.fullmatch(regex, text[:end], re.S):
+            if rx.fullmatch(regex, text[:end], dotall=True, budget=ev.budget):
                 return slice_text(value, end)
         return value
     starts = range(len(text), -1, -1) if op == "%" else range(0, len(text) + 1)
     for start in starts:
-        if re.fullmatch(regex, text[start:], re.S):
+        if rx.fullmatch(regex, text[start:], dotall=True, budget=ev.budget):
             return slice_text(value, 0, start)
     return value
 
 
 def _replace(ev: "Evaluator", repl: dict, value: Text) -> Text:
+    try:
+        return _replace_matching(ev, repl, value)
+    except rx.Unsupported as exc:
+        return ev.unknown_text("", repl, f"a pattern substitution whose pattern cannot be evaluated ({exc})")
+
+
+def _replace_matching(ev: "Evaluator", repl: dict, value: Text) -> Text:
     orig = repl.get("Orig")
     regex, _ = expand_pattern(ev, orig)
     with_text = expand_string(ev, repl.get("With")) if repl.get("With") else EMPTY
@@ -301,12 +316,13 @@ def _replace(ev: "Evaluator", repl: dict, value: Text) -> Text:
         for end in range(len(text), i - 1, -1):  # longest match, as bash does
             if anchor == "%" and end != len(text):
                 continue
-            if re.fullmatch(regex, text[i:end], re.S):
+            if rx.fullmatch(regex, text[i:end], dotall=True, budget=ev.budget):
                 match = end
                 break
         if match is not None and (match > i or regex == ""):
             out.append(slice_text(value, pos, i))
             out.append(with_text)
+            ev.budget.check_chars(i + len(out) // 2 * len(to_str(with_text)), "a pattern substitution's result", None)
             pos = i = match
             replaced = True
             if not repl.get("All"):

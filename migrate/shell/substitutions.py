@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
+from migrate.shell import regex as rx
+
 if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
 
@@ -61,6 +63,7 @@ def python_c(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | N
 
 def _gpu_lines(ev: "Evaluator", fmt: str) -> Output:
     n = ev.options.gpus_per_node
+    ev.budget.check_chars(n * (len(fmt) + 2), f"the modelled output for {n} GPUs (--gpus-per-node)", None)
     lines = "".join(fmt.format(i=i) + "\n" for i in range(n))
     return Output(lines, assumption=f"GPUs per node assumed to be {n} (--gpus-per-node)")
 
@@ -200,7 +203,7 @@ def printf(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | Non
             out.append(_printf_escapes(literal))
             if not spec:
                 continue
-            text, ok = _printf_one(spec, next_arg)
+            text, ok = _printf_one(spec, next_arg, ev)
             if text is None:
                 return None  # a conversion we do not model
             out.append(text)
@@ -267,7 +270,7 @@ def _fixed(flags: str, width: str, precision: str | None, number: str) -> str:
     return sign + "0" * pad + text if "0" in flags else " " * pad + sign + text
 
 
-def _printf_one(spec: str, next_arg) -> tuple[str | None, bool]:
+def _printf_one(spec: str, next_arg, ev: "Evaluator | None" = None) -> tuple[str | None, bool]:
     conv = spec[-1]
     if spec == "%":
         return "%", True
@@ -286,8 +289,11 @@ def _printf_one(spec: str, next_arg) -> tuple[str | None, bool]:
         p, good = _printf_int(next_arg())
         ok &= good
         precision = str(p) if p >= 0 else None
-    if int(width or 0) > 4096 or int(precision or 0) > 4096:
-        return None, ok  # bash prints millions of spaces or fails: not modelled
+    widest = max(int(width or 0), int(precision or 0))
+    if ev is not None:  # checked before the text is built (migrate.limits)
+        ev.budget.check_chars(widest, f"printf's `{spec[:40]}`", None)
+    elif widest > 4096:
+        return None, ok
     head = "%" + flags + width + ("." + precision if precision is not None else "")
     arg = next_arg()
     if conv in "di":
@@ -461,9 +467,9 @@ def sed(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
         py_repl = re.sub(r"\\(\d)", r"\\g<\1>", repl.replace("\\&", "\x00")).replace("&", r"\g<0>").replace("\x00", "&")
         count = 0 if "g" in flags else 1
         try:
-            lines = [re.sub(regex, py_repl, line, count=count, flags=re.I if "I" in flags else 0) for line in lines]
-        except re.error:
-            return None
+            lines = [rx.sub(regex, py_repl, line, count, "I" in flags, ev.budget) for line in lines]
+        except (re.error, rx.Unsupported):
+            return None  # not modelled: the output is unknown, with a warning
     return Output("\n".join(lines) + ("\n" if trailing else ""))
 
 
@@ -552,17 +558,18 @@ def grep(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
     pattern = args[0]
     regex = re.escape(pattern) if "F" in flags else (pattern if "E" in flags else _bre_to_python(pattern))
     try:
-        rx = re.compile(regex, re.I if "i" in flags else 0)
-    except re.error:
-        return None
-    hits = [line for line in _lines(stdin) if (rx.search(line) is not None) != ("v" in flags)]
+        hits = [line for line in _lines(stdin)
+                if (rx.search(regex, line, "i" in flags, ev.budget) is not None) != ("v" in flags)]
+    except (re.error, rx.Unsupported):
+        return None  # not modelled: the output is unknown, with a warning
     status = 0 if hits else 1
     if "q" in flags:
         return Output("", status)
     if "c" in flags:
         return Output(f"{len(hits)}\n", status)
     if "o" in flags:
-        return Output("".join(m.group(0) + "\n" for line in hits for m in rx.finditer(line)), status)
+        return Output("".join(m.group(0) + "\n" for line in hits
+                              for m in rx.finditer(regex, line, "i" in flags, ev.budget)), status)
     return Output("".join(h + "\n" for h in hits), status)
 
 

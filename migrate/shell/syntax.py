@@ -18,6 +18,7 @@ import sys
 from functools import lru_cache
 from typing import Any
 
+from migrate import limits
 from migrate.diagnostics import MigrateError, Origin
 from migrate.shell import parse_cache
 
@@ -102,13 +103,10 @@ def parse_file(path: str | os.PathLike[str], display: str) -> tuple[str, Node]:
         key = (os.path.realpath(path), stat.st_mtime_ns, stat.st_size)
     except OSError as exc:
         raise MigrateError(f"cannot read script: {exc.strerror}", origin=Origin(display)) from None
+    _check_script_file(stat, display)
     cached = _FILE_CACHE.pop(key, None)  # re-inserted below: most recently used last
     if cached is None or cached[1].get("_display") != display:
-        try:
-            with open(path, "rb") as file:
-                data = file.read()
-        except OSError as exc:
-            raise MigrateError(f"cannot read script: {exc.strerror}", origin=Origin(display)) from None
+        data = limits.read_regular_file(path, "script_bytes", display, "script")  # never a pipe, device, giant
         tree = _parse_bytes(data, display)
         tree["_display"] = display  # after `store`: the cached entry is shfmt's tree, unmodified
         cached = (data.decode("utf-8", "surrogateescape"), tree)
@@ -116,6 +114,17 @@ def parse_file(path: str | os.PathLike[str], display: str) -> tuple[str, Node]:
         del _FILE_CACHE[next(iter(_FILE_CACHE))]  # the least recently used
     _FILE_CACHE[key] = cached
     return cached
+
+
+def _check_script_file(stat: os.stat_result, display: str) -> None:
+    """Refuse a script that is not a regular file or is over the size limit, before any read."""
+    import stat as stat_module
+
+    if not stat_module.S_ISREG(stat.st_mode):
+        raise MigrateError(f"cannot read script: {display} is not a regular file (a pipe, device or folder)",
+                           origin=Origin(display), hint="pass a regular file")
+    if stat.st_size > limits.current().script_bytes:
+        raise limits.exceeded("script_bytes", f"script is {stat.st_size} bytes", Origin(display))
 
 
 def pos(node: Node) -> tuple[int, int, int]:

@@ -252,7 +252,9 @@ def _glob_chars(text: str) -> str:
 
 
 def expand_fields(ev: "Evaluator", word: dict) -> list[Text]:
-    return split_fields(expand_parts(ev, word.get("Parts") or []), ev.ifs())
+    fields = split_fields(expand_parts(ev, word.get("Parts") or []), ev.ifs())
+    ev.budget.count_fields(len(fields))  # "${A[@]}" of a growing array in a loop is work too
+    return fields
 
 
 def expand_string(ev: "Evaluator", word: dict | None) -> Text:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from migrate import limits
 from migrate.diagnostics import Diagnostics, MigrateError, Origin
 from migrate.torchtitan.schema import TitanSchema, conforms, from_cli, is_flag, type_text
 
@@ -120,7 +121,8 @@ def load_toml(path: Path, schema: TitanSchema, display: str | None = None) -> tu
     """The TOML's fields (dotted -> value) and their file:line, checked against the schema."""
     shown = display or str(path)
     try:
-        text = path.read_bytes().decode("utf-8")
+        path.stat()  # a missing file: the hint below
+        text = limits.read_regular_file(str(path), "config_bytes", shown, "job config file").decode("utf-8")
         data = tomllib.loads(text)
     except FileNotFoundError:
         raise MigrateError(f"job config file not found: {path}", hint="torchtitan opens a relative path from the "

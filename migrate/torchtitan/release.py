@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from migrate import limits
 from migrate.diagnostics import MigrateError, Origin
 from migrate.primus.inherit import deep_merge
 from migrate.primus.inherit import Layer
@@ -251,9 +252,9 @@ def resolve_titan_experiment(path: str | Path, profile: Profile, env: Mapping[st
 
 def is_torchtitan_experiment(path: str | Path) -> bool:
     """A quick look (no loading rules): does the experiment's module say `framework: torchtitan`?"""
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    try:  # a pipe or a device is not read here; the loader reports it
+        text = limits.read_regular_file(str(path), "config_bytes", str(path), "config file").decode("utf-8", "replace")
+    except MigrateError:
         return False
     return any(line.split("#", 1)[0].strip() in ("framework: torchtitan", "framework: 'torchtitan'",
                                                  'framework: "torchtitan"') for line in text.splitlines())
