@@ -141,8 +141,8 @@ def shortlist(profile: Any, defaults: Mapping[str, Any], run: Mapping[str, Any],
     if len(ranked) <= size:
         chosen = [m.name for m in ranked]
     else:
-        cut = ranked[size - 1].sort_key()[:2]
-        chosen = [m.name for m in ranked if m.sort_key()[:2] <= cut]
+        cut = ranked[size - 1].closeness()
+        chosen = [m.name for m in ranked if m.closeness() <= cut]
     if len(_SHORTLISTS) > 4096:
         _SHORTLISTS.clear()
     _SHORTLISTS[key] = tuple(chosen)
