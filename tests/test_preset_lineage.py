@@ -109,6 +109,8 @@ def test_a_llama3_run_gets_a_llama3_preset_and_keeps_parity(target, tmp_path):
     env = {"MODEL_SIZE": "70", "MOCK": "0"}
     conversion, out = _convert(env, target, tmp_path)
     assert conversion.report["preset"] in LLAMA3_70B_LINE
+    assert conversion.report["preset_match"]["model_line"] == "llama3"
+    assert "Model line of the run: llama3" in conversion.files["report.md"]
     # the positions match the preset; the rotary base the script left at Megatron's default is an
     # override, so the architecture needs no model file
     assert conversion.model_path is None

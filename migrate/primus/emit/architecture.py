@@ -63,6 +63,7 @@ class PresetMatch:
     lacking: list[str] = field(default_factory=list)  # keys the release could not set with this preset
     size: int = 0  # keys the preset chain sets: among equals, the more generic base is the better parent
     off_lineage: bool = False  # the run's model line is known and this preset is not of it
+    run_lineage: str | None = None  # the run's model line (run_lineage), None: unknown
 
     @property
     def exact(self) -> bool:
@@ -177,6 +178,7 @@ def rank_presets(
             list((lacking or {}).get(name, [])),
             (sizes or {}).get(name, 0),
             lineage is not None and preset_lineage(name) != lineage,
+            lineage,
         ))
     return sorted(matches, key=PresetMatch.sort_key)
 
