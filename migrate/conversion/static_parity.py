@@ -16,6 +16,8 @@ from itertools import compress, repeat
 from operator import and_, is_, not_
 from typing import Any, Callable, Mapping
 
+from migrate.megatron.schema import is_runtime_value
+from migrate.primus.handoff import OUTPUT_DESTS
 from migrate.tokenizer_vocab import padded_vocab_size
 from migrate.values import same_value
 
@@ -59,16 +61,6 @@ class NullTokenizerAcceptance:
     def why(self) -> str:
         return (f"primus-26.5 trains mock data with the NullTokenizer instead of {self.legacy_tokenizer} "
                 f"(accepted with --accept-null-tokenizer)")
-
-
-def is_runtime_value(value: Any) -> bool:
-    """A default the schema could not evaluate statically (`int(os.getenv('LOCAL_RANK', '0'))`):
-    it is computed by each process at start-up, on either side, so it is not compared or written."""
-    if not isinstance(value, dict):
-        return False  # almost every value: no import on this path (it is asked ~10^5 times per batch)
-    from migrate.megatron.schema import UNEVALUATED
-
-    return set(value) == {UNEVALUATED}
 
 
 @dataclass
@@ -231,12 +223,6 @@ def check_static_parity(
     refusals = list(getattr(resolved, "refusals", None) or [])
     return StaticParity(not differences and not refusals, differences, ignored, absent, origins, exceptions,
                         documented=documented, refusals=refusals)
-
-
-# Dests whose Primus value the release's trainer decides (migrate.primus.handoff): compared by what
-# the run writes (checkpoints, TensorBoard, W&B), the location being the release's own.
-OUTPUT_DESTS = ("save", "save_interval", "non_persistent_save_interval", "tensorboard_dir", "wandb_project",
-                "wandb_exp_name", "wandb_save_dir")
 
 
 def output_verdict(dest: str, want: Any, got: Any, expected: Mapping[str, Any], derived: Mapping[str, Any],
