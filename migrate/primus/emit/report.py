@@ -27,7 +27,12 @@ def repeats_unmapped(code: str, message: str, unmapped: list[dict[str, Any]]) ->
 
 
 def render_markdown(report: dict[str, Any]) -> str:
-    r = report
+    lines = _summary(report) + _model_and_flags(report) + _other_settings(report)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _summary(r: dict[str, Any]) -> list[str]:
+    """The header list and the sections about differences and flags Primus cannot take."""
     lines = [
         f"# Migration report: {r['script']} -> {r['target']}",
         "",
@@ -66,6 +71,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["## Flags with no Primus equivalent", ""]
         lines += [f"- `{u['flag']}` ({u['origin']}): {u['why']}" for u in r["unmapped"]]
         lines.append("")
+    return lines
+
+
+def _model_and_flags(r: dict[str, Any]) -> list[str]:
+    """The preset chosen and the table of every script flag."""
+    lines: list[str] = []
     match = r["preset_match"]
     lines += ["## Model", "",
               f"Closest preset: `{r['preset']}`"
@@ -84,6 +95,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         where = UNMAPPED_SHORT if (f["flag"], f["origin"]) in unmapped else f["destination"]
         lines.append(f"| `{f['flag']}` | {_written(f)} | {f['origin']} | {_cell(where)} |")
     lines.append("")
+    return lines
+
+
+def _other_settings(r: dict[str, Any]) -> list[str]:
+    """Keys the presets change, knobs, environment, notes, parity differences, diagnostics."""
+    lines: list[str] = []
     defaults = [o for o in r["overrides"] if o["origin"] == "Megatron default"]
     if defaults:
         lines += ["## Keys the script never set but the Primus presets change", "",
@@ -120,7 +137,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             where = f"{d['origin']}: " if d.get("origin") else ""
             lines.append(f"- {where}{d['severity']}: {d['message']}")
         lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+    return lines
 
 
 def _written(flag: dict[str, Any]) -> str:
