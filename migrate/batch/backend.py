@@ -114,7 +114,11 @@ class PipelineBackend:
         pipeline imports lazily (each worker would import, and without bytecode caches compile,
         them again), both schemas, and the target's raw model presets, which every preset
         choice reads (parsed with the pure-Python YAML parser: a quarter second per process)."""
+        import migrate.conversion.flags  # noqa: F401
+        import migrate.conversion.hints  # noqa: F401
+        import migrate.conversion.naming  # noqa: F401
         import migrate.conversion.static_parity  # noqa: F401
+        import migrate.conversion.tokenizer_policy  # noqa: F401
         import migrate.pipeline  # noqa: F401
         import migrate.primus.emit.report  # noqa: F401
         import migrate.primus.emit.runenv  # noqa: F401

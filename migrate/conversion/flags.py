@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrate.diagnostics import Diagnostics, Origin
 from migrate.megatron.args import MegatronArgs
@@ -15,7 +15,9 @@ from migrate.megatron.schema import Schema
 from migrate.primus.emit.emitter import EmitResult
 from migrate.primus.emit.report import jsonable
 from migrate.primus.profiles import Profile
-from migrate.shell.plan import LaunchPlan
+
+if TYPE_CHECKING:
+    from migrate.shell.plan import LaunchPlan
 
 
 class ShortOrigins:

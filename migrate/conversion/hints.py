@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migrate.diagnostics import MigrateError
-from migrate.shell.plan import LaunchPlan
+
+if TYPE_CHECKING:
+    from migrate.shell.plan import LaunchPlan
 
 
 def missing_arguments_hint(plan: LaunchPlan) -> str | None:

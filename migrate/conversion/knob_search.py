@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from migrate.diagnostics import Diagnostics, MigrateError
 from migrate.megatron.schema import Schema
-from migrate.shell.plan import LaunchPlan
+
+if TYPE_CHECKING:
+    from migrate.shell.plan import LaunchPlan
 
 
 def knob_placeholders(script: Path, env: Mapping[str, str], args: Sequence[str], target: str, gpus_per_node: int,

@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from migrate.diagnostics import MigrateError
-from migrate.shell.plan import LaunchPlan
+
+if TYPE_CHECKING:
+    from migrate.shell.plan import LaunchPlan
 
 _NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-]+")
 _NAME_MAX = 200  # `<name>-pretrain.yaml` stays below the usual 255-byte file name limit

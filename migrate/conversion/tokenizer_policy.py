@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from migrate.conversion.static_parity import NullTokenizerAcceptance
 from migrate.diagnostics import MigrateError, Origin
 from migrate.primus.profiles import Profile
-from migrate.shell.plan import LaunchPlan
+
+if TYPE_CHECKING:
+    from migrate.shell.plan import LaunchPlan
 
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
