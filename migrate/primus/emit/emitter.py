@@ -388,7 +388,7 @@ def emit(
         # Keys a release's trainer rewrites after loading (`trainer_rewrites`) are not modelled by the
         # in-memory minimisation, which may keep one the loader shows is not needed: try each again.
         # Output keys (save_interval without save, W&B names without W&B, ...) may be inert as well.
-        from migrate.parity.static import OUTPUT_DESTS
+        from migrate.primus.handoff import OUTPUT_DESTS
 
         rewritten = set(getattr(baseline, "trainer_rewrites", None) or {}) | set(OUTPUT_DESTS)
         for key in [k for k in changes if k not in placeholders
