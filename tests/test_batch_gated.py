@@ -132,3 +132,13 @@ def test_batch_converts_behind_gates_and_rejects_with_needs(repo: Path):
     assert missing.status == "rejected" and missing.reason is not None
     assert missing.reason.startswith("needs file ./cluster_env.sh")
     assert rows["prep.sh"].status == "skipped" and (rows["prep.sh"].reason or "").startswith("helper")
+
+
+@pytest.mark.slow
+def test_batch_with_knobs_reads_them_behind_the_gate(repo: Path):
+    # --knobs: the knobs are read from the evaluation with the gate's first value (MODEL_SIZE=7)
+    rows = {r.script: r for r in run_batch(repo, BatchOptions(jobs=1, include=["train_model_size.sh"],
+                                                              knobs={"MODEL_SIZE": ["13", "70"]}))}
+    size = rows["train_model_size.sh"]
+    assert [v.label for v in size.variants] == ["MODEL_SIZE=13", "MODEL_SIZE=70"]
+    assert all(v.status != "rejected" for v in size.variants)

@@ -89,6 +89,8 @@ def process_script(job: ScriptJob, backend: Backend) -> ScriptResult:
 
 
 def _error_row(job: ScriptJob, exc: MigrateError, rel: _Relativizer) -> ScriptResult:
+    if getattr(exc, "gate", None) is not None:  # a stop no value gets past, and no launch in its text
+        return ScriptResult(job.relpath, "skipped", reason=rel(f"helper: {NO_LAUNCH} found ({exc.message})"))
     if NO_LAUNCH in exc.message.lower():
         return ScriptResult(job.relpath, "skipped", reason=rel(f"helper: {exc.message}"))
     hint = (exc.hint or "").replace(PASS_ARGUMENTS, f"pass them with --script-args '{job.relpath}=ARG1 ARG2 ...'")
@@ -138,7 +140,13 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
         try:
             plan = plan_for_tracing = backend.evaluate(job.relpath, {}, settings)
         except MigrateError as exc:
-            return _error_row(job, exc, rel)
+            gate = _gate_of(exc, job)
+            if gate is None:
+                return _error_row(job, exc, rel)
+            if not gate.launching:
+                return _needs_row(job, gate, rel)
+            # the knobs are read where the script launches: behind its gate's first value
+            plan = plan_for_tracing = backend.evaluate(job.relpath, dict(gate.launching[0]), settings)
         infos, _ = _knob_infos(plan)
         read_sources(plan)
         wanted = {name: list(values) for name, values in job.knobs}
@@ -158,8 +166,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
             if gate is None:
                 return _error_row(job, exc, rel)
             if not gate.launching:
-                return ScriptResult(job.relpath, "rejected", reason=rel(gate.reason()),
-                                    location=rel(str(gate.exit_at)) if gate.exit_at else None)
+                return _needs_row(job, gate, rel)
             # The defaults stop at a gate (ARCH unset, MODEL_SIZE=4): the values that open it are the variants.
             result.notes.append(rel(f"the defaults do not launch: {gate.reason()}; "
                                     f"converted with each value that launches"))
@@ -275,6 +282,12 @@ def _gate_of(exc: MigrateError, job: ScriptJob) -> Any:
     except OSError:
         return None
     return gate if launch_in_text(text) else None
+
+
+def _needs_row(job: ScriptJob, gate: Any, rel: _Relativizer) -> ScriptResult:
+    """Rejected, not skipped: a training script that needs something from its environment."""
+    return ScriptResult(job.relpath, "rejected", reason=rel(gate.reason()),
+                        location=rel(str(gate.exit_at)) if gate.exit_at else None)
 
 
 def _behind_gate(extra: Variant, through: Variant, infos: dict[str, KnobInfo]) -> Variant:
