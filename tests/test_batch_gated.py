@@ -142,3 +142,15 @@ def test_batch_with_knobs_reads_them_behind_the_gate(repo: Path):
     size = rows["train_model_size.sh"]
     assert [v.label for v in size.variants] == ["MODEL_SIZE=13", "MODEL_SIZE=70"]
     assert all(v.status != "rejected" for v in size.variants)
+
+
+def test_a_variable_only_tested_for_emptiness(tmp_path: Path):
+    # `[ -z "$MASTER_ADDR" ] && exit 1`: bash launches with any value and exits without one
+    (tmp_path / "train.sh").write_text('#!/bin/bash\nif [ -z "$MASTER_ADDR" ]; then echo need it; exit 1; fi\n'
+                                       'torchrun --master_addr "$MASTER_ADDR" pretrain_gpt.py --num-layers 2\n')
+    assert bash_launch(run_bash("train.sh", tmp_path)) is None
+    assert bash_launch(run_bash("train.sh", tmp_path, {"MASTER_ADDR": "node7"})) is not None
+    exc = _refusal(tmp_path, "train.sh")
+    assert "exits at train.sh:2 unless MASTER_ADDR is set" in exc.message
+    assert exc.gate is not None and exc.gate.launching == ()  # a made-up value is never converted
+    assert exc.gate.reason().startswith("needs MASTER_ADDR (any value")

@@ -21,6 +21,7 @@ from migrate.diagnostics import MigrateError, Origin
 if TYPE_CHECKING:
     from migrate.shell.plan import Knob
 
+PLACEHOLDER = "primus-migrate-probe"  # the value tried for a variable the script only needs set
 MAX_PROBES = 24  # evaluations spent on one failure at most (each is one run of the script's text)
 _UNBOUND = re.compile(r"(\w+): unbound variable \(set -u\)")
 _MISSING_SOURCE = re.compile(r"source: `([^`]+)` not found")
@@ -32,7 +33,7 @@ _probing = False  # set while gate probes run: a probe's own failure is not expl
 class Requirement:
     """One thing the script needs from outside: a value, a set variable, or a file."""
 
-    kind: str                       # "choice" | "unset" | "file"
+    kind: str                       # "choice" | "set" (any value) | "unset" (set -u) | "file"
     name: str                       # the variable, or the file as the script names it
     values: tuple[str, ...] = ()    # choice: the values that get past the exit, in the script's order
     launches: tuple[str, ...] = ()  # choice: the values with which the script launches
@@ -42,6 +43,8 @@ class Requirement:
         """`ARCH (one of gfx942, gfx950)`, `MASTER_NODE (unset under set -u at x.sh:6)`, `file x`."""
         if self.kind == "choice":
             return f"{self.name} (one of {', '.join(self.values)})"
+        if self.kind == "set":
+            return f"{self.name} (any value; unset{f', read at {self.origin}' if self.origin else ''})"
         if self.kind == "unset":
             return f"{self.name} (unset under set -u{f' at {self.origin}' if self.origin else ''})"
         return f"file {self.name} (sourced{f' at {self.origin}' if self.origin else ''}, not found)"
@@ -130,6 +133,30 @@ def _probe_choices(knobs: Sequence[Knob], env: dict[str, str], exit_at: Origin,
                 passing.append(value)
         if passing:
             return Requirement("choice", knob.name, tuple(passing), tuple(launches), knob.defined_at)
+    return _probe_unset(knobs, env, exit_at, probe, budget)
+
+
+def _probe_unset(knobs: Sequence[Knob], env: dict[str, str], exit_at: Origin, probe: Probe,
+                 budget: int) -> Requirement | None:
+    """`[ -z "$MASTER_ADDR" ] && exit 1`: a knob with no default, unset, that any value gets past.
+
+    The value tried is a placeholder, so nothing is converted with it: the requirement only names
+    the variable (`needs MASTER_ADDR (any value)`).
+    """
+    global _probing
+    for knob in knobs:
+        if budget <= 0:
+            return None
+        if knob.name in env or knob.default is not None or knob.value or any(v for v in knob.compared_with):
+            continue
+        budget -= 1
+        _probing = True
+        try:
+            outcome = probe({**env, knob.name: PLACEHOLDER})
+        finally:
+            _probing = False
+        if outcome is True or (outcome is not False and outcome != exit_at):
+            return Requirement("set", knob.name, origin=knob.defined_at)
     return None
 
 
@@ -142,6 +169,9 @@ def describe(gate: Gate) -> tuple[str, str]:
         if r.kind == "choice":
             parts.append(f"unless {r.name} is one of {', '.join(r.values)}")
             hints.append(f"pass {r.name}={(r.launches or r.values)[0]}")
+        elif r.kind == "set":
+            parts.append(f"unless {r.name} is set")
+            hints.append(f"pass {r.name}=VALUE (the value your job sets)")
         elif r.kind == "unset":
             parts.append(f"because {r.name} is unset under `set -u`")
             hints.append(f"pass {r.name}=VALUE (the value your job sets)")
