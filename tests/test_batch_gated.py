@@ -4,6 +4,8 @@ Each fixture is a training script that does not launch with its defaults:
 - train_arch_gated.sh: `exit 1` unless ARCH is gfx942 (TP=1) or gfx950 (TP=2);
 - train_model_size.sh: default MODEL_SIZE=4, branches for 7, 13, 20 and 70 only, else `exit 1`;
 - train_needs_master.sh: `set -u`, then `$MASTER_NODE` in the torchrun line, never assigned;
+- train_arch_then_master.sh: `set -u`, a `case` exiting unless ARCH is gfx942|gfx950 (default
+  `unknown`), then `$MASTER_NODE` in the launch: two gates in a row;
 - train_missing_source.sh: `set -e`, sources ./cluster_env.sh (not in the folder), whose
   `launch_training` function would run the launch.
 What bash does with them is checked with real bash first (stubbed launchers, sandboxed HOME,
@@ -65,6 +67,12 @@ def test_bash_set_u_and_missing_source(repo: Path):
     assert bash_launch(run_bash("train_missing_source.sh", repo)) is not None    # the file was all it needed
 
 
+def test_bash_two_gates_in_a_row(repo: Path):
+    assert bash_launch(run_bash("train_arch_then_master.sh", repo)) is None                     # case: exit 1
+    assert bash_launch(run_bash("train_arch_then_master.sh", repo, {"ARCH": "gfx950"})) is None  # unbound
+    assert bash_launch(run_bash("train_arch_then_master.sh", repo, {"ARCH": "gfx950", "MASTER_NODE": "n0"}))
+
+
 # --- convert: the error says what the script needs ---------------------------------------------
 
 def test_convert_names_the_values_that_open_the_gate(repo: Path):
@@ -87,6 +95,16 @@ def test_convert_set_u_names_the_unset_variable(repo: Path):
     assert "exits at train_needs_master.sh:6 because MASTER_NODE is unset under `set -u`" in exc.message
     assert exc.gate is not None and exc.gate.launching == ()
     assert exc.gate.reason().startswith("needs MASTER_NODE")
+
+
+def test_convert_follows_the_second_gate(repo: Path):
+    exc = _refusal(repo, "train_arch_then_master.sh")
+    # line 7 is the `*)` branch's exit; line 11 the launch reading $MASTER_NODE
+    assert ("exits at train_arch_then_master.sh:7 unless ARCH is one of gfx942, gfx950, then at "
+            "train_arch_then_master.sh:11 because MASTER_NODE is unset under `set -u`") in exc.message
+    assert exc.gate is not None and exc.gate.launching == ()
+    assert exc.gate.reason() == ("needs ARCH (one of gfx942, gfx950); MASTER_NODE (unset under set -u at "
+                                 "train_arch_then_master.sh:11)")
 
 
 def test_convert_missing_source_names_the_file(repo: Path):
@@ -125,6 +143,8 @@ def test_batch_converts_behind_gates_and_rejects_with_needs(repo: Path):
     size = rows["train_model_size.sh"]
     assert [v.label for v in size.variants] == ["MODEL_SIZE=7", "MODEL_SIZE=13", "MODEL_SIZE=20", "MODEL_SIZE=70"]
     assert all(v.status != "rejected" for v in size.variants)
+    assert rows["train_arch_then_master.sh"].status == "rejected"
+    assert (rows["train_arch_then_master.sh"].reason or "").startswith("needs ARCH (one of gfx942, gfx950); MASTER")
     master = rows["train_needs_master.sh"]
     assert master.status == "rejected" and master.reason is not None
     assert master.reason.startswith("needs MASTER_NODE") and master.location == "train_needs_master.sh:6"
@@ -154,3 +174,18 @@ def test_a_variable_only_tested_for_emptiness(tmp_path: Path):
     assert "exits at train.sh:2 unless MASTER_ADDR is set" in exc.message
     assert exc.gate is not None and exc.gate.launching == ()  # a made-up value is never converted
     assert exc.gate.reason().startswith("needs MASTER_ADDR (any value")
+
+
+def test_two_choice_gates_give_launching_pairs(repo: Path):
+    # ARCH must be gfx942|gfx950, then MODEL_SIZE (default 4) must be 7 or 70: every launching
+    # assignment found carries the first ARCH value that got past the first exit
+    (repo / "train_two.sh").write_text(
+        '#!/bin/bash\ncase "$ARCH" in gfx942|gfx950) ;; *) exit 1 ;; esac\nMODEL_SIZE=${MODEL_SIZE:-4}\n'
+        'if [ "$MODEL_SIZE" = 7 ]; then L=32; elif [ "$MODEL_SIZE" = 70 ]; then L=80; else exit 1; fi\n'
+        'torchrun pretrain_gpt.py --num-layers $L\n')
+    assert bash_launch(run_bash("train_two.sh", repo, {"ARCH": "gfx950"})) is None
+    assert bash_launch(run_bash("train_two.sh", repo, {"ARCH": "gfx942", "MODEL_SIZE": "70"})) is not None
+    exc = _refusal(repo, "train_two.sh")
+    assert exc.gate is not None
+    assert exc.gate.launching == ((("ARCH", "gfx942"), ("MODEL_SIZE", "7")), (("ARCH", "gfx942"), ("MODEL_SIZE", "70")))
+    assert exc.gate.reason() == "needs ARCH (one of gfx942, gfx950); MODEL_SIZE (one of 7, 70)"

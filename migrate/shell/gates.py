@@ -27,6 +27,8 @@ _UNBOUND = re.compile(r"(\w+): unbound variable \(set -u\)")
 _MISSING_SOURCE = re.compile(r"source: `([^`]+)` not found")
 
 _probing = False  # set while gate probes run: a probe's own failure is not explored again
+_following = 0  # how many gates deep the current explanation is (see _follow)
+MAX_FOLLOW = 2
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,9 @@ class GatedScript(MigrateError):
         self.gate = gate
 
 
-Probe = Callable[[dict[str, str]], "Origin | None | bool"]
+# probe(env, follow): True on a launch, else where it exited (None: no exit, False: another error);
+# with follow=True, the Gate of the next stop instead of its Origin (None when there is none)
+Probe = Callable[[dict[str, str], bool], "Origin | Gate | None | bool"]
 
 
 def explain(knobs: Sequence[Knob], diagnostics: Sequence, display: str, env: dict[str, str],
@@ -100,11 +104,32 @@ def explain(knobs: Sequence[Knob], diagnostics: Sequence, display: str, env: dic
         if choice is not None:
             requirements.append(choice)
             launching = [((choice.name, v),) for v in choice.launches]
+            if choice.kind == "choice" and not choice.launches:
+                requirements, launching = _follow(choice, requirements, env, probe)
     if not requirements:
         return None
     gate = Gate(exit_at, tuple(requirements), tuple(launching))
     message, hint = describe(gate)
     return GatedScript(message, origin=Origin(display), hint=hint, gate=gate)
+
+
+def _follow(choice: Requirement, requirements: list[Requirement], env: dict[str, str], probe: Probe,
+            ) -> tuple[list[Requirement], list[tuple[tuple[str, str], ...]]]:
+    """Past one gate the script stops at the next (`ARCH` set, then `MASTER_NODE` under `set -u`):
+    explain that stop too, with the first value that got past this one (at most MAX_FOLLOW deep)."""
+    global _following
+    if _following >= MAX_FOLLOW:
+        return requirements, []
+    first = (choice.name, choice.values[0])
+    _following += 1
+    try:
+        outcome = probe({**env, first[0]: first[1]}, True)
+    finally:
+        _following -= 1
+    if not isinstance(outcome, Gate):
+        return requirements, []
+    launching = [(first, *assignment) for assignment in outcome.launching]
+    return requirements + list(outcome.requirements), launching
 
 
 def _probe_choices(knobs: Sequence[Knob], env: dict[str, str], exit_at: Origin,
@@ -124,7 +149,7 @@ def _probe_choices(knobs: Sequence[Knob], env: dict[str, str], exit_at: Origin,
             budget -= 1
             _probing = True
             try:
-                outcome = probe({**env, knob.name: value})
+                outcome = probe({**env, knob.name: value}, False)
             finally:
                 _probing = False
             if outcome is True:
@@ -152,7 +177,7 @@ def _probe_unset(knobs: Sequence[Knob], env: dict[str, str], exit_at: Origin, pr
         budget -= 1
         _probing = True
         try:
-            outcome = probe({**env, knob.name: PLACEHOLDER})
+            outcome = probe({**env, knob.name: PLACEHOLDER}, False)
         finally:
             _probing = False
         if outcome is True or (outcome is not False and outcome != exit_at):
@@ -173,21 +198,24 @@ def describe(gate: Gate) -> tuple[str, str]:
             parts.append(f"unless {r.name} is set")
             hints.append(f"pass {r.name}=VALUE (the value your job sets)")
         elif r.kind == "unset":
-            parts.append(f"because {r.name} is unset under `set -u`")
+            at = f"at {r.origin} " if r.origin and r.origin != gate.exit_at else ""
+            parts.append(f"{at}because {r.name} is unset under `set -u`")
             hints.append(f"pass {r.name}=VALUE (the value your job sets)")
         else:
             parts.append(f"because it sources {r.name}{f' at {r.origin}' if r.origin else ''}, which does not exist")
             hints.append(f"create {r.name} (relative to the script's working directory), "
                          "or convert from where it exists")
-    return f"{where} {'; '.join(parts)}", "; ".join(hints)
+    return f"{where} {', then '.join(parts)}", "; ".join(hints)
 
 
 def probe_with(evaluate: Callable[..., object], path: object, args: Sequence[str], options: object) -> Probe:
-    """A probe that runs `evaluate(path, env, args, options)`: True on a launch, else where it exited."""
-    def probe(env: dict[str, str]) -> Origin | None | bool:
+    """A probe that runs `evaluate(path, env, args, options)` (see `Probe`)."""
+    def probe(env: dict[str, str], follow: bool) -> Origin | Gate | None | bool:
         try:
             evaluate(path, env, args, options)
         except GatedScript as exc:
+            if follow:
+                return exc.gate
             return exc.gate.exit_at if exc.gate is not None else None
         except MigrateError:
             return False
