@@ -32,6 +32,7 @@ from migrate.batch.variants import (
 from migrate.batch.discover import launch_in_text
 from migrate.diagnostics import MigrateError
 from migrate.pipeline import PASS_ARGUMENTS
+from migrate.shell.gates import Gate
 from migrate.primus.yamlio import mark_emitted
 
 NO_LAUNCH = "no training launch"
@@ -146,7 +147,10 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
             if not gate.launching:
                 return _needs_row(job, gate, rel)
             # the knobs are read where the script launches: behind its gate's first value
-            plan = plan_for_tracing = backend.evaluate(job.relpath, dict(gate.launching[0]), settings)
+            try:
+                plan = plan_for_tracing = backend.evaluate(job.relpath, dict(gate.launching[0]), settings)
+            except MigrateError as behind:
+                return _error_row(job, behind, rel)
         infos, _ = _knob_infos(plan)
         read_sources(plan)
         wanted = {name: list(values) for name, values in job.knobs}
@@ -211,7 +215,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
                 seen = {v.env for v in done} | {v.env for v in pending}
                 for extra in more:
                     if gated:
-                        extra = _behind_gate(extra, variant, infos)
+                        extra = _behind_gate(extra, variant)
                     if extra.env in seen:
                         continue
                     if len(done) + len(pending) >= job.max_variants:
@@ -266,7 +270,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
     return result
 
 
-def _gate_of(exc: MigrateError, job: ScriptJob) -> Any:
+def _gate_of(exc: MigrateError, job: ScriptJob) -> Gate | None:
     """The gate a training script stopped at (see migrate/shell/gates.py), or None for a helper.
 
     A gate found by trying values is proof of a launch; a `set -u` stop or a missing sourced file
@@ -284,18 +288,17 @@ def _gate_of(exc: MigrateError, job: ScriptJob) -> Any:
     return gate if launch_in_text(text) else None
 
 
-def _needs_row(job: ScriptJob, gate: Any, rel: _Relativizer) -> ScriptResult:
+def _needs_row(job: ScriptJob, gate: Gate, rel: _Relativizer) -> ScriptResult:
     """Rejected, not skipped: a training script that needs something from its environment."""
     return ScriptResult(job.relpath, "rejected", reason=rel(gate.reason()),
                         location=rel(str(gate.exit_at)) if gate.exit_at else None)
 
 
-def _behind_gate(extra: Variant, through: Variant, infos: dict[str, KnobInfo]) -> Variant:
+def _behind_gate(extra: Variant, through: Variant) -> Variant:
     """A variant found after a gate, with the gate's value kept (`ARCH=gfx942,MODEL_SIZE=70`)."""
-    gate_env = [(n, v) for n, v in through.env if n not in dict(extra.env)] if through.env else []
-    env = tuple(sorted(gate_env + list(extra.env)))
-    named = [(n, v) for n, v in env]
-    return Variant(label_for(named), env, False)
+    overrides = dict(extra.env)
+    env = tuple(sorted([(n, v) for n, v in through.env if n not in overrides] + list(extra.env)))
+    return Variant(label_for(env), env, False)
 
 
 def _same_run(a: Any, b: Any) -> bool:
