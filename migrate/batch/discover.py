@@ -79,11 +79,30 @@ def matches(relpath: str, patterns: Sequence[str]) -> bool:
 
 def prefilter(text: str) -> str | None:
     """Reason to skip a script without evaluating it, or None to evaluate it."""
-    code = "\n".join(line.split("#", 1)[0] if not line.lstrip().startswith("#!") else "" for line in text.splitlines())
-    if _LAUNCH_HINTS.search(code):
+    if _LAUNCH_HINTS.search(_code(text)):
         return None
     return ("helper: nothing in the text starts a training launch "
             "(no torchrun/python *.py launch, no call of another script)")
+
+
+# A launch itself (not a call of another script): a launcher or a training entry point.
+_LAUNCH_ITSELF = re.compile(
+    r"(?<![\w.-])(?:torchrun|torch\.distributed\.(?:run|launch)|deepspeed|accelerate\s+launch"
+    r"|\S*pretrain_\w+\.py|\S*train\w*\.py)(?![\w-])"
+)
+
+
+def launch_in_text(text: str) -> bool:
+    """True when the script's own code (comments aside) names a training launch.
+
+    A script that stops before its launch (`set -u`, a missing sourced file) is still a training
+    script when this holds; one that only calls other scripts may be a wrapper or a helper.
+    """
+    return bool(_LAUNCH_ITSELF.search(_code(text)))
+
+
+def _code(text: str) -> str:
+    return "\n".join(line.split("#", 1)[0] if not line.lstrip().startswith("#!") else "" for line in text.splitlines())
 
 
 def discover(

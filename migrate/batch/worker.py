@@ -27,9 +27,12 @@ from migrate.batch.variants import (
     drop_thresholds,
     explicit_variants,
     is_varied,
+    label_for,
 )
+from migrate.batch.discover import launch_in_text
 from migrate.diagnostics import MigrateError
 from migrate.conversion.hints import PASS_ARGUMENTS
+from migrate.shell.gates import Gate
 from migrate.primus.yamlio import mark_emitted
 
 NO_LAUNCH = "no training launch"
@@ -87,6 +90,8 @@ def process_script(job: ScriptJob, backend: Backend) -> ScriptResult:
 
 
 def _error_row(job: ScriptJob, exc: MigrateError, rel: _Relativizer) -> ScriptResult:
+    if getattr(exc, "gate", None) is not None:  # a stop no value gets past, and no launch in its text
+        return ScriptResult(job.relpath, "skipped", reason=rel(f"helper: {NO_LAUNCH} found ({exc.message})"))
     if NO_LAUNCH in exc.message.lower():
         return ScriptResult(job.relpath, "skipped", reason=rel(f"helper: {exc.message}"))
     hint = (exc.hint or "").replace(PASS_ARGUMENTS, f"pass them with --script-args '{job.relpath}=ARG1 ARG2 ...'")
@@ -131,11 +136,21 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
                 sources[name] = path.read_text(encoding="utf-8", errors="replace")
 
     plan_for_tracing: Any = None
+    gated = False  # the defaults stop at a gate: every variant carries the gate's value
     if job.knobs is not None:
         try:
             plan = plan_for_tracing = backend.evaluate(job.relpath, {}, settings)
         except MigrateError as exc:
-            return _error_row(job, exc, rel)
+            gate = _gate_of(exc, job)
+            if gate is None:
+                return _error_row(job, exc, rel)
+            if not gate.launching:
+                return _needs_row(job, gate, rel)
+            # the knobs are read where the script launches: behind its gate's first value
+            try:
+                plan = plan_for_tracing = backend.evaluate(job.relpath, dict(gate.launching[0]), settings)
+            except MigrateError as behind:
+                return _error_row(job, behind, rel)
         infos, _ = _knob_infos(plan)
         read_sources(plan)
         wanted = {name: list(values) for name, values in job.knobs}
@@ -151,15 +166,29 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
         try:
             conversions[default.label] = backend.convert(job.relpath, {}, stem_name, settings)
         except MigrateError as exc:
-            return _error_row(job, exc, rel)
-        infos, _ = _knob_infos(conversions[default.label].plan)
-        read_sources(conversions[default.label].plan)
-        variants, capped = auto_variants(candidates(infos), job.max_variants, job.all_choices)
-        # Rename the defaults after their values (MODEL_SIZE=8) once the knobs are known.
-        conversions = {variants[0].label: conversions[default.label]}
-        pending = list(variants[1:])
+            gate = _gate_of(exc, job)
+            if gate is None:
+                return _error_row(job, exc, rel)
+            if not gate.launching:
+                return _needs_row(job, gate, rel)
+            # The defaults stop at a gate (ARCH unset, MODEL_SIZE=4): the values that open it are the variants.
+            result.notes.append(rel(f"the defaults do not launch: {gate.reason()}; "
+                                    f"converted with each value that launches"))
+            variants = [Variant(label_for(assignment), assignment, False) for assignment in gate.launching]
+            variants = variants[: job.max_variants]
+            capped = len(gate.launching) > job.max_variants
+            infos = {}
+            pending = list(variants)
+            gated = True
+        else:
+            infos, _ = _knob_infos(conversions[default.label].plan)
+            read_sources(conversions[default.label].plan)
+            variants, capped = auto_variants(candidates(infos), job.max_variants, job.all_choices)
+            # Rename the defaults after their values (MODEL_SIZE=8) once the knobs are known.
+            conversions = {variants[0].label: conversions[default.label]}
+            pending = list(variants[1:])
 
-    done: list[Variant] = [] if job.knobs is not None else [variants[0]]
+    done: list[Variant] = [] if job.knobs is not None or gated else [variants[0]]
     for i, variant in enumerate(pending):
         pending[i] = _unique_label(variant, done + pending[:i])
     while pending:
@@ -185,6 +214,8 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
                 # Same assignment, same variant, whatever its label became with more knobs known.
                 seen = {v.env for v in done} | {v.env for v in pending}
                 for extra in more:
+                    if gated:
+                        extra = _behind_gate(extra, variant)
                     if extra.env in seen:
                         continue
                     if len(done) + len(pending) >= job.max_variants:
@@ -237,6 +268,37 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
     if all(r.status == "skipped" for r in result.variants):
         result.reason = result.variants[0].reason if result.variants else None
     return result
+
+
+def _gate_of(exc: MigrateError, job: ScriptJob) -> Gate | None:
+    """The gate a training script stopped at (see migrate/shell/gates.py), or None for a helper.
+
+    A gate found by trying values is proof of a launch; a `set -u` stop or a missing sourced file
+    is taken as one only when the script's own text contains a launch (else it stays a helper).
+    """
+    gate = getattr(exc, "gate", None)
+    if gate is None or not gate.requirements:
+        return None
+    if gate.launching:
+        return gate
+    try:
+        text = Path(job.relpath).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    return gate if launch_in_text(text) else None
+
+
+def _needs_row(job: ScriptJob, gate: Gate, rel: _Relativizer) -> ScriptResult:
+    """Rejected, not skipped: a training script that needs something from its environment."""
+    return ScriptResult(job.relpath, "rejected", reason=rel(gate.reason()),
+                        location=rel(str(gate.exit_at)) if gate.exit_at else None)
+
+
+def _behind_gate(extra: Variant, through: Variant) -> Variant:
+    """A variant found after a gate, with the gate's value kept (`ARCH=gfx942,MODEL_SIZE=70`)."""
+    overrides = dict(extra.env)
+    env = tuple(sorted([(n, v) for n, v in through.env if n not in overrides] + list(extra.env)))
+    return Variant(label_for(env), env, False)
 
 
 def _same_run(a: Any, b: Any) -> bool:

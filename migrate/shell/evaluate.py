@@ -919,6 +919,12 @@ def evaluate_script(path: str | os.PathLike, env: dict[str, str] | None = None, 
     if unsupported:  # MODEL_SIZE=9 on a script offering 8 and 70: say that, not "no launch found"
         message, hint = describe(unsupported)
         raise MigrateError(f"{message}; it stops before its training launch{where}", origin=Origin(display), hint=hint)
+    from migrate.shell.gates import explain, probe_with
+
+    gated = explain(ev.knobs.knobs(ev.trees), list(ev.diags), display, dict(env or {}),
+                    probe_with(evaluate_script, path, args, options))
+    if gated is not None:  # ARCH unset in a script offering gfx942 and gfx950: say what it needs
+        raise gated
     raise MigrateError(
         f"no training launch found in {display}{where}; external commands seen: {seen}",
         origin=Origin(display),
