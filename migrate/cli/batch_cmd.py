@@ -12,6 +12,8 @@ from migrate.primus.profiles import DEFAULT_TARGET
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from migrate.batch.categories import BatchCommand
+
 DEFAULT_OUTPUT = "primus-migrated"
 
 
@@ -92,6 +94,7 @@ def exit_code(results) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from migrate.batch.backend import ConvertSettings
+    from migrate.batch.categories import annotate
     from migrate.batch.report import JSON_NAME, MARKDOWN_NAME, build_json, render_json, render_markdown
     from migrate.batch.runner import BatchOptions, default_jobs, run_batch
     from migrate.batch.script_args import parse_script_args
@@ -126,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
     with _progress(enabled=not args.json) as progress:
         results = run_batch(root, options, progress=progress.advance, on_discovered=progress.start)
 
+    annotate(results, _batch_command(args))
     tree = assemble(results)
     report = build_json(results, tree, args.target, root.resolve().name or ".")
     if args.entry_as:  # the user's word that unknown entry scripts build what this family builds
@@ -142,6 +146,24 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_summary(report, out / MARKDOWN_NAME)
     return exit_code(results)
+
+
+def _batch_command(args: argparse.Namespace) -> "BatchCommand":
+    """This run's command line as next steps repeat it: the options that change what converts, and the
+    folders as typed (an absolute one becomes DIR / OUT: reports carry no machine paths)."""
+    from migrate.batch.categories import BatchCommand
+
+    shown = lambda path, placeholder: placeholder if Path(path).is_absolute() else path  # noqa: E731
+    extra: list[str] = []
+    if args.target != DEFAULT_TARGET:
+        extra += ["--target", args.target]
+    for flag in ("legacy_schema", "entry_as"):
+        value = getattr(args, flag)
+        if value:
+            extra += [f"--{flag.replace('_', '-')}", shown(value, "SCHEMA") if flag == "legacy_schema" else value]
+    if args.accept_null_tokenizer:
+        extra.append("--accept-null-tokenizer")
+    return BatchCommand(shown(args.dir, "DIR"), shown(args.output, "OUT"), tuple(extra))
 
 
 def _legacy_schema(args: argparse.Namespace) -> str | None:
