@@ -193,3 +193,15 @@ def test_summary_orders_by_rows_then_code(batch):
     rows = summary(batch)
     keys = [(-int(row["rows"]), CODES.index(str(row["category"]))) for row in rows]
     assert keys == sorted(keys)
+
+
+def test_progress_counts_what_the_report_counts(tmp_path):
+    """Skipped helpers tick the bar too: its total is the report's script total."""
+    picked = {name: SCRIPTS[name] for name in ("prepare_data.sh", "train_good.sh", "train_bert.sh")}
+    totals: list[int] = []
+    ticks: list[str] = []
+    results = run_batch(_repo(tmp_path, picked), BatchOptions(jobs=1),
+                        progress=lambda script, result: ticks.append(script), on_discovered=totals.append)
+    report = build_json(results, assemble(results), "primus-26.5", "repo")
+    assert totals == [report["summary"]["scripts"]["total"]] == [3]
+    assert sorted(ticks) == sorted(picked)
