@@ -189,9 +189,9 @@ def test_the_raise_site_category_wins_and_codes_are_known():
     assert len(set(CODES)) == len(CODES) and "other" in CODES
 
 
-def test_summary_orders_by_rows_then_code(batch):
+def test_summary_puts_rejections_first_then_most_rows(batch):
     rows = summary(batch)
-    keys = [(-int(row["rows"]), CODES.index(str(row["category"]))) for row in rows]
+    keys = [(row["status"] == "skipped", -int(row["rows"]), CODES.index(str(row["category"]))) for row in rows]
     assert keys == sorted(keys)
 
 

@@ -43,7 +43,7 @@ CATEGORIES: tuple[Category, ...] = (
     Category("unknown-tokenizer", "the tokenizer's vocabulary size is unknown",
              "{batch} --target primus-0.1", "or point --tokenizer-model at the tokenizer's files, which are read"),
     Category("shell-parse-error", "bash cannot parse the script",
-             "bash -n {path}", "then fix the script at the line it names (an unfilled template placeholder?)"),
+             "bash -n {path}", "then fix the line it names, e.g. an unfilled template placeholder"),
     Category("crlf", "the script has Windows (CRLF) line endings", "dos2unix {path} && {batch}"),
     Category("megatron-would-reject", "Megatron-LM's own parser refuses these arguments: the legacy run never trained",
              "fix the launch at {loc}", command=False),
@@ -161,7 +161,7 @@ def annotate(results: Sequence[ScriptResult], batch: BatchCommand) -> None:
 
 
 def summary(results: Sequence[ScriptResult]) -> list[dict[str, object]]:
-    """Per category: rows, scripts, and the next step of its first row; most rows first, then by code."""
+    """Per category: rows, scripts, and the next step of its first row; rejections first, most rows first."""
     table: dict[str, dict[str, object]] = {}
     for result in sorted(results, key=lambda r: r.script):
         for row in _rows(result):
@@ -177,4 +177,6 @@ def summary(results: Sequence[ScriptResult]) -> list[dict[str, object]]:
             if result.script not in scripts:
                 scripts.append(result.script)
     order = {code: i for i, code in enumerate(CODES)}
-    return sorted(table.values(), key=lambda e: (-int(e["rows"]), order[str(e["category"])]))  # type: ignore[call-overload]
+    # rejections before skips (a skip usually needs nothing), then most rows, then the table's order
+    return sorted(table.values(), key=lambda e: (e["status"] == "skipped", -int(e["rows"]),  # type: ignore[call-overload]
+                                                 order[str(e["category"])]))

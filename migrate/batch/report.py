@@ -169,7 +169,7 @@ def _category_lines(categories: list[dict[str, Any]]) -> list[str]:
         lines.append(f"| `{row['category']}` | {row['status']} | {row['rows']} | {len(row['scripts'])} "
                      f"| {_cell(row['title'])} |")
     lines += ["", "## Next steps", "",
-              "Most rows first; each row's own command is in `batch_report.json` (`next_step`).", ""]
+              "Rejections first, most rows first; each row's own command is in `batch_report.json` (`next_step`).", ""]
     for i, row in enumerate(categories[:TOP_NEXT_STEPS], 1):
         example = row["scripts"][0] + (f" and {len(row['scripts']) - 1} more" if len(row["scripts"]) > 1 else "")
         step = f"`{row['next_step']}`" if BY_CODE[row["category"]].command else row["next_step"]

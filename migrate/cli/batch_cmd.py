@@ -27,9 +27,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "and batch_report.md / batch_report.json."
         ),
         epilog=(
-            "exit codes (the worst row decides; the tree and report are written either way): 0 every variant "
-            "converted; 4 converted, some with unmapped flags; 2 some script or variant rejected (or unusable "
-            "options: nothing written); 3 some variant failed static parity; 1 a row hit an internal error."
+            "exit codes (the worst row decides, in the order 1 > 3 > 2 > 4 > 0; the tree and report are "
+            "written whenever the options were usable; skipped helpers never change the code): "
+            "0 every variant converted; "
+            "1 a row hit an internal error (category internal-error: a bug, please report it); "
+            "2 some script or variant was rejected (batch_report.md starts with the rejections by category and "
+            "the next command for each), or the options were unusable (nothing written); "
+            "3 some variant failed static parity (category parity-failed or null-tokenizer; nothing written "
+            "for it); "
+            "4 everything converted, some flags have no Primus equivalent (listed per variant); "
+            "130 / 143 interrupted or terminated (nothing written)."
         ),
     )
     p.add_argument("dir", metavar="DIR", help="folder of legacy launch scripts")
@@ -242,12 +249,19 @@ def _print_summary(report: dict, markdown_path: Path) -> None:
     console.print(table)
     console.print(f"static parity: {summary['parity']['ok']} ok, {summary['parity']['failed']} failed",
                   soft_wrap=True)
+    categories = report.get("categories") or []
+    if categories:
+        console.print("by category: " + ", ".join(f"{c['category']} {c['rows']}" for c in categories),
+                      markup=False, highlight=False, soft_wrap=True)
+        for c in categories[:3]:
+            console.print(f"next ({c['category']}): {c['next_step']}", markup=False, highlight=False, soft_wrap=True)
     for script in report["scripts"]:
         for row in [script, *script["variants"]]:
             if row["status"] == "rejected" and row.get("reason"):
                 label = f" [{row['label']}]" if "label" in row else ""
                 where = row.get("location") or script["script"]
-                console.print(f"{where}{label}: rejected: {row['reason']}", markup=False, highlight=False,
+                console.print(f"{where}{label}: rejected [{row.get('category')}]: {row['reason']}", markup=False,
+                              highlight=False,
                               soft_wrap=True)
         if script["capped"]:
             console.print(f"{script['script']}: warning: variants capped at {len(script['variants'])}; "
