@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from migrate.batch.backend import ConvertSettings, PipelineBackend
-from migrate.batch.categories import CODES, BatchCommand, annotate, classify, summary
+from migrate.batch.categories import CODES, BatchCommand, annotate, classify, next_step, summary
 from migrate.batch.report import build_json, render_markdown
 from migrate.batch.runner import BatchOptions, run_batch
 from migrate.batch.tree import assemble
@@ -176,6 +176,7 @@ def test_report_starts_with_categories_and_next_steps(batch):
     ("needs DLM_SYSTEM_GPU_ARCHITECTURE (one of gfx942, gfx950)", "needs-environment"),
     ("helper: needs MASTER_NODE", "needs-environment"),
     ("something nobody has seen", "other"),
+    ("option --foo: needs a value", "other"),  # a variable name, not prose, follows "needs"
     (None, "other"),
 ])
 def test_text_only_rows(reason, code):
@@ -205,3 +206,10 @@ def test_progress_counts_what_the_report_counts(tmp_path):
     report = build_json(results, assemble(results), "primus-26.5", "repo")
     assert totals == [report["summary"]["scripts"]["total"]] == [3]
     assert sorted(ticks) == sorted(picked)
+
+
+def test_env_gated_rows_name_the_variable_and_a_value_it_accepts():
+    """The row variants.py writes for a script that exits unless a variable is set (text only)."""
+    reason = "needs DLM_SYSTEM_GPU_ARCHITECTURE (one of gfx942, gfx950)"
+    step = next_step(classify(reason), "train.sh", None, reason, {}, BatchCommand("repo", "out"))
+    assert step == "primus-migrate repo/train.sh DLM_SYSTEM_GPU_ARCHITECTURE=gfx942 -o OUT"

@@ -30,7 +30,7 @@ CATEGORIES: tuple[Category, ...] = (
     Category("needs-arguments", "the script reads positional arguments it was not given",
              "{batch} --script-args '{rel}={args}'", "the arguments you would give `bash {rel}`"),
     Category("needs-environment", "the script needs a variable set (it exits or lacks values without it)",
-             "primus-migrate {path} {var}=VALUE -o OUT", "the value you would export before running it"),
+             "primus-migrate {path} {var}={value} -o OUT", "the value you would export before running it"),
     Category("unknown-option", "an option no bundled Megatron-LM option table knows (a fork's option?)",
              "primus-migrate schema --megatron-path CHECKOUT -o fork.json && {batch} --legacy-schema fork.json",
              "CHECKOUT: the Megatron-LM fork the script was written for"),
@@ -72,7 +72,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((code, re.compile(p))
     ("crlf", r"\(CRLF\) line endings"),
     ("shell-parse-error", r"^cannot parse script\b"),
     ("needs-arguments", r"reads arguments it was not given"),
-    ("needs-environment", r"(?:^|: )needs [A-Za-z_]\w*|variables the script read unset"),
+    ("needs-environment", r"(?:^|: )needs [A-Z_][A-Z0-9_]*\b|variables the script read unset"),
     ("no-launch", r"^helper: |no training launch|nothing in the text starts a training launch"),
     ("unknown-option", r"^unknown Megatron-LM option"),
     ("unknown-entry", r"^unknown entry script"),
@@ -88,7 +88,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((code, re.compile(p))
 _LIMIT = re.compile(r"PRIMUS_MIGRATE_LIMITS=\S+?(?=[);,]|\s|$)")
 _DOLLAR_ARGS = re.compile(r"\$\{?(\d+)\}?")
 _UNSET = re.compile(r"\$\{(\w+)\} unset")
-_NEEDS_VAR = re.compile(r"(?:^|: )needs ([A-Za-z_]\w*)(?: \(one of ([^)]*)\))?")
+_NEEDS_VAR = re.compile(r"(?:^|: )needs ([A-Z_][A-Z0-9_]*)\b(?: \(one of ([^)]*)\))?")
 
 
 def classify(reason: str | None, category: str | None = None) -> str:
@@ -128,9 +128,15 @@ def next_step(code: str, rel: str, location: str | None, reason: str | None, env
         "env": "".join(f" {shlex.quote(f'{k}={v}')}" for k, v in sorted(env.items())),
         "args": _argument_words(text),
         "var": needs.group(1) if needs else "=VALUE ".join(dict.fromkeys(_UNSET.findall(text))) or "VAR",
+        "value": shlex.quote(_first_choice(needs.group(2))) if needs and needs.group(2) else "VALUE",
         "limit": limit.group(0) if limit else "PRIMUS_MIGRATE_LIMITS=NAME=VALUE",
     }
     return BY_CODE.get(code, BY_CODE["other"]).next_step.format(**fields)
+
+
+def _first_choice(choices: str) -> str:
+    """`gfx942, gfx950` -> `gfx942`: the first value the script's condition compares with."""
+    return re.split(r",\s*|\s+or\s+", choices.strip())[0].strip("`'\"")
 
 
 def _argument_words(reason: str) -> str:

@@ -124,11 +124,13 @@ def render_markdown(report: dict[str, Any]) -> str:
     problems = [(sc, v) for sc in report["scripts"] for v in sc["variants"] if v["status"] == "rejected"]
     problems += [(sc, None) for sc in report["scripts"] if sc["status"] == "rejected" and not sc["variants"]]
     if problems:
-        lines += ["", "## Rejected", "", "| script | variant | location | reason |", "|---|---|---|---|"]
+        lines += ["", "## Rejected", "", "| script | variant | category | location | reason | next step |",
+                  "|---|---|---|---|---|---|"]
         for sc, v in sorted(problems, key=lambda p: (p[0]["script"], p[1]["label"] if p[1] else "")):
             item = v or sc
-            lines.append(f"| `{sc['script']}` | {_cell(v and v['label'])} | {_cell(item['location'])} "
-                         f"| {_cell(item['reason'])} |")
+            step = item.get("next_step")
+            lines.append(f"| `{sc['script']}` | {_cell(v and v['label'])} | {_cell(item.get('category'))} "
+                         f"| {_cell(item['location'])} | {_cell(item['reason'])} | {_cell(step and f'`{step}`')} |")
 
     warned = [(sc, v) for sc in report["scripts"] for v in sc["variants"] if v["warnings"] or v["unmapped"]]
     if warned:
