@@ -213,3 +213,40 @@ def test_env_gated_rows_name_the_variable_and_a_value_it_accepts():
     reason = "needs DLM_SYSTEM_GPU_ARCHITECTURE (one of gfx942, gfx950)"
     step = next_step(classify(reason), "train.sh", None, reason, {}, BatchCommand("repo", "out"))
     assert step == "primus-migrate repo/train.sh DLM_SYSTEM_GPU_ARCHITECTURE=gfx942 -o OUT"
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+WALKTHROUGH_EXTRA = ("scripts/nvidia/train_gpt3_distributed.sh", "scripts/bad/entry_unknown.sh",
+                     "scripts/deepspeed/train_gpt_megatron_deepspeed.sh", "scripts/rocm/train_llama2.sh")
+
+
+def test_the_readme_walkthrough_is_what_batch_writes(tmp_path):
+    """README's "Converting a real repository": the same folder gives the quoted report and JSON row."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(REPO_ROOT / "fixtures/batch_repo", tmp_path / "my-repo")
+    (tmp_path / "my-repo/more").mkdir()
+    for rel in WALKTHROUGH_EXTRA:
+        shutil.copy(REPO_ROOT / "fixtures" / rel, tmp_path / "my-repo/more")
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path), "TMPDIR": str(tmp_path),
+           "PYTHONPATH": str(REPO_ROOT)}
+    proc = subprocess.run([sys.executable, "-m", "migrate", "batch", "my-repo", "-o", "configs"], cwd=tmp_path,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 3, proc.stderr
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme[readme.index("### Converting a real repository"):]
+    blocks = section.split("```")
+    console, report_md, row_json = blocks[1], blocks[3], blocks[5].removeprefix("json")
+    for line in console.splitlines():
+        if line.startswith(("static parity", "by category")):
+            assert line in proc.stdout
+    written = (tmp_path / "configs/batch_report.md").read_text()
+    for line in report_md.strip().splitlines():
+        assert line in written
+    row = json.loads(row_json)
+    rows = {r["script"]: r for r in json.loads((tmp_path / "configs/batch_report.json").read_text())["scripts"]}
+    assert {k: rows[row["script"]][k] for k in row} == row
