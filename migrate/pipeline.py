@@ -505,8 +505,9 @@ def convert_script(script: str | Path, env: Mapping[str, str] | None = None, arg
         "model_ref": result.model_ref,
         "preset": result.preset.name,
         "preset_match": {"exact": result.preset.exact, "structure_diff": result.preset.structure_diff,
-                         "tokenizer_diff": result.preset.tokenizer_diff},
-        "candidates": [{"preset": m.name, "structure_diff": len(m.structure_diff)} for m in result.ranking[:5]],
+                         "tokenizer_diff": result.preset.tokenizer_diff, "model_line": result.preset.run_lineage},
+        "candidates": [{"preset": m.name, "structure_diff": len(m.structure_diff), "other_line": m.off_lineage}
+                       for m in result.ranking[:5]],
         "run_command": run_command(profile.name, result.experiment_path),
         "run_command_alternative": alternative_command(profile.name, result.experiment_path),
         "overrides": [{"key": o.key, "value": _jsonable(o.value), "origin": o.origin, "knob": o.knob,

@@ -67,6 +67,9 @@ def render_markdown(report: dict[str, Any]) -> str:
               f"Closest preset: `{r['preset']}`"
               + (" (architecture identical)" if match["exact"] else
                  f" (differs in: {', '.join(match['structure_diff'])})"), ""]
+    if match.get("model_line"):
+        lines += [f"Model line of the run: {match['model_line']} (its tokenizer, attention or rotary base); "
+                  f"presets of that line are preferred over closer presets of another.", ""]
     # the preset as loaded, before trainer rewrites: at 26.5 a tokenizer_type the preset leaves unset
     # is filled by the trainer's args_defaults and may need no override
     written = {o["key"] for o in r["overrides"]} | set(r.get("model_keys") or {})
