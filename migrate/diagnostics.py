@@ -100,7 +100,8 @@ class MigrateError(Exception):
 
     `exit_code` lets callers distinguish classes of failure (2: bad input,
     3: parity failed, 4: converted with unmapped flags under --strict, ...);
-    see `migrate.cli.EXIT_CODES`.
+    see `migrate.cli.EXIT_CODES`. `category` is the batch report's code for it
+    (`migrate.batch.categories`), set where the cause is certain; None: read from the text.
     """
 
     def __init__(
@@ -109,12 +110,14 @@ class MigrateError(Exception):
         origin: Origin | None = None,
         hint: str | None = None,
         exit_code: int = 2,
+        category: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.origin = origin
         self.hint = hint
         self.exit_code = exit_code
+        self.category = category
 
     def __str__(self) -> str:
         return str(Diagnostic("error", "error", self.message, self.origin, self.hint))

@@ -98,7 +98,7 @@ def exceeded(name: str, what: str, origin: Origin | None = None) -> MigrateError
     value = current().values[name]
     return MigrateError(
         f"{what}: over the limit {name}={show(name, value)} ({DEFAULTS[name][1]})",
-        origin=origin,
+        origin=origin, category="limit-exceeded",
         hint=f"if this input is trusted, raise it: {ENV_VAR}={name}={show(name, value * 4)} (see README, Limits)",
     )
 

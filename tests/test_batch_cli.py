@@ -63,7 +63,7 @@ def test_batch_writes_one_tree_and_a_report(fake, cli, tmp_path):
     md = files["batch_report.md"].decode()
     assert "| `broken/train_broken.sh` | | rejected | - | | | broken/train_broken.sh:4:3: 'if' is never closed |" in md
     assert "| `MODEL_SIZE` | num_layers | forks/team_a/train_llama3_fork.sh, llama/train_llama3.sh |" in md
-    assert "broken/train_broken.sh:4:3: rejected: 'if' is never closed" in res.out
+    assert "broken/train_broken.sh:4:3: rejected [other]: 'if' is never closed" in res.out
     assert str(tmp_path) not in files["batch_report.json"].decode() + md
 
 
@@ -177,7 +177,7 @@ def test_parity_failure_exits_3_and_writes_only_the_good_variants(fake, cli, tmp
     (repo / "bad/train_bad.sh").write_text("#!/bin/bash\n# parity-breaks\ntorchrun pretrain_gpt.py\n")
     res = cli("batch", repo, "-o", tmp_path / "out", "--jobs", "1", "--exclude", "broken/*")
     assert res.code == 3
-    assert "bad/train_bad.sh [default]: rejected: static parity failed" in res.out
+    assert "bad/train_bad.sh [default]: rejected [parity-failed]: static parity failed" in res.out
     assert not (tmp_path / "out/exp/bad").exists()
     assert (tmp_path / "out/exp/llama/train_llama3/MODEL_SIZE=8.yaml").is_file()
 

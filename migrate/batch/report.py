@@ -10,11 +10,14 @@ import json
 from collections import Counter
 from typing import Any, Sequence
 
+from migrate.batch.categories import BY_CODE
+from migrate.batch.categories import summary as category_summary
 from migrate.batch.results import STATUS_TEXT, STATUSES, ScriptResult
 from migrate.batch.tree import Tree
 from migrate.megatron.schema_choice import DEFAULT_LEGACY_SCHEMA
 
 REPORT_VERSION = 1
+TOP_NEXT_STEPS = 5
 JSON_NAME = "batch_report.json"
 MARKDOWN_NAME = "batch_report.md"
 
@@ -49,6 +52,7 @@ def build_json(results: Sequence[ScriptResult], tree: Tree, target: str, source:
         "source": source,
         "target": target,
         "summary": counts(results),
+        "categories": category_summary(results),
         "scripts": [r.to_json() for r in sorted(results, key=lambda r: r.script)],
         "knob_mappings": knob_mappings(results),
         "models": [{"path": path, "used_by": users} for path, users in tree.model_users.items()],
@@ -79,6 +83,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "",
         f"Source: `{report['source']}` · target: `{report['target']}`",
         "",
+        *_category_lines(report.get("categories") or []),
         "## Summary",
         "",
         "| | converted | converted with warnings | rejected | skipped | total |",
@@ -119,11 +124,13 @@ def render_markdown(report: dict[str, Any]) -> str:
     problems = [(sc, v) for sc in report["scripts"] for v in sc["variants"] if v["status"] == "rejected"]
     problems += [(sc, None) for sc in report["scripts"] if sc["status"] == "rejected" and not sc["variants"]]
     if problems:
-        lines += ["", "## Rejected", "", "| script | variant | location | reason |", "|---|---|---|---|"]
+        lines += ["", "## Rejected", "", "| script | variant | category | location | reason | next step |",
+                  "|---|---|---|---|---|---|"]
         for sc, v in sorted(problems, key=lambda p: (p[0]["script"], p[1]["label"] if p[1] else "")):
             item = v or sc
-            lines.append(f"| `{sc['script']}` | {_cell(v and v['label'])} | {_cell(item['location'])} "
-                         f"| {_cell(item['reason'])} |")
+            step = item.get("next_step")
+            lines.append(f"| `{sc['script']}` | {_cell(v and v['label'])} | {_cell(item.get('category'))} "
+                         f"| {_cell(item['location'])} | {_cell(item['reason'])} | {_cell(step and f'`{step}`')} |")
 
     warned = [(sc, v) for sc in report["scripts"] for v in sc["variants"] if v["warnings"] or v["unmapped"]]
     if warned:
@@ -152,6 +159,24 @@ def render_markdown(report: dict[str, Any]) -> str:
     else:
         lines.append("Every experiment references a Primus preset as is.")
     return "\n".join(lines) + "\n"
+
+
+def _category_lines(categories: list[dict[str, Any]]) -> list[str]:
+    """What stopped the rest, by category, most rows first; then one command per category."""
+    if not categories:
+        return ["Nothing was rejected or skipped.", ""]
+    lines = ["## Rejected and skipped, by category", "",
+             "| category | status | rows | scripts | meaning |", "|---|---|---:|---:|---|"]
+    for row in categories:
+        lines.append(f"| `{row['category']}` | {row['status']} | {row['rows']} | {len(row['scripts'])} "
+                     f"| {_cell(row['title'])} |")
+    lines += ["", "## Next steps", "",
+              "Rejections first, most rows first; each row's own command is in `batch_report.json` (`next_step`).", ""]
+    for i, row in enumerate(categories[:TOP_NEXT_STEPS], 1):
+        example = row["scripts"][0] + (f" and {len(row['scripts']) - 1} more" if len(row["scripts"]) > 1 else "")
+        step = f"`{row['next_step']}`" if BY_CODE[row["category"]].command else row["next_step"]
+        lines.append(f"{i}. `{row['category']}` ({example}): {step}" + (f" ({row['note']})" if row["note"] else ""))
+    return lines + [""]
 
 
 def _located(item: dict[str, Any]) -> str:

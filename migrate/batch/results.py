@@ -41,6 +41,8 @@ class VariantResult:
     is_default: bool = False
     same_as: str | None = None                # an earlier variant of the script with the very same run
     legacy_schema: str | None = None          # the option table that read the script (migrate.megatron.schema_choice)
+    category: str | None = None               # rejected/skipped: a code of migrate.batch.categories
+    next_step: str | None = None              # rejected/skipped: the command or action that moves it on
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -60,6 +62,8 @@ class ScriptResult:
     knob_keys: dict[str, list[str]] = field(default_factory=dict)   # knob -> Megatron keys it drives
     notes: list[str] = field(default_factory=list)
     files: dict[str, str] = field(default_factory=dict)             # relpath -> content
+    category: str | None = None               # rejected/skipped: a code of migrate.batch.categories
+    next_step: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

@@ -164,8 +164,11 @@ def run_batch(root: str | os.PathLike[str], options: BatchOptions, backend: Back
             settings = replace(options.settings, script_args=args_for(cand.relpath, options.script_args))
             jobs_list.append(ScriptJob(str(base.resolve()), cand.relpath, settings, knobs,
                                        options.max_variants, options.all_choices))
-    if on_discovered:
-        on_discovered(len(jobs_list))
+    if on_discovered:  # the report counts every discovered script, skipped ones too: so does the progress
+        on_discovered(len(candidates))
+    if progress:
+        for relpath in sorted(results):
+            progress(relpath, results[relpath])
     if jobs_list:
         backend.warm_up(options.settings)
         results.update(run_jobs(jobs_list, options.jobs, backend, progress))

@@ -97,7 +97,7 @@ def _error_row(job: ScriptJob, exc: MigrateError, rel: _Relativizer) -> ScriptRe
     hint = (exc.hint or "").replace(PASS_ARGUMENTS, f"pass them with --script-args '{job.relpath}=ARG1 ARG2 ...'")
     reason = exc.message + (f" (hint: {hint})" if hint else "")
     return ScriptResult(job.relpath, "rejected", reason=rel(reason),
-                        location=rel(str(exc.origin)) if exc.origin else None)
+                        location=rel(str(exc.origin)) if exc.origin else None, category=exc.category)
 
 
 def _knob_infos(plan: Any, infos: dict[str, KnobInfo] | None = None) -> tuple[dict[str, KnobInfo], bool]:
@@ -201,7 +201,7 @@ def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResul
             status: Status = "skipped" if NO_LAUNCH in exc.message.lower() else "rejected"
             variant_rows.append(VariantResult(variant.label, variant.env_dict, status, reason=rel(exc.message),
                                               location=rel(str(exc.origin)) if exc.origin else None,
-                                              is_default=variant.is_default))
+                                              is_default=variant.is_default, category=exc.category))
             continue
         conversions[variant.label] = conv
         if job.knobs is None:

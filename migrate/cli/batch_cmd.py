@@ -12,6 +12,8 @@ from migrate.primus.profiles import DEFAULT_TARGET
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from migrate.batch.categories import BatchCommand
+
 DEFAULT_OUTPUT = "primus-migrated"
 
 
@@ -25,9 +27,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "and batch_report.md / batch_report.json."
         ),
         epilog=(
-            "exit codes (the worst row decides; the tree and report are written either way): 0 every variant "
-            "converted; 4 converted, some with unmapped flags; 2 some script or variant rejected (or unusable "
-            "options: nothing written); 3 some variant failed static parity; 1 a row hit an internal error."
+            "exit codes (the worst row decides, in the order 1 > 3 > 2 > 4 > 0; the tree and report are "
+            "written whenever the options were usable; skipped helpers never change the code): "
+            "0 every variant converted; "
+            "1 a row hit an internal error (category internal-error: a bug, please report it); "
+            "2 some script or variant was rejected (batch_report.md starts with the rejections by category and "
+            "the next command for each), or the options were unusable (nothing written); "
+            "3 some variant failed static parity (category parity-failed or null-tokenizer; nothing written "
+            "for it); "
+            "4 everything converted, some flags have no Primus equivalent (listed per variant); "
+            "130 / 143 interrupted or terminated (nothing written)."
         ),
     )
     p.add_argument("dir", metavar="DIR", help="folder of legacy launch scripts")
@@ -92,6 +101,7 @@ def exit_code(results) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from migrate.batch.backend import ConvertSettings
+    from migrate.batch.categories import annotate
     from migrate.batch.report import JSON_NAME, MARKDOWN_NAME, build_json, render_json, render_markdown
     from migrate.batch.runner import BatchOptions, default_jobs, run_batch
     from migrate.batch.script_args import parse_script_args
@@ -126,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     with _progress(enabled=not args.json) as progress:
         results = run_batch(root, options, progress=progress.advance, on_discovered=progress.start)
 
+    annotate(results, _batch_command(args))
     tree = assemble(results)
     report = build_json(results, tree, args.target, root.resolve().name or ".")
     if args.entry_as:  # the user's word that unknown entry scripts build what this family builds
@@ -142,6 +153,24 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_summary(report, out / MARKDOWN_NAME)
     return exit_code(results)
+
+
+def _batch_command(args: argparse.Namespace) -> "BatchCommand":
+    """This run's command line as next steps repeat it: the options that change what converts, and the
+    folders as typed (an absolute one becomes DIR / OUT: reports carry no machine paths)."""
+    from migrate.batch.categories import BatchCommand
+
+    shown = lambda path, placeholder: placeholder if Path(path).is_absolute() else path  # noqa: E731
+    extra: list[str] = []
+    if args.target != DEFAULT_TARGET:
+        extra += ["--target", args.target]
+    for flag in ("legacy_schema", "entry_as"):
+        value = getattr(args, flag)
+        if value:
+            extra += [f"--{flag.replace('_', '-')}", shown(value, "SCHEMA") if flag == "legacy_schema" else value]
+    if args.accept_null_tokenizer:
+        extra.append("--accept-null-tokenizer")
+    return BatchCommand(shown(args.dir, "DIR"), shown(args.output, "OUT"), tuple(extra))
 
 
 def _legacy_schema(args: argparse.Namespace) -> str | None:
@@ -220,12 +249,19 @@ def _print_summary(report: dict, markdown_path: Path) -> None:
     console.print(table)
     console.print(f"static parity: {summary['parity']['ok']} ok, {summary['parity']['failed']} failed",
                   soft_wrap=True)
+    categories = report.get("categories") or []
+    if categories:
+        console.print("by category: " + ", ".join(f"{c['category']} {c['rows']}" for c in categories),
+                      markup=False, highlight=False, soft_wrap=True)
+        for c in categories[:3]:
+            console.print(f"next ({c['category']}): {c['next_step']}", markup=False, highlight=False, soft_wrap=True)
     for script in report["scripts"]:
         for row in [script, *script["variants"]]:
             if row["status"] == "rejected" and row.get("reason"):
                 label = f" [{row['label']}]" if "label" in row else ""
                 where = row.get("location") or script["script"]
-                console.print(f"{where}{label}: rejected: {row['reason']}", markup=False, highlight=False,
+                console.print(f"{where}{label}: rejected [{row.get('category')}]: {row['reason']}", markup=False,
+                              highlight=False,
                               soft_wrap=True)
         if script["capped"]:
             console.print(f"{script['script']}: warning: variants capped at {len(script['variants'])}; "

@@ -58,7 +58,7 @@ def null_tokenizer_acceptance(profile: Profile, run: Mapping[str, Any],
             f"'{run.get('tokenizer_model') or run.get('tokenizer_type')}' ({run.get('tokenizer_type')}) is unknown, "
             f"{unread_tokenizer_files(run.get('tokenizer_type'), run.get('tokenizer_model'))}"
             f"so no vocab_size can give {profile.name}'s NullTokenizer the same padded vocabulary; nothing written",
-            origin=origin,
+            origin=origin, category="unknown-tokenizer",
             hint=f"known tokenizers: {', '.join(known_tokenizer_names())} (or point --tokenizer-model at the "
                  "tokenizer's files, which are then read); or convert with "
                  "--target primus-0.1, which keeps the script's tokenizer")

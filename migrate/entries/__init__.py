@@ -80,7 +80,7 @@ def decide_entry(program: str | None, target: str, entry_as: str | None = None,
             raise MigrateError(
                 f"unknown entry script {program}: primus-migrate does not know which model it builds, so it "
                 "cannot tell whether the Primus run would train the same model; nothing written",
-                origin=origin,
+                origin=origin, category="unknown-entry",
                 hint=f"if {program} builds exactly what Megatron-LM's pretrain_gpt.py builds from the same "
                      "arguments, pass --entry-as gpt (recorded in the report and the YAML header); known "
                      f"entries: {', '.join(sorted(p for k in REGISTRY for p in k.paths))}")
@@ -98,7 +98,7 @@ def decide_entry(program: str | None, target: str, entry_as: str | None = None,
         raise MigrateError(
             f"entry script {program}{known} builds {decision.kind.builds}, which {target} cannot train: {why}; "
             "nothing written",
-            origin=origin,
+            origin=origin, category="unsupported-entry",
             hint=_HINTS.get(decision.kind.key, "train this entry outside Primus, or convert a pretrain_gpt.py launch"))
     return decision
 

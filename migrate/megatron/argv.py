@@ -235,7 +235,7 @@ def parse_argv(schema: Schema, tokens: Sequence[Token | str], diags: Diagnostics
         if spec is None:
             raise MigrateError(
                 f"unknown Megatron-LM option '{flag}' (schema {schema.name})",
-                origin=word.origin,
+                origin=word.origin, category="unknown-option",
                 hint=_UNKNOWN_HINT if word.unknown
                 else _suggest(flag, schema) or _OTHER_FORK_HINT,
             )

@@ -194,4 +194,4 @@ def check_legacy_run_starts(legacy: MegatronArgs, args_defaults: Mapping[str, An
     raise MigrateError(
         f"Megatron-LM would refuse to start {program} with these arguments, so the legacy run never trained: "
         + "; ".join(problems) + "; nothing written",
-        origin=origin, hint=hint)
+        origin=origin, hint=hint, category="needs-environment" if missing and unset else "megatron-would-reject")
