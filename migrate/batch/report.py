@@ -96,7 +96,15 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += ["", f"Static parity (re-checked on the written tree): {s['parity']['ok']} ok, "
                   f"{s['parity']['failed']} failed.", ""]
 
-    lines += ["## Scripts and variants", "",
+    lines += _script_lines(report)
+    lines += _rejected_lines(report)
+    lines += _appendix_lines(report)
+    return "\n".join(lines) + "\n"
+
+
+def _script_lines(report: dict[str, Any]) -> list[str]:
+    """One row per script and variant, with what to know about it."""
+    lines = ["## Scripts and variants", "",
               "| script | variant | status | parity | experiment | model | notes |",
               "|---|---|---|---|---|---|---|"]
     for script in report["scripts"]:
@@ -121,6 +129,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         for note in script["notes"]:
             lines.append(f"| `{script['script']}` | | note | | | | {_cell(note)} |")
 
+    return lines
+
+
+def _rejected_lines(report: dict[str, Any]) -> list[str]:
+    """Each rejection with its category, location, reason and next step."""
+    lines: list[str] = []
     problems = [(sc, v) for sc in report["scripts"] for v in sc["variants"] if v["status"] == "rejected"]
     problems += [(sc, None) for sc in report["scripts"] if sc["status"] == "rejected" and not sc["variants"]]
     if problems:
@@ -132,6 +146,12 @@ def render_markdown(report: dict[str, Any]) -> str:
             lines.append(f"| `{sc['script']}` | {_cell(v and v['label'])} | {_cell(item.get('category'))} "
                          f"| {_cell(item['location'])} | {_cell(item['reason'])} | {_cell(step and f'`{step}`')} |")
 
+    return lines
+
+
+def _appendix_lines(report: dict[str, Any]) -> list[str]:
+    """Warnings, the knob -> key mappings and the shared model files."""
+    lines: list[str] = []
     warned = [(sc, v) for sc in report["scripts"] for v in sc["variants"] if v["warnings"] or v["unmapped"]]
     if warned:
         lines += ["", "## Warnings", ""]
@@ -158,7 +178,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             lines.append(f"| `{row['path']}` | {len(row['used_by'])}: {_cell(', '.join(row['used_by']))} |")
     else:
         lines.append("Every experiment references a Primus preset as is.")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _category_lines(categories: list[dict[str, Any]]) -> list[str]:
