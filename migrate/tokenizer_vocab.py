@@ -61,13 +61,32 @@ def known_vocab_size(tokenizer_type: Any, tokenizer_model: Any, base_dir: str | 
         return from_files
     if isinstance(tokenizer_type, str) and tokenizer_type in KNOWN_TYPE_VOCABS:
         return KNOWN_TYPE_VOCABS[tokenizer_type], f"tokenizer_type {tokenizer_type}"
+    named = _named(tokenizer_model)
+    if named is not None:
+        return named[1], f"'{named[0]}' in tokenizer_model {tokenizer_model}"
+    return None
+
+
+def _named(tokenizer_model: Any) -> tuple[str, int] | None:
+    """(label, size) of the table row whose pattern the model name matches."""
     if isinstance(tokenizer_model, str) and tokenizer_model:
         name = tokenizer_model.lower()
         if _MULTIMODAL.search(name):
             return None
         for label, pattern, size in KNOWN_VOCABS:
             if pattern.search(name):
-                return size, f"'{label}' in tokenizer_model {tokenizer_model}"
+                return label, size
+    return None
+
+
+def known_tokenizer_label(tokenizer_type: Any, tokenizer_model: Any) -> str | None:
+    """The table's label for a tokenizer named by its model (`llama3`, `qwen2.5`, `gpt2`, ...), None
+    when the name is not one the table knows (or a multimodal variant); by name and type only, no files."""
+    named = _named(tokenizer_model)
+    if named is not None:
+        return named[0]
+    if tokenizer_type == "GPT2BPETokenizer":
+        return "gpt2"
     return None
 
 

@@ -53,7 +53,16 @@ def shrink(config: dict[str, Any], world_size: int) -> tuple[dict[str, Any], lis
     pp = int(ns.get("pipeline_model_parallel_size") or 1)
     ep = int(ns.get("expert_model_parallel_size") or 1)
 
-    # Attention: keep the query-per-group ratio over two query groups (four heads without GQA).
+    hidden = _shrink_attention(ns, shrinks, tp)
+    _shrink_layers(ns, shrinks, pp)
+    _shrink_experts(ns, shrinks, ep, hidden)
+    _shrink_latent_attention(ns, shrinks)
+    _shrink_sequence_vocabulary_batch(config, ns, shrinks, tp * pp, world_size)
+    return ns, shrinks
+
+
+def _shrink_attention(ns: dict[str, Any], shrinks: list[str], tp: int) -> int:
+    """Keep the query-per-group ratio over two query groups (four heads without GQA); the new hidden size."""
     heads = int(ns["num_attention_heads"])
     groups = int(ns["num_query_groups"] or heads) if ns.get("group_query_attention") else heads
     ratio = max(1, heads // groups)
@@ -67,8 +76,11 @@ def shrink(config: dict[str, Any], world_size: int) -> tuple[dict[str, Any], lis
     _set(ns, shrinks, "hidden_size", hidden)
     _set(ns, shrinks, "kv_channels", hidden // new_heads)
     _set(ns, shrinks, "ffn_hidden_size", max(32, int(round(hidden * ffn_ratio / 16)) * 16))
+    return hidden
 
-    # Layers: two (or one per pipeline stage), keeping dense-then-MoE patterns.
+
+def _shrink_layers(ns: dict[str, Any], shrinks: list[str], pp: int) -> None:
+    """Two layers (or one per pipeline stage), keeping dense-then-MoE patterns."""
     layers = int(ns["num_layers"])
     new_layers = min(layers, max(2, pp))
     _set(ns, shrinks, "num_layers", new_layers)
@@ -86,7 +98,9 @@ def shrink(config: dict[str, Any], world_size: int) -> tuple[dict[str, Any], lis
     if ns.get("mtp_num_layers"):
         _set(ns, shrinks, "mtp_num_layers", None)
 
-    # MoE: keep top-k and routing groups, fewer and smaller experts.
+
+def _shrink_experts(ns: dict[str, Any], shrinks: list[str], ep: int, hidden: int) -> None:
+    """Keep top-k and routing groups, fewer and smaller experts."""
     experts = ns.get("num_experts")
     if experts:
         topk = int(ns.get("moe_router_topk") or 1)
@@ -98,14 +112,19 @@ def shrink(config: dict[str, Any], world_size: int) -> tuple[dict[str, Any], lis
             if ns.get(key):
                 _set(ns, shrinks, key, max(16, min(int(ns[key]), hidden // 2)))
 
-    # Multi-latent attention sizes.
+
+def _shrink_latent_attention(ns: dict[str, Any], shrinks: list[str]) -> None:
+    """Multi-latent attention sizes."""
     if ns.get("multi_latent_attention"):
         for key, size in (("q_lora_rank", 32), ("kv_lora_rank", 32), ("qk_head_dim", HEAD_DIM),
                           ("qk_pos_emb_head_dim", 8), ("v_head_dim", HEAD_DIM)):
             if ns.get(key):
                 _set(ns, shrinks, key, min(int(ns[key]), size))
 
-    # Sequence, vocabulary, batch.
+
+def _shrink_sequence_vocabulary_batch(config: dict[str, Any], ns: dict[str, Any], shrinks: list[str], tp_pp: int,
+                                      world_size: int) -> None:
+    """Sequence, vocabulary, batch."""
     _set(ns, shrinks, "seq_length", min(int(ns["seq_length"]), PROXY_SEQ))
     if ns.get("max_position_embeddings"):
         _set(
@@ -125,14 +144,13 @@ def shrink(config: dict[str, Any], world_size: int) -> tuple[dict[str, Any], lis
     ns["padded_vocab_size"] = PROXY_VOCAB
     mbs = min(int(ns["micro_batch_size"]), 2)
     _set(ns, shrinks, "micro_batch_size", mbs)
-    tp_pp_cp = tp * pp * int(ns.get("context_parallel_size") or 1)
+    tp_pp_cp = tp_pp * int(ns.get("context_parallel_size") or 1)
     dp = max(1, world_size // tp_pp_cp)
     gbs = min(int(ns["global_batch_size"]), 4 * mbs)
     gbs += (-gbs) % (mbs * dp)
     _set(ns, shrinks, "global_batch_size", gbs)
     if ns.get("rampup_batch_size"):
         _set(ns, shrinks, "rampup_batch_size", None)
-    return ns, shrinks
 
 
 def shorten_schedule(ns: dict[str, Any], iters: int, shrinks: list[str]) -> None:

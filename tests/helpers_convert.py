@@ -110,7 +110,8 @@ def resolve_written(outdir: Path, experiment: str, model_path: str | None, targe
 
 def compare(expected: dict[str, Any], derived: dict[str, Any], target: str) -> list[str]:
     """Dests that differ, outside the documented Primus-only list and runtime-evaluated defaults."""
-    from migrate.parity.static import INT_LISTS, PRIMUS_ONLY, is_runtime_value
+    from migrate.conversion.static_parity import INT_LISTS, PRIMUS_ONLY
+    from migrate.megatron.schema import is_runtime_value
     from migrate.values import same_value
 
     def same(dest: str) -> bool:

@@ -133,7 +133,7 @@ def fake_resolver(profile: FakeProfile):
 
 
 def fake_parity(profile: FakeProfile):
-    from migrate.parity.static import check_static_parity
+    from migrate.conversion.static_parity import check_static_parity
 
     class _Schema:
         def defaults(self) -> dict[str, Any]:

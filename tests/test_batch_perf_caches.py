@@ -356,7 +356,7 @@ def _tp1_turns_flag_off(values):
 
 
 def test_static_parity_recorded_cases():
-    from migrate.parity.static import check_static_parity
+    from migrate.conversion.static_parity import check_static_parity
 
     nan = float("nan")
     defaults = {"lr": 0.1, "tp": 2, "flag": True, "rampup_batch_size": None, "logging_level": None,
@@ -391,7 +391,7 @@ def test_static_parity_finds_exactly_the_dests_made_different(defaults, resolved
     """The legacy side is built from the Primus side: equal everywhere (often the very same
     objects, as argparse defaults are), then a marker no value equals is put on the `changed`
     dests. Exactly those are differences, unless the release does not compare them."""
-    from migrate.parity.static import PRIMUS_ONLY, check_static_parity
+    from migrate.conversion.static_parity import PRIMUS_ONLY, check_static_parity
 
     derived = {**defaults, **resolved}
     expected = dict(derived)

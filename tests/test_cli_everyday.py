@@ -242,7 +242,7 @@ def test_option_suggestions_compare_words(typed, meant):
 
 
 def test_a_path_the_script_prepares_is_not_a_hub_model_id(cli, tmp_path):
-    from migrate.pipeline import is_hub_model_id
+    from migrate.conversion.tokenizer_policy import is_hub_model_id
 
     assert is_hub_model_id("meta-llama/Llama-3.1-8B", None)
     assert not is_hub_model_id("experiment/tokenizer.model", None)  # a file

@@ -103,7 +103,7 @@ def test_strict_makes_an_unmapped_flag_an_error_and_writes_nothing(cli, small, t
 
 
 def test_parity_failure_exits_3_prints_the_diff_and_writes_nothing(cli, small, tmp_path, monkeypatch):
-    from migrate.parity import static
+    from migrate.conversion import static_parity as static
 
     real = static.check_static_parity
 

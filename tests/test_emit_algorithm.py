@@ -110,10 +110,12 @@ def test_different_architecture_writes_a_model_file_with_only_the_differences(tm
     run, explicit = run_of(**{**LLAMA_8B, "num_layers": 16})
     result = _emit(tmp_path, run, explicit)
     assert result.parity.ok, result.parity.format()
-    assert result.model_path == "models/megatron/exp.yaml"
+    # named after what it is: the preset it extends and the one key it changes, with its value
+    assert result.model_path == "models/megatron/tiny_8B-num_layers-16.yaml"
     model = yaml.safe_load(result.files[result.model_path])
     assert model == {"extends": ["tiny_8B.yaml"], "num_layers": 16}
-    assert yaml.safe_load(result.files[result.experiment_path])["modules"]["pre_trainer"]["model"] == "exp.yaml"
+    assert yaml.safe_load(result.files[result.experiment_path])["modules"]["pre_trainer"]["model"] == \
+        "tiny_8B-num_layers-16.yaml"
     assert "num_layers" not in _overrides(result)
 
 

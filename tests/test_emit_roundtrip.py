@@ -101,7 +101,7 @@ def test_known_sizes_reuse_the_preset_with_no_architecture_override(script, env,
 
 @pytest.mark.parametrize("target", TARGETS)
 def test_deleting_any_override_breaks_parity_naming_that_key(target, tmp_path):
-    from migrate.parity.static import check_static_parity
+    from migrate.conversion.static_parity import check_static_parity
     from migrate.primus import get_profile, resolve_experiment
 
     conversion, out = _convert(LLAMA3, {"MODEL_SIZE": "8"}, target, tmp_path)

@@ -87,7 +87,7 @@ def test_unknown_tokenizer_is_refused_even_with_the_flag(cli, mock_script, tmp_p
 def test_static_parity_still_compares_the_padded_vocabulary():
     """The exception covers tokenizer_type, and vocab_size only when the padded vocabularies agree."""
     from migrate.megatron import derive, load_schema
-    from migrate.parity.static import NullTokenizerAcceptance, check_static_parity
+    from migrate.conversion.static_parity import NullTokenizerAcceptance, check_static_parity
     from migrate.primus import get_profile
     from migrate.primus.resolved import ResolvedConfig
 

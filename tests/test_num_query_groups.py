@@ -28,7 +28,7 @@ LLAMA2 = REPO / "fixtures" / "scripts" / "rocm" / "train_llama2.sh"
 
 @pytest.mark.parametrize("target", ["primus-0.1", "primus-26.5"])
 def test_non_gqa_run_writes_no_num_query_groups_and_parity_agrees(target, tmp_path):
-    from migrate.parity.static import check_static_parity
+    from migrate.conversion.static_parity import check_static_parity
     from migrate.pipeline import ConvertOptions, convert_script
     from migrate.primus.loader import resolve_experiment_text
 

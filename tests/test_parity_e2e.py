@@ -132,6 +132,7 @@ FIXTURE_TARGET = {
     "rocm/train_mixtral_moe.sh": "primus-0.1",
     "slurm/launch_llama3_slurm.sh": "primus-0.1",
     "rocm/train_deepseekv3.sh": "primus-0.1",
+    "presets/pretrain_long_context.sh": "primus-0.1",
 }
 # Fixtures that are not Megatron-LM scripts at all: the converter must refuse them, located.
 NOT_MEGATRON_LM = {"deepspeed/train_gpt_megatron_deepspeed.sh": "--zero-stage"}

@@ -149,7 +149,7 @@ def unjudged(target: str) -> set[str]:
 
 def judge(target: str, experiments: list[Path], theirs: dict[str, Any]) -> list[str]:
     """Every way the release's own code disagrees with our model, in words; [] when none."""
-    from migrate.parity.static import is_runtime_value
+    from migrate.megatron.schema import is_runtime_value
     from migrate.primus import get_profile, resolve_experiment
     from migrate.primus.handoff import validate_args_refusals
     from migrate.values import same_value

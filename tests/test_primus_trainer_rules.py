@@ -123,7 +123,7 @@ def test_v01_moe_layer_freq_pattern_is_written_as_a_string():
 
 def test_parity_fails_when_the_trainer_would_stop(tmp_path):
     """A hand-written v0.1 experiment with a YAML list data_path: our loader loads it, the trainer stops."""
-    from migrate.parity.static import check_static_parity
+    from migrate.conversion.static_parity import check_static_parity
     from migrate.primus import get_profile, resolve_experiment
 
     profile = get_profile("primus-0.1")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from helpers_emit import SCHEMA_DEFAULTS, FakeResolved, derive
-from migrate.parity import static
-from migrate.parity.static import check_static_parity
+from migrate.conversion import static_parity as static
+from migrate.conversion.static_parity import check_static_parity
 
 
 class _Schema:

@@ -78,7 +78,7 @@ class PipelineBackend:
 
     def recheck(self, experiment: Path, expected: Mapping[str, Any],
                 settings: ConvertSettings) -> tuple[bool, list[list[Any]]]:
-        from migrate.parity.static import check_static_parity
+        from migrate.conversion.static_parity import check_static_parity
         from migrate.primus import resolve_experiment
         from migrate.torchtitan.release import is_torchtitan_experiment
 
@@ -91,7 +91,7 @@ class PipelineBackend:
         resolved = resolve_experiment(experiment, profile)
         accept = None
         if settings.accept_null_tokenizer:
-            from migrate.pipeline import null_tokenizer_acceptance, null_tokenizer_forced
+            from migrate.conversion.tokenizer_policy import null_tokenizer_acceptance, null_tokenizer_forced
 
             if null_tokenizer_forced(profile, expected):
                 accept = null_tokenizer_acceptance(profile, expected)
@@ -114,7 +114,11 @@ class PipelineBackend:
         pipeline imports lazily (each worker would import, and without bytecode caches compile,
         them again), both schemas, and the target's raw model presets, which every preset
         choice reads (parsed with the pure-Python YAML parser: a quarter second per process)."""
-        import migrate.parity.static  # noqa: F401
+        import migrate.conversion.flags  # noqa: F401
+        import migrate.conversion.hints  # noqa: F401
+        import migrate.conversion.naming  # noqa: F401
+        import migrate.conversion.static_parity  # noqa: F401
+        import migrate.conversion.tokenizer_policy  # noqa: F401
         import migrate.pipeline  # noqa: F401
         import migrate.primus.emit.report  # noqa: F401
         import migrate.primus.emit.runenv  # noqa: F401

@@ -7,7 +7,8 @@ Primus looks models up: by file name among its presets.
 
 Model files are content-addressed: per-script comments (provenance, the
 emitter's header) are dropped, and the file is named after the preset it
-inherits plus a short hash of that canonical content. The same model gets the
+inherits and what it changes (the emitter's name), plus a short hash of that
+canonical content. The same model gets the
 same path whichever script or worker produced it, so two scripts with the same
 model share one file, and each worker can lay out and re-check its own
 variants exactly as they will sit in the final tree.
@@ -67,7 +68,9 @@ def content_hash(content: str) -> str:
 
 
 def model_file_name(content: str, fallback_stem: str, inherit_keys: tuple[str, ...] = ("extends", "bases")) -> str:
-    """`<preset>-<hash>.yaml`: the preset the model inherits from names it for people."""
+    """`<name>-<hash>.yaml`: the emitter's name for the model (`<preset>-<what differs>`,
+    migrate.primus.emit.emitter.model_file_stem) when it names the preset the content inherits,
+    else that preset alone; the hash of the content keeps the same model on one path."""
     stem = fallback_stem
     try:
         data = _load(content)
@@ -79,7 +82,9 @@ def model_file_name(content: str, fallback_stem: str, inherit_keys: tuple[str, .
             if isinstance(parents, str):
                 parents = [parents]
             if isinstance(parents, list) and parents and isinstance(parents[-1], str):
-                stem = posixpath.basename(parents[-1]).rsplit(".", 1)[0] or stem
+                preset = posixpath.basename(parents[-1]).rsplit(".", 1)[0]
+                if preset and not fallback_stem.startswith(f"{preset}-"):
+                    stem = preset
                 break
     stem = _SAFE.sub("_", stem) or "model"
     return f"{MODELS_DIR}/{stem}-{content_hash(content)}.yaml"

@@ -29,7 +29,7 @@ from migrate.batch.variants import (
     is_varied,
 )
 from migrate.diagnostics import MigrateError
-from migrate.pipeline import PASS_ARGUMENTS
+from migrate.conversion.hints import PASS_ARGUMENTS
 from migrate.primus.yamlio import mark_emitted
 
 NO_LAUNCH = "no training launch"

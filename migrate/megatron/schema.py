@@ -39,6 +39,12 @@ SCHEMA_DIR = Path(__file__).parent / "schemas"
 UNEVALUATED = "unevaluated"
 
 
+def is_runtime_value(value: Any) -> bool:
+    """A default the schema could not evaluate statically (`int(os.getenv('LOCAL_RANK', '0'))`):
+    it is computed by each process at start-up, on either side, so it is not compared or written."""
+    return isinstance(value, dict) and set(value) == {UNEVALUATED}
+
+
 @dataclass(frozen=True)
 class OptionSpec:
     """One `parser.add_argument(...)` call, reduced to the facts argparse uses."""

@@ -25,7 +25,7 @@ schemas) get the generic treatment above, with a note.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Mapping
 
 from migrate.diagnostics import Diagnostics
 from migrate.megatron.args import MegatronArgs
@@ -331,6 +331,47 @@ def _flag(schema: Schema, dest: str) -> str:
     return specs[0].option_strings[0] if specs else dest
 
 
+def _drop_removed(dest: str, value: Any, rules: list[Rule], margs: MegatronArgs, legacy: Schema, target: Schema,
+                  ldef: Mapping[str, Any], diags: Diagnostics, dropped: dict[str, Any]) -> None:
+    """A legacy dest the target has no option for: say so (a note when nothing changes), and list
+    it in `dropped` when the run depended on it."""
+    is_explicit = dest in margs.explicit
+    origin = margs.explicit.get(dest)
+    flag = _flag(legacy, dest)
+    removal = next((r for r in rules if r.kind == "removed"), None)
+    restated = next((r for r in rules if r.kind == "restated"), None)
+    provider = legacy.provided_by.get(dest)
+    reason = removal.reason if removal else "no such option at the target version"
+    if provider is not None and removal is None:
+        origin_text = PROVIDER_ORIGINS.get(provider, f"option added by the entry script's {provider}()")
+        reason = f"{origin_text}, no equivalent in Megatron-LM {target.name}"
+    if restated is not None and is_explicit:
+        if _restated(restated, value, margs.args):
+            diags.note("megatron-option-restated",
+                       f"{flag} {value!r} says what {_flag(legacy, restated.counterpart or '')} already "
+                       f"says; nothing to carry over ({restated.reason})", origin)
+        else:
+            diags.warn("megatron-option-removed",
+                       f"{flag} {value!r} has no equivalent in Megatron-LM {target.name}; dropped "
+                       f"({reason}: {restated.reason})", origin,
+                       hint=f"set {_flag(legacy, restated.counterpart or '')} to what the run needs")
+            dropped[dest] = origin
+        return
+    if is_explicit and removal is not None and removal.inert:
+        diags.note("megatron-option-removed",
+                   f"{flag} is gone in Megatron-LM {target.name}; dropped ({reason})", origin)
+    elif is_explicit and not _default_equal(value, ldef.get(dest)):
+        diags.warn("megatron-option-removed",
+                   f"{flag} {value!r} has no equivalent in Megatron-LM {target.name}; dropped ({reason})",
+                   origin, hint="check whether the run depends on it")
+        dropped[dest] = origin
+    elif is_explicit:
+        diags.note(
+            "megatron-option-removed",
+            f"{flag} is gone in Megatron-LM {target.name}; it was set to its default, so nothing changes",
+            origin,
+        )
+
 def translate(margs: MegatronArgs, target: Schema, diags: Diagnostics) -> MegatronArgs:
     """The legacy run at `target`: target dests → the values the legacy run actually used."""
     legacy = load_schema(margs.schema)
@@ -354,39 +395,7 @@ def translate(margs: MegatronArgs, target: Schema, diags: Diagnostics) -> Megatr
         flag = _flag(legacy, dest)
         tdest = renamed.get(dest, dest)
         if tdest not in tdef:
-            removal = next((r for r in rules if r.kind == "removed"), None)
-            restated = next((r for r in rules if r.kind == "restated"), None)
-            provider = legacy.provided_by.get(dest)
-            reason = removal.reason if removal else "no such option at the target version"
-            if provider is not None and removal is None:
-                origin_text = PROVIDER_ORIGINS.get(provider, f"option added by the entry script's {provider}()")
-                reason = f"{origin_text}, no equivalent in Megatron-LM {target.name}"
-            if restated is not None and is_explicit:
-                if _restated(restated, value, margs.args):
-                    diags.note("megatron-option-restated",
-                               f"{flag} {value!r} says what {_flag(legacy, restated.counterpart or '')} already "
-                               f"says; nothing to carry over ({restated.reason})", origin)
-                else:
-                    diags.warn("megatron-option-removed",
-                               f"{flag} {value!r} has no equivalent in Megatron-LM {target.name}; dropped "
-                               f"({reason}: {restated.reason})", origin,
-                               hint=f"set {_flag(legacy, restated.counterpart or '')} to what the run needs")
-                    dropped[dest] = origin
-                continue
-            if is_explicit and removal is not None and removal.inert:
-                diags.note("megatron-option-removed",
-                           f"{flag} is gone in Megatron-LM {target.name}; dropped ({reason})", origin)
-            elif is_explicit and not _default_equal(value, ldef.get(dest)):
-                diags.warn("megatron-option-removed",
-                           f"{flag} {value!r} has no equivalent in Megatron-LM {target.name}; dropped ({reason})",
-                           origin, hint="check whether the run depends on it")
-                dropped[dest] = origin
-            elif is_explicit:
-                diags.note(
-                    "megatron-option-removed",
-                    f"{flag} is gone in Megatron-LM {target.name}; it was set to its default, so nothing changes",
-                    origin,
-                )
+            _drop_removed(dest, value, rules, margs, legacy, target, ldef, diags, dropped)
             continue
         tspec = _first(target, tdest)
         convert = next((r.convert for r in rules if r.convert is not None), None)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import os
 import shutil
 import sys
@@ -167,6 +168,46 @@ def check_logs_dir(path: Path, force: bool) -> None:
             shutil.rmtree(old)
 
 
+def _train(names: list[str], cfgs: list[Mapping[str, Any]], lay: Layout, *, options: ParityOptions,
+           backends: Backends, work: Path, progress: Progress, report: ParityRun, iters: int,
+           seed: int | None) -> list[Side]:
+    """Train one run per name in `lay`; several share worker processes when the runtime can."""
+    base = options.logs_dir or work / "runs"
+    train_many = backends.train_many if len(names) > 1 else None
+    shared = train_many is not None
+    ro = backends.run_options(iters=iters, proxy=options.proxy, nproc=lay.world,
+                              out_dir=base / (".shared" if shared else names[0]), device=options.device,
+                              seed=seed)
+    start = time.perf_counter()
+    files = [(name, (base / ".shared" / f"run{i}" if shared else base / name) / "metrics.jsonl")
+             for i, name in enumerate(names)]
+    progress.phase(f"training {' and '.join(names)}: {iters} iterations, {lay.world} process(es)"
+                   f"{', proxy size' if options.proxy else ''} (loading torch and megatron-core first)")
+    with progress.watch(files, iters):
+        if train_many is not None:
+            run_all = train_many
+            results = _guarded(" and ".join(names), lambda: run_all([layouts.apply(c, lay) for c in cfgs], ro))
+        else:
+            results = [
+                _guarded(name, lambda cfg=cfg, name=name: backends.train(  # type: ignore[misc]
+                    layouts.apply(cfg, lay), _with_out_dir(ro, base / name)))
+                for name, cfg in zip(names, cfgs)
+            ]
+    if shared:
+        for i, name in enumerate(names):  # run<i>/ -> <side>/, as --keep-logs promises
+            if (base / ".shared" / f"run{i}").is_dir():
+                os.replace(base / ".shared" / f"run{i}", base / name)
+        shutil.rmtree(base / ".shared", ignore_errors=True)
+    seconds = (time.perf_counter() - start) / len(names)
+    sides = []
+    for name, result in zip(names, results):
+        if not result.metrics:
+            raise MigrateError(f"the {name} training run reported no iterations", exit_code=5)
+        report.sides[name] = Side(name, lay, result, seconds, shared)
+        sides.append(report.sides[name])
+    return sides
+
+
 def run_parity(
     script: str,
     env: Mapping[str, str],
@@ -203,42 +244,8 @@ def run_parity(
         iters = options.iters or DEFAULT_ITERS
         seed = options.seed
 
-        def train(names: list[str], cfgs: list[Mapping[str, Any]], lay: Layout) -> list[Side]:
-            """Train one run per name in `lay`; several share worker processes when the runtime can."""
-            base = options.logs_dir or work / "runs"
-            train_many = backends.train_many if len(names) > 1 else None
-            shared = train_many is not None
-            ro = backends.run_options(iters=iters, proxy=options.proxy, nproc=lay.world,
-                                      out_dir=base / (".shared" if shared else names[0]), device=options.device,
-                                      seed=seed)
-            start = time.perf_counter()
-            files = [(name, (base / ".shared" / f"run{i}" if shared else base / name) / "metrics.jsonl")
-                     for i, name in enumerate(names)]
-            progress.phase(f"training {' and '.join(names)}: {iters} iterations, {lay.world} process(es)"
-                           f"{', proxy size' if options.proxy else ''} (loading torch and megatron-core first)")
-            with progress.watch(files, iters):
-                if train_many is not None:
-                    run_all = train_many
-                    results = _guarded(" and ".join(names), lambda: run_all([layouts.apply(c, lay) for c in cfgs], ro))
-                else:
-                    results = [
-                        _guarded(name, lambda cfg=cfg, name=name: backends.train(  # type: ignore[misc]
-                            layouts.apply(cfg, lay), _with_out_dir(ro, base / name)))
-                        for name, cfg in zip(names, cfgs)
-                    ]
-            if shared:
-                for i, name in enumerate(names):  # run<i>/ -> <side>/, as --keep-logs promises
-                    if (base / ".shared" / f"run{i}").is_dir():
-                        os.replace(base / ".shared" / f"run{i}", base / name)
-                shutil.rmtree(base / ".shared", ignore_errors=True)
-            seconds = (time.perf_counter() - start) / len(names)
-            sides = []
-            for name, result in zip(names, results):
-                if not result.metrics:
-                    raise MigrateError(f"the {name} training run reported no iterations", exit_code=5)
-                report.sides[name] = Side(name, lay, result, seconds, shared)
-                sides.append(report.sides[name])
-            return sides
+        train = functools.partial(_train, options=options, backends=backends, work=work, progress=progress,
+                                  report=report, iters=iters, seed=seed)
 
         if run_layout.world > 1:
             legacy_cfg, primus_cfg = _same_model_in_every_layout(legacy_cfg, primus_cfg, run_layout, options,
@@ -264,6 +271,12 @@ def run_parity(
         "mode": report.comparison.tolerance.mode,
     })
     _seed_note(report, legacy_cfg, primus_cfg)
+    _collect_side_notes(report)
+    return report
+
+
+def _collect_side_notes(report: ParityRun) -> None:
+    """What each side's runtime shrank (proxy) or noted, once each, in the report's notes."""
     for side in report.sides.values():
         for prefix, items in (("proxy", getattr(side.result, "shrinks", None)),
                               ("runtime", getattr(side.result, "notes", None))):
@@ -271,7 +284,6 @@ def run_parity(
                 note = f"{prefix}: {item}"
                 if note not in report.notes:
                     report.notes.append(note)
-    return report
 
 
 def _guarded(label: str, run: Callable[[], Any]) -> Any:

@@ -312,3 +312,9 @@ def apply_handoff(values: dict[str, Any], primus_only: dict[str, Any], v01: bool
             values[key] = value
             applied[key] = rule.__name__
     return applied
+
+
+# Dests whose Primus value the release's trainer decides (the rules above): static parity compares them by what
+# the run writes (checkpoints, TensorBoard, W&B), the location being the release's own.
+OUTPUT_DESTS = ("save", "save_interval", "non_persistent_save_interval", "tensorboard_dir", "wandb_project",
+                "wandb_exp_name", "wandb_save_dir")

@@ -181,7 +181,7 @@ def default_name(script: str | Path, plan: Any) -> str:
     stem: `CONFIG_FILE=./torchtitan/models/llama3/train_configs/llama3_8b.toml` gives `CONFIG_FILE-llama3_8b`."""
     from dataclasses import replace
 
-    from migrate.pipeline import default_name as megatron_default_name
+    from migrate.conversion.naming import default_name as megatron_default_name
 
     knobs = []
     for knob in plan.knobs:

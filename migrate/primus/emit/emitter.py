@@ -9,7 +9,10 @@ can be tested on small hand-built inputs.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -141,8 +144,8 @@ def shortlist(profile: Any, defaults: Mapping[str, Any], run: Mapping[str, Any],
     if len(ranked) <= size:
         chosen = [m.name for m in ranked]
     else:
-        cut = ranked[size - 1].sort_key()[:2]
-        chosen = [m.name for m in ranked if m.sort_key()[:2] <= cut]
+        cut = ranked[size - 1].closeness()
+        chosen = [m.name for m in ranked if m.closeness() <= cut]
     if len(_SHORTLISTS) > 4096:
         _SHORTLISTS.clear()
     _SHORTLISTS[key] = tuple(chosen)
@@ -306,7 +309,6 @@ def emit(
     base_values, _, base_origins, _ = baselines[best.name]
 
     experiment_path = f"{request.name}-pretrain.yaml"
-    model_name = model_name or request.name
 
     # keys the model file may carry: not set by the module preset (0.1 refuses shared keys,
     # 26.5 silently keeps the module's value), and at 0.1 already defined by the base chain.
@@ -329,6 +331,7 @@ def emit(
     model_path = None
     model_ref = f"{best.name}.yaml"
     if model_values:
+        model_name = model_name or model_file_stem(best.name, model_values)
         model_path = f"models/megatron/{model_name}.yaml"
         model_ref = f"{model_name}.yaml"
         origins = {k: origin_note(k, request.explicit) for k in model_values}
@@ -385,7 +388,7 @@ def emit(
         # Keys a release's trainer rewrites after loading (`trainer_rewrites`) are not modelled by the
         # in-memory minimisation, which may keep one the loader shows is not needed: try each again.
         # Output keys (save_interval without save, W&B names without W&B, ...) may be inert as well.
-        from migrate.parity.static import OUTPUT_DESTS
+        from migrate.primus.handoff import OUTPUT_DESTS
 
         rewritten = set(getattr(baseline, "trainer_rewrites", None) or {}) | set(OUTPUT_DESTS)
         for key in [k for k in changes if k not in placeholders
@@ -401,6 +404,27 @@ def emit(
                     trial_parity
     return EmitResult(files, experiment_path, model_path, model_ref, best, ranking, model_values,
                       overrides, unsettable, resolved, parity, dict(baseline.values))
+
+
+MODEL_STEM_CHARS = 80  # longer descriptive names become `<preset>-custom-<hash>`
+_UNSAFE = re.compile(r"[^A-Za-z0-9._]+")
+
+
+def model_file_stem(preset: str, model_values: Mapping[str, Any]) -> str:
+    """The generated model file's name says what it is: its preset and the keys it changes,
+    `llama2_70B-max_position_embeddings-32000`; when that is too long, `llama2_7B-custom-<hash>`
+    (a hash of the changed keys and values, so the same model gets the same name)."""
+    def text(value: Any) -> str:
+        shown = json.dumps(value, sort_keys=True) if not isinstance(value, str) else value
+        return _UNSAFE.sub("_", shown).strip("_") or "_"
+
+    parts = [f"{key}-{text(value)}" for key, value in sorted(model_values.items())]
+    stem = "-".join([preset, *parts])
+    if len(stem) <= MODEL_STEM_CHARS:
+        return stem
+    digest = hashlib.sha256(json.dumps(sorted(model_values.items()), sort_keys=True, default=repr)
+                            .encode("utf-8")).hexdigest()[:8]
+    return f"{preset}-custom-{digest}"
 
 
 _OUTPUT_OF = {"disable_tensorboard": "tensorboard_dir", "disable_wandb": "wandb_project",

@@ -48,7 +48,7 @@ def origin_note(key: str, explicit: Mapping[str, Origin | None]) -> str:
 
 
 def mismatches(derived: Mapping[str, Any], expected: Mapping[str, Any], dests: Iterable[str]) -> set[str]:
-    from migrate.parity.static import is_runtime_value
+    from migrate.megatron.schema import is_runtime_value
 
     return {d for d in dests if d in expected and not is_runtime_value(expected[d])
             and not same_value(derived.get(d, _MISSING), expected[d])}
@@ -80,7 +80,7 @@ def needed_overrides(
 
     Each candidate is dropped in turn when, without it, no dest that matched before mismatches.
     """
-    from migrate.parity.static import is_runtime_value
+    from migrate.megatron.schema import is_runtime_value
 
     dests = [d for d in dests if d in run_values and not is_runtime_value(run_values[d])]
     defaults = defaults or {}

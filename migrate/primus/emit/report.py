@@ -9,7 +9,11 @@ content for people.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from migrate.primus.emit.emitter import EmitResult
+    from migrate.primus.profiles import Profile
 
 
 # translate()'s warnings for a flag it dropped: the report's unmapped list says the same, once
@@ -23,7 +27,12 @@ def repeats_unmapped(code: str, message: str, unmapped: list[dict[str, Any]]) ->
 
 
 def render_markdown(report: dict[str, Any]) -> str:
-    r = report
+    lines = _summary(report) + _model_and_flags(report) + _other_settings(report)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _summary(r: dict[str, Any]) -> list[str]:
+    """The header list and the sections about differences and flags Primus cannot take."""
     lines = [
         f"# Migration report: {r['script']} -> {r['target']}",
         "",
@@ -62,11 +71,20 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines += ["## Flags with no Primus equivalent", ""]
         lines += [f"- `{u['flag']}` ({u['origin']}): {u['why']}" for u in r["unmapped"]]
         lines.append("")
+    return lines
+
+
+def _model_and_flags(r: dict[str, Any]) -> list[str]:
+    """The preset chosen and the table of every script flag."""
+    lines: list[str] = []
     match = r["preset_match"]
     lines += ["## Model", "",
               f"Closest preset: `{r['preset']}`"
               + (" (architecture identical)" if match["exact"] else
                  f" (differs in: {', '.join(match['structure_diff'])})"), ""]
+    if match.get("model_line"):
+        lines += [f"Model line of the run: {match['model_line']} (its tokenizer, attention or rotary base); "
+                  f"presets of that line are preferred over closer presets of another.", ""]
     # the preset as loaded, before trainer rewrites: at 26.5 a tokenizer_type the preset leaves unset
     # is filled by the trainer's args_defaults and may need no override
     written = {o["key"] for o in r["overrides"]} | set(r.get("model_keys") or {})
@@ -80,6 +98,12 @@ def render_markdown(report: dict[str, Any]) -> str:
         where = UNMAPPED_SHORT if (f["flag"], f["origin"]) in unmapped else f["destination"]
         lines.append(f"| `{f['flag']}` | {_written(f)} | {f['origin']} | {_cell(where)} |")
     lines.append("")
+    return lines
+
+
+def _other_settings(r: dict[str, Any]) -> list[str]:
+    """Keys the presets change, knobs, environment, notes, parity differences, diagnostics."""
+    lines: list[str] = []
     defaults = [o for o in r["overrides"] if o["origin"] == "Megatron default"]
     if defaults:
         lines += ["## Keys the script never set but the Primus presets change", "",
@@ -116,7 +140,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             where = f"{d['origin']}: " if d.get("origin") else ""
             lines.append(f"- {where}{d['severity']}: {d['message']}")
         lines.append("")
-    return "\n".join(lines).rstrip() + "\n"
+    return lines
 
 
 def _written(flag: dict[str, Any]) -> str:
@@ -136,3 +160,107 @@ def _cell(value: Any) -> str:
 
 def render_json(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=2, sort_keys=False, default=str) + "\n"
+
+
+def experiment_header(name: str, script_name: str, variant: str, release_name: str, entry_accepted: str | None,
+                      null_tokenizer_of: str | None, runtime_in_argv: list[tuple[str, str]]) -> str:
+    """The comment block on top of the experiment file: where it came from and how to read it."""
+    header = (
+        f"{name}: converted by primus-migrate from {script_name}"
+        + (f" ({variant})" if variant else "") + f" for {release_name}.\n"
+        "Each override says where its value comes from: the script line that set it, or\n"
+        "`Megatron default` when the script left it at Megatron's default and the Primus preset differs."
+        + (f"\nAccepted: {entry_accepted}." if entry_accepted else "")
+        + (f"\nAccepted difference (--accept-null-tokenizer): {release_name} trains mock data with the\n"
+           f"NullTokenizer instead of {null_tokenizer_of}; vocab_size keeps the padded vocabulary."
+           if null_tokenizer_of else "")
+    )
+    if runtime_in_argv:
+        header += ("\nRun-time values (see report.md): "
+                   + ", ".join(f"`{command}` (evaluated as {assumed})" for command, assumed in runtime_in_argv)
+                   + ";\nkeys holding them say so; ${PRIMUS_RUN_...:value} ones vary at run time (run.sh).")
+    return header
+
+
+def guidance_lines(release_name: str, profiling: list[str], profiled: bool, tokenizer_model: Any,
+                   tokenizer_is_hub_id: bool, preset_tokenizer: Any, documented: bool) -> list[str]:
+    """What the user must do or know beyond the files: profiling traces, the tokenizer's files,
+    where the release puts the outputs."""
+    lines = []
+    if profiled or profiling:
+        lines.append("Profiling: the legacy --profile* flags are kept as overrides "
+                     f"({', '.join(profiling) or 'already equal in the preset'}); Primus writes traces "
+                     "under its workspace (exp output folder) instead of --tensorboard-dir when that is unset.")
+    tok = tokenizer_model
+    if tok and isinstance(tok, str) and tokenizer_is_hub_id:
+        lines.append(f"Tokenizer: {tok} is a Hugging Face model id; it is fetched from the Hub at start-up "
+                     "(set HF_TOKEN for gated models; HF_HOME decides the cache).")
+    elif tok and isinstance(tok, str):
+        lines.append(f"Tokenizer: the script points tokenizer_model at the local path {tok} (files it "
+                     "prepares or downloads itself; those commands are not part of a Primus config). Make "
+                     "the same files available at that path where Primus runs, or replace it with the "
+                     "Hugging Face model id they came from; the preset's own tokenizer differs"
+                     + (f" ({preset_tokenizer})." if preset_tokenizer else "."))
+    if documented:
+        lines.append("EXP_ROOT is the Primus experiment folder, <workspace>/<work_group>/<user_name>/<exp_name>; "
+                     f"{release_name}'s trainer puts the outputs listed under Documented differences there.")
+    return lines
+
+
+# the hint for a parity failure the legacy run shares (Megatron's own validate_args check)
+SAVE_INTERVAL_HINT = ("the legacy run fails the same check: Megatron's validate_args asserts save_interval is not "
+                      "None whenever save is set; give the script --save-interval N")
+
+
+def jsonable(value: Any) -> Any:
+    """A value as report.json holds it (tuples as lists, NaN as "nan")."""
+    if isinstance(value, (tuple, list)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, float) and value != value:
+        return "nan"
+    return value
+
+
+def migration_report(*, script_name: str, profile: Profile, legacy_schema: str, entry: dict[str, Any],
+                     result: EmitResult, flags: list[dict[str, Any]], unmapped: list[dict[str, str]],
+                     knobs: list[dict[str, Any]], launcher: dict[str, Any], environment: list[dict[str, Any]],
+                     guidance: list[str], runtime_values: Any, diagnostics: Any, hint: str | None) -> dict[str, Any]:
+    """report.json's content (report.md renders the same); `hint` is said when parity failed."""
+    from migrate.primus.emit.runscript import alternative_command, run_command
+
+    report: dict[str, Any] = {
+        "script": str(script_name),
+        "target": profile.name,
+        "primus_release": profile.release,
+        "megatron_schema": profile.megatron_schema,
+        "legacy_schema": legacy_schema,
+        "entry": entry,
+        "experiment": result.experiment_path,
+        "model_file": result.model_path,
+        "model_ref": result.model_ref,
+        "preset": result.preset.name,
+        "preset_match": {"exact": result.preset.exact, "structure_diff": result.preset.structure_diff,
+                         "tokenizer_diff": result.preset.tokenizer_diff, "model_line": result.preset.run_lineage},
+        "candidates": [{"preset": m.name, "structure_diff": len(m.structure_diff), "other_line": m.off_lineage}
+                       for m in result.ranking[:5]],
+        "run_command": run_command(profile.name, result.experiment_path),
+        "run_command_alternative": alternative_command(profile.name, result.experiment_path),
+        "overrides": [{"key": o.key, "value": jsonable(o.value), "origin": o.origin, "knob": o.knob,
+                       "written_as": o.raw, "preset_value": jsonable(result.preset_values.get(o.key))}
+                      for o in result.overrides],
+        "model_keys": {k: jsonable(v) for k, v in result.model_values.items()},
+        "flags": flags,
+        "unmapped": unmapped,
+        "knobs": knobs,
+        "launcher": launcher,
+        "environment": environment,
+        "guidance": guidance,
+        "parity": result.parity.to_json(),
+        "accepted_differences": list(result.parity.exceptions) if result.parity.ok else [],
+        "documented_differences": list(result.parity.documented),
+        "runtime_values": runtime_values,
+        "diagnostics": diagnostics,
+    }
+    if not result.parity.ok and hint:
+        report["parity"]["hint"] = hint
+    return report

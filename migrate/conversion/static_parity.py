@@ -16,6 +16,8 @@ from itertools import compress, repeat
 from operator import and_, is_, not_
 from typing import Any, Callable, Mapping
 
+from migrate.megatron.schema import is_runtime_value
+from migrate.primus.handoff import OUTPUT_DESTS
 from migrate.tokenizer_vocab import padded_vocab_size
 from migrate.values import same_value
 
@@ -59,16 +61,6 @@ class NullTokenizerAcceptance:
     def why(self) -> str:
         return (f"primus-26.5 trains mock data with the NullTokenizer instead of {self.legacy_tokenizer} "
                 f"(accepted with --accept-null-tokenizer)")
-
-
-def is_runtime_value(value: Any) -> bool:
-    """A default the schema could not evaluate statically (`int(os.getenv('LOCAL_RANK', '0'))`):
-    it is computed by each process at start-up, on either side, so it is not compared or written."""
-    if not isinstance(value, dict):
-        return False  # almost every value: no import on this path (it is asked ~10^5 times per batch)
-    from migrate.megatron.schema import UNEVALUATED
-
-    return set(value) == {UNEVALUATED}
 
 
 @dataclass
@@ -149,6 +141,22 @@ def _schema_of(profile: Any):
     return load_schema(profile.megatron_schema)
 
 
+def _to_compare(names: list[str], expected: Mapping[str, Any], derived: Mapping[str, Any],
+                always: set[str]) -> list[tuple[str, Any, Any]]:
+    """(dest, legacy value, Primus value) for the dests the rules must look at, in name order.
+
+    Most dests hold the very same immutable value on both sides (the argparse default): those
+    are equal under same_value, so only the others go through the rules. Told apart in C;
+    dests of `always` (the Primus-only table, the outputs) are kept whatever their value."""
+    wanted = list(map(expected.get, names, repeat(_MISSING)))
+    found = list(map(derived.get, names, repeat(_MISSING)))
+    settled = map(and_, map(is_, found, wanted), map(_SELF_SAME.__contains__, map(type, wanted)))
+    todo = list(compress(range(len(names)), map(not_, settled)))
+    spots = (bisect_left(names, d) for d in always)
+    todo = sorted(set(todo) | {i for i in spots if i < len(names) and names[i] in always})
+    return [(names[i], wanted[i], found[i]) for i in todo]
+
+
 def check_static_parity(
     expected: Mapping[str, Any],
     resolved: Any,
@@ -191,19 +199,7 @@ def check_static_parity(
     differences: list[tuple[str, Any, Any]] = []
     ignored: list[str] = []
     exceptions: list[dict[str, Any]] = []
-    names = sorted(defaults)
-    wanted = list(map(expected.get, names, repeat(_MISSING)))
-    found = list(map(derived.get, names, repeat(_MISSING)))
-    # Most dests hold the very same immutable value on both sides (the argparse default): those
-    # are equal under same_value, so only the others go through the rules below. Told apart in C;
-    # dests of the Primus-only table are kept, they are reported as ignored whatever their value.
-    settled = map(and_, map(is_, found, wanted), map(_SELF_SAME.__contains__, map(type, wanted)))
-    todo = list(compress(range(len(names)), map(not_, settled)))
-    always = set(ignored_table) | set(OUTPUT_DESTS)
-    spots = (bisect_left(names, d) for d in always)
-    todo = sorted(set(todo) | {i for i in spots if i < len(names) and names[i] in always})
-    for i in todo:
-        dest, want, got = names[i], wanted[i], found[i]
+    for dest, want, got in _to_compare(sorted(defaults), expected, derived, set(ignored_table) | set(OUTPUT_DESTS)):
         if want is _MISSING:
             continue  # not a dest of the legacy run
         if dest in ignored_table or is_runtime_value(want):
@@ -231,12 +227,6 @@ def check_static_parity(
     refusals = list(getattr(resolved, "refusals", None) or [])
     return StaticParity(not differences and not refusals, differences, ignored, absent, origins, exceptions,
                         documented=documented, refusals=refusals)
-
-
-# Dests whose Primus value the release's trainer decides (migrate.primus.handoff): compared by what
-# the run writes (checkpoints, TensorBoard, W&B), the location being the release's own.
-OUTPUT_DESTS = ("save", "save_interval", "non_persistent_save_interval", "tensorboard_dir", "wandb_project",
-                "wandb_exp_name", "wandb_save_dir")
 
 
 def output_verdict(dest: str, want: Any, got: Any, expected: Mapping[str, Any], derived: Mapping[str, Any],
