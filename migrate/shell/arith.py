@@ -12,7 +12,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from migrate.shell.text import Text, is_unknown, to_str
+from migrate.shell.params import _SHELL_VARS
+from migrate.shell.text import EMPTY, Text, is_unknown, plain, to_str
+from migrate.shell.words import expand_string
 
 if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
@@ -383,8 +385,6 @@ class Arith:
         node = self.node or {}
         var = self.ev.read_var(name, node)
         if var is None:
-            from migrate.shell.params import _SHELL_VARS
-
             if name in _SHELL_VARS and sub is None:
                 value = _SHELL_VARS[name](self.ev, node)
             else:
@@ -400,8 +400,6 @@ class Arith:
         return Arith(self.ev, self.depth + 1, self.node).text(to_str(value))
 
     def _element(self, var, sub: str):
-        from migrate.shell.text import EMPTY
-
         if isinstance(var.value, dict):
             return var.value.get(sub, EMPTY)
         index = Arith(self.ev, self.depth + 1, self.node).text(sub)
@@ -418,8 +416,6 @@ class Arith:
         if sub is None:
             self.ev.assign_scalar_str(name, str(value), node)
             return
-        from migrate.shell.text import plain
-
         var = self.ev.state.lookup(name)
         text = plain(str(value), self.ev.origin(node))
         if var is not None and isinstance(var.value, dict):
@@ -462,8 +458,6 @@ def render(ev: "Evaluator", node: dict | None, let_word: bool = False) -> str:
 
 
 def _word_text(ev: "Evaluator", node: dict, let_word: bool) -> str:
-    from migrate.shell.words import expand_string
-
     parts = node.get("Parts") or []
     out: list[str] = []
     for part in parts:

@@ -12,12 +12,14 @@ import os
 import re
 from typing import TYPE_CHECKING, Callable
 
-from migrate.shell.arith import check_index
+from migrate.shell.arith import Arith, ArithError, check_index
 from migrate.shell.conditions import test_command
+from migrate.shell.control import ExitScript, LoopControl, ReturnFn
 from migrate.shell.plan import Token
 from migrate.shell.state import Var
-from migrate.shell.text import EMPTY, Text, concat, is_unknown, plain, to_str
-from migrate.shell.words import expand_fields, expand_string, split_fields, Piece
+from migrate.shell.substitutions import printf as printf_model
+from migrate.shell.text import EMPTY, Text, concat, is_unknown, plain, slice_text, to_str
+from migrate.shell.words import assumed_home, decode_c_string, expand_fields, expand_string, split_fields, Piece
 
 if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
@@ -198,8 +200,6 @@ def _dynamic_assign(ev: "Evaluator", field: Text, mode: str, flags: set[str], no
         elif "x" in flags:
             ev.pending_exports.add(name)
         return 0
-    from migrate.shell.text import slice_text
-
     value = slice_text(field, len(name) + 1)
     external = name in ev.arg_keys and is_unknown(field) is False and _from_arguments(field, name)
     exported = "x" in flags or (old is not None and old.exported) or name in ev.pending_exports
@@ -231,8 +231,6 @@ def echo(ev: "Evaluator", fields: list[Text], node: dict) -> int:
         if i:
             out.append(plain(" ", arg[0].origin if arg else ev.origin(node)))
         if escapes:
-            from migrate.shell.words import decode_c_string
-
             arg = plain(decode_c_string(to_str(arg)), arg[0].origin if arg else ev.origin(node), is_unknown(arg))
         out.append(arg)
     if newline:
@@ -243,17 +241,15 @@ def echo(ev: "Evaluator", fields: list[Text], node: dict) -> int:
 
 @builtin("printf")
 def printf(ev: "Evaluator", fields: list[Text], node: dict) -> int:
-    from migrate.shell.substitutions import printf as model
-
     words = [to_str(f) for f in fields]
     if len(words) > 3 and words[1] == "-v":
-        result = model(ev, [words[0]] + words[3:], None)
+        result = printf_model(ev, [words[0]] + words[3:], None)
         if result is None:
             ev.assign_scalar(words[2], ev.unknown_text("", node, "printf -v"), node)
         else:
             ev.assign_scalar(words[2], plain(result.text, ev.origin(node)), node)
         return 0
-    result = model(ev, words, None)
+    result = printf_model(ev, words, None)
     if result is None:
         ev.output_unknown("printf")
         return 0
@@ -360,8 +356,6 @@ def declare_words(ev: "Evaluator", fields: list[Text], node: dict) -> int:
 
 @builtin("let")
 def let(ev: "Evaluator", fields: list[Text], node: dict) -> int:
-    from migrate.shell.arith import Arith, ArithError
-
     value = 0
     for field in fields[1:]:
         try:
@@ -379,8 +373,6 @@ def let(ev: "Evaluator", fields: list[Text], node: dict) -> int:
 def cd(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     args = [to_str(f) for f in fields[1:] if not to_str(f).startswith("-")]
     if not args:
-        from migrate.shell.params import assumed_home
-
         home = ev.state.lookup("HOME")
         args = [to_str(home.scalar() if home is not None else assumed_home(ev, node))]
     target = os.path.normpath(os.path.join(ev.state.cwd, args[0]))
@@ -516,8 +508,6 @@ def read(ev: "Evaluator", fields: list[Text], node: dict) -> int:
 # ---------------------------------------------------------------- control flow
 @builtin("exit")
 def exit_(ev: "Evaluator", fields: list[Text], node: dict) -> int:
-    from migrate.shell.evaluate import ExitScript
-
     status = _status_arg(ev, fields)
     if not ev.frames:
         ev.diags.note("shell-exit", f"the script exits here with status {status}", ev.origin(node))
@@ -526,8 +516,6 @@ def exit_(ev: "Evaluator", fields: list[Text], node: dict) -> int:
 
 @builtin("return")
 def return_(ev: "Evaluator", fields: list[Text], node: dict) -> int:
-    from migrate.shell.evaluate import ReturnFn
-
     raise ReturnFn(_status_arg(ev, fields))
 
 
@@ -542,8 +530,6 @@ def _status_arg(ev: "Evaluator", fields: list[Text]) -> int:
 
 @builtin("break", "continue")
 def loop_control(ev: "Evaluator", fields: list[Text], node: dict) -> int:
-    from migrate.shell.evaluate import LoopControl
-
     levels = int(to_str(fields[1])) if len(fields) > 1 and to_str(fields[1]).isdigit() else 1
     raise LoopControl(to_str(fields[0]), max(levels, 1))
 
@@ -563,8 +549,6 @@ def eval_(ev: "Evaluator", fields: list[Text], node: dict) -> int:
 
 @builtin("source", ".")
 def source(ev: "Evaluator", fields: list[Text], node: dict) -> int:
-    from migrate.shell.evaluate import ReturnFn
-
     if len(fields) < 2:
         ev.warn(node, "source: filename argument required", code="shell-error")
         return 2
@@ -600,8 +584,6 @@ def _display_for(ev: "Evaluator", name: str, full: str) -> str:
 
 def run_child_shell(ev: "Evaluator", fields: list[Text], tokens: list[Token], node: dict) -> bool:
     """`srun bash -c "torchrun ..."` and `srun bash other.sh`: follow into the child shell."""
-    from migrate.shell.evaluate import ExitScript, ReturnFn
-
     words = [t.value for t in tokens]
     at = next((i for i, w in enumerate(words) if os.path.basename(w) in ("bash", "sh")), None)
     if at is None or at + 1 >= len(words):

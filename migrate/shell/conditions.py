@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from migrate.shell import regex as rx
 from migrate.shell.arith import Arith, ArithError
 from migrate.shell.launch import is_entry
-from migrate.shell.text import is_unknown, to_str
+from migrate.shell.text import is_unknown, plain, to_str
 from migrate.shell.words import expand_pattern, expand_string
 
 if TYPE_CHECKING:
@@ -90,8 +90,6 @@ def test_clause(ev: "Evaluator", node: dict) -> Result:
                 ev.warn(node, f"[[ =~ ]]: regular expression not evaluated ({exc}); result unknown",
                         code="shell-unknown")
                 return 1, True
-            from migrate.shell.text import plain
-
             groups = [match.group(0), *[(g or "") for g in match.groups()]] if match else []
             ev.state.assign("BASH_REMATCH", [plain(g, ev.origin(node)) for g in groups], ev.origin(node))
             return (0 if match else 1), unknown

@@ -3,6 +3,9 @@
 It follows bash's control flow over shfmt's syntax tree, keeps variables as
 origin-carrying text, models command substitutions, and stops at the first
 command that launches a training entry script.
+
+This module is the top of `migrate/shell/`: the builtins and expansions it calls import only
+modules below them and reach back through the `Evaluator` they are handed (ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -19,15 +22,17 @@ from migrate.shell import regex as rx
 from migrate.shell.arith import Arith, ArithError
 from migrate.shell.budget import BoundedState, EvalBudget
 from migrate.shell.conditions import test_clause
+from migrate.shell.control import AbortCommand, ExitScript, LoopControl, ReturnFn
 from migrate.shell.knobs import KnobRegistry
 from migrate.shell.launch import Launch, find_launch
+from migrate.shell.params import expand_param
 from migrate.shell.plan import EnvVar, LaunchPlan, RuntimeValue, Token
 from migrate.shell.redirects import open_redirects, record_created
 from migrate.shell.state import ShellState, Var
 from migrate.shell.substitutions import run_model
 from migrate.shell.syntax import Node, parse_file, parse_text
 from migrate.shell.text import EMPTY, Seg, Source, Text, concat, first_origin, is_unknown, plain, slice_text, to_str
-from migrate.shell.words import expand_fields, expand_parts, expand_pattern, expand_string, join_items
+from migrate.shell.words import Item, expand_fields, expand_parts, expand_pattern, expand_string, join_items
 
 
 @dataclass
@@ -38,27 +43,6 @@ class EvalOptions:
     max_call_depth: int | None = None
     cwd: str | None = None  # the directory bash would start in (default: the current one)
     max_steps: int | None = None  # statements evaluated in total, a guard against runaway nesting
-
-
-class ExitScript(Exception):
-    def __init__(self, status: int) -> None:
-        self.status = status
-
-
-class ReturnFn(Exception):
-    def __init__(self, status: int) -> None:
-        self.status = status
-
-
-class LoopControl(Exception):
-    def __init__(self, kind: str, levels: int) -> None:
-        self.kind, self.levels = kind, levels
-
-
-class AbortCommand(Exception):
-    """Bash's reaction to an expansion error (`$((4*))`, `${s:1:-9}`): it prints the error and
-    abandons the rest of the complete command it is running (the whole line's list at the top of a
-    script, `eval` string or sourced file; the whole of a subshell), then goes on with status 1."""
 
 
 class Launched(Exception):
@@ -243,6 +227,11 @@ class Evaluator:
                 return None
             self.abort(node, str(exc))
             raise  # not reached
+
+    def param_expansion(self, node: Node, quoted: bool) -> list[Item]:
+        """`${...}` and `$name` inside a word (`words.expand_parts` asks here, as for `$( )` and
+        `$(( ))`, so that word expansion need not import the modules that call it back)."""
+        return expand_param(self, node, quoted)
 
     def arith_text(self, xnode: Node | None, node: Node) -> Text:
         value = self.arith_expansion(xnode, node)

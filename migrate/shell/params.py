@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from migrate.shell import regex as rx
 from migrate.shell.state import Var
 from migrate.shell.text import EMPTY, Text, concat, is_unknown, plain, slice_text, to_str
-from migrate.shell.words import BREAK, Item, Piece, expand_parts, expand_pattern, expand_string
+from migrate.shell.words import BREAK, Item, Piece, assumed_home, expand_parts, expand_pattern, expand_string
 
 if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
@@ -80,15 +80,6 @@ def _values(ev: "Evaluator", node: dict) -> tuple[list[Text] | None, bool, str]:
 def _hostname(ev: "Evaluator", node: dict) -> Text:
     ev.note(node, "$HOSTNAME assumed to be localhost")
     return ev.runtime_text("localhost", "$HOSTNAME", node)
-
-
-ASSUMED_HOME = "/root"  # the home directory assumed when the run's environment does not give HOME
-
-
-def assumed_home(ev: "Evaluator", node: dict | None) -> Text:
-    """$HOME (and `~`) when no HOME was given: an assumed value, stated like the GPU count."""
-    ev.note(node, f"$HOME is not given; assumed to be {ASSUMED_HOME} (pass HOME=... to set it)")
-    return plain(ASSUMED_HOME, ev.origin(node))
 
 
 # Run-time values bash computes itself, and the values assumed for them (see Evaluator.runtime_var)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable
 
 from migrate.shell import regex as rx
+from migrate.shell.words import decode_c_string
 
 if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
@@ -173,8 +174,6 @@ def echo(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
         args = args[1:]
     text = " ".join(args)
     if escapes:
-        from migrate.shell.words import decode_c_string
-
         text = decode_c_string(text)
     return Output(text + ("\n" if newline else ""))
 
@@ -218,8 +217,6 @@ _PRINTF_SPEC = re.compile(r"((?:[^%]|%%)*)(%[-+ 0#]*(?:\*|\d*)(?:\.(?:\*|\d*))?[
 
 
 def _printf_escapes(text: str) -> str:
-    from migrate.shell.words import decode_c_string
-
     return decode_c_string(text.replace("%%", "\x00PCT\x00")).replace("\x00PCT\x00", "%")
 
 
@@ -315,8 +312,6 @@ def _printf_one(spec: str, next_arg, ev: "Evaluator | None" = None) -> tuple[str
         return (head + conv) % float(number), valid
     text = arg or ""
     if conv == "b":
-        from migrate.shell.words import decode_c_string
-
         text = decode_c_string(text)
     elif conv == "c":
         text = text[:1]
@@ -421,8 +416,6 @@ def _tr_set(spec: str) -> str:
                "[:digit:]": "0123456789", "[:space:]": " \t\n\r\f\v"}
     for name, chars in classes.items():
         spec = spec.replace(name, chars)
-    from migrate.shell.words import decode_c_string
-
     spec = decode_c_string(spec)
     out: list[str] = []
     i = 0

@@ -2,7 +2,9 @@
 
 Expansion first produces `Piece`s (text plus whether it was quoted) and
 `BREAK` markers (element boundaries of "$@" and "${arr[@]}"); `split_fields`
-then applies IFS splitting to the unquoted pieces only.
+then applies IFS splitting to the unquoted pieces only. The `$` expansions inside a word
+(`${...}`, `$( )`, `$(( ))`) go back through the interpreter (`ev.param_expansion`,
+`ev.command_subst`, `ev.arith_text`): this module imports none of the modules that call it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,15 @@ _C_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "\x1b"
               "f": "\f", "v": "\v", "\\": "\\", "'": "'", '"': '"', "?": "?"}
 
 
+ASSUMED_HOME = "/root"  # the home directory assumed when the run's environment does not give HOME
+
+
+def assumed_home(ev: "Evaluator", node: dict | None) -> Text:
+    """$HOME (and `~`) when no HOME was given: an assumed value, stated like the GPU count."""
+    ev.note(node, f"$HOME is not given; assumed to be {ASSUMED_HOME} (pass HOME=... to set it)")
+    return plain(ASSUMED_HOME, ev.origin(node))
+
+
 def lit_pieces(ev: "Evaluator", node: dict, quoted: bool, first: bool) -> list[Item]:
     """A literal's characters with escapes removed and their lines kept."""
     raw: str = node.get("Value", "")
@@ -59,8 +70,6 @@ def lit_pieces(ev: "Evaluator", node: dict, quoted: bool, first: bool) -> list[I
         if home is not None:
             out.append(Piece(home.scalar(), True))
         else:
-            from migrate.shell.params import assumed_home
-
             out.append(Piece(assumed_home(ev, node), True))
         raw = raw[1:]
     if "\\" not in raw and "\n" not in raw:  # the common case: one piece, as the loop below would give
@@ -121,8 +130,6 @@ def decode_c_string(raw: str) -> str:
 
 
 def expand_parts(ev: "Evaluator", parts: list[dict], quoted: bool = False) -> list[Item]:
-    from migrate.shell.params import expand_param
-
     items: list[Item] = []
     for index, part in enumerate(parts):
         kind = part.get("Type")
@@ -141,7 +148,7 @@ def expand_parts(ev: "Evaluator", parts: list[dict], quoted: bool = False) -> li
                 items.append(Piece(EMPTY, True))
             items.extend(inner)
         elif kind == "ParamExp":
-            items.extend(expand_param(ev, part, quoted))
+            items.extend(ev.param_expansion(part, quoted))
         elif kind == "CmdSubst":
             items.append(Piece(ev.command_subst(part), quoted))
         elif kind == "ArithmExp":
