@@ -23,6 +23,7 @@ import errno
 import fcntl
 import os
 import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -169,6 +170,19 @@ class OutputTree:
             self._stage(staging / "new")
             with deferred():
                 _swap_in(root, staging, list(self.files))
+
+
+def write_or_print(output: str | None, text: str, force: bool = False) -> Path | None:
+    """`schema`-style commands: the text to standard output, or to one file (all-or-nothing, no
+    overwrite without `force`). Returns the file written, None when printed."""
+    if not output:
+        sys.stdout.write(text)
+        return None
+    out = Path(output)
+    tree = OutputTree(out.parent if str(out.parent) else ".", force=force)
+    tree.add(out.name, text)
+    tree.commit()
+    return out
 
 
 def _swap_in(root: Path, staging: Path, rels: list[str]) -> None:

@@ -38,19 +38,14 @@ def run(args: argparse.Namespace) -> int:
         return run_schema(args)
     from migrate.megatron.bundle import schema_to_text
     from migrate.megatron.extract import extract_schema
-    from migrate.output import OutputTree
+    from migrate.output import write_or_print
 
     root = Path(args.megatron_path)
     schema = extract_schema(root, name=args.name, source=str(root))
-    text = schema_to_text(schema.to_json())
     for note in schema.notes:
         print(f"note: {note}", file=sys.stderr)
-    if not args.output:
-        sys.stdout.write(text)
+    out = write_or_print(args.output, schema_to_text(schema.to_json()), args.force)
+    if out is None:
         return 0
-    out = Path(args.output)
-    tree = OutputTree(out.parent if str(out.parent) else ".", force=args.force)
-    tree.add(out.name, text)
-    tree.commit()
     print(f"{out}: {len(schema.options)} options", file=sys.stderr)
     return 0

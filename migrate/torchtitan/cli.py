@@ -148,19 +148,14 @@ def print_args_view(view: dict[str, Any]) -> None:
 
 
 def run_schema(args: argparse.Namespace) -> int:
-    from migrate.output import OutputTree
+    from migrate.output import write_or_print
     from migrate.torchtitan.bundle import schema_text
     from migrate.torchtitan.extract import extract_schema
 
     root = Path(args.torchtitan_path)
     data = extract_schema(root, name=args.name, source=str(root))
-    text = schema_text(data)
-    if not args.output:
-        sys.stdout.write(text)
+    out = write_or_print(args.output, schema_text(data), args.force)
+    if out is None:
         return 0
-    out = Path(args.output)
-    tree = OutputTree(out.parent if str(out.parent) else ".", force=args.force)
-    tree.add(out.name, text)
-    tree.commit()
     print(f"{out}: {len(data['fields'])} JobConfig fields in {len(data['sections'])} sections", file=sys.stderr)
     return 0
