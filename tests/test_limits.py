@@ -111,6 +111,7 @@ def test_a_named_pipe_or_a_device_as_the_script_is_refused_without_reading(tmp_p
         proc = run_cli(tmp_path, *command, target, *(["-o", "out"] if not command else []), timeout=30)
         assert proc.returncode == 2, proc.stderr
         assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+        assert "not a regular file" in proc.stderr and "not found" not in proc.stderr  # it exists: say what it is
 
 
 def test_a_sourced_device_or_pipe_is_never_read(tmp_path):

@@ -186,7 +186,7 @@ def test_cli_rejects_stray_words(fake_cli):
 
 def test_cli_missing_script(cli, tmp_path):
     r = cli("parity", tmp_path / "none.sh")
-    assert r.code == 2 and "no such script" in r.err
+    assert r.code == 2 and "script not found" in r.err  # the same words as convert and inspect
 
 
 def test_losses_are_finite_in_fake_runs():

@@ -112,8 +112,9 @@ def run(args: argparse.Namespace) -> int:
         raise MigrateError(f"--nproc must be >= 1, got {args.nproc}")
     if args.iters is not None and args.iters < 1:
         raise MigrateError(f"--iters must be >= 1, got {args.iters}")
-    if not Path(args.script).is_file():
-        raise MigrateError(f"no such script: {args.script}")
+    from migrate.shell.evaluate import refuse_unusable_script
+
+    refuse_unusable_script(args.script, args.script)  # before torch is imported
 
     from migrate.parity.dynamic import ParityOptions, check_logs_dir, run_parity
 

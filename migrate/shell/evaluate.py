@@ -867,6 +867,18 @@ def _parse_cached(text: str, name: str) -> Node:
     return tree
 
 
+def refuse_unusable_script(script: str, display: str) -> None:
+    """A folder, a pipe or a device, or nothing at all, named as the script: say which (never read it)."""
+    if os.path.isdir(script):
+        raise MigrateError("this is a directory, not a script", origin=Origin(display),
+                           hint="name the launch script inside it, or use `primus-migrate batch` for a whole folder")
+    if os.path.exists(script) and not os.path.isfile(script):
+        raise MigrateError("this is not a regular file (a pipe or a device), not a script", origin=Origin(display),
+                           hint="name the launch script file itself")
+    if not os.path.isfile(script):
+        raise MigrateError(f"script not found: {display}", origin=Origin(display))
+
+
 def evaluate_script(path: str | os.PathLike, env: dict[str, str] | None = None, args: Sequence[str] = (),
                     options: EvalOptions | None = None) -> LaunchPlan:
     """What `KEY=VALUE... bash SCRIPT ARGS...` would launch, found without running it."""
@@ -875,11 +887,7 @@ def evaluate_script(path: str | os.PathLike, env: dict[str, str] | None = None, 
     script = display
     if options.cwd and not os.path.isabs(script):
         script = os.path.join(options.cwd, script)
-    if os.path.isdir(script):
-        raise MigrateError("this is a directory, not a script", origin=Origin(display),
-                           hint="name the launch script inside it, or use `primus-migrate batch` for a whole folder")
-    if not os.path.isfile(script):
-        raise MigrateError(f"script not found: {display}", origin=Origin(display))
+    refuse_unusable_script(script, display)
     ev = Evaluator(display, display, dict(env or {}), list(args), options)
     cap = limits.memory_cap("eval_memory")
     try:
