@@ -135,7 +135,6 @@ def _follow(choice: Requirement, requirements: list[Requirement], env: dict[str,
 def _probe_choices(knobs: Sequence[Knob], env: dict[str, str], exit_at: Origin,
                    probe: Probe) -> Requirement | None:
     """The first knob (in the script's order) some compared literal of which gets past `exit_at`."""
-    global _probing
     budget = MAX_PROBES
     for knob in knobs:
         literals = [v for v in dict.fromkeys(knob.compared_with) if v != ""]
@@ -147,11 +146,7 @@ def _probe_choices(knobs: Sequence[Knob], env: dict[str, str], exit_at: Origin,
             if budget <= 0:
                 return None
             budget -= 1
-            _probing = True
-            try:
-                outcome = probe({**env, knob.name: value}, False)
-            finally:
-                _probing = False
+            outcome = _probe_once(probe, {**env, knob.name: value})
             if outcome is True:
                 launches.append(value)
             if outcome is True or (outcome is not False and outcome != exit_at):
@@ -161,6 +156,16 @@ def _probe_choices(knobs: Sequence[Knob], env: dict[str, str], exit_at: Origin,
     return _probe_unset(knobs, env, exit_at, probe, budget)
 
 
+def _probe_once(probe: Probe, env: dict[str, str]) -> "Origin | Gate | None | bool":
+    """One probe evaluation, marked as such so that its own failure is not explored again."""
+    global _probing
+    _probing = True
+    try:
+        return probe(env, False)
+    finally:
+        _probing = False
+
+
 def _probe_unset(knobs: Sequence[Knob], env: dict[str, str], exit_at: Origin, probe: Probe,
                  budget: int) -> Requirement | None:
     """`[ -z "$MASTER_ADDR" ] && exit 1`: a knob with no default, unset, that any value gets past.
@@ -168,18 +173,13 @@ def _probe_unset(knobs: Sequence[Knob], env: dict[str, str], exit_at: Origin, pr
     The value tried is a placeholder, so nothing is converted with it: the requirement only names
     the variable (`needs MASTER_ADDR (any value)`).
     """
-    global _probing
     for knob in knobs:
         if budget <= 0:
             return None
         if knob.name in env or knob.default is not None or knob.value or any(v for v in knob.compared_with):
             continue
         budget -= 1
-        _probing = True
-        try:
-            outcome = probe({**env, knob.name: PLACEHOLDER}, False)
-        finally:
-            _probing = False
+        outcome = _probe_once(probe, {**env, knob.name: PLACEHOLDER})
         if outcome is True or (outcome is not False and outcome != exit_at):
             return Requirement("set", knob.name, origin=knob.defined_at)
     return None
