@@ -1,4 +1,5 @@
-"""Options shared by the commands that read a Primus experiment (resolve, to-megatron)."""
+"""Options shared by several commands: reading a Primus experiment (resolve, to-megatron), reading a
+legacy script (convert, parity, batch)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,24 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--primus-path", metavar="DIR", default=None,
                         help="read presets from this Primus checkout instead of the bundled snapshot; "
                              "its rules (bases: or extends:) are detected from the checkout")
+
+
+def add_script_reading_options(parser: argparse.ArgumentParser) -> None:
+    """How a legacy script is read: the same four options for convert, parity and batch."""
+    parser.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
+                        help="GPUs per node assumed for the script's device queries (default: 8)")
+    parser.add_argument("--legacy-schema", default=None, metavar="NAME|FILE",
+                        help="Megatron-LM option table of the legacy script: a bundled name (rocm_dev, d3528a21, "
+                             "5a676b36) or a JSON file from `primus-migrate schema`; default: the Megatron-LM "
+                             "checkout the script sits in, else the first bundled table (rocm_dev first) that "
+                             "accepts every option")
+    parser.add_argument("--accept-null-tokenizer", action="store_true",
+                        help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
+                             "(vocab_size is set so the padded vocabulary stays the script's)")
+    parser.add_argument("--entry-as", metavar="FAMILY",
+                        help="read an entry script primus-migrate does not know as this family builds it (gpt: "
+                             "what pretrain_gpt.py builds from the same arguments); recorded in the report and "
+                             "the YAML header")
 
 
 def add_trainer_option(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from migrate.cli._primus_args import add_script_reading_options
 from migrate.primus.profiles import DEFAULT_TARGET
 
 if TYPE_CHECKING:
@@ -63,22 +64,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "not only the model-selecting ones (MODEL, MODEL_SIZE, ...)")
     p.add_argument("--max-variants", type=int, default=None, metavar="N",
                    help="cap on variants per script (default 16); capped scripts are flagged")
-    p.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
-                   help="value assumed for the GPU count a script queries (default 8)")
-    p.add_argument("--accept-null-tokenizer", action="store_true",
-                   help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
-                        "(vocab_size is set so the padded vocabulary stays the script's)")
+    add_script_reading_options(p)  # --gpus-per-node, --legacy-schema, --accept-null-tokenizer, --entry-as
     p.add_argument("--script-args", action="append", default=[], metavar="GLOB=ARGS|@FILE",
                    help="positional arguments ($1 $2 ...) for the scripts matching GLOB (split like a shell "
                         "command line; the first matching GLOB wins); @FILE reads one GLOB=ARGS per line; repeatable")
-    p.add_argument("--legacy-schema", default=None, metavar="NAME|FILE",
-                   help="Megatron-LM option table of the scripts: a bundled name (rocm_dev, d3528a21, 5a676b36) or "
-                        "a JSON file from `primus-migrate schema`; default: the Megatron-LM checkout DIR is or sits "
-                        "in, else per script the first bundled table (rocm_dev first) that accepts every option")
-    p.add_argument("--entry-as", metavar="FAMILY",
-                   help="convert an entry script primus-migrate does not know as this family builds it (gpt: "
-                        "what pretrain_gpt.py builds from the same arguments); applies to every unknown entry; "
-                        "recorded in the report")
     p.add_argument("--force", action="store_true", help="replace existing files in OUTDIR")
     p.set_defaults(func=run)
 

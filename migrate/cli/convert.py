@@ -7,6 +7,7 @@ import json
 import sys
 
 from migrate.diagnostics import MigrateError
+from migrate.cli._primus_args import add_script_reading_options
 from migrate.primus.profiles import DEFAULT_TARGET, TARGETS
 
 
@@ -56,19 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="fail (exit 2, nothing written) when a flag has no Primus equivalent")
     p.add_argument("--keep-knobs", action="store_true",
                    help="keep knobs that map 1:1 to a key as ${KNOB:value} parameters in the YAML")
-    p.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
-                   help="GPUs per node assumed for the script's device queries (default: 8)")
-    p.add_argument("--legacy-schema", default=None, metavar="NAME|FILE",
-                   help="Megatron-LM option table of the legacy script: a bundled name (rocm_dev, d3528a21, 5a676b36) "
-                        "or a JSON file from `primus-migrate schema`; default: the Megatron-LM checkout the script "
-                        "sits in, else the first bundled table (rocm_dev first) that accepts every option")
-    p.add_argument("--accept-null-tokenizer", action="store_true",
-                   help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
-                        "(vocab_size is set so the padded vocabulary stays the script's)")
-    p.add_argument("--entry-as", metavar="FAMILY",
-                   help="convert an entry script primus-migrate does not know as this family builds it (gpt: "
-                        "what pretrain_gpt.py builds from the same arguments); recorded in the report and "
-                        "YAML header")
+    add_script_reading_options(p)
     p.add_argument("--primus-path", metavar="DIR",
                    help="a Primus checkout whose presets and rules to use instead of the snapshot")
     p.set_defaults(func=run)

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from migrate.diagnostics import MigrateError
+from migrate.cli._primus_args import add_script_reading_options
 from migrate.primus.profiles import DEFAULT_TARGET
 
 EPILOG = """\
@@ -48,16 +49,8 @@ def _add_options(p: argparse.ArgumentParser) -> None:
                    help="tolerance of the shrunk layout against TP=1 (default 1e-4)")
     p.add_argument("--seed", type=int, help="override both sides' seed (default: each config's own)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--gpus-per-node", type=int, default=8, help="GPUs the script's machine had (default 8)")
-    p.add_argument("--legacy-schema", default=None, metavar="NAME|FILE",
-                   help="Megatron-LM option table of the legacy script (default: chosen as `convert` does)")
+    add_script_reading_options(p)  # --gpus-per-node, --legacy-schema, --accept-null-tokenizer, --entry-as
     p.add_argument("--primus-path", help="a Primus checkout to read presets from instead of the snapshot")
-    p.add_argument("--accept-null-tokenizer", action="store_true",
-                   help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
-                        "(vocab_size is set so the padded vocabulary stays the script's)")
-    p.add_argument("--entry-as", metavar="FAMILY",
-                   help="convert an entry script primus-migrate does not know as this family builds it (gpt: "
-                        "what pretrain_gpt.py builds from the same arguments); recorded in the report and YAML header")
     p.add_argument("--plot", metavar="OUT.png", help="write both runs' lm loss, grad norm and lr curves to this PNG")
     p.add_argument("--keep-logs", metavar="DIR",
                    help="keep each run's train.log and metrics.jsonl in DIR/legacy, DIR/primus (for compare-logs)")
