@@ -160,10 +160,11 @@ def test_env_sh_is_valid_bash(tmp_path):
 
     path = tmp_path / "env.sh"
     path.write_text(env_sh({"A": "x y", "B": "$HOME'q"}, "t.sh", ["HF_TOKEN"]))
+    sandbox = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "TMPDIR": str(tmp_path)}  # bash writes nowhere else
     proc = subprocess.run(["bash", "-c", f'export HF_TOKEN=t; source {path} && printf "%s|%s|%s" "$A" "$B" "$HF_TOKEN"'],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=sandbox, cwd=tmp_path)
     assert proc.stdout == "x y|$HOME'q|t", proc.stderr
-    proc = subprocess.run(["bash", "-c", f"source {path}"], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+    proc = subprocess.run(["bash", "-c", f"source {path}"], capture_output=True, text=True, env=sandbox, cwd=tmp_path)
     assert proc.returncode != 0 and "HF_TOKEN must be set" in proc.stderr
     run = run_sh("primus-26.5", "v26.5.1", "t.sh", "e-pretrain.yaml", "models/megatron/e.yaml", {"NNODES": "2"}, True)
     assert subprocess.run(["bash", "-n"], input=run, text=True).returncode == 0
