@@ -157,3 +157,12 @@ def test_batch_takes_the_same_choices(cli, fork_checkout, tmp_path):
 
     named = cli("batch", plain, "-o", tmp_path / "bout3", "--jobs", "1", "--legacy-schema", "rocm_dev")
     assert named.code == 2 and "unknown Megatron-LM option" in named.out + named.err
+
+
+def test_a_checkout_whose_table_cannot_be_read_says_how_to_go_on(cli, tmp_path):
+    root = write_tree(tmp_path / "odd-fork", {"megatron/training/arguments.py": "def unrelated():\n    pass\n"})
+    script = write_script(root / "examples", "")
+    result = cli("convert", script, "-o", tmp_path / "out")
+    assert result.code == 2, result.err
+    assert "--legacy-schema" in result.err and str(root) in result.err
+    assert not (tmp_path / "out").exists()

@@ -62,7 +62,13 @@ def checkout_schema(checkout: Path) -> Schema:
 
         # a name without '/' or '+' (load_schema reads those as a path or as entry providers), unique per folder
         digest = hashlib.sha256(key.encode()).hexdigest()[:8]
-        schema = extract_schema(checkout, name=f"checkout:{_NAME_UNSAFE.sub('_', checkout.name)}@{digest}", source=key)
+        try:
+            schema = extract_schema(checkout, name=f"checkout:{_NAME_UNSAFE.sub('_', checkout.name)}@{digest}",
+                                    source=key)
+        except MigrateError as exc:  # a fork whose arguments.py we cannot read: say how to go on without it
+            exc.hint = "; ".join(filter(None, [exc.hint, f"the script sits in the Megatron-LM checkout {checkout}; "
+                                               "pass --legacy-schema NAME|FILE to read it with another table"]))
+            raise
         remember_schema(schema)  # MegatronArgs name their schema; later steps load it by that name
         _CHECKOUT_SCHEMAS[key] = schema
     return _CHECKOUT_SCHEMAS[key]
