@@ -225,3 +225,58 @@ def test_markers_at_every_tag_name_their_release(tmp_path, tag):
     pin = subprocess.run(["git", f"--git-dir={repo}", "ls-tree", f"refs/tags/{tag}", "third_party/Megatron-LM"],
                          check=True, capture_output=True, text=True).stdout.split()[2]
     assert pin.startswith(release(tag).megatron_pin)
+
+
+def _show(repo: str, tag: str, path: str) -> str:
+    out = subprocess.run(["git", f"--git-dir={repo}", "show", f"refs/tags/{tag}:{path}"], capture_output=True,
+                         text=True)
+    return out.stdout if out.returncode == 0 else ""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tag", sorted(RELEASES))
+def test_release_facts_match_the_tags_code(tag):
+    """Each rule our registry gives a tag, read again from that tag's own code (the lines cited in the
+    family modules), independently of the detection markers."""
+    repo = os.environ.get("PRIMUS_GIT")
+    if not repo or not os.path.isdir(repo):
+        pytest.skip("set PRIMUS_GIT to a Primus git dir to read every release's code")
+    rel = release(tag)
+    show = lambda path: _show(repo, tag, path)  # noqa: E731
+    utils, loader, train = (show("primus/core/utils/yaml_utils.py"), show("primus/core/config/yaml_loader.py"),
+                            show("primus/cli/subcommands/train.py"))
+    legacy_default = 'getenv("PRIMUS_TRAIN_RUNTIME", "legacy")' in train or 'runtime_entry = "legacy"' in train
+    trainer_py = show("primus/modules/trainer/megatron/trainer.py")
+    if "args = self.module_config\n" in trainer_py.replace("# args = self.module_config", ""):
+        assert rel.namespace == "yaml"
+    elif legacy_default:
+        assert rel.namespace == "defaults_under_keys" and "merged_args.update(primus_args)" in trainer_py
+    else:
+        assert rel.namespace == "dests_only" and "class MegatronArgBuilder" in show(
+            "primus/backends/megatron/argument_builder.py")
+    # interpolation: which strings are typed, and whether booleans are
+    bases_loader = '"bases"' in utils and "def replace_env_variables" in utils
+    assert rel.interpolation.every_string == (bases_loader and "if replaced == config:" not in utils)
+    assert rel.interpolation.keys == bases_loader
+    assert (rel.interpolation.typed("true") is True) == ("_BOOL_MAP" in loader)
+    # preset merge and overrides (yaml_utils.merge_namespace / override_namespace)
+    assert (rel.presets.shared_keys == "module_wins") == ("Skip duplicate keys" in utils)
+    must_exist = "Override namespace failed" in utils and "# if not has_key_in_namespace" not in utils
+    assert rel.presets.overrides_must_exist == must_exist
+    parser = show("primus/core/launcher/parser.py")
+    assert rel.presets.copies_module_keys == ("preserved_attrs" in parser)
+    assert rel.presets.adds_yaml_suffix == ("PresetLoader.load(module.config" in parser)
+    # the core runtime's build_args patches
+    if rel.namespace == "dests_only":
+        patches = "primus/backends/megatron/patches/args/"
+        assert rel.trainer.mock_data_null_tokenizer == ("NullTokenizer" in show(patches + "mock_data_patches.py"))
+        assert rel.trainer.hsdp_replicate_degree == bool(show(patches + "hsdp_args_patches.py"))
+        assert rel.trainer.always_sets_save == ("opt-out" not in show(patches + "checkpoint_path_patches.py"))
+        assert rel.trainer.data_paths_split_on_space == ("_normalize_data_path" not in show(
+            patches + "data_path_split_patches.py"))
+    else:
+        upc = trainer_py[trainer_py.index("def update_primus_config"):]
+        kind = ("eval" if "args.moe_layer_freq = eval(args.moe_layer_freq)" in upc else
+                "kept" if "# args.moe_layer_freq = moe_freq_type" in upc else "moe_freq_type")
+        assert rel.trainer.moe_layer_freq == kind
+        assert rel.trainer.data_paths_split_on_space and 'args.data_path = args.data_path.split(" ")' in upc

@@ -93,6 +93,11 @@ def plan_environment(
     """
     out = RunEnvironment()
     reads, forces, script = run.reads, run.forces, run.script
+    if not run.checked and env:
+        out.guidance.append(
+            f"Environment: which variables {script} reads or forces at this release was not read from its own "
+            "script (primus-migrate uses a neighbouring release's); check the variables run.sh and env.sh "
+            "set against that script.")
     for option, value in launcher_options.items():
         var = LAUNCHER_TO_VARIABLE.get(option)
         if var and value and not value.startswith("$"):
