@@ -179,6 +179,15 @@ def test_a_release_tag_on_head_wins_over_markers(tmp_path):
     assert get_profile("auto", str(root)).rules.tag == "v26.3"
 
 
+def test_a_tag_of_an_enclosing_repository_is_not_the_checkouts(tmp_path):
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "commit", "-q", "--allow-empty", "-m", "x")
+    _git(tmp_path, "tag", "v26.3")
+    root = _checkout(tmp_path / "nested", "v26.5.1")  # a folder inside that repository, not its own checkout
+    found = detect_release(root, "extends")
+    assert found is not None and found.tag == "v26.5.1" and found.how.startswith("markers")
+
+
 def test_resolve_with_auto_on_a_checkout(tmp_path, cli):
     root = tmp_path / "co"
     shutil.copytree(REPO / "configs" / "primus-26.5", root / "primus" / "configs")

@@ -45,8 +45,12 @@ def _has(root: Path, rel: str, needle: str) -> bool:
 
 
 def git_tag(root: Path) -> str | None:
-    """The known release tag HEAD sits on, when git can tell."""
+    """The known release tag HEAD sits on, when `root` is the top of a git checkout."""
     try:
+        top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"],
+                             capture_output=True, text=True, timeout=20)
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != root.resolve():
+            return None  # not a checkout of its own (a folder inside some other repository)
         out = subprocess.run(["git", "-C", str(root), "tag", "--points-at", "HEAD"],
                              capture_output=True, text=True, timeout=20)
     except (OSError, subprocess.SubprocessError):
