@@ -275,6 +275,14 @@ def test_release_facts_match_the_tags_code(tag):
     parser = show("primus/core/launcher/parser.py")
     assert rel.presets.copies_module_keys == ("preserved_attrs" in parser)
     assert rel.presets.adds_yaml_suffix == ("PresetLoader.load(module.config" in parser)
+    # the run script, its tuning gate, and the CLI with a `direct` mode
+    run_script = show(rel.run.script)
+    assert run_script and (rel.run.tuning_gate == ("PRIMUS_HIPBLASLT_TUNING:-0" in run_script))
+    if rel.run.cli:  # ./primus-cli (v26.2+) execs runner/primus-cli, whose usage shows `direct`
+        assert show(rel.run.cli.removeprefix("./"))
+        assert "primus-cli direct -- train pretrain" in show("runner/primus-cli")
+    else:
+        assert not show("runner/primus-cli") and not show("primus-cli")
     # the core runtime's build_args patches
     if rel.namespace == "dests_only":
         patches = "primus/backends/megatron/patches/args/"

@@ -39,8 +39,8 @@ def run_command(run: RunFacts, experiment: str) -> str:
 
 def alternative_command(run: RunFacts, experiment: str, quoted: str | None = None) -> str | None:
     """The other launch of `experiment` (`quoted`: the argument as a bash word already)."""
-    if run.cli_direct:
-        return f"./primus-cli direct -- train pretrain --config {quoted or shlex.quote(experiment)}"
+    if run.cli:
+        return f"{run.cli} direct -- train pretrain --config {quoted or shlex.quote(experiment)}"
     return None
 
 

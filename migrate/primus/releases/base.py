@@ -67,7 +67,7 @@ class RunFacts:
     reads: frozenset[str]                   # variables it reads with `${VAR:-default}`
     forces: Mapping[str, str]               # variables it sets unconditionally
     tuning_gate: bool                       # zeroes TE_HIPBLASLT_TUNING_* unless PRIMUS_HIPBLASLT_TUNING=1
-    cli_direct: bool                        # `./primus-cli direct -- train pretrain --config EXP` exists
+    cli: str | None                         # its CLI, for `<cli> direct -- train pretrain --config EXP` (None: none)
     checked: bool = True                    # False: inherited from a neighbouring release, not read at this tag
 
 

@@ -33,7 +33,7 @@ PRESETS = PresetRules(shared_keys="refused", overrides="existing", adds_yaml_suf
 V06 = Release(
     tag="v0.6.0", family=KEY, inherit_key="extends", interpolation=SUBSTITUTED_DECIMAL,
     namespace="defaults_under_keys", presets=PRESETS, trainer=replace(LEGACY_TRAINER, moe_layer_freq="eval"),
-    run=replace(RUN_V01, cli_direct=True, checked=False), megatron_pin="84778176", builds=frozenset({"gpt"}),
+    run=replace(RUN_V01, cli="./runner/primus-cli", checked=False), megatron_pin="84778176", builds=frozenset({"gpt"}),
     ignored_dests=IGNORED_LEGACY,
     notes=("run script variables taken from v0.1.0-rc1's, not read at this tag",),
 )

@@ -53,7 +53,7 @@ RUN_V265 = RunFacts(
         "RCCL_MSCCLPP_FORCE_ENABLE": "0", "NVTE_ROCM_ENABLE_MXFP8": "1",
     },
     tuning_gate=True,
-    cli_direct=True,
+    cli="./primus-cli",  # at the checkout's top from v26.2
 )
 
 PRESETS = PresetRules(shared_keys="module_wins", overrides="deep_merge", adds_yaml_suffix=True,

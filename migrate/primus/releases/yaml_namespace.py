@@ -50,7 +50,7 @@ RUN_V01 = RunFacts(
         "NVTE_FUSED_ATTN_LOG_CONFIG": "0",
     },
     tuning_gate=False,
-    cli_direct=False,
+    cli=None,
 )
 
 PRESETS = PresetRules(shared_keys="refused", overrides="existing", adds_yaml_suffix=False,
@@ -85,11 +85,11 @@ V02 = replace(V01, tag="v0.2.0", run=_UNCHECKED_RUN, torchtitan_schema=None,
 V03 = replace(V02, tag="v0.3.0")
 V04 = replace(
     V02, tag="v0.4.0", interpolation=SUBSTITUTED_PYTHON, megatron_pin="84778176", torchtitan_schema=None,
+    run=replace(_UNCHECKED_RUN, cli="./runner/primus-cli"),  # runner/primus-cli from v0.4.0: `direct` mode
     trainer=replace(LEGACY_TRAINER, moe_layer_freq="kept"),
     notes=V02.notes + ("update_primus_config no longer passes moe_layer_freq through moe_freq_type",),
 )
 V05 = replace(V04, tag="v0.5.0", trainer=replace(LEGACY_TRAINER, moe_layer_freq="eval"),
-              run=replace(_UNCHECKED_RUN, cli_direct=True),
               notes=V02.notes + ("update_primus_config evaluates a string moe_layer_freq",))
 
 FAMILY = Family(
