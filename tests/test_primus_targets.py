@@ -297,3 +297,12 @@ def test_release_facts_match_the_tags_code(tag):
                 "kept" if "# args.moe_layer_freq = moe_freq_type" in upc else "moe_freq_type")
         assert rel.trainer.moe_layer_freq == kind
         assert rel.trainer.data_paths_split_on_space and 'args.data_path = args.data_path.split(" ")' in upc
+
+
+def test_a_checkout_may_be_named_by_a_release_not_bundled_here(tmp_path):
+    root = _checkout(tmp_path, "v0.4.0", files={})  # no markers: --target decides among `bases:` releases
+    profile = get_profile("primus-0.4.0", str(root))
+    assert (profile.name, profile.rules.tag) == ("primus-0.4.0", "v0.4.0")
+    assert "chosen by --target primus-0.4.0" in profile.notes[0]
+    with pytest.raises(MigrateError, match="unknown target 'primus-0.9'"):
+        get_profile("primus-0.9", str(root))

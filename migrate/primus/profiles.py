@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from migrate.diagnostics import MigrateError, Origin
 from migrate.primus import inherit
 from migrate.primus.presets import presets_root
-from migrate.primus.releases import Release, release as release_rules, tag_order
+from migrate.primus.releases import RELEASES, Release, release as release_rules, tag_order
 
 DEFAULT_TARGET = "primus-26.5"
 AUTO = "auto"
@@ -239,14 +239,26 @@ def target_of_release(tag: str) -> str:
     return "primus-" + tag.removeprefix("v")
 
 
+def release_of_name(name: str) -> str:
+    """The release tag a --target names: a bundled target or alias, or any release the registry
+    knows (`v0.4.0`, `primus-0.4.0`), which a checkout given with --primus-path may be."""
+    try:
+        return catalog()[canonical_target(name)].release
+    except MigrateError:
+        for tag in (name, "v" + name.removeprefix("primus-")):
+            if tag in RELEASES:
+                return tag
+        raise
+
+
 def _fallback_release(key: str | None, target: str | None) -> tuple[str, str]:
     """(tag, why) when the checkout's release cannot be told: `target` when its dialect matches the
     checkout's presets, else the default target when it does, else the oldest target that does."""
-    same = [info for info in catalog().values() if key is None or info.rules.inherit_key == key]
     if target:
-        wanted = catalog()[canonical_target(target)]
-        if wanted in same:
-            return wanted.release, f"--target {target}"
+        wanted = release_of_name(target)
+        if key is None or release_rules(wanted).inherit_key == key:
+            return wanted, f"--target {target}"
+    same = [info for info in catalog().values() if key is None or info.rules.inherit_key == key]
     default = catalog()[DEFAULT_TARGET]
     pick = default if default in same or not same else same[0]
     return pick.release, f"its presets' `{key or '?'}:` inheritance"
@@ -317,7 +329,7 @@ def get_profile(target: str | None = DEFAULT_TARGET, primus_path: str | None = N
     if primus_path is not None:
         auto = target == AUTO
         name, configs, tag, notes = detect_target(primus_path, None if auto else target, strict=auto)
-        if target and not auto and canonical_target(target) != name:
+        if target and not auto and release_of_name(target) != tag:
             notes.append(f"--target {target} ignored: {primus_path} is {tag}")
         rules = release_rules(tag)
         schema = _pinned_schema(primus_path, rules, notes)
