@@ -1,0 +1,103 @@
+"""`verify`: our `resolve` against a Primus checkout's own code, for one or many experiments."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from migrate.diagnostics import MigrateError
+from migrate.verify.checkout import checkout_root, child_environment, model_files, run_checkout
+from migrate.verify.compare import Comparison, compare
+
+
+@dataclass
+class Verdict:
+    """One experiment: the comparison, or why one side could not build the namespace."""
+
+    experiment: str
+    comparison: Comparison | None = None
+    theirs_error: str = ""          # the checkout's own code stopped on it
+    theirs_where: list[str] = field(default_factory=list)
+    theirs_cannot_load: bool = False  # an import it needs is missing, or it broke confinement
+    ours_error: str = ""            # our resolve refused it
+
+    @property
+    def agree(self) -> bool:
+        return self.comparison is not None and self.comparison.agree
+
+
+@dataclass
+class VerifyReport:
+    primus_path: str
+    target: str                     # the profile our side resolved with
+    release: str
+    megatron_schema: str
+    runtime: str = ""               # the checkout's runtime: legacy (v0.x trainer) or core
+    verdicts: list[Verdict] = field(default_factory=list)
+    installed_models: list[str] = field(default_factory=list)
+    skipped_mkdir: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def batches(experiments: list[Path]) -> list[list[Path]]:
+    """Groups whose model files can share one copy of the checkout: a model file name installed
+    twice with different content (two conversions' `model.yaml`) goes to separate runs."""
+    groups: list[tuple[list[Path], dict[str, bytes]]] = []
+    for path in experiments:
+        models = {name: p.read_bytes() for name, p in model_files(path).items()}
+        for members, installed in groups:
+            if all(installed.get(name, body) == body for name, body in models.items()):
+                members.append(path)
+                installed.update(models)
+                break
+        else:
+            groups.append(([path], dict(models)))
+    return [members for members, _ in groups]
+
+
+def verify_experiments(experiments: list[str | Path], primus_path: str | Path, env: Mapping[str, str] | None = None,
+                       runtime: str = "auto") -> VerifyReport:
+    """Load each experiment with the checkout's own code and with our model of it; compare."""
+    from migrate.output import scratch_folder
+    from migrate.primus import get_profile
+
+    checkout_root(primus_path)  # refuse a non-checkout before anything else
+    profile = get_profile(None, str(primus_path))
+    schema = profile.schema()
+    defaults = schema.defaults()
+    report = VerifyReport(str(primus_path), profile.name, profile.release, profile.megatron_schema,
+                          notes=list(profile.notes))
+    paths = [Path(p) for p in experiments]
+    for path in paths:
+        if not path.is_file():
+            raise MigrateError(f"experiment file not found: {path}", exit_code=2)
+    for group in batches(paths):
+        with scratch_folder("primus-migrate-verify-") as scratch:
+            child_env = child_environment(scratch / "work", os.environ if env is None else env)
+            run = run_checkout(primus_path, group, defaults, child_env, scratch, runtime)
+            report.runtime = run.runtime
+            report.installed_models += run.installed_models
+            report.skipped_mkdir += run.skipped_mkdir
+            for path in group:
+                report.verdicts.append(_verdict(path, run.results[str(path)], profile, child_env, set(defaults)))
+    return report
+
+
+def _verdict(path: Path, theirs: dict, profile, env: Mapping[str, str], dests: set[str]) -> Verdict:
+    from migrate.primus import resolve_experiment
+
+    verdict = Verdict(str(path))
+    if "error" in theirs:
+        verdict.theirs_error = theirs["error"]
+        verdict.theirs_where = list(theirs.get("where") or [])
+        verdict.theirs_cannot_load = bool(theirs.get("module") or theirs.get("refused"))
+    try:
+        ours = resolve_experiment(path, profile, env, trainer_rewrites=True)
+    except MigrateError as exc:
+        verdict.ours_error = str(exc)
+        return verdict
+    if not verdict.theirs_error:
+        verdict.comparison = compare(ours, theirs, dests)
+    return verdict
