@@ -49,11 +49,16 @@ def run(args: argparse.Namespace) -> int:
 def _refuse_unusable(verdict: Any, primus_path: str) -> None:
     """Exit 2: the checkout's code cannot run, or the experiment is bad (for us, or for both)."""
     where = "".join(f"\n    {line}" for line in verdict.theirs_where)
-    if verdict.theirs_cannot_load:
+    if verdict.theirs_missing_module:
         raise MigrateError(f"the code of {primus_path} could not load {verdict.experiment} even with its GPU stack "
-                           f"stubbed: {verdict.theirs_error}{where}",
-                           hint="install the missing module in this Python environment, or run verify where the "
+                           f"stubbed: module '{verdict.theirs_missing_module}' could not be imported "
+                           f"({verdict.theirs_error}){where}",
+                           hint="install that module in this Python environment, or run verify where the "
                                 "checkout runs", exit_code=2)
+    if verdict.theirs_refused:
+        raise MigrateError(f"stopped the code of {primus_path} on {verdict.experiment}: {verdict.theirs_error}",
+                           hint="verify runs a checkout's code only inside its scratch folder, with no process "
+                                "or network; this checkout's loader does more than load", exit_code=2)
     if verdict.ours_error:
         theirs = (f"the checkout's own code also stopped: {verdict.theirs_error}" if verdict.theirs_error
                   else "the checkout's own code loaded it: our model refuses what this release accepts")

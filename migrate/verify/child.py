@@ -288,11 +288,11 @@ class _QuietLogger:
 
 def _failure(exc: BaseException) -> dict:
     out: dict[str, Any] = {"error": f"{type(exc).__name__}: {exc}",
-           "where": traceback.format_exc(limit=-4).strip().splitlines()[-4:]}
+                           "where": traceback.format_exc(limit=-4).strip().splitlines()[-6:-1]}
     if isinstance(exc, ImportError):
         out["module"] = exc.name or ""
     if isinstance(exc, Refused):
-        out["refused"] = True
+        out.update(refused=True, where=[])
     return out
 
 

@@ -20,12 +20,17 @@ class Verdict:
     comparison: Comparison | None = None
     theirs_error: str = ""          # the checkout's own code stopped on it
     theirs_where: list[str] = field(default_factory=list)
-    theirs_cannot_load: bool = False  # an import it needs is missing, or it broke confinement
+    theirs_missing_module: str = ""  # an import it needs is missing here
+    theirs_refused: bool = False     # it broke verify's confinement (a write outside, a process)
     ours_error: str = ""            # our resolve refused it
 
     @property
     def agree(self) -> bool:
         return self.comparison is not None and self.comparison.agree
+
+    @property
+    def theirs_cannot_load(self) -> bool:
+        return bool(self.theirs_missing_module or self.theirs_refused)
 
 
 @dataclass
@@ -81,8 +86,17 @@ def verify_experiments(experiments: list[str | Path], primus_path: str | Path, e
             report.installed_models += run.installed_models
             report.skipped_mkdir += run.skipped_mkdir
             for path in group:
-                report.verdicts.append(_verdict(path, run.results[str(path)], profile, child_env, set(defaults)))
+                theirs = _shown_paths(run.results[str(path)], scratch / "tree", checkout_root(primus_path))
+                report.verdicts.append(_verdict(path, theirs, profile, child_env, set(defaults)))
     return report
+
+
+def _shown_paths(theirs: dict, tree: Path, root: Path) -> dict:
+    """The traceback of a failure as the user's checkout would show it (not our scratch copy's paths,
+    no caret lines)."""
+    where = [line.replace(str(tree), str(root)) for line in theirs.get("where") or []
+             if line.strip(" ^~")]
+    return dict(theirs, where=where) if "where" in theirs else theirs
 
 
 def _verdict(path: Path, theirs: dict, profile, env: Mapping[str, str], dests: set[str]) -> Verdict:
@@ -92,7 +106,8 @@ def _verdict(path: Path, theirs: dict, profile, env: Mapping[str, str], dests: s
     if "error" in theirs:
         verdict.theirs_error = theirs["error"]
         verdict.theirs_where = list(theirs.get("where") or [])
-        verdict.theirs_cannot_load = bool(theirs.get("module") or theirs.get("refused"))
+        verdict.theirs_missing_module = theirs.get("module") or ""
+        verdict.theirs_refused = bool(theirs.get("refused"))
     try:
         ours = resolve_experiment(path, profile, env, trainer_rewrites=True)
     except MigrateError as exc:
