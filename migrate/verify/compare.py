@@ -45,6 +45,12 @@ def in_our_notation(value: Any, *exp_roots: str) -> Any:
     return value
 
 
+def their_values(theirs: dict[str, Any]) -> dict[str, Any]:
+    """The checkout's namespace in our notation (see `in_our_notation`)."""
+    roots = (theirs.get("exp_root", ""), theirs.get("exp_root_as_given", ""))
+    return {k: in_our_notation(v, *roots) for k, v in theirs["values"].items()}
+
+
 def compare(ours: ResolvedConfig, theirs: dict[str, Any], dests: set[str]) -> Comparison:
     """Every Megatron dest (`dests`: the pin's table) either side has, compared with same_value.
 
@@ -54,8 +60,7 @@ def compare(ours: ResolvedConfig, theirs: dict[str, Any], dests: set[str]) -> Co
     from migrate.megatron.schema import is_runtime_value
     from migrate.values import same_value
 
-    roots = (theirs.get("exp_root", ""), theirs.get("exp_root_as_given", ""))
-    values = {k: in_our_notation(v, *roots) for k, v in theirs["values"].items()}
+    values = their_values(theirs)
     late = {d for d, (_, _, rule) in ours.trainer_rewrites.items() if rule == "trainer_args_defaults"}
     result = Comparison(0)
     if theirs.get("moe_freq_type") == "stub":

@@ -9,7 +9,7 @@ from typing import Mapping
 
 from migrate.diagnostics import MigrateError
 from migrate.verify.checkout import checkout_root, child_environment, model_files, run_checkout
-from migrate.verify.compare import Comparison, compare
+from migrate.verify.compare import Comparison, compare, their_values
 
 
 @dataclass
@@ -23,6 +23,7 @@ class Verdict:
     theirs_missing_module: str = ""  # an import it needs is missing here
     theirs_refused: bool = False     # it broke verify's confinement (a write outside, a process)
     ours_error: str = ""            # our resolve refused it
+    theirs_values: dict = field(default_factory=dict)  # the checkout's namespace, in our notation
 
     @property
     def agree(self) -> bool:
@@ -114,5 +115,6 @@ def _verdict(path: Path, theirs: dict, profile, env: Mapping[str, str], dests: s
         verdict.ours_error = str(exc)
         return verdict
     if not verdict.theirs_error:
+        verdict.theirs_values = their_values(theirs)
         verdict.comparison = compare(ours, theirs, dests)
     return verdict
