@@ -3,9 +3,10 @@ release's own code through the product's `verify` (migrate/verify/).
 
 Skipped unless PRIMUS_GIT is a Primus git dir (bare works): each target's release tag
 (`get_profile(target).release`) is exported into a temporary folder. MEGATRON_NVIDIA_GIT
-(optional, a Megatron-LM git dir) puts the tag's pinned megatron/training/arguments.py under the
-export's third_party/Megatron-LM, as a real checkout has it, so the legacy trainers' moe_freq_type is
-Megatron's own; without it that one dest is not judged.
+(optional, a Megatron-LM git dir) puts the tag's pinned megatron/ under the export's
+third_party/Megatron-LM, as a real checkout has it: the release's side then takes Megatron's argparse
+defaults from that source (a wrong pin in our model shows) and the legacy trainers' moe_freq_type is
+Megatron's own; without it both sides use our bundled table and moe_layer_freq is not judged.
 
 For each fixture script and knob variant (tests/helpers_convert.py), converted at the target,
 `verify_experiments` runs the release's loader and trainer-side argument updates in a confined
@@ -27,7 +28,6 @@ from migrate.primus import TARGETS
 # Run-time values as run.sh would export them: the configs' ${PRIMUS_RUN_...:assumed} references
 # must give the same value under the release's own interpolation as under ours.
 RUN_ENV = {"PRIMUS_RUN_DATE": "20991231_235959", "PRIMUS_RUN_HOST": "node7", "PRIMUS_RUN_USER": "alice"}
-MEGATRON_ARGUMENTS = "megatron/training/arguments.py"
 
 
 def release_tag(target: str) -> str:
@@ -37,7 +37,7 @@ def release_tag(target: str) -> str:
 
 
 def export_release(target: str, tmp: Path) -> Path:
-    """The release's `primus/` package exported from PRIMUS_GIT (with Megatron's arguments.py at its pin
+    """The release's `primus/` package exported from PRIMUS_GIT (with Megatron's megatron/ at its pin
     when MEGATRON_NVIDIA_GIT is set)."""
     repo = os.environ.get("PRIMUS_GIT")
     if not repo:
@@ -52,11 +52,11 @@ def export_release(target: str, tmp: Path) -> Path:
     if megatron:
         pin = subprocess.run(["git", f"--git-dir={repo}", "rev-parse", f"{rev}:third_party/Megatron-LM"],
                              check=True, capture_output=True, text=True).stdout.strip()
-        text = subprocess.run(["git", f"--git-dir={megatron}", "show", f"{pin}:{MEGATRON_ARGUMENTS}"],
-                              check=True, capture_output=True, text=True).stdout
-        target_file = tree / "third_party" / "Megatron-LM" / MEGATRON_ARGUMENTS
-        target_file.parent.mkdir(parents=True)
-        target_file.write_text(text)
+        megatron_tree = tree / "third_party" / "Megatron-LM"
+        megatron_tree.mkdir(parents=True)
+        archive = subprocess.run(["git", f"--git-dir={megatron}", "archive", pin, "megatron"], check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(megatron_tree)], input=archive, check=True)
     return tree
 
 

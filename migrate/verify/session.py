@@ -40,6 +40,7 @@ class VerifyReport:
     target: str                     # the profile our side resolved with
     release: str
     megatron_schema: str
+    megatron_defaults: str = ""     # where the checkout's side got Megatron's argparse defaults
     runtime: str = ""               # the checkout's runtime: legacy (v0.x trainer) or core
     verdicts: list[Verdict] = field(default_factory=list)
     installed_models: list[str] = field(default_factory=list)
@@ -69,12 +70,12 @@ def verify_experiments(experiments: list[str | Path], primus_path: str | Path, e
     from migrate.output import scratch_folder
     from migrate.primus import get_profile
 
-    checkout_root(primus_path)  # refuse a non-checkout before anything else
+    root = checkout_root(primus_path)  # refuse a non-checkout before anything else
     profile = get_profile(None, str(primus_path))
-    schema = profile.schema()
-    defaults = schema.defaults()
     report = VerifyReport(str(primus_path), profile.name, profile.release, profile.megatron_schema,
                           notes=list(profile.notes))
+    defaults, report.megatron_defaults = megatron_defaults(root, profile, report.notes)
+    dests = set(defaults) | set(profile.schema().defaults())
     paths = [Path(p) for p in experiments]
     for path in paths:
         if not path.is_file():
@@ -88,8 +89,28 @@ def verify_experiments(experiments: list[str | Path], primus_path: str | Path, e
             report.skipped_mkdir += run.skipped_mkdir
             for path in group:
                 theirs = _shown_paths(run.results[str(path)], scratch / "tree", checkout_root(primus_path))
-                report.verdicts.append(_verdict(path, theirs, profile, child_env, set(defaults)))
+                report.verdicts.append(_verdict(path, theirs, profile, child_env, dests))
     return report
+
+
+def megatron_defaults(root: Path, profile, notes: list[str]) -> tuple[dict, str]:
+    """Megatron's argparse defaults for the checkout's side: read from its own third_party/Megatron-LM
+    when that source is there (our extractor: Megatron's parser itself needs its GPU stack), else the
+    bundled table of the pin our profile chose (then a wrong pin would go unseen: said in a note)."""
+    from migrate.megatron.schema_choice import checkout_schema
+    from migrate.verify.checkout import MEGATRON_ARGUMENTS
+
+    megatron = root / MEGATRON_ARGUMENTS.parents[2]
+    if (root / MEGATRON_ARGUMENTS).is_file():
+        try:
+            return checkout_schema(megatron).defaults(), f"the checkout's {MEGATRON_ARGUMENTS.parents[2]}"
+        except MigrateError as exc:
+            notes.append(f"could not read {megatron}'s arguments ({exc.message}); Megatron defaults from the "
+                         f"bundled table {profile.megatron_schema}")
+    else:
+        notes.append(f"{root} has no {MEGATRON_ARGUMENTS.parents[2]} source: both sides take Megatron's defaults "
+                     f"from the bundled table {profile.megatron_schema}, so a wrong Megatron pin would not show")
+    return profile.schema().defaults(), f"bundled table {profile.megatron_schema}"
 
 
 def _shown_paths(theirs: dict, tree: Path, root: Path) -> dict:
