@@ -31,9 +31,17 @@ RUN_ENV = {"PRIMUS_RUN_DATE": "20991231_235959", "PRIMUS_RUN_HOST": "node7", "PR
 
 
 def release_tag(target: str) -> str:
+    """The target's Primus tag: its configs/<target>/target.json `release` (generated targets), else
+    the profile's release."""
+    import json
+
     from migrate.primus import get_profile
 
-    return get_profile(target).release
+    profile = get_profile(target)
+    facts = profile.configs_dir / "target.json"
+    if facts.is_file():
+        return str(json.loads(facts.read_text())["release"])
+    return profile.release
 
 
 def export_release(target: str, tmp: Path) -> Path:
