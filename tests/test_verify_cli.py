@@ -42,6 +42,8 @@ class PrimusParser:
         if job.get("write"):
             with open(job["write"], "w") as file:
                 file.write("escaped")
+        if job.get("allocate"):
+            hog = [bytearray(1 << 20) for _ in range(job["allocate"])]
         if job.get("raise"):
             raise ValueError(job["raise"])
         if job.get("need_model") and not os.path.isfile(os.path.join(HERE, "..", "..", "configs", "models",
@@ -205,3 +207,27 @@ def test_the_scratch_folder_is_removed(setup, cli, tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, "tempdir", None)
     assert cli("verify", exp, "--primus-path", checkout).code == 0
     assert os.listdir(scratch) == []
+
+
+def test_running_out_of_memory_is_exit_2_naming_the_limit(setup, cli, monkeypatch):
+    checkout, exp, _ = setup
+    release_builds(checkout, allocate=2048)  # 2 GiB, past a 256 MiB cap
+    monkeypatch.setenv("PRIMUS_MIGRATE_LIMITS", "verify_memory=256M")
+    res = cli("verify", exp, "--primus-path", checkout)
+    assert res.code == 2 and "verify_memory" in res.err, res.out + res.err
+
+
+def test_a_runtime_the_checkout_lacks_is_exit_2(setup, cli):
+    checkout, exp, ours = setup
+    release_builds(checkout, values=ours)
+    res = cli("verify", exp, "--primus-path", checkout, "--runtime", "core")
+    assert res.code == 2 and "has no core runtime" in res.err, res.err
+    assert cli("verify", exp, "--primus-path", checkout, "--runtime", "legacy").code == 0
+
+
+def test_a_torchtitan_experiment_is_refused(setup, cli, tmp_path):
+    checkout, _, _ = setup
+    exp = tmp_path / "titan.yaml"
+    exp.write_text(EXPERIMENT.replace("framework: megatron", "framework: torchtitan"))
+    res = cli("verify", exp, "--primus-path", checkout)
+    assert res.code == 2 and "torchtitan experiment" in res.err

@@ -31,8 +31,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from migrate.torchtitan.release import is_torchtitan_experiment
     from migrate.verify import verify_experiments
 
+    if is_torchtitan_experiment(args.experiment):
+        raise MigrateError(f"{args.experiment} is a torchtitan experiment: verify compares what a release hands "
+                           "Megatron (framework: megatron)", hint="check it with `primus-migrate resolve`",
+                           exit_code=2)
     report = verify_experiments([args.experiment], args.primus_path, runtime=args.runtime)
     verdict = report.verdicts[0]
     _refuse_unusable(verdict, args.primus_path)
@@ -55,6 +60,10 @@ def _refuse_unusable(verdict: Any, primus_path: str) -> None:
                            f"({verdict.theirs_error}){where}",
                            hint="install that module in this Python environment, or run verify where the "
                                 "checkout runs", exit_code=2)
+    if verdict.theirs_out_of_memory:
+        from migrate.limits import exceeded
+
+        raise exceeded("verify_memory", f"the code of {primus_path} ran out of memory on {verdict.experiment}")
     if verdict.theirs_refused:
         raise MigrateError(f"stopped the code of {primus_path} on {verdict.experiment}: {verdict.theirs_error}",
                            hint="verify runs a checkout's code only inside its scratch folder, with no process "

@@ -26,6 +26,9 @@ from migrate.limits import current, exceeded, read_regular_file
 CHILD = Path(__file__).with_name("child.py")
 MARKER = "\n@@PRIMUS-MIGRATE-VERIFY@@"
 MEGATRON_ARGUMENTS = Path("third_party/Megatron-LM/megatron/training/arguments.py")
+# the file that marks each training runtime of a checkout (which one runs: child.choose_runtime)
+RUNTIME_FILES = {"legacy": "primus/modules/trainer/megatron/trainer.py",   # v0.1.0-rc1 .. v26.4.0
+                 "core": "primus/backends/megatron/megatron_adapter.py"}   # v0.6.0 on
 _DROPPED_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "PYTHONSAFEPATH")
 
 
@@ -111,17 +114,27 @@ def run_checkout(primus_path: str | Path, experiments: list[Path], megatron_defa
     """Run the checkout's code on `experiments` in `scratch` with `env` (see `child_environment`); the
     experiments' model files of one name must agree (migrate.verify.session.batches)."""
     root = checkout_root(primus_path)
+    _check_runtime(root, runtime, primus_path)
     tree, work = scratch / "tree", scratch / "work"
     work.mkdir()
     _copy_tree(root, tree)
     installed = _install_models(experiments, tree)
     limits = current()
     job = {"primus": str(tree), "scratch": str(scratch), "experiments": [str(p.resolve()) for p in experiments],
-           "megatron_defaults": megatron_defaults, "memory_bytes": int(limits.verify_memory), "runtime": runtime}
+           "megatron_defaults": megatron_defaults, "memory_bytes": int(limits.verify_memory), "runtime": runtime,
+           "runtime_files": RUNTIME_FILES}
     out, err, code = _run_child(job, work, dict(env), float(limits.verify_seconds))
     answer = _answer(out, err, code, primus_path)
     results = {str(p): answer["results"][str(p.resolve())] for p in experiments}
     return CheckoutRun(answer["runtime"], results, installed, answer.get("skipped_mkdir", []))
+
+
+def _check_runtime(root: Path, runtime: str, primus_path: str | Path) -> None:
+    """`--runtime legacy|core` names a runtime the checkout has."""
+    if runtime in RUNTIME_FILES and not (root / RUNTIME_FILES[runtime]).is_file():
+        have = [name for name, rel in RUNTIME_FILES.items() if (root / rel).is_file()]
+        raise MigrateError(f"{primus_path} has no {runtime} runtime (no {RUNTIME_FILES[runtime]})",
+                           hint=f"it has: {', '.join(have) or 'neither'}; leave --runtime at auto", exit_code=2)
 
 
 def _run_child(job: dict, work: Path, env: dict[str, str], seconds: float) -> tuple[str, str, int]:

@@ -43,8 +43,6 @@ STUBBED = {"torch", "megatron", "pretrain_gpt", "transformer_engine", "apex", "t
            "torchvision", "transformers", "datasets", "numpy", "scipy", "aiter", "deep_ep", "jax",
            "torchtitan", "mamba_ssm", "causal_conv1d", "modelopt", "tensorstore", "zarr", "hip", "amdsmi",
            "megatron_bridge", "maxtext", "flax", "optax", "orbax", "tensorflow", "pynvml", "pyrsmi"}
-LEGACY_TRAINER = "primus/modules/trainer/megatron/trainer.py"
-CORE_ADAPTER = "primus/backends/megatron/megatron_adapter.py"
 
 
 class _Anything:
@@ -203,10 +201,11 @@ def _moe_freq_type(tree_root: str) -> Callable[[Any], Any] | None:
 
 # -- the two runtimes ----------------------------------------------------------------------------
 
-def choose_runtime(tree_root: str, asked: str) -> str:
-    """What the checkout's `train pretrain` would use for a Megatron experiment."""
-    has_legacy = os.path.isfile(os.path.join(tree_root, LEGACY_TRAINER))
-    has_core = os.path.isfile(os.path.join(tree_root, CORE_ADAPTER))
+def choose_runtime(tree_root: str, asked: str, files: dict[str, str]) -> str:
+    """What the checkout's `train pretrain` would use for a Megatron experiment (`files`: the file
+    that marks each runtime, migrate.verify.checkout.RUNTIME_FILES)."""
+    has_legacy = os.path.isfile(os.path.join(tree_root, files["legacy"]))
+    has_core = os.path.isfile(os.path.join(tree_root, files["core"]))
     if not has_core or not has_legacy:
         return "core" if has_core else "legacy"
     env = os.environ.get("PRIMUS_TRAIN_RUNTIME", "").strip().lower()
@@ -293,6 +292,8 @@ def _failure(exc: BaseException) -> dict:
         out["module"] = exc.name or ""
     if isinstance(exc, Refused):
         out.update(refused=True, where=[])
+    if isinstance(exc, MemoryError):
+        out["memory"] = True
     return out
 
 
@@ -311,7 +312,7 @@ def main() -> int:
     _guard(os.path.realpath(job["scratch"]), skipped)
     try:
         _prepare(job)
-        runtime = choose_runtime(job["primus"], job.get("runtime", "auto"))
+        runtime = choose_runtime(job["primus"], job["runtime"], job["runtime_files"])
     except BaseException as exc:  # noqa: BLE001 - the checkout could not be loaded: that is the answer
         sys.stdout.write(MARKER + json.dumps({"fatal": _failure(exc)}))
         return 0

@@ -22,6 +22,7 @@ class Verdict:
     theirs_where: list[str] = field(default_factory=list)
     theirs_missing_module: str = ""  # an import it needs is missing here
     theirs_refused: bool = False     # it broke verify's confinement (a write outside, a process)
+    theirs_out_of_memory: bool = False  # it reached the verify_memory limit
     ours_error: str = ""            # our resolve refused it
     theirs_values: dict = field(default_factory=dict)  # the checkout's namespace, in our notation
 
@@ -31,7 +32,7 @@ class Verdict:
 
     @property
     def theirs_cannot_load(self) -> bool:
-        return bool(self.theirs_missing_module or self.theirs_refused)
+        return bool(self.theirs_missing_module or self.theirs_refused or self.theirs_out_of_memory)
 
 
 @dataclass
@@ -130,6 +131,7 @@ def _verdict(path: Path, theirs: dict, profile, env: Mapping[str, str], dests: s
         verdict.theirs_where = list(theirs.get("where") or [])
         verdict.theirs_missing_module = theirs.get("module") or ""
         verdict.theirs_refused = bool(theirs.get("refused"))
+        verdict.theirs_out_of_memory = bool(theirs.get("memory"))
     try:
         ours = resolve_experiment(path, profile, env, trainer_rewrites=True)
     except MigrateError as exc:
