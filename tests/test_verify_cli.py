@@ -42,6 +42,9 @@ class PrimusParser:
         if job.get("write"):
             with open(job["write"], "w") as file:
                 file.write("escaped")
+        if job.get("spawn"):
+            import subprocess
+            subprocess.run(["touch", job["spawn"]])
         if job.get("allocate"):
             hog = [bytearray(1 << 20) for _ in range(job["allocate"])]
         if job.get("raise"):
@@ -178,6 +181,15 @@ def test_a_write_outside_the_scratch_folder_is_refused(setup, cli, tmp_path):
     release_builds(checkout, write=str(target))
     res = cli("verify", exp, "--primus-path", checkout)
     assert res.code == 2 and "outside verify's scratch folder" in res.err, res.err
+    assert not target.exists()
+
+
+def test_a_new_process_is_refused(setup, cli, tmp_path):
+    checkout, exp, _ = setup
+    target = tmp_path / "spawned.txt"
+    release_builds(checkout, spawn=str(target))
+    res = cli("verify", exp, "--primus-path", checkout)
+    assert res.code == 2 and "allows no process" in res.err, res.err
     assert not target.exists()
 
 
