@@ -94,7 +94,7 @@ def _as_json(report: Any, verdict: Any) -> dict[str, Any]:
     return {
         "experiment": verdict.experiment, "primus_path": report.primus_path, "agree": verdict.agree,
         "release": report.release, "runtime": report.runtime, "target": report.target,
-        "megatron_schema": report.megatron_schema,
+        "megatron_schema": report.megatron_schema, "megatron_defaults_of_checkout": report.megatron_defaults,
         "compared": comparison.compared if comparison else 0,
         "differences": [{"dest": d.dest, "ours": d.ours, "theirs": d.theirs}
                         for d in (comparison.differences if comparison else [])],
