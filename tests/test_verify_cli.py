@@ -42,6 +42,8 @@ class PrimusParser:
         if job.get("write"):
             with open(job["write"], "w") as file:
                 file.write("escaped")
+        if job.get("exit"):
+            os._exit(job["exit"])
         if job.get("spawn"):
             import subprocess
             subprocess.run(["touch", job["spawn"]])
@@ -182,6 +184,13 @@ def test_a_write_outside_the_scratch_folder_is_refused(setup, cli, tmp_path):
     res = cli("verify", exp, "--primus-path", checkout)
     assert res.code == 2 and "outside verify's scratch folder" in res.err, res.err
     assert not target.exists()
+
+
+def test_a_checkout_that_dies_is_exit_2_with_its_status(setup, cli):
+    checkout, exp, _ = setup
+    release_builds(checkout, exit=7)
+    res = cli("verify", exp, "--primus-path", checkout)
+    assert res.code == 2 and "ended without an answer (exit code 7)" in res.err, res.err
 
 
 def test_a_new_process_is_refused(setup, cli, tmp_path):
