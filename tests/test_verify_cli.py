@@ -159,14 +159,30 @@ def test_not_a_checkout_is_exit_2(setup, cli, tmp_path):
     assert res.code == 2 and "is not a Primus checkout" in res.err and "Traceback" not in res.err
 
 
-def test_a_missing_import_is_exit_2_naming_the_module(tmp_path, cli):
-    checkout = fake_checkout(tmp_path / "Primus", imports="import no_such_module_for_verify")
-    release_builds(checkout, values={})
-    exp = tmp_path / "exp.yaml"
-    exp.write_text(EXPERIMENT.replace("tiny_model.yaml", "other_model.yaml"))
+def test_a_missing_import_in_the_loader_is_exit_2_naming_the_module(setup, cli):
+    checkout, exp, _ = setup
+    parser = checkout / "primus" / "core" / "launcher" / "parser.py"
+    parser.write_text("import no_such_module_for_verify\n" + parser.read_text())
     res = cli("verify", exp, "--primus-path", checkout)
     assert res.code == 2, res.out + res.err
-    assert "no_such_module_for_verify" in res.err and "could not be imported" not in res.out
+    assert "module 'no_such_module_for_verify' could not be imported" in res.err
+    assert "parser.py" in res.err and str(checkout) in res.err  # where, in the user's checkout's paths
+
+
+def test_a_trainer_that_cannot_import_leaves_the_loader_compared(tmp_path, cli):
+    """Its argument updates cannot be run: the loader's namespace is compared with ours before the
+    trainer's rewrites, and the summary says so (never a plain ok)."""
+    checkout = fake_checkout(tmp_path / "Primus", imports="import no_such_module_for_verify")
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(EXPERIMENT.replace("tiny_model.yaml", "other_model.yaml"))
+    res = cli("resolve", exp, "--primus-path", checkout, "--json")  # no --trainer
+    release_builds(checkout, values=json.loads(res.out))
+    res = cli("verify", exp, "--primus-path", checkout)
+    assert res.code == 0, res.out + res.err
+    assert "(loader only: the trainer's argument updates could not be run)" in res.out
+    assert "no_such_module_for_verify" in res.err
+    machine = json.loads(cli("verify", exp, "--primus-path", checkout, "--json").out)
+    assert machine["agree"] is True and machine["trainer_updates_compared"] is False
 
 
 def test_a_hanging_checkout_is_stopped_at_the_time_limit(setup, cli, monkeypatch):

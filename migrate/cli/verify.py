@@ -80,6 +80,9 @@ def _notes(report: Any, verdict: Any) -> list[str]:
               for path in report.installed_models]
     notes += [f"the checkout's code would create {path}; skipped (outside verify's scratch folder)"
               for path in report.skipped_mkdir]
+    if verdict.trainer_skipped:
+        notes.append(f"the checkout's trainer could not be imported ({verdict.trainer_skipped}): its argument "
+                     "updates were not run, so the loader's namespace is compared with `resolve` without --trainer")
     if verdict.comparison is not None:
         from migrate.verify.compare import LAUNCHER_DESTS
 
@@ -100,6 +103,7 @@ def _as_json(report: Any, verdict: Any) -> dict[str, Any]:
                         for d in (comparison.differences if comparison else [])],
         "not_compared": dict(comparison.not_judged) if comparison else {},
         "theirs_error": verdict.theirs_error or None,
+        "trainer_updates_compared": not verdict.trainer_skipped,
         "notes": _notes(report, verdict),
     }
 
@@ -112,13 +116,14 @@ def _as_text(report: Any, verdict: Any) -> str:
         return (f"{verdict.experiment}: {who} stopped: {verdict.theirs_error}{where}\n"
                 f"  primus-migrate resolves it: our model accepts what this release refuses\n")
     comparison = verdict.comparison
+    scope = " (loader only: the trainer's argument updates could not be run)" if verdict.trainer_skipped else ""
     if verdict.agree:
-        return f"ok: {comparison.compared} Megatron dests of {verdict.experiment} agree with {who}\n"
+        return f"ok: {comparison.compared} Megatron dests of {verdict.experiment} agree with {who}{scope}\n"
     rows = [("dest", "ours", "theirs")] + [(d.dest, _show(d.ours), _show(d.theirs)) for d in comparison.differences]
     widths = [max(len(row[i]) for row in rows) for i in range(2)]
     table = "".join(f"  {a.ljust(widths[0])}  {b.ljust(widths[1])}  {c}\n" for a, b, c in rows)
     return (f"{verdict.experiment}: {len(comparison.differences)} of {comparison.compared} Megatron dests differ "
-            f"from {who}\n{table}")
+            f"from {who}{scope}\n{table}")
 
 
 def _show(value: Any) -> str:

@@ -7,8 +7,9 @@ for each experiment, builds what the release hands Megatron the way its `train p
 
 - legacy runtime (v0.1.0-rc1 ... v0.7.0, and later releases under PRIMUS_TRAIN_RUNTIME=legacy):
   `PrimusParser().parse(...)` builds the module config, `MegatronTrainer.update_primus_config`
-  rewrites it; where that trainer's `initialize_megatron` overlays the config on Megatron's argparse
-  defaults (it imports `_load_megatron_defaults`: v0.6.0 on), the same overlay is made.
+  rewrites it (when the trainer module imports with the stubs; else the result says so); where
+  that trainer's `initialize_megatron` overlays the config on Megatron's argparse defaults (it
+  imports `_load_megatron_defaults`: v0.6.0 on), the same overlay is made.
 - core runtime (v26.2 on): `load_primus_config` + `get_module_config`,
   `MegatronAdapter().convert_config(params)` (MegatronArgBuilder), then the `build_args` argument
   patches (`megatron.args.*`) through `run_patches`, with the context the runtime passes.
@@ -226,21 +227,32 @@ def run_legacy(job: dict, path: str) -> dict:
 
     config = PrimusParser().parse(types.SimpleNamespace(exp=path, config=path))
     module = config.get_module_config("pre_trainer")
-    import primus.modules.trainer.megatron.trainer as trainer_module
+    out = {"exp_root": os.path.abspath(config.exp_root_path), "exp_root_as_given": config.exp_root_path}
+    try:
+        import primus.modules.trainer.megatron.trainer as trainer_module
+    except ImportError as exc:  # the loader's namespace is still worth comparing: say the trainer was not run
+        out["trainer_skipped"] = {"error": f"{type(exc).__name__}: {exc}", "module": exc.name or ""}
+        trainer_file = os.path.join(job["primus"], job["runtime_files"]["legacy"])
+        with open(trainer_file, encoding="utf-8", errors="replace") as file:
+            merged = "_load_megatron_defaults" in file.read()
+    else:
+        out["moe_freq_type"] = _run_trainer_updates(trainer_module, job, config, module)
+        merged = hasattr(trainer_module, "_load_megatron_defaults")
+    values = _namespace_dict(module)
+    if merged:  # initialize_megatron: Megatron defaults < the Primus config (v0.6.0 on)
+        values = {**job["megatron_defaults"], **values}
+    return dict(out, values=_jsonable(values), defaults_merged=merged)
 
+
+def _run_trainer_updates(trainer_module: Any, job: dict, config: Any, module: Any) -> str:
+    """MegatronTrainer.update_primus_config on the module config; says where moe_freq_type came from."""
     freq = _moe_freq_type(job["primus"])
     if freq is not None:
         trainer_module.moe_freq_type = freq
     trainer = types.SimpleNamespace(module_rank=0, module_world_size=1, module_local_rank=0)
     trainer_module.MegatronTrainer.update_primus_config(trainer, args=module, exp_meta_info=config.exp_meta_info,
                                                         exp_root_path=config.exp_root_path)
-    values = _namespace_dict(module)
-    merged = hasattr(trainer_module, "_load_megatron_defaults")
-    if merged:  # initialize_megatron: Megatron defaults < the Primus config (v0.6.0 on)
-        values = {**job["megatron_defaults"], **values}
-    return {"values": _jsonable(values), "exp_root": os.path.abspath(config.exp_root_path),
-            "exp_root_as_given": config.exp_root_path, "defaults_merged": merged,
-            "moe_freq_type": "checkout" if freq is not None else "stub"}
+    return "checkout" if freq is not None else "stub"
 
 
 def run_core(job: dict, path: str) -> dict:

@@ -25,6 +25,7 @@ class Verdict:
     theirs_out_of_memory: bool = False  # it reached the verify_memory limit
     ours_error: str = ""            # our resolve refused it
     theirs_values: dict = field(default_factory=dict)  # the checkout's namespace, in our notation
+    trainer_skipped: str = ""       # the trainer's argument updates could not be imported: loader only
 
     @property
     def agree(self) -> bool:
@@ -132,8 +133,12 @@ def _verdict(path: Path, theirs: dict, profile, env: Mapping[str, str], dests: s
         verdict.theirs_missing_module = theirs.get("module") or ""
         verdict.theirs_refused = bool(theirs.get("refused"))
         verdict.theirs_out_of_memory = bool(theirs.get("memory"))
+    skipped = theirs.get("trainer_skipped")
+    if skipped:
+        module = f"module '{skipped['module']}' could not be imported: " if skipped.get("module") else ""
+        verdict.trainer_skipped = f"{module}{skipped['error']}"
     try:
-        ours = resolve_experiment(path, profile, env, trainer_rewrites=True)
+        ours = resolve_experiment(path, profile, env, trainer_rewrites=not skipped)
     except MigrateError as exc:
         verdict.ours_error = str(exc)
         return verdict
