@@ -127,6 +127,8 @@ def problems_of(report) -> list[str]:
             problems.append(f"{name}: theirs {verdict.theirs_error or 'ok'} {verdict.theirs_where}; "
                             f"ours {verdict.ours_error or 'ok'}")
             continue
+        if verdict.trainer_skipped:
+            problems.append(f"{name}: the release's trainer was not run: {verdict.trainer_skipped}")
         for difference in verdict.comparison.differences:
             problems.append(f"{name}: {difference.dest}: ours {difference.ours!r}, the release's {difference.theirs!r}")
         problems += [f"{name}: {note}" for note in verdict.comparison.notes]
