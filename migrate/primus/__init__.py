@@ -13,6 +13,13 @@ from migrate.primus.profiles import DEFAULT_TARGET, PresetValues, Profile, detec
 from migrate.primus.resolved import ResolvedConfig
 from migrate.primus.to_argv import to_argv
 
+
+def __getattr__(name: str):
+    if name == "TARGETS":  # the bundled target names (configs/<target>/target.json), read when first asked
+        return targets()
+    raise AttributeError(name)
+
+
 __all__ = [
     "DEFAULT_TARGET",
     "PresetValues",

@@ -251,13 +251,17 @@ def release_of_name(name: str) -> str:
         raise
 
 
-def _fallback_release(key: str | None, target: str | None) -> tuple[str, str]:
+def _fallback_release(key: str | None, target: str | None, configs: Path) -> tuple[str, str]:
     """(tag, why) when the checkout's release cannot be told: `target` when its dialect matches the
-    checkout's presets, else the default target when it does, else the oldest target that does."""
+    checkout's presets, else the default target when it does, else the oldest target that does. With
+    no inheritance key at all, a checkout without `__version__` (as before v0.3.0) gets the oldest."""
     if target:
         wanted = release_of_name(target)
         if key is None or release_rules(wanted).inherit_key == key:
             return wanted, f"--target {target}"
+    oldest = next(iter(catalog().values()))
+    if key is None and _checkout_version(configs) is None:
+        return oldest.release, "its primus/__init__.py without __version__ (the oldest releases)"
     same = [info for info in catalog().values() if key is None or info.rules.inherit_key == key]
     default = catalog()[DEFAULT_TARGET]
     pick = default if default in same or not same else same[0]
@@ -286,7 +290,7 @@ def detect_target(primus_path: str | Path, target: str | None = None, strict: bo
                            hint="its HEAD carries no release tag and its code matches none of the known "
                                 "releases' markers; name the release with --target (`primus-migrate targets` "
                                 "lists them)", exit_code=2)
-    tag, why = _fallback_release(key, target)
+    tag, why = _fallback_release(key, target, configs)
     notes = [f"{primus_path}: release not recognised (no release tag, no known markers); "
              f"loading with {tag}'s rules, chosen by {why}"]
     return target_of_release(tag), configs, tag, notes
