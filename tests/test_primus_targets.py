@@ -147,7 +147,7 @@ def test_auto_uses_the_detected_release_and_its_bundled_target(tmp_path, cli):
     assert (profile.name, profile.release, profile.rules.tag) == ("primus-26.5", "v26.5.1", "v26.5.1")
     assert profile.configs_dir == root / "primus" / "configs"
     older = get_profile("auto", str(_checkout(tmp_path / "old", "v0.6.0")))
-    assert (older.name, older.rules.family) == ("primus-0.6.0", "defaults-under-keys")  # not bundled here
+    assert (older.name, older.rules.family) == ("primus-0.6.0", "defaults-under-keys")  # bundled or not
 
 
 def test_auto_refuses_a_checkout_it_cannot_tell(tmp_path, cli):
@@ -306,3 +306,31 @@ def test_a_checkout_may_be_named_by_a_release_not_bundled_here(tmp_path):
     assert "chosen by --target primus-0.4.0" in profile.notes[0]
     with pytest.raises(MigrateError, match="unknown target 'primus-0.9'"):
         get_profile("primus-0.9", str(root))
+
+
+def test_convert_for_the_release_of_a_checkout(tmp_path, cli):
+    """--target auto on a `bases:` checkout whose code says v0.3.0 (v0.1.0-rc1's rules, Megatron 5a676b36):
+    converted with those rules, named after its release, with parity."""
+    root = tmp_path / "co"
+    shutil.copytree(REPO / "configs" / "primus-0.1", root / "primus" / "configs")
+    write_tree(root, MARKERS["v0.3.0"])
+    script = REPO / "fixtures" / "scripts" / "rocm" / "train_llama3.sh"
+    res = cli("convert", str(script), "-o", str(tmp_path / "out"), "--target", "auto", "--primus-path", str(root),
+              "--json")
+    assert res.code == 0, res.err
+    report = json.loads(res.out)
+    assert (report["target"], report["primus_release"], report["megatron_schema"]) == (
+        "primus-0.3.0", "v0.3.0", "5a676b36")
+    assert report["parity"]["ok"] and (tmp_path / "out" / report["experiment"]).is_file()
+
+
+@pytest.mark.parametrize("target", profiles.targets())
+def test_every_bundled_target_converts_a_fixture_with_parity(target, tmp_path, cli):
+    """Each bundled release, with its own presets and rules, converts the ROCm Llama 3 launch (mock data,
+    so the NullTokenizer difference is accepted where the release forces it)."""
+    script = REPO / "fixtures" / "scripts" / "rocm" / "train_llama3.sh"
+    res = cli("convert", str(script), "-o", str(tmp_path / "out"), "--target", target, "--json",
+              "--accept-null-tokenizer")
+    assert res.code == 0, res.err
+    report = json.loads(res.out)
+    assert report["target"] == target and report["parity"]["ok"]
