@@ -52,6 +52,17 @@ def test_megatron_pin_per_tag(tag):
     assert release(tag).megatron_pin == PINS[tag]
 
 
+def test_families_are_found_as_modules_and_a_tag_may_not_be_claimed_twice():
+    from dataclasses import replace
+
+    from migrate.primus import releases
+
+    assert [fam.key for fam in FAMILIES] == ["yaml-namespace", "defaults-under-keys", "dests-only"]  # oldest first
+    stray = replace(FAMILIES[0], key="stray", releases={"v26.2": release("v26.2")})
+    with pytest.raises(RuntimeError, match="v26.2 is registered by two families"):
+        releases._index((*FAMILIES, stray))
+
+
 def test_lookup_accepts_a_tag_without_v_and_refuses_an_unknown_one():
     assert release("26.5.1") is release("v26.5.1")
     with pytest.raises(MigrateError, match="no rules for Primus release 'v9.9'"):

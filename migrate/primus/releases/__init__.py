@@ -1,9 +1,11 @@
 """The Primus release registry: every release's rules, one module per family.
 
-Like pyupgrade's plugins, each family module (`yaml_namespace`, `defaults_under_keys`,
-`dests_only`) defines a `FAMILY` (see `base.Family`) whose releases say, tag by tag, how
-Primus builds Megatron's arguments; `FAMILIES` lists them and `release(tag)` finds one. A new
-Primus release is a new entry in its family's module (or a new module added to `FAMILIES`).
+Like pyupgrade's plugins, every module of this package that defines a `FAMILY` (see
+`base.Family`) is found and registered at import: `yaml_namespace`, `defaults_under_keys`,
+`dests_only`. A family's releases say, tag by tag, how Primus builds Megatron's arguments;
+`FAMILIES` lists the families (oldest first), `RELEASES` every tag, `release(tag)` finds one. A
+new Primus release is a new entry in its family's module; a new way of building Megatron's
+arguments is a new module with a `FAMILY`.
 
 Code outside this package never tests which release it holds: it asks the `Release`
 (`profile.rules`) for the fact it needs.
@@ -11,13 +13,44 @@ Code outside this package never tests which release it holds: it asks the `Relea
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+import re
+
 from migrate.diagnostics import MigrateError
-from migrate.primus.releases import defaults_under_keys, dests_only, yaml_namespace
 from migrate.primus.releases.base import Family, PresetRules, Release, RunFacts, TrainerFacts
 
-FAMILIES: tuple[Family, ...] = (yaml_namespace.FAMILY, defaults_under_keys.FAMILY, dests_only.FAMILY)
 
-RELEASES: dict[str, Release] = {tag: rel for family in FAMILIES for tag, rel in family.releases.items()}
+def tag_order(tag: str) -> tuple[int, ...]:
+    """Sort key of a tag: `v0.1.0-rc1` < `v0.2.0` < `v26.2` < `v26.2.1`."""
+    numbers = [int(n) for n in re.findall(r"\d+", tag.split("-")[0])]
+    rc = re.search(r"-rc(\d+)", tag)
+    return (*numbers, *([0] * (3 - len(numbers))), -1000 + int(rc.group(1)) if rc else 0)
+
+
+def _discover() -> tuple[Family, ...]:
+    """Every `FAMILY` defined by a module of this package, oldest release first."""
+    found = []
+    for info in pkgutil.iter_modules(__path__):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        family = getattr(module, "FAMILY", None)
+        if isinstance(family, Family):
+            found.append(family)
+    return tuple(sorted(found, key=lambda fam: min(tag_order(tag) for tag in fam.releases)))
+
+
+def _index(families: tuple[Family, ...]) -> dict[str, Release]:
+    out: dict[str, Release] = {}
+    for fam in families:
+        for tag, rel in fam.releases.items():
+            if tag in out:
+                raise RuntimeError(f"Primus release {tag} is registered by two families ({out[tag].family}, {fam.key})")
+            out[tag] = rel
+    return dict(sorted(out.items(), key=lambda item: tag_order(item[0])))
+
+
+FAMILIES: tuple[Family, ...] = _discover()
+RELEASES: dict[str, Release] = _index(FAMILIES)
 
 
 def release(tag: str) -> Release:
@@ -34,15 +67,6 @@ def family(key: str) -> Family:
         if fam.key == key:
             return fam
     raise KeyError(key)
-
-
-def tag_order(tag: str) -> tuple[int, ...]:
-    """Sort key of a tag: `v0.1.0-rc1` < `v0.2.0` < `v26.2` < `v26.2.1`."""
-    import re
-
-    numbers = [int(n) for n in re.findall(r"\d+", tag.split("-")[0])]
-    rc = re.search(r"-rc(\d+)", tag)
-    return (*numbers, *([0] * (3 - len(numbers))), -1000 + int(rc.group(1)) if rc else 0)
 
 
 __all__ = ["FAMILIES", "RELEASES", "Family", "PresetRules", "Release", "RunFacts", "TrainerFacts", "family",

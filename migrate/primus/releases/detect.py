@@ -16,8 +16,6 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from migrate.primus.releases import RELEASES
-
 _YAML_UTILS = "primus/core/utils/yaml_utils.py"
 _TRAINER = "primus/modules/trainer/megatron/trainer.py"
 _TRAIN_CMD = "primus/cli/subcommands/train.py"
@@ -46,6 +44,8 @@ def _has(root: Path, rel: str, needle: str) -> bool:
 
 def git_tag(root: Path) -> str | None:
     """The known release tag HEAD sits on, when `root` is the top of a git checkout."""
+    from migrate.primus.releases import RELEASES
+
     try:
         top = subprocess.run(["git", "-C", str(root), "rev-parse", "--show-toplevel"],
                              capture_output=True, text=True, timeout=20)
