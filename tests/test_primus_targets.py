@@ -278,6 +278,15 @@ def test_release_facts_match_the_tags_code(tag):
     # the run script, its tuning gate, and the CLI with a `direct` mode
     run_script = show(rel.run.script)
     assert run_script and (rel.run.tuning_gate == ("PRIMUS_HIPBLASLT_TUNING:-0" in run_script))
+    if rel.run.checked:  # what it reads is named in it; what it forces is exported with that value
+        import re
+
+        # (v0.1.0-rc1 builds MEGATRON_PATH / TORCHTITAN_PATH from its backend names: `${backend^^}_PATH`)
+        built = {f"{b.upper()}_PATH" for b in re.findall(r'CUSTOM_BACKENDS=\(([^)]*)\)', run_script)
+                 for b in re.findall(r'"(\w+)"', b)}
+        assert not [name for name in rel.run.reads - built if not re.search(rf"\b{name}\b", run_script)]
+        assert not [name for name, value in rel.run.forces.items()
+                    if not re.search(rf"^\s*export {name}={re.escape(value)}\s*(#.*)?$", run_script, re.M)]
     if rel.run.cli:  # ./primus-cli (v26.2+) execs runner/primus-cli, whose usage shows `direct`
         assert show(rel.run.cli.removeprefix("./"))
         assert "primus-cli direct -- train pretrain" in show("runner/primus-cli")

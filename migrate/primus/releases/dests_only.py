@@ -74,17 +74,20 @@ V2651 = Release(
     presets=PRESETS, trainer=CORE_TRAINER, run=RUN_V265, megatron_pin="d3528a21", torchtitan_schema="73a0e697",
     builds=frozenset({"gpt", "mamba"}),
 )
-V2650 = replace(V2651, tag="v26.5.0", interpolation=SUBSTITUTED_DECIMAL, torchtitan_schema=None,
-                run=replace(RUN_V265, checked=False),
-                notes=("run script variables taken from v26.5.1's, not read at this tag",
-                       "torchtitan experiments not modelled at this tag"))
-_V263_NOTES = V2650.notes + ("MegatronArgBuilder does not type enum dests",)
-V263 = replace(V2650, tag="v26.3", torchtitan_schema=None,
-               presets=replace(PRESETS, copies_module_keys=False),
-               trainer=replace(CORE_TRAINER, always_sets_save=True, hsdp_replicate_degree=False),
-               notes=_V263_NOTES)
+# examples/run_pretrain.sh@v26.5.0: no PRIMUS_SKIP_PIP; @v26.4.0: also HSA_ENABLE_SDMA=1 forced
+RUN_V2650 = replace(RUN_V265, reads=RUN_V265.reads - {"PRIMUS_SKIP_PIP"})
+RUN_V2640 = replace(RUN_V2650, reads=RUN_V2650.reads - {"HSA_ENABLE_SDMA"},
+                    forces={**RUN_V265.forces, "HSA_ENABLE_SDMA": "1"})
+
+V2650 = replace(V2651, tag="v26.5.0", interpolation=SUBSTITUTED_DECIMAL, torchtitan_schema=None, run=RUN_V2650,
+                notes=("torchtitan experiments not modelled at this tag",))
+V2640 = replace(V2650, tag="v26.4.0", run=RUN_V2640,
+                presets=replace(PRESETS, copies_module_keys=False),
+                trainer=replace(CORE_TRAINER, always_sets_save=True, hsdp_replicate_degree=False),
+                notes=V2650.notes + ("MegatronArgBuilder does not type enum dests",))
+V263 = replace(V2640, tag="v26.3", run=replace(RUN_V2640, checked=False),
+               notes=V2640.notes + ("run script variables taken from v26.4.0's, not read at this tag",))
 V2631 = replace(V263, tag="v26.3.1")
-V2640 = replace(V263, tag="v26.4.0")
 V262 = replace(V263, tag="v26.2", megatron_pin="3bec9aa9",
                trainer=replace(V263.trainer, data_paths_split_on_space=True, data_paths_must_be_strings=True,
                                mock_data_null_tokenizer=False))

@@ -77,20 +77,23 @@ V01 = Release(
     builds=frozenset({"gpt"}), ignored_dests=IGNORED_LEGACY,
 )
 
-_UNCHECKED_RUN = replace(RUN_V01, checked=False)
+# examples/run_pretrain.sh@v0.2.0 (the same at v0.3.0, v0.4.0): BACKEND_PATH replaces the per-backend
+# MEGATRON_PATH / TORCHTITAN_PATH; nothing else it reads or forces changed.
+RUN_V02 = replace(RUN_V01, reads=(RUN_V01.reads - {"MEGATRON_PATH", "TORCHTITAN_PATH"}) | {"BACKEND_PATH"})
 
-V02 = replace(V01, tag="v0.2.0", run=_UNCHECKED_RUN, torchtitan_schema=None,
-              notes=("run script variables taken from v0.1.0-rc1's, not read at this tag",
-                     "torchtitan experiments not modelled at this tag"))
+V02 = replace(V01, tag="v0.2.0", run=RUN_V02, torchtitan_schema=None,
+              notes=("torchtitan experiments not modelled at this tag",))
 V03 = replace(V02, tag="v0.3.0")
 V04 = replace(
     V02, tag="v0.4.0", interpolation=SUBSTITUTED_PYTHON, megatron_pin="84778176", torchtitan_schema=None,
-    run=replace(_UNCHECKED_RUN, cli="./runner/primus-cli"),  # runner/primus-cli from v0.4.0: `direct` mode
+    run=replace(RUN_V02, cli="./runner/primus-cli"),  # runner/primus-cli from v0.4.0: `direct` mode
     trainer=replace(LEGACY_TRAINER, moe_layer_freq="kept"),
     notes=V02.notes + ("update_primus_config no longer passes moe_layer_freq through moe_freq_type",),
 )
 V05 = replace(V04, tag="v0.5.0", trainer=replace(LEGACY_TRAINER, moe_layer_freq="eval"),
-              notes=V02.notes + ("update_primus_config evaluates a string moe_layer_freq",))
+              run=replace(V04.run, checked=False),
+              notes=V02.notes + ("run script variables taken from v0.4.0's, not read at this tag",
+                                 "update_primus_config evaluates a string moe_layer_freq"))
 
 FAMILY = Family(
     key=KEY,
