@@ -28,6 +28,7 @@ from migrate.primus.emit.architecture import (
     safe_derive,
 )
 from migrate.primus.emit.files import experiment_yaml, model_yaml
+from migrate.primus.emit.inert import inert_reason
 from migrate.primus.emit.runtime import runtime_text
 from migrate.primus.emit.overrides import Override, build_overrides, mismatches, needed_overrides, origin_note
 from migrate.primus.handoff import output_settings, written_shape
@@ -293,6 +294,7 @@ class _Emission:
     placeholders: dict[str, str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     present: set[str] = field(default_factory=set)
+    views: list[Mapping[str, Any]] = field(default_factory=list)  # the run as the inertness rules see it
 
     @property
     def v01(self) -> bool:
@@ -321,6 +323,8 @@ def emit(
     overrides, resolved, parity = _search_overrides(job)
     if parity is not None and parity.ok:
         overrides, resolved, parity = _drop_rewritten(job, baseline, overrides, resolved, parity)
+    if parity is not None:
+        overrides, resolved, parity = _settle_inert(job, overrides, resolved, parity)
     return EmitResult(job.files, job.experiment_path, model_path, job.model_ref, best, ranking, model_values,
                       overrides, job.unsettable, resolved, parity, dict(baseline.values))
 
@@ -413,7 +417,20 @@ def _plan_overrides(job: _Emission) -> Any:
     job.placeholders = {k: v for k, v in request.placeholders.items() if k in job.changes}
     job.notes = dict(request.notes)
     _output_settings(job.changes, job.notes, run, baseline, job.present, job.v01, job.dests)
+    job.views = run_views(request.expected, baseline)
     return baseline
+
+
+def run_views(expected: Mapping[str, Any], resolved: Any) -> list[Mapping[str, Any]]:
+    """The run as the inertness rules read it (migrate.primus.emit.inert): the legacy run after
+    derivation, and what the release resolves, before and after its trainer's rewrites (Primus-only
+    keys included). A key is inert only when it is in all of them."""
+    primus_only = dict(getattr(resolved, "primus_only", {}) or {})
+    views: list[Mapping[str, Any]] = [expected, {**primus_only, **resolved.values}]
+    rewritten = getattr(resolved, "with_trainer_rewrites", None)
+    if rewritten is not None:
+        views.append({**primus_only, **rewritten()})
+    return views
 
 
 def _build(job: _Emission, chosen: Mapping[str, Any]) -> list[Override]:
@@ -422,7 +439,10 @@ def _build(job: _Emission, chosen: Mapping[str, Any]) -> list[Override]:
     shaped = {k: written_shape(k, v, job.v01) for k, v in chosen.items()}
     raw = {k: found[:2] for k, v in shaped.items()
            if (found := runtime_text(k, v, request.runtime, job.v01)) is not None}
-    return build_overrides(shaped, request.explicit, request.knob_of, job.placeholders, job.notes, raw)
+    overrides = build_overrides(shaped, request.explicit, request.knob_of, job.placeholders, job.notes, raw)
+    for override in overrides:
+        override.inert = inert_reason(override.key, job.views)
+    return overrides
 
 
 def _write_and_check(job: _Emission, changes: Mapping[str, Any]) -> tuple[list[Override], dict[str, str], Any, Any]:
@@ -474,6 +494,20 @@ def _drop_rewritten(job: _Emission, baseline: Any, overrides: list[Override], re
             job.changes, job.files = trial, trial_files
             overrides, resolved, parity = trial_overrides, trial_resolved, trial_parity
     return overrides, resolved, parity
+
+
+def _settle_inert(job: _Emission, overrides: list[Override], resolved: Any,
+                  parity: Any) -> tuple[list[Override], Any, Any]:
+    """Judge inertness on the final files' resolution too; where that changes the layout, write the
+    experiment again and check it again (the text moves keys between blocks, never values)."""
+    job.views = run_views(job.request.expected, resolved)
+    if all(o.inert == inert_reason(o.key, job.views) for o in overrides):
+        return overrides, resolved, parity
+    trial_overrides, trial_files, trial_resolved, trial_parity = _write_and_check(job, job.changes)
+    if (trial_parity.ok, trial_parity.differences) != (parity.ok, parity.differences):
+        return overrides, resolved, parity  # cannot happen unless the layout changed values: keep what was checked
+    job.files = trial_files
+    return trial_overrides, trial_resolved, trial_parity
 
 
 MODEL_STEM_CHARS = 80  # longer descriptive names become `<preset>-custom-<hash>`

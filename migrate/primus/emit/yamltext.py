@@ -246,7 +246,8 @@ class Entry:
 
 @dataclass
 class Group:
-    """A run of entries under a `# title` line, separated from the previous group by a blank line."""
+    """A run of entries under `# title` lines (one per line of the title), separated from the previous
+    group by a blank line."""
 
     title: str | None
     entries: list[Entry] = field(default_factory=list)
@@ -270,7 +271,7 @@ def render_entries(groups: Sequence[Group], indent: int, comment_column: int | N
             lines.append("")
         first = False
         if group.title:
-            lines.append(f"{pad}# {group.title}")
+            lines += [f"{pad}# {comment_safe(line)}".rstrip() for line in group.title.splitlines()]
         for entry in group.entries:
             text = f"{pad}{entry.key}: {entry.raw if entry.raw is not None else render_value(entry.value)}"
             if entry.comment:
