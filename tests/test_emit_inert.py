@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from helpers_convert import SCRIPTS, compare, legacy_expected, resolve_written
+from helpers_convert import SCRIPTS, compare, fixture_scripts, legacy_expected, resolve_written, script_args
 from migrate.primus.emit.inert import RULE_NAMES, inert_reason
 
 
@@ -156,3 +156,24 @@ def test_fp8_run_keeps_its_fp8_knobs_with_the_keys_that_change_the_run(tmp_path)
     assert "fp8_amax" not in inert_part  # FP8 is on: its recipe knobs are read
     fp8_keys = [o for o in conversion.report["overrides"] if o["key"].startswith("fp8")]
     assert fp8_keys and all(o["inert"] is None for o in fp8_keys)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["primus-0.1", "primus-26.5"])
+@pytest.mark.parametrize("script", fixture_scripts(), ids=lambda p: p.name)
+def test_every_fixture_writes_each_key_once_inert_ones_last(script, target, tmp_path):
+    from migrate.diagnostics import MigrateError
+    from migrate.pipeline import ConvertOptions, convert_script
+
+    try:
+        conversion = convert_script(script, {}, script_args(script), ConvertOptions(target=target))
+    except MigrateError:
+        pytest.skip("refused as bad input (tests/test_emit_roundtrip.py checks the refusal)")
+    text = conversion.files[conversion.experiment_path]
+    before, _, after = text.partition(TITLE)
+    inert = {o["key"] for o in conversion.report["overrides"] if o["inert"]}
+    first = [line.split(":")[0].strip() for line in _override_lines(before + "\n")]
+    last = [line.split(":")[0].strip() for line in after.splitlines()[3:] if line.strip()]
+    assert set(last) == inert and not inert & set(first)
+    loaded = yaml.safe_load(text)["modules"]["pre_trainer"]["overrides"]
+    assert sorted(loaded) == sorted(first + last) == sorted(o["key"] for o in conversion.report["overrides"])
