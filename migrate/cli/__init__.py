@@ -25,6 +25,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("schema", "schema_cmd"),
     ("resolve", "resolve_cmd"),
     ("to-megatron", "to_megatron"),
+    ("explain", "explain"),
     ("train", "train_cmd"),
     ("parity", "parity_cmd"),
     ("compare-logs", "compare_logs"),
