@@ -13,10 +13,12 @@ import hashlib
 import json
 import os
 import re
+import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
 from migrate.diagnostics import MigrateError, Origin
 from migrate.primus.emit.architecture import (
@@ -72,26 +74,76 @@ class EmitResult:
     preset_values: dict[str, Any] = field(default_factory=dict)  # the presets alone, no overrides
 
 
-def stage_and_resolve(profile: Any, resolve_experiment: Callable[..., Any]) -> Resolver:
-    """A Resolver over `resolve_experiment(path, profile, env)` through a temporary folder."""
+class StagedResolver:
+    """A Resolver over `resolve_experiment(path, profile, env)` through a temporary folder.
 
-    def resolve(files: Mapping[str, str], experiment: str) -> Any:
+    Inside `session()` (one `emit`), one folder serves every resolve: a file is rewritten in place
+    only when its text changed, and given a fresh, strictly increasing mtime, so the loader's caches
+    (keyed by path, mtime and size) can never hand back an earlier text. Creating and removing a
+    folder per resolve was a tenth of a cold `convert` (unlink and rmdir are slow on busy disks).
+    Outside a session, each call gets its own folder."""
+
+    def __init__(self, profile: Any, resolve_experiment: Callable[..., Any]) -> None:
+        self.profile, self.resolve_experiment = profile, resolve_experiment
+        self._folder: Path | None = None
+        self._written: dict[str, str] = {}
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        if self._folder is not None:  # already in one
+            yield
+            return
         from migrate.output import scratch_folder
 
         with scratch_folder("primus-migrate-emit-") as tmp:
-            for rel, text in files.items():
-                path = tmp / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(mark_emitted(text), encoding="utf-8")
+            self._folder, self._written = tmp, {}
             try:
-                return resolve_experiment(tmp / experiment, profile, {})
-            except MigrateError as exc:  # name the file as it will be written, never the temporary folder
-                exc.message = exc.message.replace(str(tmp) + os.sep, "")
-                if exc.origin is not None and exc.origin.file.startswith(str(tmp) + os.sep):
-                    exc.origin = Origin(exc.origin.file[len(str(tmp)) + 1:], exc.origin.line, exc.origin.col)
-                raise
+                yield
+            finally:
+                self._folder, self._written = None, {}
 
-    return resolve
+    def __call__(self, files: Mapping[str, str], experiment: str) -> Any:
+        if self._folder is None:
+            with self.session():
+                return self(files, experiment)
+        tmp = self._folder
+        self._stage(tmp, files)
+        try:
+            return self.resolve_experiment(tmp / experiment, self.profile, {})
+        except MigrateError as exc:  # name the file as it will be written, never the temporary folder
+            exc.message = exc.message.replace(str(tmp) + os.sep, "")
+            if exc.origin is not None and exc.origin.file.startswith(str(tmp) + os.sep):
+                exc.origin = Origin(exc.origin.file[len(str(tmp)) + 1:], exc.origin.line, exc.origin.col)
+            raise
+
+    def _stage(self, tmp: Path, files: Mapping[str, str]) -> None:
+        global _STAMP
+        for rel in [r for r in self._written if r not in files]:
+            (tmp / rel).unlink(missing_ok=True)
+            del self._written[rel]
+        for rel, text in files.items():
+            if self._written.get(rel) == text:
+                continue
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(mark_emitted(text), encoding="utf-8")
+            _STAMP = max(_STAMP + 1, time.time_ns())
+            os.utime(path, ns=(_STAMP, _STAMP))
+            self._written[rel] = text
+
+
+_STAMP = 0  # the last mtime StagedResolver gave a file (nanoseconds), never given twice
+
+
+def stage_and_resolve(profile: Any, resolve_experiment: Callable[..., Any]) -> StagedResolver:
+    """A Resolver over `resolve_experiment(path, profile, env)` through a temporary folder."""
+    return StagedResolver(profile, resolve_experiment)
+
+
+def _session(resolve: Resolver) -> Any:
+    """The resolver's session (StagedResolver), or nothing to enter (a resolver of tests)."""
+    session = getattr(resolve, "session", None)
+    return session() if session is not None else nullcontext()
 
 
 _BASELINES: dict[tuple, tuple | None] = {}
@@ -315,16 +367,17 @@ def emit(
     preset, write a model file where the architecture differs, find the overrides, check them."""
     job = _Emission(request, profile, resolve, derive, check_parity, dests, defaults,
                     experiment_path=f"{request.name}-pretrain.yaml")
-    ranking, baselines = _rank_candidates(job)
-    best = ranking[0]
-    model_values = _model_values(job, best, baselines[best.name][2])
-    model_path = _add_model_file(job, best.name, model_values, model_name)
-    baseline = _plan_overrides(job)
-    overrides, resolved, parity = _search_overrides(job)
-    if parity is not None and parity.ok:
-        overrides, resolved, parity = _drop_rewritten(job, baseline, overrides, resolved, parity)
-    if parity is not None:
-        overrides, resolved, parity = _settle_inert(job, overrides, resolved, parity)
+    with _session(resolve):
+        ranking, baselines = _rank_candidates(job)
+        best = ranking[0]
+        model_values = _model_values(job, best, baselines[best.name][2])
+        model_path = _add_model_file(job, best.name, model_values, model_name)
+        baseline = _plan_overrides(job)
+        overrides, resolved, parity = _search_overrides(job)
+        if parity is not None and parity.ok:
+            overrides, resolved, parity = _drop_rewritten(job, baseline, overrides, resolved, parity)
+        if parity is not None:
+            overrides, resolved, parity = _settle_inert(job, overrides, resolved, parity)
     return EmitResult(job.files, job.experiment_path, model_path, job.model_ref, best, ranking, model_values,
                       overrides, job.unsettable, resolved, parity, dict(baseline.values))
 
