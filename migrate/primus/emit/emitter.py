@@ -531,6 +531,9 @@ def _search_overrides(job: _Emission) -> tuple[list[Override], Any, Any]:
     return overrides, resolved, parity
 
 
+DROP_TOGETHER = 4  # from this many candidates on, `_drop_rewritten` first tries dropping them all at once
+
+
 def _drop_rewritten(job: _Emission, baseline: Any, overrides: list[Override], resolved: Any,
                     parity: Any) -> tuple[list[Override], Any, Any]:
     """Keys a release's trainer rewrites after loading (`trainer_rewrites`) are not modelled by the
@@ -539,8 +542,16 @@ def _drop_rewritten(job: _Emission, baseline: Any, overrides: list[Override], re
     from migrate.primus.handoff import OUTPUT_DESTS
 
     rewritten = set(getattr(baseline, "trainer_rewrites", None) or {}) | set(OUTPUT_DESTS)
-    for key in [k for k in job.changes if k not in job.placeholders
-                and (k in rewritten or _rewritten(baseline.origins.get(k)))]:
+    candidates = [k for k in job.changes if k not in job.placeholders
+                  and (k in rewritten or _rewritten(baseline.origins.get(k)))]
+    if len(candidates) >= DROP_TOGETHER:
+        # usually most of them go: one resolve for all, else one each (what that costs at most: one more)
+        trial = {k: v for k, v in job.changes.items() if k not in candidates}
+        trial_overrides, trial_files, trial_resolved, trial_parity = _write_and_check(job, trial)
+        if trial_parity.ok:
+            job.changes, job.files = trial, trial_files
+            return trial_overrides, trial_resolved, trial_parity
+    for key in candidates:
         trial = {k: v for k, v in job.changes.items() if k != key}
         trial_overrides, trial_files, trial_resolved, trial_parity = _write_and_check(job, trial)
         if trial_parity.ok:
