@@ -117,3 +117,25 @@ def test_a_key_of_the_generated_model_file(tmp_path, capsys):
     assert code == 0 and e["emitted"] and e["in_model_file"] and "/models/megatron/" in e["where"]
     assert "--num-layers" in _script_line(e["legacy_origin"])
     assert e["affects_run"] is True
+
+
+def test_a_hand_written_experiment(capsys):
+    experiment = Path(__file__).resolve().parent.parent / "fixtures" / "primus" / "primus-26.5" / "llama3_8B-pretrain.yaml"
+    code, e, _ = _explain(capsys, experiment, "lr")
+    assert code == 0 and e["emitted"] and e["origin_kind"] == "hand-written" and e["legacy_origin"] is None
+    line, data = _preset_line(e["preset"]["origin"])
+    assert line.strip().startswith("lr:") and data["lr"] == e["preset"]["value"]
+    code, e, _ = _explain(capsys, experiment, "num_layers")
+    assert code == 0 and not e["emitted"] and "legacy run" not in e["why"]  # no legacy run behind this file
+
+
+def test_a_torchtitan_experiment_is_refused_with_what_to_do(tmp_path, capsys):
+    experiment = tmp_path / "job.yaml"
+    experiment.write_text("modules:\n  pre_trainer:\n    framework: torchtitan\n    config: pre_trainer.yaml\n")
+    code, _, err = _explain(capsys, experiment, "training.steps")
+    assert code == 2 and "torchtitan" in err and "resolve" in err
+
+
+def test_a_missing_experiment_exits_2(tmp_path, capsys):
+    code, _, err = _explain(capsys, tmp_path / "none.yaml", "lr")
+    assert code == 2 and "not found" in err

@@ -44,10 +44,17 @@ def run(args: argparse.Namespace) -> int:
     from migrate.primus import get_profile
     from migrate.primus.emit.explain import explain_key
 
+    from migrate.torchtitan.release import is_torchtitan_experiment
+
     path = Path(args.experiment)
     if not path.exists():
         raise MigrateError(f"experiment not found: {path}", Origin(str(path), 0, 0), exit_code=2)
     text = read_regular_file(str(path), "config_bytes", str(path), "experiment").decode("utf-8", errors="replace")
+    if is_torchtitan_experiment(str(path)):
+        raise MigrateError("explain reads Megatron experiments; this one trains with torchtitan",
+                           Origin(str(path), 0, 0), exit_code=2,
+                           hint="each override's comment names its origin; `primus-migrate resolve EXP.yaml` "
+                                "prints the job torchtitan receives")
     target = args.target or header_target(text)
     profile = get_profile(target, args.primus_path)
     for note in profile.notes:

@@ -85,7 +85,7 @@ def explain_key(experiment: Path, text: str, key: str, profile: Any) -> Explanat
         legacy_origin=legacy, origin_kind=kind if emitted else "preset", preset=preset,
         affects_run=inert is None, inert_rule=inert.rule if inert else None,
         inert_reason=inert.reason if inert else None, why="")
-    explanation.why = _why(explanation, origin)
+    explanation.why = _why(explanation, origin, GENERATED_MARK in text[:4000])
     return explanation
 
 
@@ -206,10 +206,13 @@ def _shown(value: Any) -> str:
     return repr(value) if isinstance(value, str) else json.dumps(value, default=str)
 
 
-def _why(e: Explanation, origin: Origin | None) -> str:
+GENERATED_MARK = "converted by primus-migrate from"  # in the header of every experiment the converter writes
+
+
+def _why(e: Explanation, origin: Origin | None, generated: bool) -> str:
     if not e.emitted:
-        return (f"not an override: {e.target} resolves it from {_short(origin) if origin else 'Megatron default'}; "
-                "the legacy run has the same value, so the converter wrote nothing")
+        where = f"not an override: {e.target} resolves it from {_short(origin) if origin else 'Megatron default'}"
+        return where + ("; the legacy run has the same value, so the converter wrote nothing" if generated else "")
     preset = e.preset
     if e.in_model_file:
         before = "it is written in the generated model file, whose architecture differs from the preset it extends"
