@@ -52,6 +52,7 @@ PAIRS = [
     ("no-context-parallel", "cp_comm_type", {"context_parallel_size": 1}, {"context_parallel_size": 2}),
     ("no-checkpoint", "async_save", {"save": None, "load": None}, {"save": "/ckpt", "load": None}),
     ("no-checkpoint", "finetune", {"save": None, "load": None}, {"save": None, "load": "/ckpt"}),
+    ("no-checkpoint", "save_interval", {"save": None, "load": None}, {"save": "/ckpt", "load": None}),
     ("no-checkpoint", "exit_on_missing_checkpoint", {"save": None, "load": None, "pretrained_checkpoint": None},
      {"save": None, "load": None, "pretrained_checkpoint": "/base"}),
     ("no-tensorboard", "log_timers_to_tensorboard", {"tensorboard_dir": None}, {"tensorboard_dir": "tb"}),

@@ -217,7 +217,8 @@ def megatron_fsdp_settings(key: str, view: View) -> str | None:
 def context_parallel_settings(key: str, view: View) -> str | None:
     """`cp_comm_type` at context-parallel size 1: TEDotProductAttention passes it to Transformer
     Engine only under `if self.config.context_parallel_size > 1`
-    (megatron/core/extensions/transformer_engine.py)."""
+    (megatron/core/extensions/transformer_engine.py); elsewhere it is only asserted on (a2a+p2p needs
+    a hierarchical group), which the legacy run passed with the same value."""
     if key != "cp_comm_type" or _get(view, "context_parallel_size") != 1:
         return None
     return "context_parallel_size is 1"
@@ -226,7 +227,7 @@ def context_parallel_settings(key: str, view: View) -> str | None:
 CHECKPOINT_KEYS = frozenset({
     "async_save", "dist_ckpt_save_pre_mcore_014", "dist_ckpt_optim_fully_reshardable", "no_save_optim",
     "no_save_rng", "exit_on_missing_checkpoint", "finetune", "override_opt_param_scheduler", "no_load_optim",
-    "no_load_rng", "use_checkpoint_opt_param_scheduler",
+    "no_load_rng", "use_checkpoint_opt_param_scheduler", "save_interval",
 })
 
 
@@ -235,9 +236,11 @@ def checkpoint_settings(key: str, view: View) -> str | None:
     """Checkpoint save and load settings in a run that neither saves nor loads.
 
     megatron/training/checkpointing.py reads them in save_checkpoint and load_checkpoint; training.py
-    calls the first only with `save` set and the second only with `load` or `pretrained_checkpoint`
-    set; the scheduler's override flag is read when its state is loaded. primus-0.1 always sets
-    `save`, so there the rule does not hold.
+    calls the first only with `save` set (`if args.save and args.save_interval and iteration %
+    args.save_interval == 0`, the only reads of `save_interval` besides validate_args' checks under
+    `args.save`) and the second only with `load` or `pretrained_checkpoint` set; the scheduler's
+    override flag is read when its state is loaded. primus-0.1 always sets `save`, so there the rule
+    does not hold.
     """
     if key not in CHECKPOINT_KEYS:
         return None
