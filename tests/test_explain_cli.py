@@ -139,3 +139,21 @@ def test_a_torchtitan_experiment_is_refused_with_what_to_do(tmp_path, capsys):
 def test_a_missing_experiment_exits_2(tmp_path, capsys):
     code, _, err = _explain(capsys, tmp_path / "none.yaml", "lr")
     assert code == 2 and "not found" in err
+
+
+@pytest.mark.parametrize("target", ["primus-0.1", "primus-26.5"])
+def test_explain_agrees_with_the_layout_for_every_override(tmp_path, target):
+    """The emitter judged inertness on the legacy run; explain judges it on the file alone (as resolved and
+    derived). On the converter's own output both must put each key on the same side."""
+    from migrate.primus import get_profile
+    from migrate.primus.emit.explain import explain_key
+
+    experiment = _convert(tmp_path, target=target)
+    text = experiment.read_text()
+    overrides = yaml.safe_load(text)["modules"]["pre_trainer"]["overrides"]
+    inert_block = text.split("# inert in this run:", 1)[1] if "# inert in this run:" in text else ""
+    profile = get_profile(target)
+    for key in overrides:
+        e = explain_key(experiment, text, key, profile)
+        assert e.emitted and e.legacy_origin
+        assert e.affects_run == (f"\n      {key}: " not in inert_block), key
