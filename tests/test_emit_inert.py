@@ -178,3 +178,26 @@ def test_every_fixture_writes_each_key_once_inert_ones_last(script, target, tmp_
     assert set(last) == inert and not inert & set(first)
     loaded = yaml.safe_load(text)["modules"]["pre_trainer"]["overrides"]
     assert sorted(loaded) == sorted(first + last) == sorted(o["key"] for o in conversion.report["overrides"])
+
+
+def test_the_inert_block_comes_last_and_says_how_many_pin_defaults():
+    from migrate.primus.emit.files import experiment_yaml
+    from migrate.primus.emit.inert import Inert
+    from migrate.primus.emit.overrides import Override
+
+    fp8 = Inert("fp8", "fp8 is unset")
+    overrides = [Override("fp8_margin", 0, "Megatron default", inert=fp8), Override("lr", 3e-4, "t.sh:3"),
+                 Override("fp8_interval", 1, "t.sh:9", inert=fp8), Override("muon_momentum", 0.9, "Megatron default",
+                                                                         inert=Inert("optimizer", "adam"))]
+    text = experiment_yaml("e", "m.yaml", overrides)
+    lines = [line.strip() for line in text.splitlines()]
+    title = lines.index(next(line for line in lines if line.startswith("# inert in this run:")))
+    lr = next(i for i, line in enumerate(lines) if line.startswith("lr: 0.0003 ") and line.endswith("# t.sh:3"))
+    assert lr < title
+    # one block, by rule in the table's order (optimizer before fp8), each comment keeping its origin
+    assert [line.split(":")[0] for line in lines[title + 3:] if line] == ["muon_momentum", "fp8_margin", "fp8_interval"]
+    assert "fp8_interval: 1" in text and "# t.sh:9; inert: fp8 is unset" in text
+    assert "# 2 of the 3 pin Megatron defaults the Primus presets change" in text
+    only_defaults = experiment_yaml("e", "m.yaml", overrides[:1])
+    assert "# all pin Megatron defaults" in only_defaults
+    assert "inert" not in experiment_yaml("e", "m.yaml", overrides[1:2])

@@ -8,7 +8,7 @@ from typing import Any, Mapping, Sequence
 from migrate.primus.emit.architecture import STRUCTURE_KEYS
 from migrate.primus.emit.groups import group_keys
 from migrate.primus.emit.inert import RULE_NAMES
-from migrate.primus.emit.overrides import Override
+from migrate.primus.emit.overrides import MEGATRON_DEFAULT, Override
 from migrate.primus.emit.yamltext import Entry, Group, comment_block, reads_back, render_entries, render_value
 
 
@@ -45,8 +45,16 @@ def experiment_yaml(
 
 INERT_BLOCK_TITLE = (
     "inert in this run: settings nothing in this run reads (each comment says why), written so that\n"
-    "what Primus resolves equals the legacy run key for key (static parity); mostly Megatron defaults\n"
-    "the Primus presets change")
+    "what Primus resolves equals the legacy run key for key (static parity)")
+
+
+def inert_block_title(inert: Sequence[Override]) -> str:
+    """The comment over the inert block: why it is there, and how many of its keys pin a Megatron default."""
+    defaults = sum(1 for o in inert if o.origin == MEGATRON_DEFAULT)
+    if not defaults:
+        return INERT_BLOCK_TITLE
+    share = "all" if defaults == len(inert) else f"{defaults} of the {len(inert)}"
+    return f"{INERT_BLOCK_TITLE};\n{share} pin Megatron defaults the Primus presets change"
 
 
 def override_groups(overrides: Sequence[Override]) -> list[Group]:
@@ -64,7 +72,7 @@ def override_groups(overrides: Sequence[Override]) -> list[Group]:
     if inert:
         rank = {name: i for i, name in enumerate(RULE_NAMES)}
         ordered = sorted(inert, key=lambda o: rank.get(o.inert.rule if o.inert else "", len(rank)))
-        groups.append(Group(INERT_BLOCK_TITLE, [entry(o.key) for o in ordered]))
+        groups.append(Group(inert_block_title(ordered), [entry(o.key) for o in ordered]))
     return groups
 
 
