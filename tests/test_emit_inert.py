@@ -33,8 +33,13 @@ PAIRS = [
     ("fp8", "fp8_amax_history_len", {"fp8": None}, {"fp8": "hybrid"}),
     ("fp8", "fp8_amax_compute_algo", {"fp8": None, "fp8_param": False}, {"fp8": None, "fp8_param": True}),
     ("fp8", "fp8_margin", {"fp8": None}, {"fp8": "e4m3"}),
-    ("legacy-rope-flag", "use_rotary_position_embeddings", {"position_embedding_type": "rope"},
-     {"position_embedding_type": "learned_absolute"}),
+    ("legacy-rope-flag", "use_rotary_position_embeddings",
+     {"position_embedding_type": "rope", "use_rotary_position_embeddings": False},
+     {"position_embedding_type": "learned_absolute", "use_rotary_position_embeddings": False}),
+    # a true flag may be what made the derived type 'rope': turning it off could change the model
+    ("legacy-rope-flag", "use_rotary_position_embeddings",
+     {"position_embedding_type": "rope", "use_rotary_position_embeddings": False},
+     {"position_embedding_type": "rope", "use_rotary_position_embeddings": True}),
     ("no-rotary", "rotary_base", {"position_embedding_type": "learned_absolute", "multi_latent_attention": False},
      {"position_embedding_type": "rope", "multi_latent_attention": False}),
     # multi-latent attention reads rotary_base whatever the position embedding type

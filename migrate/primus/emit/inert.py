@@ -121,9 +121,12 @@ def legacy_rope_flag(key: str, view: View) -> str | None:
 
     validate_args reads the flag once ("Legacy RoPE arguments": `if args.use_rotary_position_embeddings:
     args.position_embedding_type = 'rope'`); nothing else in training reads it. With
-    `position_embedding_type` already 'rope', true and false give the same run.
+    `position_embedding_type` already 'rope', true and false give the same run. Only a false flag is
+    judged: after derivation a true one may be the very reason the type reads 'rope'.
     """
     if key != "use_rotary_position_embeddings" or _get(view, "position_embedding_type") != "rope":
+        return None
+    if _get(view, key) is not False:
         return None
     return "position_embedding_type is already rope, all the flag sets"
 
