@@ -96,6 +96,18 @@ def test_inert_only_when_every_view_agrees():
     assert inert_reason("muon_momentum", []) is None
 
 
+@pytest.mark.parametrize("model", [{"model_type": "deepseek_v4"}, {"model_type": "flux"}, {"is_hybrid_model": True}])
+def test_models_other_than_megatron_gpt_get_no_inert_keys(model):
+    # Primus v26.5.1's DeepSeek V4 block reads rotary_scaling_factor with multi_latent_attention false
+    # (primus/backends/megatron/core/models/deepseek_v4/deepseek_v4_block.py); Flux's FP8 linears read
+    # fp8_amax_history_len: the rules, written for Megatron's GPT, do not apply there
+    view = {"multi_latent_attention": False, "fp8": None, "optimizer": "adam", "model_type": "gpt"}
+    assert _rule("rotary_scaling_factor", view) == "no-mla"
+    for key in ("rotary_scaling_factor", "fp8_amax_history_len", "muon_momentum"):
+        assert _rule(key, {**view, **model}) is None
+        assert _rule(key, view, {**view, **model}) is None
+
+
 def test_keys_no_rule_covers_affect_the_run():
     view = {"optimizer": "adam", "fp8": None, "num_experts": None, "save": None, "load": None}
     for key in ("lr", "seq_length", "num_experts", "optimizer", "fp8", "save", "moe_use_upcycling",

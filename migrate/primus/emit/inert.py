@@ -7,7 +7,8 @@ embeddings. The emitter writes such keys last, in one commented block (migrate/p
 and `primus-migrate explain` names the rule.
 
 One rule per concern, each with the Megatron code that makes the keys inert in its docstring
-(checked at both bundled pins, 5a676b36 and d3528a21). The rules are conservative: a rule holds
+(checked at both bundled pins, 5a676b36 and d3528a21), for Megatron's GPT model only (`megatron_gpt`:
+models Primus builds itself read settings their own way). The rules are conservative: a rule holds
 only when every setting it reads is present and says so in every view of the run (the legacy run
 after derivation and what the release resolves, before and after its trainer's rewrites); a key
 no rule covers, or whose rule does not hold, counts as affecting the run.
@@ -53,13 +54,23 @@ def rule(name: str) -> Callable[[RuleFunction], RuleFunction]:
 def inert_reason(key: str, views: Iterable[View]) -> Inert | None:
     """The first rule under which `key` is inert in every view, or None (the key affects the run)."""
     views = [v for v in views if v is not None]
-    if not views:
+    if not views or not all(megatron_gpt(v) for v in views):
         return None
     for name, fn in RULES:
         reasons = [fn(key, view) for view in views]
         if all(r is not None for r in reasons):
             return Inert(name, str(reasons[0]))
     return None
+
+
+def megatron_gpt(view: View) -> bool:
+    """The rules are written for Megatron's GPT model and training loop (what pretrain_gpt.py builds).
+    Other models a Primus release builds read settings their own way (its DeepSeek V4 reads
+    `rotary_scaling_factor` without multi-latent attention, Flux's FP8 linears the amax settings,
+    hybrid models their own layers): there no key is judged inert. `model_type` and `is_hybrid_model`
+    are Primus-only keys of the model presets; the legacy run has neither."""
+    return (_get(view, "model_type") in (_ABSENT, None, "gpt")
+            and _get(view, "is_hybrid_model") in (_ABSENT, None, False))
 
 
 def _get(view: View, key: str) -> Any:
