@@ -172,8 +172,8 @@ def experiment_header(name: str, script_name: str, variant: str, release_name: s
         + (f" ({variant})" if variant else "") + f" for {release_name}.\n"
         "Each override says where its value comes from: the script line that set it, or\n"
         "`Megatron default` when the script left it at Megatron's default and the Primus preset differs.\n"
-        "What changes the run comes first, by section; the last block holds settings this run never reads\n"
-        "(`primus-migrate explain <this file> KEY` says why a key is here)."
+        "What changes the run comes first, by section; settings this run never reads, if any, come last\n"
+        "in one block (`primus-migrate explain <this file> KEY` says why a key is here)."
         + (f"\nAccepted: {entry_accepted}." if entry_accepted else "")
         + (f"\nAccepted difference (--accept-null-tokenizer): {release_name} trains mock data with the\n"
            f"NullTokenizer instead of {null_tokenizer_of}; vocab_size keeps the padded vocabulary."
