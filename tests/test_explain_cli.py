@@ -60,7 +60,7 @@ def llama3_26(tmp_path_factory):
 
 def test_an_inert_megatron_default(llama3_26, capsys):
     code, e, _ = _explain(capsys, llama3_26, "muon_momentum")
-    assert code == 0 and e["emitted"] and not e["in_model_file"]
+    assert code == 0 and e["emitted"] and not e["in_model_file"] and e["legacy_flag"] is None
     # Megatron's --muon-momentum default (arguments.py at d3528a21: default=0.9); the script never sets it
     assert e["value"] == 0.9 and e["legacy_origin"] == "Megatron default" and e["origin_kind"] == "megatron default"
     line, data = _preset_line(e["preset"]["origin"])
@@ -78,6 +78,8 @@ def test_a_script_flag_that_changes_the_run(llama3_26, capsys):
     code, e, _ = _explain(capsys, llama3_26, "lr")
     assert code == 0 and e["origin_kind"] == "script" and e["affects_run"] is True and e["inert_rule"] is None
     assert "--lr " in _script_line(e["legacy_origin"])
+    # the flag as the script wrote it (train_llama3.sh: `--lr 1e-4`), from the report written beside it
+    assert e["legacy_flag"] == "--lr 1e-4" and "--lr 1e-4" in _script_line(e["legacy_origin"])
     assert e["value"] == 1.0e-4  # the script's --lr (train_llama3.sh)
     line, data = _preset_line(e["preset"]["origin"])
     assert line.strip().startswith("lr:") and data["lr"] == e["preset"]["value"]

@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     if e.trainer_value != e.value:
         rows.append(("trainer", f"{_show(e.trainer_value)} (the {e.target} trainer rewrites it before Megatron)"))
     if e.emitted:
-        rows.append(("legacy origin", e.legacy_origin or "(no comment: not written by primus-migrate)"))
+        rows.append(("legacy origin", (e.legacy_origin or "(no comment: not written by primus-migrate)")
+                     + (f"  (`{e.legacy_flag}`)" if e.legacy_flag else "")))
         if e.in_model_file:
             rows.append(("preset value", "(the generated model file changes the preset's architecture)"))
         else:

@@ -44,6 +44,7 @@ class Explanation:
     trainer_value: Any  # after the release's trainer rewrites (same as value when it rewrites nothing)
     written_as: str | None  # the override's text when it is not the value itself (`${TP:8}`)
     legacy_origin: str | None  # from the override's comment: script file:line, `Megatron default`, a note
+    legacy_flag: str | None  # the script's flag as written (`--lr 1e-4`), from report.json beside the experiment
     origin_kind: str  # "script", "megatron default", "converter", "hand-written", "preset"
     preset: PresetValue | None  # what the experiment resolves to without this override
     affects_run: bool
@@ -82,7 +83,8 @@ def explain_key(experiment: Path, text: str, key: str, profile: Any) -> Explanat
         key=key, experiment=str(experiment), target=profile.name, emitted=emitted, in_model_file=in_model_file,
         where=_short(origin) if origin is not None else None, value=value,
         trainer_value=rewrite[1] if rewrite else value, written_as=_written(overrides.get(key), value, emitted),
-        legacy_origin=legacy, origin_kind=kind if emitted else "preset", preset=preset,
+        legacy_origin=legacy, legacy_flag=_legacy_flag(experiment, key, legacy) if kind == "script" else None,
+        origin_kind=kind if emitted else "preset", preset=preset,
         affects_run=inert is None, inert_rule=inert.rule if inert else None,
         inert_reason=inert.reason if inert else None, why="")
     explanation.why = _why(explanation, origin, GENERATED_MARK in text[:4000])
@@ -145,6 +147,26 @@ def _legacy_origin(comment: str | None, emitted: bool) -> tuple[str | None, str]
     if ":" in head and head.rsplit(":", 1)[1].isdigit() or head == "command line":
         return origin, "script"
     return origin, "converter"
+
+
+def _legacy_flag(experiment: Path, key: str, legacy: str | None) -> str | None:
+    """The flag behind `key` as the script wrote it, from the report the converter wrote with the experiment
+    (report.json, same folder, naming this experiment); only a flag at the comment's own file:line counts."""
+    if not legacy:
+        return None
+    report = experiment.parent / "report.json"
+    try:
+        data = json.loads(report.read_text(encoding="utf-8")) if report.is_file() else None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("experiment") != experiment.name:
+        return None
+    where = legacy.split(";", 1)[0].split(" (", 1)[0].strip()
+    for flag in data.get("flags") or []:
+        if isinstance(flag, dict) and flag.get("dest") == key and flag.get("origin") == where:
+            written = str(flag.get("written") or "")
+            return f"{flag.get('flag')} {written}".strip()
+    return None
 
 
 def _written(raw: Any, value: Any, emitted: bool) -> str | None:
