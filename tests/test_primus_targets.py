@@ -343,3 +343,31 @@ def test_every_bundled_target_converts_a_fixture_with_parity(target, tmp_path, c
     assert res.code == 0, res.err
     report = json.loads(res.out)
     assert report["target"] == target and report["parity"]["ok"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["train_llama3.sh", "train_llama2.sh"])  # data paths; mock data
+@pytest.mark.parametrize("tag", sorted(RELEASES))
+def test_a_conversion_with_each_tags_checkout_is_what_its_own_code_builds(tag, script, tmp_path, cli):
+    """End to end per release, before any bundled snapshot of it: convert a ROCm launch with the tag's
+    own presets (`--primus-path`, its release detected from its code), then `verify` the result with
+    the tag's own loader and trainer (migrate.verify): every Megatron dest agrees."""
+    repo = os.environ.get("PRIMUS_GIT")
+    if not repo or not os.path.isdir(repo):
+        pytest.skip("set PRIMUS_GIT to a Primus git dir to run every release's code")
+    tree = tmp_path / "primus-checkout"
+    tree.mkdir()
+    archive = subprocess.run(["git", f"--git-dir={repo}", "archive", f"refs/tags/{tag}", "primus", "examples"],
+                             check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    res = cli("convert", str(REPO / "fixtures" / "scripts" / "rocm" / script), "-o", str(tmp_path / "out"),
+              "--primus-path", str(tree), "--json", "--accept-null-tokenizer")
+    assert res.code == 0, res.err
+    report = json.loads(res.out)
+    assert report["parity"]["ok"]
+    found = release(report["primus_release"])  # the tag itself, or the newest tag with the very same rules
+    assert (found.interpolation, found.namespace, found.presets, found.trainer) == (
+        release(tag).interpolation, release(tag).namespace, release(tag).presets, release(tag).trainer)
+    res = cli("verify", str(tmp_path / "out" / report["experiment"]), "--primus-path", str(tree))
+    assert res.code == 0, res.out + res.err
+    assert res.out.startswith("ok: ")

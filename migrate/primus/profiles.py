@@ -283,7 +283,9 @@ def detect_target(primus_path: str | Path, target: str | None = None, strict: bo
     key = _checkout_inherit_key(configs)
     found = detect_release(root, key)
     if found is not None:
-        notes = [f"{primus_path}: Primus {found.tag} ({found.how})"]
+        which = " or ".join((*found.same_rules, found.tag))
+        same = f"; these releases follow the same rules, named {found.tag} here" if found.same_rules else ""
+        notes = [f"{primus_path}: Primus {which} ({found.how}{same})"]
         return target_of_release(found.tag), configs, found.tag, notes
     if strict:
         raise MigrateError(f"cannot tell which Primus release {primus_path} is",
