@@ -99,7 +99,7 @@ class BoundedState(ShellState):
     budget: EvalBudget
 
     @classmethod
-    def wrap(cls, state: ShellState, budget: EvalBudget) -> "BoundedState":
+    def wrap(cls, state: ShellState, budget: EvalBudget) -> BoundedState:
         state.__class__ = cls
         state.budget = budget  # type: ignore[attr-defined]
         return state  # type: ignore[return-value]
@@ -108,5 +108,5 @@ class BoundedState(ShellState):
         self.budget.check_value(name, var.value, var.origin)
         super().set(name, var)
 
-    def copy(self) -> "ShellState":
+    def copy(self) -> ShellState:
         return BoundedState.wrap(super().copy(), self.budget)

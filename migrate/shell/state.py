@@ -93,7 +93,7 @@ class ShellState:
         else:
             home[name] = None
 
-    def copy(self) -> "ShellState":
+    def copy(self) -> ShellState:
         """A subshell: same values, independent changes."""
         return ShellState(
             globals=dict(self.globals),
