@@ -30,15 +30,18 @@ from typing import Any, Mapping
 import yaml
 
 from migrate.diagnostics import Diagnostic, Diagnostics, MigrateError, Origin
-from migrate.shell.plan import Knob
+from migrate.shell.plan import Knob, Token
 
 LAYERS = {"8": 32, "70": 80, "405": 126}
 
 
 @dataclass
 class FakePlan:
+    """The attributes of a LaunchPlan the batch reads."""
+
     knobs: list[Knob]
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    argv: list[Token] = field(default_factory=list)
 
 
 @dataclass
@@ -58,6 +61,7 @@ class FakeConversion:
     unmapped: list[str]
     parity: FakeParity
     report: dict = field(default_factory=dict)
+    hint: str | None = None
 
 
 def _directives(script: str) -> list[list[str]]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from migrate.batch import knobmap, layout
-from migrate.batch.backend import Backend, ConvertSettings
+from migrate.batch.backend import Backend, Converted, ConvertSettings
 from migrate.batch.results import ScriptResult, Status, VariantResult, worst_status
 from migrate.batch.variants import (
     DEFAULT_MAX_VARIANTS,
@@ -32,7 +32,8 @@ from migrate.batch.variants import (
 from migrate.batch.discover import launch_in_text
 from migrate.diagnostics import MigrateError
 from migrate.conversion.hints import PASS_ARGUMENTS
-from migrate.shell.gates import Gate
+from migrate.shell.gates import Gate, GatedScript
+from migrate.shell.plan import LaunchPlan
 from migrate.primus.yamlio import mark_emitted
 
 NO_LAUNCH = "no training launch"
@@ -90,7 +91,7 @@ def process_script(job: ScriptJob, backend: Backend) -> ScriptResult:
 
 
 def _error_row(job: ScriptJob, exc: MigrateError, rel: _Relativizer) -> ScriptResult:
-    if getattr(exc, "gate", None) is not None:  # a stop no value gets past, and no launch in its text
+    if isinstance(exc, GatedScript) and exc.gate is not None:  # a stop no value gets past, and no launch in its text
         return ScriptResult(job.relpath, "skipped", reason=rel(f"helper: {NO_LAUNCH} found ({exc.message})"))
     if NO_LAUNCH in exc.message.lower():
         return ScriptResult(job.relpath, "skipped", reason=rel(f"helper: {exc.message}"))
@@ -100,11 +101,11 @@ def _error_row(job: ScriptJob, exc: MigrateError, rel: _Relativizer) -> ScriptRe
                         location=rel(str(exc.origin)) if exc.origin else None, category=exc.category)
 
 
-def _knob_infos(plan: Any, infos: dict[str, KnobInfo] | None = None) -> tuple[dict[str, KnobInfo], bool]:
+def _knob_infos(plan: LaunchPlan, infos: dict[str, KnobInfo] | None = None) -> tuple[dict[str, KnobInfo], bool]:
     """Merge a plan's knobs into `infos`; True when a new knob or comparison literal appeared."""
     infos = {} if infos is None else infos
     changed = False
-    for knob in getattr(plan, "knobs", []) or []:
+    for knob in plan.knobs:
         info = infos.get(knob.name)
         if info is None:
             infos[knob.name] = KnobInfo(knob.name, knob.default, list(knob.compared_with))
@@ -122,10 +123,10 @@ class _Sources:
         self.relpath = relpath
         self.texts: dict[str, str] = {}
 
-    def read(self, plan: Any) -> None:
+    def read(self, plan: LaunchPlan) -> None:
         files = {self.relpath}
-        files |= {k.defined_at.file for k in getattr(plan, "knobs", []) or [] if getattr(k, "defined_at", None)}
-        files |= {t.origin.file for t in getattr(plan, "argv", []) or [] if getattr(t, "origin", None)}
+        files |= {k.defined_at.file for k in plan.knobs if k.defined_at is not None}
+        files |= {t.origin.file for t in plan.argv}
         for name in sorted(files - set(self.texts)):
             path = Path(name)
             if path.is_file():
@@ -146,14 +147,14 @@ class _ScriptRun:
     result: ScriptResult
     sources: _Sources
     stem_name: str
-    conversions: dict[str, Any] = field(default_factory=dict)  # variant label -> the backend's conversion
+    conversions: dict[str, Converted] = field(default_factory=dict)  # by variant label
     variant_rows: list[VariantResult] = field(default_factory=list)
     infos: dict[str, KnobInfo] = field(default_factory=dict)
     done: list[Variant] = field(default_factory=list)
     pending: list[Variant] = field(default_factory=list)
     capped: bool = False
     gated: bool = False  # the defaults stop at a gate: every variant carries the gate's value
-    plan_for_tracing: Any = None  # the evaluation without overrides, where every knob holds its default
+    plan_for_tracing: LaunchPlan | None = None  # the evaluation without overrides, where every knob holds its default
 
 
 def _process(job: ScriptJob, backend: Backend, rel: _Relativizer) -> ScriptResult:
@@ -250,7 +251,7 @@ def _convert_variants(run: _ScriptRun) -> None:
             _add_found_variants(run, variant, conv.plan)
 
 
-def _add_found_variants(run: _ScriptRun, variant: Variant, plan: Any) -> None:
+def _add_found_variants(run: _ScriptRun, variant: Variant, plan: LaunchPlan) -> None:
     """The variants a conversion's plan reveals (new knobs or literals), each once."""
     job = run.job
     run.infos, changed = _knob_infos(plan, run.infos)
@@ -291,7 +292,7 @@ def _place_variants(run: _ScriptRun) -> None:
     (`MODEL_SIZE=7` and `MODEL_SIZE=7B` often select the same network) shares its experiment."""
     by_label = {v.label: v for v in run.done}
     with tempfile.TemporaryDirectory(prefix="primus-migrate-batch-") as scratch:
-        placed: list[tuple[Any, VariantResult]] = []
+        placed: list[tuple[Converted, VariantResult]] = []
         for label in [v.label for v in run.done]:
             conv = run.conversions.get(label)
             if conv is None:
@@ -336,7 +337,7 @@ def _gate_of(exc: MigrateError, job: ScriptJob) -> Gate | None:
     A gate found by trying values is proof of a launch; a `set -u` stop or a missing sourced file
     is taken as one only when the script's own text contains a launch (else it stays a helper).
     """
-    gate = getattr(exc, "gate", None)
+    gate = exc.gate if isinstance(exc, GatedScript) else None
     if gate is None or not gate.requirements:
         return None
     if gate.launching:
@@ -361,7 +362,7 @@ def _behind_gate(extra: Variant, through: Variant) -> Variant:
     return Variant(label_for(env), env, False)
 
 
-def _same_run(a: Any, b: Any) -> bool:
+def _same_run(a: Converted, b: Converted) -> bool:
     """Same Megatron namespace and same extra files (exported environment): the same run."""
     if knobmap.changed_keys(a.expected, b.expected):
         return False
@@ -379,7 +380,7 @@ def _unique_label(variant: Variant, others: list[Variant]) -> Variant:
     return dataclasses.replace(variant, label=label)
 
 
-def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: Backend,
+def _place(job: ScriptJob, variant: Variant, conv: Converted, scratch: Path, backend: Backend,
            rel: _Relativizer, files: dict[str, str]) -> VariantResult:
     """Lay out one conversion as in the final tree, then re-check parity on exactly those bytes."""
     exp_rel = layout.experiment_path(job.relpath, variant.label)
@@ -411,7 +412,7 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
         # Like `convert`: a config that would not run like the script is not written.
         shown = "; ".join(f"{d}: {e!r} -> {r!r}" for d, e, r in plain_diffs[:5])
         more = f" (+{len(plain_diffs) - 5} more)" if len(plain_diffs) > 5 else ""
-        hint = f"; hint: {conv.hint}" if getattr(conv, "hint", None) else ""
+        hint = f"; hint: {conv.hint}" if conv.hint else ""
         return VariantResult(
             label=variant.label, env=variant.env_dict, status="rejected",
             reason=rel(f"static parity failed, not written: {shown}{more} (legacy -> Primus){hint}"),
@@ -419,8 +420,8 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
     files.update(placed)
 
     diagnostics = list(conv.diagnostics)
-    diagnostics += [d for d in getattr(conv.plan, "diagnostics", []) if d not in diagnostics]
-    warnings = [rel(str(d)) for d in diagnostics if getattr(d, "severity", "") == "warning"]
+    diagnostics += [d for d in conv.plan.diagnostics if d not in diagnostics]
+    warnings = [rel(str(d)) for d in diagnostics if d.severity == "warning"]
     unmapped = [rel(str(u)) for u in conv.unmapped]
     status: Status = "converted_with_warnings" if warnings or unmapped else "converted"
     return VariantResult(
@@ -430,7 +431,7 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
     )
 
 
-def _schema_label(conv: Any) -> str | None:
+def _schema_label(conv: Converted) -> str | None:
     """The table that read the script: a bundled name, or `checkout` for the one the batch folder sits in."""
     label = (conv.report or {}).get("legacy_schema")
     return "checkout" if isinstance(label, str) and "/" in label else label

@@ -11,16 +11,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from migrate.diagnostics import MigrateError
+from migrate.diagnostics import Diagnostic, MigrateError
+from migrate.shell.plan import LaunchPlan
 
 
 @dataclass
 class BatchConversion:
-    plan: Any
+    plan: LaunchPlan
     files: dict[str, str]
     experiment_path: str
     expected: dict[str, Any]        # the JobConfig fields static parity compares (unmapped converters left out)
-    diagnostics: list[Any]
+    diagnostics: list[Diagnostic]
     unmapped: list[str]
     model_path: str | None = None   # torchtitan experiments reference a preset as is
     hint: str | None = None
