@@ -28,7 +28,7 @@ class BatchConversion:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def convert_for_batch(plan: Any, script: str, name: str, target: str, primus_path: str | None,
+def convert_for_batch(plan: LaunchPlan, script: str, name: str, target: str, primus_path: str | None,
                       strict: bool) -> BatchConversion:
     from migrate.torchtitan.convert import convert_plan
 
