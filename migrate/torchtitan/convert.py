@@ -79,7 +79,8 @@ def _resolve_text(text: str, relpath: str, profile: Profile) -> TitanResolved:
     return resolved
 
 
-def launch_files(plan: LaunchPlan | None, profile: Profile, script_name: str, experiment: str) -> tuple[dict[str, str], list]:
+def launch_files(plan: LaunchPlan | None, profile: Profile, script_name: str,
+                 experiment: str) -> tuple[dict[str, str], list]:
     """run.sh (and env.sh with what the script exported): the same rules as for Megatron launches
     (migrate.primus.emit.runenv), so the torchrun options and the environment reach the Primus run."""
     from migrate.primus.emit.runenv import plan_environment
