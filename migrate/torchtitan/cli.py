@@ -134,7 +134,7 @@ def args_view(plan: LaunchPlan) -> dict[str, Any]:
     from migrate.torchtitan.translate import parse_for_target
 
     job = parse_for_target(require_supported(get_profile(None)), lambda schema: parse_job(
-        schema, plan.argv, getattr(plan, "cwd", None) or os.getcwd(),
+        schema, plan.argv, plan.cwd or os.getcwd(),
         toml_display_root=Path(plan.script).resolve().parent))
     schema = job.schema
     return {"schema": f"torchtitan {schema.name}", "job_config_file": str(job.toml_path) if job.toml_path else None,

@@ -199,7 +199,7 @@ def convert_plan(plan: LaunchPlan, script: str | Path, target: str | None, name:
     profile = get_profile(target, primus_path)
     diags = Diagnostics()
     diags.extend(plan.diagnostics)
-    cwd = getattr(plan, "cwd", None) or os.getcwd()
+    cwd = plan.cwd or os.getcwd()
     job = parse_for_target(require_supported(profile), lambda schema: parse_job(
         schema, plan.argv, cwd, toml_display_root=Path(script).resolve().parent))
     if job.toml_path is None:
@@ -220,7 +220,7 @@ def runtime_values(plan: LaunchPlan) -> list[dict[str, str]]:
     """Values the script computes when it runs (`$(date ...)`, `$HOSTNAME`) that reach the argv: the
     experiment holds the value assumed here, so they are listed as unmapped (exit 4), never hidden."""
     out = []
-    for value in getattr(plan, "runtime", None) or []:
+    for value in plan.runtime:
         if "argv" in value.used_in:
             words = ", ".join(plan.argv[i].value for i in value.argv_tokens if i < len(plan.argv))
             out.append({"flag": f"$({value.command})" if not value.command.startswith("$") else value.command,
