@@ -39,7 +39,7 @@ def builtin(*names: str) -> Callable[[Builtin], Builtin]:
 
 
 # ---------------------------------------------------------------- assignment
-def assign(ev: Evaluator, node: dict, mode: str, flags: set[str] | None = None) -> None:
+def assign(ev: "Evaluator", node: dict, mode: str, flags: set[str] | None = None) -> None:
     """One `NAME=value`, `NAME+=value`, `NAME=(a b)`, `NAME[i]=v` (mode: plain | local | export | declare)."""
     flags = flags or set()
     name = node["Name"]["Value"]
@@ -128,7 +128,7 @@ def _slots(var: Var) -> list:
     return [var.value]
 
 
-def _store(ev: Evaluator, name: str, value, origin, flags: set[str], integer: bool = False,
+def _store(ev: "Evaluator", name: str, value, origin, flags: set[str], integer: bool = False,
            keep_external: bool = False) -> None:
     old = ev.state.lookup(name)
     attrs: dict[str, bool] = {}
@@ -143,7 +143,7 @@ def _store(ev: Evaluator, name: str, value, origin, flags: set[str], integer: bo
     ev.state.assign(name, value, origin, **attrs)
 
 
-def _array_elems(ev: Evaluator, array: dict) -> list[tuple[str | None, Text]]:
+def _array_elems(ev: "Evaluator", array: dict) -> list[tuple[str | None, Text]]:
     out: list[tuple[str | None, Text]] = []
     for elem in array.get("Elems") or []:
         index = elem.get("Index")
@@ -157,7 +157,7 @@ def _array_elems(ev: Evaluator, array: dict) -> list[tuple[str | None, Text]]:
     return out
 
 
-def declare(ev: Evaluator, node: dict) -> int:
+def declare(ev: "Evaluator", node: dict) -> int:
     variant = node["Variant"]["Value"]
     mode = {"export": "export", "local": "local"}.get(variant, "declare")
     flags: set[str] = {"x"} if variant == "export" else set()
@@ -183,7 +183,7 @@ def declare(ev: Evaluator, node: dict) -> int:
     return status
 
 
-def _dynamic_assign(ev: Evaluator, field: Text, mode: str, flags: set[str], node: dict) -> int:
+def _dynamic_assign(ev: "Evaluator", field: Text, mode: str, flags: set[str], node: dict) -> int:
     """`export "$KEY"="$VALUE"`: the name is only known after expansion."""
     text = to_str(field)
     name, eq, _ = text.partition("=")
@@ -216,7 +216,7 @@ def _from_arguments(field: Text, name: str) -> bool:
 
 # ---------------------------------------------------------------- output
 @builtin("echo")
-def echo(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def echo(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     if not ev.frames:
         return 0
     args = fields[1:]
@@ -240,7 +240,7 @@ def echo(ev: Evaluator, fields: list[Text], node: dict) -> int:
 
 
 @builtin("printf")
-def printf(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def printf(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     words = [to_str(f) for f in fields]
     if len(words) > 3 and words[1] == "-v":
         result = printf_model(ev, [words[0]] + words[3:], None)
@@ -259,7 +259,7 @@ def printf(ev: Evaluator, fields: list[Text], node: dict) -> int:
 
 # ---------------------------------------------------------------- tests and no-ops
 @builtin("[", "test")
-def test(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def test(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     words = [to_str(f) for f in fields[1:]]
     if to_str(fields[0]) == "[":
         if not words or words[-1] != "]":
@@ -275,18 +275,18 @@ def test(ev: Evaluator, fields: list[Text], node: dict) -> int:
 
 @builtin(":", "true", "trap", "wait", "ulimit", "shopt", "umask", "alias", "unalias", "hash", "set+x",
          "disown", "enable", "complete", "history", "sleep", "times", "caller")
-def noop(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def noop(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     return 0
 
 
 @builtin("false")
-def false(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def false(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     return 1
 
 
 # ---------------------------------------------------------------- shell state
 @builtin("set")
-def set_(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def set_(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     args = fields[1:]
     names = {"e": "errexit", "u": "nounset", "x": "xtrace", "f": "noglob"}
     i = 0
@@ -316,7 +316,7 @@ def set_(ev: Evaluator, fields: list[Text], node: dict) -> int:
 
 
 @builtin("shift")
-def shift(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def shift(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     n = int(to_str(fields[1])) if len(fields) > 1 and to_str(fields[1]).isdigit() else 1
     if n > len(ev.state.positional):
         return 1
@@ -325,7 +325,7 @@ def shift(ev: Evaluator, fields: list[Text], node: dict) -> int:
 
 
 @builtin("unset")
-def unset(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def unset(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     functions = False
     for field in fields[1:]:
         word = to_str(field)
@@ -341,7 +341,7 @@ def unset(ev: Evaluator, fields: list[Text], node: dict) -> int:
 
 
 @builtin("readonly", "typeset", "declare", "export", "local")
-def declare_words(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def declare_words(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     """Reached only when the command name came from an expansion; shfmt parses the literal forms."""
     mode = to_str(fields[0])
     flags = {"x"} if mode == "export" else set()
@@ -355,7 +355,7 @@ def declare_words(ev: Evaluator, fields: list[Text], node: dict) -> int:
 
 
 @builtin("let")
-def let(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def let(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     value = 0
     for field in fields[1:]:
         try:
@@ -370,7 +370,7 @@ def let(ev: Evaluator, fields: list[Text], node: dict) -> int:
 
 
 @builtin("cd", "pushd")
-def cd(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def cd(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     args = [to_str(f) for f in fields[1:] if not to_str(f).startswith("-")]
     if not args:
         home = ev.state.lookup("HOME")
@@ -386,13 +386,13 @@ def cd(ev: Evaluator, fields: list[Text], node: dict) -> int:
 
 
 @builtin("popd")
-def popd(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def popd(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     ev.warn(node, "popd: directory stack is not modelled; working directory unchanged")
     return 0
 
 
 @builtin("getopts")
-def getopts(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def getopts(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     """POSIX getopts over the positional (or given) arguments, tracking OPTIND like bash."""
     if len(fields) < 3:
         ev.warn(node, "getopts: usage: getopts optstring name [arg ...]", code="shell-error")
@@ -460,7 +460,7 @@ def getopts(ev: Evaluator, fields: list[Text], node: dict) -> int:
 
 
 @builtin("read", "mapfile", "readarray")
-def read(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def read(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     name = to_str(fields[0])
     words = [to_str(f) for f in fields[1:]]
     stdin = ev.stdin
@@ -507,7 +507,7 @@ def read(ev: Evaluator, fields: list[Text], node: dict) -> int:
 
 # ---------------------------------------------------------------- control flow
 @builtin("exit")
-def exit_(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def exit_(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     status = _status_arg(ev, fields)
     if not ev.frames:
         ev.diags.note("shell-exit", f"the script exits here with status {status}", ev.origin(node))
@@ -515,11 +515,11 @@ def exit_(ev: Evaluator, fields: list[Text], node: dict) -> int:
 
 
 @builtin("return")
-def return_(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def return_(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     raise ReturnFn(_status_arg(ev, fields))
 
 
-def _status_arg(ev: Evaluator, fields: list[Text]) -> int:
+def _status_arg(ev: "Evaluator", fields: list[Text]) -> int:
     if len(fields) > 1:
         try:
             return int(to_str(fields[1])) & 255
@@ -529,13 +529,13 @@ def _status_arg(ev: Evaluator, fields: list[Text]) -> int:
 
 
 @builtin("break", "continue")
-def loop_control(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def loop_control(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     levels = int(to_str(fields[1])) if len(fields) > 1 and to_str(fields[1]).isdigit() else 1
     raise LoopControl(to_str(fields[0]), max(levels, 1))
 
 
 @builtin("eval")
-def eval_(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def eval_(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     parts: list[Text] = []
     for i, field in enumerate(fields[1:]):
         if i:
@@ -548,7 +548,7 @@ def eval_(ev: Evaluator, fields: list[Text], node: dict) -> int:
 
 
 @builtin("source", ".")
-def source(ev: Evaluator, fields: list[Text], node: dict) -> int:
+def source(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     if len(fields) < 2:
         ev.warn(node, "source: filename argument required", code="shell-error")
         return 2
@@ -575,14 +575,14 @@ def source(ev: Evaluator, fields: list[Text], node: dict) -> int:
             ev.state.positional = saved_positional
 
 
-def _display_for(ev: Evaluator, name: str, full: str) -> str:
+def _display_for(ev: "Evaluator", name: str, full: str) -> str:
     base = os.path.dirname(ev.display) or "."
     script_dir = os.path.dirname(os.path.abspath(os.path.join(ev.options.cwd or os.getcwd(), ev.display)))
     rel = os.path.relpath(full, script_dir)
     return rel if base == "." else os.path.join(base, rel)
 
 
-def run_child_shell(ev: Evaluator, fields: list[Text], tokens: list[Token], node: dict) -> bool:
+def run_child_shell(ev: "Evaluator", fields: list[Text], tokens: list[Token], node: dict) -> bool:
     """`srun bash -c "torchrun ..."` and `srun bash other.sh`: follow into the child shell."""
     words = [t.value for t in tokens]
     at = next((i for i, w in enumerate(words) if os.path.basename(w) in ("bash", "sh")), None)

@@ -30,7 +30,7 @@ def _cmp(op: str, a: int, b: int) -> bool:
     return {"==": a == b, "!=": a != b, "<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]
 
 
-def file_test(ev: Evaluator, op: str, path: str, node: dict | None) -> bool:
+def file_test(ev: "Evaluator", op: str, path: str, node: dict | None) -> bool:
     """Only files next to the evaluated scripts are assumed to exist."""
     full = os.path.normpath(os.path.join(ev.state.cwd, path)) if path else ""
     visible = bool(path) and ev.is_visible_path(full)
@@ -50,7 +50,7 @@ def file_test(ev: Evaluator, op: str, path: str, node: dict | None) -> bool:
 
 
 # -- [[ ... ]]
-def test_clause(ev: Evaluator, node: dict) -> Result:
+def test_clause(ev: "Evaluator", node: dict) -> Result:
     kind = node.get("Type")
     if kind == "ParenTest":
         return test_clause(ev, node["X"])
@@ -112,7 +112,7 @@ def _ere(pattern: str) -> str:
     return pattern.replace("[[:digit:]]", r"\d").replace("[[:space:]]", r"\s").replace("[[:alpha:]]", "[A-Za-z]")
 
 
-def unary(ev: Evaluator, op: str, value: str, node: dict | None) -> int:
+def unary(ev: "Evaluator", op: str, value: str, node: dict | None) -> int:
     if op == "-z":
         return 0 if value == "" else 1
     if op == "-n":
@@ -140,7 +140,7 @@ def binary_string(op: str, a: str, b: str) -> int:
 
 # -- [ ... ] / test
 class _TestArgs:
-    def __init__(self, ev: Evaluator, words: list[str], node: dict | None) -> None:
+    def __init__(self, ev: "Evaluator", words: list[str], node: dict | None) -> None:
         self.ev, self.words, self.node, self.i = ev, words, node, 0
 
     def peek(self, k: int = 0) -> str | None:
@@ -224,7 +224,7 @@ def _strict_int(text: str) -> int:
     return value
 
 
-def test_command(ev: Evaluator, words: list[str], unknown: bool, node: dict | None) -> Result:
+def test_command(ev: "Evaluator", words: list[str], unknown: bool, node: dict | None) -> Result:
     """`test ARGS` / `[ ARGS ]` (the closing `]` already removed)."""
     if not words:
         return 1, unknown
