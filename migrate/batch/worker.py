@@ -101,7 +101,7 @@ def _error_row(job: ScriptJob, exc: MigrateError, rel: _Relativizer) -> ScriptRe
                         location=rel(str(exc.origin)) if exc.origin else None, category=exc.category)
 
 
-def _knob_infos(plan: LaunchPlan, infos: dict[str, KnobInfo] | None = None) -> tuple[dict[str, KnobInfo], bool]:
+def _knob_infos(plan: Any, infos: dict[str, KnobInfo] | None = None) -> tuple[dict[str, KnobInfo], bool]:
     """Merge a plan's knobs into `infos`; True when a new knob or comparison literal appeared."""
     infos = {} if infos is None else infos
     changed = False
@@ -431,7 +431,7 @@ def _place(job: ScriptJob, variant: Variant, conv: Converted, scratch: Path, bac
     )
 
 
-def _schema_label(conv: Converted) -> str | None:
+def _schema_label(conv: Any) -> str | None:
     """The table that read the script: a bundled name, or `checkout` for the one the batch folder sits in."""
     label = (conv.report or {}).get("legacy_schema")
     return "checkout" if isinstance(label, str) and "/" in label else label
