@@ -30,7 +30,7 @@ from typing import Any, Mapping
 import yaml
 
 from migrate.diagnostics import Diagnostic, Diagnostics, MigrateError, Origin
-from migrate.shell.plan import Knob, Token
+from migrate.shell.plan import Knob
 
 LAYERS = {"8": 32, "70": 80, "405": 126}
 
@@ -41,7 +41,7 @@ class FakePlan:
 
     knobs: list[Knob]
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
-    argv: list[Token] = field(default_factory=list)
+    argv: list = field(default_factory=list)  # Tokens, as LaunchPlan.argv
 
 
 @dataclass
