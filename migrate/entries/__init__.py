@@ -121,7 +121,7 @@ def entry_summary(program: str | None, args: Mapping[str, Any] | None = None) ->
     return out
 
 
-def apply_entry(plan: LaunchPlan, target: str, entry_as: str | None = None) -> EntryDecision:
+def apply_entry(plan: Any, target: str, entry_as: str | None = None) -> EntryDecision:
     """The pipeline step: decide the launched entry of `plan` at `target` (refuses, exit 2)."""
     return decide_entry(plan.entry, target, entry_as, launch_origin(plan))
 
