@@ -25,6 +25,8 @@ FIXED_EPOCH = 1704067200  # 2024-01-01 00:00:00 UTC: the timestamp `date` is ass
 
 @dataclass
 class Output:
+    """A modelled command's output and exit status, and the assumption it rests on (reported as a warning)."""
+
     text: str
     status: int = 0
     assumption: str | None = None  # a fact about the machine we assumed
