@@ -27,6 +27,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("resolve", "resolve_cmd"),
     ("verify", "verify"),
     ("to-megatron", "to_megatron"),
+    ("explain", "explain"),
     ("train", "train_cmd"),
     ("parity", "parity_cmd"),
     ("compare-logs", "compare_logs"),
