@@ -1,0 +1,269 @@
+"""Build a target (`configs/<target>/`) from a Primus checkout: our snapshot of one release.
+
+A target folder holds the release's preset values and nothing of its text:
+
+  models/megatron/*.yaml, models/torchtitan/*.yaml,       each preset re-written as its values
+  modules/*.yaml, modules/megatron/*.yaml,                 (migrate/primus/values_yaml.py), every
+  modules/torchtitan/*.yaml                                key on its upstream line
+  preset_index.json                                        migrate/primus/preset_index.py
+  target.json                                              which release, which commits (below)
+
+target.json: {"target", "release", "primus_commit", "megatron_pin", "megatron_schema",
+"torchtitan_pin", "generated_by"}; commits are 40 hex digits (null where the checkout cannot tell),
+`megatron_schema` is the bundled Megatron argument table of that pin (null when none is bundled).
+The facts come from git where the checkout is a git working tree (HEAD, its tag, the
+third_party/Megatron-LM and third_party/torchtitan gitlinks), or from the caller
+(`--release`, `--megatron-pin`, ...), which wins.
+
+Regenerate every bundled target from a Primus git repository (bare works):
+
+    python -m migrate.primus.snapshot --primus-git PRIMUS_GIT [--tag TAG ...]
+
+(without --tag: the release named in every configs/*/target.json).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from migrate.diagnostics import MigrateError
+from migrate.output import OutputTree, scratch_folder
+from migrate.primus.values_yaml import values_text
+
+SNAPSHOT_GLOBS = ("models/megatron/*.yaml", "models/torchtitan/*.yaml", "modules/*.yaml",
+                  "modules/megatron/*.yaml", "modules/torchtitan/*.yaml")
+TARGET_FILE = "target.json"
+_SHA = re.compile(r"[0-9a-f]{40}")
+_TAG = re.compile(r"v\d+(\.\d+)+(-?rc\d+)?")
+LEGACY_NAMES = {"v0.1.0-rc1": "primus-0.1", "v26.5.1": "primus-26.5"}  # the names the first targets had
+
+
+def target_name(release: str) -> str:
+    """`v0.2.0` -> `primus-0.2.0` (and the two first targets' names: primus-0.1, primus-26.5)."""
+    return LEGACY_NAMES.get(release, "primus-" + release.removeprefix("v"))
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a target records about the checkout it was made from."""
+
+    release: str
+    primus_commit: str | None
+    megatron_pin: str
+    torchtitan_pin: str | None = None
+
+
+def configs_of(root: Path) -> Path:
+    """`root/primus/configs`, or a clean refusal for a folder that is not a Primus checkout."""
+    configs = root / "primus" / "configs"
+    if not root.is_dir():
+        raise MigrateError(f"{root} is not a folder", hint="pass the root of a Primus checkout")
+    if not ((configs / "modules" / "megatron").is_dir() and (configs / "models" / "megatron").is_dir()):
+        raise MigrateError(f"{root} is not a Primus checkout (no primus/configs/modules/megatron and "
+                           "primus/configs/models/megatron)", hint="pass the root of a Primus checkout")
+    return configs
+
+
+def _git(root: Path, *args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def _is_git_root(root: Path) -> bool:
+    top = _git(root, "rev-parse", "--show-toplevel")
+    return top is not None and Path(top).resolve() == root.resolve()
+
+
+def _gitlink(root: Path, path: str) -> str | None:
+    text = _git(root, "rev-parse", f"HEAD:{path}")
+    return text if text and _SHA.fullmatch(text) else None
+
+
+def git_facts(root: Path) -> dict[str, str | None]:
+    """release (a release tag at HEAD), primus_commit, megatron_pin, torchtitan_pin; None each when
+    `root` is not the top of a git working tree or git cannot tell."""
+    if not _is_git_root(root):
+        return {"release": None, "primus_commit": None, "megatron_pin": None, "torchtitan_pin": None}
+    tags = sorted(t for t in (_git(root, "tag", "--points-at", "HEAD") or "").split() if _TAG.fullmatch(t))
+    return {"release": tags[-1] if tags else None, "primus_commit": _git(root, "rev-parse", "HEAD"),
+            "megatron_pin": _gitlink(root, "third_party/Megatron-LM"),
+            "torchtitan_pin": _gitlink(root, "third_party/torchtitan")}
+
+
+def _commit_or_none(value: str | None, what: str) -> str | None:
+    if value is not None and not _SHA.fullmatch(value):
+        raise MigrateError(f"{what} must be a full commit id (40 hex digits), got {value!r}")
+    return value
+
+
+def checkout_facts(root: Path, release: str | None = None, megatron_pin: str | None = None,
+                   primus_commit: str | None = None, torchtitan_pin: str | None = None) -> Facts:
+    """The facts of `root`: what the caller says, else what git says; refuses without a release or a pin."""
+    found = git_facts(root)
+    release = release or found["release"]
+    pin = _commit_or_none(megatron_pin, "--megatron-pin") or found["megatron_pin"]
+    if not release:
+        raise MigrateError(f"cannot tell which Primus release {root} is (no release tag at its git HEAD)",
+                           hint="pass --release TAG, e.g. --release v0.2.0")
+    if not pin:
+        raise MigrateError(f"cannot tell which Megatron-LM commit {root} pins (not a git checkout with a "
+                           "third_party/Megatron-LM gitlink)",
+                           hint="pass --megatron-pin SHA (`git ls-tree TAG third_party/Megatron-LM` in a Primus clone)")
+    return Facts(release, _commit_or_none(primus_commit, "--primus-commit") or found["primus_commit"], pin,
+                 _commit_or_none(torchtitan_pin, "--torchtitan-pin") or found["torchtitan_pin"])
+
+
+def preset_files(configs: Path) -> dict[str, str]:
+    """Relative path -> values-only text, for every preset the snapshot keeps."""
+    out: dict[str, str] = {}
+    for pattern in SNAPSHOT_GLOBS:
+        for path in sorted(configs.glob(pattern)):
+            if path.is_file():
+                rel = path.relative_to(configs).as_posix()
+                out[rel] = values_text(path.read_text(encoding="utf-8"), rel)
+    return out
+
+
+def schema_of_pin(pin: str) -> str | None:
+    """The bundled Megatron schema of `pin` (its name is the pin's first 8 hex digits), if any."""
+    from migrate.megatron.schema import bundled_schema_names
+
+    return next((name for name in bundled_schema_names() if pin.startswith(name)), None)
+
+
+def target_record(name: str, facts: Facts, generated_by: str) -> dict[str, str | None]:
+    return {"target": name, "release": facts.release, "primus_commit": facts.primus_commit,
+            "megatron_pin": facts.megatron_pin, "megatron_schema": schema_of_pin(facts.megatron_pin),
+            "torchtitan_pin": facts.torchtitan_pin, "generated_by": generated_by}
+
+
+def _index_text(name: str, files: dict[str, str]) -> str:
+    """preset_index.json for these files, read with the rules a checkout laid out like them gets."""
+    from migrate.primus import preset_index
+    from migrate.primus.profiles import get_profile
+
+    with scratch_folder() as folder:
+        for rel, text in files.items():
+            (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+            (folder / rel).write_text(text, encoding="utf-8")
+        profile = get_profile(None, primus_path=str(folder))
+        profile.name = name
+        return preset_index.render(preset_index.build_index(profile))
+
+
+def build_target(root: Path, name: str, facts: Facts, generated_by: str) -> dict[str, str]:
+    """Every file of the target folder (relative path -> text); writes nothing."""
+    files = preset_files(configs_of(root))
+    record = target_record(name, facts, generated_by)
+    files["preset_index.json"] = _index_text(name, files)
+    files[TARGET_FILE] = json.dumps(record, indent=2) + "\n"
+    return files
+
+
+def stale_files(out: Path, files: dict[str, str]) -> list[str]:
+    """Snapshot files in an existing target folder that the new snapshot no longer has."""
+    if not out.is_dir():
+        return []
+    found = [p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()]
+    return sorted(rel for rel in found if rel.endswith((".yaml", ".json")) and rel not in files)
+
+
+def write_target(out: Path, files: dict[str, str], force: bool) -> list[Path]:
+    """All or nothing (OutputTree); with `force`, files the new snapshot lacks are removed after."""
+    tree = OutputTree(out, force=force)
+    for rel, text in files.items():
+        tree.add(rel, text)
+    stale = stale_files(out, files) if force else []
+    written = tree.commit()
+    for rel in stale:
+        (out / rel).unlink()
+    return written
+
+
+# --------------------------------------------------------------------------- every bundled target
+
+CONFIGS_ROOT = Path(__file__).resolve().parents[2] / "configs"
+
+
+def _repo_git(repo: Path, *args: str) -> bytes:
+    return subprocess.run(["git", "--git-dir", str(repo), *args], check=True, capture_output=True).stdout
+
+
+def tag_facts(repo: Path, tag: str) -> Facts:
+    """The facts of `tag` in the Primus git repository `repo` (its commit, its gitlinks)."""
+    ref = f"refs/tags/{tag}"
+    links = {}
+    for line in _repo_git(repo, "ls-tree", ref, "third_party/").decode().splitlines():
+        meta, path = line.split("\t", 1)
+        if meta.split()[1] == "commit":
+            links[path] = meta.split()[2]
+    commit = _repo_git(repo, "rev-parse", f"{ref}^{{commit}}").decode().strip()
+    if "third_party/Megatron-LM" not in links:
+        raise MigrateError(f"{tag} has no third_party/Megatron-LM gitlink")
+    return Facts(tag, commit, links["third_party/Megatron-LM"], links.get("third_party/torchtitan"))
+
+
+def export_tag(repo: Path, tag: str, dest: Path) -> None:
+    """`primus/configs` of `tag` unpacked under `dest` (a checkout as far as the generator reads one)."""
+    archive = subprocess.run(["git", "--git-dir", str(repo), "archive", "--format=tar", f"refs/tags/{tag}",
+                              "primus/configs"], check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+
+
+def bundled_releases(configs_root: Path = CONFIGS_ROOT) -> dict[str, str]:
+    """target name -> release, from every configs/<target>/target.json."""
+    found = {}
+    for path in sorted(configs_root.glob(f"*/{TARGET_FILE}")):
+        record = json.loads(path.read_text())
+        found[record["target"]] = record["release"]
+    return found
+
+
+def generate_from_tag(repo: Path, tag: str, configs_root: Path = CONFIGS_ROOT) -> dict[str, str]:
+    """The files of the bundled target of `tag`, as `primus-migrate target` makes them."""
+    name = target_name(tag)
+    with scratch_folder() as checkout:
+        export_tag(repo, tag, checkout)
+        return build_target(checkout, name, tag_facts(repo, tag), generated_by(name))
+
+
+def generated_by(name: str) -> str:
+    return f"primus-migrate target --primus-path <Primus checkout> -o configs/{name}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--primus-git", type=Path, required=True, help="git dir of AMD-AGI/Primus (bare works)")
+    parser.add_argument("--tag", action="append", help="a release tag (repeatable); default: every bundled one")
+    parser.add_argument("--check", action="store_true", help="compare with configs/ instead of writing (exit 1)")
+    args = parser.parse_args(argv)
+    tags = args.tag or list(bundled_releases().values())
+    differ = []
+    for tag in tags:
+        name = target_name(tag)
+        files = generate_from_tag(args.primus_git, tag)
+        out = CONFIGS_ROOT / name
+        if args.check:
+            same = not stale_files(out, files) and all(
+                (out / rel).is_file() and (out / rel).read_text() == text for rel, text in files.items())
+            differ += [] if same else [name]
+            print(f"{name} ({tag}): {'same' if same else 'DIFFERS'}")
+            continue
+        write_target(out, files, force=True)
+        print(f"{name} ({tag}): {len(files)} files")
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main())
