@@ -214,6 +214,45 @@ def test_empty_and_odd_files():
 
 # ---- the bundled targets are generated data
 
+BUNDLED = sorted(snapshot.bundled_releases())
+
+
+def test_fourteen_bundled_targets_with_the_names_of_the_contract():
+    """MAP.md's names: the first two targets keep theirs, the others are primus-<tag without v>."""
+    assert BUNDLED == sorted(["primus-0.1", "primus-26.5", "primus-0.2.0", "primus-0.3.0", "primus-0.4.0",
+                              "primus-0.5.0", "primus-0.6.0", "primus-0.7.0", "primus-26.2", "primus-26.2.1",
+                              "primus-26.3", "primus-26.3.1", "primus-26.4.0", "primus-26.5.0"])
+
+
+# the Megatron-LM pin of each release (`git ls-tree TAG third_party/Megatron-LM`, listed in MAP.md)
+PIN_OF = {"v0.1.0-rc1": "5a676b36", "v0.2.0": "5a676b36", "v0.3.0": "5a676b36", "v0.4.0": "84778176",
+          "v0.5.0": "84778176", "v0.6.0": "84778176", "v0.7.0": "84778176", "v26.2": "3bec9aa9",
+          "v26.2.1": "3bec9aa9", "v26.3": "d3528a21", "v26.3.1": "d3528a21", "v26.4.0": "d3528a21",
+          "v26.5.0": "d3528a21", "v26.5.1": "d3528a21"}
+
+
+@pytest.mark.parametrize("target", BUNDLED)
+def test_bundled_target_json(target):
+    from migrate.megatron.schema import load_schema
+
+    record = json.loads((snapshot.CONFIGS_ROOT / target / "target.json").read_text())
+    assert set(record) == {"target", "release", "primus_commit", "megatron_pin", "megatron_schema",
+                           "torchtitan_pin", "generated_by"}
+    assert record["target"] == target and record["megatron_pin"].startswith(PIN_OF[record["release"]])
+    assert all(len(record[k]) == 40 for k in ("primus_commit", "megatron_pin", "torchtitan_pin"))
+    assert record["megatron_schema"] == PIN_OF[record["release"]]
+    assert load_schema(record["megatron_schema"]).source.startswith(f"NVIDIA/Megatron-LM@{record['megatron_pin']}")
+    assert record["generated_by"].endswith(f"-o configs/{target}") and "/work" not in record["generated_by"]
+
+
+@pytest.mark.parametrize("target", BUNDLED)
+def test_bundled_index_is_current(target):
+    """The index matches its snapshot (read with the rules of a checkout laid out like it)."""
+    folder = snapshot.CONFIGS_ROOT / target
+    profile = get_profile(None, primus_path=str(folder))
+    assert (folder / preset_index.INDEX_NAME).read_text() == preset_index.render(preset_index.build_index(profile))
+
+
 
 @pytest.mark.skipif(not os.environ.get("PRIMUS_GIT"), reason="set PRIMUS_GIT to a Primus git dir (bare works)")
 def test_bundled_targets_regenerate_identically():
