@@ -111,7 +111,7 @@ def test_a_pin_without_a_bundled_schema_is_recorded_and_said(cli, checkout, tmp_
     res = run_target(cli, checkout, tmp_path / "t", "--release", "v9.9", "--megatron-pin", OTHER_PIN)
     assert res.code == 0
     assert json.loads((tmp_path / "t" / "target.json").read_text())["megatron_schema"] is None
-    assert "no bundled Megatron-LM schema for 12345678" in res.err
+    assert "no bundled Megatron-LM schema for 12345678" in res.err and "--megatron-path" in res.err
 
 
 def test_preset_index_is_read_by_the_loader(cli, checkout, tmp_path):
@@ -143,6 +143,51 @@ def test_facts_come_from_git_in_a_git_checkout(cli, checkout, tmp_path):
     record = json.loads((out / "target.json").read_text())
     assert (record["target"], record["release"], record["primus_commit"]) == ("primus-9.9.1", "v9.9.1", head)
     assert (record["megatron_pin"], record["torchtitan_pin"]) == (PIN, OTHER_PIN)
+
+
+TINY_MEGATRON = """\
+import argparse
+
+def parse_args(extra_args_provider=None, ignore_unknown_args=False):
+    parser = argparse.ArgumentParser(allow_abbrev=False)
+    group = parser.add_argument_group(title='network size')
+    group.add_argument('--num-layers', type=int, default=None)
+    group.add_argument('--hidden-size', type=int, default=None)
+    return parser.parse_args()
+"""
+
+
+def test_a_pin_without_a_bundled_schema_gets_its_table_from_megatron_path(cli, checkout, tmp_path):
+    from migrate.megatron import load_schema, parse_argv
+
+    megatron = tmp_path / "Megatron-LM"
+    (megatron / "megatron" / "training").mkdir(parents=True)
+    (megatron / "megatron" / "training" / "arguments.py").write_text(TINY_MEGATRON)
+    out = tmp_path / "t"
+    res = run_target(cli, checkout, out, "--release", "v9.9", "--megatron-pin", OTHER_PIN,
+                     "--megatron-path", megatron)
+    assert res.code == 0, res.err
+    assert json.loads((out / "target.json").read_text())["megatron_schema"] == "megatron_schema.json"
+    schema = load_schema(str(out / "megatron_schema.json"))
+    assert schema.name == "12345678" and parse_argv(schema, ["--num-layers", "4"]).args["num_layers"] == 4
+    # a bundled pin needs no table of its own
+    assert run_target(cli, checkout, tmp_path / "u", "--release", "v9.9", "--megatron-pin", PIN,
+                      "--megatron-path", megatron).code == 0
+    assert not (tmp_path / "u" / "megatron_schema.json").exists()
+
+
+def test_megatron_path_at_another_commit_is_refused(cli, checkout, tmp_path):
+    megatron = tmp_path / "Megatron-LM"
+    (megatron / "megatron" / "training").mkdir(parents=True)
+    (megatron / "megatron" / "training" / "arguments.py").write_text(TINY_MEGATRON)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@t", "HOME": str(tmp_path)}
+    for args in (["init", "-q"], ["add", "."], ["commit", "-qm", "x"]):
+        subprocess.run(["git", "-C", str(megatron), *args], check=True, capture_output=True, env=env)
+    res = run_target(cli, checkout, tmp_path / "t", "--release", "v9.9", "--megatron-pin", OTHER_PIN,
+                     "--megatron-path", megatron)
+    assert res.code == 2 and "but the release pins 12345678" in res.err
+    assert not (tmp_path / "t").exists()
 
 
 @pytest.mark.parametrize("args, message", [

@@ -8,6 +8,7 @@ commit, Megatron-LM pin and its bundled schema).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -30,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--primus-commit", metavar="SHA", help="the checkout's commit (default: git HEAD)")
     parser.add_argument("--torchtitan-pin", metavar="SHA",
                         help="the torchtitan commit (default: the third_party/torchtitan gitlink)")
+    parser.add_argument("--megatron-path", metavar="DIR",
+                        help="a checkout of the pinned Megatron-LM: for a pin with no bundled option table, "
+                             "its table is extracted into the target folder (megatron_schema.json)")
     parser.add_argument("--name", help="the target's name (default: primus-<release without v>)")
     parser.add_argument("--force", action="store_true", help="replace the files of an existing target folder")
     parser.set_defaults(func=run)
@@ -49,14 +53,21 @@ def run(args: argparse.Namespace) -> int:
     facts = snapshot.checkout_facts(root, args.release, args.megatron_pin, args.primus_commit, args.torchtitan_pin)
     name = args.name or snapshot.target_name(facts.release)
     generated_by = f"primus-migrate target --primus-path <Primus checkout> -o {_shown_output(args.output)}"
-    files = snapshot.build_target(root, name, facts, generated_by)
+    megatron = Path(args.megatron_path) if args.megatron_path else None
+    files = snapshot.build_target(root, name, facts, generated_by, megatron)
     out = Path(args.output)
     snapshot.write_target(out, files, args.force)
-    record = snapshot.target_record(name, facts, generated_by)
+    record = json.loads(files[snapshot.TARGET_FILE])
     presets = sum(1 for rel in files if rel.endswith(".yaml"))
     print(f"{out}: target {name}, {presets} presets of Primus {facts.release}, Megatron-LM "
           f"{facts.megatron_pin[:8]}")
-    if record["megatron_schema"] is None:
-        print(f"note: no bundled Megatron-LM schema for {facts.megatron_pin[:8]}; extract one with "
-              "`primus-migrate schema --megatron-path DIR` from a checkout of that commit", file=sys.stderr)
+    if record["megatron_schema"] == snapshot.SCHEMA_FILE:
+        print(f"note: Megatron-LM {facts.megatron_pin[:8]} has no bundled option table; its table, extracted "
+              f"from {megatron}, is {out / snapshot.SCHEMA_FILE}", file=sys.stderr)
+    elif record["megatron_schema"] is None:
+        print(f"note: no bundled Megatron-LM schema for {facts.megatron_pin[:8]}; pass --megatron-path DIR (a "
+              "checkout of that commit) to extract its table into the target", file=sys.stderr)
+    elif megatron is not None:
+        print(f"note: Megatron-LM {facts.megatron_pin[:8]} has a bundled table; --megatron-path not read",
+              file=sys.stderr)
     return 0

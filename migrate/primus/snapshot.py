@@ -10,7 +10,9 @@ A target folder holds the release's preset values and nothing of its text:
 
 target.json: {"target", "release", "primus_commit", "megatron_pin", "megatron_schema",
 "torchtitan_pin", "generated_by"}; commits are 40 hex digits (null where the checkout cannot tell),
-`megatron_schema` is the bundled Megatron argument table of that pin (null when none is bundled).
+`megatron_schema` is the bundled Megatron argument table of that pin; for a pin with none bundled,
+`megatron_schema.json` (a file in the target folder, relative to it) when the caller gave a checkout
+of that Megatron-LM commit to extract it from (`--megatron-path`), else null.
 The facts come from git where the checkout is a git working tree (HEAD, its tag, the
 third_party/Megatron-LM and third_party/torchtitan gitlinks), or from the caller
 (`--release`, `--megatron-pin`, ...), which wins.
@@ -37,6 +39,7 @@ from migrate.primus.values_yaml import values_text
 SNAPSHOT_GLOBS = ("models/megatron/*.yaml", "models/torchtitan/*.yaml", "modules/*.yaml",
                   "modules/megatron/*.yaml", "modules/torchtitan/*.yaml")
 TARGET_FILE = "target.json"
+SCHEMA_FILE = "megatron_schema.json"  # a target's own Megatron-LM table, for a pin with none bundled
 _SHA = re.compile(r"[0-9a-f]{40}")
 _TAG = re.compile(r"v\d+(\.\d+)+(-?rc\d+)?")
 LEGACY_NAMES = {"v0.1.0-rc1": "primus-0.1", "v26.5.1": "primus-26.5"}  # the names the first targets had
@@ -138,10 +141,25 @@ def schema_of_pin(pin: str) -> str | None:
     return next((name for name in bundled_schema_names() if pin.startswith(name)), None)
 
 
-def target_record(name: str, facts: Facts, generated_by: str) -> dict[str, str | None]:
+def target_record(name: str, facts: Facts, generated_by: str, own_schema: bool = False) -> dict[str, str | None]:
+    schema = schema_of_pin(facts.megatron_pin) or (SCHEMA_FILE if own_schema else None)
     return {"target": name, "release": facts.release, "primus_commit": facts.primus_commit,
-            "megatron_pin": facts.megatron_pin, "megatron_schema": schema_of_pin(facts.megatron_pin),
+            "megatron_pin": facts.megatron_pin, "megatron_schema": schema,
             "torchtitan_pin": facts.torchtitan_pin, "generated_by": generated_by}
+
+
+def pinned_schema_text(megatron_path: Path, pin: str) -> str:
+    """The option table of a Megatron-LM checkout of `pin`, extracted with our libcst reader; a git
+    checkout at another commit is refused (its table would not be the pin's)."""
+    from migrate.megatron.bundle import schema_to_text
+    from migrate.megatron.extract import extract_schema
+
+    head = _git(megatron_path, "rev-parse", "HEAD") if _is_git_root(megatron_path) else None
+    if head is not None and head != pin:
+        raise MigrateError(f"{megatron_path} is at Megatron-LM {head[:8]}, but the release pins {pin[:8]}",
+                           hint=f"check out {pin} there (git -C {megatron_path} checkout {pin[:12]})")
+    schema = extract_schema(megatron_path, name=pin[:8], source=f"Megatron-LM@{pin}")
+    return schema_to_text(schema.to_json())
 
 
 def _index_text(name: str, files: dict[str, str]) -> str:
@@ -158,11 +176,17 @@ def _index_text(name: str, files: dict[str, str]) -> str:
         return preset_index.render(preset_index.build_index(profile))
 
 
-def build_target(root: Path, name: str, facts: Facts, generated_by: str) -> dict[str, str]:
-    """Every file of the target folder (relative path -> text); writes nothing."""
+def build_target(root: Path, name: str, facts: Facts, generated_by: str,
+                 megatron_path: Path | None = None) -> dict[str, str]:
+    """Every file of the target folder (relative path -> text); writes nothing. With `megatron_path`
+    and a pin that has no bundled table, the table extracted from that checkout comes along."""
     files = preset_files(configs_of(root))
-    record = target_record(name, facts, generated_by)
+    own_schema = megatron_path is not None and schema_of_pin(facts.megatron_pin) is None
+    record = target_record(name, facts, generated_by, own_schema)
     files["preset_index.json"] = _index_text(name, files)
+    if own_schema:
+        assert megatron_path is not None
+        files[SCHEMA_FILE] = pinned_schema_text(megatron_path, facts.megatron_pin)
     files[TARGET_FILE] = json.dumps(record, indent=2) + "\n"
     return files
 
