@@ -131,6 +131,8 @@ def _pinned_tree(schema_name: str, repo_env: str, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("schema_name,repo_env", [("rocm_dev", "MEGATRON_ROCM_GIT"),
                                                   ("5a676b36", "MEGATRON_NVIDIA_GIT"),
+                                                  ("84778176", "MEGATRON_NVIDIA_GIT"),
+                                                  ("3bec9aa9", "MEGATRON_NVIDIA_GIT"),
                                                   ("d3528a21", "MEGATRON_NVIDIA_GIT")])
 def test_refusals_agree_with_megatron(schema_name, repo_env, tmp_path):
     root = _pinned_tree(schema_name, repo_env, tmp_path)
