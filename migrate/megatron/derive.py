@@ -199,8 +199,16 @@ def virtual_pipeline_size(a: dict[str, Any], ctx: DeriveContext) -> None:
 
     (layers per pipeline stage) // (layers per virtual stage). mid/new also accept
     --num-virtual-stages-per-pipeline-rank and count embedding/loss layers when asked;
-    late/new turn a size of 1 into None. Without either option: None.
+    late/new turn a size of 1 into None. Without either option: None. The schedule is interleaved
+    (ctx.interleaved) when either option is given; at late/new, when the size is not None (their
+    validate_args tests `args.virtual_pipeline_model_parallel_size is not None`).
     """
+    _set_virtual_pipeline_size(a, ctx)
+    if ctx.era in ("late", "new"):
+        ctx.interleaved = a.get("virtual_pipeline_model_parallel_size") is not None
+
+
+def _set_virtual_pipeline_size(a: dict[str, Any], ctx: DeriveContext) -> None:
     per_vstage = a.get("num_layers_per_virtual_pipeline_stage")
     vstages = a.get("num_virtual_stages_per_pipeline_rank") if ctx.era != "rocm" else None
     if per_vstage is None and vstages is None:
