@@ -233,6 +233,22 @@ def test_no_overwrite_without_force_and_force_removes_what_the_release_lost(cli,
     assert not (out / "models/torchtitan/llama3_8B.yaml").exists()
 
 
+def test_force_into_a_folder_that_is_not_a_target_removes_nothing(cli, checkout, tmp_path):
+    out = tmp_path / "mine"
+    (out / "models" / "megatron").mkdir(parents=True)
+    (out / "models" / "megatron" / "my_model.yaml").write_text("num_layers: 2\n")
+    (out / "notes.json").write_text("{}\n")
+    res = run_target(cli, checkout, out, "--release", "v9.9", "--megatron-pin", PIN, "--force")
+    assert res.code == 0, res.err
+    assert (out / "models" / "megatron" / "my_model.yaml").is_file() and (out / "notes.json").is_file()
+    # now it is a target folder: a preset the release no longer has goes, other files stay
+    (checkout / "primus/configs/models/megatron/llama_small.yaml").unlink()
+    assert run_target(cli, checkout, out, "--release", "v9.9", "--megatron-pin", PIN, "--force").code == 0
+    assert not (out / "models" / "megatron" / "llama_small.yaml").exists()
+    assert not (out / "models" / "megatron" / "my_model.yaml").exists()  # a preset of a target folder
+    assert (out / "notes.json").is_file()
+
+
 # ---- the writer
 
 

@@ -192,11 +192,13 @@ def build_target(root: Path, name: str, facts: Facts, generated_by: str,
 
 
 def stale_files(out: Path, files: dict[str, str]) -> list[str]:
-    """Snapshot files in an existing target folder that the new snapshot no longer has."""
-    if not out.is_dir():
+    """Snapshot files of an existing target folder (one with a target.json) that the new snapshot no
+    longer has: only the presets and the files a target holds, never anything else in the folder."""
+    if not (out / TARGET_FILE).is_file():
         return []
-    found = [p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()]
-    return sorted(rel for rel in found if rel.endswith((".yaml", ".json")) and rel not in files)
+    found = {p.relative_to(out).as_posix() for pattern in SNAPSHOT_GLOBS for p in out.glob(pattern) if p.is_file()}
+    found |= {name for name in ("preset_index.json", SCHEMA_FILE) if (out / name).is_file()}
+    return sorted(found - set(files))
 
 
 def write_target(out: Path, files: dict[str, str], force: bool) -> list[Path]:
