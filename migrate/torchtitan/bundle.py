@@ -1,11 +1,10 @@
 """Regenerate the bundled torchtitan data from git repositories (bare ones work).
 
-    python -m migrate.torchtitan.bundle --torchtitan TORCHTITAN_GIT_DIR
+    python -m migrate.torchtitan.bundle --torchtitan TORCHTITAN_GIT_DIR --primus PRIMUS_GIT_DIR
 
-Writes, for each torchtitan commit a bundled Primus release pins (`torchtitan_pin` in
-configs/<target>/target.json, its `third_party/torchtitan` gitlink),
-`migrate/torchtitan/schemas/<commit8>.json`: that commit's JobConfig schema, read by
-`extract.extract_schema`. The release's torchtitan presets (`configs/<target>/modules/
+Writes, for each supported Primus release, `migrate/torchtitan/schemas/<commit8>.json`: the
+JobConfig schema of the torchtitan commit the release pins (its `third_party/torchtitan` gitlink),
+read by `extract.extract_schema`. The release's torchtitan presets (`configs/<target>/modules/
 torchtitan/`, `models/torchtitan/`) are part of its target folder, made by `primus-migrate target`
 (`python -m migrate.primus.snapshot` for every bundled target).
 """
@@ -24,18 +23,8 @@ from pathlib import Path
 from migrate.torchtitan.extract import CANDIDATE_FILES, extract_schema
 from migrate.torchtitan.schema import SCHEMA_DIR
 
-
-
-def bundled_pins(configs_root: Path | None = None) -> dict[str, list[str]]:
-    """torchtitan commit -> the bundled targets pinning it (from their target.json)."""
-    from migrate.primus.snapshot import CONFIGS_ROOT, TARGET_FILE
-
-    pins: dict[str, list[str]] = {}
-    for path in sorted((configs_root or CONFIGS_ROOT).glob(f"*/{TARGET_FILE}")):
-        record = json.loads(path.read_text())
-        if record.get("torchtitan_pin"):
-            pins.setdefault(record["torchtitan_pin"], []).append(record["target"])
-    return pins
+# target -> Primus tag whose torchtitan presets and pin we bundle
+RELEASES = {"primus-26.5": "v26.5.1", "primus-0.1": "v0.1.0-rc1"}
 
 
 def _git(repo: Path, *args: str) -> bytes:
@@ -78,9 +67,11 @@ def _has(repo: Path, commit: str, path: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--torchtitan", type=Path, required=True, help="pytorch/torchtitan git dir")
+    parser.add_argument("--primus", type=Path, required=True, help="AMD-AGI/Primus git dir")
     args = parser.parse_args(argv)
-    for commit, targets in bundled_pins().items():
-        print(f"torchtitan {commit} ({', '.join(targets)}): {write_schema(args.torchtitan, commit)}")
+    for target, tag in RELEASES.items():
+        commit = torchtitan_pin(args.primus, tag)
+        print(f"{target} ({tag}) pins torchtitan {commit}: {write_schema(args.torchtitan, commit)}")
     return 0
 
 
