@@ -19,9 +19,10 @@ third_party/Megatron-LM and third_party/torchtitan gitlinks), or from the caller
 
 Regenerate every bundled target from a Primus git repository (bare works):
 
-    python -m migrate.primus.snapshot --primus-git PRIMUS_GIT [--tag TAG ...]
+    python -m migrate.primus.snapshot --primus-git PRIMUS_GIT [--all | --tag TAG ...] [--check]
 
-(without --tag: the release named in every configs/*/target.json).
+(--all, the default: the release named in every configs/*/target.json; --check compares instead of
+writing and exits 1 when a target differs).
 """
 
 from __future__ import annotations
@@ -269,7 +270,10 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--primus-git", type=Path, required=True, help="git dir of AMD-AGI/Primus (bare works)")
-    parser.add_argument("--tag", action="append", help="a release tag (repeatable); default: every bundled one")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--tag", action="append", help="a release tag (repeatable)")
+    which.add_argument("--all", action="store_true",
+                       help="every bundled target: the release of each configs/*/target.json (the default)")
     parser.add_argument("--check", action="store_true", help="compare with configs/ instead of writing (exit 1)")
     args = parser.parse_args(argv)
     tags = args.tag or list(bundled_releases().values())
