@@ -43,12 +43,27 @@ TARGET_FILE = "target.json"
 SCHEMA_FILE = "megatron_schema.json"  # a target's own Megatron-LM table, for a pin with none bundled
 _SHA = re.compile(r"[0-9a-f]{40}")
 _TAG = re.compile(r"v\d+(\.\d+)+(-?rc\d+)?")
-LEGACY_NAMES = {"v0.1.0-rc1": "primus-0.1", "v26.5.1": "primus-26.5"}  # the names the first targets had
+CONFIGS_ROOT = Path(__file__).resolve().parents[2] / "configs"  # the bundled targets, in a source checkout
 
 
-def target_name(release: str) -> str:
-    """`v0.2.0` -> `primus-0.2.0` (and the two first targets' names: primus-0.1, primus-26.5)."""
-    return LEGACY_NAMES.get(release, "primus-" + release.removeprefix("v"))
+def target_name(release: str, configs_root: Path | None = None) -> str:
+    """The name of the bundled target of `release` (its configs/<target>/target.json: the first two
+    targets keep their names, primus-0.1 and primus-26.5), else `primus-<release without v>`."""
+    for name, tag in bundled_releases(configs_root).items():
+        if tag == release:
+            return name
+    return "primus-" + release.removeprefix("v")
+
+
+def bundled_releases(configs_root: Path | None = None) -> dict[str, str]:
+    """target name -> release, from every configs/<target>/target.json (default: the installed ones)."""
+    from migrate.primus.presets import presets_root
+
+    found = {}
+    for path in sorted((configs_root or presets_root()).glob(f"*/{TARGET_FILE}")):
+        record = json.loads(path.read_text())
+        found[record["target"]] = record["release"]
+    return found
 
 
 @dataclass(frozen=True)
@@ -216,8 +231,6 @@ def write_target(out: Path, files: dict[str, str], force: bool) -> list[Path]:
 
 # --------------------------------------------------------------------------- every bundled target
 
-CONFIGS_ROOT = Path(__file__).resolve().parents[2] / "configs"
-
 
 def _repo_git(repo: Path, *args: str) -> bytes:
     return subprocess.run(["git", "--git-dir", str(repo), *args], check=True, capture_output=True).stdout
@@ -244,18 +257,9 @@ def export_tag(repo: Path, tag: str, dest: Path) -> None:
     subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
 
 
-def bundled_releases(configs_root: Path = CONFIGS_ROOT) -> dict[str, str]:
-    """target name -> release, from every configs/<target>/target.json."""
-    found = {}
-    for path in sorted(configs_root.glob(f"*/{TARGET_FILE}")):
-        record = json.loads(path.read_text())
-        found[record["target"]] = record["release"]
-    return found
-
-
 def generate_from_tag(repo: Path, tag: str, configs_root: Path = CONFIGS_ROOT) -> dict[str, str]:
     """The files of the bundled target of `tag`, as `primus-migrate target` makes them."""
-    name = target_name(tag)
+    name = target_name(tag, configs_root)
     with scratch_folder() as checkout:
         export_tag(repo, tag, checkout)
         return build_target(checkout, name, tag_facts(repo, tag), generated_by(name))
@@ -276,10 +280,10 @@ def main(argv: list[str] | None = None) -> int:
                        help="every bundled target: the release of each configs/*/target.json (the default)")
     parser.add_argument("--check", action="store_true", help="compare with configs/ instead of writing (exit 1)")
     args = parser.parse_args(argv)
-    tags = args.tag or list(bundled_releases().values())
+    tags = args.tag or list(bundled_releases(CONFIGS_ROOT).values())
     differ = []
     for tag in tags:
-        name = target_name(tag)
+        name = target_name(tag, CONFIGS_ROOT)
         files = generate_from_tag(args.primus_git, tag)
         out = CONFIGS_ROOT / name
         if args.check:
