@@ -217,6 +217,17 @@ def test_a_preset_that_is_not_a_mapping_is_refused_and_nothing_written(cli, tmp_
     assert not (tmp_path / "t").exists()
 
 
+def test_a_pipe_or_binary_named_like_a_preset_is_refused_without_hanging(cli, tmp_path):
+    checkout = make_checkout(tmp_path / "Primus")
+    os.mkfifo(checkout / "primus/configs/models/megatron/fifo.yaml")
+    res = run_target(cli, checkout, tmp_path / "t", "--release", "v9.9", "--megatron-pin", PIN)
+    assert res.code == 2 and "not a regular file" in res.err and not (tmp_path / "t").exists()
+    (checkout / "primus/configs/models/megatron/fifo.yaml").unlink()
+    (checkout / "primus/configs/models/megatron/bin.yaml").write_bytes(b"a: \xff\n")
+    res = run_target(cli, checkout, tmp_path / "t", "--release", "v9.9", "--megatron-pin", PIN)
+    assert res.code == 2 and "not UTF-8" in res.err and not (tmp_path / "t").exists()
+
+
 def test_no_overwrite_without_force_and_force_removes_what_the_release_lost(cli, checkout, tmp_path):
     out = tmp_path / "t"
     facts = ("--release", "v9.9", "--megatron-pin", PIN)

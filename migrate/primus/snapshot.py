@@ -33,7 +33,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from migrate.diagnostics import MigrateError
+from migrate.diagnostics import MigrateError, Origin
 from migrate.output import OutputTree, scratch_folder
 from migrate.primus.values_yaml import values_text
 
@@ -141,12 +141,21 @@ def checkout_facts(root: Path, release: str | None = None, megatron_pin: str | N
 
 def preset_files(configs: Path) -> dict[str, str]:
     """Relative path -> values-only text, for every preset the snapshot keeps."""
+    from migrate import limits
+
     out: dict[str, str] = {}
     for pattern in SNAPSHOT_GLOBS:
         for path in sorted(configs.glob(pattern)):
-            if path.is_file():
-                rel = path.relative_to(configs).as_posix()
-                out[rel] = values_text(path.read_text(encoding="utf-8"), rel)
+            if path.is_dir():
+                continue
+            rel = path.relative_to(configs).as_posix()
+            # bounded, and never a blocking read of a pipe or device named like a preset
+            raw = limits.read_regular_file(str(path), "config_bytes", rel, "preset")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise MigrateError("a preset that is not UTF-8 text", origin=Origin(rel)) from None
+            out[rel] = values_text(text, rel)
     return out
 
 
