@@ -340,3 +340,16 @@ def test_bundled_targets_regenerate_identically():
         assert on_disk == set(files), name
         for rel, text in files.items():
             assert (folder / rel).read_text() == text, f"{name}/{rel}"
+
+
+def test_every_bundled_file_is_installed():
+    """pyproject.toml's data-files (one line per folder: setuptools has no recursive glob) list every
+    file of configs/, so a wheel carries every target; add the lines of a new target's folders."""
+    import glob
+
+    tomllib = pytest.importorskip("tomllib")
+    root = snapshot.CONFIGS_ROOT.parent
+    data_files = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["data-files"]
+    listed = {Path(f) for patterns in data_files.values() for pattern in patterns for f in glob.glob(str(root / pattern))}
+    bundled = {p for p in snapshot.CONFIGS_ROOT.rglob("*") if p.is_file()}
+    assert not bundled - listed, sorted(str(p.relative_to(root)) for p in bundled - listed)[:10]
