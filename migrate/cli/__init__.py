@@ -32,6 +32,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("parity", "parity_cmd"),
     ("compare-logs", "compare_logs"),
     ("batch", "batch_cmd"),
+    ("target", "target_cmd"),
 )
 
 EXIT_CODES = {
