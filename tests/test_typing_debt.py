@@ -24,7 +24,7 @@ CEILING: dict[str, tuple[int, int]] = {
     "migrate/entries": (1, 0),
     "migrate/megatron": (19, 0),  # argparse values; libcst nodes in extract.py
     "migrate/parity": (1, 0),
-    "migrate/primus": (30, 4),
+    "migrate/primus": (34, 5),  # YAML values (values_yaml.py); Profile in preset_index.py (to type)
     "migrate/primus/emit": (43, 10),  # profile, resolved, parity: Any in emitter.py and explain.py (to type)
     "migrate/shell": (0, 3),  # Evaluator's cmd_<Type> dispatch; os.O_CLOEXEC
     "migrate/torchtitan": (10, 12),  # the argparse namespaces of several commands
