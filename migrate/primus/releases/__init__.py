@@ -33,7 +33,7 @@ def _discover() -> tuple[Family, ...]:
     found = []
     for info in pkgutil.iter_modules(__path__):
         module = importlib.import_module(f"{__name__}.{info.name}")
-        family = getattr(module, "FAMILY", None)
+        family = vars(module).get("FAMILY")
         if isinstance(family, Family):
             found.append(family)
     return tuple(sorted(found, key=lambda fam: min(tag_order(tag) for tag in fam.releases)))
