@@ -371,3 +371,18 @@ def test_a_conversion_with_each_tags_checkout_is_what_its_own_code_builds(tag, s
     res = cli("verify", str(tmp_path / "out" / report["experiment"]), "--primus-path", str(tree))
     assert res.code == 0, res.out + res.err
     assert res.out.startswith("ok: ")
+
+
+def test_a_target_with_its_own_schema_file_or_none(tmp_path, monkeypatch):
+    # `primus-migrate target --megatron-path` writes megatron_schema.json into the target and names it
+    own = {"target": "primus-0.7.0", "release": "v0.7.0", "megatron_schema": "megatron_schema.json"}
+    none = {"target": "primus-26.2", "release": "v26.2", "megatron_schema": None}
+    root = _root_with(tmp_path, {"primus-0.7.0": own, "primus-26.2": none})
+    shutil.copy(REPO / "migrate" / "megatron" / "schemas" / "84778176.json", root / "primus-0.7.0" / "megatron_schema.json")
+    monkeypatch.setattr(profiles, "presets_root", lambda: root)
+    profile = get_profile("primus-0.7.0")
+    assert profile.megatron_schema == str(root / "primus-0.7.0" / "megatron_schema.json")
+    assert "lr" in profile.schema().defaults()
+    with pytest.raises(MigrateError, match="no Megatron option table"):
+        get_profile("primus-26.2")
+    assert "primus-26.2" in profiles.targets()  # listed, refused only when used

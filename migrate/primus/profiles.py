@@ -51,10 +51,19 @@ class TargetInfo:
         return tuple(sorted(n for n in names if n != self.name))
 
 
+def _schema_ref(folder: Path, schema: Any) -> str:
+    """A bundled table's name, or the target's own `megatron_schema.json` (`primus-migrate target
+    --megatron-path`) as a path; "" when it has neither (refused when the target is used)."""
+    if not isinstance(schema, str) or not schema:
+        return ""
+    return str(folder / schema) if schema.endswith(".json") else schema
+
+
 def _read_target(path: Path) -> TargetInfo:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return TargetInfo(name=data["target"], release=data["release"], megatron_schema=data["megatron_schema"],
+        return TargetInfo(name=data["target"], release=data["release"],
+                          megatron_schema=_schema_ref(path.parent, data["megatron_schema"]),
                           megatron_pin=data.get("megatron_pin", ""), primus_commit=data.get("primus_commit", ""),
                           generated_by=data.get("generated_by", ""), folder=path.parent)
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -202,6 +211,9 @@ class Profile:
 
 def _snapshot_profile(target: str) -> Profile:
     info = catalog()[target]
+    if not info.megatron_schema:
+        raise MigrateError(f"target {target} has no Megatron option table (its target.json gives no megatron_schema)",
+                           hint="regenerate it with `primus-migrate target ... --megatron-path DIR`")
     return Profile(target, info.megatron_schema, info.folder, info.rules, info.release)
 
 
