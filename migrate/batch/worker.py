@@ -36,8 +36,8 @@ from migrate.shell.gates import Gate
 from migrate.primus.yamlio import mark_emitted
 
 NO_LAUNCH = "no training launch"
-# Per-conversion files the batch replaces: its own report covers report.*, and run.sh
-# names the single-script layout (the README's batch section says how to launch).
+# Per-conversion files the batch replaces: its own report covers report.*, and run.sh is
+# written beside each experiment with the tree's paths (_place_run_sh).
 DROPPED_FILES = frozenset({"run.sh", "report.md", "report.json"})
 
 
@@ -337,6 +337,7 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
     for path, text in sorted(conv.files.items()):
         if path not in (conv.experiment_path, conv.model_path) and path not in DROPPED_FILES:
             placed[layout.companion_path(exp_rel, path)] = text
+    run_rel = _place_run_sh(conv, exp_rel, model_rel, placed)
     # The emitter's files with the model reference renamed: still emitted text (see mark_emitted).
     mark_emitted(exp_text)
     if model_rel is not None:
@@ -366,8 +367,20 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
     return VariantResult(
         label=variant.label, env=variant.env_dict, status=status, warnings=warnings, unmapped=unmapped,
         experiment=exp_rel, model=model_rel, parity_ok=ok, parity_differences=plain_diffs,
-        is_default=variant.is_default, legacy_schema=_schema_label(conv),
+        is_default=variant.is_default, legacy_schema=_schema_label(conv), run=run_rel,
     )
+
+
+def _place_run_sh(conv: Any, exp_rel: str, model_rel: str | None, placed: dict[str, str]) -> str | None:
+    """The conversion's run.sh beside the experiment, its paths moved to the tree's (None: it has none)."""
+    text = conv.files.get("run.sh")
+    if text is None:
+        return None
+    env_rel = layout.companion_path(exp_rel, "env.sh")
+    run_rel = layout.run_script_path(exp_rel)
+    placed[run_rel] = layout.relocate_run_sh(text, conv.experiment_path, conv.model_path, exp_rel, model_rel,
+                                             env_rel if env_rel in placed else None)
+    return run_rel
 
 
 def _schema_label(conv: Any) -> str | None:

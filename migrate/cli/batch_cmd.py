@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -256,4 +257,9 @@ def _print_summary(report: dict, markdown_path: Path) -> None:
             console.print(f"{script['script']}: warning: variants capped at {len(script['variants'])}; "
                           "choose them with --knobs or raise --max-variants", markup=False, highlight=False,
                           soft_wrap=True)
+    first_run = next((v["run"] for s in report["scripts"] for v in s["variants"] if v.get("run")), None)
+    if first_run:
+        run_path = shlex.quote(str(markdown_path.parent / first_run))
+        console.print(f"run: PRIMUS_PATH=/path/to/Primus bash {run_path} (each experiment has its .run.sh beside it)",
+                      markup=False, highlight=False, soft_wrap=True)
     console.print(f"report: {markdown_path}", markup=False, highlight=False, soft_wrap=True)
