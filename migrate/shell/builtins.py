@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable
 from migrate.shell.arith import Arith, ArithError, check_index
 from migrate.shell.conditions import test_command
 from migrate.shell.control import ExitScript, LoopControl, ReturnFn
+from migrate.shell.inputs import known_path
 from migrate.shell.plan import Token
 from migrate.shell.state import Var
 from migrate.shell.substitutions import printf as printf_model
@@ -378,7 +379,7 @@ def cd(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     target = os.path.normpath(os.path.join(ev.state.cwd, args[0]))
     if any(is_unknown(f) for f in fields):
         ev.warn(node, "cd to an unknown directory; the working directory is no longer known", code="shell-unknown")
-    if not os.path.isdir(target):
+    if known_path(ev, target) not in ("dir", "created"):  # the machine's folders are not looked at
         ev.warn(node, f"cd {args[0]}: directory assumed to exist", code="shell-assumption")
     ev.state.cwd = target
     ev.assign_scalar_str("PWD", target, node)
