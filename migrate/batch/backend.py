@@ -28,6 +28,7 @@ class ConvertSettings:
     accept_null_tokenizer: bool = False  # see ConvertOptions.accept_null_tokenizer
     script_args: tuple[str, ...] = ()  # the script's positional arguments (batch --script-args), per script
     entry_as: str | None = None  # see ConvertOptions.entry_as
+    assume_exists: tuple[str, ...] = ()  # see ConvertOptions.assume_exists
 
 
 class Backend(Protocol):
@@ -50,7 +51,8 @@ class PipelineBackend:
         from migrate.shell import EvalOptions, evaluate_script
 
         return evaluate_script(script, env=env, args=settings.script_args,
-                               options=EvalOptions(gpus_per_node=settings.gpus_per_node))
+                               options=EvalOptions(gpus_per_node=settings.gpus_per_node,
+                                                   assume_exists=settings.assume_exists))
 
     def convert(self, script: str, env: dict[str, str], name: str, settings: ConvertSettings) -> Any:
         from migrate.pipeline import ConvertOptions, convert_script
@@ -64,6 +66,7 @@ class PipelineBackend:
             primus_path=settings.primus_path,
             accept_null_tokenizer=settings.accept_null_tokenizer,
             entry_as=settings.entry_as,
+            assume_exists=settings.assume_exists,
             render_reports=False,  # the batch drops each conversion's own report (worker.DROPPED_FILES)
         )
         from migrate.torchtitan.cli import TorchtitanLaunch

@@ -31,6 +31,8 @@ CATEGORIES: tuple[Category, ...] = (
              "{batch} --script-args '{rel}={args}'", "the arguments you would give `bash {rel}`"),
     Category("needs-environment", "the script needs a variable set (it exits or lacks values without it)",
              "primus-migrate {path} {var}={value} -o OUT", "the value you would export before running it"),
+    Category("needs-file", "the script exits unless a file or folder exists (files are never looked at)",
+             "{batch} --assume-exists {file}", "only if it exists where the script runs"),
     Category("unknown-option", "an option no bundled Megatron-LM option table knows (a fork's option?)",
              "primus-migrate schema --megatron-path CHECKOUT -o fork.json && {batch} --legacy-schema fork.json",
              "CHECKOUT: the Megatron-LM fork the script was written for"),
@@ -71,7 +73,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((code, re.compile(p))
     ("limit-exceeded", r": over the limit \w+=|raise the limit: PRIMUS_MIGRATE_LIMITS="),
     ("crlf", r"\(CRLF\) line endings"),
     ("shell-parse-error", r"^cannot parse script\b"),
-    ("needs-arguments", r"reads arguments it was not given"),
+    ("needs-arguments", r"reads arguments it was not given|(?:^|: )needs arguments? \$\d"),
+    ("needs-file", r"(?:^|: )needs `[^`]+` to exist"),
     ("needs-environment", r"(?:^|: )needs [A-Z_][A-Z0-9_]*\b|variables the script read unset"),
     ("no-launch", r"^helper: |no training launch|nothing in the text starts a training launch"),
     ("unknown-option", r"^unknown Megatron-LM option"),
@@ -88,6 +91,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((code, re.compile(p))
 _LIMIT = re.compile(r"PRIMUS_MIGRATE_LIMITS=\S+?(?=[);,]|\s|$)")
 _DOLLAR_ARGS = re.compile(r"\$\{?(\d+)\}?")
 _UNSET = re.compile(r"\$\{(\w+)\} unset")
+_NEEDS_FILE = re.compile(r"needs `([^`]+)` to exist")
 _NEEDS_VAR = re.compile(r"(?:^|: )needs ([A-Z_][A-Z0-9_]*)\b(?: \(one of ([^)]*)\))?")
 
 
@@ -130,6 +134,7 @@ def next_step(code: str, rel: str, location: str | None, reason: str | None, env
         "var": needs.group(1) if needs else "=VALUE ".join(dict.fromkeys(_UNSET.findall(text))) or "VAR",
         "value": shlex.quote(_first_choice(needs.group(2))) if needs and needs.group(2) else "VALUE",
         "limit": limit.group(0) if limit else "PRIMUS_MIGRATE_LIMITS=NAME=VALUE",
+        "file": " --assume-exists ".join(shlex.quote(f) for f in dict.fromkeys(_NEEDS_FILE.findall(text))) or "PATH",
     }
     return BY_CODE.get(code, BY_CODE["other"]).next_step.format(**fields)
 
@@ -141,7 +146,10 @@ def _first_choice(choices: str) -> str:
 
 def _argument_words(reason: str) -> str:
     """ARG1 .. ARGn for the highest `$n` the reason lists as read but not given."""
-    tail = reason.split("reads arguments it was not given", 1)[-1]
+    if "reads arguments it was not given" in reason:
+        tail = reason.split("reads arguments it was not given", 1)[-1]
+    else:  # a gate: `needs arguments $1 $2 (the script stops at x.sh:2 without them ...)`
+        tail = reason.split("needs argument", 1)[-1].split(" (", 1)[0]
     numbers = [int(n) for n in _DOLLAR_ARGS.findall(tail.split(";", 1)[0]) if n != "0"]
     count = max(numbers, default=0)
     return " ".join(f"ARG{i}" for i in range(1, count + 1)) if count else "ARG1 ARG2 ..."

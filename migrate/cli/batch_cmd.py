@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     options = BatchOptions(
         settings=ConvertSettings(target=args.target, gpus_per_node=args.gpus_per_node,
                                  accept_null_tokenizer=args.accept_null_tokenizer,
-                                 legacy_schema=_legacy_schema(args), entry_as=args.entry_as),
+                                 legacy_schema=_legacy_schema(args), entry_as=args.entry_as,
+                                 assume_exists=tuple(args.assume_exists)),
         jobs=args.jobs or default_jobs(),
         include=args.include,
         exclude=args.exclude,
@@ -160,6 +161,8 @@ def _batch_command(args: argparse.Namespace) -> "BatchCommand":
             extra += [f"--{flag.replace('_', '-')}", shown(value, "SCHEMA") if flag == "legacy_schema" else value]
     if args.accept_null_tokenizer:
         extra.append("--accept-null-tokenizer")
+    for path in args.assume_exists:  # a path on the machine the scripts run on, as the scripts name it
+        extra += ["--assume-exists", path]
     return BatchCommand(shown(args.dir, "DIR"), shown(args.output, "OUT"), tuple(extra))
 
 

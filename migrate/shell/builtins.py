@@ -218,7 +218,11 @@ def _from_arguments(field: Text, name: str) -> bool:
 # ---------------------------------------------------------------- output
 @builtin("echo")
 def echo(ev: "Evaluator", fields: list[Text], node: dict) -> int:
-    if not ev.frames:
+    if not ev.frames:  # to the terminal: kept only as what an `exit` right after it said (gates.py)
+        words = [to_str(f) for f in fields[1:]]
+        while words and re.fullmatch(r"-[neE]+", words[0]):
+            words = words[1:]
+        ev.said = (ev.origin(node), " ".join(words).strip()[:300])
         return 0
     args = fields[1:]
     newline, escapes = True, False
@@ -507,11 +511,17 @@ def read(ev: "Evaluator", fields: list[Text], node: dict) -> int:
 
 
 # ---------------------------------------------------------------- control flow
+EXIT_MESSAGE_LINES = 3  # an `echo` at most this many lines above an `exit` is that exit's message
+
+
 @builtin("exit")
 def exit_(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     status = _status_arg(ev, fields)
     if not ev.frames:
-        ev.diags.note("shell-exit", f"the script exits here with status {status}", ev.origin(node))
+        here, said = ev.origin(node), ev.said
+        printed = (f" after printing: {said[1]}" if said and said[1] and said[0].file == here.file
+                   and 0 <= here.line - said[0].line <= EXIT_MESSAGE_LINES else "")
+        ev.diags.note("shell-exit", f"the script exits here with status {status}{printed}", here)
     raise ExitScript(status)
 
 
