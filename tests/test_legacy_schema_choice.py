@@ -166,3 +166,17 @@ def test_a_checkout_whose_table_cannot_be_read_says_how_to_go_on(cli, tmp_path):
     assert result.code == 2, result.err
     assert "--legacy-schema" in result.err and str(root) in result.err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_older_checkout_with_megatron_arguments_py_is_found_and_read(cli, tmp_path):
+    """Before 2024 Megatron-LM (and Megatron-DeepSpeed, older ROCm branches) kept its parser in
+    megatron/arguments.py: a script inside such a checkout is read with that file's table too."""
+    root = write_tree(tmp_path / "Megatron-DeepSpeed-like", {"megatron/arguments.py": fork_arguments_py(),
+                                                             "pretrain_gpt.py": "def main():\n    pass\n"})
+    script = write_script(root / "examples", f"{FORK_OPTION} 5")
+    assert find_checkout(script) == root
+    out = tmp_path / "out"
+    result = cli("convert", script, "-o", out, "--target", "primus-0.1")
+    assert result.code == 4, result.err  # the fork's option parses; Primus has no key for it (unmapped)
+    assert f"checkout it sits in ({root})" in result.err
+    assert json.loads((out / "report.json").read_text())["legacy_schema"] == str(root)

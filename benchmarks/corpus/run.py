@@ -75,6 +75,7 @@ def main() -> int:
             report = json.loads((out / "batch_report.json").read_text())
             summary = report["summary"]
             print(f"\n{target}: scripts {summary['scripts']}; variants {summary['variants']}")
+            print("  by category: " + ", ".join(f"{c['category']} {c['rows']}" for c in report.get("categories", [])))
             for reason, count in refusals(report).most_common(8):
                 print(f"  {count:4d}  {reason}")
     return 0
