@@ -178,6 +178,13 @@ def test_report_starts_with_categories_and_next_steps(batch):
     ("something nobody has seen", "other"),
     ("option --foo: needs a value", "other"),  # a variable name, not prose, follows "needs"
     (None, "other"),
+    # gates.py's rows: arguments behind `${1:?usage}`, a path a file test wants
+    ("needs arguments $1 $2 (the script stops at x.sh:2 without them: \"usage: x.sh A B\")", "needs-arguments"),
+    ("needs `/data/wiki` to exist (tested at x.sh:3; the script exits without it)", "needs-file"),
+    # conversion/hints.py names the variable a job sets that left an option without its value
+    ("option --tensorboard-dir expects a value (hint: the next word is '--micro-batch-size'; $TENSORBOARD_DIR is "
+     "unset, so --tensorboard-dir got no value; set it: ...)", "needs-environment"),
+    ("option --tensorboard-dir expects a value (hint: the next word is '--x')", "megatron-would-reject"),
 ])
 def test_text_only_rows(reason, code):
     """Rows built from text only: the worker pool's limit rows, and variants.py's env-gated rows."""
@@ -213,6 +220,22 @@ def test_env_gated_rows_name_the_variable_and_a_value_it_accepts():
     reason = "needs DLM_SYSTEM_GPU_ARCHITECTURE (one of gfx942, gfx950)"
     step = next_step(classify(reason), "train.sh", None, reason, {}, BatchCommand("repo", "out"))
     assert step == "primus-migrate repo/train.sh DLM_SYSTEM_GPU_ARCHITECTURE=gfx942 -o OUT"
+
+
+def test_an_unset_variable_that_emptied_an_option_is_what_to_set():
+    reason = ("option --tensorboard-dir expects a value (hint: the next word is '--micro-batch-size'; "
+              "$TENSORBOARD_DIR is unset, so --tensorboard-dir got no value; set it: primus-migrate SCRIPT ...)")
+    step = next_step(classify(reason), "t.sh", "t.sh:9", reason, {}, BatchCommand("repo", "out"))
+    assert step == "primus-migrate repo/t.sh TENSORBOARD_DIR=VALUE -o OUT"
+
+
+def test_gate_rows_give_the_arguments_and_the_paths():
+    args = "needs arguments $1 $2 $3 (the script stops at t.sh:2 without them)"
+    assert next_step(classify(args), "t.sh", None, args, {}, BatchCommand("repo", "out")) == (
+        "primus-migrate batch repo -o out --script-args 't.sh=ARG1 ARG2 ARG3'")
+    path = "needs `/data/my ckpt` to exist (tested at t.sh:3; the script exits without it)"
+    assert next_step(classify(path), "t.sh", None, path, {}, BatchCommand("repo", "out")) == (
+        "primus-migrate batch repo -o out --assume-exists '/data/my ckpt'")
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -75,7 +75,9 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((code, re.compile(p))
     ("shell-parse-error", r"^cannot parse script\b"),
     ("needs-arguments", r"reads arguments it was not given|(?:^|: )needs arguments? \$\d"),
     ("needs-file", r"(?:^|: )needs `[^`]+` to exist"),
-    ("needs-environment", r"(?:^|: )needs [A-Z_][A-Z0-9_]*\b|variables the script read unset"),
+    # an option left without its value because a variable the job sets was unset (migrate/conversion/hints.py)
+    ("needs-environment", r"(?:^|: )needs [A-Z_][A-Z0-9_]*\b|variables the script read unset"
+                          r"|\$\w+ is unset, so --\S+ got no value"),
     ("no-launch", r"^helper: |no training launch|nothing in the text starts a training launch"),
     ("unknown-option", r"^unknown Megatron-LM option"),
     ("unknown-entry", r"^unknown entry script"),
@@ -90,7 +92,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((code, re.compile(p))
 ))
 _LIMIT = re.compile(r"PRIMUS_MIGRATE_LIMITS=\S+?(?=[);,]|\s|$)")
 _DOLLAR_ARGS = re.compile(r"\$\{?(\d+)\}?")
-_UNSET = re.compile(r"\$\{(\w+)\} unset")
+_UNSET = re.compile(r"\$\{(\w+)\} unset|\$(\w+) is unset, so --")
 _NEEDS_FILE = re.compile(r"needs `([^`]+)` to exist")
 _NEEDS_VAR = re.compile(r"(?:^|: )needs ([A-Z_][A-Z0-9_]*)\b(?: \(one of ([^)]*)\))?")
 
@@ -131,7 +133,8 @@ def next_step(code: str, rel: str, location: str | None, reason: str | None, env
         "loc": location or rel,
         "env": "".join(f" {shlex.quote(f'{k}={v}')}" for k, v in sorted(env.items())),
         "args": _argument_words(text),
-        "var": needs.group(1) if needs else "=VALUE ".join(dict.fromkeys(_UNSET.findall(text))) or "VAR",
+        "var": needs.group(1) if needs else "=VALUE ".join(dict.fromkeys(
+            a or b for a, b in _UNSET.findall(text))) or "VAR",
         "value": shlex.quote(_first_choice(needs.group(2))) if needs and needs.group(2) else "VALUE",
         "limit": limit.group(0) if limit else "PRIMUS_MIGRATE_LIMITS=NAME=VALUE",
         "file": " --assume-exists ".join(shlex.quote(f) for f in dict.fromkeys(_NEEDS_FILE.findall(text))) or "PATH",
