@@ -185,6 +185,11 @@ def test_report_starts_with_categories_and_next_steps(batch):
     ("option --tensorboard-dir expects a value (hint: the next word is '--micro-batch-size'; $TENSORBOARD_DIR is "
      "unset, so --tensorboard-dir got no value; set it: ...)", "needs-environment"),
     ("option --tensorboard-dir expects a value (hint: the next word is '--x')", "megatron-would-reject"),
+    # DeepSpeed adds --deepspeed and --deepspeed_config to a Megatron-DeepSpeed parser at run time
+    ("unknown Megatron-LM option '--deepspeed_config' (schema checkout:Megatron-DeepSpeed@1)", "deepspeed-run"),
+    ("unknown Megatron-LM option '--deepspeed' (schema rocm_dev)", "deepspeed-run"),
+    ("unknown Megatron-LM option '--deepspeed-x-y' (schema rocm_dev)", "deepspeed-run"),
+    ("unknown Megatron-LM option '--my-deepspeed' (schema rocm_dev)", "unknown-option"),
 ])
 def test_text_only_rows(reason, code):
     """Rows built from text only: the worker pool's limit rows, and variants.py's env-gated rows."""

@@ -180,3 +180,18 @@ def test_an_older_checkout_with_megatron_arguments_py_is_found_and_read(cli, tmp
     assert result.code == 4, result.err  # the fork's option parses; Primus has no key for it (unmapped)
     assert f"checkout it sits in ({root})" in result.err
     assert json.loads((out / "report.json").read_text())["legacy_schema"] == str(root)
+
+
+def test_a_parser_built_by_a_builder_function_is_read(tmp_path):
+    """epfLLM's Megatron-LLM: parse_args() takes its parser from build_base_parser()."""
+    from migrate.megatron.extract import extract_schema
+
+    built = fork_arguments_py().replace(
+        "def parse_args(extra_args_provider=None, ignore_unknown_args=False):\n"
+        "    parser = argparse.ArgumentParser(allow_abbrev=False)\n    parser = _add_all(parser)\n",
+        "def build_base_parser():\n    parser = argparse.ArgumentParser(allow_abbrev=False)\n"
+        "    parser = _add_all(parser)\n    return parser\n\n"
+        "def parse_args(extra_args_provider=None):\n    parser = build_base_parser()\n")
+    assert "build_base_parser()" in built
+    root = write_tree(tmp_path / "Megatron-LLM", {"megatron/arguments.py": built})
+    assert FORK_OPTION in extract_schema(root).by_option

@@ -36,6 +36,8 @@ CATEGORIES: tuple[Category, ...] = (
     Category("unknown-option", "an option no bundled Megatron-LM option table knows (a fork's option?)",
              "primus-migrate schema --megatron-path CHECKOUT -o fork.json && {batch} --legacy-schema fork.json",
              "CHECKOUT: the Megatron-LM fork the script was written for"),
+    Category("deepspeed-run", "a DeepSpeed run (--deepspeed, its config): Primus trains Megatron-LM without DeepSpeed",
+             "{batch} --exclude '{rel}'", "keep training it with DeepSpeed, or drop the DeepSpeed options and convert"),
     Category("unknown-entry", "an entry script primus-migrate does not know",
              "{batch} --entry-as gpt", "only if it builds what pretrain_gpt.py builds from the same arguments"),
     Category("unsupported-entry", "the entry script builds a model Primus cannot train",
@@ -79,6 +81,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((code, re.compile(p))
     ("needs-environment", r"(?:^|: )needs [A-Z_][A-Z0-9_]*\b|variables the script read unset"
                           r"|\$\w+ is unset, so --\S+ got no value"),
     ("no-launch", r"^helper: |no training launch|nothing in the text starts a training launch"),
+    # DeepSpeed's own options (deepspeed.add_config_arguments), whichever Megatron table read the script
+    ("deepspeed-run", r"^unknown Megatron-LM option '--(?:deepspeed|deepscale)[\w-]*'"),
     ("unknown-option", r"^unknown Megatron-LM option"),
     ("unknown-entry", r"^unknown entry script"),
     ("unsupported-entry", r"^entry script .* cannot train"),

@@ -37,7 +37,8 @@ ARGUMENTS_MODULE = "megatron.training.arguments"
 # time (Megatron-DeepSpeed, older ROCm branches, the Megatron pinned by Pai-Megatron-Patch)
 LEGACY_ARGUMENTS_FILE = Path("megatron/arguments.py")
 LEGACY_ARGUMENTS_MODULE = "megatron.arguments"
-ENTRY_FUNCTIONS = ("add_megatron_arguments", "parse_args")
+# the last: forks whose parse_args takes its parser from a builder (epfLLM's Megatron-LLM)
+ENTRY_FUNCTIONS = ("add_megatron_arguments", "parse_args", "build_base_parser")
 
 
 class TypeInferenceError(Exception):
