@@ -195,3 +195,15 @@ def test_a_parser_built_by_a_builder_function_is_read(tmp_path):
     assert "build_base_parser()" in built
     root = write_tree(tmp_path / "Megatron-LLM", {"megatron/arguments.py": built})
     assert FORK_OPTION in extract_schema(root).by_option
+
+
+def test_batch_names_a_checkout_inside_the_folder_by_its_relative_path(cli, fork_checkout, tmp_path):
+    """Converting a folder that holds checkouts (a monorepo of forks): each row says whose table read it."""
+    write_script(fork_checkout / "examples" / "inner", f"{FORK_OPTION} 5")
+    out = tmp_path / "out"
+    result = cli("batch", fork_checkout.parent, "-o", out, "--jobs", "1", "--target", "primus-0.1",
+                 "--include", "Megatron-LM-fork/examples/inner/*")
+    assert result.code == 4, result.out + result.err
+    [script] = json.loads((out / "batch_report.json").read_text())["scripts"]
+    assert [v["legacy_schema"] for v in script["variants"]] == ["checkout:Megatron-LM-fork"]
+    assert str(tmp_path) not in (out / "batch_report.json").read_text()  # no machine path

@@ -367,7 +367,7 @@ def _place(job: ScriptJob, variant: Variant, conv: Any, scratch: Path, backend: 
     return VariantResult(
         label=variant.label, env=variant.env_dict, status=status, warnings=warnings, unmapped=unmapped,
         experiment=exp_rel, model=model_rel, parity_ok=ok, parity_differences=plain_diffs,
-        is_default=variant.is_default, legacy_schema=_schema_label(conv), run=run_rel,
+        is_default=variant.is_default, legacy_schema=_schema_label(conv, job.root), run=run_rel,
     )
 
 
@@ -383,10 +383,14 @@ def _place_run_sh(conv: Any, exp_rel: str, model_rel: str | None, placed: dict[s
     return run_rel
 
 
-def _schema_label(conv: Any) -> str | None:
-    """The table that read the script: a bundled name, or `checkout` for the one the batch folder sits in."""
+def _schema_label(conv: Any, root: str) -> str | None:
+    """The table that read the script: a bundled name; `checkout` for the checkout the batch folder is or
+    sits in; `checkout:REL` for one inside the batch folder (REL: its folder, relative to the batch root)."""
     label = (conv.report or {}).get("legacy_schema")
-    return "checkout" if isinstance(label, str) and "/" in label else label
+    if not isinstance(label, str) or "/" not in label:
+        return label
+    inside = os.path.relpath(os.path.realpath(label), os.path.realpath(root))
+    return "checkout" if inside == "." or inside.startswith("..") else f"checkout:{Path(inside).as_posix()}"
 
 
 def _plain(value: Any) -> Any:
