@@ -185,11 +185,6 @@ def test_report_starts_with_categories_and_next_steps(batch):
     ("option --tensorboard-dir expects a value (hint: the next word is '--micro-batch-size'; $TENSORBOARD_DIR is "
      "unset, so --tensorboard-dir got no value; set it: ...)", "needs-environment"),
     ("option --tensorboard-dir expects a value (hint: the next word is '--x')", "megatron-would-reject"),
-    # DeepSpeed adds --deepspeed and --deepspeed_config to a Megatron-DeepSpeed parser at run time
-    ("unknown Megatron-LM option '--deepspeed_config' (schema checkout:Megatron-DeepSpeed@1)", "deepspeed-run"),
-    ("unknown Megatron-LM option '--deepspeed' (schema rocm_dev)", "deepspeed-run"),
-    ("unknown Megatron-LM option '--deepspeed-x-y' (schema rocm_dev)", "deepspeed-run"),
-    ("unknown Megatron-LM option '--my-deepspeed' (schema rocm_dev)", "unknown-option"),
 ])
 def test_text_only_rows(reason, code):
     """Rows built from text only: the worker pool's limit rows, and variants.py's env-gated rows."""
@@ -278,3 +273,24 @@ def test_the_readme_walkthrough_is_what_batch_writes(tmp_path):
     row = json.loads(row_json)
     rows = {r["script"]: r for r in json.loads((tmp_path / "configs/batch_report.json").read_text())["scripts"]}
     assert {k: rows[row["script"]][k] for k in row} == row
+
+
+def test_deepspeed_options_are_a_deepspeed_run_not_an_unknown_option(tmp_path):
+    """`--deepspeed` and `--deepspeed_config` come from DeepSpeed itself (deepspeed.add_config_arguments),
+    never from a Megatron-LM option table: the row says it is a DeepSpeed run."""
+    import json
+
+    from migrate.cli import main
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "ds.sh").write_text(
+        "#!/bin/bash\ndeepspeed pretrain_gpt.py --num-layers 2 --hidden-size 64 --num-attention-heads 4 "
+        "--deepspeed --deepspeed_config ds.json --seq-length 128\n")
+    (repo / "fork.sh").write_text("#!/bin/bash\ntorchrun pretrain_gpt.py --num-layers 2 --my-deepspeed-knob 1\n")
+    out = tmp_path / "out"
+    assert main(["batch", str(repo), "-o", str(out), "--jobs", "1", "--json"]) == 2
+    rows = {s["script"]: s for s in json.loads((out / "batch_report.json").read_text())["scripts"]}
+    assert rows["ds.sh"]["category"] == "deepspeed-run" and "Megatron-DeepSpeed run" in rows["ds.sh"]["reason"]
+    assert rows["ds.sh"]["next_step"] == "primus-migrate batch DIR -o OUT --exclude 'ds.sh'"
+    assert rows["fork.sh"]["category"] == "unknown-option"

@@ -81,8 +81,6 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((code, re.compile(p))
     ("needs-environment", r"(?:^|: )needs [A-Z_][A-Z0-9_]*\b|variables the script read unset"
                           r"|\$\w+ is unset, so --\S+ got no value"),
     ("no-launch", r"^helper: |no training launch|nothing in the text starts a training launch"),
-    # DeepSpeed's own options (deepspeed.add_config_arguments), whichever Megatron table read the script
-    ("deepspeed-run", r"^unknown Megatron-LM option '--(?:deepspeed|deepscale)[\w-]*'"),
     ("unknown-option", r"^unknown Megatron-LM option"),
     ("unknown-entry", r"^unknown entry script"),
     ("unsupported-entry", r"^entry script .* cannot train"),
