@@ -238,12 +238,12 @@ def parse_argv(schema: Schema, tokens: Sequence[Token | str], diags: Diagnostics
             flag, explicit_value = text.split("=", 1)
         spec = schema.by_option.get(flag)
         if spec is None:
+            deepspeed = bool(_DEEPSPEED_OPTION.fullmatch(flag))
             raise MigrateError(
                 f"unknown Megatron-LM option '{flag}' (schema {schema.name})",
-                origin=word.origin,
-                category="deepspeed-run" if _DEEPSPEED_OPTION.fullmatch(flag) else "unknown-option",
+                origin=word.origin, category="deepspeed-run" if deepspeed else "unknown-option",
                 hint=_UNKNOWN_HINT if word.unknown
-                else _DEEPSPEED_HINT if _DEEPSPEED_OPTION.fullmatch(flag) else _suggest(flag, schema) or _OTHER_FORK_HINT,
+                else _DEEPSPEED_HINT if deepspeed else _suggest(flag, schema) or _OTHER_FORK_HINT,
             )
         i += 1
         values: list[_Word] = []
