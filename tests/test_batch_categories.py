@@ -294,3 +294,19 @@ def test_deepspeed_options_are_a_deepspeed_run_not_an_unknown_option(tmp_path):
     assert rows["ds.sh"]["category"] == "deepspeed-run" and "Megatron-DeepSpeed run" in rows["ds.sh"]["reason"]
     assert rows["ds.sh"]["next_step"] == "primus-migrate batch DIR -o OUT --exclude 'ds.sh'"
     assert rows["fork.sh"]["category"] == "unknown-option"
+
+
+def test_a_template_script_says_which_placeholders_to_fill(tmp_path):
+    """`CHECKPOINT_PATH=<Specify path>` is a redirection bash cannot parse: the row names the placeholder."""
+    import json
+
+    from migrate.cli import main
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "t.sh").write_text("#!/bin/bash\n\nCKPT=<Specify path>\ntorchrun pretrain_gpt.py --save $CKPT\n")
+    out = tmp_path / "out"
+    assert main(["batch", str(repo), "-o", str(out), "--jobs", "1", "--json"]) == 2
+    [row] = json.loads((out / "batch_report.json").read_text())["scripts"]
+    assert row["category"] == "shell-parse-error" and row["location"].startswith("t.sh:3")
+    assert "line 3 is a template line with unfilled placeholders <Specify path>: fill them in" in row["reason"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import tempfile
 import traceback
 from dataclasses import dataclass, field
@@ -95,9 +96,30 @@ def _error_row(job: ScriptJob, exc: MigrateError, rel: _Relativizer) -> ScriptRe
     if NO_LAUNCH in exc.message.lower():
         return ScriptResult(job.relpath, "skipped", reason=rel(f"helper: {exc.message}"))
     hint = (exc.hint or "").replace(PASS_ARGUMENTS, f"pass them with --script-args '{job.relpath}=ARG1 ARG2 ...'")
+    hint = "; ".join(filter(None, [_template_note(exc), hint]))
     reason = exc.message + (f" (hint: {hint})" if hint else "")
     return ScriptResult(job.relpath, "rejected", reason=rel(reason),
                         location=rel(str(exc.origin)) if exc.origin else None, category=exc.category)
+
+
+_PLACEHOLDER = re.compile(r"<[A-Za-z][^<>\n]*>")  # `<Specify path>`, `<PATH TO THE FIRST DATASET>`
+
+
+def _template_note(exc: MigrateError) -> str:
+    """A script bash cannot parse because it is a template: the line and its unfilled placeholders."""
+    if exc.category not in (None, "shell-parse-error") or not exc.message.startswith("cannot parse script"):
+        return ""
+    origin = exc.origin
+    if origin is None or not origin.line:
+        return ""
+    try:
+        with open(origin.file, encoding="utf-8", errors="replace") as handle:
+            line = handle.read().splitlines()[origin.line - 1]
+    except (OSError, IndexError):
+        return ""
+    found = list(dict.fromkeys(_PLACEHOLDER.findall(line)))
+    return (f"line {origin.line} is a template line with unfilled placeholders {', '.join(found)}: "
+            "fill them in") if found else ""
 
 
 def _knob_infos(plan: Any, infos: dict[str, KnobInfo] | None = None) -> tuple[dict[str, KnobInfo], bool]:
