@@ -305,8 +305,14 @@ def test_a_template_script_says_which_placeholders_to_fill(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / "t.sh").write_text("#!/bin/bash\n\nCKPT=<Specify path>\ntorchrun pretrain_gpt.py --save $CKPT\n")
+    # quoted, the placeholder reaches Megatron's parser as words
+    (repo / "q.sh").write_text('#!/bin/bash\nARGS="--num-layers 2\n  --save <PATH TO CHECKPOINTS DIRECTORY>"\n'
+                               "torchrun pretrain_gpt.py $ARGS\n")
     out = tmp_path / "out"
     assert main(["batch", str(repo), "-o", str(out), "--jobs", "1", "--json"]) == 2
-    [row] = json.loads((out / "batch_report.json").read_text())["scripts"]
+    rows = {r["script"]: r for r in json.loads((out / "batch_report.json").read_text())["scripts"]}
+    row = rows["t.sh"]
     assert row["category"] == "shell-parse-error" and row["location"].startswith("t.sh:3")
     assert "line 3 is a template line with unfilled placeholders <Specify path>: fill them in" in row["reason"]
+    assert "line 3 is a template line with unfilled placeholders <PATH TO CHECKPOINTS DIRECTORY>" in (
+        rows["q.sh"]["reason"]), rows["q.sh"]

@@ -106,9 +106,8 @@ _PLACEHOLDER = re.compile(r"<[A-Za-z][^<>\n]*>")  # `<Specify path>`, `<PATH TO 
 
 
 def _template_note(exc: MigrateError) -> str:
-    """A script bash cannot parse because it is a template: the line and its unfilled placeholders."""
-    if exc.category not in (None, "shell-parse-error") or not exc.message.startswith("cannot parse script"):
-        return ""
+    """A script that stops at a template line (bash cannot parse `X=<Specify path>`; Megatron gets
+    `--save <PATH TO CHECKPOINTS>` as words): the line and its unfilled placeholders."""
     origin = exc.origin
     if origin is None or not origin.line:
         return ""
