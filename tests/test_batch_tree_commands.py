@@ -127,3 +127,17 @@ def test_train_runs_an_experiment_of_the_tree(tmp_path, capsys):
                  "--device", "cpu", "--out", str(tmp_path / "run")])
     assert code == 0
     assert "trained 1 iterations" in capsys.readouterr().out
+
+
+def test_the_printed_run_command_names_an_existing_launch_script(tmp_path, capsys):
+    import shlex
+
+    out = tmp_path / "out"
+    main(["batch", str(BATCH_REPO), "-o", str(out), "--jobs", "1", "--include", "llama/train_llama3.sh",
+          "--knobs", "MODEL_SIZE=8"])
+    [line] = [x for x in capsys.readouterr().out.splitlines() if x.startswith("run: ")]
+    words = shlex.split(line.split(" (each", 1)[0])
+    assert words[:3] == ["run:", "PRIMUS_PATH=/path/to/Primus", "bash"]
+    assert Path(words[3]) == out / "exp/llama/train_llama3/MODEL_SIZE=8.run.sh" and Path(words[3]).is_file()
+    markdown = (out / "batch_report.md").read_text()
+    assert "`PRIMUS_PATH=/path/to/Primus bash exp/<script>/<variant>.run.sh`" in markdown
