@@ -181,6 +181,9 @@ def test_report_starts_with_categories_and_next_steps(batch):
     # gates.py's rows: arguments behind `${1:?usage}`, a path a file test wants
     ("needs arguments $1 $2 (the script stops at x.sh:2 without them: \"usage: x.sh A B\")", "needs-arguments"),
     ("needs `/data/wiki` to exist (tested at x.sh:3; the script exits without it)", "needs-file"),
+    ("needs file conf/arguments.sh (sourced at train.sh:6, not found)", "missing-source"),
+    ("needs RETRO_ENV_VARS (unset under set -u at p.sh:25); file x.sh (sourced at p.sh:9, not found)",
+     "needs-environment"),
     # conversion/hints.py names the variable a job sets that left an option without its value
     ("option --tensorboard-dir expects a value (hint: the next word is '--micro-batch-size'; $TENSORBOARD_DIR is "
      "unset, so --tensorboard-dir got no value; set it: ...)", "needs-environment"),
@@ -227,6 +230,12 @@ def test_an_unset_variable_that_emptied_an_option_is_what_to_set():
               "$TENSORBOARD_DIR is unset, so --tensorboard-dir got no value; set it: primus-migrate SCRIPT ...)")
     step = next_step(classify(reason), "t.sh", "t.sh:9", reason, {}, BatchCommand("repo", "out"))
     assert step == "primus-migrate repo/t.sh TENSORBOARD_DIR=VALUE -o OUT"
+
+
+def test_a_missing_sourced_file_says_where_to_convert_from():
+    reason = "needs file conf/arguments.sh (sourced at train.sh:6, not found)"
+    assert next_step(classify(reason), "train.sh", "train.sh:6", reason, {}, BatchCommand("repo", "out")) == (
+        "convert from a folder that holds conf/arguments.sh (as the script finds it from where it runs)")
 
 
 def test_gate_rows_give_the_arguments_and_the_paths():

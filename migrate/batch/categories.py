@@ -33,6 +33,9 @@ CATEGORIES: tuple[Category, ...] = (
              "primus-migrate {path} {var}={value} -o OUT", "the value you would export before running it"),
     Category("needs-file", "the script exits unless a file or folder exists (files are never looked at)",
              "{batch} --assume-exists {file}", "only if it exists where the script runs"),
+    Category("missing-source", "the script sources a file that is not in the folder converted",
+             "convert from a folder that holds {sourced} (as the script finds it from where it runs)",
+             command=False),
     Category("unknown-option", "an option no bundled Megatron-LM option table knows (a fork's option?)",
              "primus-migrate schema --megatron-path CHECKOUT -o fork.json && {batch} --legacy-schema fork.json",
              "CHECKOUT: the Megatron-LM fork the script was written for"),
@@ -77,6 +80,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((code, re.compile(p))
     ("shell-parse-error", r"^cannot parse script\b"),
     ("needs-arguments", r"reads arguments it was not given|(?:^|: )needs arguments? \$\d"),
     ("needs-file", r"(?:^|: )needs `[^`]+` to exist"),
+    ("missing-source", r"(?:^|: )needs file \S+ \(sourced\b"),
     # an option left without its value because a variable the job sets was unset (migrate/conversion/hints.py)
     ("needs-environment", r"(?:^|: )needs [A-Z_][A-Z0-9_]*\b|variables the script read unset"
                           r"|\$\w+ is unset, so --\S+ got no value"),
@@ -96,6 +100,7 @@ _LIMIT = re.compile(r"PRIMUS_MIGRATE_LIMITS=\S+?(?=[);,]|\s|$)")
 _DOLLAR_ARGS = re.compile(r"\$\{?(\d+)\}?")
 _UNSET = re.compile(r"\$\{(\w+)\} unset|\$(\w+) is unset, so --")
 _NEEDS_FILE = re.compile(r"needs `([^`]+)` to exist")
+_SOURCED = re.compile(r"needs file (\S+) \(sourced")
 _NEEDS_VAR = re.compile(r"(?:^|: )needs ([A-Z_][A-Z0-9_]*)\b(?: \(one of ([^)]*)\))?")
 
 
@@ -128,6 +133,7 @@ def next_step(code: str, rel: str, location: str | None, reason: str | None, env
     text = reason or ""
     limit = _LIMIT.search(text)
     needs = _NEEDS_VAR.search(text)
+    sourced = _SOURCED.search(text)
     fields = {
         "batch": str(batch),
         "path": shlex.quote(batch.script_path(rel)),
@@ -139,6 +145,7 @@ def next_step(code: str, rel: str, location: str | None, reason: str | None, env
             a or b for a, b in _UNSET.findall(text))) or "VAR",
         "value": shlex.quote(_first_choice(needs.group(2))) if needs and needs.group(2) else "VALUE",
         "limit": limit.group(0) if limit else "PRIMUS_MIGRATE_LIMITS=NAME=VALUE",
+        "sourced": sourced.group(1) if sourced else "FILE",
         "file": " --assume-exists ".join(shlex.quote(f) for f in dict.fromkeys(_NEEDS_FILE.findall(text))) or "PATH",
     }
     return BY_CODE.get(code, BY_CODE["other"]).next_step.format(**fields)
