@@ -38,6 +38,8 @@ DEFAULTS: dict[str, tuple[float, str]] = {
     "extends_depth": (32, "files in one chain of extends:/bases:/includes:"),
     "batch_script_seconds": (300, "wall-clock seconds of one script (all its variants) in batch"),
     "batch_script_memory": (2 << 30, "bytes of memory one batch worker may add while converting a script"),
+    "verify_seconds": (300, "wall-clock seconds of a Primus checkout's own code loading the experiments (verify)"),
+    "verify_memory": (4 << 30, "bytes of data the verify subprocess (a Primus checkout's own code) may use"),
 }
 
 _SUFFIX = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}

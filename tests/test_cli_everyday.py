@@ -86,7 +86,7 @@ def _synopsis(readme: str, command: str) -> str:
     raise AssertionError(f"README has no synopsis block for {command}")
 
 
-@pytest.mark.parametrize("command", ["convert", "train", "batch", "parity"])
+@pytest.mark.parametrize("command", ["convert", "train", "batch", "parity", "verify"])
 def test_readme_synopsis_lists_every_option(command):
     """The README is checked against the parser itself, not against a list kept here."""
     block = _synopsis((REPO / "README.md").read_text(), command)
@@ -105,7 +105,7 @@ def test_convert_help_shows_script_arguments_and_every_option(cli, capsys):
 def test_readme_documents_exit_codes_per_command():
     readme = (REPO / "README.md").read_text()
     table = readme[readme.index("| command | 0 | 2 | 3 | 4 | 5 |"):]
-    for command in ("convert", "train", "parity", "compare-logs", "batch"):
+    for command in ("convert", "train", "parity", "compare-logs", "batch", "verify"):
         assert f"| `{command}`" in table
 
 

@@ -24,6 +24,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("inspect", "inspect_cmd"),
     ("schema", "schema_cmd"),
     ("resolve", "resolve_cmd"),
+    ("verify", "verify"),
     ("to-megatron", "to_megatron"),
     ("train", "train_cmd"),
     ("parity", "parity_cmd"),
