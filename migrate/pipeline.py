@@ -44,6 +44,7 @@ class ConvertOptions:
     # --entry-as KEY: convert an entry script unknown to migrate.entries as that family builds it
     entry_as: str | None = None
     assume_exists: tuple[str, ...] = ()  # --assume-exists: paths the script's file tests find (EvalOptions)
+    inputs_root: str | None = None  # batch: files sourced from outside this folder are not read (EvalOptions)
 
 
 @dataclass
@@ -130,7 +131,8 @@ def evaluate(run: ScriptRun) -> LaunchPlan:
     from migrate.torchtitan import is_torchtitan_entry
 
     plan = evaluate_script(run.script, run.env, run.args, EvalOptions(gpus_per_node=run.options.gpus_per_node,
-                                                                      assume_exists=run.options.assume_exists))
+                                                                      assume_exists=run.options.assume_exists,
+                                                                      inputs_root=run.options.inputs_root))
     if is_torchtitan_entry(plan.entry):  # another framework: the caller routes it (migrate.torchtitan.cli)
         from migrate.torchtitan.cli import TorchtitanLaunch
 

@@ -14,6 +14,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from migrate.cli import main
 
@@ -44,10 +45,20 @@ CLUTTER_FILES = {"data/corpus_text_document.bin": b"\0" * 64, "hostfile": b"node
                  "gpt2-vocab.json": b"{}", "tokenizer.model": b"\x0a\x03\x0a\x01a"}
 
 
+# A site file outside the folder converted (a cluster's /etc/profile.d/... or ~/.bashrc): never read.
+SITE_SH = """#!/bin/bash
+source {site}
+torchrun pretrain_gpt.py --num-layers ${{LAYERS:-2}} --hidden-size 64 --num-attention-heads 4 \\
+  --seq-length 128 --max-position-embeddings 128 --micro-batch-size 1 --global-batch-size 8 \\
+  --train-iters 10 --lr 1e-4 --tokenizer-type GPT2BPETokenizer --vocab-file v.json --merge-file m.txt --mock-data
+"""
+
+
 def _repo(root: Path, *fixture_dirs: Path) -> Path:
     root.mkdir(parents=True)
     (root / "mine").mkdir()
     (root / "mine" / "neighbours.sh").write_text(NEIGHBOURS_SH)
+    (root / "mine" / "site.sh").write_text(SITE_SH.format(site=root.parent.parent / "site" / "env.sh"))
     for src in fixture_dirs:
         shutil.copytree(src, root / src.name)
     return root
@@ -71,14 +82,17 @@ def _tree(root: Path) -> dict[str, bytes]:
 def _both(tmp_path: Path, *fixture_dirs: Path) -> tuple[dict, dict]:
     trees = []
     for name, cluttered in (("bare", False), ("cluttered", True)):
-        # the same folder name both times: the report names the source folder
-        repo = _repo(tmp_path / name / "repo", *fixture_dirs)
+        # the same folder names both times: the report names the source folder
+        repo = _repo(tmp_path / "run" / "repo", *fixture_dirs)
         if cluttered:
             assert _clutter(repo) >= 2
-        out = tmp_path / name / "out"
+            (tmp_path / "site").mkdir()
+            (tmp_path / "site" / "env.sh").write_text("LAYERS=8\n")
+        out = tmp_path / "run" / "out"
         code = main(["batch", str(repo), "-o", str(out), "--jobs", "1", "--accept-null-tokenizer"])
         assert code in (0, 2, 3, 4)
         trees.append(_tree(out))
+        shutil.rmtree(tmp_path / "run")
     return trees[0], trees[1]
 
 
@@ -87,6 +101,8 @@ def test_folders_beside_a_script_change_nothing(tmp_path):
     assert "exp/mine/neighbours/default.yaml" in bare  # it converted, with --mock-data and no --load
     experiment = bare["exp/mine/neighbours/default.yaml"].decode()
     assert "mock_data: true" in experiment and "load:" not in experiment
+    site = yaml.safe_load(bare["exp/mine/site/default.yaml"])  # LAYERS from the site file would make 8
+    assert yaml.safe_load(bare[f"models/megatron/{site['modules']['pre_trainer']['model']}"])["num_layers"] == 2
     assert sorted(bare) == sorted(cluttered)
     for path in bare:
         assert bare[path] == cluttered[path], path

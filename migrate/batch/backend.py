@@ -9,6 +9,7 @@ cached per process: a worker loads the schemas and presets once.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Protocol
@@ -52,7 +53,8 @@ class PipelineBackend:
 
         return evaluate_script(script, env=env, args=settings.script_args,
                                options=EvalOptions(gpus_per_node=settings.gpus_per_node,
-                                                   assume_exists=settings.assume_exists))
+                                                   assume_exists=settings.assume_exists,
+                                                   inputs_root=os.getcwd()))  # the batch root (worker._inside)
 
     def convert(self, script: str, env: dict[str, str], name: str, settings: ConvertSettings) -> Any:
         from migrate.pipeline import ConvertOptions, convert_script
@@ -67,6 +69,7 @@ class PipelineBackend:
             accept_null_tokenizer=settings.accept_null_tokenizer,
             entry_as=settings.entry_as,
             assume_exists=settings.assume_exists,
+            inputs_root=os.getcwd(),  # the batch root: scripts are converted from there (worker._inside)
             render_reports=False,  # the batch drops each conversion's own report (worker.DROPPED_FILES)
         )
         from migrate.torchtitan.cli import TorchtitanLaunch

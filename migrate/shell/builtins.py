@@ -568,6 +568,11 @@ def source(ev: "Evaluator", fields: list[Text], node: dict) -> int:
         return 1
     name = to_str(fields[1])
     full = os.path.normpath(os.path.join(ev.state.cwd, name))
+    root = ev.options.inputs_root
+    if root and os.path.commonpath([os.path.realpath(full), os.path.realpath(root)]) != os.path.realpath(root):
+        ev.warn(node, f"source: `{name}` not found (outside the folder converted, never read); skipped",
+                code="shell-error")
+        return 1
     if not os.path.isfile(full):
         ev.warn(node, f"source: `{name}` not found (relative to {ev.state.cwd}); skipped", code="shell-error")
         return 1

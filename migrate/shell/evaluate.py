@@ -46,6 +46,8 @@ class EvalOptions:
     # paths file tests and redirections take as existing (--assume-exists; relative to `cwd`): the
     # file system itself is never consulted (migrate/shell/inputs.py)
     assume_exists: tuple[str, ...] = ()
+    # batch: the folder converted; a file sourced from outside it is never read (as if absent)
+    inputs_root: str | None = None
 
 
 class Launched(Exception):
