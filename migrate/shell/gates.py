@@ -33,7 +33,7 @@ _PARAM_ERROR = re.compile(r"the script would stop here: (\w+): (.*)$")  # `${NAM
 _PRINTED = re.compile(r" after printing: (.*)$")  # the `exit` note's message (builtins.exit_)
 _ABSENT = re.compile(r"assumed `([^`]+)` does not exist \(test (-\w)\)")  # conditions.file_test
 MAX_ARGUMENTS = 9  # positional arguments tried for a `${N:?usage}` stop
-EXIT_MESSAGE_LINES = 3  # a file test this many lines above an `exit` (or on its line) is what it guards
+TEST_GUARD_LINES = 3  # a file test this many lines above an `exit` (or on its line) is what it guards
 PASS_ARGUMENTS = "pass them after `--` (primus-migrate SCRIPT -o OUT -- ARG1 ARG2 ...)"  # batch says it its way
 _MISSING_SOURCE = re.compile(r"source: `([^`]+)` not found")
 
@@ -143,13 +143,14 @@ def _stop_requirements(message: str, exit_at: Origin | None, env: dict[str, str]
                        probe: Probe) -> list[Requirement]:
     """A stop the evaluator names itself: `set -u`, `${NAME:?message}` (NAME a variable or $N)."""
     unbound = _UNBOUND.search(message)
-    if unbound:
-        return [Requirement("unset", unbound.group(1), origin=exit_at)]
     param = _PARAM_ERROR.search(message)
+    if unbound and not unbound.group(1).isdigit():
+        return [Requirement("unset", unbound.group(1), origin=exit_at)]
     if param is None:
         return []
     name, said = param.group(1), param.group(2).strip()
-    said = "" if said == "parameter null or not set" else said  # bash's own words when the script gave none
+    # bash's own words when the script gave none
+    said = "" if said in ("parameter null or not set", "unbound variable (set -u)") else said
     if not name.isdigit():
         return [Requirement("set", name, origin=exit_at, message=said)]
     needed = int(name)
@@ -168,7 +169,7 @@ def _tested_paths(diagnostics: Sequence, exit_message: str, exit_at: Origin, env
     """`[ -f $CKPT ] || exit 1`: the paths file tests just above the exit found absent, when the script
     launches (or gets past that exit) with them present."""
     tested = [m.group(1) for d in diagnostics if d.origin is not None and d.origin.file == exit_at.file
-              and 0 <= exit_at.line - d.origin.line <= EXIT_MESSAGE_LINES
+              and 0 <= exit_at.line - d.origin.line <= TEST_GUARD_LINES
               and (m := _ABSENT.search(d.message))]
     tested = list(dict.fromkeys(tested))
     if not tested:
