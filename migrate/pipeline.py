@@ -241,7 +241,7 @@ def emit_experiment(run: ScriptRun, legacy: LegacyRun, target: TargetRun, values
     def derive_target(resolved_values: Mapping[str, Any]) -> dict[str, Any]:
         return derive(resolved_values, schema)
 
-    def check(_searched: Mapping[str, Any], resolved: Any) -> StaticParity:
+    def check(_searched: Mapping[str, Any], resolved: ResolvedConfig) -> StaticParity:
         # the emitter searches against `values.expected`; parity is always checked against the legacy run
         return check_static_parity(target.expected, resolved, profile, accept=values.accepted)
 

@@ -38,8 +38,11 @@ LAYERS = {"8": 32, "70": 80, "405": 126}
 
 @dataclass
 class FakePlan:
+    """The attributes of a LaunchPlan the batch reads."""
+
     knobs: list[Knob]
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    argv: list = field(default_factory=list)  # Tokens, as LaunchPlan.argv
 
 
 @dataclass
@@ -59,6 +62,7 @@ class FakeConversion:
     unmapped: list[str]
     parity: FakeParity
     report: dict = field(default_factory=dict)
+    hint: str | None = None
 
 
 def _directives(script: str) -> list[list[str]]:

@@ -179,3 +179,20 @@ def test_among_equally_distant_bases_the_more_generic_one_wins():
     ranking = rank_presets({"z_generic_base": (values, None), "a_special_base": (values, None)}, run, derive(run),
                            sizes={"z_generic_base": 10, "a_special_base": 30})
     assert [m.name for m in ranking] == ["z_generic_base", "a_special_base"]
+
+
+def test_staged_resolver_never_reads_an_earlier_text_of_a_file():
+    """One folder serves a whole emit, files rewritten in place: the loader's parse cache is keyed by
+    (path, mtime, size), so two texts of one size written within the clock's tick would share a key
+    unless each write gets its own mtime."""
+    from migrate.primus.emit.emitter import stage_and_resolve
+    from migrate.primus.yamlio import load_yaml_file
+
+    seen = []
+    resolver = stage_and_resolve(None, lambda path, profile, env: seen.append(load_yaml_file(path)) or path.parent)
+    with resolver.session():
+        folders = {resolver({"e.yaml": f"k: {i}\n"}, "e.yaml") for i in range(5)}  # same size, same path
+        resolver({"other.yaml": "k: 9\n"}, "other.yaml")
+        assert not (next(iter(folders)) / "e.yaml").exists()  # a file the next resolve does not name is gone
+    assert seen == [{"k": i} for i in range(5)] + [{"k": 9}]
+    assert len(folders) == 1 and not next(iter(folders)).exists()  # one folder, removed with the session

@@ -67,3 +67,21 @@ def test_a_flag_value_starting_with_colon_space_converts(cli, tmp_path):
     exp = _load((tmp_path / "out" / "t-pretrain.yaml").read_text())
     assert exp["modules"]["pre_trainer"]["overrides"]["save"] == ": x"
     assert exp["modules"]["pre_trainer"]["overrides"]["load"] == "? y #z"
+
+
+WORDS = st.text(alphabet="abcXYZ019_./+=,@%~-", min_size=1, max_size=12)
+
+
+@settings(max_examples=300)
+@given(value=st.one_of(WORDS, st.lists(WORDS, max_size=4), st.sampled_from(
+    ["true", "True", "null", "Null", "no", "off", "on", "y", "n", "_", "/", "a-1", "data/x_0", "0o17", "1_000",
+     "nan", "inf", "NaN", "Inf", "x.", "e1", "E5", "o", "yes", "Yes", "NULL", "FALSE", "abc=d", "a,b", "/a@b%c~d"])))
+def test_plain_words_are_written_as_ruamel_writes_them(value):
+    """`_simple_text` skips ruamel for plain words and flat lists of them: where it answers, it must
+    answer what ruamel (with our 1.1-safe representer) writes, and that must read back."""
+    from migrate.primus.emit.yamltext import _render_with_ruamel, _simple_text
+
+    simple = _simple_text(value)
+    if simple is not None:
+        assert simple == _render_with_ruamel(value)
+        assert _load(f"k: {simple}\n") == {"k": value}

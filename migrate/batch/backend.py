@@ -12,9 +12,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Union
 
 from migrate.primus.profiles import DEFAULT_TARGET
+from migrate.shell.plan import LaunchPlan
+
+if TYPE_CHECKING:  # the conversion machinery is imported by the methods that use it (a worker loads it once)
+    from migrate.pipeline import Conversion
+    from migrate.torchtitan.batch import BatchConversion
+
+# What `convert` gives the worker: a Megatron-LM conversion, or a torchtitan job's (the same attributes)
+Converted = Union["Conversion", "BatchConversion"]
 
 
 @dataclass(frozen=True)
@@ -33,9 +41,9 @@ class ConvertSettings:
 
 
 class Backend(Protocol):
-    def evaluate(self, script: str, env: dict[str, str], settings: ConvertSettings) -> Any: ...
+    def evaluate(self, script: str, env: dict[str, str], settings: ConvertSettings) -> LaunchPlan: ...
 
-    def convert(self, script: str, env: dict[str, str], name: str, settings: ConvertSettings) -> Any: ...
+    def convert(self, script: str, env: dict[str, str], name: str, settings: ConvertSettings) -> Converted: ...
 
     def recheck(self, experiment: Path, expected: Mapping[str, Any],
                 settings: ConvertSettings) -> tuple[bool, list[list[Any]]]: ...
@@ -48,7 +56,7 @@ class Backend(Protocol):
 class PipelineBackend:
     """Calls the real pipeline. Stateless apart from per-process caches, so it pickles."""
 
-    def evaluate(self, script: str, env: dict[str, str], settings: ConvertSettings) -> Any:
+    def evaluate(self, script: str, env: dict[str, str], settings: ConvertSettings) -> LaunchPlan:
         from migrate.shell import EvalOptions, evaluate_script
 
         return evaluate_script(script, env=env, args=settings.script_args,
@@ -56,7 +64,7 @@ class PipelineBackend:
                                                    assume_exists=settings.assume_exists,
                                                    inputs_root=os.getcwd()))  # the batch root (worker._inside)
 
-    def convert(self, script: str, env: dict[str, str], name: str, settings: ConvertSettings) -> Any:
+    def convert(self, script: str, env: dict[str, str], name: str, settings: ConvertSettings) -> Converted:
         from migrate.pipeline import ConvertOptions, convert_script
 
         options = ConvertOptions(

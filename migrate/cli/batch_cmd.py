@@ -146,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     return exit_code(results)
 
 
-def _batch_command(args: argparse.Namespace) -> "BatchCommand":
+def _batch_command(args: argparse.Namespace) -> BatchCommand:
     """This run's command line as next steps repeat it: the options that change what converts, and the
     folders as typed (an absolute one becomes DIR / OUT: reports carry no machine paths)."""
     from migrate.batch.categories import BatchCommand
@@ -197,7 +197,7 @@ class _progress:
         self.bar: Progress | None = None
         self.task: TaskID | None = None
 
-    def __enter__(self) -> "_progress":
+    def __enter__(self) -> _progress:
         if self.enabled:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

@@ -143,9 +143,10 @@ def _summary(outdir: str, conversion) -> None:
     model = (f"new model {r['model_file']} (inherits {r['preset']})" if r["model_file"]
              else f"preset {r['preset']} as is")
     print(f"wrote {len(conversion.files)} files to {outdir}: {r['experiment']}, {model}")
+    inert = sum(1 for o in r['overrides'] if o.get('inert'))
     print(f"  {len(r['overrides'])} overrides "
           f"({sum(1 for o in r['overrides'] if o['origin'] == 'Megatron default')} keep a Megatron default "
-          f"the preset changes); static parity ok")
+          f"the preset changes; {inert} cannot change this run, written last); static parity ok")
     print(f"  run: cd <Primus> && {_run_line(outdir, r)}")
     print(f"  report: {outdir.rstrip('/')}/report.md")
 

@@ -37,6 +37,8 @@ from migrate.shell.words import Item, expand_fields, expand_parts, expand_patter
 
 @dataclass
 class EvalOptions:
+    """How to evaluate: the GPUs per node assumed, the starting folder, limits other than migrate.limits'."""
+
     gpus_per_node: int = 8  # value assumed for torch.cuda.device_count() & co.
     # None: the limit in force (migrate.limits, PRIMUS_MIGRATE_LIMITS), resolved by EvalBudget
     max_loop_iterations: int | None = None

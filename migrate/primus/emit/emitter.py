@@ -13,10 +13,12 @@ import hashlib
 import json
 import os
 import re
+import time
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Mapping, Protocol
+from typing import Any, Callable, Iterator, Mapping, Protocol
 
 from migrate.diagnostics import MigrateError, Origin
 from migrate.primus.emit.architecture import (
@@ -28,6 +30,7 @@ from migrate.primus.emit.architecture import (
     safe_derive,
 )
 from migrate.primus.emit.files import experiment_yaml, model_yaml
+from migrate.primus.emit.inert import inert_reason
 from migrate.primus.emit.runtime import runtime_text
 from migrate.primus.emit.overrides import Override, build_overrides, mismatches, needed_overrides, origin_note
 from migrate.primus.handoff import output_settings, written_shape
@@ -71,26 +74,76 @@ class EmitResult:
     preset_values: dict[str, Any] = field(default_factory=dict)  # the presets alone, no overrides
 
 
-def stage_and_resolve(profile: Any, resolve_experiment: Callable[..., Any]) -> Resolver:
-    """A Resolver over `resolve_experiment(path, profile, env)` through a temporary folder."""
+class StagedResolver:
+    """A Resolver over `resolve_experiment(path, profile, env)` through a temporary folder.
 
-    def resolve(files: Mapping[str, str], experiment: str) -> Any:
+    Inside `session()` (one `emit`), one folder serves every resolve: a file is rewritten in place
+    only when its text changed, and given a fresh, strictly increasing mtime, so the loader's caches
+    (keyed by path, mtime and size) can never hand back an earlier text. Creating and removing a
+    folder per resolve was a tenth of a cold `convert` (unlink and rmdir are slow on busy disks).
+    Outside a session, each call gets its own folder."""
+
+    def __init__(self, profile: Any, resolve_experiment: Callable[..., Any]) -> None:
+        self.profile, self.resolve_experiment = profile, resolve_experiment
+        self._folder: Path | None = None
+        self._written: dict[str, str] = {}
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        if self._folder is not None:  # already in one
+            yield
+            return
         from migrate.output import scratch_folder
 
         with scratch_folder("primus-migrate-emit-") as tmp:
-            for rel, text in files.items():
-                path = tmp / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(mark_emitted(text), encoding="utf-8")
+            self._folder, self._written = tmp, {}
             try:
-                return resolve_experiment(tmp / experiment, profile, {})
-            except MigrateError as exc:  # name the file as it will be written, never the temporary folder
-                exc.message = exc.message.replace(str(tmp) + os.sep, "")
-                if exc.origin is not None and exc.origin.file.startswith(str(tmp) + os.sep):
-                    exc.origin = Origin(exc.origin.file[len(str(tmp)) + 1:], exc.origin.line, exc.origin.col)
-                raise
+                yield
+            finally:
+                self._folder, self._written = None, {}
 
-    return resolve
+    def __call__(self, files: Mapping[str, str], experiment: str) -> Any:
+        if self._folder is None:
+            with self.session():
+                return self(files, experiment)
+        tmp = self._folder
+        self._stage(tmp, files)
+        try:
+            return self.resolve_experiment(tmp / experiment, self.profile, {})
+        except MigrateError as exc:  # name the file as it will be written, never the temporary folder
+            exc.message = exc.message.replace(str(tmp) + os.sep, "")
+            if exc.origin is not None and exc.origin.file.startswith(str(tmp) + os.sep):
+                exc.origin = Origin(exc.origin.file[len(str(tmp)) + 1:], exc.origin.line, exc.origin.col)
+            raise
+
+    def _stage(self, tmp: Path, files: Mapping[str, str]) -> None:
+        global _STAMP
+        for rel in [r for r in self._written if r not in files]:
+            (tmp / rel).unlink(missing_ok=True)
+            del self._written[rel]
+        for rel, text in files.items():
+            if self._written.get(rel) == text:
+                continue
+            path = tmp / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(mark_emitted(text), encoding="utf-8")
+            _STAMP = max(_STAMP + 1, time.time_ns())
+            os.utime(path, ns=(_STAMP, _STAMP))
+            self._written[rel] = text
+
+
+_STAMP = 0  # the last mtime StagedResolver gave a file (nanoseconds), never given twice
+
+
+def stage_and_resolve(profile: Any, resolve_experiment: Callable[..., Any]) -> StagedResolver:
+    """A Resolver over `resolve_experiment(path, profile, env)` through a temporary folder."""
+    return StagedResolver(profile, resolve_experiment)
+
+
+def _session(resolve: Resolver) -> Any:
+    """The resolver's session (StagedResolver), or nothing to enter (a resolver of tests)."""
+    session = getattr(resolve, "session", None)
+    return session() if session is not None else nullcontext()
 
 
 _BASELINES: dict[tuple, tuple | None] = {}
@@ -273,6 +326,33 @@ def _is_under_resolved(file: str, folder: str) -> bool:
         return False
 
 
+@dataclass
+class _Emission:
+    """What the steps of one `emit` share: the request, the release and its oracles, and the
+    experiment being built (its files, the keys it changes, and why)."""
+
+    request: EmitRequest
+    profile: Any
+    resolve: Resolver
+    derive: Callable[[Mapping[str, Any]], dict[str, Any]]
+    check_parity: Callable[[Mapping[str, Any], Any], Any]
+    dests: set[str]
+    defaults: Mapping[str, Any]
+    experiment_path: str = ""
+    model_ref: str = ""
+    files: dict[str, str] = field(default_factory=dict)
+    changes: dict[str, Any] = field(default_factory=dict)
+    unsettable: dict[str, str] = field(default_factory=dict)
+    placeholders: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
+    present: set[str] = field(default_factory=set)
+    views: list[Mapping[str, Any]] = field(default_factory=list)  # the run as the inertness rules see it
+
+    @property
+    def v01(self) -> bool:
+        return bool(self.profile.is_v01)
+
+
 def emit(
     request: EmitRequest,
     profile: Any,
@@ -283,14 +363,32 @@ def emit(
     defaults: Mapping[str, Any],
     model_name: str | None = None,
 ) -> EmitResult:
-    """The experiment (and model) files for one legacy run at `profile`'s release."""
-    run, expected = request.run_values, request.expected
-    run_derived = expected
-    is_v01 = profile.is_v01
-    names = shortlist(profile, defaults, run, run_derived, family=request.family)
+    """The experiment (and model) files for one legacy run at `profile`'s release: choose the
+    preset, write a model file where the architecture differs, find the overrides, check them."""
+    job = _Emission(request, profile, resolve, derive, check_parity, dests, defaults,
+                    experiment_path=f"{request.name}-pretrain.yaml")
+    with _session(resolve):
+        ranking, baselines = _rank_candidates(job)
+        best = ranking[0]
+        model_values = _model_values(job, best, baselines[best.name][2])
+        model_path = _add_model_file(job, best.name, model_values, model_name)
+        baseline = _plan_overrides(job)
+        overrides, resolved, parity = _search_overrides(job)
+        if parity is not None and parity.ok:
+            overrides, resolved, parity = _drop_rewritten(job, baseline, overrides, resolved, parity)
+        if parity is not None:
+            overrides, resolved, parity = _settle_inert(job, overrides, resolved, parity)
+    return EmitResult(job.files, job.experiment_path, model_path, job.model_ref, best, ranking, model_values,
+                      overrides, job.unsettable, resolved, parity, dict(baseline.values))
+
+
+def _rank_candidates(job: _Emission) -> tuple[list[PresetMatch], dict[str, tuple]]:
+    """The loadable presets of the run's family, closest first (ties: the smaller chain)."""
+    request, profile, run, defaults = job.request, job.profile, job.request.run_values, job.defaults
+    names = shortlist(profile, defaults, run, request.expected, family=request.family)
     models_dir = Path(profile.configs_dir) / "models"
     facts = {n: (b, _baseline_facts(b, models_dir))
-             for n, b in preset_baselines(profile, resolve, derive, defaults, names).items()}
+             for n, b in preset_baselines(profile, job.resolve, job.derive, defaults, names).items()}
     baselines = {n: b for n, (b, f) in facts.items() if f.family == request.family and f.describes_a_model}
     # Primus's language-model presets all build on `language_model.yaml`; other presets that set
     # architecture keys (diffusion, vision) build something else. Prefer that chain when present.
@@ -301,109 +399,179 @@ def emit(
                            f"{profile.configs_dir}")
     # primus-0.1 hands Megatron only the keys its presets define: a preset lacking a key the run
     # needs at a non-default value cannot express the run at all.
-    lacking = {n: sorted(k for k in dests if k in run and k not in b[0] and not _same(run[k], defaults.get(k)))
-               for n, b in baselines.items()} if is_v01 else {}
+    lacking = {n: sorted(k for k in job.dests if k in run and k not in b[0] and not _same(run[k], defaults.get(k)))
+               for n, b in baselines.items()} if job.v01 else {}
     sizes = {n: facts[n][1].size for n in baselines}
-    ranking = rank_presets({n: (b[0], b[1]) for n, b in baselines.items()}, run, run_derived, lacking, sizes)
-    best = ranking[0]
-    base_values, _, base_origins, _ = baselines[best.name]
+    ranking = rank_presets({n: (b[0], b[1]) for n, b in baselines.items()}, run, request.expected, lacking, sizes)
+    return ranking, baselines
 
-    experiment_path = f"{request.name}-pretrain.yaml"
 
-    # keys the model file may carry: not set by the module preset (0.1 refuses shared keys,
-    # 26.5 silently keeps the module's value), and at 0.1 already defined by the base chain.
-    modules_dir = Path(profile.configs_dir) / "modules"
+def _model_values(job: _Emission, best: PresetMatch, base_origins: Mapping[str, Origin]) -> dict[str, Any]:
+    """Architecture keys the model file carries: set by the script, not by the module preset (0.1
+    refuses shared keys, 26.5 silently keeps the module's value), and at 0.1 already defined by the
+    base chain."""
+    run = job.request.run_values
+    modules_dir = Path(job.profile.configs_dir) / "modules"
+    models_dir = Path(job.profile.configs_dir) / "models"
     model_values: dict[str, Any] = {}
     for key in best.structure_diff:
-        if key not in dests or key not in run:
+        if key not in job.dests or key not in run:
             continue
-        if key not in request.explicit:
+        if key not in job.request.explicit:
             # the script never set it: the preset changes a Megatron default. That is not a
             # different model, so it is an override annotated `Megatron default`, not a model file.
             continue
         if _is_under(base_origins.get(key), modules_dir):
             continue
-        if is_v01 and not _is_under(base_origins.get(key), models_dir):
+        if job.v01 and not _is_under(base_origins.get(key), models_dir):
             continue
         model_values[key] = run[key]
+    return model_values
 
-    files: dict[str, str] = {}
-    model_path = None
-    model_ref = f"{best.name}.yaml"
-    if model_values:
-        model_name = model_name or model_file_stem(best.name, model_values)
-        model_path = f"models/megatron/{model_name}.yaml"
-        model_ref = f"{model_name}.yaml"
-        origins = {k: origin_note(k, request.explicit) for k in model_values}
-        files[model_path] = model_yaml(
-            profile.inherit_key, best.name, {k: written_shape(k, v, is_v01) for k, v in model_values.items()}, origins,
-            header=f"{model_name}: {best.name} with {len(model_values)} architecture key(s) changed "
-                   f"(generated by primus-migrate)\n"
-                   f"install: copy into <Primus>/primus/configs/models/megatron/ (run.sh does it)",
-        )
 
+def _add_model_file(job: _Emission, preset: str, model_values: Mapping[str, Any],
+                    model_name: str | None) -> str | None:
+    """Write models/megatron/<model>.yaml (inheriting `preset`) when the architecture differs;
+    sets the experiment's model reference either way. Returns the model file's path, if any."""
+    job.model_ref = f"{preset}.yaml"
+    if not model_values:
+        return None
+    model_name = model_name or model_file_stem(preset, model_values)
+    model_path = f"models/megatron/{model_name}.yaml"
+    job.model_ref = f"{model_name}.yaml"
+    origins = {k: origin_note(k, job.request.explicit) for k in model_values}
+    job.files[model_path] = model_yaml(
+        job.profile.inherit_key, preset, {k: written_shape(k, v, job.v01) for k, v in model_values.items()},
+        origins,
+        header=f"{model_name}: {preset} with {len(model_values)} architecture key(s) changed "
+               f"(generated by primus-migrate)\n"
+               f"install: copy into <Primus>/primus/configs/models/megatron/ (run.sh does it)",
+    )
+    return model_path
+
+
+def _plan_overrides(job: _Emission) -> Any:
+    """Resolve the experiment with no overrides (the baseline) and fill `job.changes` with the minimal
+    overrides for parity, the output settings, and what the release cannot express. Returns the
+    baseline's ResolvedConfig."""
+    request, run = job.request, job.request.run_values
     # the loader finds models/megatron/<model>.yaml beside the experiment (migrate.primus.loader)
-    baseline = resolve({**files, experiment_path: experiment_yaml(request.name, model_ref, [])}, experiment_path)
-    present = set(baseline.values) | set(getattr(baseline, "primus_only", {}) or {})
-    changes = needed_overrides(baseline.values, run, expected, sorted(dests), derive, defaults,
-                               keep=[k for k in request.placeholders if k in dests])
-    unsettable: dict[str, str] = {}
-    if is_v01:
-        for key in list(changes):
-            if key not in present:
-                unsettable[key] = (f"{profile.name} presets do not define '{key}', and that release only "
-                                   f"overrides keys its presets define")
-                del changes[key]
+    baseline = job.resolve({**job.files, job.experiment_path: experiment_yaml(request.name, job.model_ref, [])},
+                           job.experiment_path)
+    job.present = set(baseline.values) | set(getattr(baseline, "primus_only", {}) or {})
+    job.changes = needed_overrides(baseline.values, run, request.expected, sorted(job.dests), job.derive,
+                                   job.defaults, keep=[k for k in request.placeholders if k in job.dests])
+    if job.v01:
+        for key in list(job.changes):
+            if key not in job.present:
+                job.unsettable[key] = (f"{job.profile.name} presets do not define '{key}', and that release only "
+                                       f"overrides keys its presets define")
+                del job.changes[key]
+    job.placeholders = {k: v for k, v in request.placeholders.items() if k in job.changes}
+    job.notes = dict(request.notes)
+    _output_settings(job.changes, job.notes, run, baseline, job.present, job.v01, job.dests)
+    job.views = run_views(request.expected, baseline)
+    return baseline
 
-    placeholders = {k: v for k, v in request.placeholders.items() if k in changes}
-    notes = dict(request.notes)
-    _output_settings(changes, notes, run, baseline, present, is_v01, dests)
 
-    def build(chosen: Mapping[str, Any]) -> list[Override]:
-        shaped = {k: written_shape(k, v, is_v01) for k, v in chosen.items()}
-        raw = {k: found[:2] for k, v in shaped.items()
-               if (found := runtime_text(k, v, request.runtime, is_v01)) is not None}
-        return build_overrides(shaped, request.explicit, request.knob_of, placeholders, notes, raw)
+def run_views(expected: Mapping[str, Any], resolved: Any) -> list[Mapping[str, Any]]:
+    """The run as the inertness rules read it (migrate.primus.emit.inert): the legacy run after
+    derivation, and what the release resolves, before and after its trainer's rewrites (Primus-only
+    keys included). A key is inert only when it is in all of them."""
+    primus_only = dict(getattr(resolved, "primus_only", {}) or {})
+    views: list[Mapping[str, Any]] = [expected, {**primus_only, **resolved.values}]
+    rewritten = getattr(resolved, "with_trainer_rewrites", None)
+    if rewritten is not None:
+        views.append({**primus_only, **rewritten()})
+    return views
 
+
+def _build(job: _Emission, chosen: Mapping[str, Any]) -> list[Override]:
+    """Override records for `chosen` (dest -> value), written in the release's shapes."""
+    request = job.request
+    shaped = {k: written_shape(k, v, job.v01) for k, v in chosen.items()}
+    raw = {k: found[:2] for k, v in shaped.items()
+           if (found := runtime_text(k, v, request.runtime, job.v01)) is not None}
+    overrides = build_overrides(shaped, request.explicit, request.knob_of, job.placeholders, job.notes, raw)
+    for override in overrides:
+        override.inert = inert_reason(override.key, job.views)
+    return overrides
+
+
+def _write_and_check(job: _Emission, changes: Mapping[str, Any]) -> tuple[list[Override], dict[str, str], Any, Any]:
+    """The experiment written with `changes`, resolved by the release's loader, and its parity."""
+    overrides = _build(job, changes)
+    files = {**job.files, job.experiment_path: experiment_yaml(job.request.name, job.model_ref, overrides,
+                                                               job.request.header)}
+    resolved = job.resolve(files, job.experiment_path)
+    return overrides, files, resolved, job.check_parity(job.request.expected, resolved)
+
+
+def _search_overrides(job: _Emission) -> tuple[list[Override], Any, Any]:
+    """Write, resolve and check; where parity still differs on a key the run sets, override it too
+    (up to three rounds): the in-memory minimisation cannot see every rule of the release."""
+    run = job.request.run_values
+    overrides: list[Override] = []
     resolved = parity = None
     for _ in range(3):
-        overrides = build(changes)
-        files[experiment_path] = experiment_yaml(request.name, model_ref, overrides, request.header)
-        resolved = resolve(files, experiment_path)
-        parity = check_parity(expected, resolved)
+        overrides, job.files, resolved, parity = _write_and_check(job, job.changes)
         if parity.ok:
             break
         added = False
         for dest, _, _ in parity.differences:
-            if dest in changes or dest in unsettable or dest not in run:
+            if dest in job.changes or dest in job.unsettable or dest not in run:
                 continue
-            if is_v01 and dest not in present:
-                unsettable[dest] = f"{profile.name} presets do not define '{dest}'"
+            if job.v01 and dest not in job.present:
+                job.unsettable[dest] = f"{job.profile.name} presets do not define '{dest}'"
                 continue
-            changes[dest] = run[dest]
+            job.changes[dest] = run[dest]
             added = True
         if not added:
             break
-    if parity is not None and parity.ok:
-        # Keys a release's trainer rewrites after loading (`trainer_rewrites`) are not modelled by the
-        # in-memory minimisation, which may keep one the loader shows is not needed: try each again.
-        # Output keys (save_interval without save, W&B names without W&B, ...) may be inert as well.
-        from migrate.primus.handoff import OUTPUT_DESTS
+    return overrides, resolved, parity
 
-        rewritten = set(getattr(baseline, "trainer_rewrites", None) or {}) | set(OUTPUT_DESTS)
-        for key in [k for k in changes if k not in placeholders
-                    and (k in rewritten or _rewritten(baseline.origins.get(k)))]:
-            trial = {k: v for k, v in changes.items() if k != key}
-            trial_overrides = build(trial)
-            trial_files = {**files, experiment_path: experiment_yaml(request.name, model_ref, trial_overrides,
-                                                                     request.header)}
-            trial_resolved = resolve(trial_files, experiment_path)
-            trial_parity = check_parity(expected, trial_resolved)
-            if trial_parity.ok:
-                changes, overrides, files, resolved, parity = trial, trial_overrides, trial_files, trial_resolved, \
-                    trial_parity
-    return EmitResult(files, experiment_path, model_path, model_ref, best, ranking, model_values,
-                      overrides, unsettable, resolved, parity, dict(baseline.values))
+
+DROP_TOGETHER = 4  # from this many candidates on, `_drop_rewritten` first tries dropping them all at once
+
+
+def _drop_rewritten(job: _Emission, baseline: Any, overrides: list[Override], resolved: Any,
+                    parity: Any) -> tuple[list[Override], Any, Any]:
+    """Keys a release's trainer rewrites after loading (`trainer_rewrites`) are not modelled by the
+    in-memory minimisation, which may keep one the loader shows is not needed: try each again.
+    Output keys (save_interval without save, W&B names without W&B, ...) may be inert as well."""
+    from migrate.primus.handoff import OUTPUT_DESTS
+
+    rewritten = set(getattr(baseline, "trainer_rewrites", None) or {}) | set(OUTPUT_DESTS)
+    candidates = [k for k in job.changes if k not in job.placeholders
+                  and (k in rewritten or _rewritten(baseline.origins.get(k)))]
+    if len(candidates) >= DROP_TOGETHER:
+        # usually most of them go: one resolve for all, else one each (what that costs at most: one more)
+        trial = {k: v for k, v in job.changes.items() if k not in candidates}
+        trial_overrides, trial_files, trial_resolved, trial_parity = _write_and_check(job, trial)
+        if trial_parity.ok:
+            job.changes, job.files = trial, trial_files
+            return trial_overrides, trial_resolved, trial_parity
+    for key in candidates:
+        trial = {k: v for k, v in job.changes.items() if k != key}
+        trial_overrides, trial_files, trial_resolved, trial_parity = _write_and_check(job, trial)
+        if trial_parity.ok:
+            job.changes, job.files = trial, trial_files
+            overrides, resolved, parity = trial_overrides, trial_resolved, trial_parity
+    return overrides, resolved, parity
+
+
+def _settle_inert(job: _Emission, overrides: list[Override], resolved: Any,
+                  parity: Any) -> tuple[list[Override], Any, Any]:
+    """Judge inertness on the final files' resolution too; where that changes the layout, write the
+    experiment again and check it again (the text moves keys between blocks, never values)."""
+    job.views = run_views(job.request.expected, resolved)
+    if all(o.inert == inert_reason(o.key, job.views) for o in overrides):
+        return overrides, resolved, parity
+    trial_overrides, trial_files, trial_resolved, trial_parity = _write_and_check(job, job.changes)
+    if (trial_parity.ok, trial_parity.differences) != (parity.ok, parity.differences):
+        return overrides, resolved, parity  # cannot happen unless the layout changed values: keep what was checked
+    job.files = trial_files
+    return trial_overrides, trial_resolved, trial_parity
 
 
 MODEL_STEM_CHARS = 80  # longer descriptive names become `<preset>-custom-<hash>`

@@ -7,7 +7,8 @@ from typing import Any, Mapping, Sequence
 
 from migrate.primus.emit.architecture import STRUCTURE_KEYS
 from migrate.primus.emit.groups import group_keys
-from migrate.primus.emit.overrides import Override
+from migrate.primus.emit.inert import RULE_NAMES
+from migrate.primus.emit.overrides import MEGATRON_DEFAULT, Override
 from migrate.primus.emit.yamltext import Entry, Group, comment_block, reads_back, render_entries, render_value
 
 
@@ -37,14 +38,42 @@ def experiment_yaml(
     if not overrides:
         lines.append("    overrides: {}")
         return "\n".join(lines) + "\n"
-    by_key = {o.key: o for o in overrides}
-    groups = [
-        Group(title, [Entry(k, by_key[k].value, by_key[k].comment, raw_text(by_key[k].raw)) for k in keys])
-        for title, keys in group_keys([o.key for o in overrides], STRUCTURE_KEYS)
-    ]
     lines.append("    overrides:")
-    lines += render_entries(groups, indent=6)
+    lines += render_entries(override_groups(overrides), indent=6)
     return "\n".join(lines) + "\n"
+
+
+INERT_BLOCK_TITLE = (
+    "inert in this run: settings nothing in this run reads (each comment says why), written so that\n"
+    "what Primus resolves equals the legacy run key for key (static parity)")
+
+
+def inert_block_title(inert: Sequence[Override]) -> str:
+    """The comment over the inert block: why it is there, and how many of its keys pin a Megatron default."""
+    defaults = sum(1 for o in inert if o.origin == MEGATRON_DEFAULT)
+    if not defaults:
+        return INERT_BLOCK_TITLE
+    share = "all" if defaults == len(inert) else f"{defaults} of the {len(inert)}"
+    return f"{INERT_BLOCK_TITLE};\n{share} pin Megatron defaults the Primus presets change"
+
+
+def override_groups(overrides: Sequence[Override]) -> list[Group]:
+    """What changes the run first, by section; then one block of the keys that cannot change it
+    (migrate.primus.emit.inert), by rule."""
+    by_key = {o.key: o for o in overrides}
+
+    def entry(key: str) -> Entry:
+        o = by_key[key]
+        return Entry(key, o.value, o.comment, raw_text(o.raw))
+
+    affecting = [o.key for o in overrides if o.inert is None]
+    groups = [Group(title, [entry(k) for k in keys]) for title, keys in group_keys(affecting, STRUCTURE_KEYS)]
+    inert = [o for o in overrides if o.inert is not None]
+    if inert:
+        rank = {name: i for i, name in enumerate(RULE_NAMES)}
+        ordered = sorted(inert, key=lambda o: rank.get(o.inert.rule if o.inert else "", len(rank)))
+        groups.append(Group(inert_block_title(ordered), [entry(o.key) for o in ordered]))
+    return groups
 
 
 def raw_text(text: str | None) -> str | None:

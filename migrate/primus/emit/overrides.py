@@ -15,6 +15,7 @@ from operator import is_not
 from typing import Any, Callable, Iterable, Mapping
 
 from migrate.diagnostics import Origin
+from migrate.primus.emit.inert import Inert
 from migrate.values import same_value
 
 MEGATRON_DEFAULT = "Megatron default"
@@ -31,12 +32,12 @@ class Override:
     origin: str  # "train_llama3.sh:74" or "Megatron default"
     knob: str | None = None  # the script knob that sets it (kept as `${KNOB:value}` with --keep-knobs)
     raw: str | None = None  # the text written instead of the value, e.g. `${TP:8}`
+    inert: Inert | None = None  # why the key cannot change this run (migrate.primus.emit.inert), if it cannot
 
     @property
     def comment(self) -> str:
-        if self.knob and self.raw is None:
-            return f"{self.origin} ({self.knob})"
-        return self.origin
+        text = f"{self.origin} ({self.knob})" if self.knob and self.raw is None else self.origin
+        return f"{text}; {self.inert.comment()}" if self.inert is not None else text
 
 
 def origin_note(key: str, explicit: Mapping[str, Origin | None]) -> str:

@@ -107,9 +107,11 @@ def _other_settings(r: dict[str, Any]) -> list[str]:
     defaults = [o for o in r["overrides"] if o["origin"] == "Megatron default"]
     if defaults:
         lines += ["## Keys the script never set but the Primus presets change", "",
-                  "| key | Megatron value (kept) | preset value |", "|---|---|---|"]
+                  "| key | Megatron value (kept) | preset value | affects this run |", "|---|---|---|---|"]
         for o in defaults:
-            lines.append(f"| `{o['key']}` | {_cell(o['value'])} | {_cell(o.get('preset_value'))} |")
+            inert = o.get("inert")
+            effect = f"no: {inert['reason']}" if inert else "yes (or not known to be inert)"
+            lines.append(f"| `{o['key']}` | {_cell(o['value'])} | {_cell(o.get('preset_value'))} | {_cell(effect)} |")
         lines.append("")
     if r.get("knobs"):
         lines += ["## Knobs", "", "| knob | value | default | source | in the YAML |", "|---|---|---|---|---|"]
@@ -169,7 +171,9 @@ def experiment_header(name: str, script_name: str, variant: str, release_name: s
         f"{name}: converted by primus-migrate from {script_name}"
         + (f" ({variant})" if variant else "") + f" for {release_name}.\n"
         "Each override says where its value comes from: the script line that set it, or\n"
-        "`Megatron default` when the script left it at Megatron's default and the Primus preset differs."
+        "`Megatron default` when the script left it at Megatron's default and the Primus preset differs.\n"
+        "What changes the run comes first, by section; settings this run never reads, if any, come last\n"
+        "in one block (`primus-migrate explain <this file> KEY` says why a key is here)."
         + (f"\nAccepted: {entry_accepted}." if entry_accepted else "")
         + (f"\nAccepted difference (--accept-null-tokenizer): {release_name} trains mock data with the\n"
            f"NullTokenizer instead of {null_tokenizer_of}; vocab_size keeps the padded vocabulary."
@@ -246,7 +250,8 @@ def migration_report(*, script_name: str, profile: Profile, legacy_schema: str, 
         "run_command": run_command(profile.name, result.experiment_path),
         "run_command_alternative": alternative_command(profile.name, result.experiment_path),
         "overrides": [{"key": o.key, "value": jsonable(o.value), "origin": o.origin, "knob": o.knob,
-                       "written_as": o.raw, "preset_value": jsonable(result.preset_values.get(o.key))}
+                       "written_as": o.raw, "preset_value": jsonable(result.preset_values.get(o.key)),
+                       "inert": {"rule": o.inert.rule, "reason": o.inert.reason} if o.inert else None}
                       for o in result.overrides],
         "model_keys": {k: jsonable(v) for k, v in result.model_values.items()},
         "flags": flags,

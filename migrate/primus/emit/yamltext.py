@@ -15,13 +15,10 @@ import io
 import math
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Sequence
 
 import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.representer import RoundTripRepresenter
-from ruamel.yaml.scalarstring import DoubleQuotedScalarString
-
 _RESOLVER = yaml.resolver.Resolver()
 _STR_TAG = "tag:yaml.org,2002:str"
 _FLOAT_TAG = "tag:yaml.org,2002:float"
@@ -55,27 +52,36 @@ def plain_resolves_to_str(text: str) -> bool:
     return _RESOLVER.resolve(yaml.nodes.ScalarNode, text, (True, False)) == _STR_TAG
 
 
-class _Representer(RoundTripRepresenter):
-    """ruamel's round-trip representer with YAML-1.1-safe floats and strings."""
+@lru_cache(maxsize=1)
+def _ruamel() -> tuple[Any, Any]:
+    """ruamel's dumper class with YAML-1.1-safe floats and strings, and its double-quoted string type.
+
+    Imported on first use: most values never need it (`_simple_text`), and the import is a tenth
+    of a cold `convert`."""
+    from ruamel.yaml.representer import RoundTripRepresenter
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    class _Representer(RoundTripRepresenter):
+        """ruamel's round-trip representer with YAML-1.1-safe floats and strings."""
+
+    def represent_float(rep: RoundTripRepresenter, value: float) -> Any:
+        return rep.represent_scalar(_FLOAT_TAG, format_float(value))
+
+    def represent_str(rep: RoundTripRepresenter, value: str) -> Any:
+        if value == "" or not plain_resolves_to_str(value):
+            return rep.represent_scalar(_STR_TAG, value, style='"')
+        return rep.represent_str(value)
+
+    _Representer.add_representer(float, represent_float)
+    _Representer.add_representer(str, represent_str)
+    return _Representer, DoubleQuotedScalarString
 
 
-def _represent_float(rep: RoundTripRepresenter, value: float):
-    return rep.represent_scalar(_FLOAT_TAG, format_float(value))
+def _yaml() -> Any:
+    from ruamel.yaml import YAML
 
-
-def _represent_str(rep: RoundTripRepresenter, value: str):
-    if value == "" or not plain_resolves_to_str(value):
-        return rep.represent_scalar(_STR_TAG, value, style='"')
-    return rep.represent_str(value)
-
-
-_Representer.add_representer(float, _represent_float)
-_Representer.add_representer(str, _represent_str)
-
-
-def _yaml() -> YAML:
     y = YAML(typ="rt")
-    y.Representer = _Representer
+    y.Representer = _ruamel()[0]
     y.default_flow_style = True
     y.width = 4096
     y.indent(mapping=2, sequence=4, offset=2)
@@ -105,9 +111,28 @@ def render_value(value: Any) -> str:
     return text
 
 
+# A string YAML 1.1 and 1.2 both read as itself when written plain: no indicator, no number, no
+# boolean or null word (those start with a letter but `plain_resolves_to_str` refuses them).
+_SIMPLE = re.compile(r"[A-Za-z/_][A-Za-z0-9_./+=@%~-]*")
+
+
+def _simple_text(value: Any) -> str | None:
+    """What ruamel writes for a plain word or a flat list of them, without ruamel (None: ask ruamel).
+    tests/test_yaml_strings.py checks it against ruamel's own rendering."""
+    if type(value) is str:
+        return value if _SIMPLE.fullmatch(value) and plain_resolves_to_str(value) else None
+    if type(value) is list and all(type(v) is str for v in value):
+        items = [_simple_text(v) for v in value]
+        return None if None in items else "[" + ", ".join(str(i) for i in items) + "]"
+    return None
+
+
 def _checked_render(value: Any) -> str:
     """ruamel's rendering where it is plainly right; else checked by loading it back as Primus does, and
     written as our own double-quoted escapes when ruamel got it wrong (`: x`, `? x`, NEL, U+2028 ...)."""
+    simple = _simple_text(value)
+    if simple is not None:
+        return simple
     try:
         text = _render_with_ruamel(value)
     except Exception:  # noqa: BLE001 - ruamel cannot put it on one line: the escaped form can
@@ -136,7 +161,7 @@ def _plainly_safe(value: Any) -> bool:
 
 def _printable(text: str) -> bool:
     """One line of characters every YAML reader and line-based tool takes literally (no U+2028, NEL, BOM)."""
-    return all(_DQ_LITERAL.fullmatch(ch) for ch in text)
+    return all(_literal(ch) for ch in text)
 
 
 def reads_back(text: str, value: Any) -> bool:
@@ -165,7 +190,17 @@ def _same(a: Any, b: Any) -> bool:
 
 # Characters PyYAML reads literally inside a double-quoted scalar (its reader refuses the rest, and line
 # breaks would fold): everything else is written as an escape.
-_DQ_LITERAL = re.compile("[\x20-\x7E\xA0-\u2027\u202A-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD\U00010000-\U0010FFFF]")
+_DQ_LITERAL_PATTERN = "[\x20-\x7E\xA0-\u2027\u202A-\uD7FF\uE000-\uFEFE\uFF00-\uFFFD\U00010000-\U0010FFFF]"
+
+
+@lru_cache(maxsize=1)
+def _dq_literal() -> re.Pattern[str]:
+    """Compiled on first use (a tenth of this module's import): ASCII text never needs it."""
+    return re.compile(_DQ_LITERAL_PATTERN)
+
+
+def _literal(ch: str) -> bool:
+    return " " <= ch <= "~" or bool(_dq_literal().fullmatch(ch))
 
 
 def double_quoted(text: str) -> str:
@@ -174,7 +209,7 @@ def double_quoted(text: str) -> str:
     for ch in text:
         if ch in '"\\':
             out.append("\\" + ch)
-        elif _DQ_LITERAL.fullmatch(ch):
+        elif _literal(ch):
             out.append(ch)
         elif ord(ch) < 0x100:
             out.append(f"\\x{ord(ch):02X}")
@@ -230,7 +265,7 @@ def _plainify(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _plainify(v) for k, v in value.items()}
     if isinstance(value, str) and (value == "" or not plain_resolves_to_str(value)):
-        return DoubleQuotedScalarString(value)
+        return _ruamel()[1](value)
     return value
 
 
@@ -246,7 +281,8 @@ class Entry:
 
 @dataclass
 class Group:
-    """A run of entries under a `# title` line, separated from the previous group by a blank line."""
+    """A run of entries under `# title` lines (one per line of the title), separated from the previous
+    group by a blank line."""
 
     title: str | None
     entries: list[Entry] = field(default_factory=list)
@@ -270,7 +306,7 @@ def render_entries(groups: Sequence[Group], indent: int, comment_column: int | N
             lines.append("")
         first = False
         if group.title:
-            lines.append(f"{pad}# {group.title}")
+            lines += [f"{pad}# {comment_safe(line)}".rstrip() for line in group.title.splitlines()]
         for entry in group.entries:
             text = f"{pad}{entry.key}: {entry.raw if entry.raw is not None else render_value(entry.value)}"
             if entry.comment:
@@ -285,7 +321,9 @@ def _one_line(text: str) -> str:
 
 def comment_safe(line: str) -> str:
     """One line of a `# comment`: characters YAML would read as a line break or refuse are escaped."""
-    return "".join(ch if ch == "\t" or _DQ_LITERAL.fullmatch(ch) else ascii(ch)[1:-1] for ch in line)
+    if line.isascii() and line.isprintable():
+        return line
+    return "".join(ch if ch == "\t" or _literal(ch) else ascii(ch)[1:-1] for ch in line)
 
 
 def comment_block(text: str, indent: int = 0) -> list[str]:
