@@ -453,7 +453,7 @@ def _place(job: ScriptJob, variant: Variant, conv: Converted, scratch: Path, bac
     )
 
 
-def _place_run_sh(conv: Any, exp_rel: str, model_rel: str | None, placed: dict[str, str]) -> str | None:
+def _place_run_sh(conv: Converted, exp_rel: str, model_rel: str | None, placed: dict[str, str]) -> str | None:
     """The conversion's run.sh beside the experiment, its paths moved to the tree's (None: it has none)."""
     text = conv.files.get("run.sh")
     if text is None:
@@ -465,7 +465,7 @@ def _place_run_sh(conv: Any, exp_rel: str, model_rel: str | None, placed: dict[s
     return run_rel
 
 
-def _schema_label(conv: Any, root: str) -> str | None:
+def _schema_label(conv: Converted, root: str) -> str | None:
     """The table that read the script: a bundled name; `checkout` for the checkout the batch folder is or
     sits in; `checkout:REL` for one inside the batch folder (REL: its folder, relative to the batch root)."""
     label = (conv.report or {}).get("legacy_schema")

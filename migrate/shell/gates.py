@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 from migrate.diagnostics import MigrateError, Origin
 
 if TYPE_CHECKING:
+    from migrate.shell.evaluate import EvalOptions
     from migrate.shell.plan import Knob
 
 PLACEHOLDER = "primus-migrate-probe"  # the value tried for a variable the script only needs set
@@ -285,14 +286,13 @@ def describe(gate: Gate) -> tuple[str, str]:
     return f"{where} {', then '.join(parts)}", "; ".join(hints)
 
 
-def probe_with(evaluate: Callable[..., object], path: object, args: Sequence[str], options: object) -> Probe:
+def probe_with(evaluate: Callable[..., object], path: object, args: Sequence[str], options: EvalOptions) -> Probe:
     """A probe that runs `evaluate(path, env, args, options)` (see `Probe`)."""
     def probe(env: dict[str, str], follow: bool, *, positional: int = 0,
               exists: tuple[str, ...] = ()) -> Origin | Gate | None | bool:
         given = list(args) + [PLACEHOLDER] * (positional - len(args))
-        known = getattr(options, "assume_exists", ())
         try:
-            evaluate(path, env, given, dataclasses.replace(options, assume_exists=(*known, *exists))  # type: ignore[type-var]
+            evaluate(path, env, given, dataclasses.replace(options, assume_exists=(*options.assume_exists, *exists))
                      if exists else options)
         except GatedScript as exc:
             if follow:
