@@ -30,6 +30,7 @@ from typing import Any, Mapping
 import yaml
 
 from migrate.diagnostics import Diagnostic, Diagnostics, MigrateError, Origin
+from migrate.primus.emit.runscript import run_sh
 from migrate.shell.plan import Knob
 
 LAYERS = {"8": 32, "70": 80, "405": 126}
@@ -143,9 +144,14 @@ class FakeBackend:
         exp += "".join(f"      {k}: {json.dumps(v)}\n" for k, v in others.items())
         if any(d[0] == "parity-breaks" for d in directives):
             expected["train_iters"] = 10
-        files = {f"{name}-pretrain.yaml": exp, f"models/megatron/{model_name}": model, "run.sh": "#!/bin/sh\n",
-                 "report.json": "{}\n"}
         exports = [" ".join(d[1:]) for d in directives if d[0] == "export"]
+        # the emitter's own run.sh for these files (the batch moves its paths into the tree)
+        from migrate.primus import get_profile
+
+        run = run_sh(settings.target, "", get_profile(settings.target).rules.run, script, f"{name}-pretrain.yaml",
+                     f"models/megatron/{model_name}", {"NNODES": "1"}, bool(exports))
+        files = {f"{name}-pretrain.yaml": exp, f"models/megatron/{model_name}": model, "run.sh": run,
+                 "report.json": "{}\n"}
         if exports:
             files["env.sh"] = "".join(f"export {e}\n" for e in exports)
         return FakeConversion(plan, expected, files, f"{name}-pretrain.yaml", f"models/megatron/{model_name}", diags,

@@ -9,6 +9,7 @@ cached per process: a worker loads the schemas and presets once.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Protocol, Union
@@ -36,6 +37,7 @@ class ConvertSettings:
     accept_null_tokenizer: bool = False  # see ConvertOptions.accept_null_tokenizer
     script_args: tuple[str, ...] = ()  # the script's positional arguments (batch --script-args), per script
     entry_as: str | None = None  # see ConvertOptions.entry_as
+    assume_exists: tuple[str, ...] = ()  # see ConvertOptions.assume_exists
 
 
 class Backend(Protocol):
@@ -58,7 +60,9 @@ class PipelineBackend:
         from migrate.shell import EvalOptions, evaluate_script
 
         return evaluate_script(script, env=env, args=settings.script_args,
-                               options=EvalOptions(gpus_per_node=settings.gpus_per_node))
+                               options=EvalOptions(gpus_per_node=settings.gpus_per_node,
+                                                   assume_exists=settings.assume_exists,
+                                                   inputs_root=os.getcwd()))  # the batch root (worker._inside)
 
     def convert(self, script: str, env: dict[str, str], name: str, settings: ConvertSettings) -> Converted:
         from migrate.pipeline import ConvertOptions, convert_script
@@ -72,6 +76,8 @@ class PipelineBackend:
             primus_path=settings.primus_path,
             accept_null_tokenizer=settings.accept_null_tokenizer,
             entry_as=settings.entry_as,
+            assume_exists=settings.assume_exists,
+            inputs_root=os.getcwd(),  # the batch root: scripts are converted from there (worker._inside)
             render_reports=False,  # the batch drops each conversion's own report (worker.DROPPED_FILES)
         )
         from migrate.torchtitan.cli import TorchtitanLaunch

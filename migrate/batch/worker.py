@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import re
 import tempfile
 import traceback
 from dataclasses import dataclass, field
@@ -37,8 +38,8 @@ from migrate.shell.plan import LaunchPlan
 from migrate.primus.yamlio import mark_emitted
 
 NO_LAUNCH = "no training launch"
-# Per-conversion files the batch replaces: its own report covers report.*, and run.sh
-# names the single-script layout (the README's batch section says how to launch).
+# Per-conversion files the batch replaces: its own report covers report.*, and run.sh is
+# written beside each experiment with the tree's paths (_place_run_sh).
 DROPPED_FILES = frozenset({"run.sh", "report.md", "report.json"})
 
 
@@ -96,9 +97,29 @@ def _error_row(job: ScriptJob, exc: MigrateError, rel: _Relativizer) -> ScriptRe
     if NO_LAUNCH in exc.message.lower():
         return ScriptResult(job.relpath, "skipped", reason=rel(f"helper: {exc.message}"))
     hint = (exc.hint or "").replace(PASS_ARGUMENTS, f"pass them with --script-args '{job.relpath}=ARG1 ARG2 ...'")
+    hint = "; ".join(filter(None, [_template_note(exc), hint]))
     reason = exc.message + (f" (hint: {hint})" if hint else "")
     return ScriptResult(job.relpath, "rejected", reason=rel(reason),
                         location=rel(str(exc.origin)) if exc.origin else None, category=exc.category)
+
+
+_PLACEHOLDER = re.compile(r"<[A-Za-z][^<>\n]*>")  # `<Specify path>`, `<PATH TO THE FIRST DATASET>`
+
+
+def _template_note(exc: MigrateError) -> str:
+    """A script that stops at a template line (bash cannot parse `X=<Specify path>`; Megatron gets
+    `--save <PATH TO CHECKPOINTS>` as words): the line and its unfilled placeholders."""
+    origin = exc.origin
+    if origin is None or not origin.line:
+        return ""
+    try:
+        with open(origin.file, encoding="utf-8", errors="replace") as handle:
+            line = handle.read().splitlines()[origin.line - 1]
+    except (OSError, IndexError):
+        return ""
+    found = list(dict.fromkeys(_PLACEHOLDER.findall(line)))
+    return (f"line {origin.line} is a template line with unfilled placeholders {', '.join(found)}: "
+            "fill them in") if found else ""
 
 
 def _knob_infos(plan: Any, infos: dict[str, KnobInfo] | None = None) -> tuple[dict[str, KnobInfo], bool]:
@@ -398,6 +419,7 @@ def _place(job: ScriptJob, variant: Variant, conv: Converted, scratch: Path, bac
     for path, text in sorted(conv.files.items()):
         if path not in (conv.experiment_path, conv.model_path) and path not in DROPPED_FILES:
             placed[layout.companion_path(exp_rel, path)] = text
+    run_rel = _place_run_sh(conv, exp_rel, model_rel, placed)
     # The emitter's files with the model reference renamed: still emitted text (see mark_emitted).
     mark_emitted(exp_text)
     if model_rel is not None:
@@ -427,14 +449,30 @@ def _place(job: ScriptJob, variant: Variant, conv: Converted, scratch: Path, bac
     return VariantResult(
         label=variant.label, env=variant.env_dict, status=status, warnings=warnings, unmapped=unmapped,
         experiment=exp_rel, model=model_rel, parity_ok=ok, parity_differences=plain_diffs,
-        is_default=variant.is_default, legacy_schema=_schema_label(conv),
+        is_default=variant.is_default, legacy_schema=_schema_label(conv, job.root), run=run_rel,
     )
 
 
-def _schema_label(conv: Any) -> str | None:
-    """The table that read the script: a bundled name, or `checkout` for the one the batch folder sits in."""
+def _place_run_sh(conv: Converted, exp_rel: str, model_rel: str | None, placed: dict[str, str]) -> str | None:
+    """The conversion's run.sh beside the experiment, its paths moved to the tree's (None: it has none)."""
+    text = conv.files.get("run.sh")
+    if text is None:
+        return None
+    env_rel = layout.companion_path(exp_rel, "env.sh")
+    run_rel = layout.run_script_path(exp_rel)
+    placed[run_rel] = layout.relocate_run_sh(text, conv.experiment_path, conv.model_path, exp_rel, model_rel,
+                                             env_rel if env_rel in placed else None)
+    return run_rel
+
+
+def _schema_label(conv: Converted, root: str) -> str | None:
+    """The table that read the script: a bundled name; `checkout` for the checkout the batch folder is or
+    sits in; `checkout:REL` for one inside the batch folder (REL: its folder, relative to the batch root)."""
     label = (conv.report or {}).get("legacy_schema")
-    return "checkout" if isinstance(label, str) and "/" in label else label
+    if not isinstance(label, str) or "/" not in label:
+        return label
+    inside = os.path.relpath(os.path.realpath(label), os.path.realpath(root))
+    return "checkout" if inside == "." or inside.startswith("..") else f"checkout:{Path(inside).as_posix()}"
 
 
 def _plain(value: Any) -> Any:

@@ -65,6 +65,8 @@ def add_script_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pairs", nargs="*", metavar="KEY=VALUE", help="environment for the script")
     parser.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
                         help="GPUs per node assumed for torch.cuda.device_count(), nvidia-smi, ... (default 8)")
+    parser.add_argument("--assume-exists", action="append", default=[], metavar="PATH",
+                        help="a path the script's file tests find (see `convert --help`); repeatable")
 
 
 def split_script_args(args: argparse.Namespace) -> tuple[dict[str, str], list[str]]:
@@ -85,7 +87,8 @@ def evaluate(args: argparse.Namespace):
     from migrate.shell import EvalOptions, evaluate_script
 
     env, positional = split_script_args(args)
-    return evaluate_script(args.script, env, positional, EvalOptions(gpus_per_node=args.gpus_per_node))
+    return evaluate_script(args.script, env, positional, EvalOptions(gpus_per_node=args.gpus_per_node,
+                                                                     assume_exists=tuple(args.assume_exists)))
 
 
 def run(args: argparse.Namespace) -> int:

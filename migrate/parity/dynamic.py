@@ -63,6 +63,7 @@ class ParityOptions:
     primus_path: str | None = None
     accept_null_tokenizer: bool = False  # see ConvertOptions.accept_null_tokenizer
     entry_as: str | None = None  # see ConvertOptions.entry_as
+    assume_exists: tuple[str, ...] = ()  # see ConvertOptions.assume_exists
     logs_dir: Path | None = None  # keep each side's train.log + metrics.jsonl here (DIR/legacy, DIR/primus)
 
 
@@ -346,7 +347,7 @@ def _real_convert(script: str, env: dict[str, str], args: list[str], options: Pa
     return convert_script(script, env, args, ConvertOptions(
         target=options.target, gpus_per_node=options.gpus_per_node, legacy_schema=options.legacy_schema,
         primus_path=options.primus_path, accept_null_tokenizer=options.accept_null_tokenizer,
-        entry_as=options.entry_as))
+        entry_as=options.entry_as, assume_exists=options.assume_exists))
 
 
 def _real_primus_config(conversion: Conversion, options: ParityOptions, env: dict[str, str], workdir: Path) -> dict:

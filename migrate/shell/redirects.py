@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
+from migrate.shell.inputs import known_path
 from migrate.shell.text import is_unknown, to_str
 from migrate.shell.words import expand_string
 
@@ -50,7 +51,7 @@ def _dir_exists(ev: Evaluator, path: str) -> bool | None:
     if path == (to_str(home.scalar()) if home is not None else "/root"):
         return True
     if ev.is_visible_path(path):
-        return os.path.isdir(path)
+        return known_path(ev, path) in ("dir", "created")  # the scripts' folders, never what sits beside them
     return None
 
 
@@ -58,7 +59,7 @@ def _file_exists(ev: Evaluator, path: str) -> bool | None:
     if path in _created(ev) or path.startswith("/dev/") or path.startswith("/proc/"):
         return True
     if ev.is_visible_path(path):
-        return os.path.isfile(path)
+        return known_path(ev, path) in ("file", "created")
     return None
 
 
