@@ -160,6 +160,34 @@ def test_environment_placement_and_secrets():
     assert plan_environment(_run("primus-26.5"), env, {}, {}).run_vars["PRIMUS_HIPBLASLT_TUNING"] == "1"
 
 
+def test_environment_follows_each_release_run_script():
+    """Facts read from each tag's script by real bash (run_scripts.py): NCCL_IB_GID_INDEX is forced to 3
+    on the default path at every release, so a legacy value is reported, never put in env.sh to be
+    overwritten; NVTE_DEBUG is forced at v26.2 .. v26.3.1 but read from v26.4.0; v0.1.0-rc1 stops before
+    training whenever MEGATRON_PATH is set, so that export is left out of run.sh and env.sh."""
+    from types import SimpleNamespace
+
+    from migrate.primus.emit.runenv import plan_environment
+    from migrate.primus.releases import release
+
+    env = {"NCCL_IB_GID_INDEX": SimpleNamespace(value="1", origin="t.sh:2"),
+           "NVTE_DEBUG": SimpleNamespace(value="1", origin="t.sh:3"),
+           "MEGATRON_PATH": SimpleNamespace(value="/ws/Megatron-LM", origin="t.sh:4")}
+
+    def placed(tag):
+        out = plan_environment(release(tag).run, env, {}, {})
+        return {p.name: p.destination for p in out.placements}, out
+
+    for tag in ("v0.1.0-rc1", "v0.5.0", "v26.2", "v26.3.1", "v26.5.1"):
+        assert placed(tag)[0]["NCCL_IB_GID_INDEX"] == "forced by run script", tag
+    assert placed("v26.3")[0]["NVTE_DEBUG"] == "forced by run script"
+    assert placed("v26.4.0")[0]["NVTE_DEBUG"] == "run variable"
+    where, out = placed("v0.1.0-rc1")
+    assert where["MEGATRON_PATH"] == "not set"
+    assert "MEGATRON_PATH" not in out.env_file and "MEGATRON_PATH" not in out.run_vars
+    assert placed("v0.2.0")[0]["MEGATRON_PATH"] == "env.sh"  # v0.2.0's script never names it
+
+
 def test_env_sh_is_valid_bash(tmp_path):
     import subprocess
 

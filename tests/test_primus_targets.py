@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from helpers_primus import write_tree
+from primus_run_oracle import run_script_facts
 from migrate.diagnostics import MigrateError
 from migrate.primus import get_profile
 from migrate.primus import profiles
@@ -278,15 +279,6 @@ def test_release_facts_match_the_tags_code(tag):
     # the run script, its tuning gate, and the CLI with a `direct` mode
     run_script = show(rel.run.script)
     assert run_script and (rel.run.tuning_gate == ("PRIMUS_HIPBLASLT_TUNING:-0" in run_script))
-    if rel.run.checked:  # what it reads is named in it; what it forces is exported with that value
-        import re
-
-        # (v0.1.0-rc1 builds MEGATRON_PATH / TORCHTITAN_PATH from its backend names: `${backend^^}_PATH`)
-        built = {f"{b.upper()}_PATH" for b in re.findall(r'CUSTOM_BACKENDS=\(([^)]*)\)', run_script)
-                 for b in re.findall(r'"(\w+)"', b)}
-        assert not [name for name in rel.run.reads - built if not re.search(rf"\b{name}\b", run_script)]
-        assert not [name for name, value in rel.run.forces.items()
-                    if not re.search(rf"^\s*export {name}={re.escape(value)}\s*(#.*)?$", run_script, re.M)]
     if rel.run.cli:  # ./primus-cli (v26.2+) execs runner/primus-cli, whose usage shows `direct`
         assert show(rel.run.cli.removeprefix("./"))
         assert "primus-cli direct -- train pretrain" in show("runner/primus-cli")
@@ -306,6 +298,26 @@ def test_release_facts_match_the_tags_code(tag):
                 "kept" if "# args.moe_layer_freq = moe_freq_type" in upc else "moe_freq_type")
         assert rel.trainer.moe_layer_freq == kind
         assert rel.trainer.data_paths_split_on_space and 'args.data_path = args.data_path.split(" ")' in upc
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("tag", sorted(RELEASES))
+def test_run_script_facts_match_real_bash(tag):
+    """What the registry says each tag's run script reads, forces and stops on is what real bash does
+    with that tag's own script (tests/primus_run_oracle.py: launched with an empty environment and with
+    every variable it names set; the variables at the launch compared)."""
+    repo = os.environ.get("PRIMUS_GIT")
+    if not repo or not os.path.isdir(repo):
+        pytest.skip("set PRIMUS_GIT to a Primus git dir to run every release's run script")
+    run = release(tag).run
+    claimed = frozenset(run.reads) | frozenset(run.forces)
+    reads, forces, stops = run_script_facts(repo, tag, run.script, claimed, run.stops)
+    assert stops == run.stops
+    assert sorted(reads ^ run.reads) == [], "reads differ (symmetric difference)"
+    assert sorted(set(forces) ^ set(run.forces)) == [], "forced variables differ"
+    computed = {name for name, value in forces.items() if value is None}  # e.g. HIP_VISIBLE_DEVICES
+    assert {n: v for n, v in forces.items() if n not in computed} == {
+        n: v for n, v in run.forces.items() if n not in computed}
 
 
 def test_a_checkout_may_be_named_by_a_release_not_bundled_here(tmp_path):

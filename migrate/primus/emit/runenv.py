@@ -63,6 +63,7 @@ class EnvPlacement:
     value: str
     origin: str | None
     destination: str  # "run variable" | "env.sh" | "forced by run script" | "already set by run script" | "tuning"
+    #                   | "not set"
     note: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -93,11 +94,6 @@ def plan_environment(
     """
     out = RunEnvironment()
     reads, forces, script = run.reads, run.forces, run.script
-    if not run.checked and env:
-        out.guidance.append(
-            f"Environment: which variables {script} reads or forces at this release was not read from its own "
-            "script (primus-migrate uses a neighbouring release's); check the variables run.sh and env.sh "
-            "set against that script.")
     for option, value in launcher_options.items():
         var = LAUNCHER_TO_VARIABLE.get(option)
         if var and value and not value.startswith("$"):
@@ -132,7 +128,12 @@ def plan_environment(
                                                f"looks like a credential: env.sh requires {name} from your "
                                                "environment instead of copying the script's value"))
             continue
-        if name in reads:
+        if name in run.stops:
+            out.placements.append(EnvPlacement(
+                name, value, origin, "not set",
+                f"{script} at this release stops before training whenever {name} is set; run.sh and env.sh "
+                f"leave it unset (the release's own checkout is used)"))
+        elif name in reads:
             out.run_vars[name] = value
             out.placements.append(EnvPlacement(name, value, origin, "run variable",
                                                f"{script} reads {name} from the environment"))

@@ -61,14 +61,15 @@ class TrainerFacts:
 
 @dataclass(frozen=True)
 class RunFacts:
-    """The release's launch script and what it does with the environment."""
+    """The release's launch script and what it does with the environment (read by real bash at every
+    tag: migrate.primus.releases.run_scripts)."""
 
     script: str                             # run from the Primus checkout: EXP=... bash <script>
-    reads: frozenset[str]                   # variables it reads with `${VAR:-default}`
-    forces: Mapping[str, str]               # variables it sets unconditionally
+    reads: frozenset[str]                   # variables whose value from the environment reaches the launch
+    forces: Mapping[str, str]               # variables it exports whatever the environment held
     tuning_gate: bool                       # zeroes TE_HIPBLASLT_TUNING_* unless PRIMUS_HIPBLASLT_TUNING=1
     cli: str | None                         # its CLI, for `<cli> direct -- train pretrain --config EXP` (None: none)
-    checked: bool = True                    # False: inherited from a neighbouring release, not read at this tag
+    stops: frozenset[str] = frozenset()     # variables whose being set makes it exit before training
 
 
 @dataclass(frozen=True)

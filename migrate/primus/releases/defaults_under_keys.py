@@ -23,7 +23,8 @@ from dataclasses import replace
 
 from migrate.primus.interpolate import SUBSTITUTED_DECIMAL
 from migrate.primus.releases.base import Family, PresetRules, Release
-from migrate.primus.releases.yaml_namespace import IGNORED_LEGACY, LEGACY_TRAINER, RUN_V02
+from migrate.primus.releases.run_scripts import BY_TAG as RUN
+from migrate.primus.releases.yaml_namespace import IGNORED_LEGACY, LEGACY_TRAINER
 
 KEY = "defaults-under-keys"
 
@@ -33,11 +34,9 @@ PRESETS = PresetRules(shared_keys="refused", overrides="existing", adds_yaml_suf
 V06 = Release(
     tag="v0.6.0", family=KEY, inherit_key="extends", interpolation=SUBSTITUTED_DECIMAL,
     namespace="defaults_under_keys", presets=PRESETS, trainer=replace(LEGACY_TRAINER, moe_layer_freq="eval"),
-    run=replace(RUN_V02, cli="./runner/primus-cli", checked=False), megatron_pin="84778176",
-    builds=frozenset({"gpt"}), ignored_dests=IGNORED_LEGACY,
-    notes=("run script variables taken from v0.4.0's, not read at this tag",),
+    run=RUN["v0.6.0"], megatron_pin="84778176", builds=frozenset({"gpt"}), ignored_dests=IGNORED_LEGACY,
 )
-V07 = replace(V06, tag="v0.7.0", presets=replace(PRESETS, overrides="assign"))
+V07 = replace(V06, tag="v0.7.0", presets=replace(PRESETS, overrides="assign"), run=RUN["v0.7.0"])
 
 FAMILY = Family(
     key=KEY,

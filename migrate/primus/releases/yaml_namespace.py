@@ -25,33 +25,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from migrate.primus.interpolate import EVERY_STRING, SUBSTITUTED_PYTHON
-from migrate.primus.releases.base import Family, PresetRules, Release, RunFacts, TrainerFacts
+from migrate.primus.releases.base import Family, PresetRules, Release, TrainerFacts
+from migrate.primus.releases.run_scripts import BY_TAG as RUN
 
 KEY = "yaml-namespace"
-
-_CLUSTER = ("MASTER_ADDR", "MASTER_PORT", "NNODES", "NODE_RANK", "GPUS_PER_NODE")
-
-# examples/run_pretrain.sh@v0.1.0-rc1: what it reads with `${VAR:-default}`, what it forces.
-RUN_V01 = RunFacts(
-    script="examples/run_pretrain.sh",
-    reads=frozenset(_CLUSTER + (
-        "DATA_PATH", "HF_HOME", "TRAIN_LOG", "NCCL_IB_HCA", "IP_INTERFACE", "NCCL_SOCKET_IFNAME",
-        "GLOO_SOCKET_IFNAME", "HSA_NO_SCRATCH_RECLAIM", "GPU_MAX_HW_QUEUES", "CUDA_DEVICE_MAX_CONNECTIONS",
-        "NCCL_PXN_DISABLE", "NCCL_P2P_NET_CHUNKSIZE", "NVTE_CK_USES_BWD_V3", "PATCH_TE_FLASH_ATTN",
-        "REBUILD_BNXT", "PATH_TO_BNXT_TAR_PACKAGE", "PRIMUS_HIPBLASLT_TUNING_STAGE", "HIPBLASLT_LOG_FILE",
-        "MEGATRON_PATH", "TORCHTITAN_PATH",
-    )),
-    forces={
-        "NCCL_DEBUG": "", "NCCL_CHECKS_DISABLE": "1", "NCCL_IB_GID_INDEX": "3", "NCCL_CROSS_NIC": "0",
-        "HSA_ENABLE_SDMA": "1", "RCCL_MSCCL_ENABLE": "0", "RCCL_MSCCLPP_ENABLE": "0",
-        "RCCL_MSCCLPP_FORCE_ENABLE": "0", "TORCH_NCCL_HIGH_PRIORITY": "1",
-        "TORCH_NCCL_USE_TENSOR_REGISTER_ALLOCATOR_HOOK": "0", "NVTE_USE_CAST_TRANSPOSE_TRITON": "1",
-        "NVTE_USE_OPTIMIZED_HIPIFIED_CAST_TRANSPOSE": "0", "NVTE_DEBUG": "0", "NVTE_DEBUG_LEVEL": "0",
-        "NVTE_FUSED_ATTN_LOG_CONFIG": "0",
-    },
-    tuning_gate=False,
-    cli=None,
-)
 
 PRESETS = PresetRules(shared_keys="refused", overrides="existing", adds_yaml_suffix=False,
                       flattened_module=False, copies_module_keys=False, sets_model_key=False)
@@ -73,27 +50,21 @@ IGNORED_LEGACY = {
 
 V01 = Release(
     tag="v0.1.0-rc1", family=KEY, inherit_key="bases", interpolation=EVERY_STRING, namespace="yaml",
-    presets=PRESETS, trainer=LEGACY_TRAINER, run=RUN_V01, megatron_pin="5a676b36", torchtitan_schema="4c4388f6",
+    presets=PRESETS, trainer=LEGACY_TRAINER, run=RUN["v0.1.0-rc1"], megatron_pin="5a676b36", torchtitan_schema="4c4388f6",
     builds=frozenset({"gpt"}), ignored_dests=IGNORED_LEGACY,
 )
 
-# examples/run_pretrain.sh@v0.2.0 (the same at v0.3.0, v0.4.0): BACKEND_PATH replaces the per-backend
-# MEGATRON_PATH / TORCHTITAN_PATH; nothing else it reads or forces changed.
-RUN_V02 = replace(RUN_V01, reads=(RUN_V01.reads - {"MEGATRON_PATH", "TORCHTITAN_PATH"}) | {"BACKEND_PATH"})
-
-V02 = replace(V01, tag="v0.2.0", run=RUN_V02, torchtitan_schema=None,
+V02 = replace(V01, tag="v0.2.0", run=RUN["v0.2.0"], torchtitan_schema=None,
               notes=("torchtitan experiments not modelled at this tag",))
-V03 = replace(V02, tag="v0.3.0")
+V03 = replace(V02, tag="v0.3.0", run=RUN["v0.3.0"])
 V04 = replace(
     V02, tag="v0.4.0", interpolation=SUBSTITUTED_PYTHON, megatron_pin="84778176", torchtitan_schema=None,
-    run=replace(RUN_V02, cli="./runner/primus-cli"),  # runner/primus-cli from v0.4.0: `direct` mode
+    run=RUN["v0.4.0"],  # runner/primus-cli from v0.4.0: `direct` mode
     trainer=replace(LEGACY_TRAINER, moe_layer_freq="kept"),
     notes=V02.notes + ("update_primus_config no longer passes moe_layer_freq through moe_freq_type",),
 )
 V05 = replace(V04, tag="v0.5.0", trainer=replace(LEGACY_TRAINER, moe_layer_freq="eval"),
-              run=replace(V04.run, checked=False),
-              notes=V02.notes + ("run script variables taken from v0.4.0's, not read at this tag",
-                                 "update_primus_config evaluates a string moe_layer_freq"))
+              run=RUN["v0.5.0"], notes=V02.notes + ("update_primus_config evaluates a string moe_layer_freq",))
 
 FAMILY = Family(
     key=KEY,
