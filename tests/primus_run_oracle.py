@@ -69,7 +69,8 @@ def _launch(tree: Path, script: str, sandbox: Path, env_extra: dict[str, str]) -
     done = subprocess.run(["bash", "-c", f'{DUMP}; export -f torchrun; source "$0"', str(tree / script)],
                    env=env, cwd=tree, capture_output=True, text=True, timeout=120)
     if not dump.exists():
-        raise AssertionError(f"{script} never reached torchrun in the oracle: {done.stdout[-2000:]}{done.stderr[-2000:]}")
+        raise AssertionError(f"{script} never reached torchrun in the oracle: "
+                             f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
     return _scalars(dump.read_text())
 
 

@@ -50,8 +50,8 @@ IGNORED_LEGACY = {
 
 V01 = Release(
     tag="v0.1.0-rc1", family=KEY, inherit_key="bases", interpolation=EVERY_STRING, namespace="yaml",
-    presets=PRESETS, trainer=LEGACY_TRAINER, run=RUN["v0.1.0-rc1"], megatron_pin="5a676b36", torchtitan_schema="4c4388f6",
-    builds=frozenset({"gpt"}), ignored_dests=IGNORED_LEGACY,
+    presets=PRESETS, trainer=LEGACY_TRAINER, run=RUN["v0.1.0-rc1"], megatron_pin="5a676b36",
+    torchtitan_schema="4c4388f6", builds=frozenset({"gpt"}), ignored_dests=IGNORED_LEGACY,
 )
 
 V02 = replace(V01, tag="v0.2.0", run=RUN["v0.2.0"], torchtitan_schema=None,
