@@ -102,6 +102,27 @@ def test_mamba_is_refused_at_primus_0_1_and_kept_at_26_5():
     assert decide_entry("pretrain_mamba.py", "primus-26.5").family == "mamba"
 
 
+# Read at each tag: v0.1.0-rc1..v0.3.0's trainer.py imports pretrain_gpt's model_provider; v0.4.0..v0.7.0's
+# import_utils.get_model_provider() takes no model type (model_provider + gpt_builder; MambaModel only in a
+# type annotation of primus_model_provider); from v26.2 megatron_pretrain_trainer.py and trainer.py pick
+# pretrain_mamba's components and mamba_builder on `model_type: mamba` (mamba_base.yaml, mamba_370M.yaml).
+GPT_ONLY = ("primus-0.1", "primus-0.2.0", "primus-0.3.0", "primus-0.4.0", "primus-0.5.0", "primus-0.6.0",
+            "primus-0.7.0")
+GPT_AND_MAMBA = ("primus-26.2", "primus-26.2.1", "primus-26.3", "primus-26.3.1", "primus-26.4.0", "primus-26.5.0",
+                 "primus-26.5")
+
+
+@pytest.mark.parametrize("target", GPT_ONLY + GPT_AND_MAMBA)
+def test_mamba_converts_exactly_where_the_release_builds_it(target):
+    assert decide_entry("pretrain_gpt.py", target).family == "gpt"
+    if target in GPT_AND_MAMBA:
+        assert decide_entry("pretrain_mamba.py", target).family == "mamba"
+        return
+    with pytest.raises(MigrateError) as err:
+        decide_entry("pretrain_mamba.py", target)
+    assert err.value.exit_code == 2 and target in err.value.message
+
+
 def test_gpt_converts_at_both_targets():
     for target in ("primus-0.1", "primus-26.5"):
         decision = decide_entry("pretrain_gpt.py", target)

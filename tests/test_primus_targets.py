@@ -284,6 +284,15 @@ def test_release_facts_match_the_tags_code(tag):
         assert "primus-cli direct -- train pretrain" in show("runner/primus-cli")
     else:
         assert not show("runner/primus-cli") and not show("primus-cli")
+    # model families the Megatron pre-trainer builds: GPT always (v0.1.0-rc1..v0.3.0 import pretrain_gpt's
+    # model_provider, v0.4.0+ resolve it with gpt_builder); Mamba only where a trainer picks pretrain_mamba's
+    # provider (mamba_builder) on `model_type: mamba` (v26.2+: megatron_pretrain_trainer.py and trainer.py)
+    providers = show("primus/core/utils/import_utils.py")
+    pretrainers = show("primus/backends/megatron/megatron_pretrain_trainer.py") + trainer_py
+    assert "from pretrain_gpt import model_provider" in trainer_py or "gpt_builder" in providers
+    builds_mamba = ('if model_type == "mamba"' in providers and '"pretrain_mamba"' in providers
+                    and "get_model_provider(model_type=model_type)" in pretrainers)
+    assert rel.builds == ({"gpt", "mamba"} if builds_mamba else {"gpt"})
     # the core runtime's build_args patches
     if rel.namespace == "dests_only":
         patches = "primus/backends/megatron/patches/args/"

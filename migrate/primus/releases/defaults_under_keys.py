@@ -15,6 +15,9 @@ Evidence (Primus's own code at each tag):
 
 Within the family: `yaml_utils.override_namespace` requires each override key to exist at
 v0.6.0; v0.7.0 comments that check out (an override may add a key).
+
+Model families (`builds`): GPT only: `import_utils.get_model_provider()` takes no model type
+(model_provider + gpt_builder) at both tags, and no Mamba preset is shipped.
 """
 
 from __future__ import annotations

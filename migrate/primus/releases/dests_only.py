@@ -20,6 +20,12 @@ Within the family:
   (hsdp_args_patches.py), module-level keys kept on the config (parser.py `preserved_attrs`),
   MegatronArgBuilder types enum dests (ours are compared as their argparse strings);
 - v26.5.1: the yaml_loader also turns a substituted `true`/`false` into a bool.
+
+Model families (`builds`): GPT and Mamba at every tag of the family: from v26.2
+`megatron_pretrain_trainer.py` (core runtime) and `modules/trainer/megatron/trainer.py` (legacy)
+read `model_type` and, for `mamba`, take pretrain_mamba's forward_step and datasets and
+`import_utils.get_model_provider(model_type="mamba")` (pretrain_mamba's model_provider +
+mamba_builder); presets mamba_base.yaml and mamba_370M.yaml set `model_type: mamba`.
 """
 
 from __future__ import annotations

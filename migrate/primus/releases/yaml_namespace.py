@@ -18,6 +18,11 @@ Within the family:
   and v0.5.0 `eval`s a string moe_layer_freq; both add MLflow settings (Primus-only keys);
 - v0.2.0+ skip a module with neither `config` nor `model` (v0.1.0-rc1 requires both); a
   Megatron pre_trainer always has both, so this changes nothing we convert.
+
+Model families (`builds`): GPT only. v0.1.0-rc1..v0.3.0's trainer.py imports `from pretrain_gpt
+import model_provider`; v0.4.0 and v0.5.0 resolve it with `import_utils.get_model_provider()`
+(model_provider + gpt_builder, no model type; MambaModel appears only in a type annotation of
+`primus_model_provider` and in the FLOPs estimator). No Mamba preset is shipped.
 """
 
 from __future__ import annotations
