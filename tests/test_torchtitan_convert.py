@@ -37,9 +37,9 @@ def _plan(folder: str):
     return evaluate_script(script, {}, [], EvalOptions(cwd=str(FIXTURES / folder))), script
 
 
-def _convert(folder: str):
+def _convert(folder: str, target: str = "primus-26.5"):
     plan, script = _plan(folder)
-    return convert_plan(plan, script, "primus-26.5")
+    return convert_plan(plan, script, target)
 
 
 def _overrides(conversion) -> dict[str, tuple]:
@@ -175,12 +175,21 @@ def test_launch_detection():
 
 
 @pytest.mark.parametrize("folder", list(JOBS))
-def test_differential_end_to_end(folder, tmp_path, tmp_path_factory):
+def test_fixtures_convert_at_primus_26_5_0(folder):
+    """v26.5.0 pins v26.5.1's torchtitan and builds its JobConfig with the same code."""
+    conversion = _convert(folder, "primus-26.5.0")
+    assert conversion.parity.ok, conversion.parity.format()
+    assert conversion.parity.compared == 149
+
+
+@pytest.mark.parametrize("tag,target", [("v26.5.1", "primus-26.5"), ("v26.5.0", "primus-26.5.0")])
+@pytest.mark.parametrize("folder", list(JOBS))
+def test_differential_end_to_end(folder, tmp_path, tmp_path_factory, tag, target):
     """torchtitan's ConfigManager on the job == Primus's own build of the emitted experiment."""
     root = tmp_path_factory.getbasetemp() / "upstream"
-    titan, primus = torchtitan_tree(root), primus_tree(root)
+    titan, primus = torchtitan_tree(root), primus_tree(root, tag)
     plan, _ = _plan(folder)
-    c = _convert(folder)
+    c = _convert(folder, target)
     job = flatten(torchtitan_parse(titan, plan.argv_values(), FIXTURES / folder))
     exp = tmp_path / c.experiment_path
     exp.write_text(c.files[c.experiment_path])

@@ -94,13 +94,15 @@ def test_refusals(tmp_path):
         resolve_titan_experiment(_exp(tmp_path, PLAIN + "    overrides:\n      training: 3\n"), PROFILE)
 
 
+# v26.5.0 pins the same torchtitan (73a0e697) and, for torchtitan, differs from v26.5.1 only in its yaml_loader
+@pytest.mark.parametrize("tag,target", [("v26.5.1", "primus-26.5"), ("v26.5.0", "primus-26.5.0")])
 @pytest.mark.parametrize("module", [PLAIN, OVERRIDES, "    config: pre_trainer.yaml\n    model: deepseek_v3_16b-fp8\n"])
-def test_differential_against_primus_own_build(tmp_path, tmp_path_factory, module):
+def test_differential_against_primus_own_build(tmp_path, tmp_path_factory, module, tag, target):
     root = tmp_path_factory.getbasetemp() / "upstream"
-    titan, primus = torchtitan_tree(root), primus_tree(root)
+    titan, primus = torchtitan_tree(root), primus_tree(root, tag)
     path = _exp(tmp_path, module)
     theirs = primus_build(primus, titan, path, tmp_path / "work")
-    ours = resolve_titan_experiment(path, PROFILE)
+    ours = resolve_titan_experiment(path, get_profile(target))
     flat = flatten(theirs["job_config"])
     turbo = {k: v for k, v in flat.items() if k.startswith("primus_turbo.")}
     assert {k: v for k, v in flat.items() if k not in turbo} == ours.values

@@ -33,7 +33,8 @@ def target_rows() -> list[dict[str, Any]]:
             "default": name == DEFAULT_TARGET,
             "megatron_pin": info.megatron_pin, "megatron_schema": info.megatron_schema,
             "family": rules.family, "dialect": rules.inherit_key, "namespace": family(rules.family).title,
-            "primus_commit": info.primus_commit, "notes": list(rules.notes),
+            "primus_commit": info.primus_commit, "notes": list(rules.notes), "builds": sorted(rules.builds),
+            "torchtitan_schema": rules.torchtitan_schema, "torchtitan_refused": rules.torchtitan_refused or None,
         })
     return rows
 

@@ -92,8 +92,9 @@ def require_supported(profile: Profile) -> TitanSchema:
         from migrate.primus.profiles import catalog
 
         able = [name for name, info in catalog().items() if info.rules.torchtitan_schema in REGISTERED_CONVERTERS]
+        why = profile.rules.torchtitan_refused or "its torchtitan integration is not modelled"
         raise MigrateError(f"torchtitan jobs cannot be converted for {profile.name} (Primus {profile.release}: "
-                           "its torchtitan integration is not modelled)", hint=f"targets: {', '.join(able)}")
+                           f"{why})", hint=f"targets: {', '.join(able)}")
     return load_schema(pin)
 
 

@@ -25,6 +25,11 @@ from migrate.primus.interpolate import Interpolation
 RESERVED_MODULE_KEYS = frozenset({"name", "framework", "config", "model", "params", "trainer_class"})
 
 
+# Primus v0.4.0 .. v26.4.0 pin torchtitan 5fb7cc2e, between the two pins modelled (4c4388f6, 73a0e697).
+TITAN_5FB7CC2E = ("it pins torchtitan 5fb7cc2e, whose JobConfig table is not bundled and whose Primus torchtitan "
+                  "backend has not been compared with Primus's own build")
+
+
 @dataclass(frozen=True)
 class PresetRules:
     """How the trainer module is built from module preset + model preset + `overrides:`."""
@@ -86,6 +91,7 @@ class Release:
     run: RunFacts
     megatron_pin: str                       # third_party/Megatron-LM at the tag (8 hex)
     torchtitan_schema: str | None = None    # bundled torchtitan JobConfig schema of its pin, if any
+    torchtitan_refused: str = ""            # why torchtitan experiments are refused (torchtitan_schema None)
     builds: frozenset[str] = frozenset({"gpt"})   # model families its Megatron pre-trainer builds
     ignored_dests: Mapping[str, str] = field(default_factory=dict)   # dest -> why it is not compared
     notes: tuple[str, ...] = ()             # what differs from the family's other tags, or is not modelled

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from migrate.primus.interpolate import SUBSTITUTED_DECIMAL
-from migrate.primus.releases.base import Family, PresetRules, Release
+from migrate.primus.releases.base import TITAN_5FB7CC2E, Family, PresetRules, Release
 from migrate.primus.releases.run_scripts import BY_TAG as RUN
 from migrate.primus.releases.yaml_namespace import IGNORED_LEGACY, LEGACY_TRAINER
 
@@ -38,6 +38,7 @@ V06 = Release(
     tag="v0.6.0", family=KEY, inherit_key="extends", interpolation=SUBSTITUTED_DECIMAL,
     namespace="defaults_under_keys", presets=PRESETS, trainer=replace(LEGACY_TRAINER, moe_layer_freq="eval"),
     run=RUN["v0.6.0"], megatron_pin="84778176", builds=frozenset({"gpt"}), ignored_dests=IGNORED_LEGACY,
+    torchtitan_refused=TITAN_5FB7CC2E,
 )
 V07 = replace(V06, tag="v0.7.0", presets=replace(PRESETS, overrides="assign"), run=RUN["v0.7.0"])
 

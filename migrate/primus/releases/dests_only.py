@@ -33,7 +33,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from migrate.primus.interpolate import SUBSTITUTED_DECIMAL, SUBSTITUTED_SCALAR
-from migrate.primus.releases.base import Family, PresetRules, Release, TrainerFacts
+from migrate.primus.releases.base import TITAN_5FB7CC2E, Family, PresetRules, Release, TrainerFacts
 from migrate.primus.releases.run_scripts import BY_TAG as RUN
 
 KEY = "dests-only"
@@ -56,12 +56,13 @@ V2651 = Release(
     presets=PRESETS, trainer=CORE_TRAINER, run=RUN["v26.5.1"], megatron_pin="d3528a21", torchtitan_schema="73a0e697",
     builds=frozenset({"gpt", "mamba"}),
 )
-V2650 = replace(V2651, tag="v26.5.0", interpolation=SUBSTITUTED_DECIMAL, torchtitan_schema=None, run=RUN["v26.5.0"],
-                notes=("torchtitan experiments not modelled at this tag",))
-V2640 = replace(V2650, tag="v26.4.0", run=RUN["v26.4.0"],
+# v26.5.0 pins torchtitan 73a0e697 as v26.5.1 does, and its torchtitan backend (parser.py, primus_config.py,
+# backends/torchtitan/) is v26.5.1's text; only yaml_loader.py differs (booleans), which `interpolation` says.
+V2650 = replace(V2651, tag="v26.5.0", interpolation=SUBSTITUTED_DECIMAL, run=RUN["v26.5.0"])
+V2640 = replace(V2650, tag="v26.4.0", run=RUN["v26.4.0"], torchtitan_schema=None, torchtitan_refused=TITAN_5FB7CC2E,
                 presets=replace(PRESETS, copies_module_keys=False),
                 trainer=replace(CORE_TRAINER, always_sets_save=True, hsdp_replicate_degree=False),
-                notes=V2650.notes + ("MegatronArgBuilder does not type enum dests",))
+                notes=("MegatronArgBuilder does not type enum dests",))
 V263 = replace(V2640, tag="v26.3", run=RUN["v26.3"])
 V2631 = replace(V263, tag="v26.3.1", run=RUN["v26.3.1"])
 V262 = replace(V263, tag="v26.2", megatron_pin="3bec9aa9", run=RUN["v26.2"],

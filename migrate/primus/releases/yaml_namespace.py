@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from migrate.primus.interpolate import EVERY_STRING, SUBSTITUTED_PYTHON
-from migrate.primus.releases.base import Family, PresetRules, Release, TrainerFacts
+from migrate.primus.releases.base import TITAN_5FB7CC2E, Family, PresetRules, Release, TrainerFacts
 from migrate.primus.releases.run_scripts import BY_TAG as RUN
 
 KEY = "yaml-namespace"
@@ -59,17 +59,18 @@ V01 = Release(
     torchtitan_schema="4c4388f6", builds=frozenset({"gpt"}), ignored_dests=IGNORED_LEGACY,
 )
 
-V02 = replace(V01, tag="v0.2.0", run=RUN["v0.2.0"], torchtitan_schema=None,
-              notes=("torchtitan experiments not modelled at this tag",))
+V02 = replace(V01, tag="v0.2.0", run=RUN["v0.2.0"], torchtitan_schema=None, torchtitan_refused=(
+    "it pins torchtitan 4c4388f6 as v0.1.0-rc1 does, but its torchtitan trainer and parser changed after "
+    "v0.1.0-rc1 and have not been compared with Primus's own build"))
 V03 = replace(V02, tag="v0.3.0", run=RUN["v0.3.0"])
 V04 = replace(
-    V02, tag="v0.4.0", interpolation=SUBSTITUTED_PYTHON, megatron_pin="84778176", torchtitan_schema=None,
+    V02, tag="v0.4.0", interpolation=SUBSTITUTED_PYTHON, megatron_pin="84778176", torchtitan_refused=TITAN_5FB7CC2E,
     run=RUN["v0.4.0"],  # runner/primus-cli from v0.4.0: `direct` mode
     trainer=replace(LEGACY_TRAINER, moe_layer_freq="kept"),
-    notes=V02.notes + ("update_primus_config no longer passes moe_layer_freq through moe_freq_type",),
+    notes=("update_primus_config no longer passes moe_layer_freq through moe_freq_type",),
 )
 V05 = replace(V04, tag="v0.5.0", trainer=replace(LEGACY_TRAINER, moe_layer_freq="eval"),
-              run=RUN["v0.5.0"], notes=V02.notes + ("update_primus_config evaluates a string moe_layer_freq",))
+              run=RUN["v0.5.0"], notes=("update_primus_config evaluates a string moe_layer_freq",))
 
 FAMILY = Family(
     key=KEY,
