@@ -407,3 +407,37 @@ def test_differential_v01_end_to_end(tmp_path, tmp_path_factory):
     differing = {k for k in job if job[k] != built[k]}
     assert differing <= set(EXCEPTIONS), {k: (job[k], built[k]) for k in differing}
     assert built["primus_turbo.enable_primus_turbo"] is False
+
+
+def test_a_job_is_read_with_a_table_that_translates_to_the_target_first(monkeypatch, tmp_path):
+    """With a third table bundled that also reads the old job but cannot be translated to the target
+    (named so that it sorts first), the old job is still read with 4c4388f6 and translated; a job no
+    translatable table reads names every table that reads it."""
+    import shutil
+
+    from migrate.torchtitan import schema as schema_mod
+    from migrate.torchtitan.jobconfig import TitanJob
+    from migrate.torchtitan.translate import parse_for_target
+
+    for name in ("4c4388f6", "73a0e697"):
+        shutil.copy(schema_mod.SCHEMA_DIR / f"{name}.json", tmp_path / f"{name}.json")
+    data = json.loads((tmp_path / "4c4388f6.json").read_text())
+    data["name"] = "0aaaaaaa"  # a copy of the old table under a name that sorts first, no renames to 73a0e697
+    (tmp_path / "0aaaaaaa.json").write_text(json.dumps(data))
+    monkeypatch.setattr(schema_mod, "SCHEMA_DIR", tmp_path)
+    target = schema_mod.load_schema("73a0e697")
+
+    def parse(schema):
+        if "training.batch_size" not in schema.fields:
+            raise MigrateError("unknown option --training.batch_size")
+        return TitanJob(schema=schema, values={}, origins={})
+
+    assert parse_for_target(target, parse).schema.name == "4c4388f6"
+
+    def parse_only_0a(schema):
+        if schema.name != "0aaaaaaa":
+            raise MigrateError("unknown option --x.y")
+        return TitanJob(schema=schema, values={}, origins={})
+
+    with pytest.raises(MigrateError, match="written for torchtitan 0aaaaaaa "):
+        parse_for_target(target, parse_only_0a)

@@ -53,7 +53,9 @@ def can_translate(old: str, new: str) -> bool:
 
 def parse_for_target(target: TitanSchema, parse) -> TitanJob:
     """`parse(schema)` with the target's pin; when that finds unknown names, with an older bundled
-    schema this module can translate from (the job was written for that torchtitan)."""
+    schema this module can translate from (the job was written for that torchtitan). The tables that
+    translate to the target are tried first, whatever their names; when none reads the job, the error
+    names every bundled table that does."""
     from migrate.diagnostics import MigrateError
     from migrate.torchtitan.schema import bundled_schema_names, load_schema
 
@@ -62,18 +64,20 @@ def parse_for_target(target: TitanSchema, parse) -> TitanJob:
     except MigrateError as first:
         if not first.message.startswith("unknown "):
             raise
-        for name in bundled_schema_names():
-            if name == target.name:
-                continue
+        others = [name for name in bundled_schema_names() if name != target.name]
+        readers = []
+        for name in sorted(others, key=lambda name: not can_translate(name, target.name)):
             try:
                 job = parse(load_schema(name))
             except MigrateError:
                 continue
             if can_translate(name, target.name):
                 return job
-            raise MigrateError(f"the job is written for torchtitan {name} (it reads without error there), and its "
-                               f"settings cannot be re-expressed at torchtitan {target.name}, the target's pin: "
-                               f"{first.message}", origin=first.origin,
+            readers.append(name)
+        if readers:
+            raise MigrateError(f"the job is written for torchtitan {' or '.join(readers)} (it reads without error "
+                               f"there), and its settings cannot be re-expressed at torchtitan {target.name}, the "
+                               f"target's pin: {first.message}", origin=first.origin,
                                hint="convert for the Primus release that pins a torchtitan of the job's "
                                     "generation (--target)") from None
         raise
