@@ -346,7 +346,7 @@ class _Emission:
     placeholders: dict[str, str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     present: set[str] = field(default_factory=set)
-    views: list[Mapping[str, Any]] = field(default_factory=list)  # the run as the inertness rules see it
+    baseline: Any = None  # the experiment with no overrides, resolved (_plan_overrides)
 
     @property
     def v01(self) -> bool:
@@ -470,37 +470,48 @@ def _plan_overrides(job: _Emission) -> Any:
     job.placeholders = {k: v for k, v in request.placeholders.items() if k in job.changes}
     job.notes = dict(request.notes)
     _output_settings(job.changes, job.notes, run, baseline, job.present, job.v01, job.dests)
-    job.views = run_views(request.expected, baseline)
+    job.baseline = baseline
     return baseline
 
 
-def run_views(expected: Mapping[str, Any], resolved: Any) -> list[Mapping[str, Any]]:
+def run_views(expected: Mapping[str, Any], resolved: Any,
+              changes: Mapping[str, Any] | None = None) -> list[Mapping[str, Any]]:
     """The run as the inertness rules read it (migrate.primus.emit.inert): the legacy run after
     derivation, and what the release resolves, before and after its trainer's rewrites (Primus-only
-    keys included). A key is inert only when it is in all of them."""
+    keys included). A key is inert only when it is in all of them.
+
+    With `changes`, `resolved` is the baseline and the views are those it leads one to expect once
+    the changes are written over it (the trainer still rewriting what it rewrote there): a forecast,
+    which `_settle_inert` checks on the written files' own resolution."""
+    changes = changes or {}
     primus_only = dict(getattr(resolved, "primus_only", {}) or {})
-    views: list[Mapping[str, Any]] = [expected, {**primus_only, **resolved.values}]
+    views: list[Mapping[str, Any]] = [expected, {**primus_only, **resolved.values, **changes}]
     rewritten = getattr(resolved, "with_trainer_rewrites", None)
     if rewritten is not None:
-        views.append({**primus_only, **rewritten()})
+        kept = getattr(resolved, "trainer_rewrites", None) or {}
+        views.append({**primus_only, **rewritten(), **{k: v for k, v in changes.items() if k not in kept}})
     return views
 
 
-def _build(job: _Emission, chosen: Mapping[str, Any]) -> list[Override]:
-    """Override records for `chosen` (dest -> value), written in the release's shapes."""
+def _build(job: _Emission, chosen: Mapping[str, Any], views: list[Mapping[str, Any]]) -> list[Override]:
+    """Override records for `chosen` (dest -> value), written in the release's shapes, each judged
+    inert or not in `views` (run_views)."""
     request = job.request
     shaped = {k: written_shape(k, v, job.v01) for k, v in chosen.items()}
     raw = {k: found[:2] for k, v in shaped.items()
            if (found := runtime_text(k, v, request.runtime, job.v01)) is not None}
     overrides = build_overrides(shaped, request.explicit, request.knob_of, job.placeholders, job.notes, raw)
     for override in overrides:
-        override.inert = inert_reason(override.key, job.views)
+        override.inert = inert_reason(override.key, views)
     return overrides
 
 
-def _write_and_check(job: _Emission, changes: Mapping[str, Any]) -> tuple[list[Override], dict[str, str], Any, Any]:
-    """The experiment written with `changes`, resolved by the release's loader, and its parity."""
-    overrides = _build(job, changes)
+def _write_and_check(job: _Emission, changes: Mapping[str, Any],
+                     views: list[Mapping[str, Any]] | None = None) -> tuple[list[Override], dict[str, str], Any, Any]:
+    """The experiment written with `changes`, resolved by the release's loader, and its parity.
+    Its layout (which keys are inert) is judged in `views`, by default the forecast from the baseline."""
+    overrides = _build(job, changes, views if views is not None else
+                       run_views(job.request.expected, job.baseline, changes))
     files = {**job.files, job.experiment_path: experiment_yaml(job.request.name, job.model_ref, overrides,
                                                                job.request.header)}
     resolved = job.resolve(files, job.experiment_path)
@@ -562,12 +573,13 @@ def _drop_rewritten(job: _Emission, baseline: Any, overrides: list[Override], re
 
 def _settle_inert(job: _Emission, overrides: list[Override], resolved: Any,
                   parity: Any) -> tuple[list[Override], Any, Any]:
-    """Judge inertness on the final files' resolution too; where that changes the layout, write the
-    experiment again and check it again (the text moves keys between blocks, never values)."""
-    job.views = run_views(job.request.expected, resolved)
-    if all(o.inert == inert_reason(o.key, job.views) for o in overrides):
+    """Judge inertness on the final files' resolution: the layout was written from a forecast
+    (run_views with changes); where the resolution says otherwise, write the experiment again and
+    check it again (the text moves keys between blocks, never values)."""
+    views = run_views(job.request.expected, resolved)
+    if all(o.inert == inert_reason(o.key, views) for o in overrides):
         return overrides, resolved, parity
-    trial_overrides, trial_files, trial_resolved, trial_parity = _write_and_check(job, job.changes)
+    trial_overrides, trial_files, trial_resolved, trial_parity = _write_and_check(job, job.changes, views)
     if (trial_parity.ok, trial_parity.differences) != (parity.ok, parity.differences):
         return overrides, resolved, parity  # cannot happen unless the layout changed values: keep what was checked
     job.files = trial_files
