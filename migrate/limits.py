@@ -7,9 +7,6 @@ list of `name=value` (`PRIMUS_MIGRATE_LIMITS=script_bytes=8M,eval_seconds=120`;
 sizes take a K/M/G suffix, powers of 1024). Batch workers inherit it. Going
 past a limit is bad input: a `MigrateError` (exit 2) naming the limit, the
 value it reached and how to raise it.
-
-This module imports only the interpreter's built-ins: the shell evaluator (on
-the CLI's start-up path) consults it.
 """
 
 from __future__ import annotations

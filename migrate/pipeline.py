@@ -43,6 +43,8 @@ class ConvertOptions:
     render_reports: bool = True
     # --entry-as KEY: convert an entry script unknown to migrate.entries as that family builds it
     entry_as: str | None = None
+    assume_exists: tuple[str, ...] = ()  # --assume-exists: paths the script's file tests find (EvalOptions)
+    inputs_root: str | None = None  # batch: files sourced from outside this folder are not read (EvalOptions)
 
 
 @dataclass
@@ -128,7 +130,9 @@ def evaluate(run: ScriptRun) -> LaunchPlan:
     from migrate.shell import EvalOptions, evaluate_script
     from migrate.torchtitan import is_torchtitan_entry
 
-    plan = evaluate_script(run.script, run.env, run.args, EvalOptions(gpus_per_node=run.options.gpus_per_node))
+    plan = evaluate_script(run.script, run.env, run.args, EvalOptions(gpus_per_node=run.options.gpus_per_node,
+                                                                      assume_exists=run.options.assume_exists,
+                                                                      inputs_root=run.options.inputs_root))
     if is_torchtitan_entry(plan.entry):  # another framework: the caller routes it (migrate.torchtitan.cli)
         from migrate.torchtitan.cli import TorchtitanLaunch
 
@@ -219,7 +223,7 @@ def emit_experiment(run: ScriptRun, legacy: LegacyRun, target: TargetRun, values
 
         for dest, (knob, text) in knob_placeholders(run.script, run.env, run.args, run.options.target,
                                                     run.options.gpus_per_node, plan, translated.args,
-                                                    schema, legacy.schema).items():
+                                                    schema, legacy.schema, run.options.assume_exists).items():
             knob_of[dest] = knob
             placeholders[dest] = text
     short = ShortOrigins(run.script)
@@ -239,7 +243,7 @@ def emit_experiment(run: ScriptRun, legacy: LegacyRun, target: TargetRun, values
     def derive_target(resolved_values: Mapping[str, Any]) -> dict[str, Any]:
         return derive(resolved_values, schema)
 
-    def check(_searched: Mapping[str, Any], resolved: Any) -> StaticParity:
+    def check(_searched: Mapping[str, Any], resolved: ResolvedConfig) -> StaticParity:
         # the emitter searches against `values.expected`; parity is always checked against the legacy run
         return check_static_parity(target.expected, resolved, profile, accept=values.accepted)
 

@@ -9,7 +9,9 @@ Python's own behaviour.
 
 from __future__ import annotations
 
+import contextlib
 import signal
+from typing import Iterator
 
 
 class Interrupted(KeyboardInterrupt):
@@ -45,16 +47,14 @@ def install() -> None:
         pass
 
 
-class deferred:  # noqa: N801 - used like a function: `with deferred():`
-    """Run the block whole: a SIGINT/SIGTERM arriving inside it is raised when it ends.
-    (A class, not `contextlib`: the CLI's start-up path imports this module.)"""
-
-    def __enter__(self) -> None:
-        global _depth
-        _depth += 1
-
-    def __exit__(self, *exc: object) -> None:
-        global _depth, _pending
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Run the block whole: a SIGINT/SIGTERM arriving inside it is raised when it ends."""
+    global _depth, _pending
+    _depth += 1
+    try:
+        yield
+    finally:
         _depth -= 1
         if not _depth and _pending is not None:
             signum, _pending = _pending, None

@@ -36,6 +36,17 @@ KNOWN_VOCABS: list[tuple[str, re.Pattern[str], int]] = [
     ("qwen2.5", re.compile(r"qwen[-_ ]?2\.5(?!\d)"), 151665),
     ("qwen2", re.compile(r"qwen[-_ ]?2(?![.\d])"), 151646),
     ("gpt2", re.compile(r"(?<![a-z0-9])gpt[-_ ]?2(?![.\d])"), 50257),  # the GPT-2 BPE vocabulary
+    # GPT-NeoX-20B's tokenizer.json: 50254 BPE tokens + 23 added (whitespace runs, <|padding|>):
+    # len(AutoTokenizer) 50277 (the model's config vocab_size 50432 is the padded embedding)
+    ("gpt-neox", re.compile(r"gpt[-_ ]?neox"), 50277),
+    # DeepSeek LLM's byte-level BPE, which DeepSeek-V2 (and V2-Lite) reuse: tokenizer.vocab_size 100000,
+    # tokenizer_config.json adds ids 100000-100014, so len() is 100015 (config vocab_size 102400 is padded)
+    ("deepseek-v2", re.compile(r"deepseek[-_ ]?v2(?![.\d])"), 100015),
+    # DeepSeek-V3 (and R1, same ids): 128000 BPE ids + added tokens up to id 128814 (placeholders
+    # 128000-128799, FIM, chat and tool tokens) in tokenizer_config.json: 128815 (config vocab_size
+    # 129280 is padded). R1's distilled models use Qwen/Llama tokenizers: never matched here.
+    ("deepseek-v3", re.compile(r"deepseek[-_ ]?v3(?![.\d])"), 128815),
+    ("deepseek-r1", re.compile(r"deepseek[-_ ]?r1(?![-_ ]?distill)(?![.\d])"), 128815),
 ]
 # Multimodal variants (Llama 3.2 Vision, Qwen2-VL, ...) add tokens of their own: never matched by name.
 _MULTIMODAL = re.compile(r"(?<![a-z])(vl|vision|omni|audio)(?![a-z])")

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import torch
+
+if TYPE_CHECKING:  # megatron-core is imported by the functions that build with it
+    from megatron.core.transformer.transformer_config import TransformerConfig
 import torch.nn.functional as F
 
 def params_dtype(ns: Mapping[str, Any]) -> torch.dtype:
@@ -22,7 +25,7 @@ def params_dtype(ns: Mapping[str, Any]) -> torch.dtype:
     return torch.float32
 
 
-def transformer_config(ns: Mapping[str, Any], on_cpu: bool) -> Any:
+def transformer_config(ns: Mapping[str, Any], on_cpu: bool) -> TransformerConfig:
     """The TransformerConfig (or MLATransformerConfig) Megatron would build from `ns`."""
     from megatron.core.transformer.transformer_config import MLATransformerConfig, TransformerConfig
 
@@ -114,7 +117,7 @@ def _have_te() -> bool:
     return True
 
 
-def layer_spec(ns: Mapping[str, Any], config: Any, use_te: bool, vp_stage: int | None = None) -> Any:
+def layer_spec(ns: Mapping[str, Any], config: TransformerConfig, use_te: bool, vp_stage: int | None = None) -> Any:
     """The model provider's spec choice, with MLA's core attention and the experts' output
     projection fixed on the local spec."""
     spec = _megatron_layer_spec(ns, config, use_te, vp_stage)
@@ -129,7 +132,8 @@ def layer_spec(ns: Mapping[str, Any], config: Any, use_te: bool, vp_stage: int |
     return spec
 
 
-def _megatron_layer_spec(ns: Mapping[str, Any], config: Any, use_te: bool, vp_stage: int | None = None) -> Any:
+def _megatron_layer_spec(ns: Mapping[str, Any], config: TransformerConfig, use_te: bool,
+                         vp_stage: int | None = None) -> Any:
     """The model provider's spec choice: block spec for MoE, layer spec otherwise."""
     from megatron.core.models.gpt import gpt_layer_specs as specs
 
@@ -149,7 +153,7 @@ def _megatron_layer_spec(ns: Mapping[str, Any], config: Any, use_te: bool, vp_st
     )
 
 
-def build_gpt(ns: Mapping[str, Any], config: Any, vocab: int, use_te: bool) -> Any:
+def build_gpt(ns: Mapping[str, Any], config: TransformerConfig, vocab: int, use_te: bool) -> Any:
     from megatron.core import parallel_state as ps
     from megatron.core.models.gpt import GPTModel
 
@@ -171,7 +175,7 @@ def build_gpt(ns: Mapping[str, Any], config: Any, vocab: int, use_te: bool) -> A
     return model
 
 
-def wrap_precision(model: Any, config: Any) -> Any:
+def wrap_precision(model: torch.nn.Module, config: TransformerConfig) -> Any:
     """Megatron's Float16Module for bf16/fp16: every weight (norms included) in half
     precision, first-stage inputs cast to it, last-stage outputs (the loss) back to fp32.
     The model is returned as is in fp32."""
@@ -197,7 +201,7 @@ def wrap_precision(model: Any, config: Any) -> Any:
 OUTPUT_LAYER_WEIGHTS = ("linear_proj.weight", "linear_fc2.weight")
 
 
-def _global_names(model: Any) -> dict[str, str]:
+def _global_names(model: torch.nn.Module) -> dict[str, str]:
     """Local parameter name -> name in the unsplit model (global layer and expert numbers)."""
     from megatron.core import parallel_state as ps
     from megatron.core.transformer.transformer_layer import TransformerLayer
@@ -227,7 +231,7 @@ def _global_names(model: Any) -> dict[str, str]:
     return out
 
 
-def _num_local_experts(model: Any) -> int:
+def _num_local_experts(model: Any) -> int:  # Any: Megatron's attributes on torch modules
     for module in model.modules():
         if hasattr(module, "num_local_experts"):
             return int(module.num_local_experts)
@@ -239,7 +243,7 @@ def _key(seed: int, name: str) -> int:
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
 
 
-def init_layout_invariant(model: Any, config: Any, seed: int) -> None:
+def init_layout_invariant(model: Any, config: TransformerConfig, seed: int) -> None:  # Any: see above
     from megatron.core import parallel_state as ps
     from megatron.core.tensor_parallel.layers import _initialize_affine_weight_cpu
 

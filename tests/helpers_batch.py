@@ -30,6 +30,7 @@ from typing import Any, Mapping
 import yaml
 
 from migrate.diagnostics import Diagnostic, Diagnostics, MigrateError, Origin
+from migrate.primus.emit.runscript import run_sh
 from migrate.shell.plan import Knob
 
 LAYERS = {"8": 32, "70": 80, "405": 126}
@@ -37,8 +38,11 @@ LAYERS = {"8": 32, "70": 80, "405": 126}
 
 @dataclass
 class FakePlan:
+    """The attributes of a LaunchPlan the batch reads."""
+
     knobs: list[Knob]
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    argv: list = field(default_factory=list)  # Tokens, as LaunchPlan.argv
 
 
 @dataclass
@@ -58,6 +62,7 @@ class FakeConversion:
     unmapped: list[str]
     parity: FakeParity
     report: dict = field(default_factory=dict)
+    hint: str | None = None
 
 
 def _directives(script: str) -> list[list[str]]:
@@ -139,9 +144,12 @@ class FakeBackend:
         exp += "".join(f"      {k}: {json.dumps(v)}\n" for k, v in others.items())
         if any(d[0] == "parity-breaks" for d in directives):
             expected["train_iters"] = 10
-        files = {f"{name}-pretrain.yaml": exp, f"models/megatron/{model_name}": model, "run.sh": "#!/bin/sh\n",
-                 "report.json": "{}\n"}
         exports = [" ".join(d[1:]) for d in directives if d[0] == "export"]
+        # the emitter's own run.sh for these files (the batch moves its paths into the tree)
+        run = run_sh(settings.target, "", script, f"{name}-pretrain.yaml", f"models/megatron/{model_name}",
+                     {"NNODES": "1"}, bool(exports))
+        files = {f"{name}-pretrain.yaml": exp, f"models/megatron/{model_name}": model, "run.sh": run,
+                 "report.json": "{}\n"}
         if exports:
             files["env.sh"] = "".join(f"export {e}\n" for e in exports)
         return FakeConversion(plan, expected, files, f"{name}-pretrain.yaml", f"models/megatron/{model_name}", diags,

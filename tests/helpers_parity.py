@@ -15,7 +15,10 @@ from typing import Any, Mapping
 
 import yaml
 
+from migrate.conversion.static_parity import StaticParity
+from migrate.diagnostics import Origin
 from migrate.parity.dynamic import Backends
+from migrate.shell.plan import EnvVar, LaunchPlan, Launcher
 
 LEGACY = {
     "seed": 1234,
@@ -56,6 +59,7 @@ class FakeRunResult:
     metrics: list[dict]
     shrinks: list[str] = field(default_factory=list)
     layout: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def lr_at(cfg: Mapping[str, Any], step: int) -> float:
@@ -92,12 +96,12 @@ def fake_conversion(legacy: Mapping[str, Any] = LEGACY, drop: tuple[str, ...] = 
                     env: Mapping[str, str] | None = None):
     overrides = {k: v for k, v in legacy.items() if k not in drop}
     return SimpleNamespace(
-        plan=SimpleNamespace(env={k: SimpleNamespace(value=v) for k, v in (env or {}).items()}),
+        plan=LaunchPlan("train.sh", Launcher("python", []), "pretrain_gpt.py", [],
+                        env={k: EnvVar(k, v, Origin("train.sh", 1)) for k, v in (env or {}).items()}),
         expected=dict(legacy),
         files={"exp.yaml": experiment_yaml(overrides)},
         experiment_path="exp.yaml",
-        parity=SimpleNamespace(ok=static_ok, differences=[] if static_ok else [("weight_decay", 0.1, 0.01)],
-                               ignored=[]),
+        parity=StaticParity(static_ok, [] if static_ok else [("weight_decay", 0.1, 0.01)], []),
     )
 
 

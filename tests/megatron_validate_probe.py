@@ -79,7 +79,17 @@ def verdict(argv, args_defaults, world_size, env):
         get_optimizer_param_scheduler(_Optimizer())
     except Exception as exc:  # noqa: BLE001 - whatever Megatron raises before training is the verdict
         return f"reject: {type(exc).__name__}: {exc}"
+    if os.environ.get("PROBE_NAMESPACE"):  # the namespace validate_args left, JSON-safe (else its repr)
+        return {key: _plain(value) for key, value in sorted(vars(args).items())}
     return "ok"
+
+
+def _plain(value):
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def main():

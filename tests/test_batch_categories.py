@@ -178,6 +178,16 @@ def test_report_starts_with_categories_and_next_steps(batch):
     ("something nobody has seen", "other"),
     ("option --foo: needs a value", "other"),  # a variable name, not prose, follows "needs"
     (None, "other"),
+    # gates.py's rows: arguments behind `${1:?usage}`, a path a file test wants
+    ("needs arguments $1 $2 (the script stops at x.sh:2 without them: \"usage: x.sh A B\")", "needs-arguments"),
+    ("needs `/data/wiki` to exist (tested at x.sh:3; the script exits without it)", "needs-file"),
+    ("needs file conf/arguments.sh (sourced at train.sh:6, not found)", "missing-source"),
+    ("needs RETRO_ENV_VARS (unset under set -u at p.sh:25); file x.sh (sourced at p.sh:9, not found)",
+     "needs-environment"),
+    # conversion/hints.py names the variable a job sets that left an option without its value
+    ("option --tensorboard-dir expects a value (hint: the next word is '--micro-batch-size'; $TENSORBOARD_DIR is "
+     "unset, so --tensorboard-dir got no value; set it: ...)", "needs-environment"),
+    ("option --tensorboard-dir expects a value (hint: the next word is '--x')", "megatron-would-reject"),
 ])
 def test_text_only_rows(reason, code):
     """Rows built from text only: the worker pool's limit rows, and variants.py's env-gated rows."""
@@ -215,6 +225,28 @@ def test_env_gated_rows_name_the_variable_and_a_value_it_accepts():
     assert step == "primus-migrate repo/train.sh DLM_SYSTEM_GPU_ARCHITECTURE=gfx942 -o OUT"
 
 
+def test_an_unset_variable_that_emptied_an_option_is_what_to_set():
+    reason = ("option --tensorboard-dir expects a value (hint: the next word is '--micro-batch-size'; "
+              "$TENSORBOARD_DIR is unset, so --tensorboard-dir got no value; set it: primus-migrate SCRIPT ...)")
+    step = next_step(classify(reason), "t.sh", "t.sh:9", reason, {}, BatchCommand("repo", "out"))
+    assert step == "primus-migrate repo/t.sh TENSORBOARD_DIR=VALUE -o OUT"
+
+
+def test_a_missing_sourced_file_says_where_to_convert_from():
+    reason = "needs file conf/arguments.sh (sourced at train.sh:6, not found)"
+    assert next_step(classify(reason), "train.sh", "train.sh:6", reason, {}, BatchCommand("repo", "out")) == (
+        "convert from a folder that holds conf/arguments.sh (as the script finds it from where it runs)")
+
+
+def test_gate_rows_give_the_arguments_and_the_paths():
+    args = "needs arguments $1 $2 $3 (the script stops at t.sh:2 without them)"
+    assert next_step(classify(args), "t.sh", None, args, {}, BatchCommand("repo", "out")) == (
+        "primus-migrate batch repo -o out --script-args 't.sh=ARG1 ARG2 ARG3'")
+    path = "needs `/data/my ckpt` to exist (tested at t.sh:3; the script exits without it)"
+    assert next_step(classify(path), "t.sh", None, path, {}, BatchCommand("repo", "out")) == (
+        "primus-migrate batch repo -o out --assume-exists '/data/my ckpt'")
+
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WALKTHROUGH_EXTRA = ("scripts/nvidia/train_gpt3_distributed.sh", "scripts/bad/entry_unknown.sh",
                      "scripts/deepspeed/train_gpt_megatron_deepspeed.sh", "scripts/rocm/train_llama2.sh")
@@ -250,3 +282,46 @@ def test_the_readme_walkthrough_is_what_batch_writes(tmp_path):
     row = json.loads(row_json)
     rows = {r["script"]: r for r in json.loads((tmp_path / "configs/batch_report.json").read_text())["scripts"]}
     assert {k: rows[row["script"]][k] for k in row} == row
+
+
+def test_deepspeed_options_are_a_deepspeed_run_not_an_unknown_option(tmp_path):
+    """`--deepspeed` and `--deepspeed_config` come from DeepSpeed itself (deepspeed.add_config_arguments),
+    never from a Megatron-LM option table: the row says it is a DeepSpeed run."""
+    import json
+
+    from migrate.cli import main
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "ds.sh").write_text(
+        "#!/bin/bash\ndeepspeed pretrain_gpt.py --num-layers 2 --hidden-size 64 --num-attention-heads 4 "
+        "--deepspeed --deepspeed_config ds.json --seq-length 128\n")
+    (repo / "fork.sh").write_text("#!/bin/bash\ntorchrun pretrain_gpt.py --num-layers 2 --my-deepspeed-knob 1\n")
+    out = tmp_path / "out"
+    assert main(["batch", str(repo), "-o", str(out), "--jobs", "1", "--json"]) == 2
+    rows = {s["script"]: s for s in json.loads((out / "batch_report.json").read_text())["scripts"]}
+    assert rows["ds.sh"]["category"] == "deepspeed-run" and "Megatron-DeepSpeed run" in rows["ds.sh"]["reason"]
+    assert rows["ds.sh"]["next_step"] == "primus-migrate batch DIR -o OUT --exclude 'ds.sh'"
+    assert rows["fork.sh"]["category"] == "unknown-option"
+
+
+def test_a_template_script_says_which_placeholders_to_fill(tmp_path):
+    """`CHECKPOINT_PATH=<Specify path>` is a redirection bash cannot parse: the row names the placeholder."""
+    import json
+
+    from migrate.cli import main
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "t.sh").write_text("#!/bin/bash\n\nCKPT=<Specify path>\ntorchrun pretrain_gpt.py --save $CKPT\n")
+    # quoted, the placeholder reaches Megatron's parser as words
+    (repo / "q.sh").write_text('#!/bin/bash\nARGS="--num-layers 2\n  --save <PATH TO CHECKPOINTS DIRECTORY>"\n'
+                               "torchrun pretrain_gpt.py $ARGS\n")
+    out = tmp_path / "out"
+    assert main(["batch", str(repo), "-o", str(out), "--jobs", "1", "--json"]) == 2
+    rows = {r["script"]: r for r in json.loads((out / "batch_report.json").read_text())["scripts"]}
+    row = rows["t.sh"]
+    assert row["category"] == "shell-parse-error" and row["location"].startswith("t.sh:3")
+    assert "line 3 is a template line with unfilled placeholders <Specify path>: fill them in" in row["reason"]
+    assert "line 3 is a template line with unfilled placeholders <PATH TO CHECKPOINTS DIRECTORY>" in (
+        rows["q.sh"]["reason"]), rows["q.sh"]

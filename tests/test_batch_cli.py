@@ -42,7 +42,9 @@ def test_batch_writes_one_tree_and_a_report(fake, cli, tmp_path):
         assert f"models/megatron/{ref}" in models
     envs = {p for p in files if p.endswith(".env.sh")}
     assert envs == {"exp/llama/train_llama3/MODEL_SIZE=70.env.sh", "exp/llama/train_llama3/MODEL_SIZE=8.env.sh"}
-    assert set(files) == set(exps) | set(models) | envs | {"batch_report.json", "batch_report.md"}
+    runs = {p for p in files if p.endswith(".run.sh")}
+    assert runs == {e.replace(".yaml", ".run.sh") for e in exps}  # each experiment's launch script beside it
+    assert set(files) == set(exps) | set(models) | envs | runs | {"batch_report.json", "batch_report.md"}
 
     report = json.loads(files["batch_report.json"])
     rows = {s["script"]: (s["status"], s["reason"]) for s in report["scripts"]}

@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-pytest.importorskip("migrate.pipeline", reason="needs the conversion pipeline (emitter helper)")
-pytestmark = pytest.mark.slow  # converts the whole fixture repository (multi-second)
+from migrate.primus import get_profile, resolve_experiment
 
-from migrate.primus import get_profile, resolve_experiment  # noqa: E402
+pytestmark = pytest.mark.slow  # converts the whole fixture repository (multi-second)
 
 REPO = Path(__file__).resolve().parent.parent
 BATCH_REPO = REPO / "fixtures" / "batch_repo"

@@ -41,9 +41,16 @@ def test_every_model_size_gets_an_experiment_and_a_shared_model(tmp_path):
     assert result.variants[1].changed_keys == ["num_layers"]
     assert result.knob_keys == {"MODEL_SIZE": ["num_layers"]}
     assert result.knobs["TE_FP8"]["varied"] is False and result.knobs["MODEL_SIZE"]["varied"] is True
-    # the exported environment sits beside its experiment; run.sh and the per-script report do not
+    # the exported environment and the launch script sit beside their experiment; the per-script report does not
+    assert [v.run for v in result.variants] == [v.experiment.replace(".yaml", ".run.sh") for v in result.variants]
     assert sorted(result.files) == sorted([v.experiment for v in result.variants] + [v.model for v in result.variants]
-                                          + [v.experiment.replace(".yaml", ".env.sh") for v in result.variants])
+                                          + [v.experiment.replace(".yaml", ".env.sh") for v in result.variants]
+                                          + [v.run for v in result.variants])
+    # run.sh names the tree's files: its experiment, the shared model two folders up, its env.sh
+    run = result.files["exp/llama/train_llama3/MODEL_SIZE=70.run.sh"]
+    model = Path(result.variants[1].model).name
+    assert f'cp "$HERE"/../../../models/megatron/{model} ' in run
+    assert 'source "$HERE"/MODEL_SIZE=70.env.sh' in run and 'EXP="$HERE"/MODEL_SIZE=70.yaml bash' in run
     assert result.files["exp/llama/train_llama3/MODEL_SIZE=70.env.sh"] == "export NCCL_IB_DISABLE=1\n"
 
 
@@ -252,5 +259,6 @@ def test_variants_giving_the_same_run_share_one_experiment(tmp_path):
     assert rows["MODEL_SIZE=7B"].same_as == "MODEL_SIZE=7"
     assert rows["MODEL_SIZE=7B"].experiment == rows["MODEL_SIZE=7"].experiment == "exp/train/MODEL_SIZE=7.yaml"
     assert rows["MODEL_SIZE=7B"].env == {"MODEL_SIZE": "7B"} and rows["MODEL_SIZE=70"].same_as is None
-    assert sorted(p for p in result.files if p.startswith("exp/")) == ["exp/train/MODEL_SIZE=7.yaml",
-                                                                       "exp/train/MODEL_SIZE=70.yaml"]
+    assert sorted(p for p in result.files if p.startswith("exp/") and p.endswith(".yaml")) == [
+        "exp/train/MODEL_SIZE=7.yaml", "exp/train/MODEL_SIZE=70.yaml"]
+    assert rows["MODEL_SIZE=7B"].run == rows["MODEL_SIZE=7"].run == "exp/train/MODEL_SIZE=7.run.sh"

@@ -166,3 +166,44 @@ def test_a_checkout_whose_table_cannot_be_read_says_how_to_go_on(cli, tmp_path):
     assert result.code == 2, result.err
     assert "--legacy-schema" in result.err and str(root) in result.err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_older_checkout_with_megatron_arguments_py_is_found_and_read(cli, tmp_path):
+    """Before 2024 Megatron-LM (and Megatron-DeepSpeed, older ROCm branches) kept its parser in
+    megatron/arguments.py: a script inside such a checkout is read with that file's table too."""
+    root = write_tree(tmp_path / "Megatron-DeepSpeed-like", {"megatron/arguments.py": fork_arguments_py(),
+                                                             "pretrain_gpt.py": "def main():\n    pass\n"})
+    script = write_script(root / "examples", f"{FORK_OPTION} 5")
+    assert find_checkout(script) == root
+    out = tmp_path / "out"
+    result = cli("convert", script, "-o", out, "--target", "primus-0.1")
+    assert result.code == 4, result.err  # the fork's option parses; Primus has no key for it (unmapped)
+    assert f"checkout it sits in ({root})" in result.err
+    assert json.loads((out / "report.json").read_text())["legacy_schema"] == str(root)
+
+
+def test_a_parser_built_by_a_builder_function_is_read(tmp_path):
+    """epfLLM's Megatron-LLM: parse_args() takes its parser from build_base_parser()."""
+    from migrate.megatron.extract import extract_schema
+
+    built = fork_arguments_py().replace(
+        "def parse_args(extra_args_provider=None, ignore_unknown_args=False):\n"
+        "    parser = argparse.ArgumentParser(allow_abbrev=False)\n    parser = _add_all(parser)\n",
+        "def build_base_parser():\n    parser = argparse.ArgumentParser(allow_abbrev=False)\n"
+        "    parser = _add_all(parser)\n    return parser\n\n"
+        "def parse_args(extra_args_provider=None):\n    parser = build_base_parser()\n")
+    assert "build_base_parser()" in built
+    root = write_tree(tmp_path / "Megatron-LLM", {"megatron/arguments.py": built})
+    assert FORK_OPTION in extract_schema(root).by_option
+
+
+def test_batch_names_a_checkout_inside_the_folder_by_its_relative_path(cli, fork_checkout, tmp_path):
+    """Converting a folder that holds checkouts (a monorepo of forks): each row says whose table read it."""
+    write_script(fork_checkout / "examples" / "inner", f"{FORK_OPTION} 5")
+    out = tmp_path / "out"
+    result = cli("batch", fork_checkout.parent, "-o", out, "--jobs", "1", "--target", "primus-0.1",
+                 "--include", "Megatron-LM-fork/examples/inner/*")
+    assert result.code == 4, result.out + result.err
+    [script] = json.loads((out / "batch_report.json").read_text())["scripts"]
+    assert [v["legacy_schema"] for v in script["variants"]] == ["checkout:Megatron-LM-fork"]
+    assert str(tmp_path) not in (out / "batch_report.json").read_text()  # no machine path

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import shlex
 import subprocess
 import textwrap
@@ -94,7 +95,7 @@ def test_args_defaults_survive_json_and_old_files_still_load(tmp_path):
 
 # ---- the bundled schemas: hand-written expectations (the upstream entry scripts' text)
 
-@pytest.mark.parametrize("name", ["rocm_dev", "5a676b36", "d3528a21"])
+@pytest.mark.parametrize("name", ["rocm_dev", "5a676b36", "84778176", "3bec9aa9", "d3528a21"])
 def test_bundled_pretrain_gpt_passes_gpt2_bpe(name):
     schema = load_schema(name)
     assert schema.entry_args_defaults("pretrain_gpt.py") == GPT2
@@ -118,7 +119,11 @@ def _git(repo: str, *args: str) -> str:
 
 def _ast_args_defaults(source: str) -> list[dict]:
     out = []
-    for node in ast.walk(ast.parse(source)):
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # newer Python syntax (a 3.12 f-string at 84778176): the literal itself, by its text
+        return [ast.literal_eval(m.group(1)) for m in re.finditer(r"args_defaults=(\{[^{}]*\})", source)]
+    for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
             if name in ("pretrain", "initialize_megatron"):
@@ -127,6 +132,7 @@ def _ast_args_defaults(source: str) -> list[dict]:
 
 
 MIRRORS = [("rocm_dev", "MEGATRON_ROCM_GIT", "rocm_dev"), ("5a676b36", "MEGATRON_NVIDIA_GIT", "5a676b36"),
+           ("84778176", "MEGATRON_NVIDIA_GIT", "84778176"), ("3bec9aa9", "MEGATRON_NVIDIA_GIT", "3bec9aa9"),
            ("d3528a21", "MEGATRON_NVIDIA_GIT", "d3528a21")]
 
 
@@ -154,7 +160,7 @@ def _args(extra: str = "", schema: str = "rocm_dev") -> dict:
     return parse_argv(load_schema(schema), shlex.split(BASE + " " + extra), Diagnostics()).args
 
 
-@pytest.mark.parametrize("schema", ["rocm_dev", "5a676b36", "d3528a21"])
+@pytest.mark.parametrize("schema", ["rocm_dev", "5a676b36", "84778176", "3bec9aa9", "d3528a21"])
 def test_none_takes_the_entry_default(schema):
     args = _args(schema=schema)
     assert args["tokenizer_type"] is None

@@ -323,3 +323,47 @@ def test_era_guess_for_custom_schemas():
     assert era_of("my_fork", {"layernorm_epsilon": 1e-5}) == "new"
     assert era_of("my_fork", {"num_virtual_stages_per_pipeline_rank": None}) == "mid"
     assert era_of(None, {}) == "rocm"
+
+
+# ---- the pins between: 84778176 (Primus v0.4.0..v0.7.0) and 3bec9aa9 (v26.2, v26.2.1). Expected values
+# read in validate_args of megatron/training/arguments.py at each commit (line numbers of that function's
+# body as printed by `git show PIN:megatron/training/arguments.py`).
+
+
+def test_eras_of_the_bundled_pins():
+    assert [era_of(p, {}) for p in ("rocm_dev", "5a676b36", "84778176", "3bec9aa9", "d3528a21")] == [
+        "rocm", "mid", "late", "new", "new"]
+
+
+def test_pin_84778176_has_some_of_the_new_rules():
+    # VPP size 1 -> None ("if args.virtual_pipeline_model_parallel_size == 1: ... = None")
+    flags = "--pipeline-model-parallel-size 4 --num-layers-per-virtual-pipeline-stage 8"
+    assert d(flags, "84778176")["virtual_pipeline_model_parallel_size"] is None
+    # "if args.use_megatron_fsdp: ... args.use_custom_fsdp = True"
+    assert d("--use-megatron-fsdp", "84778176")["use_custom_fsdp"] is True
+    # "MoE router check": a one-element list becomes its element
+    out = d("--moe-router-load-balancing-type aux_loss --moe-aux-loss-coeff 0.01", "84778176")
+    assert out["moe_router_load_balancing_type"] == "aux_loss" and out["moe_aux_loss_coeff"] == 0.01
+    # "if args.enable_cuda_graph or args.external_cuda_graph: ... if args.transformer_impl ==
+    # 'transformer_engine' and not args.te_rng_tracker: args.te_rng_tracker = True"
+    assert d("--enable-cuda-graph", "84778176")["te_rng_tracker"] is True
+    assert d("--external-cuda-graph", "84778176")["te_rng_tracker"] is True
+    assert d("--enable-cuda-graph --transformer-impl local", "84778176")["te_rng_tracker"] is False
+    assert d("--enable-cuda-graph", "5a676b36")["te_rng_tracker"] is False  # no such rule at 5a676b36
+
+
+def test_pin_84778176_lacks_the_others():
+    # no sharding-strategy overlap (5a676b36 sets it), no skip-train / async-save / cuda_graph_scope rules
+    assert d("--data-parallel-sharding-strategy optim_grads", "84778176")["overlap_grad_reduce"] is False
+    assert d("--skip-train", "84778176")["no_load_optim"] is None  # its parser default, left alone
+    assert d("--async-save", "84778176")["async_save"] is True
+    assert d("--cuda-graph-scope full", "84778176")["cuda_graph_scope"] == "full"
+
+
+def test_pin_3bec9aa9_follows_the_new_rules():
+    # "if args.skip_train and not args.no_load_optim"; "if args.cpu_offloading_num_layers > 0";
+    # cuda_graph_scope "full" -> []; --enable-cuda-graph -> cuda_graph_impl local
+    assert d("--skip-train", "3bec9aa9")["no_load_optim"] is True
+    assert d("--cpu-offloading-num-layers 2", "3bec9aa9")["cpu_offloading"] is True
+    assert d("--cuda-graph-scope full", "3bec9aa9")["cuda_graph_scope"] == []
+    assert d("--enable-cuda-graph", "3bec9aa9")["cuda_graph_impl"] == "local"

@@ -101,14 +101,17 @@ def _export(git_dir: str, commit: str, dest: Path) -> Path:
 
 
 def _upstream(root: Path, work: Path, argvs: list[list[str]], world_sizes: list[int] | None = None,
-              nvidia: bool = False) -> list[str]:
+              nvidia: bool = False, namespace: bool = False) -> list:
+    """Megatron's verdict per argv ("ok" / "reject: ..."); with `namespace`, the namespace validate_args
+    left instead of "ok"."""
     cases = work / "cases.json"
     sizes = world_sizes or [1] * len(argvs)
     # the NVIDIA pins refuse FSDP2 with CUDA_DEVICE_MAX_CONNECTIONS=1 (an environment value we do not check)
     envs = [{"CUDA_DEVICE_MAX_CONNECTIONS": "8"} if nvidia and "--use-torch-fsdp2" in argv else {} for argv in argvs]
     cases.write_text(json.dumps([{"argv": argv, "args_defaults": ARGS_DEFAULTS, "world_size": size, "env": env}
                                  for argv, size, env in zip(argvs, sizes, envs)]))
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(work), "TMPDIR": str(work), "STUBS": "six"}
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(work), "TMPDIR": str(work), "STUBS": "six",
+           **({"PROBE_NAMESPACE": "1"} if namespace else {})}
     for _ in range(12):  # stub each optional package the environment lacks, one at a time
         run = subprocess.run([sys.executable, str(PROBE), str(root), str(cases)], cwd=work, env=env,
                              capture_output=True, text=True, timeout=600, check=False)
@@ -131,6 +134,8 @@ def _pinned_tree(schema_name: str, repo_env: str, tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("schema_name,repo_env", [("rocm_dev", "MEGATRON_ROCM_GIT"),
                                                   ("5a676b36", "MEGATRON_NVIDIA_GIT"),
+                                                  ("84778176", "MEGATRON_NVIDIA_GIT"),
+                                                  ("3bec9aa9", "MEGATRON_NVIDIA_GIT"),
                                                   ("d3528a21", "MEGATRON_NVIDIA_GIT")])
 def test_refusals_agree_with_megatron(schema_name, repo_env, tmp_path):
     root = _pinned_tree(schema_name, repo_env, tmp_path)

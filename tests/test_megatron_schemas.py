@@ -15,7 +15,7 @@ import pytest
 
 from migrate.megatron import bundled_schema_names, load_schema
 
-ALL = ["rocm_dev", "5a676b36", "d3528a21"]
+ALL = ["rocm_dev", "5a676b36", "84778176", "3bec9aa9", "d3528a21"]
 
 # (option, dest, action, default) true at every bundled version
 COMMON_FACTS = [
@@ -79,6 +79,34 @@ def test_async_allreduce_flag_removed_at_d3528a21():
     assert "--no-async-tensor-model-parallel-allreduce" not in load_schema("d3528a21").by_option
 
 
+def test_pin_84778176_facts():
+    """megatron/training/arguments.py@84778176: --norm-epsilon (l.1598) still stores to norm_epsilon;
+    --rerun-mode defaults to 'validate_results' (l.2238); --eval-interval to 1000 (l.2707);
+    --moe-aux-loss-coeff takes nargs='+' (l.3076); no --encoder-pipeline-model-parallel-size."""
+    schema = load_schema("84778176")
+    assert schema.by_option["--norm-epsilon"].dest == "norm_epsilon"
+    assert schema.by_option["--rerun-mode"].default == "validate_results"
+    assert schema.by_option["--eval-interval"].default == 1000
+    assert schema.by_option["--moe-aux-loss-coeff"].nargs == "+"
+    assert "--encoder-pipeline-model-parallel-size" not in schema.by_option
+    assert "--encoder-pipeline-model-parallel-size" in load_schema("5a676b36").by_option
+
+
+def test_pin_3bec9aa9_facts():
+    """At 3bec9aa9 (core_r0.16.0) options come from config dataclasses: TransformerConfig.layernorm_epsilon
+    (transformer_config.py:150, arg_names ['--norm-epsilon'], default 1e-5), TrainingConfig.eval_interval
+    (training_config.py:98, default None), ResilienceConfig.rerun_mode (resilience_config.py:16,
+    'validate_results'), ModelParallelConfig.async_tensor_model_parallel_allreduce (model_parallel_config.py:176,
+    still there; gone at d3528a21)."""
+    schema = load_schema("3bec9aa9")
+    spec = schema.by_option["--norm-epsilon"]
+    assert (spec.dest, spec.default) == ("layernorm_epsilon", 1e-5)
+    assert schema.by_option["--eval-interval"].default is None
+    assert schema.by_option["--rerun-mode"].default == "validate_results"
+    assert "async_tensor_model_parallel_allreduce" in schema.by_dest
+    assert "async_tensor_model_parallel_allreduce" not in load_schema("d3528a21").by_dest
+
+
 def test_eval_interval_default_changed_at_d3528a21():
     assert load_schema("rocm_dev").by_option["--eval-interval"].default == 1000
     assert load_schema("d3528a21").by_option["--eval-interval"].default is None
@@ -90,7 +118,8 @@ def test_rocm_fork_allows_position_embedding_none():
 
 def test_sources_record_the_pinned_commits():
     assert load_schema("5a676b36").source.startswith("NVIDIA/Megatron-LM@5a676b36")
-    assert load_schema("d3528a21").source.startswith("NVIDIA/Megatron-LM@d3528a21")
+    for pin in ("84778176", "3bec9aa9", "d3528a21"):
+        assert load_schema(pin).source.startswith(f"NVIDIA/Megatron-LM@{pin}")
     assert load_schema("rocm_dev").source.startswith("ROCm/Megatron-LM@") and "rocm_dev" in load_schema("rocm_dev").source
 
 

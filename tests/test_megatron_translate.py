@@ -11,7 +11,7 @@ from migrate.megatron import load_schema, parse_argv
 from migrate.megatron.translate import RULES, rule_covers, schema_differences, translate, uncovered_differences
 from migrate.shell.plan import Token
 
-PINS = ["5a676b36", "d3528a21"]
+PINS = ["5a676b36", "84778176", "3bec9aa9", "d3528a21"]
 
 
 def tr(argv: str, target: str = "d3528a21"):

@@ -77,9 +77,9 @@ def test_accepted_keeps_the_padded_vocabulary(cli, mock_script, tmp_path):
 
 def test_unknown_tokenizer_is_refused_even_with_the_flag(cli, mock_script, tmp_path):
     out = tmp_path / "out"
-    result = cli("convert", mock_script, "TOKENIZER=deepseek-ai/DeepSeek-V3", "-o", out, "--accept-null-tokenizer")
+    result = cli("convert", mock_script, "TOKENIZER=deepseek-ai/DeepSeek-V3.1", "-o", out, "--accept-null-tokenizer")
     assert result.code not in (0, 3, 4)
-    assert "deepseek-ai/DeepSeek-V3" in result.err and "unknown" in result.err
+    assert "deepseek-ai/DeepSeek-V3.1" in result.err and "unknown" in result.err
     assert "train_mock.sh:7: error:" in result.err  # the line that passes --tokenizer-model
     assert not out.exists()
 
@@ -123,7 +123,7 @@ def test_one_vocabulary_table_for_converter_and_runtime():
     assert known_vocab_size("HuggingFaceTokenizer", "/data/tokenizer_llama3")[0] == LLAMA3_TOKENS
     assert known_vocab_size("HuggingFaceTokenizer", "meta-llama/Llama-2-7b-hf")[0] == 32000
     assert known_vocab_size("GPT2BPETokenizer", None)[0] == 50257
-    assert known_vocab_size("HuggingFaceTokenizer", "deepseek-ai/DeepSeek-V3") is None
+    assert known_vocab_size("HuggingFaceTokenizer", "deepseek-ai/DeepSeek-V3.1") is None
 
 
 def test_parity_static_passes_the_flag_and_lists_the_exception(cli, mock_script):

@@ -40,7 +40,9 @@ def test_resolve_table(cli):
     line = next(l for l in res.out.splitlines() if l.startswith("rotary_base "))
     # value, Megatron default (--rotary-base default=10000), and the preset line that set it
     assert line.split()[1:3] == ["500000", "10000"]
-    assert line.endswith("<presets>/primus-26.5/models/megatron/llama3_base.yaml:7")
+    # rotary_base is on line 6 of primus/configs/models/megatron/llama3_base.yaml@v26.5.1, and the
+    # snapshot keeps every key on its upstream line
+    assert line.endswith("<presets>/primus-26.5/models/megatron/llama3_base.yaml:6")
     assert not any(l.startswith("seed ") for l in res.out.splitlines())  # at the default: only with --all
     assert "Primus-only keys" in res.out and "norm_epsilon" in res.out
     assert "the primus-26.5 trainer then rewrites" in res.out

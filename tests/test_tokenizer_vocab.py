@@ -113,12 +113,22 @@ TABLE_FACTS = {
     "Qwen/Qwen2-57B-A14B": 151646,  # Qwen2, not Qwen2.5 although '2' is followed by '-5'
     "Qwen/Qwen2.5-7B": 151665,  # 151643 BPE + 22 control tokens
     "openai-community/gpt2": 50257,
+    "EleutherAI/gpt-neox-20b": 50277,  # 50254 BPE + 23 added tokens (config's 50432 is the padded embedding)
+    "deepseek-ai/DeepSeek-V2": 100015,  # DeepSeek LLM's tokenizer: vocab_size 100000, added ids up to 100014
+    "deepseek-ai/DeepSeek-V2-Lite": 100015,  # the same tokenizer
+    "/models/deepseek_v2_tokenizer": 100015,
+    "deepseek-ai/DeepSeek-V3": 128815,  # 128000 BPE ids, added tokens up to id 128814
+    "deepseek-ai/DeepSeek-V3-Base": 128815,
+    "deepseek-ai/DeepSeek-R1": 128815,  # V3's ids (two placeholders renamed <think>, </think>)
     # unknown: never guessed
     "huggyllama/llama-30b": None,  # LLaMA 1 30B, not Llama 3
     "meta-llama/Llama-3.2-11B-Vision": None,  # the vision model adds an image token
     "Qwen/Qwen2-VL-7B-Instruct": None,
-    "EleutherAI/gpt-neox-20b": None,
-    "deepseek-ai/DeepSeek-V3": None,
+    "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B": None,  # a Qwen2.5 tokenizer with DeepSeek's tokens: not listed
+    "deepseek-ai/DeepSeek-V2.5": None,  # not V2 (its chat tokens differ): unlisted
+    "deepseek-ai/DeepSeek-V3.1": None,  # added tokens of its own: unlisted
+    "deepseek-ai/deepseek-coder-v2-base": None,  # Coder-V2 is not listed
+    "mistralai/Mixtral-8x22B-v0.1": None,  # base and instruct releases differ (32000 / 32768): not guessed
 }
 
 

@@ -8,6 +8,10 @@ the development tools fetch into); each script is read with `git show COMMIT:PAT
 folder laid out `<owner>__<name>@<commit>/<path>`, then `primus-migrate batch` converts the folder at each
 target. Prints the summary counts and the most common refusals, for the closing notes of a session.
 Scripts whose repository or commit is missing are counted and left out.
+
+`--with-checkouts` also writes each repository's `megatron/**/*.py` at that commit beside its scripts, so
+every script sits inside its own Megatron-LM checkout, as when a user runs `batch` in their clone: the
+script is then read with its checkout's own option table (migrate/megatron/schema_choice.py).
 """
 
 from __future__ import annotations
@@ -47,6 +51,21 @@ def materialise(rows, mirrors: Path, dest: Path) -> int:
     return missing
 
 
+def add_checkouts(rows, mirrors: Path, dest: Path) -> int:
+    """The Python sources under megatron/ of every (repository, commit): the parser and what it imports."""
+    added = 0
+    for repo, commit in sorted({(repo, commit) for repo, commit, _ in rows}):
+        git_dir = mirrors / repo.replace("/", "+") / "repo"
+        target = dest / f"{repo.replace('/', '__')}@{commit[:8]}"
+        archive = subprocess.run(["git", f"--git-dir={git_dir}", "archive", commit, "--", ":(glob)megatron/**/*.py"],
+                                 capture_output=True)
+        if archive.returncode != 0:
+            continue
+        subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+        added += 1
+    return added
+
+
 def refusals(report: dict) -> collections.Counter:
     counts: collections.Counter = collections.Counter()
     for script in report["scripts"]:
@@ -62,12 +81,16 @@ def main() -> int:
     parser.add_argument("--mirrors", required=True, type=Path)
     parser.add_argument("--out", type=Path, help="keep the batch outputs here (default: a temporary folder)")
     parser.add_argument("--target", action="append", help="targets (default: primus-26.5 and primus-0.1)")
+    parser.add_argument("--with-checkouts", action="store_true",
+                        help="put each script inside its repository's megatron/ sources (see above)")
     args = parser.parse_args()
     rows = read_manifest()
     with tempfile.TemporaryDirectory(prefix="corpus-") as scratch:
         src = Path(scratch) / "scripts"
         missing = materialise(rows, args.mirrors, src)
         print(f"{len(rows) - missing} scripts ({missing} not found in {args.mirrors})")
+        if args.with_checkouts:
+            print(f"{add_checkouts(rows, args.mirrors, src)} checkouts' megatron/ sources beside them")
         for target in args.target or ["primus-26.5", "primus-0.1"]:
             out = (args.out or Path(scratch)) / f"batch-{target}"
             subprocess.run([sys.executable, "-m", "migrate", "batch", str(src), "-o", str(out), "--target", target,
@@ -75,6 +98,7 @@ def main() -> int:
             report = json.loads((out / "batch_report.json").read_text())
             summary = report["summary"]
             print(f"\n{target}: scripts {summary['scripts']}; variants {summary['variants']}")
+            print("  by category: " + ", ".join(f"{c['category']} {c['rows']}" for c in report.get("categories", [])))
             for reason, count in refusals(report).most_common(8):
                 print(f"  {count:4d}  {reason}")
     return 0

@@ -9,11 +9,20 @@ cached per process: a worker loads the schemas and presets once.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Union
 
 from migrate.primus.profiles import DEFAULT_TARGET
+from migrate.shell.plan import LaunchPlan
+
+if TYPE_CHECKING:  # the conversion machinery is imported by the methods that use it (a worker loads it once)
+    from migrate.pipeline import Conversion
+    from migrate.torchtitan.batch import BatchConversion
+
+# What `convert` gives the worker: a Megatron-LM conversion, or a torchtitan job's (the same attributes)
+Converted = Union["Conversion", "BatchConversion"]
 
 
 @dataclass(frozen=True)
@@ -28,12 +37,13 @@ class ConvertSettings:
     accept_null_tokenizer: bool = False  # see ConvertOptions.accept_null_tokenizer
     script_args: tuple[str, ...] = ()  # the script's positional arguments (batch --script-args), per script
     entry_as: str | None = None  # see ConvertOptions.entry_as
+    assume_exists: tuple[str, ...] = ()  # see ConvertOptions.assume_exists
 
 
 class Backend(Protocol):
-    def evaluate(self, script: str, env: dict[str, str], settings: ConvertSettings) -> Any: ...
+    def evaluate(self, script: str, env: dict[str, str], settings: ConvertSettings) -> LaunchPlan: ...
 
-    def convert(self, script: str, env: dict[str, str], name: str, settings: ConvertSettings) -> Any: ...
+    def convert(self, script: str, env: dict[str, str], name: str, settings: ConvertSettings) -> Converted: ...
 
     def recheck(self, experiment: Path, expected: Mapping[str, Any],
                 settings: ConvertSettings) -> tuple[bool, list[list[Any]]]: ...
@@ -46,13 +56,15 @@ class Backend(Protocol):
 class PipelineBackend:
     """Calls the real pipeline. Stateless apart from per-process caches, so it pickles."""
 
-    def evaluate(self, script: str, env: dict[str, str], settings: ConvertSettings) -> Any:
+    def evaluate(self, script: str, env: dict[str, str], settings: ConvertSettings) -> LaunchPlan:
         from migrate.shell import EvalOptions, evaluate_script
 
         return evaluate_script(script, env=env, args=settings.script_args,
-                               options=EvalOptions(gpus_per_node=settings.gpus_per_node))
+                               options=EvalOptions(gpus_per_node=settings.gpus_per_node,
+                                                   assume_exists=settings.assume_exists,
+                                                   inputs_root=os.getcwd()))  # the batch root (worker._inside)
 
-    def convert(self, script: str, env: dict[str, str], name: str, settings: ConvertSettings) -> Any:
+    def convert(self, script: str, env: dict[str, str], name: str, settings: ConvertSettings) -> Converted:
         from migrate.pipeline import ConvertOptions, convert_script
 
         options = ConvertOptions(
@@ -64,6 +76,8 @@ class PipelineBackend:
             primus_path=settings.primus_path,
             accept_null_tokenizer=settings.accept_null_tokenizer,
             entry_as=settings.entry_as,
+            assume_exists=settings.assume_exists,
+            inputs_root=os.getcwd(),  # the batch root: scripts are converted from there (worker._inside)
             render_reports=False,  # the batch drops each conversion's own report (worker.DROPPED_FILES)
         )
         from migrate.torchtitan.cli import TorchtitanLaunch

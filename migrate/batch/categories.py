@@ -31,9 +31,16 @@ CATEGORIES: tuple[Category, ...] = (
              "{batch} --script-args '{rel}={args}'", "the arguments you would give `bash {rel}`"),
     Category("needs-environment", "the script needs a variable set (it exits or lacks values without it)",
              "primus-migrate {path} {var}={value} -o OUT", "the value you would export before running it"),
+    Category("needs-file", "the script exits unless a file or folder exists (files are never looked at)",
+             "{batch} --assume-exists {file}", "only if it exists where the script runs"),
+    Category("missing-source", "the script sources a file that is not in the folder converted",
+             "convert from a folder that holds {sourced} (as the script finds it from where it runs)",
+             command=False),
     Category("unknown-option", "an option no bundled Megatron-LM option table knows (a fork's option?)",
              "primus-migrate schema --megatron-path CHECKOUT -o fork.json && {batch} --legacy-schema fork.json",
              "CHECKOUT: the Megatron-LM fork the script was written for"),
+    Category("deepspeed-run", "a DeepSpeed run (--deepspeed, its config): Primus trains Megatron-LM without DeepSpeed",
+             "{batch} --exclude '{rel}'", "keep training it with DeepSpeed, or drop the DeepSpeed options and convert"),
     Category("unknown-entry", "an entry script primus-migrate does not know",
              "{batch} --entry-as gpt", "only if it builds what pretrain_gpt.py builds from the same arguments"),
     Category("unsupported-entry", "the entry script builds a model Primus cannot train",
@@ -71,8 +78,12 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((code, re.compile(p))
     ("limit-exceeded", r": over the limit \w+=|raise the limit: PRIMUS_MIGRATE_LIMITS="),
     ("crlf", r"\(CRLF\) line endings"),
     ("shell-parse-error", r"^cannot parse script\b"),
-    ("needs-arguments", r"reads arguments it was not given"),
-    ("needs-environment", r"(?:^|: )needs [A-Z_][A-Z0-9_]*\b|variables the script read unset"),
+    ("needs-arguments", r"reads arguments it was not given|(?:^|: )needs arguments? \$\d"),
+    ("needs-file", r"(?:^|: )needs `[^`]+` to exist"),
+    ("missing-source", r"(?:^|: )needs file \S+ \(sourced\b"),
+    # an option left without its value because a variable the job sets was unset (migrate/conversion/hints.py)
+    ("needs-environment", r"(?:^|: )needs [A-Z_][A-Z0-9_]*\b|variables the script read unset"
+                          r"|\$\w+ is unset, so --\S+ got no value"),
     ("no-launch", r"^helper: |no training launch|nothing in the text starts a training launch"),
     ("unknown-option", r"^unknown Megatron-LM option"),
     ("unknown-entry", r"^unknown entry script"),
@@ -87,7 +98,9 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((code, re.compile(p))
 ))
 _LIMIT = re.compile(r"PRIMUS_MIGRATE_LIMITS=\S+?(?=[);,]|\s|$)")
 _DOLLAR_ARGS = re.compile(r"\$\{?(\d+)\}?")
-_UNSET = re.compile(r"\$\{(\w+)\} unset")
+_UNSET = re.compile(r"\$\{(\w+)\} unset|\$(\w+) is unset, so --")
+_NEEDS_FILE = re.compile(r"needs `([^`]+)` to exist")
+_SOURCED = re.compile(r"needs file (\S+) \(sourced")
 _NEEDS_VAR = re.compile(r"(?:^|: )needs ([A-Z_][A-Z0-9_]*)\b(?: \(one of ([^)]*)\))?")
 
 
@@ -120,6 +133,7 @@ def next_step(code: str, rel: str, location: str | None, reason: str | None, env
     text = reason or ""
     limit = _LIMIT.search(text)
     needs = _NEEDS_VAR.search(text)
+    sourced = _SOURCED.search(text)
     fields = {
         "batch": str(batch),
         "path": shlex.quote(batch.script_path(rel)),
@@ -127,9 +141,12 @@ def next_step(code: str, rel: str, location: str | None, reason: str | None, env
         "loc": location or rel,
         "env": "".join(f" {shlex.quote(f'{k}={v}')}" for k, v in sorted(env.items())),
         "args": _argument_words(text),
-        "var": needs.group(1) if needs else "=VALUE ".join(dict.fromkeys(_UNSET.findall(text))) or "VAR",
+        "var": needs.group(1) if needs else "=VALUE ".join(dict.fromkeys(
+            a or b for a, b in _UNSET.findall(text))) or "VAR",
         "value": shlex.quote(_first_choice(needs.group(2))) if needs and needs.group(2) else "VALUE",
         "limit": limit.group(0) if limit else "PRIMUS_MIGRATE_LIMITS=NAME=VALUE",
+        "sourced": sourced.group(1) if sourced else "FILE",
+        "file": " --assume-exists ".join(shlex.quote(f) for f in dict.fromkeys(_NEEDS_FILE.findall(text))) or "PATH",
     }
     return BY_CODE.get(code, BY_CODE["other"]).next_step.format(**fields)
 
@@ -141,7 +158,10 @@ def _first_choice(choices: str) -> str:
 
 def _argument_words(reason: str) -> str:
     """ARG1 .. ARGn for the highest `$n` the reason lists as read but not given."""
-    tail = reason.split("reads arguments it was not given", 1)[-1]
+    if "reads arguments it was not given" in reason:
+        tail = reason.split("reads arguments it was not given", 1)[-1]
+    else:  # a gate: `needs arguments $1 $2 (the script stops at x.sh:2 without them ...)`
+        tail = reason.split("needs argument", 1)[-1].split(" (", 1)[0]
     numbers = [int(n) for n in _DOLLAR_ARGS.findall(tail.split(";", 1)[0]) if n != "0"]
     count = max(numbers, default=0)
     return " ".join(f"ARG{i}" for i in range(1, count + 1)) if count else "ARG1 ARG2 ..."

@@ -18,9 +18,8 @@ from pathlib import Path, PurePosixPath
 from typing import Sequence
 
 from migrate import limits
+from migrate.shell.inputs import is_shell_script
 
-SCRIPT_SUFFIXES = (".sh", ".bash", ".sbatch", ".slurm")
-_SHEBANG = re.compile(rb"^#!\s*\S*(?:/|env\s+)(?:ba|z|k|da)?sh\b")
 
 # Words that can start (or lead to) a training launch. Matched on whole words.
 _LAUNCH_HINTS = re.compile(
@@ -42,18 +41,6 @@ class Candidate:
 def _regular(path: Path) -> bool:
     try:
         return stat.S_ISREG(path.lstat().st_mode)
-    except OSError:
-        return False
-
-
-def is_shell_script(path: Path) -> bool:
-    if path.suffix in SCRIPT_SUFFIXES:
-        return True
-    if path.suffix:
-        return False
-    try:
-        with path.open("rb") as fh:
-            return bool(_SHEBANG.match(fh.readline(200)))
     except OSError:
         return False
 

@@ -13,6 +13,7 @@ from typing import Any, Callable, Mapping
 
 from migrate.batch.results import ScriptResult, VariantResult
 from migrate.batch.variants import KnobInfo, Variant
+from migrate.shell.plan import LaunchPlan
 from migrate.values import same_value
 
 
@@ -46,7 +47,7 @@ def measure(result: ScriptResult, rows: list[VariantResult], conversions: Mappin
                 row.changed_keys = changed_keys(base, conversions[row.label].expected)
 
 
-def trace(plan: Any, dest_of: Callable[[str], str | None]) -> dict[str, set[str]]:
+def trace(plan: LaunchPlan | None, dest_of: Callable[[str], str | None]) -> dict[str, set[str]]:
     """Knob -> dests whose flag value is the knob's own default literal.
 
     The evaluator gives every argv token the origin of the text it came from, and
@@ -57,10 +58,10 @@ def trace(plan: Any, dest_of: Callable[[str], str | None]) -> dict[str, set[str]
     if plan is None:
         return {}
     by_line: dict[tuple[str, int], list[str]] = {}
-    for knob in getattr(plan, "knobs", []) or []:
+    for knob in plan.knobs:
         if knob.defined_at is not None and knob.default not in (None, ""):
             by_line.setdefault((knob.defined_at.file, knob.defined_at.line), []).append(knob.name)
-    argv = list(getattr(plan, "argv", []) or [])
+    argv = plan.argv
     out: dict[str, set[str]] = {}
     for i, token in enumerate(argv[:-1]):
         if not token.value.startswith("--") or "=" in token.value or argv[i + 1].value.startswith("--"):

@@ -192,3 +192,41 @@ def _unquote(text: str) -> str:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
         return text[1:-1]
     return text
+
+
+RUN_SUFFIX = "run.sh"
+
+
+def run_script_path(experiment_relpath: str) -> str:
+    """The launch script of one experiment, beside it: `exp/llama/train_llama3/MODEL_SIZE=8.run.sh`."""
+    return companion_path(experiment_relpath, RUN_SUFFIX)
+
+
+def relocate_run_sh(text: str, conv_experiment: str, conv_model: str | None, exp_rel: str,
+                    model_rel: str | None, env_rel: str | None) -> str:
+    """The conversion's `run.sh` with its three paths moved to where the batch tree puts them.
+
+    `run.sh` names its files relative to its own folder (`"$HERE"/...`): the experiment, the model
+    file it installs into Primus, and the exported environment (`env.sh`). Each line naming one is
+    replaced whole and must be found exactly once, so the relocated script refers to nothing else.
+    """
+    from migrate.primus.emit.runscript import shell_word
+
+    here = posixpath.dirname(exp_rel)
+    moves = [(f'"$HERE"/{shell_word(conv_experiment)}', f'"$HERE"/{shell_word(posixpath.basename(exp_rel))}')]
+    if conv_model:
+        if model_rel is None:
+            raise MigrateError("run.sh installs a model file the batch tree does not have")
+        moves.append((f'cp "$HERE"/{shell_word(conv_model)} ',
+                      f'cp "$HERE"/{shell_word(posixpath.relpath(model_rel, here))} '))
+    if 'source "$HERE/env.sh"' in text:
+        if env_rel is None:
+            raise MigrateError("run.sh sources an env.sh the batch tree does not have")
+        moves.append(('source "$HERE/env.sh"', f'source "$HERE"/{shell_word(posixpath.basename(env_rel))}'))
+    for old, new in moves:
+        if old not in text:
+            raise MigrateError(f"could not relocate run.sh: no {old!r} in it")
+        text = text.replace(old, new)
+    text = text.replace("Usage: PRIMUS_PATH=/path/to/Primus bash run.sh",
+                        f"Usage: PRIMUS_PATH=/path/to/Primus bash {shell_word(run_script_path(exp_rel))}", 1)
+    return text.replace(f"# Launch {conv_experiment} ", f"# Launch {posixpath.basename(exp_rel)} ", 1)

@@ -105,6 +105,10 @@ def render_markdown(report: dict[str, Any]) -> str:
 def _script_lines(report: dict[str, Any]) -> list[str]:
     """One row per script and variant, with what to know about it."""
     lines = ["## Scripts and variants", "",
+             "Each experiment's launch script sits beside it (`exp/<script>/<variant>.run.sh`: "
+             "`PRIMUS_PATH=/path/to/Primus bash exp/<script>/<variant>.run.sh`); "
+             f"`primus-migrate resolve exp/<script>/<variant>.yaml --target {report['target']}` shows "
+             "what it trains, and `train` runs it on the bundled runtime.", "",
               "| script | variant | status | parity | experiment | model | notes |",
               "|---|---|---|---|---|---|---|"]
     for script in report["scripts"]:

@@ -43,6 +43,7 @@ class VariantResult:
     legacy_schema: str | None = None          # the option table that read the script (migrate.megatron.schema_choice)
     category: str | None = None               # rejected/skipped: a code of migrate.batch.categories
     next_step: str | None = None              # rejected/skipped: the command or action that moves it on
+    run: str | None = None                    # converted: its launch script in the output tree (beside it)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

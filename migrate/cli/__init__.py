@@ -16,6 +16,7 @@ import os
 import sys
 from typing import Sequence
 
+from migrate import signals
 from migrate.diagnostics import MigrateError
 
 # (subcommand, module below migrate.cli). Order is the order shown in --help.
@@ -31,6 +32,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("parity", "parity_cmd"),
     ("compare-logs", "compare_logs"),
     ("batch", "batch_cmd"),
+    ("target", "target_cmd"),
 )
 
 EXIT_CODES = {
@@ -60,13 +62,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     for name, module_name in COMMANDS:
         if only is not None and name != only:
             continue
-        try:
-            module = importlib.import_module(f"migrate.cli.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"migrate.cli.{module_name}":
-                continue  # that command is not part of this build
-            raise
-        module.register(sub)
+        importlib.import_module(f"migrate.cli.{module_name}").register(sub)
     return parser
 
 
@@ -120,32 +116,25 @@ def _command_word(argv: list[str]) -> str | None:
     return "convert"
 
 
-def _subcommands(parser: argparse.ArgumentParser) -> set[str]:
-    """The subcommand names `parser` was built with."""
-    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
-    return set(actions[0].choices) if actions else set()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if argv is None:  # a real command line: SIGINT/SIGTERM unwind (temporary files removed), exit quietly
-        from migrate import signals
-
         signals.install()
     try:
-        return _main(args_list, argv is None)
+        return _main(args_list)
     except KeyboardInterrupt as exc:  # also a signal during the error handling below
-        return int(getattr(exc, "exit_code", 130))
+        return _interrupted_code(exc)
 
 
-def _main(args_list: list[str], real: bool) -> int:
+def _interrupted_code(exc: KeyboardInterrupt) -> int:
+    """The shell's exit status: 128 + the signal (a Ctrl-C without our handlers installed: SIGINT)."""
+    return exc.exit_code if isinstance(exc, signals.Interrupted) else 130
+
+
+def _main(args_list: list[str]) -> int:
     try:
         parser = build_parser(only=_command_word(args_list))
-        known = _subcommands(parser)
-        if not known:  # that command is not part of this build: decide with all of them
-            parser = build_parser()
-            known = _subcommands(parser)
-        args = parser.parse_args(_with_default_command(args_list, known))
+        args = parser.parse_args(_with_default_command(args_list, {name for name, _ in COMMANDS}))
         if not getattr(args, "func", None):
             parser.print_help(sys.stderr)
             return 2
@@ -154,8 +143,8 @@ def _main(args_list: list[str], real: bool) -> int:
         print(str(exc), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:
-        print("interrupted" if getattr(exc, "signum", 2) == 2 else "terminated", file=sys.stderr)
-        return int(getattr(exc, "exit_code", 130))
+        print("terminated" if _interrupted_code(exc) == 143 else "interrupted", file=sys.stderr)
+        return _interrupted_code(exc)
     except BrokenPipeError:
         return 0
     except RecursionError:  # only input can nest this deep (YAML, extends: chains, sourced scripts)

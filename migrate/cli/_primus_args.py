@@ -17,7 +17,7 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_script_reading_options(parser: argparse.ArgumentParser) -> None:
-    """How a legacy script is read: the same four options for convert, parity and batch."""
+    """How a legacy script is read: the same options for convert, parity and batch."""
     parser.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
                         help="GPUs per node assumed for the script's device queries (default: 8)")
     parser.add_argument("--legacy-schema", default=None, metavar="NAME|FILE",
@@ -32,6 +32,11 @@ def add_script_reading_options(parser: argparse.ArgumentParser) -> None:
                         help="read an entry script primus-migrate does not know as this family builds it (gpt: "
                              "what pretrain_gpt.py builds from the same arguments); recorded in the report and "
                              "the YAML header")
+    parser.add_argument("--assume-exists", action="append", default=[], metavar="PATH",
+                        help="a path the script's file tests (`[ -f PATH ]`, `[ -d PATH ]`) find, as on the "
+                             "machine it runs on (relative: to where the script runs); repeatable. Otherwise "
+                             "only the scripts and what they create exist: the folders beside them are never "
+                             "looked at")
 
 
 def add_trainer_option(parser: argparse.ArgumentParser) -> None:

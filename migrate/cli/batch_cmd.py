@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -106,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     options = BatchOptions(
         settings=ConvertSettings(target=args.target, gpus_per_node=args.gpus_per_node,
                                  accept_null_tokenizer=args.accept_null_tokenizer,
-                                 legacy_schema=_legacy_schema(args), entry_as=args.entry_as),
+                                 legacy_schema=_legacy_schema(args), entry_as=args.entry_as,
+                                 assume_exists=tuple(args.assume_exists)),
         jobs=args.jobs or default_jobs(),
         include=args.include,
         exclude=args.exclude,
@@ -144,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
     return exit_code(results)
 
 
-def _batch_command(args: argparse.Namespace) -> "BatchCommand":
+def _batch_command(args: argparse.Namespace) -> BatchCommand:
     """This run's command line as next steps repeat it: the options that change what converts, and the
     folders as typed (an absolute one becomes DIR / OUT: reports carry no machine paths)."""
     from migrate.batch.categories import BatchCommand
@@ -159,6 +161,8 @@ def _batch_command(args: argparse.Namespace) -> "BatchCommand":
             extra += [f"--{flag.replace('_', '-')}", shown(value, "SCHEMA") if flag == "legacy_schema" else value]
     if args.accept_null_tokenizer:
         extra.append("--accept-null-tokenizer")
+    for path in args.assume_exists:  # a path on the machine the scripts run on, as the scripts name it
+        extra += ["--assume-exists", path]
     return BatchCommand(shown(args.dir, "DIR"), shown(args.output, "OUT"), tuple(extra))
 
 
@@ -193,7 +197,7 @@ class _progress:
         self.bar: Progress | None = None
         self.task: TaskID | None = None
 
-    def __enter__(self) -> "_progress":
+    def __enter__(self) -> _progress:
         if self.enabled:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -256,4 +260,9 @@ def _print_summary(report: dict, markdown_path: Path) -> None:
             console.print(f"{script['script']}: warning: variants capped at {len(script['variants'])}; "
                           "choose them with --knobs or raise --max-variants", markup=False, highlight=False,
                           soft_wrap=True)
+    first_run = next((v["run"] for s in report["scripts"] for v in s["variants"] if v.get("run")), None)
+    if first_run:
+        run_path = shlex.quote(str(markdown_path.parent / first_run))
+        console.print(f"run: PRIMUS_PATH=/path/to/Primus bash {run_path} (each experiment has its .run.sh beside it)",
+                      markup=False, highlight=False, soft_wrap=True)
     console.print(f"report: {markdown_path}", markup=False, highlight=False, soft_wrap=True)

@@ -40,7 +40,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         allow_abbrev=False,
         usage=("%(prog)s SCRIPT [KEY=VALUE ...] -o OUTDIR [--target {primus-0.1,primus-26.5}] [--name NAME]\n"
                "       [--force] [--json] [--strict] [--keep-knobs] [--gpus-per-node N] [--legacy-schema NAME|FILE]\n"
-               "       [--accept-null-tokenizer] [--entry-as FAMILY] [--primus-path DIR] [-- SCRIPT_ARGS ...]"),
+               "       [--accept-null-tokenizer] [--entry-as FAMILY] [--assume-exists PATH] [--primus-path DIR]\n"
+               "       [-- SCRIPT_ARGS ...]"),
         epilog=("exit codes: 0 written; 2 unusable input (or unmapped flags under --strict), nothing written; "
                 "3 static parity failed, nothing written; 4 written, some flags have no Primus equivalent."),
     )
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     options = ConvertOptions(target=args.target, name=args.name, keep_knobs=args.keep_knobs, strict=args.strict,
                              gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema,
                              primus_path=args.primus_path, accept_null_tokenizer=args.accept_null_tokenizer,
-                             entry_as=args.entry_as)
+                             entry_as=args.entry_as, assume_exists=tuple(args.assume_exists))
     from migrate.torchtitan import cli as titan
 
     if titan.is_toml(args.script):  # a torchtitan job config alone

@@ -65,6 +65,8 @@ def add_script_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pairs", nargs="*", metavar="KEY=VALUE", help="environment for the script")
     parser.add_argument("--gpus-per-node", type=int, default=8, metavar="N",
                         help="GPUs per node assumed for torch.cuda.device_count(), nvidia-smi, ... (default 8)")
+    parser.add_argument("--assume-exists", action="append", default=[], metavar="PATH",
+                        help="a path the script's file tests find (see `convert --help`); repeatable")
 
 
 def split_script_args(args: argparse.Namespace) -> tuple[dict[str, str], list[str]]:
@@ -72,7 +74,7 @@ def split_script_args(args: argparse.Namespace) -> tuple[dict[str, str], list[st
     from migrate.diagnostics import MigrateError
 
     env: dict[str, str] = {}
-    positional: list[str] = list(getattr(args, "script_args", []) or [])
+    positional: list[str] = list(args.script_args)  # set by ScriptArgsParser
     for pair in args.pairs:
         if not _PAIR.match(pair):
             raise MigrateError(f"expected KEY=VALUE, got `{pair}`", hint="put script arguments after `--`")
@@ -85,7 +87,8 @@ def evaluate(args: argparse.Namespace):
     from migrate.shell import EvalOptions, evaluate_script
 
     env, positional = split_script_args(args)
-    return evaluate_script(args.script, env, positional, EvalOptions(gpus_per_node=args.gpus_per_node))
+    return evaluate_script(args.script, env, positional, EvalOptions(gpus_per_node=args.gpus_per_node,
+                                                                     assume_exists=tuple(args.assume_exists)))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,11 +97,11 @@ def run(args: argparse.Namespace) -> int:
     from migrate.torchtitan import is_torchtitan_entry
 
     titan = is_torchtitan_entry(plan.entry)
-    if getattr(args, "args", False) and titan:
+    if args.args and titan:
         from migrate.torchtitan.cli import args_view as titan_args_view
 
         view = titan_args_view(plan)  # the JobConfig view (owned by migrate.torchtitan)
-    elif getattr(args, "args", False):
+    elif args.args:
         from migrate.megatron.view import args_view  # the Megatron argument view (owned by migrate.megatron)
 
         view = args_view(plan, args.schema, plan.diagnostics)

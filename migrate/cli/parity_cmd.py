@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         layout_rtol=args.layout_rtol, seed=args.seed, device=args.device, static_only=args.static,
         gpus_per_node=args.gpus_per_node, legacy_schema=args.legacy_schema, primus_path=args.primus_path,
         accept_null_tokenizer=args.accept_null_tokenizer, entry_as=args.entry_as,
-        logs_dir=Path(args.keep_logs) if args.keep_logs else None,
+        assume_exists=tuple(args.assume_exists), logs_dir=Path(args.keep_logs) if args.keep_logs else None,
     )
     from migrate.parity.progress import Progress
     from migrate.torchtitan import cli as titan

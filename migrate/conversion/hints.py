@@ -30,7 +30,7 @@ def missing_arguments_hint(plan: LaunchPlan) -> str | None:
             + (f" (its usage line: {usage})" if usage else "") + f"; {PASS_ARGUMENTS}")
 
 
-PASS_ARGUMENTS = "pass them after `--` (primus-migrate SCRIPT -o OUT -- ARG1 ARG2 ...)"  # batch says it its way
+from migrate.shell.gates import PASS_ARGUMENTS  # noqa: E402 - one wording, used where a gate needs arguments too
 _USAGE = re.compile(r"^\s*(?:echo|printf)\b.*\busage\b", re.IGNORECASE)
 
 

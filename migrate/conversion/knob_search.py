@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def knob_placeholders(script: Path, env: Mapping[str, str], args: Sequence[str], target: str, gpus_per_node: int,
                       plan: LaunchPlan, translated_args: Mapping[str, Any], target_schema: Schema,
-                      legacy_schema: Schema) -> dict[str, tuple[str, str]]:
+                      legacy_schema: Schema, assume_exists: tuple[str, ...] = ()) -> dict[str, tuple[str, str]]:
     """dest -> (knob, text) for the knobs that map 1:1 to a key (see migrate.primus.emit.knobs).
 
     Found by evaluating the script again with each numeric knob at two other values.
@@ -43,7 +43,8 @@ def knob_placeholders(script: Path, env: Mapping[str, str], args: Sequence[str],
             else:
                 env2[knob.name] = sentinel
             try:
-                plan2 = evaluate_script(script, env2, args2, EvalOptions(gpus_per_node=gpus_per_node))
+                plan2 = evaluate_script(script, env2, args2, EvalOptions(gpus_per_node=gpus_per_node,
+                                                                            assume_exists=assume_exists))
                 diags = Diagnostics()
                 runs.append((sentinel, translate(parse_argv(legacy_schema, plan2.argv, diags), target_schema,
                                                  diags).args))

@@ -19,6 +19,7 @@ from migrate.diagnostics import MigrateError, Origin
 from migrate.entries import deepseek_v2, gpt, refused
 from migrate.entries.kind import EntryKind
 from migrate.entries.paths import longest_tail_match
+from migrate.shell.plan import LaunchPlan
 
 REGISTRY: tuple[EntryKind, ...] = (*gpt.KINDS, *deepseek_v2.KINDS, *refused.KINDS)
 BY_KEY = {kind.key: kind for kind in REGISTRY}
@@ -125,10 +126,7 @@ def apply_entry(plan: Any, target: str, entry_as: str | None = None) -> EntryDec
     return decide_entry(plan.entry, target, entry_as, launch_origin(plan))
 
 
-def launch_origin(plan: Any) -> Origin | None:
+def launch_origin(plan: LaunchPlan) -> Origin | None:
     """Where the launch is in the script: the launcher's first word (else the first argv word)."""
-    for token in [*getattr(plan.launcher, "argv", []), *getattr(plan, "argv", [])]:
-        origin = getattr(token, "origin", None)
-        if origin is not None:
-            return origin
-    return None
+    tokens = [*plan.launcher.argv, *plan.argv]
+    return tokens[0].origin if tokens else None

@@ -70,6 +70,11 @@ def _looks_like_option(word: str, schema: Schema) -> bool:
     return True
 
 
+# DeepSpeed's own options (deepspeed.add_config_arguments adds them to a Megatron-DeepSpeed parser at
+# run time): a DeepSpeed run, not an option some Megatron-LM table lacks
+_DEEPSPEED_OPTION = re.compile(r"--(?:deepspeed|deepscale)(?:[_-]\w+)*")
+_DEEPSPEED_HINT = ("a Megatron-DeepSpeed run (DeepSpeed's engine and its config): Primus trains Megatron-LM "
+                   "without DeepSpeed; keep it on DeepSpeed, or drop the DeepSpeed options and convert")
 _OTHER_FORK_HINT = (
     "check the option against the Megatron-LM version the script targets; for another fork "
     "(e.g. Megatron-DeepSpeed) write its option table with `primus-migrate schema --megatron-path DIR "
@@ -233,11 +238,12 @@ def parse_argv(schema: Schema, tokens: Sequence[Token | str], diags: Diagnostics
             flag, explicit_value = text.split("=", 1)
         spec = schema.by_option.get(flag)
         if spec is None:
+            deepspeed = bool(_DEEPSPEED_OPTION.fullmatch(flag))
             raise MigrateError(
                 f"unknown Megatron-LM option '{flag}' (schema {schema.name})",
-                origin=word.origin, category="unknown-option",
+                origin=word.origin, category="deepspeed-run" if deepspeed else "unknown-option",
                 hint=_UNKNOWN_HINT if word.unknown
-                else _suggest(flag, schema) or _OTHER_FORK_HINT,
+                else _DEEPSPEED_HINT if deepspeed else _suggest(flag, schema) or _OTHER_FORK_HINT,
             )
         i += 1
         values: list[_Word] = []

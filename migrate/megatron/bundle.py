@@ -1,6 +1,6 @@
 """Regenerate the bundled schema tables from Megatron-LM git repositories.
 
-    python -m migrate.megatron.bundle --nvidia REPO_GIT_DIR --rocm REPO_GIT_DIR
+    python -m migrate.megatron.bundle --nvidia REPO_GIT_DIR --rocm REPO_GIT_DIR [--only NAME ...]
 
 Each pinned commit's `megatron/` tree is exported with `git archive` into a
 temporary directory (the repositories may be bare) and read by the extractor;
@@ -25,8 +25,10 @@ from migrate.megatron.schema import SCHEMA_DIR
 # name -> (which repository, revision, how the source is cited)
 BUNDLED: dict[str, tuple[str, str, str]] = {
     "rocm_dev": ("rocm", "rocm_dev", "ROCm/Megatron-LM"),
-    "5a676b36": ("nvidia", "5a676b36", "NVIDIA/Megatron-LM"),
-    "d3528a21": ("nvidia", "d3528a21", "NVIDIA/Megatron-LM"),
+    "5a676b36": ("nvidia", "5a676b36", "NVIDIA/Megatron-LM"),   # Primus v0.1.0-rc1 .. v0.3.0
+    "84778176": ("nvidia", "84778176", "NVIDIA/Megatron-LM"),   # Primus v0.4.0 .. v0.7.0
+    "3bec9aa9": ("nvidia", "3bec9aa9", "NVIDIA/Megatron-LM"),   # Primus v26.2, v26.2.1
+    "d3528a21": ("nvidia", "d3528a21", "NVIDIA/Megatron-LM"),   # Primus v26.3 .. v26.5.1
 }
 
 
@@ -82,13 +84,17 @@ def schema_to_text(data: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def regenerate(repos: dict[str, Path], out_dir: Path = SCHEMA_DIR, names: list[str] | None = None) -> list[Path]:
+def regenerate(repos: dict[str, Path | None], out_dir: Path = SCHEMA_DIR, names: list[str] | None = None) -> list[Path]:
     written = []
     for name, (which, rev, cite) in BUNDLED.items():
         if names and name not in names:
             continue
+        if repos.get(which) is None:
+            raise SystemExit(f"{name} needs --{which} (the git dir of {cite})")
         with tempfile.TemporaryDirectory() as tmp:
-            commit = export_tree(repos[which], rev, Path(tmp))
+            repo = repos[which]
+            assert repo is not None
+            commit = export_tree(repo, rev, Path(tmp))
             schema = extract_schema(
                 tmp, name=name, source=f"{cite}@{commit}" + (f" ({rev})" if rev != commit[: len(rev)] else "")
             )
@@ -103,8 +109,8 @@ def regenerate(repos: dict[str, Path], out_dir: Path = SCHEMA_DIR, names: list[s
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--nvidia", type=Path, required=True, help="git dir of NVIDIA/Megatron-LM")
-    parser.add_argument("--rocm", type=Path, required=True, help="git dir of ROCm's Megatron-LM fork (branch rocm_dev)")
+    parser.add_argument("--nvidia", type=Path, help="git dir of NVIDIA/Megatron-LM")
+    parser.add_argument("--rocm", type=Path, help="git dir of ROCm's Megatron-LM fork (branch rocm_dev)")
     parser.add_argument("--only", nargs="*", choices=sorted(BUNDLED), help="regenerate only these")
     args = parser.parse_args(argv)
     regenerate({"nvidia": args.nvidia, "rocm": args.rocm}, names=args.only)

@@ -12,8 +12,15 @@ repeated here: we derive values, we do not refuse runs. Rules that differ
 between versions look at `ctx.era`:
 
 - "rocm":  ROCm Megatron-LM rocm_dev (2025-02), the legacy scripts' parser;
-- "mid":   NVIDIA 5a676b36 (2025-05, Primus v0.1.0-rc1);
-- "new":   NVIDIA d3528a21 (2026-03, Primus v26.5.1).
+- "mid":   NVIDIA 5a676b36 (2025-05, Primus v0.1.0-rc1 .. v0.3.0);
+- "late":  NVIDIA 84778176 (2025-10, Primus v0.4.0 .. v0.7.0): the encoder pipeline options are
+           gone, a virtual pipeline size of 1 becomes None, --use-megatron-fsdp, one-element MoE
+           lists and CUDA graphs (--enable-cuda-graph / --external-cuda-graph) as "new"; the
+           sharding-strategy overlap of "mid" is gone; none of "new"'s --cuda-graph-impl,
+           async-save, --skip-train, CPU-offloading and weight-decay-condition rules yet;
+- "new":   NVIDIA d3528a21 (2026-03, Primus v26.3 .. v26.5.1) and 3bec9aa9 (core_r0.16.0,
+           2026-02, Primus v26.2, v26.2.1), whose validate_args agree on every rule below
+           (3bec9aa9 has no --hybrid-layer-pattern, which the rule reading it then never sees).
 
 Dtypes are named by strings ("float32", "float16", "bfloat16") so nothing
 imports torch.
@@ -41,7 +48,7 @@ def minimal_world_size(args: Mapping[str, Any]) -> int:
         size *= max(_int(args.get(dest), 1), 1)
     return size
 
-ERA_BY_SCHEMA = {"rocm_dev": "rocm", "5a676b36": "mid", "d3528a21": "new"}
+ERA_BY_SCHEMA = {"rocm_dev": "rocm", "5a676b36": "mid", "84778176": "late", "3bec9aa9": "new", "d3528a21": "new"}
 
 
 @dataclass
@@ -82,7 +89,9 @@ def use_dist_ckpt_from_format(a: dict[str, Any], ctx: DeriveContext) -> None:
 
 def encoder_tp_follows_decoder_tp(a: dict[str, Any], ctx: DeriveContext) -> None:
     """rocm/mid: an encoder pipeline without its own TP size uses the decoder's TP size."""
-    if ctx.era == "new" or not _has(a, "encoder_pipeline_model_parallel_size", "encoder_tensor_model_parallel_size"):
+    if ctx.era not in ("rocm", "mid"):
+        return
+    if not _has(a, "encoder_pipeline_model_parallel_size", "encoder_tensor_model_parallel_size"):
         return
     if _int(a["encoder_pipeline_model_parallel_size"], 0) > 0 and _int(a["encoder_tensor_model_parallel_size"], 0) == 0:
         a["encoder_tensor_model_parallel_size"] = a["tensor_model_parallel_size"]
@@ -125,7 +134,7 @@ def data_parallel_size(a: dict[str, Any], ctx: DeriveContext) -> None:
 def split_rank_becomes_encoder_pipeline(a: dict[str, Any], ctx: DeriveContext) -> None:
     """rocm/mid: --pipeline-model-parallel-split-rank N means N encoder pipeline stages taken out of PP."""
     split = a.get("pipeline_model_parallel_split_rank")
-    if ctx.era == "new" or not isinstance(split, int) or "encoder_pipeline_model_parallel_size" not in a:
+    if ctx.era not in ("rocm", "mid") or not isinstance(split, int) or "encoder_pipeline_model_parallel_size" not in a:
         return
     a["encoder_pipeline_model_parallel_size"] = split
     a["pipeline_model_parallel_size"] = _int(a.get("pipeline_model_parallel_size"), 1) - split
@@ -190,8 +199,16 @@ def virtual_pipeline_size(a: dict[str, Any], ctx: DeriveContext) -> None:
 
     (layers per pipeline stage) // (layers per virtual stage). mid/new also accept
     --num-virtual-stages-per-pipeline-rank and count embedding/loss layers when asked;
-    new turns a size of 1 into None. Without either option: None.
+    late/new turn a size of 1 into None. Without either option: None. The schedule is interleaved
+    (ctx.interleaved) when either option is given; at late/new, when the size is not None (their
+    validate_args tests `args.virtual_pipeline_model_parallel_size is not None`).
     """
+    _set_virtual_pipeline_size(a, ctx)
+    if ctx.era in ("late", "new"):
+        ctx.interleaved = a.get("virtual_pipeline_model_parallel_size") is not None
+
+
+def _set_virtual_pipeline_size(a: dict[str, Any], ctx: DeriveContext) -> None:
     per_vstage = a.get("num_layers_per_virtual_pipeline_stage")
     vstages = a.get("num_virtual_stages_per_pipeline_rank") if ctx.era != "rocm" else None
     if per_vstage is None and vstages is None:
@@ -212,7 +229,7 @@ def virtual_pipeline_size(a: dict[str, Any], ctx: DeriveContext) -> None:
             layers += int(bool(a.get("account_for_loss_in_pipeline_split")))
         stages = max(_int(a.get("transformer_pipeline_model_parallel_size"), 1), 1)
         a["virtual_pipeline_model_parallel_size"] = (layers // stages) // per_vstage
-    if ctx.era == "new" and a["virtual_pipeline_model_parallel_size"] == 1:
+    if ctx.era in ("late", "new") and a["virtual_pipeline_model_parallel_size"] == 1:
         a["virtual_pipeline_model_parallel_size"] = None
 
 
@@ -238,8 +255,8 @@ def sharding_strategy_turns_on_overlap(a: dict[str, Any], ctx: DeriveContext) ->
 
 
 def megatron_fsdp_sets_custom_fsdp(a: dict[str, Any], ctx: DeriveContext) -> None:
-    """new: --use-megatron-fsdp also sets the deprecated use_custom_fsdp."""
-    if ctx.era == "new" and a.get("use_megatron_fsdp"):
+    """late/new: --use-megatron-fsdp also sets the deprecated use_custom_fsdp."""
+    if ctx.era in ("late", "new") and a.get("use_megatron_fsdp"):
         a["use_custom_fsdp"] = True
 
 
@@ -401,8 +418,8 @@ def moe_ffn_hidden_size_default(a: dict[str, Any], ctx: DeriveContext) -> None:
 
 
 def single_item_moe_lists(a: dict[str, Any], ctx: DeriveContext) -> None:
-    """new: a one-element --moe-router-load-balancing-type / --moe-aux-loss-coeff list becomes its element."""
-    if ctx.era != "new":
+    """late/new: a one-element --moe-router-load-balancing-type / --moe-aux-loss-coeff list becomes its element."""
+    if ctx.era not in ("late", "new"):
         return
     for dest in ("moe_router_load_balancing_type", "moe_aux_loss_coeff"):
         value = a.get(dest)
@@ -453,8 +470,14 @@ def cpu_offloading_from_layers(a: dict[str, Any], ctx: DeriveContext) -> None:
 
 
 def cuda_graphs_need_te_rng_tracker(a: dict[str, Any], ctx: DeriveContext) -> None:
-    """new: CUDA graphs with Transformer Engine (as model or graph implementation) turn te_rng_tracker on."""
-    if ctx.era != "new" or a.get("cuda_graph_impl", "none") == "none" or "te_rng_tracker" not in a:
+    """new: CUDA graphs with Transformer Engine (as model or graph implementation) turn te_rng_tracker on;
+    late: --enable-cuda-graph or --external-cuda-graph with the Transformer Engine model do."""
+    if "te_rng_tracker" not in a:
+        return
+    if ctx.era == "late" and (a.get("enable_cuda_graph") or a.get("external_cuda_graph")):
+        if a.get("transformer_impl") == "transformer_engine":
+            a["te_rng_tracker"] = True
+    if ctx.era != "new" or a.get("cuda_graph_impl", "none") == "none":
         return
     if "transformer_engine" in (a.get("transformer_impl"), a.get("cuda_graph_impl")):
         a["te_rng_tracker"] = True

@@ -33,7 +33,12 @@ from migrate.megatron.static_eval import (
 
 ARGUMENTS_FILE = Path("megatron/training/arguments.py")
 ARGUMENTS_MODULE = "megatron.training.arguments"
-ENTRY_FUNCTIONS = ("add_megatron_arguments", "parse_args")
+# Megatron-LM before its training code moved into megatron/training/ (2024), and the forks of that
+# time (Megatron-DeepSpeed, older ROCm branches, the Megatron pinned by Pai-Megatron-Patch)
+LEGACY_ARGUMENTS_FILE = Path("megatron/arguments.py")
+LEGACY_ARGUMENTS_MODULE = "megatron.arguments"
+# the last: forks whose parse_args takes its parser from a builder (epfLLM's Megatron-LLM)
+ENTRY_FUNCTIONS = ("add_megatron_arguments", "parse_args", "build_base_parser")
 
 
 class TypeInferenceError(Exception):
@@ -282,7 +287,7 @@ class Extractor:
     # ---- entry
 
     def run(self) -> list[OptionSpec]:
-        mod = self.tree.module(ARGUMENTS_MODULE)
+        mod = self.tree.module(ARGUMENTS_MODULE) or self.tree.module(LEGACY_ARGUMENTS_MODULE)
         if mod is None:
             raise MigrateError(
                 f"{self.tree.root}: no {ARGUMENTS_FILE} found",
@@ -1052,7 +1057,7 @@ def extract_schema(megatron_path: str | Path, name: str | None = None, source: s
     root = Path(megatron_path)
     if not root.is_dir():
         raise MigrateError(f"{root}: not a directory", hint="pass the root of a Megatron-LM checkout")
-    if not (root / ARGUMENTS_FILE).is_file():
+    if not (root / ARGUMENTS_FILE).is_file() and not (root / LEGACY_ARGUMENTS_FILE).is_file():
         raise MigrateError(
             f"{root}: no {ARGUMENTS_FILE} found",
             hint="pass the root of a Megatron-LM checkout (the directory containing megatron/)",

@@ -35,6 +35,7 @@ from migrate.diagnostics import Diagnostics, MigrateError, Origin
 from migrate.megatron.args import MegatronArgs
 from migrate.megatron.derive import era_of, fill_args_defaults
 from migrate.megatron.view import world_size_of
+from migrate.shell.plan import LaunchPlan, Token
 
 # (what is missing, the dests any one of which supplies it, the flag to name)
 REQUIRED: tuple[tuple[str, tuple[str, ...], str], ...] = (
@@ -117,12 +118,12 @@ def rocm_sp_quirk(args: Mapping[str, Any], era: str, world_size: int) -> str | N
             "used that commit it never started; converted as read")
 
 
-def unset_variables(plan: Any) -> list[tuple[str, Origin | None]]:
+def unset_variables(plan: LaunchPlan) -> list[tuple[str, Origin | None]]:
     """The variables the script read while unset or empty, those on the launch's lines first.
 
     A launch built from an unset variable (`pretrain_gpt.py ${MEGATRON_PARAMS}`) loses every
     value it was meant to carry; these are the names to report."""
-    knobs = [k for k in getattr(plan, "knobs", []) if k.value in (None, "")]
+    knobs = [k for k in plan.knobs if k.value in (None, "")]
     if not knobs:
         return []
     spans = _launch_spans(plan)
@@ -137,19 +138,19 @@ def unset_variables(plan: Any) -> list[tuple[str, Origin | None]]:
     return [(k.name, k.defined_at) for k in (near or knobs)]
 
 
-def _launch_spans(plan: Any) -> dict[str, tuple[int, int]]:
+def _launch_spans(plan: LaunchPlan) -> dict[str, tuple[int, int]]:
     spans: dict[str, tuple[int, int]] = {}
-    tokens: Iterable[Any] = [*getattr(plan.launcher, "argv", []), *getattr(plan, "argv", [])]
+    tokens: Iterable[Token] = [*plan.launcher.argv, *plan.argv]
     for token in tokens:
-        origin = getattr(token, "origin", None)
-        if origin is None or not origin.line:
+        origin = token.origin
+        if not origin.line:
             continue
         low, high = spans.get(origin.file, (origin.line, origin.line))
         spans[origin.file] = (min(low, origin.line), max(high, origin.line))
     return spans
 
 
-def unset_variables_text(plan: Any) -> str | None:
+def unset_variables_text(plan: LaunchPlan) -> str | None:
     """`${MEGATRON_PARAMS}` unset at line 3, ... (None when the script read none unset)."""
     found = unset_variables(plan)
     if not found:
@@ -159,13 +160,13 @@ def unset_variables_text(plan: Any) -> str | None:
     return ", ".join(parts)
 
 
-def unset_variables_hint(plan: Any) -> str | None:
+def unset_variables_hint(plan: LaunchPlan) -> str | None:
     """For an argv error (`--lr` with no value): the unset variables that were to supply it."""
     unset = unset_variables_text(plan)
     return f"the script read these variables unset: {unset}" if unset else None
 
 
-def check_legacy_run_starts(legacy: MegatronArgs, args_defaults: Mapping[str, Any], plan: Any,
+def check_legacy_run_starts(legacy: MegatronArgs, args_defaults: Mapping[str, Any], plan: LaunchPlan,
                             origin: Origin | None, diags: Diagnostics | None = None) -> None:
     """Refuse (exit 2) argv that Megatron-LM would reject after parsing; see the module facts.
 
@@ -173,7 +174,7 @@ def check_legacy_run_starts(legacy: MegatronArgs, args_defaults: Mapping[str, An
     validate_args does before its checks."""
     args = dict(legacy.args)
     fill_args_defaults(args, args_defaults)
-    program = getattr(plan, "entry", None) or "the entry script"
+    program = plan.entry or "the entry script"
     era = era_of(legacy.schema.split("+")[0], args)
     quirk = rocm_sp_quirk(args, era, world_size_of(plan))
     if quirk and diags is not None:

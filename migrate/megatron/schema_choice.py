@@ -3,7 +3,8 @@
 A script is read with the option table of the Megatron-LM it was written for. In order:
 1. the table the user named (`--legacy-schema NAME|FILE`);
 2. the table of the Megatron-LM checkout the script sits in (a folder above it holding
-   `megatron/training/arguments.py`), extracted from that checkout's own sources;
+   `megatron/training/arguments.py`, or `megatron/arguments.py` before 2024), extracted from that
+   checkout's own sources;
 3. the first bundled table, default first, under which every option of the launch parses.
 The choice is reported, so a script read with another table than the default never goes unnoticed.
 """
@@ -23,7 +24,8 @@ from migrate.megatron.schema import Schema, load_schema, remember_schema
 DEFAULT_LEGACY_SCHEMA = "rocm_dev"
 # Tried in this order when the user names none: the ROCm fork first, then newer upstream, then older.
 BUNDLED_ORDER = (DEFAULT_LEGACY_SCHEMA, "d3528a21", "5a676b36")
-CHECKOUT_MARKER = Path("megatron/training/arguments.py")
+# a Megatron-LM checkout holds its parser here (the second: before training moved to megatron/training/)
+CHECKOUT_MARKERS = (Path("megatron/training/arguments.py"), Path("megatron/arguments.py"))
 _MAX_LEVELS_UP = 32
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 LEGACY_SCHEMA_CODE = "legacy-schema"  # the diagnostic that says which table was used
@@ -38,12 +40,12 @@ class SchemaChoice:
 
 
 def find_checkout(start: str | Path) -> Path | None:
-    """The nearest folder at or above `start` that is a Megatron-LM checkout (holds megatron/training/arguments.py)."""
+    """The nearest folder at or above `start` that is a Megatron-LM checkout (holds one of CHECKOUT_MARKERS)."""
     here = Path(os.path.abspath(start))
     if here.is_file() or not here.exists():
         here = here.parent
     for _ in range(_MAX_LEVELS_UP):
-        if (here / CHECKOUT_MARKER).is_file():
+        if any((here / marker).is_file() for marker in CHECKOUT_MARKERS):
             return here
         if here.parent == here:
             return None
@@ -83,7 +85,7 @@ def choose_legacy_schema(requested: str | None, script: str | Path, entry: str |
     if checkout is not None:
         return SchemaChoice(checkout_schema(checkout), str(checkout),
                             f"read with the option table of the Megatron-LM checkout it sits in ({checkout}), "
-                            "extracted from that checkout's megatron/training/arguments.py")
+                            "extracted from that checkout's own arguments.py")
     return first_accepting_bundled(entry, argv)
 
 

@@ -17,8 +17,9 @@ actually used, in the target's dest names:
 - a dest new at the target: the target's default.
 
 `schema_differences` computes the differences between two schemas;
-`RULES[target]` has one entry per difference between rocm_dev and each
-bundled pin (a test keeps that complete). Differences without a rule (custom
+`RULES[pin]` has one entry per difference between rocm_dev and each
+bundled Megatron pin (a test keeps that complete); every Primus release
+pinning that commit gets its rules. Differences without a rule (custom
 schemas) get the generic treatment above, with a note.
 """
 
@@ -156,24 +157,31 @@ _COMMON_INERT = {
     "log_batch_size_to_tensorboard": "TensorBoard logging only; no effect on training",
 }
 
-_D3_INERT = {
-    "async_tensor_model_parallel_allreduce": "deprecated; rocm_dev's parser documents it as ignored and no model "
-    "code reads it",
-}
-
-_D3_REMOVED = {
+# Removed at the pins, by the first pin without them (84778176, then 3bec9aa9, then d3528a21).
+_ENCODER_SPLIT_REMOVED = {
     "encoder_tensor_model_parallel_size": "encoder/decoder pipeline split was removed (T5/multimodal encoders)",
     "encoder_pipeline_model_parallel_size": "encoder/decoder pipeline split was removed (T5/multimodal encoders)",
     "pipeline_model_parallel_split_rank": "encoder/decoder pipeline split was removed",
+}
+
+_RETRO_REMOVED = {
     "retriever_seq_length": "Retro/biencoder retriever option removed",
-    "moe_use_legacy_grouped_gemm": "legacy grouped GEMM path removed; the TE grouped GEMM is used",
-    "moe_extended_tp": "extended tensor parallelism for MoE removed (use expert_tensor_parallel_size)",
-    "hybrid_attention_ratio": "hybrid (Mamba) ratios replaced by hybrid layer patterns",
-    "hybrid_mlp_ratio": "hybrid (Mamba) ratios replaced by hybrid layer patterns",
     **{f"retro_{name}": "Retro was removed" for name in (
         "project_dir", "add_retriever", "cyclic_train_iters", "encoder_layers", "encoder_hidden_dropout",
         "encoder_attention_dropout", "num_neighbors", "num_retrieved_chunks", "attention_gate",
         "verify_neighbor_count")},
+}
+
+_D3_REMOVED = {
+    "moe_use_legacy_grouped_gemm": "legacy grouped GEMM path removed; the TE grouped GEMM is used",
+    "moe_extended_tp": "extended tensor parallelism for MoE removed (use expert_tensor_parallel_size)",
+    "hybrid_attention_ratio": "hybrid (Mamba) ratios replaced by hybrid layer patterns",
+    "hybrid_mlp_ratio": "hybrid (Mamba) ratios replaced by hybrid layer patterns",
+}
+
+_D3_INERT = {
+    "async_tensor_model_parallel_allreduce": "deprecated; rocm_dev's parser documents it as ignored and no model "
+    "code reads it",
 }
 
 
@@ -226,49 +234,63 @@ def _removed(table: dict[str, str], inert: bool = False) -> list[Rule]:
     return [Rule("removed", dest, reason, inert=inert) for dest, reason in table.items()]
 
 
+# Megatron pin (bundled schema name) -> legacy dest -> its rules. Keyed by pin, not by Primus
+# release: every target whose release pins a commit gets that commit's rules.
 RULES: dict[str, dict[str, list[Rule]]] = {}
 
 
-def _register(target: str, rules: list[Rule]) -> None:
+def _register(pin: str, rules: list[Rule]) -> None:
     table: dict[str, list[Rule]] = {}
     for rule in [*rules, *_DEEPSEEK_ENTRY_RULES]:
         table.setdefault(rule.dest, []).append(rule)
-    RULES[target] = table
+    RULES[pin] = table
 
 
-_register("5a676b36", [
+# Each group is the differences that first appear at that pin and stay at the later ones
+# (tests/test_megatron_translate.py checks every pin's table against its schema, both ways).
+_SINCE_5A676B36 = [
     *_removed(_COMMON_REMOVED),
     *_removed(_COMMON_INERT, inert=True),
     Rule("report_values", "tokenizer_type", "DeepSeekV2Tokenizer is a ROCm-fork tokenizer type"),
-])
+]
 
-_register("d3528a21", [
+_SINCE_84778176 = [
+    *_removed(_ENCODER_SPLIT_REMOVED),
+    Rule("keep_legacy_default", "rerun_mode", "rerun state machine default changed from disabled to validate_results"),
+    Rule("convert", "moe_router_load_balancing_type", "now a list (one entry per layer group)", convert=_as_list),
+    Rule("convert", "moe_aux_loss_coeff", "now a list (one entry per layer group)", convert=_as_list),
+    Rule("report_values", "moe_token_dispatcher_type", "the alltoall_seq dispatcher was removed"),
+]
+
+_SINCE_3BEC9AA9 = [
     Rule("rename", "norm_epsilon", "--norm-epsilon now stores to TransformerConfig.layernorm_epsilon",
          target="layernorm_epsilon"),
     Rule("rename", "apply_layernorm_1p", "--apply-layernorm-1p now stores to layernorm_zero_centered_gamma",
          target="layernorm_zero_centered_gamma"),
-    *_removed(_COMMON_REMOVED),
-    *_removed(_COMMON_INERT, inert=True),
-    *_removed(_D3_REMOVED),
-    *_removed(_D3_INERT, inert=True),
+    *_removed(_RETRO_REMOVED),
     Rule("keep_legacy_default", "eval_interval", "evaluation interval default changed from 1000 to None"),
-    Rule("keep_legacy_default", "rerun_mode", "rerun state machine default changed from disabled to validate_results"),
-    Rule("keep_legacy_default", "profile_ranks", "profiled ranks default changed from [0] to []"),
     Rule("equivalent_default", "async_save", "None and False both mean synchronous saves"),
-    Rule("equivalent_default", "lazy_mpu_init", "None and False both mean eager initialization",
-         covers=("redefaulted", "kind_changed"), convert=_truthy_flag),
     Rule("equivalent_default", "wandb_project", "'' and None both disable W&B logging"),
     Rule("equivalent_default", "wandb_exp_name", "unused while W&B logging is off", equivalent_if=_wandb_off),
     Rule("equivalent_default", "wandb_save_dir", "unused while W&B logging is off", equivalent_if=_wandb_off),
     Rule("convert", "rampup_batch_size", "now exactly 3 integers (was untyped strings)", convert=_ints),
-    Rule("convert", "moe_router_load_balancing_type", "now a list (one entry per layer group)", convert=_as_list),
-    Rule("convert", "moe_aux_loss_coeff", "now a list (one entry per layer group)", convert=_as_list),
     Rule("report_values", "ckpt_format", "the zarr checkpoint format was removed"),
     Rule("report_values", "ckpt_convert_format", "the zarr checkpoint format was removed"),
-    Rule("report_values", "tokenizer_type", "DeepSeekV2Tokenizer is a ROCm-fork tokenizer type"),
-    Rule("report_values", "moe_token_dispatcher_type", "the alltoall_seq dispatcher was removed"),
     Rule("report_values", "non_persistent_ckpt_type", "None is no longer a listed choice (still the default)"),
-])
+]
+
+_SINCE_D3528A21 = [
+    *_removed(_D3_REMOVED),
+    *_removed(_D3_INERT, inert=True),
+    Rule("keep_legacy_default", "profile_ranks", "profiled ranks default changed from [0] to []"),
+    Rule("equivalent_default", "lazy_mpu_init", "None and False both mean eager initialization",
+         covers=("redefaulted", "kind_changed"), convert=_truthy_flag),
+]
+
+_register("5a676b36", _SINCE_5A676B36)                          # Primus v0.1.0-rc1 .. v0.3.0
+_register("84778176", [*_SINCE_5A676B36, *_SINCE_84778176])     # Primus v0.4.0 .. v0.7.0
+_register("3bec9aa9", [*_SINCE_5A676B36, *_SINCE_84778176, *_SINCE_3BEC9AA9])  # Primus v26.2, v26.2.1
+_register("d3528a21", [*_SINCE_5A676B36, *_SINCE_84778176, *_SINCE_3BEC9AA9, *_SINCE_D3528A21])  # v26.3 ..
 
 _KIND_COVERS: dict[str, tuple[DiffKind, ...]] = {
     "rename": ("renamed",),

@@ -24,7 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 from migrate.diagnostics import MigrateError
 from migrate.parity import layout as layouts
@@ -35,6 +35,11 @@ from migrate.parity.progress import Progress
 from migrate.parity.repro import Reproducibility, reproducibility
 from migrate.parity.series import SeriesComparison, Tolerance, compare_runs
 from migrate.primus.profiles import DEFAULT_TARGET
+
+if TYPE_CHECKING:  # the runtime is imported only when a run trains (importing it sets its environment)
+    from migrate.conversion.static_parity import StaticParity
+    from migrate.pipeline import Conversion
+    from primus_runtime.options import RunOptions, RunResult
 
 METRICS = ["lm_loss", "grad_norm", "lr"]
 DEFAULT_ITERS = 10
@@ -58,6 +63,7 @@ class ParityOptions:
     primus_path: str | None = None
     accept_null_tokenizer: bool = False  # see ConvertOptions.accept_null_tokenizer
     entry_as: str | None = None  # see ConvertOptions.entry_as
+    assume_exists: tuple[str, ...] = ()  # see ConvertOptions.assume_exists
     logs_dir: Path | None = None  # keep each side's train.log + metrics.jsonl here (DIR/legacy, DIR/primus)
 
 
@@ -65,22 +71,22 @@ class ParityOptions:
 class Backends:
     """The pieces parity orchestrates (real ones from `real_backends()`)."""
 
-    convert: Callable[..., Any]  # (script, env, args, ParityOptions) -> Conversion
-    primus_config: Callable[..., dict]  # (conversion, ParityOptions, env, workdir) -> derived namespace
-    train: Callable[[Mapping[str, Any], Any], Any]  # (config, RunOptions) -> RunResult
-    run_options: Callable[..., Any]  # RunOptions(**kwargs)
+    convert: Callable[[str, dict[str, str], list[str], ParityOptions], Conversion]
+    primus_config: Callable[[Conversion, ParityOptions, dict[str, str], Path], dict]  # -> derived namespace
+    train: Callable[[Mapping[str, Any], RunOptions], RunResult]
+    run_options: Callable[..., RunOptions]  # RunOptions(**kwargs)
     device: Callable[[str], str]  # "auto" -> "cpu" | "cuda"
     available_memory: Callable[[str, int], int | None]  # (device, nproc) -> bytes
     vocab_size: Callable[[Mapping[str, Any]], int | None] = lambda cfg: None  # unpadded, as the runtime sees it
     # (configs, RunOptions) -> results: several runs sharing worker processes; None: one train() per run
-    train_many: Callable[[list[Mapping[str, Any]], Any], list[Any]] | None = None
+    train_many: Callable[[list[Mapping[str, Any]], RunOptions], list[RunResult]] | None = None
 
 
 @dataclass
 class Side:
     name: str
     layout: Layout
-    result: Any  # RunResult
+    result: RunResult
     seconds: float
     shared: bool = False  # trained in the same worker processes as the other side (seconds: an even share)
 
@@ -92,7 +98,7 @@ class Side:
 class ParityRun:
     script: str
     target: str
-    static: Any  # StaticParity
+    static: StaticParity
     static_only: bool
     sides: dict[str, Side] = field(default_factory=dict)
     comparison: SeriesComparison | None = None
@@ -233,8 +239,7 @@ def run_parity(
         work = Path(tmp)
         primus_cfg = backends.primus_config(conversion, options, dict(env), work / "emitted")
         legacy_cfg, primus_cfg, data_note = choose_data(legacy_cfg, primus_cfg)
-        launcher = getattr(getattr(conversion, "plan", None), "launcher", None)
-        world = layouts.launcher_world(launcher.options()) if launcher is not None else None
+        world = layouts.launcher_world(conversion.plan.launcher.options())
         report.legacy_layout = layouts.legacy_layout(legacy_cfg, world)
         run_layout, report.layout_notes = layouts.shrink(legacy_cfg, max(1, options.nproc))
         report.run_layout = run_layout
@@ -259,7 +264,7 @@ def run_parity(
             report.layout_comparison = compare_runs(reference.series(), legacy.series(), METRICS,
                                                     Tolerance(max(options.layout_rtol, options.rtol or 0.0)))
 
-    plan_env = {k: getattr(v, "value", v) for k, v in getattr(conversion.plan, "env", {}).items()}
+    plan_env = {k: v.value for k, v in conversion.plan.env.items()}
     report.repro = reproducibility(dict(conversion.expected), plan_env, {
         "device": device,
         "iterations": iters,
@@ -278,9 +283,8 @@ def run_parity(
 def _collect_side_notes(report: ParityRun) -> None:
     """What each side's runtime shrank (proxy) or noted, once each, in the report's notes."""
     for side in report.sides.values():
-        for prefix, items in (("proxy", getattr(side.result, "shrinks", None)),
-                              ("runtime", getattr(side.result, "notes", None))):
-            for item in items or []:
+        for prefix, items in (("proxy", side.result.shrinks), ("runtime", side.result.notes)):
+            for item in items:
                 note = f"{prefix}: {item}"
                 if note not in report.notes:
                     report.notes.append(note)
@@ -299,11 +303,8 @@ def _guarded(label: str, run: Callable[[], Any]) -> Any:
                            exit_code=5) from exc
 
 
-def _with_out_dir(run_options: Any, out_dir: Path) -> Any:
-    if dataclasses.is_dataclass(run_options) and not isinstance(run_options, type):
-        return dataclasses.replace(run_options, out_dir=out_dir)
-    run_options.out_dir = out_dir
-    return run_options
+def _with_out_dir(run_options: RunOptions, out_dir: Path) -> RunOptions:
+    return dataclasses.replace(run_options, out_dir=out_dir)
 
 
 def _same_model_in_every_layout(legacy: dict, primus: dict, run: Layout, options: ParityOptions,
@@ -340,16 +341,16 @@ def real_backends() -> Backends:
     )
 
 
-def _real_convert(script: str, env: dict, args: list, options: ParityOptions) -> Any:
+def _real_convert(script: str, env: dict[str, str], args: list[str], options: ParityOptions) -> Conversion:
     from migrate.pipeline import ConvertOptions, convert_script
 
     return convert_script(script, env, args, ConvertOptions(
         target=options.target, gpus_per_node=options.gpus_per_node, legacy_schema=options.legacy_schema,
         primus_path=options.primus_path, accept_null_tokenizer=options.accept_null_tokenizer,
-        entry_as=options.entry_as))
+        entry_as=options.entry_as, assume_exists=options.assume_exists))
 
 
-def _real_primus_config(conversion: Any, options: ParityOptions, env: dict, workdir: Path) -> dict:
+def _real_primus_config(conversion: Conversion, options: ParityOptions, env: dict[str, str], workdir: Path) -> dict:
     """Write the emitted files, load them as the target Primus would, derive like Megatron.
 
     A dest the target's namespace lacks (Primus v0.1 hands Megatron only what its
@@ -374,14 +375,14 @@ def _real_primus_config(conversion: Any, options: ParityOptions, env: dict, work
     return derive(filled, schema)
 
 
-def _real_train(config: Mapping[str, Any], run_options: Any) -> Any:
+def _real_train(config: Mapping[str, Any], run_options: RunOptions) -> RunResult:
     from primus_runtime import train
 
     with stdout_to_stderr():
         return train(config, run_options)
 
 
-def _real_train_many(configs: list[Mapping[str, Any]], run_options: Any) -> list[Any]:
+def _real_train_many(configs: list[Mapping[str, Any]], run_options: RunOptions) -> list[RunResult]:
     from primus_runtime import train_many
 
     with stdout_to_stderr():
@@ -408,13 +409,10 @@ def stdout_to_stderr() -> Iterator[None]:
         os.close(saved)
 
 
-def _real_run_options(**kwargs: Any) -> Any:
-    import dataclasses
-
+def _real_run_options(**kwargs: Any) -> RunOptions:
     from primus_runtime import RunOptions
 
-    if "quiet" in {f.name for f in dataclasses.fields(RunOptions)}:
-        kwargs.setdefault("quiet", True)  # the report is the output; logs go to out_dir
+    kwargs.setdefault("quiet", True)  # the report is the output; logs go to out_dir
     return RunOptions(**kwargs)
 
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from migrate.parity.series import Divergence
+
+if TYPE_CHECKING:  # matplotlib is imported when a plot is drawn (parity --plot), not with the report
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 Series = Mapping[int, float]
 PANELS = (("lm_loss", "lm loss"), ("grad_norm", "grad norm"), ("lr", "learning rate"))
@@ -36,7 +40,7 @@ def parity_figure(
     first_divergence: Divergence | None = None,
     skipped: Mapping[str, set[int]] | None = None,
     labels: tuple[str, str] = ("legacy", "primus"),
-) -> Any:
+) -> Figure:
     """A matplotlib Figure: one panel per metric either run has, plus |difference| under the loss."""
     import matplotlib
 
@@ -50,7 +54,8 @@ def parity_figure(
         panels.insert(1, ("diff", f"|{labels[1]} - {labels[0]}| loss"))
         ratios.insert(1, 1)
     fig = Figure(figsize=(8, 2.2 * sum(ratios) / 2 + 1), dpi=100)
-    axes = fig.subplots(len(panels), 1, sharex=True, gridspec_kw={"height_ratios": ratios}, squeeze=False)[:, 0]
+    axes: list[Axes] = list(fig.subplots(len(panels), 1, sharex=True, gridspec_kw={"height_ratios": ratios},
+                                         squeeze=False)[:, 0])
     for ax, (key, name) in zip(axes, panels):
         if key == "diff":
             _difference(ax, legacy.get("lm_loss", {}), primus.get("lm_loss", {}))
@@ -81,19 +86,19 @@ def parity_plot_png(*args: Any, **kwargs: Any) -> bytes:
     return buf.getvalue()
 
 
-def _curves(ax: Any, a: Series, b: Series, labels: tuple[str, str]) -> None:
+def _curves(ax: Axes, a: Series, b: Series, labels: tuple[str, str]) -> None:
     pa, pb = sorted(a.items()), sorted(b.items())
     ax.plot([k for k, _ in pa], [v for _, v in pa], label=labels[0], linewidth=2.5, alpha=0.6)
     ax.plot([k for k, _ in pb], [v for _, v in pb], label=labels[1], linewidth=1.0, linestyle="--", marker=".")
 
 
-def _difference(ax: Any, a: Series, b: Series) -> None:
+def _difference(ax: Axes, a: Series, b: Series) -> None:
     common = sorted(set(a) & set(b))
     diffs = [abs(b[k] - a[k]) for k in common]
     ax.plot(common, [d if math.isfinite(d) else float("nan") for d in diffs], color="tab:red")
 
 
-def _mark_skipped(axes: Any, skipped: Mapping[str, set[int]], labels: tuple[str, str]) -> None:
+def _mark_skipped(axes: Sequence[Axes], skipped: Mapping[str, set[int]], labels: tuple[str, str]) -> None:
     """A grey band over each skipped step in every panel, labelled once (grad norm has no point there)."""
     steps = sorted(set().union(*skipped.values())) if skipped else []
     for i, step in enumerate(steps):

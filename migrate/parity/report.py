@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from migrate.conversion.static_parity import StaticParity
 from migrate.parity.logcompare import PARITY_METRICS, LogComparison
 from migrate.parity.series import SeriesComparison, divergence_window, format_table
 
@@ -76,25 +77,17 @@ def failure_summary(result: SeriesComparison, what: str = "parity",
             f"({labels[0]} {first.legacy!r}, {labels[1]} {first.primus!r})")
 
 
-def _static_lines(static) -> list[str]:
-    if not static.ok and hasattr(static, "format"):
+def _static_lines(static: StaticParity) -> list[str]:
+    if not static.ok:
         return static.format().splitlines()
-    if static.ok:
-        return [f"static parity: HOLDS (every Megatron argument resolves to the legacy value; "
-                f"{len(static.ignored)} documented Primus-only key(s) ignored)"] + [
-            f"  accepted: {e['dest']}: {e['legacy']!r} -> {e['primus']!r}: {e['why']}"
-            for e in getattr(static, "exceptions", None) or []]
-    lines = [f"static parity: FAILED ({len(static.differences)} argument(s) differ)"]
-    for dest, expected, resolved in static.differences[:20]:
-        lines.append(f"  {dest}: legacy {expected!r}, primus {resolved!r}")
-    if len(static.differences) > 20:
-        lines.append(f"  ... {len(static.differences) - 20} more (see --json)")
-    return lines
+    return [f"static parity: HOLDS (every Megatron argument resolves to the legacy value; "
+            f"{len(static.ignored)} documented Primus-only key(s) ignored)"] + [
+        f"  accepted: {e['dest']}: {e['legacy']!r} -> {e['primus']!r}: {e['why']}" for e in static.exceptions]
 
 
 def _layout_lines(run) -> list[str]:
     ran = run.sides.get("legacy")
-    actual = getattr(ran.result, "layout", None) if ran else None
+    actual = ran.result.layout if ran else None
     lines = [f"layout: legacy script {run.legacy_layout} (world {run.legacy_layout.world}); "
              f"parity ran {run.run_layout} on {run.run_layout.world} process(es)"
              + (f" [runtime reports {actual}]" if actual else "")]
@@ -178,13 +171,13 @@ def parity_json(run) -> dict:
         "layout": {
             "legacy": run.legacy_layout.to_json() if run.legacy_layout else None,
             "ran": run.run_layout.to_json() if run.run_layout else None,
-            "runtime_reported": {n: getattr(s.result, "layout", None) for n, s in run.sides.items()},
+            "runtime_reported": {n: s.result.layout for n, s in run.sides.items()},
             "notes": run.layout_notes,
             "reference_comparison": run.layout_comparison.to_json() if run.layout_comparison else None,
         },
         "metrics": {n: [dict(row) for row in s.result.metrics] for n, s in run.sides.items()},
         "seconds": {n: round(s.seconds, 3) for n, s in run.sides.items()},
-        "shrinks": {n: list(getattr(s.result, "shrinks", []) or []) for n, s in run.sides.items()},
+        "shrinks": {n: list(s.result.shrinks) for n, s in run.sides.items()},
         "memory": ({"params": run.memory.params, "bytes_per_param": run.memory.bytes_per_param,
                     "bytes": run.memory.bytes} if run.memory else None),
         "reproducibility": run.repro.to_json() if run.repro else None,

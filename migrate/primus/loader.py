@@ -13,7 +13,9 @@ One extension of ours: real Primus looks a `model:` up only in its own
 `configs/models/megatron/` (where `run.sh` installs the model file `convert`
 writes). We also look, before that folder, in the experiment's own folder and
 in `<experiment folder>/models/megatron/` (where `convert` writes the model
-file), so `primus-migrate resolve OUT/x-pretrain.yaml` works on an output tree
+file), and for an experiment of a `batch` tree (`exp/<script>/<variant>.yaml`) in
+the tree's shared `models/megatron/` (the nearest folder above holding
+`batch_report.json`), so `primus-migrate resolve OUT/x-pretrain.yaml` works on an output tree
 as it is. Such a file is loaded as if it had been installed in the release's
 `models/megatron/` folder, so its `bases:` / `extends:` may name presets there,
 and it wins over a preset of the same name.
@@ -68,14 +70,30 @@ def _preset_ref(profile: Profile, folder: Path, ref: Any, origin: Origin, kind: 
 
 
 USER_MODEL_DIRS = (".", "models/megatron")  # relative to the experiment's folder (our extension)
+# `batch` writes one tree: `batch_report.json` at its root, `models/megatron/` beside `exp/<script>/<variant>.yaml`
+BATCH_TREE_MARKER = "batch_report.json"
+BATCH_EXP_DIR = "exp"
+
+
+def _batch_tree_models(exp_path: Path) -> list[Path]:
+    """The shared model folder of the batch tree the experiment sits in: the nearest folder above it
+    holding `batch_report.json` with the experiment under its `exp/` (nothing further up is read)."""
+    here = exp_path.absolute().parent
+    for folder in here.parents:
+        if (folder / BATCH_TREE_MARKER).is_file():
+            return [folder / "models/megatron"] if here.is_relative_to(folder / BATCH_EXP_DIR) else []
+    return []
 
 
 def _model_path(profile: Profile, exp_path: Path, ref: Any, origin: Origin) -> tuple[Path, bool]:
     """(path, is_user_file): a user model file (see the module docstring), else the preset."""
     if isinstance(ref, str) and ref and not os.path.isabs(ref):
-        for folder in USER_MODEL_DIRS:
+        folders = [exp_path.parent / f for f in USER_MODEL_DIRS]
+        if not any((f / n).is_file() for f in folders for n in (ref, ref + ".yaml")):
+            folders += _batch_tree_models(exp_path)
+        for folder in folders:
             for name in (ref,) if ref.endswith((".yaml", ".yml")) else (ref, ref + ".yaml"):
-                candidate = exp_path.parent / folder / name
+                candidate = folder / name
                 if candidate.is_file():
                     check_reference(ref, candidate, origin, "model")
                     return candidate, True
@@ -253,7 +271,7 @@ def resolve_experiment(path: str | Path, profile: Profile, env: Mapping[str, str
     trainer's own rewrites (migrate.primus.handoff) are always listed in `trainer_rewrites`;
     with `trainer_rewrites=True` they are also applied to `values`.
     """
-    token = ROOTS.set((profile.configs_dir, Path(path).parent))
+    token = ROOTS.set((profile.configs_dir, Path(path).parent, *_batch_tree_models(Path(path))))
     try:
         return _resolve(Path(path), profile, env, trainer_rewrites)
     finally:

@@ -25,7 +25,7 @@ MAX_DEPTH = 32  # nested variable evaluation (bash allows 1024; a cycle fails ei
 MAX_INDEX = 100_000  # bash's arrays are sparse, ours are lists: a larger index is refused
 
 
-def check_index(ev: "Evaluator", index: int, node: dict | None) -> None:
+def check_index(ev: Evaluator, index: int, node: dict | None) -> None:
     if index > MAX_INDEX:
         from migrate.diagnostics import MigrateError
 
@@ -184,7 +184,7 @@ class _Parser:
     """Recursive descent over bash's precedence levels, evaluating as it goes (`noeval` > 0: only
     parsing, as in the branch of `&&`, `||` or `?:` that is not taken)."""
 
-    def __init__(self, arith: "Arith", text: str) -> None:
+    def __init__(self, arith: Arith, text: str) -> None:
         self.arith, self.text = arith, text
         self.toks = _tokens(text)
         self.i = 0
@@ -355,7 +355,7 @@ class _Parser:
 
 
 class Arith:
-    def __init__(self, ev: "Evaluator", depth: int = 0, node: dict | None = None) -> None:
+    def __init__(self, ev: Evaluator, depth: int = 0, node: dict | None = None) -> None:
         self.ev = ev
         self.depth = depth
         self.node = node  # where the expression is written (knob reads are located there)
@@ -439,7 +439,7 @@ class Arith:
 
 
 # -- printing shfmt's arithmetic tree back as text, words expanded
-def render(ev: "Evaluator", node: dict | None, let_word: bool = False) -> str:
+def render(ev: Evaluator, node: dict | None, let_word: bool = False) -> str:
     if not node:
         return ""
     kind = node.get("Type")
@@ -457,7 +457,7 @@ def render(ev: "Evaluator", node: dict | None, let_word: bool = False) -> str:
     raise ArithError(f"unsupported arithmetic node {kind}")
 
 
-def _word_text(ev: "Evaluator", node: dict, let_word: bool) -> str:
+def _word_text(ev: Evaluator, node: dict, let_word: bool) -> str:
     parts = node.get("Parts") or []
     out: list[str] = []
     for part in parts:

@@ -30,9 +30,9 @@ class EvalBudget:
         def pick(override: int | None, name: str) -> int:
             return int(override) if override is not None else int(lim.values[name])
 
-        self.loop_iterations = pick(getattr(options, "max_loop_iterations", None), "loop_iterations")
-        self.steps = pick(getattr(options, "max_steps", None), "eval_steps")
-        self.call_depth = pick(getattr(options, "max_call_depth", None), "call_depth")
+        self.loop_iterations = pick(options.max_loop_iterations if options else None, "loop_iterations")
+        self.steps = pick(options.max_steps if options else None, "eval_steps")
+        self.call_depth = pick(options.max_call_depth if options else None, "call_depth")
         self.string_chars = int(lim.string_chars)
         self.array_elements = int(lim.array_elements)
         self.expansion_work = int(lim.expansion_work)
@@ -99,7 +99,7 @@ class BoundedState(ShellState):
     budget: EvalBudget
 
     @classmethod
-    def wrap(cls, state: ShellState, budget: EvalBudget) -> "BoundedState":
+    def wrap(cls, state: ShellState, budget: EvalBudget) -> BoundedState:
         state.__class__ = cls
         state.budget = budget  # type: ignore[attr-defined]
         return state  # type: ignore[return-value]
@@ -108,5 +108,5 @@ class BoundedState(ShellState):
         self.budget.check_value(name, var.value, var.origin)
         super().set(name, var)
 
-    def copy(self) -> "ShellState":
+    def copy(self) -> ShellState:
         return BoundedState.wrap(super().copy(), self.budget)

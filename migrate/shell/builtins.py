@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable
 from migrate.shell.arith import Arith, ArithError, check_index
 from migrate.shell.conditions import test_command
 from migrate.shell.control import ExitScript, LoopControl, ReturnFn
+from migrate.shell.inputs import known_path
 from migrate.shell.plan import Token
 from migrate.shell.state import Var
 from migrate.shell.substitutions import printf as printf_model
@@ -217,7 +218,11 @@ def _from_arguments(field: Text, name: str) -> bool:
 # ---------------------------------------------------------------- output
 @builtin("echo")
 def echo(ev: "Evaluator", fields: list[Text], node: dict) -> int:
-    if not ev.frames:
+    if not ev.frames:  # to the terminal: kept only as what an `exit` right after it said (gates.py)
+        words = [to_str(f) for f in fields[1:]]
+        while words and re.fullmatch(r"-[neE]+", words[0]):
+            words = words[1:]
+        ev.said = (ev.origin(node), " ".join(words).strip()[:300])
         return 0
     args = fields[1:]
     newline, escapes = True, False
@@ -378,7 +383,7 @@ def cd(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     target = os.path.normpath(os.path.join(ev.state.cwd, args[0]))
     if any(is_unknown(f) for f in fields):
         ev.warn(node, "cd to an unknown directory; the working directory is no longer known", code="shell-unknown")
-    if not os.path.isdir(target):
+    if known_path(ev, target) not in ("dir", "created"):  # the machine's folders are not looked at
         ev.warn(node, f"cd {args[0]}: directory assumed to exist", code="shell-assumption")
     ev.state.cwd = target
     ev.assign_scalar_str("PWD", target, node)
@@ -506,11 +511,17 @@ def read(ev: "Evaluator", fields: list[Text], node: dict) -> int:
 
 
 # ---------------------------------------------------------------- control flow
+EXIT_MESSAGE_LINES = 3  # an `echo` at most this many lines above an `exit` is that exit's message
+
+
 @builtin("exit")
 def exit_(ev: "Evaluator", fields: list[Text], node: dict) -> int:
     status = _status_arg(ev, fields)
     if not ev.frames:
-        ev.diags.note("shell-exit", f"the script exits here with status {status}", ev.origin(node))
+        here, said = ev.origin(node), ev.said
+        printed = (f" after printing: {said[1]}" if said and said[1] and said[0].file == here.file
+                   and 0 <= here.line - said[0].line <= EXIT_MESSAGE_LINES else "")
+        ev.diags.note("shell-exit", f"the script exits here with status {status}{printed}", here)
     raise ExitScript(status)
 
 
@@ -557,6 +568,11 @@ def source(ev: "Evaluator", fields: list[Text], node: dict) -> int:
         return 1
     name = to_str(fields[1])
     full = os.path.normpath(os.path.join(ev.state.cwd, name))
+    root = ev.options.inputs_root
+    if root and os.path.commonpath([os.path.realpath(full), os.path.realpath(root)]) != os.path.realpath(root):
+        ev.warn(node, f"source: `{name}` not found (outside the folder converted, never read); skipped",
+                code="shell-error")
+        return 1
     if not os.path.isfile(full):
         ev.warn(node, f"source: `{name}` not found (relative to {ev.state.cwd}); skipped", code="shell-error")
         return 1

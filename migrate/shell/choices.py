@@ -8,11 +8,9 @@ is that reason; a knob compared against one literal is a switch (`TP == 1`), not
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # the CLI's start-up path does not import `typing`
-if TYPE_CHECKING:
-    from typing import Sequence
+from typing import Sequence
 
-    from migrate.shell.plan import Knob
+from migrate.shell.plan import Knob
 
 
 def unsupported_choices(knobs: Sequence[Knob]) -> list[Knob]:

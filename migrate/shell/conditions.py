@@ -1,8 +1,9 @@
 """`[[ ... ]]`, `[ ... ]` and `test`: statuses computed the way bash does.
 
 Every test returns (status, unknown). File tests assume a path does not exist
-unless it is inside the directory of the scripts we evaluate, or is the training
-entry script the launch needs (`pretrain_gpt.py`); both assumptions are warned.
+unless it is one of the scripts we evaluate, a folder holding them, something the
+script created, or the training entry script the launch needs (`pretrain_gpt.py`);
+the file system beside the scripts is never consulted (migrate/shell/inputs.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from migrate.shell import regex as rx
 from migrate.shell.arith import Arith, ArithError
+from migrate.shell.inputs import known_path
 from migrate.shell.launch import is_entry
 from migrate.shell.text import is_unknown, plain, to_str
 from migrate.shell.words import expand_pattern, expand_string
@@ -31,21 +33,25 @@ def _cmp(op: str, a: int, b: int) -> bool:
 
 
 def file_test(ev: "Evaluator", op: str, path: str, node: dict | None) -> bool:
-    """Only files next to the evaluated scripts are assumed to exist."""
+    """Only the scripts, their folders and what the script created exist (migrate/shell/inputs.py);
+    a training entry script is assumed to exist. Both assumptions are warned."""
     full = os.path.normpath(os.path.join(ev.state.cwd, path)) if path else ""
-    visible = bool(path) and ev.is_visible_path(full)
-    if not visible and op in ("-f", "-e", "-r", "-s", "-a") and path.endswith(".py") and is_entry(path):
+    kind = known_path(ev, full) if path else None
+    if kind is None and op in ("-f", "-e", "-r", "-s", "-a") and path.endswith(".py") and is_entry(path):
         ev.warn(node, f"assumed the training entry `{path}` exists (test {op})")
         return True
-    if not visible:
-        ev.warn(node, f"assumed `{path}` does not exist (test {op}); file tests are not run")
+    if kind is None:
+        ev.warn(node, f"assumed `{path}` does not exist (test {op}); file tests are not run, only the "
+                      "scripts and what they create are known to exist")
         return False
-    if op in ("-d",):
-        return os.path.isdir(full)
-    if op in ("-f", "-r", "-s", "-e", "-a"):
-        return os.path.isfile(full) or (op in ("-e", "-a") and os.path.isdir(full))
+    if op == "-d":
+        return kind in ("dir", "created")
+    if op in ("-f", "-r", "-s"):
+        return kind in ("file", "created")
+    if op in ("-e", "-a"):
+        return True
     if op == "-x":
-        return os.access(full, os.X_OK)
+        return kind == "dir" or (kind == "file" and os.access(full, os.X_OK))
     return False
 
 

@@ -37,12 +37,19 @@ from migrate.shell.words import Item, expand_fields, expand_parts, expand_patter
 
 @dataclass
 class EvalOptions:
+    """How to evaluate: the GPUs per node assumed, the starting folder, limits other than migrate.limits'."""
+
     gpus_per_node: int = 8  # value assumed for torch.cuda.device_count() & co.
     # None: the limit in force (migrate.limits, PRIMUS_MIGRATE_LIMITS), resolved by EvalBudget
     max_loop_iterations: int | None = None
     max_call_depth: int | None = None
     cwd: str | None = None  # the directory bash would start in (default: the current one)
     max_steps: int | None = None  # statements evaluated in total, a guard against runaway nesting
+    # paths file tests and redirections take as existing (--assume-exists; relative to `cwd`): the
+    # file system itself is never consulted (migrate/shell/inputs.py)
+    assume_exists: tuple[str, ...] = ()
+    # batch: the folder converted; a file sourced from outside it is never read (as if absent)
+    inputs_root: str | None = None
 
 
 class Launched(Exception):
@@ -96,7 +103,9 @@ class Evaluator:
         self.source_stack: list[Text] = []  # BASH_SOURCE: each file as it was named when run or sourced
         self.errexit_exempt = False
         self.getopts_state = (1, 1)  # (OPTIND it belongs to, position inside a clustered -abc)
-        self.created_paths: set[str] = set()  # files and directories the script made (mkdir, `>`)
+        # files and directories the script made (mkdir, `>`), and those the user said exist
+        self.created_paths: set[str] = {os.path.normpath(os.path.join(cwd, p)) for p in options.assume_exists}
+        self.said: tuple[Origin, str] | None = None  # the last line echoed to the terminal (an exit's message)
         # run-time values by the origin their text carries (file, line and the command's column,
         # which no literal text has: literals carry column 0)
         self.runtime: dict[Origin, RuntimeValue] = {}

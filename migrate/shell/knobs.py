@@ -22,6 +22,8 @@ _COMPARISON_OPS = {"-eq", "-ne", "-lt", "-le", "-gt", "-ge", "==", "=", "!="}
 
 @dataclass
 class KnobRecord:
+    """A knob while the evaluation runs; `KnobRegistry.knobs` turns each into a plan's `Knob`."""
+
     name: str
     value: str | None
     source: KnobSource

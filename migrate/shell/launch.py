@@ -23,6 +23,8 @@ _ENTRY_MODULES = frozenset({"torchtitan.train"})
 
 @dataclass
 class Launch:
+    """The launching command found: its launcher, the entry script and the training argv."""
+
     launcher: Launcher
     entry: str
     argv: list[Token]

@@ -20,7 +20,7 @@ _SPECIAL = set("@*#?$!-0123456789")
 MISSING_ARGUMENT = "shell-missing-argument"  # diagnostic code: a positional parameter read but not given
 
 
-def _values(ev: "Evaluator", node: dict) -> tuple[list[Text] | None, bool, str]:
+def _values(ev: Evaluator, node: dict) -> tuple[list[Text] | None, bool, str]:
     """(values or None when unset, is_multi, join mode '@' | '*' | '')."""
     name = node["Param"]["Value"]
     index = node.get("Index")
@@ -77,7 +77,7 @@ def _values(ev: "Evaluator", node: dict) -> tuple[list[Text] | None, bool, str]:
     return [var.scalar()], False, ""
 
 
-def _hostname(ev: "Evaluator", node: dict) -> Text:
+def _hostname(ev: Evaluator, node: dict) -> Text:
     ev.note(node, "$HOSTNAME assumed to be localhost")
     return ev.runtime_text("localhost", "$HOSTNAME", node)
 
@@ -96,13 +96,13 @@ _SHELL_VARS = {  # variables bash sets by itself
 }
 
 
-def _index_text(ev: "Evaluator", index: dict) -> str:
+def _index_text(ev: Evaluator, index: dict) -> str:
     if index.get("Type") == "Word":
         return to_str(expand_string(ev, index))
     return ""
 
 
-def expand_param(ev: "Evaluator", node: dict, quoted: bool) -> list[Item]:
+def expand_param(ev: Evaluator, node: dict, quoted: bool) -> list[Item]:
     name = node["Param"]["Value"]
     if node.get("Excl") and not node.get("Names"):
         index = node.get("Index")
@@ -148,7 +148,7 @@ def expand_param(ev: "Evaluator", node: dict, quoted: bool) -> list[Item]:
     return _emit(ev, values, multi, mode, quoted)
 
 
-def _emit(ev: "Evaluator", values: list[Text], multi: bool, mode: str, quoted: bool) -> list[Item]:
+def _emit(ev: Evaluator, values: list[Text], multi: bool, mode: str, quoted: bool) -> list[Item]:
     if not multi:
         return [Piece(values[0] if values else EMPTY, quoted)]
     if quoted and mode == "*":
@@ -167,7 +167,7 @@ def _emit(ev: "Evaluator", values: list[Text], multi: bool, mode: str, quoted: b
     return out
 
 
-def _keys(ev: "Evaluator", node: dict) -> list[Text]:
+def _keys(ev: Evaluator, node: dict) -> list[Text]:
     """`${!arr[@]}`: the indices (or associative keys) that are set."""
     var = ev.read_var(node["Param"]["Value"], node)
     origin = ev.origin(node)
@@ -180,7 +180,7 @@ def _keys(ev: "Evaluator", node: dict) -> list[Text]:
     return [plain("0", origin)]
 
 
-def _indirect(ev: "Evaluator", node: dict, quoted: bool) -> list[Item]:
+def _indirect(ev: Evaluator, node: dict, quoted: bool) -> list[Item]:
     values, _, _ = _values(ev, node)
     target = to_str(values[0]) if values else ""
     if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", target):
@@ -189,7 +189,7 @@ def _indirect(ev: "Evaluator", node: dict, quoted: bool) -> list[Item]:
     return [Piece(var.scalar() if var else EMPTY, quoted)]
 
 
-def _apply_exp(ev: "Evaluator", node: dict, exp: dict, values: list[Text] | None, multi: bool,
+def _apply_exp(ev: Evaluator, node: dict, exp: dict, values: list[Text] | None, multi: bool,
                quoted: bool) -> list[Item] | None:
     """Defaulting operators; None means 'not applicable, continue with the value'."""
     op = exp.get("Op", "")
@@ -223,7 +223,7 @@ def _apply_exp(ev: "Evaluator", node: dict, exp: dict, values: list[Text] | None
     return expand_parts(ev, (exp.get("Word") or {}).get("Parts") or [], quoted) or [Piece(EMPTY, quoted)]
 
 
-def _slice(ev: "Evaluator", sl: dict, values: list[Text], multi: bool, mode: str) -> list[Text]:
+def _slice(ev: Evaluator, sl: dict, values: list[Text], multi: bool, mode: str) -> list[Text]:
     offset = ev.arith_expansion(sl.get("Offset"), sl) if sl.get("Offset") else 0
     length = ev.arith_expansion(sl.get("Length"), sl) if sl.get("Length") else None
     if offset is None or (sl.get("Length") and length is None):
@@ -252,14 +252,14 @@ def _slice(ev: "Evaluator", sl: dict, values: list[Text], multi: bool, mode: str
     return [slice_text(value, start, end)]
 
 
-def _remove(ev: "Evaluator", exp: dict, value: Text) -> Text:
+def _remove(ev: Evaluator, exp: dict, value: Text) -> Text:
     try:
         return _remove_matching(ev, exp, value)
     except rx.Unsupported as exc:
         return ev.unknown_text("", exp, f"a pattern removal whose pattern cannot be evaluated ({exc})")
 
 
-def _remove_matching(ev: "Evaluator", exp: dict, value: Text) -> Text:
+def _remove_matching(ev: Evaluator, exp: dict, value: Text) -> Text:
     op = exp["Op"]
     regex, _ = expand_pattern(ev, exp.get("Word"))
     text = to_str(value)
@@ -276,14 +276,14 @@ def _remove_matching(ev: "Evaluator", exp: dict, value: Text) -> Text:
     return value
 
 
-def _replace(ev: "Evaluator", repl: dict, value: Text) -> Text:
+def _replace(ev: Evaluator, repl: dict, value: Text) -> Text:
     try:
         return _replace_matching(ev, repl, value)
     except rx.Unsupported as exc:
         return ev.unknown_text("", repl, f"a pattern substitution whose pattern cannot be evaluated ({exc})")
 
 
-def _replace_matching(ev: "Evaluator", repl: dict, value: Text) -> Text:
+def _replace_matching(ev: Evaluator, repl: dict, value: Text) -> Text:
     orig = repl.get("Orig")
     regex, _ = expand_pattern(ev, orig)
     with_text = expand_string(ev, repl.get("With")) if repl.get("With") else EMPTY

@@ -68,6 +68,8 @@ class Launcher:
 
 @dataclass
 class EnvVar:
+    """A variable exported at the launch, with the line that set it."""
+
     name: str
     value: str
     origin: Origin
@@ -114,6 +116,8 @@ class Knob:
 
 @dataclass
 class LaunchPlan:
+    """What the script launches: the evaluator's result, read by everything downstream."""
+
     script: str
     launcher: Launcher
     entry: str  # the training program, e.g. pretrain_gpt.py

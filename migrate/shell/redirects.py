@@ -11,13 +11,13 @@ line, as `[ -f ]` tests are.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
+from migrate.shell.inputs import known_path
 from migrate.shell.text import is_unknown, to_str
 from migrate.shell.words import expand_string
 
-TYPE_CHECKING = False  # `typing` is not imported at run time: the CLI's start-up path avoids it
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # evaluate.py imports this module: the interpreter is reached through `ev`
     from migrate.shell.evaluate import Evaluator
 
 _WRITES = {">", ">>", ">|", "&>", "&>>", "<>", ">&"}
@@ -25,7 +25,7 @@ _READS = {"<", "<>"}
 _ALWAYS_DIRS = {"/", "/tmp", "/var/tmp", "/dev", "/dev/shm"}
 
 
-def record_created(ev: "Evaluator", words: list[str]) -> None:
+def record_created(ev: Evaluator, words: list[str]) -> None:
     """`mkdir [-p] DIR...` and `touch FILE...`: the paths now exist (as far as the script goes)."""
     created = ev.created_paths
     operands = [w for w in words[1:] if not w.startswith("-")]
@@ -35,11 +35,11 @@ def record_created(ev: "Evaluator", words: list[str]) -> None:
         created.add(os.path.normpath(os.path.join(ev.state.cwd, word)))
 
 
-def _created(ev: "Evaluator") -> set[str]:
+def _created(ev: Evaluator) -> set[str]:
     return ev.created_paths
 
 
-def _dir_exists(ev: "Evaluator", path: str) -> bool | None:
+def _dir_exists(ev: Evaluator, path: str) -> bool | None:
     """True / False when known, None when the script did not create it and we cannot see it."""
     prefix = path.rstrip("/") + "/"
     if path in _ALWAYS_DIRS or any(c == path or c.startswith(prefix) for c in _created(ev)):
@@ -51,19 +51,19 @@ def _dir_exists(ev: "Evaluator", path: str) -> bool | None:
     if path == (to_str(home.scalar()) if home is not None else "/root"):
         return True
     if ev.is_visible_path(path):
-        return os.path.isdir(path)
+        return known_path(ev, path) in ("dir", "created")  # the scripts' folders, never what sits beside them
     return None
 
 
-def _file_exists(ev: "Evaluator", path: str) -> bool | None:
+def _file_exists(ev: Evaluator, path: str) -> bool | None:
     if path in _created(ev) or path.startswith("/dev/") or path.startswith("/proc/"):
         return True
     if ev.is_visible_path(path):
-        return os.path.isfile(path)
+        return known_path(ev, path) in ("file", "created")
     return None
 
 
-def open_redirects(ev: "Evaluator", redirs: list[dict], stmt: dict) -> bool:
+def open_redirects(ev: Evaluator, redirs: list[dict], stmt: dict) -> bool:
     """Check a statement's file redirections as bash opens them; False when bash could not open
     one (the command does not run), warning whenever the outcome is not known."""
     for redir in redirs:

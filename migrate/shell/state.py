@@ -17,6 +17,8 @@ Value = Text | list[Text | None] | dict[str, Text]  # indexed arrays may have ho
 
 @dataclass(frozen=True)
 class Var:
+    """A shell variable's value (text with origins, or an array) and its attributes; replaced, never changed."""
+
     value: Value
     exported: bool = False
     integer: bool = False
@@ -47,6 +49,8 @@ class Var:
 
 @dataclass
 class ShellState:
+    """Variables (global and per function call), functions, options and the working directory of one evaluation."""
+
     globals: dict[str, Var] = field(default_factory=dict)
     scopes: list[dict[str, Var | None]] = field(default_factory=list)  # function locals; None = declared unset
     functions: dict[str, Any] = field(default_factory=dict)
@@ -93,7 +97,7 @@ class ShellState:
         else:
             home[name] = None
 
-    def copy(self) -> "ShellState":
+    def copy(self) -> ShellState:
         """A subshell: same values, independent changes."""
         return ShellState(
             globals=dict(self.globals),

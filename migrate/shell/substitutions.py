@@ -25,6 +25,8 @@ FIXED_EPOCH = 1704067200  # 2024-01-01 00:00:00 UTC: the timestamp `date` is ass
 
 @dataclass
 class Output:
+    """A modelled command's output and exit status, and the assumption it rests on (reported as a warning)."""
+
     text: str
     status: int = 0
     assumption: str | None = None  # a fact about the machine we assumed
@@ -46,14 +48,14 @@ def model(*names: str) -> Callable[[Model], Model]:
     return register
 
 
-def run_model(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def run_model(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     fn = MODELS.get(os.path.basename(words[0]))
     return fn(ev, words, stdin) if fn else None
 
 
 # -- facts about the machine (declared assumptions)
 @model("python", "python3")
-def python_c(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def python_c(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     if "-c" in words[1:]:
         code = words[words.index("-c") + 1] if words.index("-c") + 1 < len(words) else ""
         if "device_count()" in code:
@@ -62,7 +64,7 @@ def python_c(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | N
     return None
 
 
-def _gpu_lines(ev: "Evaluator", fmt: str) -> Output:
+def _gpu_lines(ev: Evaluator, fmt: str) -> Output:
     n = ev.options.gpus_per_node
     ev.budget.check_chars(n * (len(fmt) + 2), f"the modelled output for {n} GPUs (--gpus-per-node)", None)
     lines = "".join(fmt.format(i=i) + "\n" for i in range(n))
@@ -70,7 +72,7 @@ def _gpu_lines(ev: "Evaluator", fmt: str) -> Output:
 
 
 @model("nvidia-smi")
-def nvidia_smi(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def nvidia_smi(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     args = words[1:]
     if "-L" in args or "--list-gpus" in args:
         return _gpu_lines(ev, "GPU {i}: Modelled GPU (UUID: GPU-{i})")
@@ -80,14 +82,14 @@ def nvidia_smi(ev: "Evaluator", words: list[str], stdin: str | None) -> Output |
 
 
 @model("rocm-smi")
-def rocm_smi(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def rocm_smi(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     if "--showid" in words[1:] or "-i" in words[1:]:
         return _gpu_lines(ev, "GPU[{i}]\t\t: Device ID: 0x74a1")
     return None
 
 
 @model("date")
-def date(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def date(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     fmts = [w for w in words[1:] if w.startswith("+")]
     others = [w for w in words[1:] if not w.startswith("+") and w not in ("-u", "--utc")]
     if others:
@@ -99,7 +101,7 @@ def date(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
 
 
 @model("hostname")
-def hostname(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def hostname(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     if any(w not in ("-s", "--short", "-f", "--fqdn", "--long") for w in words[1:]):
         return None  # addresses (-I, -i) and anything else stay unknown
     return Output("localhost\n", assumption="`hostname` assumed to be localhost", runtime=True)
@@ -109,25 +111,25 @@ ASSUMED_USER = "user"  # what `whoami` / `id -un` are assumed to print
 
 
 @model("whoami", "id")
-def whoami(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def whoami(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     if words[0].endswith("id") and words[1:] not in (["-un"], ["-u", "-n"], ["-nu"]):
         return None  # ids and groups stay unknown
     return Output(ASSUMED_USER + "\n", assumption=f"`{' '.join(words)}` assumed to print {ASSUMED_USER}", runtime=True)
 
 
 @model("rdma", "ibv_devices", "ibv_devinfo")
-def rdma_devices(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def rdma_devices(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     return Output("", assumption=f"`{words[0]}` assumed to list no RDMA devices")
 
 
 # -- paths (pure string functions)
 @model("pwd")
-def pwd(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def pwd(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     return Output(ev.state.cwd + "\n")
 
 
 @model("dirname")
-def dirname(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def dirname(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     paths = [w for w in words[1:] if not w.startswith("-")]
     return Output("".join(_dirname(p) + "\n" for p in paths)) if paths else None
 
@@ -143,7 +145,7 @@ def _dirname(path: str) -> str:
 
 
 @model("basename")
-def basename(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def basename(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     args = [w for w in words[1:] if not w.startswith("-")]
     if not args:
         return None
@@ -154,7 +156,7 @@ def basename(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | N
 
 
 @model("realpath", "readlink")
-def realpath(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def realpath(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     if words[0].endswith("readlink") and not any(w in ("-f", "-e", "-m") for w in words[1:]):
         return None
     paths = [w for w in words[1:] if not w.startswith("-")]
@@ -165,7 +167,7 @@ def realpath(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | N
 
 # -- text filters (pure functions of stdin)
 @model("echo")
-def echo(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def echo(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     args = words[1:]
     newline, escapes = True, False
     while args and re.fullmatch(r"-[neE]+", args[0]):
@@ -179,7 +181,7 @@ def echo(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
 
 
 @model("printf")
-def printf(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def printf(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     """bash's printf: escapes in the format (not in `%s` arguments), `*` widths and precisions taken
     from the arguments, the format reused while arguments remain."""
     if len(words) < 2 or words[1] == "-v":
@@ -267,7 +269,7 @@ def _fixed(flags: str, width: str, precision: str | None, number: str) -> str:
     return sign + "0" * pad + text if "0" in flags else " " * pad + sign + text
 
 
-def _printf_one(spec: str, next_arg, ev: "Evaluator | None" = None) -> tuple[str | None, bool]:
+def _printf_one(spec: str, next_arg, ev: Evaluator | None = None) -> tuple[str | None, bool]:
     conv = spec[-1]
     if spec == "%":
         return "%", True
@@ -319,7 +321,7 @@ def _printf_one(spec: str, next_arg, ev: "Evaluator | None" = None) -> tuple[str
 
 
 @model("cat")
-def cat(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def cat(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     if len(words) == 1 and stdin is not None:
         return Output(stdin)
     return None
@@ -331,7 +333,7 @@ def _lines(stdin: str | None) -> list[str]:
 
 
 @model("cut")
-def cut(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def cut(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     delim, fields, chars = "\t", None, None
     args = words[1:]
     i = 0
@@ -385,7 +387,7 @@ def _ranges(spec: str) -> Callable[[int], bool] | None:
 
 
 @model("tr")
-def tr(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def tr(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     args = words[1:]
     delete = squeeze = False
     while args and args[0].startswith("-") and len(args[0]) > 1:
@@ -430,7 +432,7 @@ def _tr_set(spec: str) -> str:
 
 
 @model("sed")
-def sed(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def sed(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     args = words[1:]
     extended = False
     scripts: list[str] = []
@@ -482,7 +484,7 @@ def _bre_to_python(pattern: str) -> str:
 
 
 @model("awk")
-def awk(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def awk(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     args = words[1:]
     sep = None
     if args and args[0].startswith("-F"):
@@ -511,7 +513,7 @@ def awk(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
 
 
 @model("head", "tail")
-def head_tail(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def head_tail(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     args = words[1:]
     n = 10
     if args and re.fullmatch(r"-n\d+|-\d+", args[0]):
@@ -526,7 +528,7 @@ def head_tail(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | 
 
 
 @model("wc")
-def wc(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def wc(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     text = stdin or ""
     if words[1:] == ["-l"]:
         return Output(f"{text.count(chr(10))}\n")
@@ -538,7 +540,7 @@ def wc(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
 
 
 @model("grep")
-def grep(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def grep(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     args = words[1:]
     flags = set()
     while args and args[0].startswith("-") and len(args) > 1:
@@ -567,7 +569,7 @@ def grep(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
 
 
 @model("seq")
-def seq(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def seq(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     try:
         nums = [int(w) for w in words[1:]]
     except ValueError:
@@ -587,7 +589,7 @@ def seq(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
 
 
 @model("expr")
-def expr(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def expr(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     args = words[1:]
     if len(args) == 3 and args[1] in ("+", "-", "*", "/", "%"):
         try:
@@ -603,17 +605,17 @@ def expr(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
 
 
 @model("xargs")
-def xargs(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def xargs(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     if len(words) == 1:
         return Output(" ".join((stdin or "").split()) + "\n")
     return None
 
 
 @model("true", ":")
-def true(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def true(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     return Output("")
 
 
 @model("false")
-def false(ev: "Evaluator", words: list[str], stdin: str | None) -> Output | None:
+def false(ev: Evaluator, words: list[str], stdin: str | None) -> Output | None:
     return Output("", 1)

@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import sys
 from functools import lru_cache
-from typing import Any
+from typing import Any, Iterator
 
 from migrate import limits
 from migrate.diagnostics import MigrateError, Origin
@@ -156,7 +156,7 @@ _POSITION_KEYS = frozenset({"Pos", "End", "ValuePos", "ValueEnd", "OpPos", "Doll
                             "In", "Esac", "Then", "Fi", "Do", "Done"})
 
 
-def iter_nodes(node: Any):
+def iter_nodes(node: Node | list[Node]) -> Iterator[Node]:
     """Every syntax node below `node` in source order, for static scans (positions skipped)."""
     stack = [node]
     pop, extend = stack.pop, stack.extend

@@ -43,13 +43,13 @@ _C_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "e": "\x1b"
 ASSUMED_HOME = "/root"  # the home directory assumed when the run's environment does not give HOME
 
 
-def assumed_home(ev: "Evaluator", node: dict | None) -> Text:
+def assumed_home(ev: Evaluator, node: dict | None) -> Text:
     """$HOME (and `~`) when no HOME was given: an assumed value, stated like the GPU count."""
     ev.note(node, f"$HOME is not given; assumed to be {ASSUMED_HOME} (pass HOME=... to set it)")
     return plain(ASSUMED_HOME, ev.origin(node))
 
 
-def lit_pieces(ev: "Evaluator", node: dict, quoted: bool, first: bool) -> list[Item]:
+def lit_pieces(ev: Evaluator, node: dict, quoted: bool, first: bool) -> list[Item]:
     """A literal's characters with escapes removed and their lines kept."""
     raw: str = node.get("Value", "")
     offset, line, _ = _pos(node)
@@ -129,7 +129,7 @@ def decode_c_string(raw: str) -> str:
     return "".join(out)
 
 
-def expand_parts(ev: "Evaluator", parts: list[dict], quoted: bool = False) -> list[Item]:
+def expand_parts(ev: Evaluator, parts: list[dict], quoted: bool = False) -> list[Item]:
     items: list[Item] = []
     for index, part in enumerate(parts):
         kind = part.get("Type")
@@ -258,19 +258,19 @@ def _glob_chars(text: str) -> str:
     return "".join(out)
 
 
-def expand_fields(ev: "Evaluator", word: dict) -> list[Text]:
+def expand_fields(ev: Evaluator, word: dict) -> list[Text]:
     fields = split_fields(expand_parts(ev, word.get("Parts") or []), ev.ifs())
     ev.budget.count_fields(len(fields))  # "${A[@]}" of a growing array in a loop is work too
     return fields
 
 
-def expand_string(ev: "Evaluator", word: dict | None) -> Text:
+def expand_string(ev: Evaluator, word: dict | None) -> Text:
     if not word:
         return EMPTY
     return join_items(expand_parts(ev, word.get("Parts") or []))
 
 
-def expand_pattern(ev: "Evaluator", word: dict | None) -> tuple[str, bool]:
+def expand_pattern(ev: Evaluator, word: dict | None) -> tuple[str, bool]:
     """(regex body, whether any part of the pattern is unknown)."""
     if not word:
         return "", False

@@ -11,23 +11,24 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from migrate.diagnostics import MigrateError
+from migrate.diagnostics import Diagnostic, MigrateError
+from migrate.shell.plan import LaunchPlan
 
 
 @dataclass
 class BatchConversion:
-    plan: Any
+    plan: LaunchPlan
     files: dict[str, str]
     experiment_path: str
     expected: dict[str, Any]        # the JobConfig fields static parity compares (unmapped converters left out)
-    diagnostics: list[Any]
+    diagnostics: list[Diagnostic]
     unmapped: list[str]
     model_path: str | None = None   # torchtitan experiments reference a preset as is
     hint: str | None = None
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def convert_for_batch(plan: Any, script: str, name: str, target: str, primus_path: str | None,
+def convert_for_batch(plan: LaunchPlan, script: str, name: str, target: str, primus_path: str | None,
                       strict: bool) -> BatchConversion:
     from migrate.torchtitan.convert import convert_plan
 

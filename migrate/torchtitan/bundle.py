@@ -2,11 +2,11 @@
 
     python -m migrate.torchtitan.bundle --torchtitan TORCHTITAN_GIT_DIR --primus PRIMUS_GIT_DIR
 
-Writes, for each supported Primus release:
-  - `migrate/torchtitan/schemas/<commit8>.json`: the JobConfig schema of the torchtitan commit the
-    release pins (its `third_party/torchtitan` gitlink), read by `extract.extract_schema`;
-  - `configs/<target>/modules/torchtitan/*.yaml` and `configs/<target>/models/torchtitan/*.yaml`:
-    the values of the release's torchtitan presets (re-dumped by PyYAML, upstream comments dropped).
+Writes, for each supported Primus release, `migrate/torchtitan/schemas/<commit8>.json`: the
+JobConfig schema of the torchtitan commit the release pins (its `third_party/torchtitan` gitlink),
+read by `extract.extract_schema`. The release's torchtitan presets (`configs/<target>/modules/
+torchtitan/`, `models/torchtitan/`) are part of its target folder, made by `primus-migrate target`
+(`python -m migrate.primus.snapshot` for every bundled target).
 """
 
 from __future__ import annotations
@@ -20,15 +20,11 @@ import tempfile
 from io import BytesIO
 from pathlib import Path
 
-import yaml
-
 from migrate.torchtitan.extract import CANDIDATE_FILES, extract_schema
 from migrate.torchtitan.schema import SCHEMA_DIR
 
 # target -> Primus tag whose torchtitan presets and pin we bundle
 RELEASES = {"primus-26.5": "v26.5.1", "primus-0.1": "v0.1.0-rc1"}
-PRESET_FOLDERS = ("primus/configs/modules/torchtitan", "primus/configs/models/torchtitan")
-CONFIGS_ROOT = Path(__file__).resolve().parents[2] / "configs"
 
 
 def _git(repo: Path, *args: str) -> bytes:
@@ -68,28 +64,6 @@ def _has(repo: Path, commit: str, path: str) -> bool:
     return bool(_git(repo, "ls-tree", commit, path).strip())
 
 
-def preset_text(raw: str, tag: str) -> str:
-    """A preset's values only: PyYAML reads it (as Primus does) and writes it back without comments."""
-    data = yaml.safe_load(raw)
-    body = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=120)
-    return f"# Snapshot of Primus {tag} preset values (facts only), made by python -m migrate.torchtitan.bundle\n{body}"
-
-
-def write_presets(primus_git: Path, target: str, tag: str, configs_root: Path = CONFIGS_ROOT) -> list[Path]:
-    written = []
-    for folder in PRESET_FOLDERS:
-        names = _git(primus_git, "ls-tree", "--name-only", f"refs/tags/{tag}", folder + "/").decode().split()
-        for name in names:
-            if not name.endswith(".yaml"):
-                continue
-            raw = _git(primus_git, "show", f"refs/tags/{tag}:{name}").decode()
-            dest = configs_root / target / Path(name).relative_to("primus/configs")
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            dest.write_text(preset_text(raw, tag), encoding="utf-8")
-            written.append(dest)
-    return written
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--torchtitan", type=Path, required=True, help="pytorch/torchtitan git dir")
@@ -98,8 +72,6 @@ def main(argv: list[str] | None = None) -> int:
     for target, tag in RELEASES.items():
         commit = torchtitan_pin(args.primus, tag)
         print(f"{target} ({tag}) pins torchtitan {commit}: {write_schema(args.torchtitan, commit)}")
-        for path in write_presets(args.primus, target, tag):
-            print(f"  {path.relative_to(CONFIGS_ROOT.parent)}")
     return 0
 
 

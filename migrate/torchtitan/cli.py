@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from migrate.diagnostics import MigrateError
+from migrate.shell.plan import LaunchPlan
 
 
 class TorchtitanLaunch(MigrateError):
     """Raised by the Megatron pipeline when the script launches torchtitan: the caller routes here;
     a caller that does not (yet) is refused with this message (exit 2) rather than misreading the argv."""
 
-    def __init__(self, plan: Any) -> None:
+    def __init__(self, plan: LaunchPlan) -> None:
         super().__init__(f"{plan.script} launches torchtitan ({plan.entry}); this command handles Megatron-LM "
                          "launches only", hint="convert it with `primus-migrate SCRIPT -o OUT` or check it with "
                          "`primus-migrate parity --static SCRIPT`")
@@ -31,7 +32,7 @@ def is_toml(path: str) -> bool:
     return str(path).endswith(".toml")
 
 
-def conversion_for(args: argparse.Namespace, plan: Any | None, script_args: list[str]):
+def conversion_for(args: argparse.Namespace, plan: LaunchPlan | None, script_args: list[str]):
     from migrate.torchtitan.convert import convert_plan, convert_toml
 
     target = getattr(args, "target", None)
@@ -42,7 +43,7 @@ def conversion_for(args: argparse.Namespace, plan: Any | None, script_args: list
                         primus_path=getattr(args, "primus_path", None))
 
 
-def run_convert(args: argparse.Namespace, plan: Any | None, script_args: list[str]) -> int:
+def run_convert(args: argparse.Namespace, plan: LaunchPlan | None, script_args: list[str]) -> int:
     """`convert` for torchtitan input; exit 3 on failed parity, 4 with unmapped converters."""
     from migrate.output import OutputTree
 
@@ -80,7 +81,7 @@ def run_convert(args: argparse.Namespace, plan: Any | None, script_args: list[st
     return 4 if conversion.unmapped else 0
 
 
-def run_static_parity(args: argparse.Namespace, plan: Any | None, script_args: list[str]) -> int:
+def run_static_parity(args: argparse.Namespace, plan: LaunchPlan | None, script_args: list[str]) -> int:
     if not getattr(args, "static", False):
         raise MigrateError("dynamic parity is not available for torchtitan jobs (torchtitan's trainer does not run "
                            "on this CPU-only tool; see the README's torchtitan section)",
@@ -123,7 +124,7 @@ def run_resolve(args: argparse.Namespace) -> int:
     return 0
 
 
-def args_view(plan: Any) -> dict[str, Any]:
+def args_view(plan: LaunchPlan) -> dict[str, Any]:
     """`inspect --args` for a torchtitan launch: every JobConfig field, explicit (file:line) or default."""
     import os
 
@@ -133,7 +134,7 @@ def args_view(plan: Any) -> dict[str, Any]:
     from migrate.torchtitan.translate import parse_for_target
 
     job = parse_for_target(require_supported(get_profile(None)), lambda schema: parse_job(
-        schema, plan.argv, getattr(plan, "cwd", None) or os.getcwd(),
+        schema, plan.argv, plan.cwd or os.getcwd(),
         toml_display_root=Path(plan.script).resolve().parent))
     schema = job.schema
     return {"schema": f"torchtitan {schema.name}", "job_config_file": str(job.toml_path) if job.toml_path else None,

@@ -13,6 +13,7 @@ from typing import Any, Sequence
 
 from migrate.diagnostics import Diagnostics, MigrateError, Origin
 from migrate.primus.profiles import Profile, get_profile
+from migrate.shell.plan import LaunchPlan
 from migrate.torchtitan.emit import (Override, choose_preset, inexpressible, missing_in_presets, render_experiment,
                                      short)
 from migrate.torchtitan.jobconfig import TitanJob, parse_job
@@ -78,7 +79,8 @@ def _resolve_text(text: str, relpath: str, profile: Profile) -> TitanResolved:
     return resolved
 
 
-def launch_files(plan: Any, profile: Profile, script_name: str, experiment: str) -> tuple[dict[str, str], list]:
+def launch_files(plan: LaunchPlan | None, profile: Profile, script_name: str,
+                 experiment: str) -> tuple[dict[str, str], list]:
     """run.sh (and env.sh with what the script exported): the same rules as for Megatron launches
     (migrate.primus.emit.runenv), so the torchrun options and the environment reach the Primus run."""
     from migrate.primus.emit.runenv import plan_environment
@@ -101,7 +103,7 @@ def launch_files(plan: Any, profile: Profile, script_name: str, experiment: str)
 
 
 def convert_job(job: TitanJob, profile: Profile, name: str, source: str, display_root: str | None,
-                diags: Diagnostics, plan: Any = None) -> TitanConversion:
+                diags: Diagnostics, plan: LaunchPlan | None = None) -> TitanConversion:
     if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.\-]*", name):
         raise MigrateError(f"--name '{name}' is not a usable file name", hint="use letters, digits, '_', '.', '-'")
     diags.extend(job.diagnostics)
@@ -176,7 +178,7 @@ def _markdown(c: TitanConversion) -> str:
     return "\n".join(lines)
 
 
-def default_name(script: str | Path, plan: Any) -> str:
+def default_name(script: str | Path, plan: LaunchPlan) -> str:
     """migrate.pipeline's name (`run_train-NGPU4`), with a path-valued knob shortened to its file name
     stem: `CONFIG_FILE=./torchtitan/models/llama3/train_configs/llama3_8b.toml` gives `CONFIG_FILE-llama3_8b`."""
     from dataclasses import replace
@@ -191,13 +193,13 @@ def default_name(script: str | Path, plan: Any) -> str:
     return megatron_default_name(script, replace(plan, knobs=knobs))
 
 
-def convert_plan(plan: Any, script: str | Path, target: str | None, name: str | None = None,
+def convert_plan(plan: LaunchPlan, script: str | Path, target: str | None, name: str | None = None,
                  primus_path: str | None = None) -> TitanConversion:
     """A launch script whose entry is torchtitan's trainer (plan from migrate.shell)."""
     profile = get_profile(target, primus_path)
     diags = Diagnostics()
     diags.extend(plan.diagnostics)
-    cwd = getattr(plan, "cwd", None) or os.getcwd()
+    cwd = plan.cwd or os.getcwd()
     job = parse_for_target(require_supported(profile), lambda schema: parse_job(
         schema, plan.argv, cwd, toml_display_root=Path(script).resolve().parent))
     if job.toml_path is None:
@@ -214,11 +216,11 @@ def convert_plan(plan: Any, script: str | Path, target: str | None, name: str | 
     return conversion
 
 
-def runtime_values(plan: Any) -> list[dict[str, str]]:
+def runtime_values(plan: LaunchPlan) -> list[dict[str, str]]:
     """Values the script computes when it runs (`$(date ...)`, `$HOSTNAME`) that reach the argv: the
     experiment holds the value assumed here, so they are listed as unmapped (exit 4), never hidden."""
     out = []
-    for value in getattr(plan, "runtime", None) or []:
+    for value in plan.runtime:
         if "argv" in value.used_in:
             words = ", ".join(plan.argv[i].value for i in value.argv_tokens if i < len(plan.argv))
             out.append({"flag": f"$({value.command})" if not value.command.startswith("$") else value.command,
