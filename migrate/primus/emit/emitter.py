@@ -488,7 +488,7 @@ def run_views(expected: Mapping[str, Any], resolved: Any,
     views: list[Mapping[str, Any]] = [expected, {**primus_only, **resolved.values, **changes}]
     rewritten = getattr(resolved, "with_trainer_rewrites", None)
     if rewritten is not None:
-        kept = getattr(resolved, "trainer_rewrites", None) or {}
+        kept = resolved.trainer_rewrites  # a ResolvedConfig: the keys its trainer rewrites
         views.append({**primus_only, **rewritten(), **{k: v for k, v in changes.items() if k not in kept}})
     return views
 
