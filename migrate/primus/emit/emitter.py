@@ -281,17 +281,19 @@ def _baseline_facts(baseline: tuple, models_dir: Path) -> _BaselineFacts:
     if hit is not None and hit[0] is baseline:
         return hit[1]
     values, _, origins, primus_only = baseline
-    facts = _BaselineFacts(model_family({**values, **primus_only}), _describes_a_model(origins, models_dir),
-                           _inherits(origins, models_dir, LANGUAGE_MODEL_ROOT),
-                           sum(1 for o in origins.values() if _is_under(o, models_dir)))
+    # where a key comes from is a question about its file: asked once per file, not once per key
+    files = {str(o.file) for o in origins.values() if o is not None}
+    under = {file: _is_under_resolved(file, str(models_dir)) for file in files}
+    from_models = [key for key, o in origins.items() if o is not None and under[str(o.file)]]
+    facts = _BaselineFacts(model_family({**values, **primus_only}),
+                           # a model preset sets at least one architecture key (some carry only Primus extensions)
+                           any(key in STRUCTURE_KEYS for key in from_models),
+                           any(inside and _file_name(file) == LANGUAGE_MODEL_ROOT for file, inside in under.items()),
+                           len(from_models))
     if len(_FACTS) > 4096:
         _FACTS.clear()
     _FACTS[key] = (baseline, facts)
     return facts
-
-
-def _inherits(origins: Mapping[str, Origin], models_dir: Path, filename: str) -> bool:
-    return any(_file_name(o.file) == filename and _is_under(o, models_dir) for o in origins.values())
 
 
 @lru_cache(maxsize=8192)
@@ -302,11 +304,6 @@ def _file_name(file: str) -> str:
 def _rewritten(origin: Origin | None) -> bool:
     """Set by a release's post-load rule rather than by a file (the loader marks it `<...>`)."""
     return origin is not None and str(origin.file).startswith("<")
-
-
-def _describes_a_model(origins: Mapping[str, Origin], models_dir: Path) -> bool:
-    """A model preset sets at least one architecture key (some presets carry only Primus extensions)."""
-    return any(key in STRUCTURE_KEYS and _is_under(origin, models_dir) for key, origin in origins.items())
 
 
 def _is_under(origin: Origin | None, folder: Path) -> bool:
@@ -320,10 +317,16 @@ def _is_under_resolved(file: str, folder: str) -> bool:
     """Cached: emit() asks this for every origin of every candidate preset (tens of thousands of
     times per batch) about the same few hundred files, and each `resolve()` walks the filesystem."""
     try:
-        Path(file).resolve().relative_to(Path(folder).resolve())
+        Path(file).resolve().relative_to(_resolved_folder(folder))
         return True
     except ValueError:
         return False
+
+
+@lru_cache(maxsize=64)
+def _resolved_folder(folder: str) -> Path:
+    """A release's models/ or modules/ folder, resolved once for all the files asked about it."""
+    return Path(folder).resolve()
 
 
 @dataclass
