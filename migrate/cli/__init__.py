@@ -33,6 +33,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("compare-logs", "compare_logs"),
     ("batch", "batch_cmd"),
     ("target", "target_cmd"),
+    ("targets", "targets_cmd"),
 )
 
 EXIT_CODES = {
