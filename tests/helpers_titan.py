@@ -47,7 +47,7 @@ def torchtitan_tree(tmp_root: Path, rev: str = TORCHTITAN_PIN_26) -> Path:
 def primus_tree(tmp_root: Path, tag: str = "v26.5.1") -> Path:
     paths = ["primus/core", "primus/configs", "primus/backends/torchtitan", "primus/__init__.py",
              "primus/backends/__init__.py"]
-    if tag == "v0.1.0-rc1":
+    if tag.startswith("v0."):  # the torchtitan trainer of the `bases:` releases
         paths += ["primus/modules/trainer/torchtitan", "primus/modules/__init__.py"]
     return _export("PRIMUS_GIT", f"refs/tags/{tag}", paths, tmp_root / f"primus-{tag}")
 

@@ -80,7 +80,7 @@ def _build_v01(primus_tree: str, experiment: str):
     from primus.core.launcher.parser import PrimusParser
     from primus.core.utils.yaml_utils import nested_namespace_to_dict
 
-    config = PrimusParser().parse(SimpleNamespace(exp=experiment, export_config=None))
+    config = PrimusParser().parse(SimpleNamespace(exp=experiment, config=experiment, export_config=None))
     module = nested_namespace_to_dict(config.get_module_config("pre_trainer"))
     path = f"{primus_tree}/primus/modules/trainer/torchtitan/pre_trainer.py"
     spec = importlib.util.spec_from_file_location("primus_titan_trainer", path)

@@ -293,6 +293,12 @@ def test_release_facts_match_the_tags_code(tag):
     builds_mamba = ('if model_type == "mamba"' in providers and '"pretrain_mamba"' in providers
                     and "get_model_provider(model_type=model_type)" in pretrainers)
     assert rel.builds == ({"gpt", "mamba"} if builds_mamba else {"gpt"})
+    # torchtitan: a bundled JobConfig table is that of the tag's own torchtitan gitlink; else a reason
+    titan = subprocess.run(["git", f"--git-dir={repo}", "ls-tree", f"refs/tags/{tag}", "third_party/torchtitan"],
+                           check=True, capture_output=True, text=True).stdout.split()[2]
+    assert rel.torchtitan_schema is None or titan.startswith(rel.torchtitan_schema)
+    assert (rel.torchtitan_schema is None) == bool(rel.torchtitan_refused)
+    assert rel.torchtitan_schema or titan[:8] in rel.torchtitan_refused
     # the core runtime's build_args patches
     if rel.namespace == "dests_only":
         patches = "primus/backends/megatron/patches/args/"

@@ -366,9 +366,9 @@ def test_batch_converts_torchtitan_scripts_with_static_parity(tmp_path):
 
 # -- primus-0.1 (Primus v0.1.0-rc1, torchtitan 4c4388f6) ------------------------------------------
 
-def _convert_v01(folder: str, script: str):
+def _convert_v01(folder: str, script: str, target: str = "primus-0.1"):
     plan = evaluate_script(FIXTURES / folder / script, {}, [], EvalOptions(cwd=str(FIXTURES / folder)))
-    return plan, convert_plan(plan, FIXTURES / folder / script, "primus-0.1")
+    return plan, convert_plan(plan, FIXTURES / folder / script, target)
 
 
 def test_v01_conversion():
@@ -394,12 +394,16 @@ def test_v01_refusals():
         _convert_v01("llama3_8b", "run_train.sh")
 
 
-def test_differential_v01_end_to_end(tmp_path, tmp_path_factory):
+# v0.2.0 and v0.3.0 pin v0.1.0-rc1's torchtitan (4c4388f6); their own build is the judge
+@pytest.mark.parametrize("tag,target", [("v0.1.0-rc1", "primus-0.1"), ("v0.2.0", "primus-0.2.0"),
+                                        ("v0.3.0", "primus-0.3.0")])
+def test_differential_v01_end_to_end(tmp_path, tmp_path_factory, tag, target):
     from helpers_titan import TORCHTITAN_PIN_01
 
     root = tmp_path_factory.getbasetemp() / "upstream"
-    titan, primus = torchtitan_tree(root, TORCHTITAN_PIN_01), primus_tree(root, "v0.1.0-rc1")
-    plan, c = _convert_v01("primus01", "train.sh")
+    titan, primus = torchtitan_tree(root, TORCHTITAN_PIN_01), primus_tree(root, tag)
+    plan, c = _convert_v01("primus01", "train.sh", target)
+    assert c.parity.ok, c.parity.format()
     job = flatten(torchtitan_parse(titan, plan.argv_values(), FIXTURES / "primus01"))
     exp = tmp_path / c.experiment_path
     exp.write_text(c.files[c.experiment_path])
@@ -441,3 +445,17 @@ def test_a_job_is_read_with_a_table_that_translates_to_the_target_first(monkeypa
 
     with pytest.raises(MigrateError, match="written for torchtitan 0aaaaaaa "):
         parse_for_target(target, parse_only_0a)
+
+
+@pytest.mark.parametrize("target", ["primus-0.4.0", "primus-0.7.0", "primus-26.2", "primus-26.4.0"])
+def test_releases_pinning_torchtitan_5fb7cc2e_refuse_with_the_reason(target):
+    """v0.4.0 .. v26.4.0 pin torchtitan 5fb7cc2e (third_party/torchtitan), whose table is not bundled."""
+    with pytest.raises(MigrateError) as err:
+        _convert("llama3_8b", target)
+    assert err.value.exit_code == 2 and "5fb7cc2e" in err.value.message and target in err.value.message
+
+
+@pytest.mark.parametrize("target", ["primus-0.2.0", "primus-0.3.0"])
+def test_releases_pinning_4c4388f6_convert_the_old_job(target):
+    conversion = _convert_v01("primus01", "train.sh", target)[1]
+    assert conversion.parity.ok and conversion.parity.compared == 93

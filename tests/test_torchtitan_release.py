@@ -171,13 +171,15 @@ OVERRIDES_V01 = PLAIN + """    overrides:
 """
 
 
+@pytest.mark.parametrize("tag,target", [("v0.1.0-rc1", "primus-0.1"), ("v0.2.0", "primus-0.2.0"),
+                                        ("v0.3.0", "primus-0.3.0")])
 @pytest.mark.parametrize("module", [PLAIN, OVERRIDES_V01])
-def test_differential_v01_against_primus_own_build(tmp_path, tmp_path_factory, module):
+def test_differential_v01_against_primus_own_build(tmp_path, tmp_path_factory, module, tag, target):
     from helpers_titan import TORCHTITAN_PIN_01
 
     root = tmp_path_factory.getbasetemp() / "upstream"
-    titan, primus = torchtitan_tree(root, TORCHTITAN_PIN_01), primus_tree(root, "v0.1.0-rc1")
+    titan, primus = torchtitan_tree(root, TORCHTITAN_PIN_01), primus_tree(root, tag)
     path = _exp(tmp_path, module)
     theirs = flatten(primus_build(primus, titan, path, tmp_path / "work")["job_config"])
-    ours = resolve_titan_experiment(path, V01)
+    ours = resolve_titan_experiment(path, get_profile(target))
     assert {k: v for k, v in theirs.items() if not k.startswith("primus_turbo.")} == ours.values

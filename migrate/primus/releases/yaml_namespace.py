@@ -19,6 +19,10 @@ Within the family:
 - v0.2.0+ skip a module with neither `config` nor `model` (v0.1.0-rc1 requires both); a
   Megatron pre_trainer always has both, so this changes nothing we convert.
 
+torchtitan: v0.1.0-rc1, v0.2.0 and v0.3.0 pin torchtitan 4c4388f6 and build its JobConfig with the same
+`TorchTitanPretrainTrainer.build_job_config` (v0.2.0 adds the Turbo sub-switches and CLI overrides,
+neither used by a converted run); v0.4.0 and v0.5.0 pin 5fb7cc2e (refused).
+
 Model families (`builds`): GPT only. v0.1.0-rc1..v0.3.0's trainer.py imports `from pretrain_gpt
 import model_provider`; v0.4.0 and v0.5.0 resolve it with `import_utils.get_model_provider()`
 (model_provider + gpt_builder, no model type; MambaModel appears only in a type annotation of
@@ -59,12 +63,11 @@ V01 = Release(
     torchtitan_schema="4c4388f6", builds=frozenset({"gpt"}), ignored_dests=IGNORED_LEGACY,
 )
 
-V02 = replace(V01, tag="v0.2.0", run=RUN["v0.2.0"], torchtitan_schema=None, torchtitan_refused=(
-    "it pins torchtitan 4c4388f6 as v0.1.0-rc1 does, but its torchtitan trainer and parser changed after "
-    "v0.1.0-rc1 and have not been compared with Primus's own build"))
+V02 = replace(V01, tag="v0.2.0", run=RUN["v0.2.0"])
 V03 = replace(V02, tag="v0.3.0", run=RUN["v0.3.0"])
 V04 = replace(
-    V02, tag="v0.4.0", interpolation=SUBSTITUTED_PYTHON, megatron_pin="84778176", torchtitan_refused=TITAN_5FB7CC2E,
+    V02, tag="v0.4.0", interpolation=SUBSTITUTED_PYTHON, megatron_pin="84778176", torchtitan_schema=None,
+    torchtitan_refused=TITAN_5FB7CC2E,
     run=RUN["v0.4.0"],  # runner/primus-cli from v0.4.0: `direct` mode
     trainer=replace(LEGACY_TRAINER, moe_layer_freq="kept"),
     notes=("update_primus_config no longer passes moe_layer_freq through moe_freq_type",),
