@@ -207,3 +207,17 @@ def test_batch_names_a_checkout_inside_the_folder_by_its_relative_path(cli, fork
     [script] = json.loads((out / "batch_report.json").read_text())["scripts"]
     assert [v["legacy_schema"] for v in script["variants"]] == ["checkout:Megatron-LM-fork"]
     assert str(tmp_path) not in (out / "batch_report.json").read_text()  # no machine path
+
+
+def test_a_newer_table_script_converts_at_primus_0_1_with_its_flag_meaning_kept(cli, tmp_path):
+    # the script is read with d3528a21 (NEWER_OPTION), whose --disable-mamba-mem-eff-path is a store_false
+    # to use_mamba_mem_eff_path (default True); primus-0.1 pins 5a676b36, where the same flag is a
+    # store_true to disable_mamba_mem_eff_path (default False): the truth value flips with the dest, so
+    # the script's unset flag is disable_mamba_mem_eff_path False at primus-0.1
+    script = write_script(tmp_path / "s", NEWER_OPTION)
+    out = tmp_path / "out"
+    result = cli("convert", script, "-o", out, "--target", "primus-0.1")
+    assert result.code in (0, 4), result.err
+    report = json.loads((out / "report.json").read_text())
+    assert report["legacy_schema"] == "d3528a21"
+    assert report["parity"]["ok"], report["parity"]
