@@ -152,6 +152,9 @@ def measure(mirrors: Path, reports: Path, targets: list[str]) -> dict:
     for target in targets:
         report = json.loads((reports / f"batch-{target}" / "batch_report.json").read_text())
         result["targets"][target] = {s: outcome(report, s) for s in result["accepted"]}
+        # the other way round, the worst case: a run Megatron-LM would not start, converted
+        result.setdefault("converted_though_rejected", {})[target] = sorted(
+            s for s in result["rejected_by_megatron"] if outcome(report, s) == "converted")
     return result
 
 
@@ -169,7 +172,11 @@ def main() -> int:
     for target in targets:
         outcomes = collections.Counter(result["targets"][target].values())
         print(f"  {target}: {outcomes.pop('converted', 0)} of {total} convert; refused: "
-              + ", ".join(f"{c} {n}" for c, n in outcomes.most_common()))
+              + (", ".join(f"{c} {n}" for c, n in outcomes.most_common()) or "none")
+              + f"; converted although Megatron-LM rejects them: {len(result['converted_though_rejected'][target])}")
+    rejected = collections.Counter(v.split(":")[0] + (": argparse" if "argparse" in v else ": validate/scheduler")
+                                   for v in result["rejected_by_megatron"].values())
+    print("  rejected by Megatron-LM: " + ", ".join(f"{n} {c.split(': ', 1)[1]}" for c, n in rejected.most_common()))
     if args.json:
         args.json.write_text(json.dumps(result, indent=1, sort_keys=True))
     return 0
