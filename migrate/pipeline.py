@@ -142,14 +142,16 @@ def evaluate(run: ScriptRun) -> LaunchPlan:
 
 def parse_legacy_args(run: ScriptRun, plan: LaunchPlan) -> LegacyRun:
     """The entry script, the legacy Megatron-LM's option table for it, and the argv parsed with it."""
-    from migrate.conversion.hints import add_parse_hints
     from migrate.entries import apply_entry
     from migrate.megatron import parse_argv
     from migrate.megatron.schema_choice import LEGACY_SCHEMA_CODE, choose_legacy_schema
 
     diags = Diagnostics()
     diags.extend(plan.diagnostics)
-    launched = apply_entry(plan, run.options.target, run.options.entry_as)  # the model it builds, or refused
+    from migrate.primus import get_profile
+
+    profile = get_profile(run.options.target, run.options.primus_path)  # the release that would train it
+    launched = apply_entry(plan, profile.name, run.options.entry_as, profile.rules.builds)  # or refused
     try:
         # the option table of the Megatron-LM the script was written for, with the entry script's own
         # extra_args_provider options (e.g. pretrain_deepseek.py's) added
@@ -157,6 +159,8 @@ def parse_legacy_args(run: ScriptRun, plan: LaunchPlan) -> LegacyRun:
         schema = choice.schema.for_entry(launched.program_as)
         legacy = parse_argv(schema, plan.argv, diags)
     except MigrateError as exc:
+        from migrate.conversion.hints import add_parse_hints  # only for argv that cannot be parsed
+
         add_parse_hints(exc, plan)
         raise
     if choice.guessed:
@@ -205,7 +209,6 @@ def emit_experiment(run: ScriptRun, legacy: LegacyRun, target: TargetRun, values
     """The experiment (and model) files, searched until they resolve, with the release's own loading
     rules, to the legacy run (static parity, migrate.conversion.static_parity)."""
     from migrate.conversion.flags import ShortOrigins, target_dests
-    from migrate.conversion.knob_search import knob_placeholders
     from migrate.conversion.naming import experiment_name
     from migrate.conversion.static_parity import check_static_parity
     from migrate.megatron import derive
@@ -219,7 +222,9 @@ def emit_experiment(run: ScriptRun, legacy: LegacyRun, target: TargetRun, values
     knob_of: dict[str, str] = {}
     placeholders: dict[str, str] = {}
     if run.options.keep_knobs:
-        for dest, (knob, text) in knob_placeholders(run.script, run.env, run.args, run.options.target,
+        from migrate.conversion.knob_search import knob_placeholders
+
+        for dest, (knob, text) in knob_placeholders(run.script, run.env, run.args, profile.rules.interpolation,
                                                     run.options.gpus_per_node, plan, translated.args,
                                                     schema, legacy.schema, run.options.assume_exists).items():
             knob_of[dest] = knob
@@ -258,7 +263,7 @@ def add_launch_files(run: ScriptRun, plan: LaunchPlan, profile: Profile, emitted
     from migrate.primus.emit.runtime import record_uses, runtime_exports
 
     script, result = run.script, emitted.result
-    environment = plan_environment(profile.name, plan.env, plan.launcher.options(),
+    environment = plan_environment(profile.rules.run, plan.env, plan.launcher.options(),
                                    {k.name: k.value for k in plan.knobs},
                                    [[t.value for t in w] for w in plan.launcher.wrappers])
     for placement in environment.placements:
@@ -268,8 +273,8 @@ def add_launch_files(run: ScriptRun, plan: LaunchPlan, profile: Profile, emitted
     if has_env_file:
         emitted.files["env.sh"] = env_sh(environment.env_file, script.name, environment.secrets)
     record_uses(emitted.runtime, result.overrides)
-    emitted.files["run.sh"] = run_sh(profile.name, profile.release, script.name, result.experiment_path,
-                                     result.model_path, environment.run_vars, has_env_file,
+    emitted.files["run.sh"] = run_sh(profile.name, profile.release, profile.rules.run, script.name,
+                                     result.experiment_path, result.model_path, environment.run_vars, has_env_file,
                                      runtime_exports(emitted.runtime))
     emitted.environment = environment
     return emitted

@@ -146,8 +146,10 @@ class FakeBackend:
             expected["train_iters"] = 10
         exports = [" ".join(d[1:]) for d in directives if d[0] == "export"]
         # the emitter's own run.sh for these files (the batch moves its paths into the tree)
-        run = run_sh(settings.target, "", script, f"{name}-pretrain.yaml", f"models/megatron/{model_name}",
-                     {"NNODES": "1"}, bool(exports))
+        from migrate.primus import get_profile
+
+        run = run_sh(settings.target, "", get_profile(settings.target).rules.run, script, f"{name}-pretrain.yaml",
+                     f"models/megatron/{model_name}", {"NNODES": "1"}, bool(exports))
         files = {f"{name}-pretrain.yaml": exp, f"models/megatron/{model_name}": model, "run.sh": run,
                  "report.json": "{}\n"}
         if exports:

@@ -110,7 +110,8 @@ def resolve_written(outdir: Path, experiment: str, model_path: str | None, targe
 
 def compare(expected: dict[str, Any], derived: dict[str, Any], target: str) -> list[str]:
     """Dests that differ, outside the documented Primus-only list and runtime-evaluated defaults."""
-    from migrate.conversion.static_parity import INT_LISTS, PRIMUS_ONLY
+    from migrate.conversion.static_parity import INT_LISTS
+    from migrate.primus import get_profile
     from migrate.megatron.schema import is_runtime_value
     from migrate.values import same_value
 
@@ -121,7 +122,7 @@ def compare(expected: dict[str, Any], derived: dict[str, Any], target: str) -> l
         output = _same_output(dest, want, got, expected, derived)
         return same_value(got, want) if output is None else output
 
-    ignored = PRIMUS_ONLY.get(target, {})
+    ignored = get_profile(target).rules.ignored_dests
     return sorted(d for d in expected if d not in ignored and not is_runtime_value(expected[d]) and not same(d))
 
 

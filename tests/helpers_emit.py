@@ -71,8 +71,10 @@ class FakeProfile:
     presets: dict[str, dict[str, Any]] = field(default_factory=lambda: dict(MODEL_PRESETS))
 
     @property
-    def is_v01(self) -> bool:  # as migrate.primus.profiles.Profile decides it
-        return self.inherit_key == "bases"
+    def rules(self):  # the release rules a Profile carries: v0.1.0-rc1's for `bases:`, v26.5.1's else
+        from migrate.primus.releases import release
+
+        return release("v0.1.0-rc1" if self.inherit_key == "bases" else "v26.5.1")
 
     def model_presets(self) -> dict[str, Path]:
         return {n: self.configs_dir / "models" / "megatron" / f"{n}.yaml" for n in self.presets}

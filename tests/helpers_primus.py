@@ -72,7 +72,7 @@ def tiny_profile(root: Path, target: str, files: dict[str, str]) -> Profile:
     (configs / "modules" / "megatron").mkdir(parents=True, exist_ok=True)
     (configs / "models" / "megatron").mkdir(parents=True, exist_ok=True)
     real = get_profile(target)
-    return Profile(target, real.megatron_schema, configs, real.inherit_key, real.release,
+    return Profile(target, real.megatron_schema, configs, real.rules, real.release,
                    source="test", schema_override=mini_schema(target))
 
 

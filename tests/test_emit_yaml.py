@@ -14,6 +14,13 @@ from migrate.primus.emit.overrides import Override
 from migrate.primus.emit.yamltext import Entry, Group, format_float, render_entries, render_value
 
 
+def _run(target):
+    """The target release's run script facts (what run.sh calls, what it reads and forces)."""
+    from migrate.primus import get_profile
+
+    return get_profile(target).rules.run
+
+
 def _read(text: str):
     return yaml.load(text, Loader=yaml.SafeLoader)
 
@@ -136,7 +143,7 @@ def test_environment_placement_and_secrets():
     env = {"NCCL_IB_HCA": var("mlx5_0"), "NCCL_CROSS_NIC": var("1"), "NCCL_PROTO": var("Simple"),
            "HF_TOKEN": var("hf_secret"), "TE_HIPBLASLT_TUNING_RUN_COUNT": var("10")}
     for target in ("primus-0.1", "primus-26.5"):
-        out = plan_environment(target, env, {"nproc_per_node": "4", "master_port": "$PORT"}, {})
+        out = plan_environment(_run(target), env, {"nproc_per_node": "4", "master_port": "$PORT"}, {})
         assert out.run_vars["NCCL_IB_HCA"] == "mlx5_0" and out.run_vars["GPUS_PER_NODE"] == "4"
         assert "MASTER_PORT" not in out.run_vars  # not a literal
         assert out.env_file["NCCL_PROTO"] == "Simple"
@@ -146,11 +153,11 @@ def test_environment_placement_and_secrets():
         assert "hf_secret" not in env_sh(out.env_file, "t.sh", out.secrets)
         assert out.guidance and "PRIMUS_HIPBLASLT_TUNING_STAGE" in out.guidance[0]
     # primus-0.1's run script forces NCCL_CROSS_NIC=0: reported, not silently dropped
-    placements = {p.name: p for p in plan_environment("primus-0.1", env, {}, {}).placements}
+    placements = {p.name: p for p in plan_environment(_run("primus-0.1"), env, {}, {}).placements}
     assert placements["NCCL_CROSS_NIC"].destination == "forced by run script"
     assert "no Primus equivalent" in placements["NCCL_CROSS_NIC"].note
     # primus-26.5 zeroes TE tuning unless PRIMUS_HIPBLASLT_TUNING=1
-    assert plan_environment("primus-26.5", env, {}, {}).run_vars["PRIMUS_HIPBLASLT_TUNING"] == "1"
+    assert plan_environment(_run("primus-26.5"), env, {}, {}).run_vars["PRIMUS_HIPBLASLT_TUNING"] == "1"
 
 
 def test_env_sh_is_valid_bash(tmp_path):
@@ -166,7 +173,7 @@ def test_env_sh_is_valid_bash(tmp_path):
     assert proc.stdout == "x y|$HOME'q|t", proc.stderr
     proc = subprocess.run(["bash", "-c", f"source {path}"], capture_output=True, text=True, env=sandbox, cwd=tmp_path)
     assert proc.returncode != 0 and "HF_TOKEN must be set" in proc.stderr
-    run = run_sh("primus-26.5", "v26.5.1", "t.sh", "e-pretrain.yaml", "models/megatron/e.yaml", {"NNODES": "2"}, True)
+    run = run_sh("primus-26.5", "v26.5.1", _run("primus-26.5"), "t.sh", "e-pretrain.yaml", "models/megatron/e.yaml", {"NNODES": "2"}, True)
     assert subprocess.run(["bash", "-n"], input=run, text=True).returncode == 0
     assert '[ -n "${NNODES:-}" ] || NNODES=2; export NNODES' in run and "cp " in run
 
@@ -174,7 +181,7 @@ def test_env_sh_is_valid_bash(tmp_path):
 def test_launcher_options_are_all_accounted_for():
     from migrate.primus.emit.runenv import plan_environment
 
-    out = plan_environment("primus-26.5", {}, {"nproc_per_node": "8", "rdzv_endpoint": "node0:29500",
+    out = plan_environment(_run("primus-26.5"), {}, {"nproc_per_node": "8", "rdzv_endpoint": "node0:29500",
                                                "rdzv_backend": "c10d", "nnodes": "$N"}, {}, [["srun", "-N2"]])
     assert out.run_vars == {"GPUS_PER_NODE": "8", "MASTER_ADDR": "node0", "MASTER_PORT": "29500"}
     by_name = {p.name: p for p in out.placements}

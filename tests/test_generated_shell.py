@@ -32,6 +32,13 @@ INJECTIONS = ["x\ntouch PWNED", "$(touch PWNED)", "`touch PWNED`", "a}b", "'; to
 RECORDER = 'printf "%s\\0" "$EXP" "${DATA_PATH-<unset>}" "${NNODES-<unset>}" "${FOO-<unset>}" > "$OUT"\n'
 
 
+def _facts(target):
+    """The target release's run script facts (what run.sh calls, what it reads and forces)."""
+    from migrate.primus import get_profile
+
+    return get_profile(target).rules.run
+
+
 def _sandbox() -> Path:
     root = Path(tempfile.mkdtemp(prefix="gen-shell-"))
     for sub in ("home", "tmp", "cwd", "out", "primus/examples", "primus/primus/configs/models/megatron"):
@@ -64,7 +71,8 @@ def test_sourcing_the_generated_files_runs_nothing_and_keeps_every_value(value, 
         out = root / "out"
         (out / "env.sh").write_text(env_sh({"FOO": value}, script), encoding="utf-8")
         (out / "model.yaml").write_text("x: 1\n")
-        (out / "run.sh").write_text(run_sh("primus-26.5", "v26.5.1", script, experiment, "model.yaml",
+        (out / "run.sh").write_text(run_sh("primus-26.5", "v26.5.1", _facts("primus-26.5"), script, experiment,
+                                           "model.yaml",
                                            {"DATA_PATH": value, "NNODES": "2"}, True), encoding="utf-8")
         proc, record = _run(root)
         assert proc.returncode == 0, proc.stderr
@@ -85,7 +93,7 @@ def test_injection_payloads_come_back_verbatim(payload):
 
 def test_header_comment_of_a_script_named_with_a_newline_stays_one_line():
     name = "x\necho PWNED.sh"
-    for text in (env_sh({"A": "1"}, name), run_sh("primus-0.1", "", name, "e.yaml", None, {}, False)):
+    for text in (env_sh({"A": "1"}, name), run_sh("primus-0.1", "", _facts("primus-0.1"), name, "e.yaml", None, {}, False)):
         assert not any(line.startswith("echo PWNED") for line in text.splitlines())
         assert "x\\necho PWNED.sh" in text
 
@@ -108,7 +116,7 @@ class _Var:
     ("TOKEN_DROP_POLICY", "probs", False), ("NCCL_PROTO", "Simple", False),
 ])
 def test_secrets_are_recognised_by_what_they_are(name, value, secret):
-    out = plan_environment("primus-26.5", {name: _Var(value)}, {}, {})
+    out = plan_environment(_facts("primus-26.5"), {name: _Var(value)}, {}, {})
     assert (name in out.secrets) is secret
     assert out.env_file == ({} if secret else {name: value})
 

@@ -4,7 +4,10 @@
 import os
 
 from helpers_primus import write_tree
-from migrate.primus.inherit import load_v01, load_v26
+from migrate.primus.releases import release
+
+load_v01 = release("v0.1.0-rc1").load_file  # the `bases:` loader as v0.1.0-rc1 reads files
+load_v26 = release("v26.5.1").load_file  # the `extends:` loader as v26.5.1 reads files
 
 
 def _touch_later(path, text):

@@ -3,7 +3,11 @@
 import pytest
 
 from migrate.diagnostics import MigrateError
-from migrate.primus.interpolate import coerce_v01, coerce_v26, interpolate_v01, interpolate_v26
+from migrate.primus.interpolate import EVERY_STRING, SUBSTITUTED_SCALAR, coerce_python_number, coerce_scalar
+
+# v0.1.0-rc1's and v26.5.1's rules (migrate.primus.releases picks these for them)
+coerce_v01, coerce_v26 = coerce_python_number, coerce_scalar
+interpolate_v01, interpolate_v26 = EVERY_STRING.apply, SUBSTITUTED_SCALAR.apply
 from migrate.primus.yamlio import load_yaml_text
 
 

@@ -32,17 +32,21 @@ def _checkout(root, key, version=None):
 
 def test_detects_bases_checkout_as_0_1(tmp_path):
     root = _checkout(tmp_path, "bases")
-    target, configs = detect_target(root)
-    assert target == "primus-0.1" and configs == root / "primus" / "configs"
+    # no git tag, no code markers: the presets' `bases:` rules out every `extends:` release, so the
+    # oldest bundled `bases:` target is used, and the note says the release was not recognised
+    target, configs, tag, notes = detect_target(root)
+    assert (target, tag) == ("primus-0.1", "v0.1.0-rc1") and configs == root / "primus" / "configs"
+    assert "not recognised" in notes[0]
     profile = get_profile("primus-26.5", primus_path=str(root))  # the checkout wins over --target
     assert profile.name == "primus-0.1" and profile.source == str(root)
     assert profile.load_module_preset()["lr"] == 1.0e-04
 
 
 def test_detects_extends_checkout_as_26_5_with_its_version(tmp_path):
+    # __version__ = "26.4" is what primus/__init__.py says at v26.5.1 (and at no other tag)
     root = _checkout(tmp_path, "extends", "26.4")
     profile = get_profile(primus_path=str(root))
-    assert profile.name == "primus-26.5" and profile.release == "26.4"
+    assert profile.name == "primus-26.5" and profile.release == "v26.5.1"
     assert set(profile.model_presets()) == {"m"}
 
 
@@ -82,4 +86,4 @@ def test_checkout_megatron_pin_picks_the_schema(tmp_path, pin, schema, noted):
     _git(root, "commit", "-qm", "pin")
     profile = get_profile(primus_path=str(root))
     assert profile.megatron_schema == schema
-    assert bool(profile.notes) is noted
+    assert any("no bundled schema" in note for note in profile.notes) is noted

@@ -22,6 +22,10 @@ import yaml
 
 from migrate.primus.handoff import (NO_SAVE_INTERVAL, checkpoint_path_forced, checkpoint_triggers, tensorboard_path,
                                     trainer_refusals, validate_args_refusals, written_shape)
+from migrate.primus.releases import release
+
+V01 = release("v0.1.0-rc1").trainer  # the legacy trainer's rules (update_primus_config@v0.1.0-rc1)
+V26 = release("v26.5.1").trainer  # the build_args patches at v26.5.1
 
 REPO = Path(__file__).resolve().parent.parent
 LLAMA3 = REPO / "fixtures" / "scripts" / "rocm" / "train_llama3.sh"
@@ -31,27 +35,27 @@ DEEPSEEK3 = REPO / "fixtures" / "scripts" / "rocm" / "train_deepseekv3.sh"
 
 
 def test_v01_always_saves_v26_only_when_save_is_set():
-    assert checkpoint_path_forced({"save": None}, {}, True) == {"save": "EXP_ROOT/checkpoints"}
-    assert checkpoint_path_forced({"save": "/ckpt"}, {}, True) == {"save": "EXP_ROOT/checkpoints"}
-    assert checkpoint_path_forced({"save": None}, {}, False) == {}
-    assert checkpoint_path_forced({"save": "/ckpt"}, {}, False) == {"save": "EXP_ROOT/checkpoints"}
+    assert checkpoint_path_forced({"save": None}, {}, V01) == {"save": "EXP_ROOT/checkpoints"}
+    assert checkpoint_path_forced({"save": "/ckpt"}, {}, V01) == {"save": "EXP_ROOT/checkpoints"}
+    assert checkpoint_path_forced({"save": None}, {}, V26) == {}
+    assert checkpoint_path_forced({"save": "/ckpt"}, {}, V26) == {"save": "EXP_ROOT/checkpoints"}
 
 
 def test_tensorboard_off_is_none_at_v01_and_kept_at_v26():
     off, on = {"disable_tensorboard": True}, {"disable_tensorboard": False}
-    assert tensorboard_path({"tensorboard_dir": "/tb"}, off, True) == {"tensorboard_dir": None}
-    assert tensorboard_path({"tensorboard_dir": "/tb"}, off, False) == {}
-    assert tensorboard_path({"tensorboard_dir": None}, on, False) == {"tensorboard_dir": "EXP_ROOT/tensorboard"}
+    assert tensorboard_path({"tensorboard_dir": "/tb"}, off, V01) == {"tensorboard_dir": None}
+    assert tensorboard_path({"tensorboard_dir": "/tb"}, off, V26) == {}
+    assert tensorboard_path({"tensorboard_dir": None}, on, V26) == {"tensorboard_dir": "EXP_ROOT/tensorboard"}
     # profile turns TensorBoard on at both releases
-    assert tensorboard_path({"tensorboard_dir": None, "profile": True}, off, True) == {
+    assert tensorboard_path({"tensorboard_dir": None, "profile": True}, off, V01) == {
         "tensorboard_dir": "EXP_ROOT/tensorboard"}
 
 
 def test_v01_trainer_stops_on_a_list_data_path_and_a_list_moe_layer_freq():
-    why = trainer_refusals({"data_path": ["a", "b"], "moe_layer_freq": [0, 1]}, {"stderr_sink_level": "INFO"}, True)
+    why = trainer_refusals({"data_path": ["a", "b"], "moe_layer_freq": [0, 1]}, {"stderr_sink_level": "INFO"}, V01)
     assert len(why) == 2 and "split" in why[0] and "moe_freq_type" in why[1]
-    assert trainer_refusals({"data_path": "a b", "moe_layer_freq": "[0,1]"}, {"stderr_sink_level": "INFO"}, True) == []
-    assert trainer_refusals({"data_path": ["a", "b"]}, {}, False) == []  # 26.5 takes lists as they are
+    assert trainer_refusals({"data_path": "a b", "moe_layer_freq": "[0,1]"}, {"stderr_sink_level": "INFO"}, V01) == []
+    assert trainer_refusals({"data_path": ["a", "b"]}, {}, V26) == []  # 26.5 takes lists as they are
 
 
 def test_validate_args_needs_save_interval_when_save_is_set():
@@ -60,10 +64,10 @@ def test_validate_args_needs_save_interval_when_save_is_set():
 
 
 def test_written_shape_is_what_v01_accepts():
-    assert written_shape("data_path", ["1.0", "/d/a", "0.5", "/d/b"], True) == "1.0 /d/a 0.5 /d/b"
-    assert written_shape("data_path", ["/d/a b"], True) == ["/d/a b"]  # a space: no string splits back to it
-    assert written_shape("moe_layer_freq", [0, 1, 1], True) == "[0,1,1]"
-    assert written_shape("data_path", ["/d/a"], False) == ["/d/a"]
+    assert written_shape("data_path", ["1.0", "/d/a", "0.5", "/d/b"], V01) == "1.0 /d/a 0.5 /d/b"
+    assert written_shape("data_path", ["/d/a b"], V01) == ["/d/a b"]  # a space: no string splits back to it
+    assert written_shape("moe_layer_freq", [0, 1, 1], V01) == "[0,1,1]"
+    assert written_shape("data_path", ["/d/a"], V26) == ["/d/a"]
 
 
 def test_checkpoint_triggers():
@@ -162,10 +166,10 @@ def test_v26_hsdp_degree_sets_optimizer_instances_and_needs_fsdp2():
     # without use_torch_fsdp2, or with a ckpt_format other than torch_dcp
     from migrate.primus.handoff import hsdp_optimizer_instances
 
-    assert hsdp_optimizer_instances({}, {"data_parallel_replicate_degree": 2}, False) == {
+    assert hsdp_optimizer_instances({}, {"data_parallel_replicate_degree": 2}, V26) == {
         "num_distributed_optimizer_instances": 2}
-    assert hsdp_optimizer_instances({}, {"data_parallel_replicate_degree": 1}, False) == {}
-    assert trainer_refusals({"use_torch_fsdp2": False}, {"data_parallel_replicate_degree": 2}, False)
+    assert hsdp_optimizer_instances({}, {"data_parallel_replicate_degree": 1}, V26) == {}
+    assert trainer_refusals({"use_torch_fsdp2": False}, {"data_parallel_replicate_degree": 2}, V26)
     assert trainer_refusals({"use_torch_fsdp2": True, "ckpt_format": "torch_dcp"},
-                            {"data_parallel_replicate_degree": 2}, False) == []
-    assert trainer_refusals({"yaml_cfg": "m.yaml"}, {"stderr_sink_level": "INFO"}, True)
+                            {"data_parallel_replicate_degree": 2}, V26) == []
+    assert trainer_refusals({"yaml_cfg": "m.yaml"}, {"stderr_sink_level": "INFO"}, V01)

@@ -96,13 +96,16 @@ def test_run_sh_computes_the_value_as_the_script_did(tmp_path):
 
 def test_a_value_the_release_would_coerce_is_marked_not_referenced():
     ref = RuntimeRef("date +%s", "1704067200", "t.sh:2:4", "PRIMUS_RUN_DATE", dests={"wandb_exp_name"})
-    for v01 in (True, False):
-        text, comment, inside, usable = runtime_text("wandb_exp_name", "1704067200", [ref], v01)
+    from migrate.primus.releases import release
+
+    v01, v26 = release("v0.1.0-rc1").interpolation, release("v26.5.1").interpolation
+    for interpolation in (v01, v26):
+        text, comment, inside, usable = runtime_text("wandb_exp_name", "1704067200", [ref], interpolation)
         assert not usable and text == "1704067200" and "written as evaluated" in comment
-        text, _, _, usable = runtime_text("wandb_exp_name", "/tb/1704067200", [ref], v01)
+        text, _, _, usable = runtime_text("wandb_exp_name", "/tb/1704067200", [ref], interpolation)
         assert usable and text == "/tb/${PRIMUS_RUN_DATE:1704067200}"
-    assert runtime_text("wandb_exp_name", "/tb/x", [ref], True) is None
-    assert runtime_text("tensorboard_dir", "/tb/1704067200", [ref], True) is None  # not that flag's value
+    assert runtime_text("wandb_exp_name", "/tb/x", [ref], v01) is None
+    assert runtime_text("tensorboard_dir", "/tb/1704067200", [ref], v01) is None  # not that flag's value
     assert runtime_exports([ref]) == []  # nothing written with the reference: no export
 
 

@@ -54,10 +54,13 @@ def test_absent_dest_takes_default_and_is_listed():
     assert not result.ok
 
 
-def test_documented_primus_only_keys_are_ignored(monkeypatch):
-    monkeypatch.setitem(static.PRIMUS_ONLY, "fake", {"eval_iters": "test"})
+def test_documented_primus_only_keys_are_ignored():
+    from types import SimpleNamespace
+
+    profile = _Profile()
+    profile.rules = SimpleNamespace(ignored_dests={"eval_iters": "test"})  # a release's documented list
     resolved = FakeResolved({**SCHEMA_DEFAULTS, "eval_iters": 3}, {}, {})
-    result = check_static_parity(_expected(), resolved, _Profile(), derive=derive)
+    result = check_static_parity(_expected(), resolved, profile, derive=derive)
     assert result.ok and result.ignored == ["eval_iters"]
 
 

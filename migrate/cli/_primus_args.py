@@ -5,15 +5,35 @@ from __future__ import annotations
 
 import argparse
 
-TARGET_CHOICES = ("primus-0.1", "primus-26.5")
+TARGET_HELP = ("Primus release whose rules apply: a target name, its release tag (v26.5.1) or `auto` (the "
+               "release of --primus-path's checkout); `primus-migrate targets` lists them (default: {default})")
+
+
+def target_name(text: str) -> str:
+    """argparse type of --target: the canonical name of a known target or alias; anything else is
+    kept as given, for `get_profile` to refuse (exit 2, listing the targets) or to read as `auto`."""
+    from migrate.diagnostics import MigrateError
+    from migrate.primus.profiles import canonical_target
+
+    try:
+        return canonical_target(text)
+    except MigrateError:
+        return text
+
+
+def add_target_option(parser: argparse.ArgumentParser, default: str | None) -> None:
+    """--target, the same for every command that reads or writes a Primus experiment."""
+    from migrate.primus.profiles import DEFAULT_TARGET
+
+    parser.add_argument("--target", type=target_name, default=default, metavar="TARGET",
+                        help=TARGET_HELP.format(default=default or DEFAULT_TARGET))
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", choices=TARGET_CHOICES, default=None,
-                        help="Primus release whose loading rules apply (default: primus-26.5)")
+    add_target_option(parser, None)
     parser.add_argument("--primus-path", metavar="DIR", default=None,
                         help="read presets from this Primus checkout instead of the bundled snapshot; "
-                             "its rules (bases: or extends:) are detected from the checkout")
+                             "its release (git tag, else its code) decides the rules")
 
 
 def add_script_reading_options(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +46,7 @@ def add_script_reading_options(parser: argparse.ArgumentParser) -> None:
                              "checkout the script sits in, else the first bundled table (rocm_dev first) that "
                              "accepts every option")
     parser.add_argument("--accept-null-tokenizer", action="store_true",
-                        help="primus-26.5 trains --mock-data runs with the NullTokenizer: accept that difference "
+                        help="v26.3 and later train --mock-data runs with the NullTokenizer: accept that difference "
                              "(vocab_size is set so the padded vocabulary stays the script's)")
     parser.add_argument("--entry-as", metavar="FAMILY",
                         help="read an entry script primus-migrate does not know as this family builds it (gpt: "

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migrate.cli._primus_args import add_script_reading_options
+from migrate.cli._primus_args import add_script_reading_options, add_target_option
 from migrate.primus.profiles import DEFAULT_TARGET
 
 if TYPE_CHECKING:
@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("dir", metavar="DIR", help="folder of legacy launch scripts")
     p.add_argument("-o", "--output", default=DEFAULT_OUTPUT, metavar="OUTDIR",
                    help=f"output folder (default: ./{DEFAULT_OUTPUT})")
-    p.add_argument("--target", default=DEFAULT_TARGET, help=f"primus-0.1 or primus-26.5 (default {DEFAULT_TARGET})")
+    add_target_option(p, DEFAULT_TARGET)
     p.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                    help="worker processes (default: min(2, CPUs)); 1 runs in this process")
     p.add_argument("--json", action="store_true", help="print batch_report.json to stdout, no progress bar")

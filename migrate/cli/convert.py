@@ -7,8 +7,8 @@ import json
 import sys
 
 from migrate.diagnostics import MigrateError
-from migrate.cli._primus_args import add_script_reading_options
-from migrate.primus.profiles import DEFAULT_TARGET, TARGETS
+from migrate.cli._primus_args import add_script_reading_options, add_target_option
+from migrate.primus.profiles import DEFAULT_TARGET
 
 
 class _IntermixedParser(argparse.ArgumentParser):
@@ -38,7 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "script's knobs as environment variables; words after `--` are passed to the script."
         ),
         allow_abbrev=False,
-        usage=("%(prog)s SCRIPT [KEY=VALUE ...] -o OUTDIR [--target {primus-0.1,primus-26.5}] [--name NAME]\n"
+        usage=("%(prog)s SCRIPT [KEY=VALUE ...] -o OUTDIR [--target TARGET] [--name NAME]\n"
                "       [--force] [--json] [--strict] [--keep-knobs] [--gpus-per-node N] [--legacy-schema NAME|FILE]\n"
                "       [--accept-null-tokenizer] [--entry-as FAMILY] [--assume-exists PATH] [--primus-path DIR]\n"
                "       [-- SCRIPT_ARGS ...]"),
@@ -49,8 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("settings", nargs="*", metavar="KEY=VALUE",
                    help="knob values, as if exported before running the script (TP=2 MODEL_SIZE=70)")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder to write the Primus files into")
-    p.add_argument("--target", choices=TARGETS, default=DEFAULT_TARGET,
-                   help="Primus release to target (default: primus-26.5)")
+    add_target_option(p, DEFAULT_TARGET)
     p.add_argument("--name", help="experiment name (default: script name plus the knobs you set)")
     p.add_argument("--force", action="store_true", help="replace files that already exist in OUTDIR")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
@@ -156,5 +155,7 @@ def _run_line(outdir: str, report: dict) -> str:
     import os
 
     from migrate.primus.emit.runscript import run_command
+    from migrate.primus.releases import release
 
-    return run_command(report["target"], os.path.join(os.path.abspath(outdir), report["experiment"]))
+    return run_command(release(report["primus_release"]).run,
+                       os.path.join(os.path.abspath(outdir), report["experiment"]))

@@ -9,7 +9,7 @@ import re
 import sys
 from pathlib import Path
 
-from migrate.cli._primus_args import TARGET_CHOICES, add_target_options
+from migrate.cli._primus_args import add_target_options
 
 # `converted by primus-migrate from train.sh (...) for primus-0.1.` in the experiment's header
 _HEADER_TARGET = re.compile(r"^# .*converted by primus-migrate from .* for (primus-[A-Za-z0-9.]+?)\.?$", re.M)
@@ -34,8 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def header_target(text: str) -> str | None:
     """The target an experiment written by primus-migrate names in its header, if a known one."""
+    from migrate.primus.profiles import targets
+
     found = _HEADER_TARGET.search(text[:4000])
-    return found.group(1) if found and found.group(1) in TARGET_CHOICES else None
+    return found.group(1) if found and found.group(1) in targets() else None
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from migrate.diagnostics import MigrateError
-from migrate.cli._primus_args import add_script_reading_options
+from migrate.cli._primus_args import add_script_reading_options, add_target_option
 from migrate.primus.profiles import DEFAULT_TARGET
 
 EPILOG = """\
@@ -39,8 +39,7 @@ _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 
 def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--static", action="store_true", help="only static parity (no training)")
-    p.add_argument("--target", default=DEFAULT_TARGET,
-                   help=f"Primus version: primus-26.5 or primus-0.1 (default {DEFAULT_TARGET})")
+    add_target_option(p, DEFAULT_TARGET)
     p.add_argument("--iters", type=int, help="iterations per run (default 10)")
     p.add_argument("--proxy", action="store_true", help="shrink the model, keeping its structure")
     p.add_argument("--nproc", type=int, default=1, help="processes per run (gloo on CPU); >1 checks the layout")

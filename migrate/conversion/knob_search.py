@@ -10,10 +10,12 @@ from migrate.diagnostics import Diagnostics, MigrateError
 from migrate.megatron.schema import Schema
 
 if TYPE_CHECKING:
+    from migrate.primus.interpolate import Interpolation
     from migrate.shell.plan import LaunchPlan
 
 
-def knob_placeholders(script: Path, env: Mapping[str, str], args: Sequence[str], target: str, gpus_per_node: int,
+def knob_placeholders(script: Path, env: Mapping[str, str], args: Sequence[str], interpolation: Interpolation,
+                      gpus_per_node: int,
                       plan: LaunchPlan, translated_args: Mapping[str, Any], target_schema: Schema,
                       legacy_schema: Schema, assume_exists: tuple[str, ...] = ()) -> dict[str, tuple[str, str]]:
     """dest -> (knob, text) for the knobs that map 1:1 to a key (see migrate.primus.emit.knobs).
@@ -35,7 +37,7 @@ def knob_placeholders(script: Path, env: Mapping[str, str], args: Sequence[str],
             continue  # a 1:1 knob's text is in the argv; this one only steers the script
         runs: list[tuple[str, dict[str, Any]]] = []
         for sentinel in sentinels(value):
-            if runs and classify(knob.name, value, translated_args, runs, target) is None:
+            if runs and classify(knob.name, value, translated_args, runs, interpolation) is None:
                 break  # one re-evaluation already shows it is not 1:1
             env2, args2 = dict(env), list(args)
             if knob.source == "arg":
@@ -51,7 +53,7 @@ def knob_placeholders(script: Path, env: Mapping[str, str], args: Sequence[str],
             except MigrateError:
                 break
         if len(runs) == 2:
-            mapping = classify(knob.name, value, translated_args, runs, target)
+            mapping = classify(knob.name, value, translated_args, runs, interpolation)
             for dest, mapped in (mapping or {}).items():
                 if isinstance(mapped, tuple):
                     spans.setdefault(dest, []).append((knob.name, mapped))

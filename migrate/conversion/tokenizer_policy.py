@@ -33,16 +33,27 @@ def is_hub_model_id(value: str, plan: LaunchPlan | None) -> bool:
 
 
 def null_tokenizer_forced(profile: Profile, run: Mapping[str, Any]) -> bool:
-    """primus-26.5's mock_data patch replaces the script's tokenizer by the NullTokenizer."""
-    return (not profile.is_v01 and bool(run.get("mock_data"))
+    """The mock_data patch of v26.3 and later replaces the script's tokenizer by the NullTokenizer."""
+    return (profile.rules.trainer.mock_data_null_tokenizer and bool(run.get("mock_data"))
             and run.get("tokenizer_type") != "NullTokenizer")
+
+
+def keeping_targets() -> str:
+    """`--target X` for the bundled targets whose release keeps the script's tokenizer on mock data."""
+    from migrate.primus.profiles import catalog
+
+    names = [name for name, info in catalog().items() if not info.rules.trainer.mock_data_null_tokenizer]
+    if not names:
+        return "an older target"
+    rest = f" (or {', '.join(names[1:])})" if names[1:] else ""
+    return f"--target {names[0]}{rest}"
 
 
 def null_tokenizer_hint(profile: Profile, run: Mapping[str, Any]) -> str:
     return (f"{profile.name} trains --mock-data runs with the NullTokenizer (its mock_data patch replaces "
             f"tokenizer_type {run.get('tokenizer_type')}), so the resolved arguments differ from the script's. "
             "Pass --accept-null-tokenizer to accept that one difference (vocab_size is then set so the padded "
-            "vocabulary stays the script's), or convert with --target primus-0.1, which keeps the script's tokenizer.")
+            f"vocabulary stays the script's), or convert with {keeping_targets()}, which keeps the script's tokenizer.")
 
 
 def null_tokenizer_acceptance(profile: Profile, run: Mapping[str, Any],
@@ -61,7 +72,7 @@ def null_tokenizer_acceptance(profile: Profile, run: Mapping[str, Any],
             origin=origin, category="unknown-tokenizer",
             hint=f"known tokenizers: {', '.join(known_tokenizer_names())} (or point --tokenizer-model at the "
                  "tokenizer's files, which are then read); or convert with "
-                 "--target primus-0.1, which keeps the script's tokenizer")
+                 f"{keeping_targets()}, which keeps the script's tokenizer")
     return NullTokenizerAcceptance(str(run.get("tokenizer_type")), known[0], known[1])
 
 

@@ -69,7 +69,7 @@ def match(program: str | None) -> tuple[EntryKind, str] | None:
 
 
 def decide_entry(program: str | None, target: str, entry_as: str | None = None,
-                 origin: Origin | None = None) -> EntryDecision:
+                 origin: Origin | None = None, builds: frozenset[str] | None = None) -> EntryDecision:
     """The entry decision for a conversion at `target`; refuses (exit 2) what cannot be converted."""
     program = program or "(none)"
     found = match(program)
@@ -93,7 +93,7 @@ def decide_entry(program: str | None, target: str, entry_as: str | None = None,
                 f"--entry-as {entry_as}: {program} is a known entry script ({path}: {kind.builds})",
                 origin=origin, hint="--entry-as applies only to entry scripts primus-migrate does not know")
         decision = EntryDecision(program, kind, path, None, origin)
-    why = decision.kind.refusal(target)
+    why = decision.kind.refusal(target, builds)
     if why:
         known = f" ({decision.matched})" if decision.matched and decision.matched != program else ""
         raise MigrateError(
@@ -121,9 +121,11 @@ def entry_summary(program: str | None, args: Mapping[str, Any] | None = None) ->
     return out
 
 
-def apply_entry(plan: Any, target: str, entry_as: str | None = None) -> EntryDecision:
-    """The pipeline step: decide the launched entry of `plan` at `target` (refuses, exit 2)."""
-    return decide_entry(plan.entry, target, entry_as, launch_origin(plan))
+def apply_entry(plan: Any, target: str, entry_as: str | None = None,
+                builds: frozenset[str] | None = None) -> EntryDecision:
+    """The pipeline step: decide the launched entry of `plan` at `target` (refuses, exit 2); `builds`:
+    the model families the target's release builds (its `Release.builds`)."""
+    return decide_entry(plan.entry, target, entry_as, launch_origin(plan), builds)
 
 
 def launch_origin(plan: LaunchPlan) -> Origin | None:

@@ -29,9 +29,6 @@ MAMBA = EntryKind(
     paths=("pretrain_mamba.py",),
     builds="a Mamba / hybrid Mamba language model (megatron-core MambaModel)",
     family="mamba",
-    refused={"primus-0.1": "Primus v0.1.0-rc1's Megatron trainer builds GPT models only (it imports "
-                           "pretrain_gpt's model_provider); convert with --target primus-26.5, whose "
-                           "trainer builds Mamba models"},
     read_from="pretrain_mamba.py; Primus v26.5.1 megatron_pretrain_trainer (model_type mamba)",
 )
 

@@ -1,6 +1,7 @@
 """Megatron arguments <-> Primus configs: target profiles, loaders, reverse conversion.
 
-    profile = get_profile("primus-26.5")            # or "primus-0.1", or primus_path=CHECKOUT
+    profile = get_profile("primus-26.5")            # any target of `targets()`, or primus_path=CHECKOUT
+    profile.rules                                   # its release's rules (migrate.primus.releases)
     resolved = resolve_experiment("exp.yaml", profile)          # ResolvedConfig
     resolved = resolve_experiment_text({"exp.yaml": text, "model.yaml": text2}, "exp.yaml", profile)
     argv = to_argv(resolved.values, profile.schema())           # rollback to a Megatron argv
@@ -8,13 +9,19 @@
 """
 
 from migrate.primus.loader import resolve_experiment, resolve_experiment_text
-from migrate.primus.profiles import DEFAULT_TARGET, TARGETS, PresetValues, Profile, detect_target, get_profile
+from migrate.primus.profiles import DEFAULT_TARGET, PresetValues, Profile, detect_target, get_profile, targets
 from migrate.primus.resolved import ResolvedConfig
 from migrate.primus.to_argv import to_argv
 
+
+def __getattr__(name: str):
+    if name == "TARGETS":  # the bundled target names (configs/<target>/target.json), read when first asked
+        return targets()
+    raise AttributeError(name)
+
+
 __all__ = [
     "DEFAULT_TARGET",
-    "TARGETS",
     "PresetValues",
     "Profile",
     "ResolvedConfig",
@@ -22,5 +29,6 @@ __all__ = [
     "get_profile",
     "resolve_experiment",
     "resolve_experiment_text",
+    "targets",
     "to_argv",
 ]

@@ -1,18 +1,19 @@
-"""File-level inheritance: `bases:`/`includes:` (primus-0.1) and `extends:` (primus-26.5).
+"""File-level inheritance: the `bases:`/`includes:` and the `extends:` dialects.
 
-Each function reads one YAML file, interpolates it with its release's rules,
+Each function reads one YAML file, interpolates it with the release's rules
+(an `Interpolation`, which the release in migrate.primus.releases chooses),
 then composes it with the files it names (paths relative to the file itself).
 They return the flat mapping plus, for every top-level key, the file:line that
 gave it its value.
 
-primus-0.1 (`primus/core/utils/yaml_utils.py::parse_yaml@v0.1.0-rc1`):
+`bases:` (`primus/core/utils/yaml_utils.py::parse_yaml@v0.1.0-rc1`, to v0.5.0):
   - an empty file is `{}`;
   - `bases: [b1, b2, ...]`, in order: every key of the file (as filled so far,
     except `bases`) must exist in the base, then the base fills keys the file
     lacks (the file wins); `bases` is then dropped;
   - `includes: [i1, ...]`, after bases, in order: fill keys still missing;
     `includes` is then dropped.
-primus-26.5 (`primus/core/config/yaml_loader.py@v26.5.1`):
+`extends:` (`primus/core/config/yaml_loader.py`, v0.6.0 to v26.5.1):
   - an empty file is an error;
   - `extends: [e1, e2, ...]`: deep merge e1, e2, ... (later wins, nested
     mappings merged key by key), then the file's own keys on top; other keys
@@ -32,7 +33,7 @@ from typing import Any, Mapping, Sequence
 from migrate import limits
 from migrate.diagnostics import MigrateError, Origin
 from migrate.primus.confine import check_reference
-from migrate.primus.interpolate import interpolate_v01, interpolate_v26
+from migrate.primus.interpolate import Interpolation
 from migrate.primus.yamlio import copy_tree, key_line, load_yaml_file
 
 
@@ -192,30 +193,33 @@ def _memo(kind: str, build: Any, path: Path, env: Mapping[str, str], fallbacks: 
     return layer
 
 
-def load_v01(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path] = (),
-             referenced_from: Origin | None = None, _stack: tuple[Path, ...] = ()) -> Layer:
-    """primus-0.1's parse_yaml."""
-    return _memo("v01", _load_v01, path, env, fallbacks, referenced_from, _stack)
+def load_bases(path: Path, env: Mapping[str, str], interpolation: Interpolation, fallbacks: Sequence[Path] = (),
+               referenced_from: Origin | None = None, _stack: tuple[Path, ...] = ()) -> Layer:
+    """The `bases:`/`includes:` releases' parse_yaml."""
+    def build(p: Path, e: Mapping[str, str], f: Sequence[Path], r: Origin | None, st: tuple[Path, ...]) -> Layer:
+        return _load_bases(p, e, interpolation, f, r, st)
+
+    return _memo(f"bases:{interpolation.name}", build, path, env, fallbacks, referenced_from, _stack)
 
 
-def _load_v01(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path],
-              referenced_from: Origin | None, _stack: tuple[Path, ...]) -> Layer:
+def _load_bases(path: Path, env: Mapping[str, str], interpolation: Interpolation, fallbacks: Sequence[Path],
+                referenced_from: Origin | None, _stack: tuple[Path, ...]) -> Layer:
     stack = _enter(path, _stack, referenced_from)
     raw = _read(path, referenced_from)
     if raw is None:
         return Layer({}, {}, path)
-    data = interpolate_v01(raw, env, str(path))
+    data = interpolation.apply(raw, env, str(path))
     origins = _origins(data, path)
     if "bases" in data:
         for ref in _ref_list(data, "bases", path):
             where = Origin(str(path), key_line(data, "bases"))
             base_path = locate(ref, path, fallbacks, where)
-            base = load_v01(base_path, env, fallbacks, where, stack)
+            base = load_bases(base_path, env, interpolation, fallbacks, where, stack)
             for key in data:
                 if key != "bases" and key not in base.values:
                     raise MigrateError(
                         f"'{key}' is set in {path.name} but its base '{ref}' does not define it "
-                        "(primus-0.1 only lets a file change keys its bases already have)",
+                        "(`bases:` only lets a file change keys its bases already have)",
                         origin=origins.get(key, where),
                         hint="check the key's spelling, or move it to `overrides:` / `includes:`",
                     )
@@ -229,7 +233,7 @@ def _load_v01(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path],
         for ref in _ref_list(data, "includes", path):
             where = Origin(str(path), key_line(data, "includes"))
             inc_path = locate(ref, path, fallbacks, where)
-            inc = load_v01(inc_path, env, fallbacks, where, stack)
+            inc = load_bases(inc_path, env, interpolation, fallbacks, where, stack)
             for key, value in inc.values.items():
                 if key != "includes" and key not in data:
                     data[key] = value
@@ -240,7 +244,7 @@ def _load_v01(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path],
 
 
 def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any], owned: bool = False) -> dict[str, Any]:
-    """primus-26.5's deep_merge: `top` wins; mappings on both sides merge key by key.
+    """The `extends:` loader's deep_merge: `top` wins; mappings on both sides merge key by key.
 
     Neither input is changed. The result shares `top`'s values; it shares `base`'s untouched
     sub-trees only with `owned=True`, for a `base` the caller holds privately and drops (a
@@ -262,20 +266,23 @@ def merge_layers(base: Layer, top: Layer, owned: bool = False) -> Layer:
     return Layer(deep_merge(base.values, top.values, owned), origins, top.path)
 
 
-def load_v26(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path] = (),
-             referenced_from: Origin | None = None, _stack: tuple[Path, ...] = ()) -> Layer:
-    """primus-26.5's parse_yaml."""
-    return _memo("v26", _load_v26, path, env, fallbacks, referenced_from, _stack)
+def load_extends(path: Path, env: Mapping[str, str], interpolation: Interpolation, fallbacks: Sequence[Path] = (),
+                 referenced_from: Origin | None = None, _stack: tuple[Path, ...] = ()) -> Layer:
+    """The `extends:` releases' parse_yaml."""
+    def build(p: Path, e: Mapping[str, str], f: Sequence[Path], r: Origin | None, st: tuple[Path, ...]) -> Layer:
+        return _load_extends(p, e, interpolation, f, r, st)
+
+    return _memo(f"extends:{interpolation.name}", build, path, env, fallbacks, referenced_from, _stack)
 
 
-def _load_v26(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path],
-              referenced_from: Origin | None, _stack: tuple[Path, ...]) -> Layer:
+def _load_extends(path: Path, env: Mapping[str, str], interpolation: Interpolation, fallbacks: Sequence[Path],
+                  referenced_from: Origin | None, _stack: tuple[Path, ...]) -> Layer:
     stack = _enter(path, _stack, referenced_from)
     raw = _read(path, referenced_from)
     if raw is None:
-        raise MigrateError("YAML config file is empty (primus-26.5 refuses empty configs)",
+        raise MigrateError("YAML config file is empty (the `extends:` loader refuses empty configs)",
                            origin=referenced_from or Origin(str(path)))
-    data = interpolate_v26(raw, env, str(path))
+    data = interpolation.apply(raw, env, str(path))
     own = Layer({k: v for k, v in data.items() if k != "extends"},
                 {k: o for k, o in _origins(data, path).items() if k != "extends"}, path)
     if "extends" not in data:
@@ -284,5 +291,6 @@ def _load_v26(path: Path, env: Mapping[str, str], fallbacks: Sequence[Path],
     for ref in _ref_list(data, "extends", path):
         where = Origin(str(path), key_line(data, "extends"))
         ext_path = locate(ref, path, fallbacks, where)
-        merged = merge_layers(merged, load_v26(ext_path, env, fallbacks, where, stack), owned=True)
+        merged = merge_layers(merged, load_extends(ext_path, env, interpolation, fallbacks, where, stack),
+                              owned=True)
     return merge_layers(merged, own, owned=True)

@@ -1,30 +1,33 @@
-"""`${VAR}` / `${VAR:default}` substitution, with each Primus release's coercion.
+"""`${VAR}` / `${VAR:default}` substitution, and the ways Primus releases type its result.
 
-Both releases substitute with the same pattern (a name without `:`, `{` or
+Every release substitutes with the same pattern (a name without `:`, `{` or
 `}`, then an optional `:default` up to the first `}`) from the process
 environment; a `${VAR}` without default whose VAR is unset is an error. They
-differ in what happens to the resulting string:
+differ in which strings are walked and how a string becomes a typed value; an
+`Interpolation` names one such way, and each release (migrate.primus.releases)
+says which it uses:
 
-- primus-0.1 (`primus/core/utils/yaml_utils.py@v0.1.0-rc1`): walks keys *and*
-  values; every string, substituted or not, becomes an int when it is all
-  digits (optional `-`), else a float when Python's `float()` accepts it. So
-  the YAML string `1e-5` ends up as the float 1e-05, and `inf` as a float.
-- primus-26.5 (`primus/core/config/yaml_loader.py@v26.5.1`): walks values only;
-  a string is converted only when a substitution changed it: `true`/`false`
-  (any case) -> bool, digits -> int, a decimal/exponent literal -> float. A
-  plain `1e-5` written in a YAML file stays the string '1e-5'.
+- every string coerced, keys too (`primus/core/utils/yaml_utils.py::parse_yaml`
+  at v0.1.0-rc1..v0.3.0): all digits (optional `-`) -> int, else what Python's
+  `float()` accepts -> float. The YAML string `1e-5` ends up as 1e-05.
+- substituted strings only, keys too (the same file at v0.4.0, v0.5.0): the same
+  int / `float()` coercion, but only for a string a substitution changed.
+- substituted values only (`primus/core/config/yaml_loader.py`, v0.6.0..v26.5.0):
+  digits -> int, a decimal/exponent literal -> float; keys are never walked.
+- the same plus `true`/`false` (any case) -> bool first (yaml_loader.py@v26.5.1).
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 from migrate.diagnostics import MigrateError, Origin
 
 VAR_PATTERN = re.compile(r"\$\{([^:{}]+)(?::([^}]*))?\}")
 _INT = re.compile(r"-?\d+")
-_FLOAT_V26 = re.compile(r"-?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)")
+_FLOAT_DECIMAL = re.compile(r"-?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)")
 
 
 def substitute(text: str, env: Mapping[str, str], origin: Origin | None) -> str:
@@ -45,8 +48,8 @@ def substitute(text: str, env: Mapping[str, str], origin: Origin | None) -> str:
     return VAR_PATTERN.sub(one, text)
 
 
-def coerce_v01(text: str) -> Any:
-    """primus-0.1: every string is tried as int, then as a Python float literal."""
+def coerce_python_number(text: str) -> Any:
+    """int when all digits, else a Python `float()` literal (`inf`, `1e-5`, ` 2 `), else the text."""
     if _INT.fullmatch(text):
         return int(text)
     try:
@@ -55,16 +58,21 @@ def coerce_v01(text: str) -> Any:
         return text
 
 
-def coerce_v26(text: str) -> Any:
-    """primus-26.5: bool, int, then decimal float; applied only to substituted strings."""
+def coerce_decimal_number(text: str) -> Any:
+    """int when all digits, else a float only for a decimal/exponent literal, else the text."""
+    if _INT.fullmatch(text):
+        return int(text)
+    if _FLOAT_DECIMAL.fullmatch(text):
+        return float(text)
+    return text
+
+
+def coerce_scalar(text: str) -> Any:
+    """`true`/`false` (any case) -> bool, then as coerce_decimal_number."""
     lowered = text.lower()
     if lowered in ("true", "false"):
         return lowered == "true"
-    if _INT.fullmatch(text):
-        return int(text)
-    if _FLOAT_V26.fullmatch(text):
-        return float(text)
-    return text
+    return coerce_decimal_number(text)
 
 
 def _walk(obj: Any, fn: Callable[[str, Origin | None], Any], origin: Origin | None, keys: bool) -> Any:
@@ -87,16 +95,30 @@ def _walk(obj: Any, fn: Callable[[str, Origin | None], Any], origin: Origin | No
     return obj
 
 
-def interpolate_v01(obj: Any, env: Mapping[str, str], filename: str) -> Any:
-    """Substitute and coerce keys and values, as primus-0.1 does for each file it reads."""
-    return _walk(obj, lambda s, o: coerce_v01(substitute(s, env, o)), Origin(filename), keys=True)
+@dataclass(frozen=True)
+class Interpolation:
+    """One release's way of reading `${VAR}` in a file it loads."""
+
+    name: str                                  # distinguishes cached loads made with different rules
+    coerce: Callable[[str], Any]               # how a string becomes a typed value
+    keys: bool                                 # mapping keys are substituted (and coerced) too
+    every_string: bool                         # coerce strings no substitution changed as well
+
+    def apply(self, obj: Any, env: Mapping[str, str], filename: str) -> Any:
+        """`obj` (a parsed YAML file) with substitutions made and strings typed."""
+
+        def one(text: str, origin: Origin | None) -> Any:
+            replaced = substitute(text, env, origin)
+            return self.coerce(replaced) if self.every_string or replaced != text else replaced
+
+        return _walk(obj, one, Origin(filename), keys=self.keys)
+
+    def typed(self, written: str) -> Any:
+        """The value a YAML string holding `${VAR:...}` reads back as, once substituted to `written`."""
+        return self.coerce(written)
 
 
-def interpolate_v26(obj: Any, env: Mapping[str, str], filename: str) -> Any:
-    """Substitute values; coerce only those a substitution changed, as primus-26.5 does."""
-
-    def one(text: str, origin: Origin | None) -> Any:
-        replaced = substitute(text, env, origin)
-        return coerce_v26(replaced) if replaced != text else replaced
-
-    return _walk(obj, one, Origin(filename), keys=False)
+EVERY_STRING = Interpolation("every-string", coerce_python_number, keys=True, every_string=True)
+SUBSTITUTED_PYTHON = Interpolation("substituted-python", coerce_python_number, keys=True, every_string=False)
+SUBSTITUTED_DECIMAL = Interpolation("substituted-decimal", coerce_decimal_number, keys=False, every_string=False)
+SUBSTITUTED_SCALAR = Interpolation("substituted-scalar", coerce_scalar, keys=False, every_string=False)

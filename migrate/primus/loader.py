@@ -1,13 +1,14 @@
 """Experiment YAML -> the flat namespace a Primus release hands to Megatron.
 
-Both releases (`primus/core/launcher/parser.py::PrimusParser` at v0.1.0-rc1 and
-v26.5.1) read the experiment file with the same file loader as presets, check
-`work_group`, `user_name`, `exp_name`, `workspace`, accept only module names
-containing "trainer", and build each trainer module as
+Every release (`primus/core/launcher/parser.py::PrimusParser`) reads the experiment
+file with the same file loader as presets, checks
+`work_group`, `user_name`, `exp_name`, `workspace`, accepts only module names
+containing "trainer", and builds each trainer module as
     module preset (modules/<framework>/<config>) + framework
     + model preset (models/<framework>/<model>) + overrides.
-They differ in the merge (see `_merge_v01` / `_merge_v26`) and in what reaches
-Megatron (`_split`).
+Releases differ in the merge and the overrides (`PresetRules`: `merge_refusing_shared` /
+`merge_module_wins`, `override_existing` / `override_deep`) and in what reaches Megatron
+(`Release.megatron_namespace`); the profile's release (`profile.rules`) says which.
 
 One extension of ours: real Primus looks a `model:` up only in its own
 `configs/models/megatron/` (where `run.sh` installs the model file `convert`
@@ -37,11 +38,9 @@ from migrate.primus.yamlio import key_line
 from migrate.values import same_value
 
 META_KEYS = ("work_group", "user_name", "exp_name", "workspace")
-# primus-26.5 moves these module attributes out of the params handed to Megatron
-# (`_normalize_module_for_runtime`, primus/core/config/primus_config.py@v26.5.1).
-RESERVED_V26 = frozenset({"name", "framework", "config", "model", "params", "trainer_class"})
-# module-level keys of the experiment that primus-26.5 does not copy onto the module config
-_MODULE_KEYS_V26 = frozenset({"name", "framework", "config", "model", "overrides", "params"})
+# module-level keys of the experiment a release that keeps module attributes does not copy onto
+# the module config (`preserved_attrs`, primus/core/launcher/parser.py@v26.5.0)
+_MODULE_KEYS_KEPT_OUT = frozenset({"name", "framework", "config", "model", "overrides", "params"})
 
 
 def _at(mapping: Any, key: str, path: Path, parent_line: int = 0) -> Origin:
@@ -58,8 +57,8 @@ def _preset_ref(profile: Profile, folder: Path, ref: Any, origin: Origin, kind: 
     if not isinstance(ref, str) or not ref:
         raise MigrateError(f"'{kind}' must be a YAML file name, got {ref!r}", origin=origin)
     name = ref
-    if not profile.is_v01 and not name.endswith((".yaml", ".yml")):
-        name += ".yaml"  # primus-26.5's PresetLoader adds the suffix; v0.1 joins the name as given
+    if profile.rules.presets.adds_yaml_suffix and not name.endswith((".yaml", ".yml")):
+        name += ".yaml"  # PresetLoader adds the suffix; earlier releases join the name as given
     path = folder / name
     check_reference(ref, path, origin, kind)
     if not path.is_file():
@@ -100,15 +99,15 @@ def _model_path(profile: Profile, exp_path: Path, ref: Any, origin: Origin) -> t
     return _preset_ref(profile, profile.models_dir, ref, origin, "model"), False
 
 
-def _merge_v01(module: Layer, model: Layer) -> Layer:
-    """primus-0.1: module + model with no key in common (`merge_namespace(allow_override=False)`)."""
+def merge_refusing_shared(module: Layer, model: Layer) -> Layer:
+    """Module + model with no key in common (`merge_namespace(allow_override=False)`)."""
     for key in model.values:
         if key == "name":
             continue
         if key in module.values:
             raise MigrateError(
                 f"'{key}' is set by both the module preset ({module.origins.get(key, module.path)}) and the model "
-                f"preset; primus-0.1 refuses keys shared between them",
+                f"preset; this release refuses keys shared between them",
                 origin=model.origins.get(key),
                 hint="set the value under `overrides:` instead",
             )
@@ -121,54 +120,55 @@ def _merge_v01(module: Layer, model: Layer) -> Layer:
     return Layer(values, origins, model.path)
 
 
-def _nulls_v26(before: Mapping[str, Any], merged: dict[str, Any]) -> dict[str, Any]:
-    """primus-26.5 re-assigns every leaf it merges through `set_value_by_key`, which turns the
+def nulls_after_merge(before: Mapping[str, Any], merged: dict[str, Any]) -> dict[str, Any]:
+    """A deep-merging release re-assigns every leaf it merges through `set_value_by_key`, which turns the
     string "null" into None (nested mappings only where the target already had one)."""
     out: dict[str, Any] = {}
     for key, value in merged.items():
         if isinstance(value, dict):
-            out[key] = _nulls_v26(before[key], value) if isinstance(before.get(key), dict) else value
+            out[key] = nulls_after_merge(before[key], value) if isinstance(before.get(key), dict) else value
         else:
             out[key] = None if value == "null" else value
     return out
 
 
-def _merge_v26(module: Layer, model: Layer) -> Layer:
-    """primus-26.5: the module preset wins on shared keys; the model preset adds the rest."""
+def merge_module_wins(module: Layer, model: Layer) -> Layer:
+    """The module preset wins on shared keys; the model preset adds the rest."""
     add = {k: v for k, v in model.values.items() if k != "name" and k not in module.values}
     # `module` is the caller's fresh copy of the preset (profile.load_file), dropped after this
-    values = _nulls_v26(module.values, deep_merge(module.values, add, owned=True))
+    values = nulls_after_merge(module.values, deep_merge(module.values, add, owned=True))
     origins = dict(module.origins)
     fallback = Origin(str(model.path))
     origins.update({k: model.origins.get(k, fallback) for k in add})
     return Layer(values, origins, module.path)
 
 
-def _override_v01(target: dict[str, Any], overrides: Mapping[str, Any], origins: dict[str, Origin] | None,
-                  path: Path, prefix: str = "") -> None:
-    """primus-0.1: every override key must already exist; "null" becomes None."""
+def override_existing(target: dict[str, Any], overrides: Mapping[str, Any], origins: dict[str, Origin] | None,
+                      path: Path, prefix: str = "", may_add: bool = False) -> None:
+    """`override_namespace`: each key set in place, "null" becomes None; every key must already
+    exist unless `may_add` (a nested mapping still needs its mapping to exist)."""
     for key, value in overrides.items():
         where = _at(overrides, key, path)
-        if key not in target:
+        if key not in target and (not may_add or isinstance(value, dict)):
             raise MigrateError(
                 f"override key '{prefix}{key}' does not exist in the module config (module preset + model preset)",
                 origin=where,
-                hint="primus-0.1 only overrides keys its presets define; check the spelling",
+                hint="this release only overrides keys its presets define; check the spelling",
             )
         if isinstance(value, dict):
             if not isinstance(target[key], dict):
                 raise MigrateError(f"override '{prefix}{key}' is a mapping but the config value is not",
                                    origin=where)
-            _override_v01(target[key], value, None, path, f"{prefix}{key}.")
+            override_existing(target[key], value, None, path, f"{prefix}{key}.", may_add)
         else:
             target[key] = None if value == "null" else value
         if origins is not None:
             origins[key] = where
 
 
-def _override_v26(layer: Layer, overrides: Mapping[str, Any], path: Path) -> Layer:
-    """primus-26.5: a deep merge; keys need not exist beforehand."""
-    values = _nulls_v26(layer.values, deep_merge(layer.values, overrides, owned=True))  # layer: _merge_v26's
+def override_deep(layer: Layer, overrides: Mapping[str, Any], path: Path) -> Layer:
+    """A deep merge; keys need not exist beforehand."""
+    values = nulls_after_merge(layer.values, deep_merge(layer.values, overrides, owned=True))  # a merge's copy
     origins = dict(layer.origins)
     origins.update({k: _at(overrides, k, path) for k in overrides})
     return Layer(values, origins, layer.path)
@@ -201,8 +201,9 @@ def _build_module(profile: Profile, exp: Layer, exp_path: Path, env: Mapping[str
     if framework != "megatron":
         raise MigrateError(f"framework '{framework}' is not supported (primus-migrate handles megatron modules)",
                            origin=_at(module, "framework", exp_path, mline))
-    if not profile.is_v01 and "config" not in module:
-        # primus-26.5 takes a module without `config` as already flattened (an exported config).
+    rules = profile.rules.presets
+    if rules.flattened_module and "config" not in module:
+        # a module without `config` is taken as already flattened (an exported config)
         values = {k: v for k, v in module.items()}
         return name, Layer(values, {k: _at(module, k, exp_path, mline) for k in values}, exp_path)
     config_ref = _require(module, "config", where, exp_path, mline)
@@ -213,20 +214,20 @@ def _build_module(profile: Profile, exp: Layer, exp_path: Path, env: Mapping[str
     layer = profile.load_file(module_path, env, (), config_origin)
     layer.values["framework"] = framework
     layer.origins["framework"] = _at(module, "framework", exp_path, mline)
-    if not profile.is_v01:
+    if rules.copies_module_keys:
         for key, value in module.items():
-            if key not in _MODULE_KEYS_V26 and not str(key).startswith("_") and key not in layer.values:
+            if key not in _MODULE_KEYS_KEPT_OUT and not str(key).startswith("_") and key not in layer.values:
                 layer.values[key] = value
                 layer.origins[key] = _at(module, key, exp_path, mline)
 
     model_origin = _at(module, "model", exp_path, mline)
     model_path, is_user = _model_path(profile, exp_path, model_ref, model_origin)
     model = profile.load_file(model_path, env, (profile.models_dir,) if is_user else (), model_origin)
-    if not profile.is_v01 and "model" not in model.values:
+    if rules.sets_model_key and "model" not in model.values:
         model.values["model"] = model_ref
         model.origins["model"] = model_origin
 
-    layer = _merge_v01(layer, model) if profile.is_v01 else _merge_v26(layer, model)
+    layer = merge_refusing_shared(layer, model) if rules.shared_keys == "refused" else merge_module_wins(layer, model)
 
     overrides = module.get("overrides") if isinstance(module, dict) else None
     if overrides is not None:
@@ -234,33 +235,19 @@ def _build_module(profile: Profile, exp: Layer, exp_path: Path, env: Mapping[str
             raise MigrateError(
                 "'overrides' must be a mapping of key -> value", origin=_at(module, "overrides", exp_path, mline)
             )
-        if profile.is_v01:
-            _override_v01(layer.values, overrides, layer.origins, exp_path)
+        if rules.overrides == "deep_merge":
+            layer = override_deep(layer, overrides, exp_path)
         else:
-            layer = _override_v26(layer, overrides, exp_path)
+            override_existing(layer.values, overrides, layer.origins, exp_path, may_add=rules.overrides == "assign")
     layer.values["name"] = name
     layer.origins.setdefault("name", Origin(str(exp_path), mline))
     return name, layer
 
 
 def _split(profile: Profile, module: Layer) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
-    """(megatron values, primus-only values, dests missing from the namespace)."""
-    defaults = profile.schema().defaults()
-    dests = set(defaults)
-    primus_only = {k: v for k, v in module.values.items() if k not in dests}
-    if profile.is_v01:
-        # v0.1 hands the merged namespace itself to Megatron: no argparse defaults fill gaps.
-        values = {k: v for k, v in module.values.items() if k in dests}
-        return values, primus_only, sorted(dests - set(values))
-    # v26.5: MegatronArgBuilder starts from Megatron's argparse defaults and takes
-    # every params key that is a Megatron dest; reserved module attributes are not params.
-    values = dict(defaults)
-    for key, value in module.values.items():
-        if key in dests and key not in RESERVED_V26 and not str(key).startswith("_"):
-            values[key] = value
-        elif key in dests:
-            primus_only[key] = value
-    return values, primus_only, []
+    """(megatron values, primus-only values, dests missing from the namespace): the release says
+    what reaches Megatron (`Release.megatron_namespace`)."""
+    return profile.rules.megatron_namespace(module.values, profile.schema().defaults())
 
 
 def resolve_experiment(path: str | Path, profile: Profile, env: Mapping[str, str] | None = None,
@@ -296,8 +283,9 @@ def _resolve(exp_path: Path, profile: Profile, env: Mapping[str, str] | None,
     rewritten = dict(values)
     # the trainer also reads the experiment's meta (W&B project and run names default to it)
     context = {**primus_only, **{k: exp.values.get(k) for k in META_KEYS}}
-    refusals = trainer_refusals(values, context, profile.is_v01)
-    applied = apply_handoff(rewritten, context, profile.is_v01, set(profile.schema().defaults()))
+    trainer = profile.rules.trainer
+    refusals = trainer_refusals(values, context, trainer)
+    applied = apply_handoff(rewritten, context, trainer, set(profile.schema().defaults()))
     refusals += validate_args_refusals(rewritten)
     rewrites = {k: (values.get(k), rewritten[k], rule) for k, rule in applied.items()
                 if k not in values or not same_value(values[k], rewritten[k])}

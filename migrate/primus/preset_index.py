@@ -103,11 +103,11 @@ def render(index: dict[str, Any]) -> str:
 
 def main(argv: list[str]) -> int:
     """Rewrite every bundled target's index (or check them with --check: exit 1 when stale)."""
-    from migrate.primus.profiles import TARGETS, get_profile
+    from migrate.primus.profiles import get_profile, targets
 
     check = "--check" in argv
     stale = []
-    for target in TARGETS:
+    for target in targets():
         profile = get_profile(target)
         path = Path(profile.configs_dir) / INDEX_NAME
         text = render(build_index(profile))

@@ -26,7 +26,7 @@ def _candidates() -> list[Path]:
 
 
 def presets_root() -> Path:
-    """The folder holding `primus-0.1/`, `primus-26.5/`, ... (one per target profile)."""
+    """The folder holding one `<target>/` folder per target (each with its `target.json`)."""
     for candidate in _candidates():
         if candidate.is_dir():
             return candidate
@@ -34,11 +34,3 @@ def presets_root() -> Path:
         "the bundled Primus preset snapshot (configs/) was not found",
         hint="reinstall primus-migrate (`pip install -e .` from the repository)",
     )
-
-
-def preset_dir(profile_name: str) -> Path:
-    """`configs/<profile>/`: laid out like Primus's own `primus/configs/`."""
-    path = presets_root() / profile_name
-    if not path.is_dir():
-        raise MigrateError(f"no preset snapshot for target '{profile_name}' in {presets_root()}")
-    return path

@@ -187,16 +187,18 @@ def pinned_schema_text(megatron_path: Path, pin: str) -> str:
     return schema_to_text(schema.to_json())
 
 
-def _index_text(name: str, files: dict[str, str]) -> str:
-    """preset_index.json for these files, read with the rules a checkout laid out like them gets."""
+def _index_text(name: str, files: dict[str, str], release: str | None = None) -> str:
+    """preset_index.json for these files, read with `release`'s rules (a release the registry does
+    not know: the rules a checkout laid out like them gets)."""
     from migrate.primus import preset_index
     from migrate.primus.profiles import get_profile
+    from migrate.primus.releases import RELEASES
 
     with scratch_folder() as folder:
         for rel, text in files.items():
             (folder / rel).parent.mkdir(parents=True, exist_ok=True)
             (folder / rel).write_text(text, encoding="utf-8")
-        profile = get_profile(None, primus_path=str(folder))
+        profile = get_profile(release if release in RELEASES else None, primus_path=str(folder))
         profile.name = name
         return preset_index.render(preset_index.build_index(profile))
 
@@ -208,7 +210,7 @@ def build_target(root: Path, name: str, facts: Facts, generated_by: str,
     files = preset_files(configs_of(root))
     own_schema = megatron_path is not None and schema_of_pin(facts.megatron_pin) is None
     record = target_record(name, facts, generated_by, own_schema)
-    files["preset_index.json"] = _index_text(name, files)
+    files["preset_index.json"] = _index_text(name, files, facts.release)
     if own_schema:
         assert megatron_path is not None
         files[SCHEMA_FILE] = pinned_schema_text(megatron_path, facts.megatron_pin)

@@ -23,8 +23,15 @@ from pathlib import Path
 from migrate.torchtitan.extract import CANDIDATE_FILES, extract_schema
 from migrate.torchtitan.schema import SCHEMA_DIR
 
-# target -> Primus tag whose torchtitan presets and pin we bundle
-RELEASES = {"primus-26.5": "v26.5.1", "primus-0.1": "v0.1.0-rc1"}
+def _releases() -> dict[str, str]:
+    """target -> Primus tag whose torchtitan pin we bundle (the releases whose torchtitan
+    integration is modelled: `Release.torchtitan_schema`)."""
+    from migrate.primus.profiles import catalog
+
+    return {name: info.release for name, info in catalog().items() if info.rules.torchtitan_schema}
+
+
+RELEASES = _releases()
 
 
 def _git(repo: Path, *args: str) -> bytes:

@@ -18,7 +18,7 @@ from migrate.torchtitan.emit import (Override, choose_preset, inexpressible, mis
                                      short)
 from migrate.torchtitan.jobconfig import TitanJob, parse_job
 from migrate.torchtitan.parity import TitanParity, check_titan_parity
-from migrate.torchtitan.release import (REGISTERED_CONVERTERS, TitanResolved, require_supported,
+from migrate.torchtitan.release import (TitanResolved, registered_converters, require_supported,
                                         resolve_titan_experiment)
 from migrate.torchtitan.translate import parse_for_target, translate_job
 
@@ -45,7 +45,7 @@ class TitanConversion:
 def map_converters(job: TitanJob, profile: Profile, diags: Diagnostics) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """The job's values at the target's pin, and the converters that have no equivalent there."""
     expected = dict(job.values)
-    known = REGISTERED_CONVERTERS[profile.name]
+    known = registered_converters(profile)
     origin = job.origins.get("model.converters")
     mapped: list[str] = []
     unmapped: list[dict[str, str]] = []
@@ -89,16 +89,17 @@ def launch_files(plan: LaunchPlan | None, profile: Profile, script_name: str,
     files: dict[str, str] = {}
     placements: list = []
     if plan is not None:
-        environment = plan_environment(profile.name, plan.env, plan.launcher.options(),
+        environment = plan_environment(profile.rules.run, plan.env, plan.launcher.options(),
                                        {k.name: k.value for k in plan.knobs},
                                        [[t.value for t in w] for w in plan.launcher.wrappers])
         placements = environment.placements
         if environment.env_file or environment.secrets:
             files["env.sh"] = env_sh(environment.env_file, script_name, environment.secrets)
-        files["run.sh"] = run_sh(profile.name, profile.release, script_name, experiment, None,
+        files["run.sh"] = run_sh(profile.name, profile.release, profile.rules.run, script_name, experiment, None,
                                  environment.run_vars, "env.sh" in files)
     else:
-        files["run.sh"] = run_sh(profile.name, profile.release, script_name, experiment, None, {}, False)
+        files["run.sh"] = run_sh(profile.name, profile.release, profile.rules.run, script_name, experiment, None,
+                                 {}, False)
     return files, placements
 
 
@@ -128,7 +129,7 @@ def convert_job(job: TitanJob, profile: Profile, name: str, source: str, display
                            + (" ..." if len(missing) > 8 else "") + "; nothing written", exit_code=3,
                            hint="convert for primus-26.5 (the default target), whose overrides may add keys")
     for item in overrides:
-        why = inexpressible(item.value, profile.is_v01)
+        why = inexpressible(item.value, profile.rules.interpolation)
         if why:
             raise MigrateError(f"{item.key} ({item.comment}) cannot be written for {profile.name}: {why}; "
                                "nothing written",

@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import yaml
 
 from migrate.diagnostics import Origin
+from migrate.primus.interpolate import Interpolation
 from migrate.primus.profiles import Profile
 from migrate.torchtitan.release import (BEHAVIOUR_KEYS, EXCEPTIONS, build_params, job_config, model_overrides,
                                         model_presets)
@@ -80,25 +81,26 @@ def choose_preset(profile: Profile, schema: TitanSchema, expected: Mapping[str, 
     return best[1], best[2]
 
 
-def inexpressible(value: Any, is_v01: bool = False) -> str | None:
-    """Why the release cannot be handed this value as written, if it cannot: both loaders substitute
-    `${VAR}` in every string and turn the string "null" into None; primus-0.1 also turns every string
-    that reads as a number into that number."""
-    from migrate.primus.interpolate import VAR_PATTERN, coerce_v01
+def inexpressible(value: Any, interpolation: Interpolation | None = None) -> str | None:
+    """Why the release cannot be handed this value as written, if it cannot: every loader substitutes
+    `${VAR}` in every string and turns the string "null" into None; a release that types every string
+    (not only substituted ones) also turns a string that reads as a number into that number."""
+    from migrate.primus.interpolate import VAR_PATTERN
 
     for item in value if isinstance(value, list) else [value]:
         if isinstance(item, str) and VAR_PATTERN.search(item):
             return f"{item!r} contains ${{...}}, which Primus substitutes from the environment"
         if item == "null":
             return "the string 'null', which Primus reads as None"
-        if is_v01 and isinstance(item, str) and not isinstance(coerce_v01(item), str):
-            return f"the string {item!r}, which primus-0.1 reads as the number {coerce_v01(item)!r}"
+        if (interpolation is not None and interpolation.every_string and isinstance(item, str)
+                and not isinstance(interpolation.coerce(item), str)):
+            return f"the string {item!r}, which the release reads as the number {interpolation.coerce(item)!r}"
     return None
 
 
 def missing_in_presets(profile: Profile, preset: str, overrides: list[Override]) -> list[Override]:
-    """primus-0.1 overrides only keys its module + model presets define (nested ones too)."""
-    if not profile.is_v01:
+    """A release whose overrides must exist overrides only keys its module + model presets define."""
+    if not profile.rules.presets.overrides_must_exist:
         return []
     module = {"framework": "torchtitan", "config": MODULE_PRESET, "model": f"{preset}.yaml"}
     params, _ = build_params(profile, module, Path(f"<{preset}>"), 0, {})

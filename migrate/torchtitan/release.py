@@ -37,22 +37,22 @@ from migrate import limits
 from migrate.diagnostics import MigrateError, Origin
 from migrate.primus.inherit import deep_merge
 from migrate.primus.inherit import Layer
-from migrate.primus.loader import META_KEYS, _merge_v01, _nulls_v26, _override_v01
+from migrate.primus.loader import META_KEYS, merge_refusing_shared, nulls_after_merge, override_existing
 from migrate.primus.profiles import Profile
 from migrate.primus.yamlio import key_line
 from migrate.torchtitan.schema import TitanSchema, load_schema
 
-TORCHTITAN_PIN = {"primus-26.5": "73a0e697", "primus-0.1": "4c4388f6"}
 RESERVED = frozenset({"name", "framework", "config", "model", "params", "trainer_class"})
 MODULE_KEYS = frozenset({"name", "framework", "config", "model", "overrides", "params"})
 
-# Converters registered at the pin (torchtitan/components/quantization/{float8,mx}.py
-# `register_model_converter`) and Primus's own (primus_turbo_converter.py).
+# Converters registered at the torchtitan pin a release bundles (`Release.torchtitan_schema`;
+# torchtitan/components/quantization/{float8,mx}.py `register_model_converter`) and Primus's own
+# (primus_turbo_converter.py), keyed by that pin.
 REGISTERED_CONVERTERS = {
-    "primus-26.5": ("quantize.linear.float8", "quantize.grouped_mm.float8", "quantize.linear.mx",
+    "73a0e697": ("quantize.linear.float8", "quantize.grouped_mm.float8", "quantize.linear.mx",
                     "quantize.grouped_mm.mx", "primus_turbo"),
     # torchtitan 4c4388f6 components/quantization/{float8,mx}.py; Primus v0.1.0-rc1's own converters
-    "primus-0.1": ("float8", "mx", "primus_turbo", "primus_turbo_mx"),
+    "4c4388f6": ("float8", "mx", "primus_turbo", "primus_turbo_mx"),
 }
 # Primus-only keys that change the run; the value that keeps torchtitan's behaviour, and why.
 BEHAVIOUR_KEYS: dict[str, tuple[Any, str]] = {
@@ -87,10 +87,19 @@ class TitanResolved:
 
 def require_supported(profile: Profile) -> TitanSchema:
     """The JobConfig schema of the torchtitan the profile's release pins."""
-    if profile.name not in REGISTERED_CONVERTERS:
-        raise MigrateError(f"torchtitan jobs cannot be converted for {profile.name}",
-                           hint=f"targets: {', '.join(REGISTERED_CONVERTERS)}")
-    return load_schema(TORCHTITAN_PIN[profile.name])
+    pin = profile.rules.torchtitan_schema
+    if pin is None or pin not in REGISTERED_CONVERTERS:
+        from migrate.primus.profiles import catalog
+
+        able = [name for name, info in catalog().items() if info.rules.torchtitan_schema in REGISTERED_CONVERTERS]
+        raise MigrateError(f"torchtitan jobs cannot be converted for {profile.name} (Primus {profile.release}: "
+                           "its torchtitan integration is not modelled)", hint=f"targets: {', '.join(able)}")
+    return load_schema(pin)
+
+
+def registered_converters(profile: Profile) -> tuple[str, ...]:
+    """The model converters the release's torchtitan knows (see REGISTERED_CONVERTERS)."""
+    return REGISTERED_CONVERTERS.get(profile.rules.torchtitan_schema or "", ())
 
 
 def models_dir(profile: Profile) -> Path:
@@ -123,19 +132,19 @@ def build_params(profile: Profile, module: Mapping[str, Any], exp_path: Path, li
     for key in ("config", "model"):
         if key not in module:
             raise MigrateError(f"torchtitan module has no '{key}' key", origin=Origin(str(exp_path), line))
-    if profile.is_v01:
-        return _build_params_v01(profile, module, exp_path, line, env)
-    return _build_params_v26(profile, module, exp_path, line, env)
+    if profile.rules.presets.shared_keys == "refused":
+        return _build_params_strict(profile, module, exp_path, line, env)
+    return _build_params_merged(profile, module, exp_path, line, env)
 
 
-def _build_params_v01(profile: Profile, module: Mapping[str, Any], exp_path: Path, line: int,
+def _build_params_strict(profile: Profile, module: Mapping[str, Any], exp_path: Path, line: int,
                       env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Origin]]:
     at = lambda key: Origin(str(exp_path), key_line(module, key) or line)  # noqa: E731
     config_path = _preset(modules_dir(profile), module["config"], at("config"), "config")
     mod = profile.load_file(config_path, env, (), at("config"))
     mod.values["framework"] = module.get("framework")
     model = profile.load_file(_preset(models_dir(profile), module["model"], at("model"), "model"), env, (), at("model"))
-    merged = _merge_v01(Layer(dict(mod.values), dict(mod.origins), mod.path), model)
+    merged = merge_refusing_shared(Layer(dict(mod.values), dict(mod.origins), mod.path), model)
     values = merged.values
     origins: dict[str, Origin] = {}
     for key in values:
@@ -144,12 +153,12 @@ def _build_params_v01(profile: Profile, module: Mapping[str, Any], exp_path: Pat
     if overrides is not None:
         if not isinstance(overrides, dict):
             raise MigrateError("'overrides' must be a mapping", origin=at("overrides"))
-        _override_v01(values, overrides, None, exp_path)
+        override_existing(values, overrides, None, exp_path)
         origins.update(_leaf_origins(overrides, Origin(str(exp_path), key_line(module, "overrides") or line)))
     return dict(values), origins
 
 
-def _build_params_v26(profile: Profile, module: Mapping[str, Any], exp_path: Path, line: int,
+def _build_params_merged(profile: Profile, module: Mapping[str, Any], exp_path: Path, line: int,
                       env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Origin]]:
     at = lambda key: Origin(str(exp_path), key_line(module, key) or line)  # noqa: E731
     config_path = _preset(modules_dir(profile), module["config"], at("config"), "config")
@@ -165,14 +174,14 @@ def _build_params_v26(profile: Profile, module: Mapping[str, Any], exp_path: Pat
     add = {k: v for k, v in model.values.items() if k != "name" and k not in values}
     if "model" not in model.values:
         add["model"] = module["model"]
-    values = _nulls_v26(values, deep_merge(values, add))
+    values = nulls_after_merge(values, deep_merge(values, add))
     for key in add:
         origins.update(_leaf_origins({key: add[key]}, model.origins.get(key, Origin(str(model.path)))))
     overrides = module.get("overrides")
     if overrides is not None:
         if not isinstance(overrides, dict):
             raise MigrateError("'overrides' must be a mapping", origin=at("overrides"))
-        values = _nulls_v26(values, deep_merge(values, overrides))
+        values = nulls_after_merge(values, deep_merge(values, overrides))
         origins.update(_leaf_origins(overrides, Origin(str(exp_path), key_line(module, "overrides") or line)))
     params = {k: v for k, v in values.items() if k not in RESERVED and not str(k).startswith("_")}
     params["model"] = values.get("model")

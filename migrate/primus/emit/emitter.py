@@ -34,6 +34,7 @@ from migrate.primus.emit.inert import inert_reason
 from migrate.primus.emit.runtime import runtime_text
 from migrate.primus.emit.overrides import Override, build_overrides, mismatches, needed_overrides, origin_note
 from migrate.primus.handoff import output_settings, written_shape
+from migrate.primus.releases import Release
 from migrate.primus.yamlio import mark_emitted
 from migrate.values import same_value as _same
 
@@ -281,17 +282,19 @@ def _baseline_facts(baseline: tuple, models_dir: Path) -> _BaselineFacts:
     if hit is not None and hit[0] is baseline:
         return hit[1]
     values, _, origins, primus_only = baseline
-    facts = _BaselineFacts(model_family({**values, **primus_only}), _describes_a_model(origins, models_dir),
-                           _inherits(origins, models_dir, LANGUAGE_MODEL_ROOT),
-                           sum(1 for o in origins.values() if _is_under(o, models_dir)))
+    # where a key comes from is a question about its file: asked once per file, not once per key
+    files = {str(o.file) for o in origins.values() if o is not None}
+    under = {file: _is_under_resolved(file, str(models_dir)) for file in files}
+    from_models = [key for key, o in origins.items() if o is not None and under[str(o.file)]]
+    facts = _BaselineFacts(model_family({**values, **primus_only}),
+                           # a model preset sets at least one architecture key (some carry only Primus extensions)
+                           any(key in STRUCTURE_KEYS for key in from_models),
+                           any(inside and _file_name(file) == LANGUAGE_MODEL_ROOT for file, inside in under.items()),
+                           len(from_models))
     if len(_FACTS) > 4096:
         _FACTS.clear()
     _FACTS[key] = (baseline, facts)
     return facts
-
-
-def _inherits(origins: Mapping[str, Origin], models_dir: Path, filename: str) -> bool:
-    return any(_file_name(o.file) == filename and _is_under(o, models_dir) for o in origins.values())
 
 
 @lru_cache(maxsize=8192)
@@ -302,11 +305,6 @@ def _file_name(file: str) -> str:
 def _rewritten(origin: Origin | None) -> bool:
     """Set by a release's post-load rule rather than by a file (the loader marks it `<...>`)."""
     return origin is not None and str(origin.file).startswith("<")
-
-
-def _describes_a_model(origins: Mapping[str, Origin], models_dir: Path) -> bool:
-    """A model preset sets at least one architecture key (some presets carry only Primus extensions)."""
-    return any(key in STRUCTURE_KEYS and _is_under(origin, models_dir) for key, origin in origins.items())
 
 
 def _is_under(origin: Origin | None, folder: Path) -> bool:
@@ -320,10 +318,16 @@ def _is_under_resolved(file: str, folder: str) -> bool:
     """Cached: emit() asks this for every origin of every candidate preset (tens of thousands of
     times per batch) about the same few hundred files, and each `resolve()` walks the filesystem."""
     try:
-        Path(file).resolve().relative_to(Path(folder).resolve())
+        Path(file).resolve().relative_to(_resolved_folder(folder))
         return True
     except ValueError:
         return False
+
+
+@lru_cache(maxsize=64)
+def _resolved_folder(folder: str) -> Path:
+    """A release's models/ or modules/ folder, resolved once for all the files asked about it."""
+    return Path(folder).resolve()
 
 
 @dataclass
@@ -346,11 +350,12 @@ class _Emission:
     placeholders: dict[str, str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     present: set[str] = field(default_factory=set)
-    views: list[Mapping[str, Any]] = field(default_factory=list)  # the run as the inertness rules see it
+    baseline: Any = None  # the experiment with no overrides, resolved (_plan_overrides)
 
     @property
-    def v01(self) -> bool:
-        return bool(self.profile.is_v01)
+    def rules(self) -> Release:
+        """The release's rules (migrate.primus.releases): what its loader and trainer accept."""
+        return self.profile.rules
 
 
 def emit(
@@ -397,18 +402,18 @@ def _rank_candidates(job: _Emission) -> tuple[list[PresetMatch], dict[str, tuple
     if not baselines:
         raise MigrateError(f"no {request.family} model preset of {profile.name} could be loaded from "
                            f"{profile.configs_dir}")
-    # primus-0.1 hands Megatron only the keys its presets define: a preset lacking a key the run
+    # a release that hands Megatron only the keys its presets define: a preset lacking a key the run
     # needs at a non-default value cannot express the run at all.
     lacking = {n: sorted(k for k in job.dests if k in run and k not in b[0] and not _same(run[k], defaults.get(k)))
-               for n, b in baselines.items()} if job.v01 else {}
+               for n, b in baselines.items()} if job.rules.only_preset_keys_reach_megatron else {}
     sizes = {n: facts[n][1].size for n in baselines}
     ranking = rank_presets({n: (b[0], b[1]) for n, b in baselines.items()}, run, request.expected, lacking, sizes)
     return ranking, baselines
 
 
 def _model_values(job: _Emission, best: PresetMatch, base_origins: Mapping[str, Origin]) -> dict[str, Any]:
-    """Architecture keys the model file carries: set by the script, not by the module preset (0.1
-    refuses shared keys, 26.5 silently keeps the module's value), and at 0.1 already defined by the
+    """Architecture keys the model file carries: set by the script, not by the module preset (refused
+    as shared keys, or the module's value silently kept), and under `bases:` already defined by the
     base chain."""
     run = job.request.run_values
     modules_dir = Path(job.profile.configs_dir) / "modules"
@@ -423,7 +428,7 @@ def _model_values(job: _Emission, best: PresetMatch, base_origins: Mapping[str, 
             continue
         if _is_under(base_origins.get(key), modules_dir):
             continue
-        if job.v01 and not _is_under(base_origins.get(key), models_dir):
+        if job.rules.inherit_key == "bases" and not _is_under(base_origins.get(key), models_dir):
             continue
         model_values[key] = run[key]
     return model_values
@@ -441,7 +446,7 @@ def _add_model_file(job: _Emission, preset: str, model_values: Mapping[str, Any]
     job.model_ref = f"{model_name}.yaml"
     origins = {k: origin_note(k, job.request.explicit) for k in model_values}
     job.files[model_path] = model_yaml(
-        job.profile.inherit_key, preset, {k: written_shape(k, v, job.v01) for k, v in model_values.items()},
+        job.profile.inherit_key, preset, {k: written_shape(k, v, job.rules.trainer) for k, v in model_values.items()},
         origins,
         header=f"{model_name}: {preset} with {len(model_values)} architecture key(s) changed "
                f"(generated by primus-migrate)\n"
@@ -461,7 +466,7 @@ def _plan_overrides(job: _Emission) -> Any:
     job.present = set(baseline.values) | set(getattr(baseline, "primus_only", {}) or {})
     job.changes = needed_overrides(baseline.values, run, request.expected, sorted(job.dests), job.derive,
                                    job.defaults, keep=[k for k in request.placeholders if k in job.dests])
-    if job.v01:
+    if job.rules.presets.overrides_must_exist:
         for key in list(job.changes):
             if key not in job.present:
                 job.unsettable[key] = (f"{job.profile.name} presets do not define '{key}', and that release only "
@@ -469,38 +474,49 @@ def _plan_overrides(job: _Emission) -> Any:
                 del job.changes[key]
     job.placeholders = {k: v for k, v in request.placeholders.items() if k in job.changes}
     job.notes = dict(request.notes)
-    _output_settings(job.changes, job.notes, run, baseline, job.present, job.v01, job.dests)
-    job.views = run_views(request.expected, baseline)
+    _output_settings(job.changes, job.notes, run, baseline, job.present, job.rules, job.dests)
+    job.baseline = baseline
     return baseline
 
 
-def run_views(expected: Mapping[str, Any], resolved: Any) -> list[Mapping[str, Any]]:
+def run_views(expected: Mapping[str, Any], resolved: Any,
+              changes: Mapping[str, Any] | None = None) -> list[Mapping[str, Any]]:
     """The run as the inertness rules read it (migrate.primus.emit.inert): the legacy run after
     derivation, and what the release resolves, before and after its trainer's rewrites (Primus-only
-    keys included). A key is inert only when it is in all of them."""
+    keys included). A key is inert only when it is in all of them.
+
+    With `changes`, `resolved` is the baseline and the views are those it leads one to expect once
+    the changes are written over it (the trainer still rewriting what it rewrote there): a forecast,
+    which `_settle_inert` checks on the written files' own resolution."""
+    changes = changes or {}
     primus_only = dict(getattr(resolved, "primus_only", {}) or {})
-    views: list[Mapping[str, Any]] = [expected, {**primus_only, **resolved.values}]
+    views: list[Mapping[str, Any]] = [expected, {**primus_only, **resolved.values, **changes}]
     rewritten = getattr(resolved, "with_trainer_rewrites", None)
     if rewritten is not None:
-        views.append({**primus_only, **rewritten()})
+        kept = resolved.trainer_rewrites  # a ResolvedConfig: the keys its trainer rewrites
+        views.append({**primus_only, **rewritten(), **{k: v for k, v in changes.items() if k not in kept}})
     return views
 
 
-def _build(job: _Emission, chosen: Mapping[str, Any]) -> list[Override]:
-    """Override records for `chosen` (dest -> value), written in the release's shapes."""
+def _build(job: _Emission, chosen: Mapping[str, Any], views: list[Mapping[str, Any]]) -> list[Override]:
+    """Override records for `chosen` (dest -> value), written in the release's shapes, each judged
+    inert or not in `views` (run_views)."""
     request = job.request
-    shaped = {k: written_shape(k, v, job.v01) for k, v in chosen.items()}
+    shaped = {k: written_shape(k, v, job.rules.trainer) for k, v in chosen.items()}
     raw = {k: found[:2] for k, v in shaped.items()
-           if (found := runtime_text(k, v, request.runtime, job.v01)) is not None}
+           if (found := runtime_text(k, v, request.runtime, job.rules.interpolation)) is not None}
     overrides = build_overrides(shaped, request.explicit, request.knob_of, job.placeholders, job.notes, raw)
     for override in overrides:
-        override.inert = inert_reason(override.key, job.views)
+        override.inert = inert_reason(override.key, views)
     return overrides
 
 
-def _write_and_check(job: _Emission, changes: Mapping[str, Any]) -> tuple[list[Override], dict[str, str], Any, Any]:
-    """The experiment written with `changes`, resolved by the release's loader, and its parity."""
-    overrides = _build(job, changes)
+def _write_and_check(job: _Emission, changes: Mapping[str, Any],
+                     views: list[Mapping[str, Any]] | None = None) -> tuple[list[Override], dict[str, str], Any, Any]:
+    """The experiment written with `changes`, resolved by the release's loader, and its parity.
+    Its layout (which keys are inert) is judged in `views`, by default the forecast from the baseline."""
+    overrides = _build(job, changes, views if views is not None else
+                       run_views(job.request.expected, job.baseline, changes))
     files = {**job.files, job.experiment_path: experiment_yaml(job.request.name, job.model_ref, overrides,
                                                                job.request.header)}
     resolved = job.resolve(files, job.experiment_path)
@@ -521,7 +537,7 @@ def _search_overrides(job: _Emission) -> tuple[list[Override], Any, Any]:
         for dest, _, _ in parity.differences:
             if dest in job.changes or dest in job.unsettable or dest not in run:
                 continue
-            if job.v01 and dest not in job.present:
+            if job.rules.presets.overrides_must_exist and dest not in job.present:
                 job.unsettable[dest] = f"{job.profile.name} presets do not define '{dest}'"
                 continue
             job.changes[dest] = run[dest]
@@ -562,12 +578,13 @@ def _drop_rewritten(job: _Emission, baseline: Any, overrides: list[Override], re
 
 def _settle_inert(job: _Emission, overrides: list[Override], resolved: Any,
                   parity: Any) -> tuple[list[Override], Any, Any]:
-    """Judge inertness on the final files' resolution too; where that changes the layout, write the
-    experiment again and check it again (the text moves keys between blocks, never values)."""
-    job.views = run_views(job.request.expected, resolved)
-    if all(o.inert == inert_reason(o.key, job.views) for o in overrides):
+    """Judge inertness on the final files' resolution: the layout was written from a forecast
+    (run_views with changes); where the resolution says otherwise, write the experiment again and
+    check it again (the text moves keys between blocks, never values)."""
+    views = run_views(job.request.expected, resolved)
+    if all(o.inert == inert_reason(o.key, views) for o in overrides):
         return overrides, resolved, parity
-    trial_overrides, trial_files, trial_resolved, trial_parity = _write_and_check(job, job.changes)
+    trial_overrides, trial_files, trial_resolved, trial_parity = _write_and_check(job, job.changes, views)
     if (trial_parity.ok, trial_parity.differences) != (parity.ok, parity.differences):
         return overrides, resolved, parity  # cannot happen unless the layout changed values: keep what was checked
     job.files = trial_files
@@ -600,15 +617,15 @@ _OUTPUT_OF = {"disable_tensorboard": "tensorboard_dir", "disable_wandb": "wandb_
 
 
 def _output_settings(changes: dict[str, Any], notes: dict[str, str], run: Mapping[str, Any], baseline: Any,
-                     present: set[str], is_v01: bool, dests: set[str]) -> None:
+                     present: set[str], rules: Release, dests: set[str]) -> None:
     """Add the keys that make the release write checkpoints, TensorBoard and W&B logs as the legacy
     run did (migrate.primus.handoff.output_settings), where the presets say otherwise."""
     current = {**dict(getattr(baseline, "primus_only", {}) or {}), **dict(baseline.values)}
-    for key, (value, why) in output_settings(dict(run), is_v01).items():
+    for key, (value, why) in output_settings(dict(run), rules.trainer).items():
         if _OUTPUT_OF.get(key, key) not in dests:
             continue  # the output it steers is not an argument of this Megatron
-        if is_v01 and key not in present:
-            continue  # primus-0.1 overrides only keys its presets define; parity shows what follows
+        if rules.presets.overrides_must_exist and key not in present:
+            continue  # the release overrides only keys its presets define; parity shows what follows
         if key in current and _same(current[key], value) and key not in changes:
             continue
         changes[key] = value

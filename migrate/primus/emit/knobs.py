@@ -4,8 +4,8 @@ A knob stays a parameter (`tensor_model_parallel_size: ${TP:8}`) only when it
 sets exactly one Megatron value, 1:1: evaluating the script again with the
 knob at other values changes that dest to exactly those values, and the
 target's `${VAR:default}` interpolation reads the knob's text back as the same
-typed value (both releases turn digits into int; only primus-26.5 turns
-true/false into booleans). Strings that merely embed the knob's text (a log
+typed value (every release turns digits into int; the release's `Interpolation`
+says the rest, e.g. whether true/false become booleans). Strings that merely embed the knob's text (a log
 folder named `..._tp8_...`) follow it as templates (`..._tp${TP:8}_...`),
 since the interpolation substitutes inside strings too. Anything else, an
 `if` branch, a knob feeding two numbers, and the knob is written as a plain
@@ -14,22 +14,15 @@ value.
 
 from __future__ import annotations
 
-import re
 from typing import Any, Mapping, Sequence
 
+from migrate.primus.interpolate import Interpolation
 from migrate.values import same_value
 
 
-def coerce(target: str, text: str) -> Any:
+def coerce(interpolation: Interpolation, text: str) -> Any:
     """The value `${KNOB:text}` gives back at the target after interpolation."""
-    if re.fullmatch(r"-?\d+", text):
-        return int(text)
-    if target == "primus-26.5" and text.lower() in ("true", "false"):
-        return text.lower() == "true"
-    try:
-        return float(text)
-    except ValueError:
-        return text
+    return interpolation.typed(text)
 
 
 def sentinels(value: str) -> list[str]:
@@ -66,7 +59,7 @@ def classify(
     value: str,
     current: Mapping[str, Any],
     runs: Sequence[tuple[str, Mapping[str, Any]]],
-    target: str,
+    interpolation: Interpolation,
 ) -> dict[str, str | Span] | None:
     """dest -> `${TP:8}` for the key the knob sets 1:1, and dest -> span for strings embedding
     it (see `apply_spans`); None when the knob is not 1:1.
@@ -84,8 +77,8 @@ def classify(
         return None
     main = [d for d in changed
             if not isinstance(current[d], str)
-            and same_value(coerce(target, value), current[d])
-            and all(same_value(coerce(target, s), moved.get(d)) for s, moved in runs)]
+            and same_value(coerce(interpolation, value), current[d])
+            and all(same_value(coerce(interpolation, s), moved.get(d)) for s, moved in runs)]
     if len(main) != 1:
         return None
     out: dict[str, str | Span] = {main[0]: placeholder}

@@ -247,8 +247,8 @@ def migration_report(*, script_name: str, profile: Profile, legacy_schema: str, 
                          "tokenizer_diff": result.preset.tokenizer_diff, "model_line": result.preset.run_lineage},
         "candidates": [{"preset": m.name, "structure_diff": len(m.structure_diff), "other_line": m.off_lineage}
                        for m in result.ranking[:5]],
-        "run_command": run_command(profile.name, result.experiment_path),
-        "run_command_alternative": alternative_command(profile.name, result.experiment_path),
+        "run_command": run_command(profile.rules.run, result.experiment_path),
+        "run_command_alternative": alternative_command(profile.rules.run, result.experiment_path),
         "overrides": [{"key": o.key, "value": jsonable(o.value), "origin": o.origin, "knob": o.knob,
                        "written_as": o.raw, "preset_value": jsonable(result.preset_values.get(o.key)),
                        "inert": {"rule": o.inert.rule, "reason": o.inert.reason} if o.inert else None}

@@ -6,7 +6,8 @@ others unconditionally. A legacy export therefore goes to one of:
   - a run-script variable it honours (exported in run.sh before the call),
   - nowhere, because the run script forces its own value (reported),
   - env.sh, sourced by run.sh, for everything the run script does not touch.
-The variable names below are facts read from the two releases' run scripts.
+Which variables a release's run script reads and forces are facts of that release
+(`RunFacts`, migrate.primus.releases); this module only sorts the script's exports.
 """
 
 from __future__ import annotations
@@ -15,46 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-_CLUSTER = ("MASTER_ADDR", "MASTER_PORT", "NNODES", "NODE_RANK", "GPUS_PER_NODE")
-
-# Variables examples/run_pretrain.sh reads with `${VAR:-default}`, so a value set before it is kept.
-RUN_SCRIPT_READS: dict[str, frozenset[str]] = {
-    "primus-0.1": frozenset(_CLUSTER + (
-        "DATA_PATH", "HF_HOME", "TRAIN_LOG", "NCCL_IB_HCA", "IP_INTERFACE", "NCCL_SOCKET_IFNAME",
-        "GLOO_SOCKET_IFNAME", "HSA_NO_SCRATCH_RECLAIM", "GPU_MAX_HW_QUEUES", "CUDA_DEVICE_MAX_CONNECTIONS",
-        "NCCL_PXN_DISABLE", "NCCL_P2P_NET_CHUNKSIZE", "NVTE_CK_USES_BWD_V3", "PATCH_TE_FLASH_ATTN",
-        "REBUILD_BNXT", "PATH_TO_BNXT_TAR_PACKAGE", "PRIMUS_HIPBLASLT_TUNING_STAGE", "HIPBLASLT_LOG_FILE",
-        "MEGATRON_PATH", "TORCHTITAN_PATH",
-    )),
-    "primus-26.5": frozenset(_CLUSTER + (
-        "DATA_PATH", "HF_HOME", "HF_HUB_CACHE", "HF_DATASETS_CACHE", "TRAIN_LOG", "NCCL_IB_HCA",
-        "IP_INTERFACE", "NCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME", "HSA_NO_SCRATCH_RECLAIM",
-        "HSA_ENABLE_SDMA", "GPU_MAX_HW_QUEUES", "CUDA_DEVICE_MAX_CONNECTIONS", "NCCL_PXN_DISABLE",
-        "NCCL_P2P_NET_CHUNKSIZE", "NVTE_CK_USES_BWD_V3", "NVTE_DEBUG", "NVTE_DEBUG_LEVEL",
-        "NVTE_FUSED_ATTN_LOG_CONFIG", "PATCH_TE_FLASH_ATTN", "NCCL_DEBUG", "NCCL_IB_TC", "NCCL_IB_FIFO_TC",
-        "NCCL_NET_PLUGIN", "TORCH_NCCL_HIGH_PRIORITY", "PRIMUS_HIPBLASLT_TUNING_STAGE",
-        "PRIMUS_HIPBLASLT_TUNING", "PRIMUS_DETERMINISTIC", "TRITON_CACHE_DIR", "TORCHINDUCTOR_CACHE_DIR",
-        "TORCH_EXTENSIONS_DIR", "PYTORCH_KERNEL_CACHE_PATH", "MIOPEN_USER_DB_PATH", "MIOPEN_CUSTOM_CACHE_DIR",
-        "MIOPEN_FIND_MODE", "MIOPEN_DISABLE_CACHE", "HIPBLASLT_TUNING_FILE", "PRIMUS_CACHE_ROOT",
-        "ENABLE_NUMA_BINDING", "PRIMUS_SKIP_PIP", "BACKEND_PATH",
-    )),
-}
-
-# Variables examples/run_pretrain.sh sets unconditionally (value it forces).
-RUN_SCRIPT_FORCES: dict[str, dict[str, str]] = {
-    "primus-0.1": {
-        "NCCL_DEBUG": "", "NCCL_CHECKS_DISABLE": "1", "NCCL_IB_GID_INDEX": "3", "NCCL_CROSS_NIC": "0",
-        "HSA_ENABLE_SDMA": "1", "RCCL_MSCCL_ENABLE": "0", "RCCL_MSCCLPP_ENABLE": "0",
-        "RCCL_MSCCLPP_FORCE_ENABLE": "0", "TORCH_NCCL_HIGH_PRIORITY": "1",
-        "TORCH_NCCL_USE_TENSOR_REGISTER_ALLOCATOR_HOOK": "0", "NVTE_USE_CAST_TRANSPOSE_TRITON": "1",
-        "NVTE_USE_OPTIMIZED_HIPIFIED_CAST_TRANSPOSE": "0", "NVTE_DEBUG": "0", "NVTE_DEBUG_LEVEL": "0",
-        "NVTE_FUSED_ATTN_LOG_CONFIG": "0",
-    },
-    "primus-26.5": {
-        "NCCL_CHECKS_DISABLE": "1", "RCCL_MSCCL_ENABLE": "0", "RCCL_MSCCLPP_ENABLE": "0",
-        "RCCL_MSCCLPP_FORCE_ENABLE": "0", "NVTE_ROCM_ENABLE_MXFP8": "1",
-    },
-}
+from migrate.primus.releases import RunFacts
 
 # Launcher options -> the run script's cluster variables.
 LAUNCHER_TO_VARIABLE = {
@@ -95,12 +57,6 @@ def is_secret(name: str, value: str = "") -> bool:
 
 TUNING_KNOBS = ("GEMM_TUNING", "TE_HIPBLASLT_TUNING")
 
-RELEASE_RUN = {
-    "primus-0.1": "examples/run_pretrain.sh",
-    "primus-26.5": "examples/run_pretrain.sh",
-}
-
-
 @dataclass
 class EnvPlacement:
     name: str
@@ -124,7 +80,7 @@ class RunEnvironment:
 
 
 def plan_environment(
-    target: str,
+    run: RunFacts,
     env: Mapping[str, Any],
     launcher_options: Mapping[str, str],
     knobs: Mapping[str, str | None],
@@ -136,28 +92,32 @@ def plan_environment(
     `knobs`: knob name -> value in this evaluation.
     """
     out = RunEnvironment()
-    reads = RUN_SCRIPT_READS.get(target, frozenset())
-    forces = RUN_SCRIPT_FORCES.get(target, {})
+    reads, forces, script = run.reads, run.forces, run.script
+    if not run.checked and env:
+        out.guidance.append(
+            f"Environment: which variables {script} reads or forces at this release was not read from its own "
+            "script (primus-migrate uses a neighbouring release's); check the variables run.sh and env.sh "
+            "set against that script.")
     for option, value in launcher_options.items():
         var = LAUNCHER_TO_VARIABLE.get(option)
         if var and value and not value.startswith("$"):
             out.run_vars.setdefault(var, value)
             out.placements.append(EnvPlacement(var, value, f"launcher --{option}", "run variable",
-                                               f"torchrun --{option} -> {var} read by {RELEASE_RUN[target]}"))
+                                               f"torchrun --{option} -> {var} read by {script}"))
         elif option in ("rdzv_endpoint", "rdzv-endpoint") and value and ":" in value and "$" not in value:
             host, _, port = value.rpartition(":")
             out.run_vars.setdefault("MASTER_ADDR", host)
             out.run_vars.setdefault("MASTER_PORT", port)
             out.placements.append(EnvPlacement("MASTER_ADDR, MASTER_PORT", value, f"launcher --{option}",
                                                "run variable", f"torchrun --{option} host:port -> MASTER_ADDR "
-                                               f"and MASTER_PORT read by {RELEASE_RUN[target]}"))
+                                               f"and MASTER_PORT read by {script}"))
         elif var:
             out.placements.append(EnvPlacement(var, value, f"launcher --{option}", "not set",
                                                f"the value is only known at run time; set {var} before run.sh"))
         else:
             out.placements.append(EnvPlacement(
                 f"--{option}", value, "launcher", "no Primus equivalent",
-                f"{RELEASE_RUN[target]} builds its own torchrun command from the cluster variables; "
+                f"{script} builds its own torchrun command from the cluster variables; "
                 f"torchrun --{option} is not passed through"))
     tuning: dict[str, str] = {}
     for name, var in env.items():
@@ -175,21 +135,21 @@ def plan_environment(
         if name in reads:
             out.run_vars[name] = value
             out.placements.append(EnvPlacement(name, value, origin, "run variable",
-                                               f"{RELEASE_RUN[target]} reads {name} from the environment"))
+                                               f"{script} reads {name} from the environment"))
         elif name in forces:
             if forces[name] == value:
                 out.placements.append(EnvPlacement(name, value, origin, "already set by run script",
-                                                   f"{RELEASE_RUN[target]} sets {name}={forces[name]!r} as well"))
+                                                   f"{script} sets {name}={forces[name]!r} as well"))
             else:
                 out.placements.append(EnvPlacement(
                     name, value, origin, "forced by run script",
-                    f"no Primus equivalent: {RELEASE_RUN[target]} sets {name}={forces[name]!r} unconditionally, "
+                    f"no Primus equivalent: {script} sets {name}={forces[name]!r} unconditionally, "
                     f"replacing the legacy value; edit the run script to keep {value!r}"))
         else:
             out.env_file[name] = value
             out.placements.append(EnvPlacement(name, value, origin, "env.sh",
-                                               f"{RELEASE_RUN[target]} does not set {name}; env.sh exports it"))
-    _tuning(target, tuning, env, knobs, out)
+                                               f"{script} does not set {name}; env.sh exports it"))
+    _tuning(run, tuning, env, knobs, out)
     for wrapper in wrappers or []:
         if wrapper:
             out.guidance.append(
@@ -200,22 +160,22 @@ def plan_environment(
     return out
 
 
-def _tuning(target: str, tuning: Mapping[str, str], env: Mapping[str, Any], knobs: Mapping[str, str | None],
+def _tuning(run: RunFacts, tuning: Mapping[str, str], env: Mapping[str, Any], knobs: Mapping[str, str | None],
             out: RunEnvironment) -> None:
     knob_on = any((knobs.get(k) or "0") not in ("0", "", "false") for k in TUNING_KNOBS)
     active = knob_on or any(v not in ("0", "") for v in tuning.values())
     for name, value in tuning.items():
         origin = str(getattr(env[name], "origin", "")) or None
-        if target == "primus-26.5":
-            note = ("primus-26.5's run script zeroes TE_HIPBLASLT_TUNING_* unless PRIMUS_HIPBLASLT_TUNING=1; "
+        if run.tuning_gate:
+            note = (f"{run.script} zeroes TE_HIPBLASLT_TUNING_* unless PRIMUS_HIPBLASLT_TUNING=1; "
                     "run.sh sets it and passes the value")
         else:
-            note = "passed to TransformerEngine through env.sh (primus-0.1's run script does not touch it)"
+            note = f"passed to TransformerEngine through env.sh ({run.script} does not touch it)"
         out.env_file[name] = value
         out.placements.append(EnvPlacement(name, value, origin, "tuning", note))
     if not active:
         return
-    if target == "primus-26.5" and tuning:
+    if run.tuning_gate and tuning:
         out.run_vars["PRIMUS_HIPBLASLT_TUNING"] = "1"
     out.guidance.append(
         "GEMM tuning: the legacy script tuned hipBLASLt GEMMs online through TransformerEngine "

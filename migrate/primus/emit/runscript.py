@@ -12,7 +12,7 @@ import re
 import shlex
 from typing import Mapping, Sequence
 
-from migrate.primus.emit.runenv import RELEASE_RUN
+from migrate.primus.releases import RunFacts
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -32,15 +32,15 @@ def comment_text(value: str) -> str:
     return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in value)
 
 
-def run_command(target: str, experiment: str) -> str:
+def run_command(run: RunFacts, experiment: str) -> str:
     """The one-line Primus launch for a user sitting in the Primus checkout."""
-    return f"EXP={shlex.quote(experiment)} bash {RELEASE_RUN[target]}"
+    return f"EXP={shlex.quote(experiment)} bash {run.script}"
 
 
-def alternative_command(target: str, experiment: str, quoted: str | None = None) -> str | None:
+def alternative_command(run: RunFacts, experiment: str, quoted: str | None = None) -> str | None:
     """The other launch of `experiment` (`quoted`: the argument as a bash word already)."""
-    if target == "primus-26.5":
-        return f"./primus-cli direct -- train pretrain --config {quoted or shlex.quote(experiment)}"
+    if run.cli:
+        return f"{run.cli} direct -- train pretrain --config {quoted or shlex.quote(experiment)}"
     return None
 
 
@@ -61,7 +61,7 @@ def env_sh(variables: Mapping[str, str], script: str, secrets: Sequence[str] = (
     return "\n".join(lines) + "\n"
 
 
-def run_sh(target: str, release: str, script: str, experiment: str, model_path: str | None,
+def run_sh(target: str, release: str, run: RunFacts, script: str, experiment: str, model_path: str | None,
            run_vars: Mapping[str, str], has_env_file: bool, runtime_exports: Sequence[str] = ()) -> str:
     here_exp = f'"$HERE"/{shell_word(experiment)}'
     lines = [
@@ -82,15 +82,15 @@ def run_sh(target: str, release: str, script: str, experiment: str, model_path: 
     if has_env_file:
         lines += ["", "# Variables the legacy script exported", 'source "$HERE/env.sh"']
     if run_vars:
-        lines += ["", f"# Variables {RELEASE_RUN[target]} reads (a value already in the environment wins)"]
+        lines += ["", f"# Variables {run.script} reads (a value already in the environment wins)"]
         for name, value in run_vars.items():
             if is_variable_name(name):
                 lines.append(f'[ -n "${{{name}:-}}" ] || {name}={shell_word(value)}; export {name}')
     if runtime_exports:  # the experiment refers to them as ${PRIMUS_RUN_...:assumed value}
         lines += ["", "# Values the legacy script computed when it ran (a value already in the environment wins)"]
         lines += list(runtime_exports)
-    lines += ["", 'cd "$PRIMUS_PATH"', f'EXP={here_exp} bash {RELEASE_RUN[target]} "$@"']
-    alt = alternative_command(target, experiment, quoted=here_exp)
+    lines += ["", 'cd "$PRIMUS_PATH"', f'EXP={here_exp} bash {run.script} "$@"']
+    alt = alternative_command(run, experiment, quoted=here_exp)
     if alt:
         lines.append(f"# equivalent: {comment_text(alt)}")
     return "\n".join(lines) + "\n"

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from migrate.primus.interpolate import coerce_v01, coerce_v26, substitute
+from migrate.primus.interpolate import Interpolation, substitute
 
 _KINDS = (("date", "DATE"), ("hostname", "HOST"), ("$HOSTNAME", "HOST"), ("whoami", "USER"), ("id", "USER"),
           ("$RANDOM", "RANDOM"), ("$SRANDOM", "RANDOM"), ("$$", "PID"), ("$BASHPID", "PID"))
@@ -85,7 +85,7 @@ def runtime_refs(runtime: list[Any], origin_text: Any = str, dests_of: Any = Non
     return refs
 
 
-def runtime_text(key: str, value: Any, refs: list[RuntimeRef], v01: bool
+def runtime_text(key: str, value: Any, refs: list[RuntimeRef], interpolation: Interpolation
                  ) -> tuple[str, str, list[RuntimeRef], bool] | None:
     """(text to write, comment, run-time values inside, written as references?) for the config value
     of `key`; None when the script's flag for `key` held no run-time value."""
@@ -110,7 +110,7 @@ def runtime_text(key: str, value: Any, refs: list[RuntimeRef], v01: bool
     pattern = re.compile("|".join(re.escape(t) for t in by_text))
     text = pattern.sub(lambda m: "${" + by_text[m.group(0)].name + ":" + m.group(0) + "}", source)
     what = ", ".join(f"`{r.command}`" for r in inside)
-    coerce = coerce_v01 if v01 else coerce_v26
+    coerce = interpolation.typed
     usable = all("}" not in r.assumed for r in inside) and "${" not in source
     if usable:
         back = substitute(text, {}, None)
