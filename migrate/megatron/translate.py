@@ -361,7 +361,7 @@ def _inverted(legacy: Schema, dest: str, target: Schema, tdest: str) -> bool:
     return bool(shared) and {lspec.action, tspec.action} == set(_FLAGS)
 
 
-def _flip(value: Any) -> Any:
+def _flip(value: object) -> object:
     return not value if isinstance(value, bool) else value
 
 
