@@ -18,10 +18,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # folder -> (parameters typed Any, getattr calls with a default), measured when this test was written
 CEILING: dict[str, tuple[int, int]] = {
     "migrate": (10, 1),  # values (same_value, tokenizer sizes); os.O_CLOEXEC
-    "migrate/batch": (9, 1),
-    "migrate/cli": (9, 1),  # verify.py's report and verdict (6, to type); argparse: a namespace without func
-    "migrate/conversion": (7, 8),
-    "migrate/entries": (1, 0),
+    "migrate/batch": (7, 1),
+    "migrate/cli": (2, 1),  # a printed value of any type; argparse: a namespace without func
+    "migrate/conversion": (4, 0),  # Megatron values of any type
+    "migrate/entries": (0, 0),
     "migrate/megatron": (19, 0),  # argparse values; libcst nodes in extract.py
     "migrate/parity": (1, 0),
     "migrate/primus": (34, 5),  # YAML values (values_yaml.py); Profile in preset_index.py (to type)

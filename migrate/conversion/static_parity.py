@@ -14,12 +14,16 @@ from bisect import bisect_left
 from dataclasses import dataclass, field
 from itertools import compress, repeat
 from operator import and_, is_, not_
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from migrate.megatron.schema import is_runtime_value
 from migrate.primus.handoff import OUTPUT_DESTS
 from migrate.tokenizer_vocab import padded_vocab_size
 from migrate.values import same_value
+
+if TYPE_CHECKING:
+    from migrate.primus.profiles import Profile
+    from migrate.primus.resolved import ResolvedConfig
 
 # Dests whose value we do not compare are the release's (`Release.ignored_dests`, with the reason,
 # migrate.primus.releases). Keep those lists short: every entry is a place where "same run" is not checked.
@@ -123,15 +127,6 @@ def _as_ints(value: Any) -> list[int] | None:
         return None
 
 
-def _schema_of(profile: Any):
-    schema = getattr(profile, "schema", None)
-    if callable(schema):
-        return schema()
-    from migrate.megatron.schema import load_schema
-
-    return load_schema(profile.megatron_schema)
-
-
 def _to_compare(names: list[str], expected: Mapping[str, Any], derived: Mapping[str, Any],
                 always: set[str]) -> list[tuple[str, Any, Any]]:
     """(dest, legacy value, Primus value) for the dests the rules must look at, in name order.
@@ -150,8 +145,8 @@ def _to_compare(names: list[str], expected: Mapping[str, Any], derived: Mapping[
 
 def check_static_parity(
     expected: Mapping[str, Any],
-    resolved: Any,
-    profile: Any,
+    resolved: ResolvedConfig,
+    profile: Profile,
     derive: Callable[..., Mapping[str, Any]] | None = None,
     accept: NullTokenizerAcceptance | None = None,
 ) -> StaticParity:
@@ -164,7 +159,7 @@ def check_static_parity(
     difference only when the legacy run needs another value. `accept` lists the one
     documented exception (see NullTokenizerAcceptance); it is reported in `exceptions`.
     """
-    schema = _schema_of(profile)
+    schema = profile.schema()
     if derive is None:
         from migrate.megatron import derive as megatron_derive
 
@@ -175,18 +170,17 @@ def check_static_parity(
     values = dict(resolved.values)
     # What the release's trainer rewrites before Megatron sees the namespace (mock data forcing the
     # NullTokenizer, ...) is part of what trains, so it is part of the comparison.
-    rewrites = getattr(resolved, "trainer_rewrites", None) or {}
-    if not getattr(resolved, "rewrites_applied", False):
+    rewrites = resolved.trainer_rewrites
+    if not resolved.rewrites_applied:
         for key, (_, after, _) in rewrites.items():
             values[key] = after
     absent = sorted(defaults.keys() - values.keys())
     filled = dict(defaults)
     filled.update(values)
     derived = derive(filled)
-    rules = getattr(profile, "rules", None)  # a Profile; tests may hand a bare stand-in
-    ignored_table = dict(rules.ignored_dests) if rules is not None else {}
-    profile_name = getattr(profile, "name", "")
-    primus_only = dict(getattr(resolved, "primus_only", None) or {})
+    ignored_table = dict(profile.rules.ignored_dests)
+    profile_name = profile.name
+    primus_only = dict(resolved.primus_only)
     documented: list[dict[str, Any]] = []
     differences: list[tuple[str, Any, Any]] = []
     ignored: list[str] = []
@@ -213,10 +207,10 @@ def check_static_parity(
                                    "why": accepted})
                 continue
             differences.append((dest, want, got))
-    resolved_origins = getattr(resolved, "origins", {}) or {}
+    resolved_origins = resolved.origins
     origins = {d: str(resolved_origins[d]) for d, _, _ in differences if d in resolved_origins}
     origins.update({d: f"<{profile_name} trainer: {rewrites[d][2]}>" for d, _, _ in differences if d in rewrites})
-    refusals = list(getattr(resolved, "refusals", None) or [])
+    refusals = list(resolved.refusals)
     return StaticParity(not differences and not refusals, differences, ignored, absent, origins, exceptions,
                         documented=documented, refusals=refusals)
 

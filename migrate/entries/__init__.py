@@ -121,7 +121,7 @@ def entry_summary(program: str | None, args: Mapping[str, Any] | None = None) ->
     return out
 
 
-def apply_entry(plan: Any, target: str, entry_as: str | None = None,
+def apply_entry(plan: LaunchPlan, target: str, entry_as: str | None = None,
                 builds: frozenset[str] | None = None) -> EntryDecision:
     """The pipeline step: decide the launched entry of `plan` at `target` (refuses, exit 2); `builds`:
     the model families the target's release builds (its `Release.builds`)."""
