@@ -11,12 +11,15 @@ below is a difference, and a difference fails the conversion.
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import and_, is_, not_
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from migrate.megatron.schema import is_runtime_value
+from migrate.primus.emit.parity_verdict import MISSING as _MISSING
+from migrate.primus.emit.parity_verdict import StaticParity
+from migrate.primus.emit.parity_verdict import jsonable as _jsonable
 from migrate.primus.handoff import OUTPUT_DESTS
 from migrate.tokenizer_vocab import padded_vocab_size
 from migrate.values import same_value
@@ -33,7 +36,6 @@ if TYPE_CHECKING:
 # primus-0.1 turns every numeric-looking YAML string into a number, so only the int form exists there.
 INT_LISTS = frozenset({"rampup_batch_size"})
 
-_MISSING = object()
 # Types for which `same_value(x, x)` holds for every x (NaN included), checked without the call.
 _SELF_SAME = frozenset({str, int, float, bool, type(None)})
 
@@ -56,65 +58,6 @@ class NullTokenizerAcceptance:
     def why(self) -> str:
         return (f"the target trains mock data with the NullTokenizer instead of {self.legacy_tokenizer} "
                 f"(accepted with --accept-null-tokenizer)")
-
-
-@dataclass
-class StaticParity:
-    ok: bool
-    differences: list[tuple[str, Any, Any]]  # (dest, expected (legacy), resolved (primus))
-    ignored: list[str]  # documented Primus-only keys
-    absent: list[str] = field(default_factory=list)  # dests the target's namespace lacks (primus-0.1)
-    origins: dict[str, str] = field(default_factory=dict)  # dest -> where the Primus value came from
-    exceptions: list[dict[str, Any]] = field(default_factory=list)  # accepted differences, with why
-    hint: str | None = None  # what to do about a known cause of the differences (set by the pipeline)
-    # where the release itself decides (output locations, see migrate.primus.handoff): listed, not failed
-    documented: list[dict[str, Any]] = field(default_factory=list)
-    refusals: list[str] = field(default_factory=list)  # why the release's trainer would stop before training
-
-    def format(self, limit: int = 50) -> str:
-        """The diff a user sees when parity fails."""
-        notes = "".join(f"\n  documented: {e['dest']}: {e['why']}" for e in self.documented)
-        if self.ok:
-            return "static parity: ok" + "".join(f"\n  accepted: {e['dest']}: {e['legacy']!r} -> {e['primus']!r}: "
-                                                 f"{e['why']}" for e in self.exceptions) + notes
-        lines = [f"static parity FAILED: {len(self.differences)} argument(s) differ (legacy run -> Primus config)"
-                 if self.differences or not self.refusals else "static parity FAILED: the config would not train"]
-        lines += [f"  the Primus trainer would stop before training: {why}" for why in self.refusals]
-        for dest, want, got in self.differences[:limit]:
-            shown = "<absent>" if got is _MISSING else repr(got)
-            where = f"  (from {self.origins[dest]})" if dest in self.origins else ""
-            lines.append(f"  {dest}: {want!r} -> {shown}{where}")
-        if len(self.differences) > limit:
-            lines.append(f"  ... and {len(self.differences) - limit} more")
-        if any(str(o).startswith("<") for o in self.origins.values()):
-            lines.append("  hint: values from `<... trainer: rule>` are rewritten by Primus itself after loading "
-                         "the config; no YAML key can change them")
-        if self.hint:
-            lines.append(f"  hint: {self.hint}")
-        return "\n".join(lines)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "differences": [
-                {"dest": d, "expected": _jsonable(a), "resolved": None if b is _MISSING else _jsonable(b),
-                 "absent": b is _MISSING, "from": self.origins.get(d)}
-                for d, a, b in self.differences
-            ],
-            "ignored": list(self.ignored),
-            "absent": list(self.absent),
-            "exceptions": [dict(e) for e in self.exceptions],
-            "documented": [dict(e) for e in self.documented],
-            "refusals": list(self.refusals),
-        }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and value != value:
-        return "nan"
-    return value
 
 
 def _as_ints(value: Any) -> list[int] | None:
