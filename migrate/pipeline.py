@@ -142,7 +142,6 @@ def evaluate(run: ScriptRun) -> LaunchPlan:
 
 def parse_legacy_args(run: ScriptRun, plan: LaunchPlan) -> LegacyRun:
     """The entry script, the legacy Megatron-LM's option table for it, and the argv parsed with it."""
-    from migrate.conversion.hints import add_parse_hints
     from migrate.entries import apply_entry
     from migrate.megatron import parse_argv
     from migrate.megatron.schema_choice import LEGACY_SCHEMA_CODE, choose_legacy_schema
@@ -160,6 +159,8 @@ def parse_legacy_args(run: ScriptRun, plan: LaunchPlan) -> LegacyRun:
         schema = choice.schema.for_entry(launched.program_as)
         legacy = parse_argv(schema, plan.argv, diags)
     except MigrateError as exc:
+        from migrate.conversion.hints import add_parse_hints  # only for argv that cannot be parsed
+
         add_parse_hints(exc, plan)
         raise
     if choice.guessed:
@@ -208,7 +209,6 @@ def emit_experiment(run: ScriptRun, legacy: LegacyRun, target: TargetRun, values
     """The experiment (and model) files, searched until they resolve, with the release's own loading
     rules, to the legacy run (static parity, migrate.conversion.static_parity)."""
     from migrate.conversion.flags import ShortOrigins, target_dests
-    from migrate.conversion.knob_search import knob_placeholders
     from migrate.conversion.naming import experiment_name
     from migrate.conversion.static_parity import check_static_parity
     from migrate.megatron import derive
@@ -222,6 +222,8 @@ def emit_experiment(run: ScriptRun, legacy: LegacyRun, target: TargetRun, values
     knob_of: dict[str, str] = {}
     placeholders: dict[str, str] = {}
     if run.options.keep_knobs:
+        from migrate.conversion.knob_search import knob_placeholders
+
         for dest, (knob, text) in knob_placeholders(run.script, run.env, run.args, profile.rules.interpolation,
                                                     run.options.gpus_per_node, plan, translated.args,
                                                     schema, legacy.schema, run.options.assume_exists).items():

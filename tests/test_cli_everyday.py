@@ -61,6 +61,26 @@ def test_an_unrelated_missing_name_is_a_missing_script(cli, tmp_path, monkeypatc
         assert result.code == 2 and "unknown command" not in result.err
 
 
+def test_the_default_command_builds_only_the_convert_parser(tmp_path):
+    """`primus-migrate SCRIPT -o OUT` needs convert's parser alone: no other command's module is
+    imported (building all of them was ~5 ms of a cold convert); a typo still gets the full parser
+    (which names the closest command, above)."""
+    import ast
+    import subprocess
+    import sys
+
+    script = tmp_path / "small.sh"
+    script.write_text(SMALL)
+    code = ("import sys; from migrate.cli import main; code = main(sys.argv[1:]);"
+            "print(sorted(m for m in sys.modules if m.startswith('migrate.cli.'))); sys.exit(code)")
+    proc = subprocess.run([sys.executable, "-c", code, str(script), "-o", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    loaded = ast.literal_eval(proc.stdout.strip().splitlines()[-1])
+    assert "migrate.cli.convert" in loaded
+    assert not {"migrate.cli.batch_cmd", "migrate.cli.parity_cmd", "migrate.cli.inspect_cmd"} & set(loaded)
+
+
 def _options(parser: argparse.ArgumentParser) -> list[tuple[str, ...]]:
     """Each option's spellings (`-o`, `--output`); any one of them documents it."""
     return [tuple(a.option_strings) for a in parser._actions if a.option_strings and "--help" not in a.option_strings]

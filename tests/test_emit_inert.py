@@ -218,3 +218,23 @@ def test_the_inert_block_comes_last_and_says_how_many_pin_defaults():
     only_defaults = experiment_yaml("e", "m.yaml", overrides[:1])
     assert "# all pin Megatron defaults" in only_defaults
     assert "inert" not in experiment_yaml("e", "m.yaml", overrides[1:2])
+
+
+def test_the_layout_is_forecast_from_the_baseline_with_the_overrides_written_over_it():
+    """The emitter lays the experiment out before the loader has read it: the baseline's views with the
+    overrides applied, except where the baseline's trainer rewrites a key (it still will). Here the
+    legacy RoPE flag: the preset leaves it unset, the override writes false, so it is inert once
+    written (position_embedding_type is rope); TP=1 keeps turning sequence parallelism off."""
+    from migrate.primus.emit.emitter import run_views
+    from migrate.primus.resolved import ResolvedConfig
+
+    values = {"position_embedding_type": "rope", "use_rotary_position_embeddings": None,
+              "sequence_parallel": True, "optimizer": "adam"}
+    baseline = ResolvedConfig(values, {}, {"model_type": "gpt"}, "primus-26.5", [], "exp.yaml",
+                              {"sequence_parallel": (True, False, "TP=1")})
+    expected = {**values, "use_rotary_position_embeddings": False, "sequence_parallel": False}
+    assert inert_reason("use_rotary_position_embeddings", run_views(expected, baseline)) is None
+    views = run_views(expected, baseline, {"use_rotary_position_embeddings": False, "sequence_parallel": True})
+    assert [v["use_rotary_position_embeddings"] for v in views] == [False, False, False]
+    assert [v["sequence_parallel"] for v in views] == [False, True, False]
+    assert _rule("use_rotary_position_embeddings", *views) == "legacy-rope-flag"

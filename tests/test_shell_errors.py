@@ -48,6 +48,15 @@ def test_unparsable_script_is_located(tmp_path):
     assert "quote" in err.message  # shfmt's own message
 
 
+def test_a_function_with_no_name_is_a_located_parse_error(tmp_path):
+    """`():` parses in shfmt as a function with no name; bash refuses the line (`bash -n`: syntax
+    error near unexpected token `)'), so it is bad input at its line, not a crash (hypothesis found it)."""
+    with pytest.raises(MigrateError) as info:
+        evaluate_script(write(tmp_path, "#!/bin/bash\necho hi\n():\n"))
+    assert info.value.exit_code == 2 and info.value.origin.line == 3
+    assert "function definition with no name" in info.value.message
+
+
 def test_no_launch_lists_commands_seen(tmp_path):
     shutil.copy(FIXTURES / "bad" / "no_launch.sh", tmp_path / "no_launch.sh")
     with pytest.raises(MigrateError) as info:

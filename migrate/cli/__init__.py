@@ -101,9 +101,20 @@ def _refuse_mistyped_command(word: str, known: set[str]) -> None:
 
 
 def _command_word(argv: list[str]) -> str | None:
-    """The subcommand named first on the line, if it is one; None means build every subcommand."""
+    """The subcommand the line runs, so that only its parser is built: the first word when it names
+    one, `convert` when it is a script (the default command); None means build every subcommand (no
+    word, help, or a word that may be a mistyped subcommand, which the full parser refuses)."""
     i = _first_word(argv)
-    return argv[i] if i is not None and any(argv[i] == name for name, _ in COMMANDS) else None
+    if i is None:
+        return None
+    names = [name for name, _ in COMMANDS]
+    if argv[i] in names:
+        return argv[i]
+    try:
+        _refuse_mistyped_command(argv[i], set(names))
+    except MigrateError:
+        return None
+    return "convert"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

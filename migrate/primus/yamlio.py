@@ -170,7 +170,7 @@ def load_yaml_file(path: str | Path, referenced_from: Origin | None = None) -> A
 
     Parsed files are cached by (path, mtime, size): presets are read over and over
     (every model preset repeats its chain) and PyYAML's pure-Python parser is slow.
-    Callers get a deep copy, so they may mutate it.
+    Callers get a deep copy, so they may mutate it; the cached tree itself is never handed out.
     """
     path = Path(path)
     try:
@@ -180,15 +180,16 @@ def load_yaml_file(path: str | Path, referenced_from: Origin | None = None) -> A
         key = None
     if key is not None and key in _CACHE:
         return copy_tree(_CACHE[key])
-    data = _load_uncached(path, referenced_from)
+    parsed = _load_uncached(path, referenced_from)
     if key is not None:
         if len(_CACHE) > 512:
             _CACHE.clear()
-        _CACHE[key] = copy_tree(data)
-    return data
+        _CACHE[key] = parsed  # the same tree as the text cache's: both only ever copied from
+    return copy_tree(parsed)
 
 
 def _load_uncached(path: Path, referenced_from: Origin | None) -> Any:
+    """The parsed tree of the file's text, as the text cache keeps it (callers copy it)."""
     try:
         path.stat()
         if path.is_dir():
@@ -208,11 +209,11 @@ def _load_uncached(path: Path, referenced_from: Origin | None) -> Any:
     # batch's placed copies) repeat texts already parsed under another path.
     cached = _TEXT_CACHE.get(text)
     if cached is not None:
-        return copy_tree(cached)
+        return cached
     data = load_emitted_text(text, str(path)) if text in _EMITTED else load_yaml_text(text, str(path))
     if len(_TEXT_CACHE) > 512:
         _TEXT_CACHE.clear()
-    _TEXT_CACHE[text] = copy_tree(data)
+    _TEXT_CACHE[text] = data
     return data
 
 

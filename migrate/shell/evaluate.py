@@ -612,6 +612,9 @@ class Evaluator:
         return status
 
     def cmd_FuncDecl(self, node: Node, stmt: Node) -> int:
+        if not node.get("Name"):  # `():` gives shfmt a function with no name; bash refuses the line
+            raise MigrateError("cannot parse script: a function definition with no name",
+                               origin=self.origin(node))
         self.state.functions[node["Name"]["Value"]] = (node["Body"], self.source)
         return 0
 

@@ -285,17 +285,19 @@ def _baseline_facts(baseline: tuple, models_dir: Path) -> _BaselineFacts:
     if hit is not None and hit[0] is baseline:
         return hit[1]
     values, _, origins, primus_only = baseline
-    facts = _BaselineFacts(model_family({**values, **primus_only}), _describes_a_model(origins, models_dir),
-                           _inherits(origins, models_dir, LANGUAGE_MODEL_ROOT),
-                           sum(1 for o in origins.values() if _is_under(o, models_dir)))
+    # where a key comes from is a question about its file: asked once per file, not once per key
+    files = {str(o.file) for o in origins.values() if o is not None}
+    under = {file: _is_under_resolved(file, str(models_dir)) for file in files}
+    from_models = [key for key, o in origins.items() if o is not None and under[str(o.file)]]
+    facts = _BaselineFacts(model_family({**values, **primus_only}),
+                           # a model preset sets at least one architecture key (some carry only Primus extensions)
+                           any(key in STRUCTURE_KEYS for key in from_models),
+                           any(inside and _file_name(file) == LANGUAGE_MODEL_ROOT for file, inside in under.items()),
+                           len(from_models))
     if len(_FACTS) > 4096:
         _FACTS.clear()
     _FACTS[key] = (baseline, facts)
     return facts
-
-
-def _inherits(origins: Mapping[str, Origin], models_dir: Path, filename: str) -> bool:
-    return any(_file_name(o.file) == filename and _is_under(o, models_dir) for o in origins.values())
 
 
 @lru_cache(maxsize=8192)
@@ -306,11 +308,6 @@ def _file_name(file: str) -> str:
 def _rewritten(origin: Origin | None) -> bool:
     """Set by a release's post-load rule rather than by a file (the loader marks it `<...>`)."""
     return origin is not None and str(origin.file).startswith("<")
-
-
-def _describes_a_model(origins: Mapping[str, Origin], models_dir: Path) -> bool:
-    """A model preset sets at least one architecture key (some presets carry only Primus extensions)."""
-    return any(key in STRUCTURE_KEYS and _is_under(origin, models_dir) for key, origin in origins.items())
 
 
 def _is_under(origin: Origin | None, folder: Path) -> bool:
@@ -324,10 +321,16 @@ def _is_under_resolved(file: str, folder: str) -> bool:
     """Cached: emit() asks this for every origin of every candidate preset (tens of thousands of
     times per batch) about the same few hundred files, and each `resolve()` walks the filesystem."""
     try:
-        Path(file).resolve().relative_to(Path(folder).resolve())
+        Path(file).resolve().relative_to(_resolved_folder(folder))
         return True
     except ValueError:
         return False
+
+
+@lru_cache(maxsize=64)
+def _resolved_folder(folder: str) -> Path:
+    """A release's models/ or modules/ folder, resolved once for all the files asked about it."""
+    return Path(folder).resolve()
 
 
 @dataclass
@@ -350,7 +353,7 @@ class _Emission:
     placeholders: dict[str, str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     present: set[str] = field(default_factory=set)
-    views: list[Mapping[str, Any]] = field(default_factory=list)  # the run as the inertness rules see it
+    baseline: Any = None  # the experiment with no overrides, resolved (_plan_overrides)
 
     @property
     def rules(self) -> Release:
@@ -475,34 +478,45 @@ def _plan_overrides(job: _Emission) -> ResolvedConfig:
     job.placeholders = {k: v for k, v in request.placeholders.items() if k in job.changes}
     job.notes = dict(request.notes)
     _output_settings(job.changes, job.notes, run, baseline, job.present, job.rules, job.dests)
-    job.views = run_views(request.expected, baseline)
+    job.baseline = baseline
     return baseline
 
 
-def run_views(expected: Mapping[str, Any], resolved: ResolvedConfig) -> list[Mapping[str, Any]]:
+def run_views(expected: Mapping[str, Any], resolved: ResolvedConfig,
+              changes: Mapping[str, Any] | None = None) -> list[Mapping[str, Any]]:
     """The run as the inertness rules read it (migrate.primus.emit.inert): the legacy run after
     derivation, and what the release resolves, before and after its trainer's rewrites (Primus-only
-    keys included). A key is inert only when it is in all of them."""
+    keys included). A key is inert only when it is in all of them.
+
+    With `changes`, `resolved` is the baseline and the views are those it leads one to expect once
+    the changes are written over it (the trainer still rewriting what it rewrote there): a forecast,
+    which `_settle_inert` checks on the written files' own resolution."""
+    changes = changes or {}
     primus_only = dict(resolved.primus_only)
-    return [expected, {**primus_only, **resolved.values}, {**primus_only, **resolved.with_trainer_rewrites()}]
+    kept = resolved.trainer_rewrites  # the keys its trainer rewrites
+    return [expected, {**primus_only, **resolved.values, **changes},
+            {**primus_only, **resolved.with_trainer_rewrites(), **{k: v for k, v in changes.items() if k not in kept}}]
 
 
-def _build(job: _Emission, chosen: Mapping[str, Any]) -> list[Override]:
-    """Override records for `chosen` (dest -> value), written in the release's shapes."""
+def _build(job: _Emission, chosen: Mapping[str, Any], views: list[Mapping[str, Any]]) -> list[Override]:
+    """Override records for `chosen` (dest -> value), written in the release's shapes, each judged
+    inert or not in `views` (run_views)."""
     request = job.request
     shaped = {k: written_shape(k, v, job.rules.trainer) for k, v in chosen.items()}
     raw = {k: found[:2] for k, v in shaped.items()
            if (found := runtime_text(k, v, request.runtime, job.rules.interpolation)) is not None}
     overrides = build_overrides(shaped, request.explicit, request.knob_of, job.placeholders, job.notes, raw)
     for override in overrides:
-        override.inert = inert_reason(override.key, job.views)
+        override.inert = inert_reason(override.key, views)
     return overrides
 
 
-def _write_and_check(job: _Emission, changes: Mapping[str, Any]
+def _write_and_check(job: _Emission, changes: Mapping[str, Any], views: list[Mapping[str, Any]] | None = None
                      ) -> tuple[list[Override], dict[str, str], ResolvedConfig, StaticParity]:
-    """The experiment written with `changes`, resolved by the release's loader, and its parity."""
-    overrides = _build(job, changes)
+    """The experiment written with `changes`, resolved by the release's loader, and its parity.
+    Its layout (which keys are inert) is judged in `views`, by default the forecast from the baseline."""
+    overrides = _build(job, changes, views if views is not None else
+                       run_views(job.request.expected, job.baseline, changes))
     files = {**job.files, job.experiment_path: experiment_yaml(job.request.name, job.model_ref, overrides,
                                                                job.request.header)}
     resolved = job.resolve(files, job.experiment_path)
@@ -564,12 +578,13 @@ def _drop_rewritten(job: _Emission, baseline: ResolvedConfig, overrides: list[Ov
 
 def _settle_inert(job: _Emission, overrides: list[Override], resolved: ResolvedConfig,
                   parity: StaticParity) -> tuple[list[Override], ResolvedConfig, StaticParity]:
-    """Judge inertness on the final files' resolution too; where that changes the layout, write the
-    experiment again and check it again (the text moves keys between blocks, never values)."""
-    job.views = run_views(job.request.expected, resolved)
-    if all(o.inert == inert_reason(o.key, job.views) for o in overrides):
+    """Judge inertness on the final files' resolution: the layout was written from a forecast
+    (run_views with changes); where the resolution says otherwise, write the experiment again and
+    check it again (the text moves keys between blocks, never values)."""
+    views = run_views(job.request.expected, resolved)
+    if all(o.inert == inert_reason(o.key, views) for o in overrides):
         return overrides, resolved, parity
-    trial_overrides, trial_files, trial_resolved, trial_parity = _write_and_check(job, job.changes)
+    trial_overrides, trial_files, trial_resolved, trial_parity = _write_and_check(job, job.changes, views)
     if (trial_parity.ok, trial_parity.differences) != (parity.ok, parity.differences):
         return overrides, resolved, parity  # cannot happen unless the layout changed values: keep what was checked
     job.files = trial_files
