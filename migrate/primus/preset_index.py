@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from migrate.diagnostics import MigrateError
-from migrate.primus.emit.architecture import ARCHITECTURE_KEYS
+from migrate.primus.model_keys import ARCHITECTURE_KEYS
 from migrate.primus.profiles import Profile
 
 INDEX_NAME = "preset_index.json"
