@@ -14,19 +14,17 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import and_, is_, not_
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from migrate.megatron.schema import is_runtime_value
 from migrate.primus.emit.parity_verdict import MISSING as _MISSING
 from migrate.primus.emit.parity_verdict import StaticParity
 from migrate.primus.emit.parity_verdict import jsonable as _jsonable
 from migrate.primus.handoff import OUTPUT_DESTS
+from migrate.primus.profiles import Profile
+from migrate.primus.resolved import ResolvedConfig
 from migrate.tokenizer_vocab import padded_vocab_size
 from migrate.values import same_value
-
-if TYPE_CHECKING:
-    from migrate.primus.profiles import Profile
-    from migrate.primus.resolved import ResolvedConfig
 
 # Dests whose value we do not compare are the release's (`Release.ignored_dests`, with the reason,
 # migrate.primus.releases). Keep those lists short: every entry is a place where "same run" is not checked.
