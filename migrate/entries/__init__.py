@@ -18,7 +18,7 @@ from typing import Any
 from migrate.diagnostics import MigrateError, Origin
 from migrate.entries import deepseek_v2, gpt, refused
 from migrate.entries.kind import EntryKind
-from migrate.entries.paths import longest_tail_match
+from migrate.megatron.entry_paths import longest_tail_match
 from migrate.shell.plan import LaunchPlan
 
 REGISTRY: tuple[EntryKind, ...] = (*gpt.KINDS, *deepseek_v2.KINDS, *refused.KINDS)
