@@ -280,15 +280,27 @@ def add_launch_files(run: ScriptRun, plan: LaunchPlan, profile: Profile, emitted
     return emitted
 
 
+# Megatron-LM rocm_dev and 5a676b36..d3528a21 (pretrain_gpt.py, BlendedMegatronDatasetBuilder) build the mock
+# dataset from the blend, split by --split, when --data-path is given; only with no path is it pure mock
+# data (split 1,1,1). Older checkouts' pretrain_gpt.py (e.g. ROCm c0aee090) ignore the path under mock data.
+MOCK_DATA_PATH_HINT = ("the release's trainer clears data paths under --mock-data, while the script gives both: "
+                       "Megatron-LM's mock dataset then reads --data-path and --split, so the runs differ; "
+                       "remove --data-path from the script if its run was pure mock data (or its Megatron-LM "
+                       "ignores the path under --mock-data), or remove --mock-data to train on the data")
+
+
 def parity_hint(parity: StaticParity, expected: Mapping[str, Any], policy_hint: str | None) -> str | None:
     """What to do when static parity failed for a known reason (None when it passed)."""
     from migrate.primus.emit.report import SAVE_INTERVAL_HINT
+    from migrate.primus.handoff import DATA_PATH_KEYS
 
     if parity.ok:
         return None
     hint = policy_hint
     if expected.get("save") is not None and expected.get("save_interval") is None:
         hint = SAVE_INTERVAL_HINT
+    if expected.get("mock_data") and any(dest in DATA_PATH_KEYS and got is None for dest, _, got in parity.differences):
+        hint = MOCK_DATA_PATH_HINT
     parity.hint = hint
     return hint
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Mapping
 
 import yaml
 
 from migrate.diagnostics import MigrateError, Origin
+from migrate.primus.resolved import ResolvedConfig
 from migrate.values import same_value
 
 SCHEMA_DEFAULTS: dict[str, Any] = {
@@ -53,12 +55,10 @@ def derive(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 @dataclass
-class FakeResolved:
-    values: dict[str, Any]
-    origins: dict[str, Origin]
-    primus_only: dict[str, Any]
+class FakeResolved(ResolvedConfig):
+    """A real ResolvedConfig whose profile name defaults to the fake target's."""
+
     profile: str = "fake-26.5"
-    missing: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -141,8 +141,9 @@ def fake_parity(profile: FakeProfile):
         def defaults(self) -> dict[str, Any]:
             return dict(SCHEMA_DEFAULTS)
 
-    class _P:
+    class _P:  # a Profile's name, schema and release rules (none of its dests ignored)
         name = profile.name
+        rules = SimpleNamespace(ignored_dests={})
 
         def schema(self):
             return _Schema()

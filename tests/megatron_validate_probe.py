@@ -9,6 +9,7 @@ environment lacks and the argument code does not use (STUBS, comma-separated) ar
 """
 
 import importlib.abc
+import io
 import importlib.machinery
 import json
 import os
@@ -69,10 +70,14 @@ def verdict(argv, args_defaults, world_size, env):
     os.environ["WORLD_SIZE"] = str(world_size)  # parse_args reads it
     os.environ["CUDA_DEVICE_MAX_CONNECTIONS"] = "1"
     os.environ.update(env)
+    saved, sys.stderr = sys.stderr, io.StringIO()  # argparse prints its error there
     try:
         args = parse_args()
     except SystemExit:
-        return "reject: argparse"
+        said = sys.stderr.getvalue().strip().splitlines()
+        return "reject: argparse" + (f": {said[-1]}" if said else "")
+    finally:
+        sys.stderr = saved
     try:
         validate_args(args, dict(args_defaults))
         global_vars._GLOBAL_ARGS = args  # what pretrain() -> setup_model_and_optimizer reads

@@ -345,14 +345,9 @@ def _fake_profile(target, defaults):
 
 
 def _resolved(values, rewrites=None):
-    from dataclasses import dataclass, field
+    from migrate.primus.resolved import ResolvedConfig
 
-    @dataclass
-    class Resolved:
-        values: dict
-        trainer_rewrites: dict = field(default_factory=dict)
-
-    return Resolved(values, rewrites or {})
+    return ResolvedConfig(values, {}, {}, "fake", trainer_rewrites=rewrites or {})
 
 
 def _tp1_turns_flag_off(values):

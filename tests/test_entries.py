@@ -154,12 +154,15 @@ def test_deepseek_v2_entry_builds_mla_whatever_the_flags_say():
     --qk-pos-emb-head-dim (defaults 128 / 64), not the entry's --qk-nope/--qk-rope-head-dim;
     shared experts come only from --moe-shared-expert-intermediate-size, which the fixture does not
     set, so its --enable-shared-expert --num-shared-experts 2 build none."""
+    from migrate.entries import entry_summary
     from migrate.megatron.view import args_view
     from migrate.shell import evaluate_script
 
-    view = args_view(evaluate_script(DEEPSEEK_V2, {}, []))
+    plan = evaluate_script(DEEPSEEK_V2, {}, [])
+    view = args_view(plan)
     assert view["args"]["multi_latent_attention"] is False  # the script never asks for MLA ...
-    built = view["entry"]["built_options"]
+    entry = entry_summary(plan.entry, view["args"])
+    built = entry["built_options"]
     assert built["multi_latent_attention"] is True  # ... the entry builds it anyway
     assert built["qk_layernorm"] is True
     assert (built["kv_lora_rank"], built["qk_head_dim"], built["qk_pos_emb_head_dim"], built["v_head_dim"]) \
@@ -167,7 +170,7 @@ def test_deepseek_v2_entry_builds_mla_whatever_the_flags_say():
     assert built["q_lora_rank"] is None  # MODEL_SIZE 16B passes no --q-lora-rank
     assert built["moe_shared_expert_intermediate_size"] is None
     assert built["moe_layer_freq"] == 1
-    assert set(view["entry"]["targets"].values()) != {"converts"}
+    assert set(entry["targets"].values()) != {"converts"}
 
 
 @pytest.mark.parametrize("target", ["primus-0.1", "primus-26.5"])

@@ -32,6 +32,8 @@ SCRIPTS = {
     "usage.sh": ("#!/bin/bash\nCKPT=${1:?usage: usage.sh CHECKPOINT_DIR DATA_PATH}\n"
                  "DATA=${2:?usage: usage.sh CHECKPOINT_DIR DATA_PATH}\n"
                  f"{LAUNCH} --data-path $DATA --save $CKPT --save-interval 5\n"),
+    # `set -u`: line 3 reads $1, which bash reports as unbound and stops at
+    "nounset.sh": f"#!/bin/bash\nset -u\nDATA=$1\n{LAUNCH} --data-path $DATA\n",
     "addr.sh": f"#!/bin/bash\n: ${{MASTER_ADDR:?set MASTER_ADDR to the first node}}\n{LAUNCH} --mock-data\n",
 }
 
@@ -76,6 +78,15 @@ def test_positional_arguments_behind_colon_question_are_counted_by_trying_them(r
     assert gated.gate.reason().startswith("needs arguments $1 $2 ")
 
 
+def test_a_positional_read_under_set_u_is_an_arguments_need_not_an_empty_value(repo):
+    gated = _gate(repo, "nounset.sh")
+    assert gated.gate is not None and gated.gate.exit_at.line == 3
+    (need,) = gated.gate.requirements
+    assert (need.kind, need.name) == ("arguments", "1")
+    given = evaluate_script(repo / "nounset.sh", args=["/data/text_document"])
+    assert given.argv_values()[-1] == "/data/text_document"
+
+
 def test_a_variable_behind_colon_question_is_named_with_the_message(repo):
     gated = _gate(repo, "addr.sh")
     (need,) = gated.gate.requirements
@@ -88,7 +99,7 @@ def test_batch_reports_each_need_with_its_category_and_next_command(repo, tmp_pa
     rows = {s["script"]: s for s in json.loads((out / "batch_report.json").read_text())["scripts"]}
     assert {name: rows[name]["category"] for name in SCRIPTS} == {
         "ckpt.sh": "needs-file", "data.sh": "needs-file", "usage.sh": "needs-arguments",
-        "addr.sh": "needs-environment"}
+        "nounset.sh": "needs-arguments", "addr.sh": "needs-environment"}
     assert all(rows[name]["status"] == "rejected" for name in SCRIPTS)  # never "helper" / no-launch
     assert rows["ckpt.sh"]["location"] == "ckpt.sh:3" and rows["usage.sh"]["location"] == "usage.sh:2"
     assert rows["data.sh"]["next_step"].endswith("--target primus-0.1 --assume-exists /data/wiki")
@@ -101,9 +112,10 @@ def test_batch_reports_each_need_with_its_category_and_next_command(repo, tmp_pa
     again = tmp_path / "again"
     code = main(["batch", str(repo), "-o", str(again), "--jobs", "1", "--target", "primus-0.1", "--json",
                  "--assume-exists", "/data/wiki", "--assume-exists", "/data/ckpt/latest",
-                 "--script-args", "usage.sh=/ckpt /data/text_document", "--exclude", "addr.sh"])
+                 "--script-args", "usage.sh=/ckpt /data/text_document",
+                 "--script-args", "nounset.sh=/data/text_document", "--exclude", "addr.sh"])
     rows = {s["script"]: s for s in json.loads((again / "batch_report.json").read_text())["scripts"]}
     assert code in (0, 4), rows
-    assert all(rows[name]["status"].startswith("converted") for name in ("ckpt.sh", "data.sh", "usage.sh")), rows
+    assert all(rows[name]["status"].startswith("converted") for name in ("ckpt.sh", "data.sh", "usage.sh", "nounset.sh")), rows
     assert main(["convert", str(repo / "addr.sh"), "MASTER_ADDR=node0", "-o", str(tmp_path / "addr"),
                  "--target", "primus-0.1"]) in (0, 4)

@@ -207,3 +207,36 @@ def test_batch_names_a_checkout_inside_the_folder_by_its_relative_path(cli, fork
     [script] = json.loads((out / "batch_report.json").read_text())["scripts"]
     assert [v["legacy_schema"] for v in script["variants"]] == ["checkout:Megatron-LM-fork"]
     assert str(tmp_path) not in (out / "batch_report.json").read_text()  # no machine path
+
+
+def test_a_newer_table_script_converts_at_primus_0_1_with_its_flag_meaning_kept(cli, tmp_path):
+    # the script is read with d3528a21 (NEWER_OPTION), whose --disable-mamba-mem-eff-path is a store_false
+    # to use_mamba_mem_eff_path (default True); primus-0.1 pins 5a676b36, where the same flag is a
+    # store_true to disable_mamba_mem_eff_path (default False): the truth value flips with the dest, so
+    # the script's unset flag is disable_mamba_mem_eff_path False at primus-0.1
+    script = write_script(tmp_path / "s", NEWER_OPTION)
+    out = tmp_path / "out"
+    result = cli("convert", script, "-o", out, "--target", "primus-0.1")
+    assert result.code in (0, 4), result.err
+    report = json.loads((out / "report.json").read_text())
+    assert report["legacy_schema"] == "d3528a21"
+    assert report["parity"]["ok"], report["parity"]
+
+
+def test_a_checkouts_entry_args_defaults_supply_the_tokenizer_the_script_leaves_unset(cli, tmp_path):
+    # Megatron-LM's (and Megatron-DeepSpeed's) pretrain_gpt.py pass args_defaults={'tokenizer_type':
+    # 'GPT2BPETokenizer'} to pretrain(), which fills an unset --tokenizer-type before validate_args: such
+    # a run trains with the GPT-2 tokenizer, as Primus's trainer does (the checkout's entry script is part
+    # of its option table; without it the legacy side would read tokenizer_type None)
+    root = tmp_path / "Megatron-DeepSpeed-like"
+    write_tree(root, {"megatron/training/arguments.py": fork_arguments_py(),
+                      "pretrain_gpt.py": "from megatron.training import pretrain\n\ndef main():\n"
+                                         "    pretrain(None, None, None,\n"
+                                         "             args_defaults={'tokenizer_type': 'GPT2BPETokenizer'})\n"})
+    script = write_script(root / "examples", "")
+    script.write_text(script.read_text().replace("--tokenizer-type GPT2BPETokenizer ", ""))
+    out = tmp_path / "out"
+    result = cli("convert", script, "-o", out, "--target", "primus-26.5")
+    assert result.code in (0, 4), result.err
+    report = json.loads((out / "report.json").read_text())
+    assert report["legacy_schema"] == str(root) and report["parity"]["ok"], report["parity"]

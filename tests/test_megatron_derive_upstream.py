@@ -9,13 +9,19 @@ and MEGATRON_ROCM_GIT name Megatron-LM git dirs (as the other upstream checks).
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from migrate.megatron import load_schema, parse_argv
 from migrate.megatron.derive import derive
 from tests.test_megatron_required_upstream import ARGS_DEFAULTS, _pinned_tree, _upstream
 
-pytestmark = [pytest.mark.slow]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.environ.get("MEGATRON_NVIDIA_GIT"),
+                       reason="needs MEGATRON_NVIDIA_GIT (a Megatron-LM git dir holding the NVIDIA pins)"),
+]
 
 BASE = ["--num-layers", "8", "--hidden-size", "64", "--num-attention-heads", "4", "--seq-length", "128",
         "--max-position-embeddings", "128", "--micro-batch-size", "1", "--lr", "1e-4", "--train-iters", "10"]

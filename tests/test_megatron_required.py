@@ -73,10 +73,18 @@ def test_the_alternatives_megatron_accepts():
     (["--hidden-size", "66"], "not a multiple"),  # kv_channels unset: hidden_size % num_attention_heads == 0
     (["--save", "ckpt"], "--save-interval"),  # with save set: `assert args.save_interval is not None`
     (["--micro-batch-size", "0"], "micro_batch_size must be > 0"),  # `assert args.micro_batch_size > 0`
+    # `if args.overlap_param_gather:` asserts use_distributed_optimizer, then overlap_grad_reduce
+    (["--overlap-param-gather", "--overlap-grad-reduce"], "distributed optimizer"),
+    (["--overlap-param-gather", "--use-distributed-optimizer"], "needs --overlap-grad-reduce"),
 ])
 def test_values_validate_args_rejects(extra, words):
     problems = rejected_values(_args(COMPLETE + extra))
     assert len(problems) == 1 and words in problems[0]
+
+
+def test_overlap_param_gather_with_what_it_needs_starts():
+    assert rejected_values(_args(COMPLETE + ["--overlap-param-gather", "--overlap-grad-reduce",
+                                             "--use-distributed-optimizer"])) == []
 
 
 def test_kv_channels_lifts_the_divisibility_check():

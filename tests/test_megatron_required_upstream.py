@@ -59,6 +59,10 @@ CASES: list[list[str]] = [
     BASE + ["--save", "ckpt"],
     BASE + ["--save", "ckpt", "--save-interval", "5"],
     BASE + ["--micro-batch-size", "0"],
+    BASE + ["--overlap-param-gather"],
+    BASE + ["--overlap-param-gather", "--overlap-grad-reduce"],
+    BASE + ["--overlap-param-gather", "--use-distributed-optimizer"],
+    BASE + ["--overlap-param-gather", "--overlap-grad-reduce", "--use-distributed-optimizer"],
     BASE + ["--num-layers", "two"],  # argparse: invalid int value
     BASE + ["--not-an-option", "1"],  # argparse: unrecognized argument
     BASE + ["--use-torch-fsdp2"],  # gradient accumulation fusion is on by default

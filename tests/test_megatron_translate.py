@@ -247,3 +247,15 @@ def test_custom_legacy_schema_loaded_from_a_file(tmp_path):
     legacy = parse_argv(fork, ["--norm-epsilon", "1e-6"])
     out = translate(legacy, load_schema("d3528a21"), Diagnostics())
     assert out.args["layernorm_epsilon"] == 1e-6  # renamed by option string, without a rule table
+
+
+@pytest.mark.parametrize("given", [False, True])
+def test_a_flag_whose_dest_changed_polarity_keeps_its_meaning(given):
+    # --disable-mamba-mem-eff-path: store_false to use_mamba_mem_eff_path (default True) at d3528a21,
+    # store_true to disable_mamba_mem_eff_path (default False) at 5a676b36 (the bundled tables say so)
+    newer, older = load_schema("d3528a21"), load_schema("5a676b36")
+    argv = ["--disable-mamba-mem-eff-path"] if given else []
+    back = translate(parse_argv(newer, argv), older, Diagnostics())
+    assert back.args["disable_mamba_mem_eff_path"] is given
+    forth = translate(parse_argv(older, argv), newer, Diagnostics())
+    assert forth.args["use_mamba_mem_eff_path"] is (not given)

@@ -263,3 +263,21 @@ def test_found_by_the_differential_harness(snippet: str, tmp_path: Path):
 ])
 def test_integer_attribute_and_exponent_like_bash(snippet: str, tmp_path: Path):
     check_against_bash(snippet, tmp_path)
+
+
+@pytest.mark.parametrize("snippet", [
+    # `set -u` with no arguments: bash says "$1: unbound variable" and ends the script, in every form
+    # of expansion that reads the value ($1, ${1}, ${10}, ${#1}, ${1#x}, ${1:0:2})
+    "set -u\nA=1\nB=$1\nC=3",
+    "set -u\nA=1\nB=\"${1}x\"; C=3",
+    "set -u\nA=1\nB=${10}\nC=3",
+    "set -u\nA=${#1}\nB=2",
+    "set -u\nA=1\nB=${1#x}; C=${1:0:2}\nD=4",
+    # ... but not where bash tests or defaults it, nor $@, $*, $#, $0
+    "set -u\nA=${1:-d}; B=${1-e}; C=${1:+x}; D=$#; N=\"$@\"; M=$*; X=${@:2}\nY=${0:+z}",
+    # inside a function the function's own arguments count; a stop inside $( ) ends only the subshell
+    "set -u\nf() { A=$1; }\nf a\nB=2\nf\nC=3",
+    "set -u\nX=$(echo $1); A=after\nB=2",
+])
+def test_set_u_positional_parameters_like_bash(snippet: str, tmp_path: Path):
+    check_against_bash(snippet, tmp_path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from helpers_emit import SCHEMA_DEFAULTS, FakeResolved, derive
 from migrate.conversion import static_parity as static
 from migrate.conversion.static_parity import check_static_parity
@@ -12,8 +14,11 @@ class _Schema:
         return dict(SCHEMA_DEFAULTS)
 
 
-class _Profile:
+class _Profile:  # a Profile's name, schema and release rules (none of its dests ignored)
     name = "fake"
+
+    def __init__(self):
+        self.rules = SimpleNamespace(ignored_dests={})
 
     def schema(self):
         return _Schema()
@@ -55,8 +60,6 @@ def test_absent_dest_takes_default_and_is_listed():
 
 
 def test_documented_primus_only_keys_are_ignored():
-    from types import SimpleNamespace
-
     profile = _Profile()
     profile.rules = SimpleNamespace(ignored_dests={"eval_iters": "test"})  # a release's documented list
     resolved = FakeResolved({**SCHEMA_DEFAULTS, "eval_iters": 3}, {}, {})

@@ -9,9 +9,11 @@ folder laid out `<owner>__<name>@<commit>/<path>`, then `primus-migrate batch` c
 target. Prints the summary counts and the most common refusals, for the closing notes of a session.
 Scripts whose repository or commit is missing are counted and left out.
 
-`--with-checkouts` also writes each repository's `megatron/**/*.py` at that commit beside its scripts, so
-every script sits inside its own Megatron-LM checkout, as when a user runs `batch` in their clone: the
-script is then read with its checkout's own option table (migrate/megatron/schema_choice.py).
+`--with-checkouts` also writes each repository's Python sources at that commit beside its scripts (the
+`megatron/` package and the entry scripts, e.g. `pretrain_gpt.py`, whose `args_defaults` and
+`extra_args_provider` are part of the option table), so every script sits inside its own Megatron-LM
+checkout, as when a user runs `batch` in their clone: the script is then read with its checkout's own
+option table (migrate/megatron/schema_choice.py).
 """
 
 from __future__ import annotations
@@ -52,12 +54,12 @@ def materialise(rows, mirrors: Path, dest: Path) -> int:
 
 
 def add_checkouts(rows, mirrors: Path, dest: Path) -> int:
-    """The Python sources under megatron/ of every (repository, commit): the parser and what it imports."""
+    """The Python sources of every (repository, commit): the parser, what it imports, the entry scripts."""
     added = 0
     for repo, commit in sorted({(repo, commit) for repo, commit, _ in rows}):
         git_dir = mirrors / repo.replace("/", "+") / "repo"
         target = dest / f"{repo.replace('/', '__')}@{commit[:8]}"
-        archive = subprocess.run(["git", f"--git-dir={git_dir}", "archive", commit, "--", ":(glob)megatron/**/*.py"],
+        archive = subprocess.run(["git", f"--git-dir={git_dir}", "archive", commit, "--", ":(glob)**/*.py"],
                                  capture_output=True)
         if archive.returncode != 0:
             continue
@@ -90,7 +92,7 @@ def main() -> int:
         missing = materialise(rows, args.mirrors, src)
         print(f"{len(rows) - missing} scripts ({missing} not found in {args.mirrors})")
         if args.with_checkouts:
-            print(f"{add_checkouts(rows, args.mirrors, src)} checkouts' megatron/ sources beside them")
+            print(f"{add_checkouts(rows, args.mirrors, src)} checkouts' Python sources beside them")
         for target in args.target or ["primus-26.5", "primus-0.1"]:
             out = (args.out or Path(scratch)) / f"batch-{target}"
             subprocess.run([sys.executable, "-m", "migrate", "batch", str(src), "-o", str(out), "--target", target,

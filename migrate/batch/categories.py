@@ -54,6 +54,9 @@ CATEGORIES: tuple[Category, ...] = (
     Category("crlf", "the script has Windows (CRLF) line endings", "dos2unix {path} && {batch}"),
     Category("megatron-would-reject", "Megatron-LM's own parser refuses these arguments: the legacy run never trained",
              "fix the launch at {loc}", command=False),
+    Category("mock-data-path", "--mock-data with --data-path: the release's trainer clears the path, Megatron-LM "
+             "reads it", "fix the launch at {loc}", "remove --data-path (pure mock data) or --mock-data",
+             command=False),
     Category("parity-failed", "the Primus config would not train like the script (a conversion bug)",
              "PRIMUS_MIGRATE_DEBUG=1 primus-migrate {path}{env} -o OUT", "and report the differences"),
     Category("timed-out", "converting the script took longer than batch_script_seconds", "{limit} {batch}"),
@@ -94,6 +97,7 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple((code, re.compile(p))
     ("megatron-would-reject", r"^Megatron-LM would refuse|^option --\S+ (?:expects|takes|requires)\b"
                               r"|^invalid (?:\w+ )?(?:value|choice) for --|^unexpected (?:argument|'--') .* "
                               r"in the Megatron-LM arguments|^missing required Megatron-LM option"),
+    ("mock-data-path", r"^static parity failed\b.*trainer clears data paths under --mock-data"),
     ("parity-failed", r"^static parity failed"),
 ))
 _LIMIT = re.compile(r"PRIMUS_MIGRATE_LIMITS=\S+?(?=[);,]|\s|$)")

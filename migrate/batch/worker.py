@@ -122,7 +122,7 @@ def _template_note(exc: MigrateError) -> str:
             "fill them in") if found else ""
 
 
-def _knob_infos(plan: Any, infos: dict[str, KnobInfo] | None = None) -> tuple[dict[str, KnobInfo], bool]:
+def _knob_infos(plan: LaunchPlan, infos: dict[str, KnobInfo] | None = None) -> tuple[dict[str, KnobInfo], bool]:
     """Merge a plan's knobs into `infos`; True when a new knob or comparison literal appeared."""
     infos = {} if infos is None else infos
     changed = False

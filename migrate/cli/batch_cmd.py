@@ -35,8 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "1 a row hit an internal error (category internal-error: a bug, please report it); "
             "2 some script or variant was rejected (batch_report.md starts with the rejections by category and "
             "the next command for each), or the options were unusable (nothing written); "
-            "3 some variant failed static parity (category parity-failed or null-tokenizer; nothing written "
-            "for it); "
+            "3 some variant failed static parity (category parity-failed, mock-data-path or null-tokenizer; nothing "
+            "written for it); "
             "4 everything converted, some flags have no Primus equivalent (listed per variant); "
             "130 / 143 interrupted or terminated (nothing written)."
         ),

@@ -102,9 +102,11 @@ def run(args: argparse.Namespace) -> int:
 
         view = titan_args_view(plan)  # the JobConfig view (owned by migrate.torchtitan)
     elif args.args:
+        from migrate.entries import entry_summary
         from migrate.megatron.view import args_view  # the Megatron argument view (owned by migrate.megatron)
 
         view = args_view(plan, args.schema, plan.diagnostics)
+        view["entry"] = entry_summary(plan.entry, view["args"])  # the model the entry builds (migrate.entries)
     if args.json:
         data = plan.to_json()
         if view is not None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrate.diagnostics import MigrateError
+
+if TYPE_CHECKING:  # loaded only when the command runs
+    from migrate.verify import Verdict, VerifyReport
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -51,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     return 0 if verdict.agree else 3
 
 
-def _refuse_unusable(verdict: Any, primus_path: str) -> None:
+def _refuse_unusable(verdict: Verdict, primus_path: str) -> None:
     """Exit 2: the checkout's code cannot run, or the experiment is bad (for us, or for both)."""
     where = "".join(f"\n    {line}" for line in verdict.theirs_where)
     if verdict.theirs_missing_module:
@@ -74,7 +77,7 @@ def _refuse_unusable(verdict: Any, primus_path: str) -> None:
         raise MigrateError(f"{verdict.ours_error}\n  ({theirs})", exit_code=2)
 
 
-def _notes(report: Any, verdict: Any) -> list[str]:
+def _notes(report: VerifyReport, verdict: Verdict) -> list[str]:
     notes = list(report.notes)
     notes += [f"installed {path} among the checkout's model presets (in a scratch copy), as run.sh does"
               for path in report.installed_models]
@@ -92,7 +95,7 @@ def _notes(report: Any, verdict: Any) -> list[str]:
     return notes
 
 
-def _as_json(report: Any, verdict: Any) -> dict[str, Any]:
+def _as_json(report: VerifyReport, verdict: Verdict) -> dict[str, Any]:
     comparison = verdict.comparison
     return {
         "experiment": verdict.experiment, "primus_path": report.primus_path, "agree": verdict.agree,
@@ -108,7 +111,7 @@ def _as_json(report: Any, verdict: Any) -> dict[str, Any]:
     }
 
 
-def _as_text(report: Any, verdict: Any) -> str:
+def _as_text(report: VerifyReport, verdict: Verdict) -> str:
     who = (f"{report.primus_path}'s own Primus code (release {report.release}, {report.runtime} runtime; "
            f"ours: {report.target} rules, Megatron {report.megatron_schema})")
     if verdict.theirs_error:
@@ -116,6 +119,7 @@ def _as_text(report: Any, verdict: Any) -> str:
         return (f"{verdict.experiment}: {who} stopped: {verdict.theirs_error}{where}\n"
                 f"  primus-migrate resolves it: our model accepts what this release refuses\n")
     comparison = verdict.comparison
+    assert comparison is not None, "a verdict with no comparison has an error, refused or shown above"
     scope = " (loader only: the trainer's argument updates could not be run)" if verdict.trainer_skipped else ""
     if verdict.agree:
         return f"ok: {comparison.compared} Megatron dests of {verdict.experiment} agree with {who}{scope}\n"

@@ -11,13 +11,18 @@ below is a difference, and a difference fails the conversion.
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import and_, is_, not_
 from typing import Any, Callable, Mapping
 
 from migrate.megatron.schema import is_runtime_value
+from migrate.primus.emit.parity_verdict import MISSING as _MISSING
+from migrate.primus.emit.parity_verdict import StaticParity
+from migrate.primus.emit.parity_verdict import jsonable as _jsonable
 from migrate.primus.handoff import OUTPUT_DESTS
+from migrate.primus.profiles import Profile
+from migrate.primus.resolved import ResolvedConfig
 from migrate.tokenizer_vocab import padded_vocab_size
 from migrate.values import same_value
 
@@ -29,7 +34,6 @@ from migrate.values import same_value
 # primus-0.1 turns every numeric-looking YAML string into a number, so only the int form exists there.
 INT_LISTS = frozenset({"rampup_batch_size"})
 
-_MISSING = object()
 # Types for which `same_value(x, x)` holds for every x (NaN included), checked without the call.
 _SELF_SAME = frozenset({str, int, float, bool, type(None)})
 
@@ -54,65 +58,6 @@ class NullTokenizerAcceptance:
                 f"(accepted with --accept-null-tokenizer)")
 
 
-@dataclass
-class StaticParity:
-    ok: bool
-    differences: list[tuple[str, Any, Any]]  # (dest, expected (legacy), resolved (primus))
-    ignored: list[str]  # documented Primus-only keys
-    absent: list[str] = field(default_factory=list)  # dests the target's namespace lacks (primus-0.1)
-    origins: dict[str, str] = field(default_factory=dict)  # dest -> where the Primus value came from
-    exceptions: list[dict[str, Any]] = field(default_factory=list)  # accepted differences, with why
-    hint: str | None = None  # what to do about a known cause of the differences (set by the pipeline)
-    # where the release itself decides (output locations, see migrate.primus.handoff): listed, not failed
-    documented: list[dict[str, Any]] = field(default_factory=list)
-    refusals: list[str] = field(default_factory=list)  # why the release's trainer would stop before training
-
-    def format(self, limit: int = 50) -> str:
-        """The diff a user sees when parity fails."""
-        notes = "".join(f"\n  documented: {e['dest']}: {e['why']}" for e in self.documented)
-        if self.ok:
-            return "static parity: ok" + "".join(f"\n  accepted: {e['dest']}: {e['legacy']!r} -> {e['primus']!r}: "
-                                                 f"{e['why']}" for e in self.exceptions) + notes
-        lines = [f"static parity FAILED: {len(self.differences)} argument(s) differ (legacy run -> Primus config)"
-                 if self.differences or not self.refusals else "static parity FAILED: the config would not train"]
-        lines += [f"  the Primus trainer would stop before training: {why}" for why in self.refusals]
-        for dest, want, got in self.differences[:limit]:
-            shown = "<absent>" if got is _MISSING else repr(got)
-            where = f"  (from {self.origins[dest]})" if dest in self.origins else ""
-            lines.append(f"  {dest}: {want!r} -> {shown}{where}")
-        if len(self.differences) > limit:
-            lines.append(f"  ... and {len(self.differences) - limit} more")
-        if any(str(o).startswith("<") for o in self.origins.values()):
-            lines.append("  hint: values from `<... trainer: rule>` are rewritten by Primus itself after loading "
-                         "the config; no YAML key can change them")
-        if self.hint:
-            lines.append(f"  hint: {self.hint}")
-        return "\n".join(lines)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "differences": [
-                {"dest": d, "expected": _jsonable(a), "resolved": None if b is _MISSING else _jsonable(b),
-                 "absent": b is _MISSING, "from": self.origins.get(d)}
-                for d, a, b in self.differences
-            ],
-            "ignored": list(self.ignored),
-            "absent": list(self.absent),
-            "exceptions": [dict(e) for e in self.exceptions],
-            "documented": [dict(e) for e in self.documented],
-            "refusals": list(self.refusals),
-        }
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, float) and value != value:
-        return "nan"
-    return value
-
-
 def _as_ints(value: Any) -> list[int] | None:
     if not isinstance(value, (list, tuple)):
         return None
@@ -121,15 +66,6 @@ def _as_ints(value: Any) -> list[int] | None:
             not isinstance(v, bool) for v in value) else None
     except (TypeError, ValueError):
         return None
-
-
-def _schema_of(profile: Any):
-    schema = getattr(profile, "schema", None)
-    if callable(schema):
-        return schema()
-    from migrate.megatron.schema import load_schema
-
-    return load_schema(profile.megatron_schema)
 
 
 def _to_compare(names: list[str], expected: Mapping[str, Any], derived: Mapping[str, Any],
@@ -150,8 +86,8 @@ def _to_compare(names: list[str], expected: Mapping[str, Any], derived: Mapping[
 
 def check_static_parity(
     expected: Mapping[str, Any],
-    resolved: Any,
-    profile: Any,
+    resolved: ResolvedConfig,
+    profile: Profile,
     derive: Callable[..., Mapping[str, Any]] | None = None,
     accept: NullTokenizerAcceptance | None = None,
 ) -> StaticParity:
@@ -164,7 +100,7 @@ def check_static_parity(
     difference only when the legacy run needs another value. `accept` lists the one
     documented exception (see NullTokenizerAcceptance); it is reported in `exceptions`.
     """
-    schema = _schema_of(profile)
+    schema = profile.schema()
     if derive is None:
         from migrate.megatron import derive as megatron_derive
 
@@ -175,18 +111,17 @@ def check_static_parity(
     values = dict(resolved.values)
     # What the release's trainer rewrites before Megatron sees the namespace (mock data forcing the
     # NullTokenizer, ...) is part of what trains, so it is part of the comparison.
-    rewrites = getattr(resolved, "trainer_rewrites", None) or {}
-    if not getattr(resolved, "rewrites_applied", False):
+    rewrites = resolved.trainer_rewrites
+    if not resolved.rewrites_applied:
         for key, (_, after, _) in rewrites.items():
             values[key] = after
     absent = sorted(defaults.keys() - values.keys())
     filled = dict(defaults)
     filled.update(values)
     derived = derive(filled)
-    rules = getattr(profile, "rules", None)  # a Profile; tests may hand a bare stand-in
-    ignored_table = dict(rules.ignored_dests) if rules is not None else {}
-    profile_name = getattr(profile, "name", "")
-    primus_only = dict(getattr(resolved, "primus_only", None) or {})
+    ignored_table = dict(profile.rules.ignored_dests)
+    profile_name = profile.name
+    primus_only = dict(resolved.primus_only)
     documented: list[dict[str, Any]] = []
     differences: list[tuple[str, Any, Any]] = []
     ignored: list[str] = []
@@ -213,10 +148,10 @@ def check_static_parity(
                                    "why": accepted})
                 continue
             differences.append((dest, want, got))
-    resolved_origins = getattr(resolved, "origins", {}) or {}
+    resolved_origins = resolved.origins
     origins = {d: str(resolved_origins[d]) for d, _, _ in differences if d in resolved_origins}
     origins.update({d: f"<{profile_name} trainer: {rewrites[d][2]}>" for d, _, _ in differences if d in rewrites})
-    refusals = list(getattr(resolved, "refusals", None) or [])
+    refusals = list(resolved.refusals)
     return StaticParity(not differences and not refusals, differences, ignored, absent, origins, exceptions,
                         documented=documented, refusals=refusals)
 

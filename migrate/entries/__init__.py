@@ -18,7 +18,7 @@ from typing import Any
 from migrate.diagnostics import MigrateError, Origin
 from migrate.entries import deepseek_v2, gpt, refused
 from migrate.entries.kind import EntryKind
-from migrate.entries.paths import longest_tail_match
+from migrate.megatron.entry_paths import longest_tail_match
 from migrate.shell.plan import LaunchPlan
 
 REGISTRY: tuple[EntryKind, ...] = (*gpt.KINDS, *deepseek_v2.KINDS, *refused.KINDS)
@@ -121,7 +121,7 @@ def entry_summary(program: str | None, args: Mapping[str, Any] | None = None) ->
     return out
 
 
-def apply_entry(plan: Any, target: str, entry_as: str | None = None,
+def apply_entry(plan: LaunchPlan, target: str, entry_as: str | None = None,
                 builds: frozenset[str] | None = None) -> EntryDecision:
     """The pipeline step: decide the launched entry of `plan` at `target` (refuses, exit 2); `builds`:
     the model families the target's release builds (its `Release.builds`)."""

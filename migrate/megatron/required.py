@@ -15,6 +15,8 @@ d3528a21), read in megatron/training/arguments.py and megatron/training/training
   `max_position_embeddings >= seq_length`; with lr set, `min_lr <= lr`; with save set,
   `save_interval is not None`;
 - validate_args: the --use-torch-fsdp2 block (fsdp2_conflicts);
+- validate_args: `--overlap-param-gather` needs the distributed optimizer (84778176 on: or Megatron
+  FSDP; d3528a21: or the dist_muon optimizer) and `--overlap-grad-reduce`, and no legacy models;
 - rocm_dev only: `if args.tensor_model_parallel_size > 1: assert args.sequence_parallel` ("When using
   MoE and tensor parallelism, ..."), not nested under its `if args.num_experts is not None:`, so
   it holds for every model (TP first clamped to the world size). Only warned (rocm_sp_quirk):
@@ -79,8 +81,25 @@ def rejected_values(args: Mapping[str, Any], era: str = "rocm") -> list[str]:
     lr, min_lr = args.get("lr"), args.get("min_lr")
     if _number(lr) and _number(min_lr) and min_lr > lr:
         out.append(f"min_lr {min_lr} is above lr {lr}")
+    out.extend(overlap_param_gather_conflicts(args))
     if args.get("save") is not None and "save_interval" in args and args.get("save_interval") is None:
         out.append("--save is given without --save-interval (validate_args asserts save_interval is not None)")
+    return out
+
+
+def overlap_param_gather_conflicts(args: Mapping[str, Any]) -> list[str]:
+    """validate_args' `if args.overlap_param_gather:` assertions (see the module facts)."""
+    if not args.get("overlap_param_gather"):
+        return []
+    out = []
+    if not (args.get("use_distributed_optimizer") or args.get("use_megatron_fsdp")
+            or args.get("optimizer") == "dist_muon"):
+        out.append("--overlap-param-gather is only supported with the distributed optimizer "
+                   "(--use-distributed-optimizer)")
+    if not args.get("overlap_grad_reduce"):
+        out.append("--overlap-param-gather needs --overlap-grad-reduce")
+    if args.get("use_legacy_models"):
+        out.append("--overlap-param-gather is only supported with megatron-core models")
     return out
 
 

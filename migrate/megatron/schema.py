@@ -173,7 +173,7 @@ class Schema:
         return cache[entry]
 
     def _match_entry(self, entry: str) -> str | None:
-        from migrate.entries.paths import longest_tail_match
+        from migrate.megatron.entry_paths import longest_tail_match
 
         return longest_tail_match(entry, [*self.entries, *self.args_defaults])
 

@@ -348,6 +348,23 @@ def _coerce(value: Any, spec: OptionSpec) -> Any:
     return value
 
 
+_FLAGS = ("store_true", "store_false")
+
+
+def _inverted(legacy: Schema, dest: str, target: Schema, tdest: str) -> bool:
+    """The same flag stores the opposite truth at the target (`--disable-mamba-mem-eff-path`: store_true
+    to disable_mamba_mem_eff_path at 5a676b36, store_false to use_mamba_mem_eff_path at d3528a21)."""
+    if tdest == dest:
+        return False
+    lspec, tspec = _first(legacy, dest), _first(target, tdest)
+    shared = set(lspec.option_strings) & set(tspec.option_strings)
+    return bool(shared) and {lspec.action, tspec.action} == set(_FLAGS)
+
+
+def _flip(value: object) -> object:
+    return not value if isinstance(value, bool) else value
+
+
 def _flag(schema: Schema, dest: str) -> str:
     specs = schema.by_dest.get(dest)
     return specs[0].option_strings[0] if specs else dest
@@ -421,9 +438,14 @@ def translate(margs: MegatronArgs, target: Schema, diags: Diagnostics) -> Megatr
             continue
         tspec = _first(target, tdest)
         convert = next((r.convert for r in rules if r.convert is not None), None)
+        inverted = _inverted(legacy, dest, target, tdest)
+        if inverted:
+            value, convert = _flip(value), None
         if tdest != dest and is_explicit:
-            diags.note("megatron-option-renamed", f"{flag} stores to {tdest} in Megatron-LM {target.name}", origin)
-        if not is_explicit and not _default_equal(ldef.get(dest), tdef[tdest]):
+            diags.note("megatron-option-renamed", f"{flag} stores to {tdest} in Megatron-LM {target.name}"
+                       + (" (the opposite truth value)" if inverted else ""), origin)
+        legacy_default = _flip(ldef.get(dest)) if inverted else ldef.get(dest)
+        if not is_explicit and not _default_equal(legacy_default, tdef[tdest]):
             equivalent = next((r for r in rules if r.kind == "equivalent_default"), None)
             if equivalent is not None and (equivalent.equivalent_if is None or equivalent.equivalent_if(margs.args)):
                 continue  # the target default behaves the same

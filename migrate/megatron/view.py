@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from migrate.diagnostics import Diagnostics
-from migrate.entries import entry_summary
 from migrate.megatron.argv import parse_argv
 from migrate.megatron.derive import DEFAULT_WORLD_SIZE, derive
 from migrate.megatron.schema import load_schema
@@ -46,7 +45,8 @@ def args_view(
     plan: LaunchPlan, schema_name_or_path: str = "rocm_dev", diags: Diagnostics | None = None
 ) -> dict[str, Any]:
     """{"args", "derived", "explicit"} (+ "schema", "world_size", "entry_script", "args_defaults")
-    for the plan's training argv."""
+    for the plan's training argv. What the entry builds is the entry registry's
+    (`migrate.entries.entry_summary`); `inspect --args` adds it as "entry"."""
     base = load_schema(schema_name_or_path)
     schema = base.for_entry(plan.entry)  # + the entry script's extra options
     defaults = base.entry_args_defaults(plan.entry)  # what it passes to pretrain()
@@ -61,7 +61,6 @@ def args_view(
         "args": parsed.args,
         "derived": derived,
         "explicit": {dest: (str(origin) if origin else None) for dest, origin in parsed.explicit.items()},
-        "entry": entry_summary(plan.entry, parsed.args),  # the model the entry builds (migrate.entries)
     }
 
 

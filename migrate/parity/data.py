@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Mapping
 
-DATA_KEYS = ("data_path", "train_data_path", "valid_data_path", "test_data_path")
+from migrate.primus.handoff import DATA_PATH_KEYS as DATA_KEYS  # Megatron's data path dests
 
 
 def dataset_prefixes(value: Any) -> list[str]:

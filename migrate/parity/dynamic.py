@@ -30,6 +30,7 @@ from migrate.diagnostics import MigrateError
 from migrate.parity import layout as layouts
 from migrate.parity.data import choose_data
 from migrate.parity.layout import Layout
+from migrate.parity.logcompare import PARITY_METRICS
 from migrate.parity.memory import MemoryEstimate, available_bytes, estimate, gib
 from migrate.parity.progress import Progress
 from migrate.parity.repro import Reproducibility, reproducibility
@@ -41,7 +42,7 @@ if TYPE_CHECKING:  # the runtime is imported only when a run trains (importing i
     from migrate.pipeline import Conversion
     from primus_runtime.options import RunOptions, RunResult
 
-METRICS = ["lm_loss", "grad_norm", "lr"]
+METRICS = PARITY_METRICS  # what both runs are compared on
 DEFAULT_ITERS = 10
 DEFAULT_CUDA_RTOL = 1e-5  # Megatron's approximate-test default; GPUs reorder reductions
 DEFAULT_LAYOUT_RTOL = 1e-4  # a sharded run sums in another order than TP=1

@@ -120,7 +120,7 @@ def render_parity(run) -> str:
     out += verdict_lines(c)
     out.append("")
     legacy, primus = run.sides["legacy"].series(), run.sides["primus"].series()
-    shown = [m for m in ("lm_loss", "grad_norm", "lr") if m in c.metrics]
+    shown = [m for m in PARITY_METRICS if m in c.metrics]
     out.append("first divergence:" if c.first_divergence else "first iterations:")
     out.append(divergence_table(legacy, primus, c, shown))
     out.append("")

@@ -33,14 +33,12 @@ from migrate.primus.confine import ROOTS, check_reference
 from migrate.primus.handoff import apply_handoff, trainer_refusals, validate_args_refusals
 from migrate.primus.inherit import Layer, deep_merge
 from migrate.primus.profiles import Profile
+from migrate.primus.releases.base import MODULE_KEYS_KEPT_OUT
 from migrate.primus.resolved import ResolvedConfig
 from migrate.primus.yamlio import key_line
 from migrate.values import same_value
 
 META_KEYS = ("work_group", "user_name", "exp_name", "workspace")
-# module-level keys of the experiment a release that keeps module attributes does not copy onto
-# the module config (`preserved_attrs`, primus/core/launcher/parser.py@v26.5.0)
-_MODULE_KEYS_KEPT_OUT = frozenset({"name", "framework", "config", "model", "overrides", "params"})
 
 
 def _at(mapping: Any, key: str, path: Path, parent_line: int = 0) -> Origin:
@@ -216,7 +214,7 @@ def _build_module(profile: Profile, exp: Layer, exp_path: Path, env: Mapping[str
     layer.origins["framework"] = _at(module, "framework", exp_path, mline)
     if rules.copies_module_keys:
         for key, value in module.items():
-            if key not in _MODULE_KEYS_KEPT_OUT and not str(key).startswith("_") and key not in layer.values:
+            if key not in MODULE_KEYS_KEPT_OUT and not str(key).startswith("_") and key not in layer.values:
                 layer.values[key] = value
                 layer.origins[key] = _at(module, key, exp_path, mline)
 

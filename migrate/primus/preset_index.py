@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from migrate.diagnostics import MigrateError
-from migrate.primus.emit.architecture import ARCHITECTURE_KEYS
+from migrate.primus.model_keys import ARCHITECTURE_KEYS
+from migrate.primus.profiles import Profile
 
 INDEX_NAME = "preset_index.json"
 FAMILY_KEYS = frozenset({"model_type", "is_hybrid_model"})  # read by emitter.model_family
@@ -29,7 +30,7 @@ INDEXED_KEYS = ARCHITECTURE_KEYS | FAMILY_KEYS
 FORMAT = 1
 
 
-def snapshot_files(profile: Any) -> list[Path]:
+def snapshot_files(profile: Profile) -> list[Path]:
     """Every YAML file of the release's preset snapshot (models and modules)."""
     return sorted(Path(profile.configs_dir).rglob("*.yaml"))
 
@@ -45,12 +46,12 @@ def snapshot_digest(files: list[tuple[str, bytes]]) -> str:
     return f"crc32:{crc:08x}:files:{len(files)}:bytes:{size}"
 
 
-def _read_snapshot(profile: Any) -> list[tuple[str, bytes]]:
+def _read_snapshot(profile: Profile) -> list[tuple[str, bytes]]:
     root = Path(profile.configs_dir)
     return [(path.relative_to(root).as_posix(), path.read_bytes()) for path in snapshot_files(profile)]
 
 
-def build_index(profile: Any) -> dict[str, Any]:
+def build_index(profile: Profile) -> dict[str, Any]:
     """{format, digest, presets: name -> indexed values, or null for a preset the release cannot load}."""
     presets: dict[str, Any] = {}
     for name in sorted(profile.model_presets()):
@@ -66,7 +67,7 @@ def build_index(profile: Any) -> dict[str, Any]:
     return {"format": FORMAT, "digest": snapshot_digest(_read_snapshot(profile)), "presets": presets}
 
 
-def load_index(profile: Any) -> dict[str, dict[str, Any] | None] | None:
+def load_index(profile: Profile) -> dict[str, dict[str, Any] | None] | None:
     """The presets' indexed values, or None when there is no index or the snapshot changed since.
 
     With a matching index the snapshot is exactly the one tests/test_preset_index.py checks

@@ -14,12 +14,15 @@ import os
 from typing import Any
 
 from migrate.diagnostics import MigrateError
+from migrate.megatron.schema import Schema
+from migrate.primus.profiles import Profile
+from migrate.primus.resolved import ResolvedConfig
 
 _NUMERIC = {"int": int, "float": float}
 
 
-def check_experiment(resolved: Any, profile: Any) -> None:
-    """Raise for the first unknown key or impossible value of `resolved` (a ResolvedConfig)."""
+def check_experiment(resolved: ResolvedConfig, profile: Profile) -> None:
+    """Raise for the first unknown key or impossible value of `resolved`."""
     schema = profile.schema()
     known = profile.primus_only_keys()
     for key in sorted(resolved.primus_only):
@@ -39,7 +42,7 @@ def check_experiment(resolved: Any, profile: Any) -> None:
                                hint="write a number (YAML 1.1: a float needs a dot, e.g. 1.0e-05)")
 
 
-def _type_problem(schema: Any, dest: str, value: Any) -> str | None:
+def _type_problem(schema: Schema, dest: str, value: Any) -> str | None:
     """Why `value` can be no value of `dest`'s Megatron option (only the plain numeric ones are checked)."""
     specs = schema.by_dest.get(dest) or []
     if len(specs) != 1 or specs[0].action != "store" or specs[0].nargs is not None:

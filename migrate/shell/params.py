@@ -16,7 +16,9 @@ from migrate.shell.words import BREAK, Item, Piece, assumed_home, expand_parts, 
 if TYPE_CHECKING:
     from migrate.shell.evaluate import Evaluator
 
-_SPECIAL = set("@*#?$!-0123456789")
+# Never unbound under `set -u` (bash: `$@`, `$*` with no arguments, `$#`, `$?`, ...); a positional
+# parameter beyond those given is unbound like any unset variable (`set -u; A=$1` stops the script)
+_ALWAYS_BOUND = set("@*#?$!-0")
 MISSING_ARGUMENT = "shell-missing-argument"  # diagnostic code: a positional parameter read but not given
 
 
@@ -114,7 +116,7 @@ def expand_param(ev: Evaluator, node: dict, quoted: bool) -> list[Item]:
         return _emit(ev, [plain(n, ev.origin(node)) for n in names], True, "@", quoted)
     values, multi, mode = _values(ev, node)
     if node.get("Length"):
-        if "nounset" in ev.state.options and name not in _SPECIAL:
+        if "nounset" in ev.state.options and name not in _ALWAYS_BOUND:
             if values is None:
                 ev.fail(node, f"{name}: unbound variable (set -u)")
             if multi and ev.state.lookup(name) is None:  # bash only abandons the command here
@@ -130,7 +132,7 @@ def expand_param(ev: Evaluator, node: dict, quoted: bool) -> list[Item]:
         if result is not None:
             return result
     if values is None:
-        if "nounset" in ev.state.options and name not in _SPECIAL:
+        if "nounset" in ev.state.options and name not in _ALWAYS_BOUND:
             ev.fail(node, f"{name}: unbound variable (set -u)")
         if name.isdigit() and name != "0" and not multi:
             # bash expands it to nothing; a launch built from it is usually missing a value

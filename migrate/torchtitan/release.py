@@ -39,11 +39,10 @@ from migrate.primus.inherit import deep_merge
 from migrate.primus.inherit import Layer
 from migrate.primus.loader import META_KEYS, merge_refusing_shared, nulls_after_merge, override_existing
 from migrate.primus.profiles import Profile
+from migrate.primus.releases.base import MODULE_KEYS_KEPT_OUT, RESERVED_MODULE_KEYS
 from migrate.primus.yamlio import key_line
 from migrate.torchtitan.schema import TitanSchema, load_schema
 
-RESERVED = frozenset({"name", "framework", "config", "model", "params", "trainer_class"})
-MODULE_KEYS = frozenset({"name", "framework", "config", "model", "overrides", "params"})
 
 # Converters registered at the torchtitan pin a release bundles (`Release.torchtitan_schema`;
 # torchtitan/components/quantization/{float8,mx}.py `register_model_converter`) and Primus's own
@@ -169,7 +168,7 @@ def _build_params_merged(profile: Profile, module: Mapping[str, Any], exp_path: 
     for key in values:
         origins.update(_leaf_origins({key: values[key]}, mod.origins.get(key, Origin(str(mod.path)))))
     for key, value in module.items():
-        if key not in MODULE_KEYS and not str(key).startswith("_") and key not in values:
+        if key not in MODULE_KEYS_KEPT_OUT and not str(key).startswith("_") and key not in values:
             values[key], origins[key] = value, at(key)
     model = profile.load_file(_preset(models_dir(profile), module["model"], at("model"), "model"), env, (), at("model"))
     add = {k: v for k, v in model.values.items() if k != "name" and k not in values}
@@ -184,7 +183,7 @@ def _build_params_merged(profile: Profile, module: Mapping[str, Any], exp_path: 
             raise MigrateError("'overrides' must be a mapping", origin=at("overrides"))
         values = nulls_after_merge(values, deep_merge(values, overrides))
         origins.update(_leaf_origins(overrides, Origin(str(exp_path), key_line(module, "overrides") or line)))
-    params = {k: v for k, v in values.items() if k not in RESERVED and not str(k).startswith("_")}
+    params = {k: v for k, v in values.items() if k not in RESERVED_MODULE_KEYS and not str(k).startswith("_")}
     params["model"] = values.get("model")
     return params, origins
 

@@ -33,14 +33,17 @@ from migrate.primus.emit.files import experiment_yaml, model_yaml
 from migrate.primus.emit.inert import inert_reason
 from migrate.primus.emit.runtime import runtime_text
 from migrate.primus.emit.overrides import Override, build_overrides, mismatches, needed_overrides, origin_note
+from migrate.primus.emit.parity_verdict import StaticParity
 from migrate.primus.handoff import output_settings, written_shape
+from migrate.primus.profiles import Profile
 from migrate.primus.releases import Release
+from migrate.primus.resolved import ResolvedConfig
 from migrate.primus.yamlio import mark_emitted
 from migrate.values import same_value as _same
 
 
 class Resolver(Protocol):
-    def __call__(self, files: Mapping[str, str], experiment: str) -> Any:  # -> ResolvedConfig
+    def __call__(self, files: Mapping[str, str], experiment: str) -> ResolvedConfig:
         ...
 
 
@@ -70,8 +73,8 @@ class EmitResult:
     model_values: dict[str, Any]
     overrides: list[Override]
     unsettable: dict[str, str]  # dest -> why it cannot be expressed at the target
-    resolved: Any  # ResolvedConfig of the final files
-    parity: Any  # StaticParity
+    resolved: ResolvedConfig  # of the final files
+    parity: StaticParity
     preset_values: dict[str, Any] = field(default_factory=dict)  # the presets alone, no overrides
 
 
@@ -84,7 +87,7 @@ class StagedResolver:
     folder per resolve was a tenth of a cold `convert` (unlink and rmdir are slow on busy disks).
     Outside a session, each call gets its own folder."""
 
-    def __init__(self, profile: Any, resolve_experiment: Callable[..., Any]) -> None:
+    def __init__(self, profile: Profile, resolve_experiment: Callable[..., ResolvedConfig]) -> None:
         self.profile, self.resolve_experiment = profile, resolve_experiment
         self._folder: Path | None = None
         self._written: dict[str, str] = {}
@@ -103,7 +106,7 @@ class StagedResolver:
             finally:
                 self._folder, self._written = None, {}
 
-    def __call__(self, files: Mapping[str, str], experiment: str) -> Any:
+    def __call__(self, files: Mapping[str, str], experiment: str) -> ResolvedConfig:
         if self._folder is None:
             with self.session():
                 return self(files, experiment)
@@ -136,7 +139,7 @@ class StagedResolver:
 _STAMP = 0  # the last mtime StagedResolver gave a file (nanoseconds), never given twice
 
 
-def stage_and_resolve(profile: Any, resolve_experiment: Callable[..., Any]) -> StagedResolver:
+def stage_and_resolve(profile: Profile, resolve_experiment: Callable[..., ResolvedConfig]) -> StagedResolver:
     """A Resolver over `resolve_experiment(path, profile, env)` through a temporary folder."""
     return StagedResolver(profile, resolve_experiment)
 
@@ -154,7 +157,7 @@ _RAW_PRESETS: dict[tuple, dict[str, Any] | None] = {}
 SHORTLIST = 4
 
 
-def _raw_preset(profile: Any, name: str) -> dict[str, Any] | None:
+def _raw_preset(profile: Profile, name: str) -> dict[str, Any] | None:
     key = (profile.name, str(profile.configs_dir), name)
     if key not in _RAW_PRESETS:
         try:
@@ -164,7 +167,7 @@ def _raw_preset(profile: Any, name: str) -> dict[str, Any] | None:
     return _RAW_PRESETS[key]
 
 
-def load_raw_presets(profile: Any) -> None:
+def load_raw_presets(profile: Profile) -> None:
     """Read every model preset of `profile` into the cache `shortlist` uses (a warm-up)."""
     for name in sorted(profile.model_presets()):
         _raw_preset(profile, name)
@@ -177,7 +180,7 @@ def model_family(values: Mapping[str, Any]) -> str:
     return str(values.get("model_type") or "gpt")
 
 
-def shortlist(profile: Any, defaults: Mapping[str, Any], run: Mapping[str, Any],
+def shortlist(profile: Profile, defaults: Mapping[str, Any], run: Mapping[str, Any],
               run_derived: Mapping[str, Any], size: int = SHORTLIST, family: str = "gpt") -> list[str]:
     """Preset names worth resolving: the closest by the preset files alone (cheap), ties kept."""
     names = sorted(profile.model_presets())
@@ -210,7 +213,7 @@ _SHORTLISTS: dict[tuple, tuple[str, ...]] = {}
 _INDEXES: dict[tuple, dict[str, Any] | None] = {}
 
 
-def _indexed_presets(profile: Any, names: list[str]) -> dict[str, Any] | None:
+def _indexed_presets(profile: Profile, names: list[str]) -> dict[str, Any] | None:
     """The release's precomputed preset index (migrate/primus/preset_index.py) when it still matches
     the preset files and names exactly these presets; None: read the presets themselves."""
     key = (profile.name, str(profile.configs_dir))
@@ -230,7 +233,7 @@ def frozen_items(values: Mapping[str, Any], keys: frozenset[str]) -> tuple:
 
 
 def preset_baselines(
-    profile: Any, resolve: Resolver, derive: Callable[[Mapping[str, Any]], dict[str, Any]],
+    profile: Profile, resolve: Resolver, derive: Callable[[Mapping[str, Any]], dict[str, Any]],
     defaults: Mapping[str, Any], names: list[str] | None = None,
 ) -> dict[str, tuple]:
     """preset -> (resolved values, derived values or None, origins, primus-only values), for an
@@ -251,7 +254,7 @@ def preset_baselines(
                 values = dict(resolved.values)
                 filled = {**defaults, **values}
                 _BASELINES[key] = (values, safe_derive(derive, filled), dict(resolved.origins),
-                                   dict(getattr(resolved, "primus_only", {}) or {}))
+                                   dict(resolved.primus_only))
         baseline = _BASELINES[key]
         if baseline is not None:
             out[name] = baseline
@@ -336,10 +339,10 @@ class _Emission:
     experiment being built (its files, the keys it changes, and why)."""
 
     request: EmitRequest
-    profile: Any
+    profile: Profile
     resolve: Resolver
     derive: Callable[[Mapping[str, Any]], dict[str, Any]]
-    check_parity: Callable[[Mapping[str, Any], Any], Any]
+    check_parity: Callable[[Mapping[str, Any], ResolvedConfig], StaticParity]
     dests: set[str]
     defaults: Mapping[str, Any]
     experiment_path: str = ""
@@ -360,10 +363,10 @@ class _Emission:
 
 def emit(
     request: EmitRequest,
-    profile: Any,
+    profile: Profile,
     resolve: Resolver,
     derive: Callable[[Mapping[str, Any]], dict[str, Any]],
-    check_parity: Callable[[Mapping[str, Any], Any], Any],
+    check_parity: Callable[[Mapping[str, Any], ResolvedConfig], StaticParity],
     dests: set[str],
     defaults: Mapping[str, Any],
     model_name: str | None = None,
@@ -455,7 +458,7 @@ def _add_model_file(job: _Emission, preset: str, model_values: Mapping[str, Any]
     return model_path
 
 
-def _plan_overrides(job: _Emission) -> Any:
+def _plan_overrides(job: _Emission) -> ResolvedConfig:
     """Resolve the experiment with no overrides (the baseline) and fill `job.changes` with the minimal
     overrides for parity, the output settings, and what the release cannot express. Returns the
     baseline's ResolvedConfig."""
@@ -463,7 +466,7 @@ def _plan_overrides(job: _Emission) -> Any:
     # the loader finds models/megatron/<model>.yaml beside the experiment (migrate.primus.loader)
     baseline = job.resolve({**job.files, job.experiment_path: experiment_yaml(request.name, job.model_ref, [])},
                            job.experiment_path)
-    job.present = set(baseline.values) | set(getattr(baseline, "primus_only", {}) or {})
+    job.present = set(baseline.values) | set(baseline.primus_only)
     job.changes = needed_overrides(baseline.values, run, request.expected, sorted(job.dests), job.derive,
                                    job.defaults, keep=[k for k in request.placeholders if k in job.dests])
     if job.rules.presets.overrides_must_exist:
@@ -479,7 +482,7 @@ def _plan_overrides(job: _Emission) -> Any:
     return baseline
 
 
-def run_views(expected: Mapping[str, Any], resolved: Any,
+def run_views(expected: Mapping[str, Any], resolved: ResolvedConfig,
               changes: Mapping[str, Any] | None = None) -> list[Mapping[str, Any]]:
     """The run as the inertness rules read it (migrate.primus.emit.inert): the legacy run after
     derivation, and what the release resolves, before and after its trainer's rewrites (Primus-only
@@ -489,13 +492,10 @@ def run_views(expected: Mapping[str, Any], resolved: Any,
     the changes are written over it (the trainer still rewriting what it rewrote there): a forecast,
     which `_settle_inert` checks on the written files' own resolution."""
     changes = changes or {}
-    primus_only = dict(getattr(resolved, "primus_only", {}) or {})
-    views: list[Mapping[str, Any]] = [expected, {**primus_only, **resolved.values, **changes}]
-    rewritten = getattr(resolved, "with_trainer_rewrites", None)
-    if rewritten is not None:
-        kept = resolved.trainer_rewrites  # a ResolvedConfig: the keys its trainer rewrites
-        views.append({**primus_only, **rewritten(), **{k: v for k, v in changes.items() if k not in kept}})
-    return views
+    primus_only = dict(resolved.primus_only)
+    kept = resolved.trainer_rewrites  # the keys its trainer rewrites
+    return [expected, {**primus_only, **resolved.values, **changes},
+            {**primus_only, **resolved.with_trainer_rewrites(), **{k: v for k, v in changes.items() if k not in kept}}]
 
 
 def _build(job: _Emission, chosen: Mapping[str, Any], views: list[Mapping[str, Any]]) -> list[Override]:
@@ -511,8 +511,8 @@ def _build(job: _Emission, chosen: Mapping[str, Any], views: list[Mapping[str, A
     return overrides
 
 
-def _write_and_check(job: _Emission, changes: Mapping[str, Any],
-                     views: list[Mapping[str, Any]] | None = None) -> tuple[list[Override], dict[str, str], Any, Any]:
+def _write_and_check(job: _Emission, changes: Mapping[str, Any], views: list[Mapping[str, Any]] | None = None
+                     ) -> tuple[list[Override], dict[str, str], ResolvedConfig, StaticParity]:
     """The experiment written with `changes`, resolved by the release's loader, and its parity.
     Its layout (which keys are inert) is judged in `views`, by default the forecast from the baseline."""
     overrides = _build(job, changes, views if views is not None else
@@ -550,14 +550,14 @@ def _search_overrides(job: _Emission) -> tuple[list[Override], Any, Any]:
 DROP_TOGETHER = 4  # from this many candidates on, `_drop_rewritten` first tries dropping them all at once
 
 
-def _drop_rewritten(job: _Emission, baseline: Any, overrides: list[Override], resolved: Any,
-                    parity: Any) -> tuple[list[Override], Any, Any]:
+def _drop_rewritten(job: _Emission, baseline: ResolvedConfig, overrides: list[Override], resolved: ResolvedConfig,
+                    parity: StaticParity) -> tuple[list[Override], ResolvedConfig, StaticParity]:
     """Keys a release's trainer rewrites after loading (`trainer_rewrites`) are not modelled by the
     in-memory minimisation, which may keep one the loader shows is not needed: try each again.
     Output keys (save_interval without save, W&B names without W&B, ...) may be inert as well."""
     from migrate.primus.handoff import OUTPUT_DESTS
 
-    rewritten = set(getattr(baseline, "trainer_rewrites", None) or {}) | set(OUTPUT_DESTS)
+    rewritten = set(baseline.trainer_rewrites) | set(OUTPUT_DESTS)
     candidates = [k for k in job.changes if k not in job.placeholders
                   and (k in rewritten or _rewritten(baseline.origins.get(k)))]
     if len(candidates) >= DROP_TOGETHER:
@@ -576,8 +576,8 @@ def _drop_rewritten(job: _Emission, baseline: Any, overrides: list[Override], re
     return overrides, resolved, parity
 
 
-def _settle_inert(job: _Emission, overrides: list[Override], resolved: Any,
-                  parity: Any) -> tuple[list[Override], Any, Any]:
+def _settle_inert(job: _Emission, overrides: list[Override], resolved: ResolvedConfig,
+                  parity: StaticParity) -> tuple[list[Override], ResolvedConfig, StaticParity]:
     """Judge inertness on the final files' resolution: the layout was written from a forecast
     (run_views with changes); where the resolution says otherwise, write the experiment again and
     check it again (the text moves keys between blocks, never values)."""
@@ -616,11 +616,11 @@ _OUTPUT_OF = {"disable_tensorboard": "tensorboard_dir", "disable_wandb": "wandb_
               "disable_last_saving": "save", "save_interval": "save"}
 
 
-def _output_settings(changes: dict[str, Any], notes: dict[str, str], run: Mapping[str, Any], baseline: Any,
+def _output_settings(changes: dict[str, Any], notes: dict[str, str], run: Mapping[str, Any], baseline: ResolvedConfig,
                      present: set[str], rules: Release, dests: set[str]) -> None:
     """Add the keys that make the release write checkpoints, TensorBoard and W&B logs as the legacy
     run did (migrate.primus.handoff.output_settings), where the presets say otherwise."""
-    current = {**dict(getattr(baseline, "primus_only", {}) or {}), **dict(baseline.values)}
+    current = {**dict(baseline.primus_only), **dict(baseline.values)}
     for key, (value, why) in output_settings(dict(run), rules.trainer).items():
         if _OUTPUT_OF.get(key, key) not in dests:
             continue  # the output it steers is not an argument of this Megatron

@@ -21,6 +21,8 @@ import yaml
 from migrate.diagnostics import MigrateError, Origin
 from migrate.primus.emit.inert import inert_reason
 from migrate.primus.emit.overrides import MEGATRON_DEFAULT
+from migrate.primus.profiles import Profile
+from migrate.primus.resolved import ResolvedConfig
 
 COMMENT_MARK = "  # "  # the emitter's comments never hold two spaces in a row (yamltext._one_line)
 INERT_MARK = "; inert: "
@@ -56,7 +58,7 @@ class Explanation:
         return asdict(self)
 
 
-def explain_key(experiment: Path, text: str, key: str, profile: Any) -> Explanation:
+def explain_key(experiment: Path, text: str, key: str, profile: Profile) -> Explanation:
     """Explain `key` of `experiment` (whose text is `text`) as `profile`'s release loads it; MigrateError
     (exit 2) for a key the experiment neither overrides nor resolves, with the closest names."""
     from migrate.primus import resolve_experiment
@@ -174,7 +176,7 @@ def _written(raw: Any, value: Any, emitted: bool) -> str | None:
     return raw if emitted and isinstance(raw, str) and raw != value and "${" in raw else None
 
 
-def _preset_value(experiment: Path, text: str, module: str | None, key: str, profile: Any) -> PresetValue | None:
+def _preset_value(experiment: Path, text: str, module: str | None, key: str, profile: Profile) -> PresetValue | None:
     """The experiment resolved without this one override: what the presets (or Megatron's defaults) give."""
     from migrate.primus.loader import resolve_experiment_text
 
@@ -209,7 +211,7 @@ def _short(origin: Origin) -> str:
     return "<presets>/" + text[len(root):] if text.startswith(root) else text
 
 
-def _views(resolved: Any, profile: Any) -> list[Mapping[str, Any]]:
+def _views(resolved: ResolvedConfig, profile: Profile) -> list[Mapping[str, Any]]:
     """The run as the inertness rules read it: as resolved (before and after the trainer's rewrites, Primus-only
     keys included) and after Megatron's derivation."""
     from migrate.megatron import derive

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from migrate.primus.releases import RunFacts
+from migrate.shell.plan import EnvVar
 
 # Launcher options -> the run script's cluster variables.
 LAUNCHER_TO_VARIABLE = {
@@ -82,14 +83,14 @@ class RunEnvironment:
 
 def plan_environment(
     run: RunFacts,
-    env: Mapping[str, Any],
+    env: Mapping[str, EnvVar],
     launcher_options: Mapping[str, str],
     knobs: Mapping[str, str | None],
     wrappers: list[list[str]] | None = None,
 ) -> RunEnvironment:
     """Sort exported variables and launcher options into run.sh, env.sh or the report.
 
-    `env`: name -> object with `.value` and `.origin` (a `migrate.shell.plan.EnvVar`).
+    `env`: name -> the exported variable (its `.value` and `.origin`).
     `knobs`: knob name -> value in this evaluation.
     """
     out = RunEnvironment()
@@ -116,9 +117,9 @@ def plan_environment(
                 f"{script} builds its own torchrun command from the cluster variables; "
                 f"torchrun --{option} is not passed through"))
     tuning: dict[str, str] = {}
-    for name, var in env.items():
-        value = str(getattr(var, "value", var))
-        origin = str(getattr(var, "origin", "")) or None
+    for name, exported in env.items():
+        value = str(exported.value)
+        origin = str(exported.origin) or None
         if name.startswith(TUNING_PREFIX):
             tuning[name] = value
             continue
@@ -161,12 +162,12 @@ def plan_environment(
     return out
 
 
-def _tuning(run: RunFacts, tuning: Mapping[str, str], env: Mapping[str, Any], knobs: Mapping[str, str | None],
+def _tuning(run: RunFacts, tuning: Mapping[str, str], env: Mapping[str, EnvVar], knobs: Mapping[str, str | None],
             out: RunEnvironment) -> None:
     knob_on = any((knobs.get(k) or "0") not in ("0", "", "false") for k in TUNING_KNOBS)
     active = knob_on or any(v not in ("0", "") for v in tuning.values())
     for name, value in tuning.items():
-        origin = str(getattr(env[name], "origin", "")) or None
+        origin = str(env[name].origin) or None
         if run.tuning_gate:
             note = (f"{run.script} zeroes TE_HIPBLASLT_TUNING_* unless PRIMUS_HIPBLASLT_TUNING=1; "
                     "run.sh sets it and passes the value")

@@ -23,6 +23,9 @@ from migrate.primus.interpolate import Interpolation
 # module attributes the dests-only builder never takes as Megatron params
 # (`_normalize_module_for_runtime`, primus/core/config/primus_config.py@v26.5.1)
 RESERVED_MODULE_KEYS = frozenset({"name", "framework", "config", "model", "params", "trainer_class"})
+# module-level keys of an experiment that a release copying module attributes onto the module config
+# (`Release.copies_module_keys`) leaves out (`preserved_attrs`, primus/core/launcher/parser.py@v26.5.0)
+MODULE_KEYS_KEPT_OUT = frozenset({"name", "framework", "config", "model", "overrides", "params"})
 
 
 # Primus v0.4.0 .. v26.4.0 pin torchtitan 5fb7cc2e, between the two pins modelled (4c4388f6, 73a0e697).
