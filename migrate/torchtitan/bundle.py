@@ -2,11 +2,13 @@
 
     python -m migrate.torchtitan.bundle --torchtitan TORCHTITAN_GIT_DIR --primus PRIMUS_GIT_DIR
 
-Writes, for each supported Primus release, `migrate/torchtitan/schemas/<commit8>.json`: the
+Writes, for each bundled Primus release, `migrate/torchtitan/schemas/<commit8>.json`: the
 JobConfig schema of the torchtitan commit the release pins (its `third_party/torchtitan` gitlink),
-read by `extract.extract_schema`. The release's torchtitan presets (`configs/<target>/modules/
-torchtitan/`, `models/torchtitan/`) are part of its target folder, made by `primus-migrate target`
-(`python -m migrate.primus.snapshot` for every bundled target).
+read by `extract.extract_schema`, once per commit. A release whose torchtitan conversion is refused
+(`Release.torchtitan_refused`) still has its pin's table bundled, so that a job written for that
+torchtitan is named as such when it is converted for another release. The release's torchtitan
+presets (`configs/<target>/modules/torchtitan/`, `models/torchtitan/`) are part of its target folder,
+made by `primus-migrate target` (`python -m migrate.primus.snapshot` for every bundled target).
 """
 
 from __future__ import annotations
@@ -24,11 +26,10 @@ from migrate.torchtitan.extract import CANDIDATE_FILES, extract_schema
 from migrate.torchtitan.schema import SCHEMA_DIR
 
 def _releases() -> dict[str, str]:
-    """target -> Primus tag whose torchtitan pin we bundle (the releases whose torchtitan
-    integration is modelled: `Release.torchtitan_schema`)."""
+    """target -> Primus tag whose torchtitan pin we bundle (every bundled release)."""
     from migrate.primus.profiles import catalog
 
-    return {name: info.release for name, info in catalog().items() if info.rules.torchtitan_schema}
+    return {name: info.release for name, info in catalog().items()}
 
 
 RELEASES = _releases()
@@ -76,9 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--torchtitan", type=Path, required=True, help="pytorch/torchtitan git dir")
     parser.add_argument("--primus", type=Path, required=True, help="AMD-AGI/Primus git dir")
     args = parser.parse_args(argv)
+    done: dict[str, object] = {}
     for target, tag in RELEASES.items():
         commit = torchtitan_pin(args.primus, tag)
-        print(f"{target} ({tag}) pins torchtitan {commit}: {write_schema(args.torchtitan, commit)}")
+        if commit not in done:
+            done[commit] = write_schema(args.torchtitan, commit)
+        print(f"{target} ({tag}) pins torchtitan {commit}: {done[commit]}")
     return 0
 
 

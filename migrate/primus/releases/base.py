@@ -28,9 +28,10 @@ RESERVED_MODULE_KEYS = frozenset({"name", "framework", "config", "model", "param
 MODULE_KEYS_KEPT_OUT = frozenset({"name", "framework", "config", "model", "overrides", "params"})
 
 
-# Primus v0.4.0 .. v26.4.0 pin torchtitan 5fb7cc2e, between the two pins modelled (4c4388f6, 73a0e697).
-TITAN_5FB7CC2E = ("it pins torchtitan 5fb7cc2e, whose JobConfig table is not bundled and whose Primus torchtitan "
-                  "backend has not been compared with Primus's own build")
+# Primus v0.4.0 .. v26.4.0 pin torchtitan 5fb7cc2e, between the two pins modelled (4c4388f6, 73a0e697);
+# its JobConfig table is bundled (a job of that generation is named as such), its Primus build is not modelled.
+TITAN_5FB7CC2E = ("it pins torchtitan 5fb7cc2e, for which neither this release's torchtitan build nor the renames "
+                  "from older jobs are modelled or compared with Primus's own build")
 
 
 @dataclass(frozen=True)
