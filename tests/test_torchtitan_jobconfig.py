@@ -207,7 +207,30 @@ def test_differential_random_argv(tmp_path_factory):
     def check(options):
         argv = [w for o in options for w in o]
         theirs = torchtitan_parse(tree, argv, work)
-        assert "error" not in theirs, (argv, theirs)
+        if "error" in theirs:  # torchtitan refuses the job (its dataclasses' checks): so must we
+            with pytest.raises(MigrateError):
+                _job(argv, work)
+            return
         assert _job(argv, work).values == flatten(theirs), argv
 
     check()
+
+
+# JobConfig's __post_init__ checks at 73a0e697 (torchtitan/config/job_config.py): `Validation.steps`
+# must be positive or -1, and `Parallelism.context_parallel_load_balancer` may not be "" (None turns it
+# off); torchtitan stops before training, so the job is refused with the line that set the value.
+@pytest.mark.parametrize("steps, refused", [(0, True), (-2, True), (-1, False), (5, False)])
+def test_validation_steps_checked_as_torchtitan_does(tmp_path, steps, refused):
+    argv = ["--validation.steps", str(steps)]
+    if refused:
+        with pytest.raises(MigrateError, match="validation.steps"):
+            _job(argv, tmp_path)
+    else:
+        assert _job(argv, tmp_path).values["validation.steps"] == steps
+
+
+def test_empty_context_parallel_load_balancer_is_refused_at_its_line(tmp_path):
+    toml = _write(tmp_path, '[parallelism]\ncontext_parallel_load_balancer = ""\n')
+    with pytest.raises(MigrateError, match="load_balancer") as err:
+        _job([], tmp_path, toml=toml)
+    assert err.value.origin.line == 2

@@ -324,6 +324,25 @@ def _validate(job: TitanJob) -> None:
     for section, name in EXTENSION_KEYS:  # already refused where they were read; kept as the last word
         if v.get(f"{section}.{name}"):
             refuse_extension(f"{section}.{name}", v[f"{section}.{name}"], o.get(f"{section}.{name}"))
+    _post_init_checks(job)
     if v.get("model.tokenizer_path") and "model.hf_assets_path" in v:
         v["model.hf_assets_path"] = v["model.tokenizer_path"]
         o["model.hf_assets_path"] = o.get("model.tokenizer_path", Origin("<torchtitan>"))
+
+
+def _post_init_checks(job: TitanJob) -> None:
+    """The checks JobConfig's own dataclasses make when torchtitan builds the config.
+
+    `Validation.__post_init__` (steps) and `Parallelism.__post_init__` (an empty load balancer),
+    torchtitan/config/job_config.py at 5fb7cc2e and 73a0e697, the pins whose JobConfig has these
+    fields; torchtitan stops before training, so such a job is refused, not converted.
+    """
+    v, o = job.values, job.origins
+    steps = v.get("validation.steps")
+    if isinstance(steps, int) and not isinstance(steps, bool) and not (steps > 0 or steps == -1):
+        raise MigrateError(f"validation.steps = {steps}: torchtitan refuses it (steps must be positive or -1)",
+                           origin=o.get("validation.steps"), hint="set a positive number of steps, or -1")
+    if "parallelism.context_parallel_load_balancer" in v and v["parallelism.context_parallel_load_balancer"] == "":
+        raise MigrateError("parallelism.context_parallel_load_balancer is empty: torchtitan refuses it",
+                           origin=o.get("parallelism.context_parallel_load_balancer"),
+                           hint="leave it unset for the default, or give None to turn load balancing off")
