@@ -101,7 +101,7 @@ def main() -> int:
         record = work / "_record"
         record.mkdir()
         bash_env = {"PATH": f"{stubs}:/usr/bin:/bin", "LC_ALL": "C", "STUB_RECORD_DIR": str(record),
-                    "STUB_GPUS": "8", "HOME": str(work), "MODEL_SIZE": "8"}
+                    "STUB_GPUS": "8", "HOME": str(work), "TMPDIR": str(work), "MODEL_SIZE": "8"}
         # an installed tool has its bytecode compiled; let this run cache it the same way
         py_env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         py_env["PYTHONPATH"] = str(REPO)

@@ -76,7 +76,7 @@ def main() -> int:
         stubs = make_stubs(work)
         (work / "_record").mkdir()
         bash_env = {"PATH": f"{stubs}:/usr/bin:/bin", "LC_ALL": "C", "STUB_RECORD_DIR": str(work / "_record"),
-                    "STUB_GPUS": "8", "HOME": str(work), "MODEL_SIZE": "8"}
+                    "STUB_GPUS": "8", "HOME": str(work), "TMPDIR": str(work), "MODEL_SIZE": "8"}
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PRIMUS_MIGRATE_NO_CACHE")}
         env["PYTHONPATH"] = str(REPO)
         warm = dict(env, PRIMUS_MIGRATE_CACHE_DIR=str(work / "cache-warm"))

@@ -41,14 +41,16 @@ def _export(repo: str, tag: str, dest: Path) -> None:
     subprocess.run(["tar", "-x", "-C", str(dest)], input=data, check=True)
 
 
-def _scalars(declared: str) -> dict[str, tuple[str, bool]]:
+def _scalars(declared: str, sandbox: Path) -> dict[str, tuple[str, bool]]:
     """name -> (value, exported) of each scalar variable in `declare -p` output (arrays left out)."""
     out = {}
     for m in re.finditer(r"^declare -(\S+) (\w+)(?:=(.*))?$", declared, re.M):
         flags, name, raw = m.groups()
         if raw is None or "a" in flags or "A" in flags:
             continue
-        value = subprocess.run(["bash", "-c", f'X={raw}; printf %s "$X"'], capture_output=True, text=True).stdout
+        value = subprocess.run(["bash", "-c", f'X={raw}; printf %s "$X"'], capture_output=True, text=True,
+                               cwd=sandbox, env={"PATH": "/usr/bin:/bin", "HOME": str(sandbox),
+                                                 "TMPDIR": str(sandbox)}).stdout
         out[name] = (value, "x" in flags)
     return out
 
@@ -71,7 +73,7 @@ def _launch(tree: Path, script: str, sandbox: Path, env_extra: dict[str, str]) -
     if not dump.exists():
         raise AssertionError(f"{script} never reached torchrun in the oracle: "
                              f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
-    return _scalars(dump.read_text())
+    return _scalars(dump.read_text(), sandbox)
 
 
 def _named(tree: Path, script: str) -> set[str]:
